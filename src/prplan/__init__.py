@@ -1,0 +1,109 @@
+"""prplan: change files in Git repositories through pull requests, by plan.
+
+    snapshot = prplan.observe(forge, request)   # read-only
+    p = prplan.plan(snapshot, request)          # pure: no I/O
+    outcome = prplan.apply(p, forge)            # exactly that plan, or nothing
+
+See docs/ for the states, the rules and the API.
+"""
+
+from ._errors import (
+    ConflictError,
+    ForgeError,
+    InvalidRequestError,
+    MergeBlocked,
+    NotFoundError,
+    PlanFormatError,
+    Problem,
+    PrplanError,
+    RefusedError,
+    RepositoryDisagreesError,
+    StalePlanError,
+)
+from ._executor import apply
+from ._model import (
+    BranchPolicy,
+    ChangeRequest,
+    CommitInfo,
+    MergeMethod,
+    OnClosed,
+    PullRequestInfo,
+    RepoSnapshot,
+    git_blob_sha,
+)
+from ._observe import observe
+from ._outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
+from ._plan import (
+    Action,
+    Commit,
+    CreateBranch,
+    CreatePullRequest,
+    DeleteBranch,
+    FileChange,
+    MergePullRequest,
+    Plan,
+    Refusal,
+    ResetBranch,
+)
+from ._planner import plan
+from ._ports import Comparison, ForgeClient, RequestCount
+from ._states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
+from .localforge import LocalForge
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # the three steps
+    "observe",
+    "plan",
+    "apply",
+    # requests and observations
+    "ChangeRequest",
+    "MergeMethod",
+    "OnClosed",
+    "BranchPolicy",
+    "RepoSnapshot",
+    "PullRequestInfo",
+    "CommitInfo",
+    "git_blob_sha",
+    # states
+    "PRState",
+    "BranchSituation",
+    "Stage",
+    "ActionKind",
+    "RefusalCode",
+    # plans
+    "Plan",
+    "Action",
+    "CreateBranch",
+    "ResetBranch",
+    "Commit",
+    "FileChange",
+    "CreatePullRequest",
+    "MergePullRequest",
+    "DeleteBranch",
+    "Refusal",
+    # outcomes
+    "Outcome",
+    "OutcomeStatus",
+    "ActionResult",
+    "ActionStatus",
+    "Reporter",
+    # forges
+    "ForgeClient",
+    "Comparison",
+    "RequestCount",
+    "LocalForge",
+    # errors
+    "PrplanError",
+    "Problem",
+    "InvalidRequestError",
+    "PlanFormatError",
+    "RepositoryDisagreesError",
+    "RefusedError",
+    "StalePlanError",
+    "ConflictError",
+    "MergeBlocked",
+    "ForgeError",
+    "NotFoundError",
+]

@@ -1,0 +1,129 @@
+"""prplan's errors: one base, three families.
+
+Callers mostly need to tell three things apart, so the families follow them:
+
+* ``InvalidRequestError``: *you* asked for something malformed (a bad path, an
+  unknown enum value, a tampered plan file). Nothing was read or written. Fix
+  the input. Also a ``ValueError``, so generic code can catch it as one.
+* ``RepositoryDisagreesError``: the request is fine but the repository is not
+  in a state where it can be carried out as planned: the planner refused, or
+  the repository moved since the plan was made (``StalePlanError``), or the
+  forge would not merge (``MergeBlocked``). Re-plan, or ask a human.
+* ``ForgeError``: talking to the forge failed (network, authentication, an
+  answer prplan did not expect). Retrying later may help.
+
+Every error carries its payload on attributes so programs need not parse
+messages. No error message ever includes a token (the forge clients scrub
+them before raising).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+__all__ = [
+    "PrplanError",
+    "Problem",
+    "InvalidRequestError",
+    "PlanFormatError",
+    "RepositoryDisagreesError",
+    "RefusedError",
+    "StalePlanError",
+    "ConflictError",
+    "MergeBlocked",
+    "ForgeError",
+    "NotFoundError",
+]
+
+
+class PrplanError(Exception):
+    """The base of every error prplan raises on purpose."""
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with an input: where (``field``) and what to do."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class InvalidRequestError(PrplanError, ValueError):
+    """The input is malformed. ``problems`` lists every problem found, not
+    just the first, so a user fixes them all in one round."""
+
+    def __init__(self, problems: Sequence[Problem], what: str = "request") -> None:
+        self.problems = tuple(problems)
+        self.what = what
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid {what} ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class PlanFormatError(InvalidRequestError):
+    """A plan document could not be read: bad JSON, an unknown
+    ``format_version``, or a digest that does not match its content."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(problems, what="plan document")
+
+
+class RepositoryDisagreesError(PrplanError):
+    """The repository is not in a state where the request can go ahead."""
+
+
+class RefusedError(RepositoryDisagreesError):
+    """The planner refused the request; ``refusal`` says why (code, message,
+    the PR numbers / paths / commits involved)."""
+
+    def __init__(self, refusal: object, message: str) -> None:
+        self.refusal = refusal
+        super().__init__(message)
+
+
+class StalePlanError(RepositoryDisagreesError):
+    """The repository moved since the plan was made, in a fact the plan relied
+    on. Nothing was written. ``moved`` lists each fact as
+    ``(name, planned value, current value)``."""
+
+    def __init__(self, moved: Sequence[tuple[str, str, str]]) -> None:
+        self.moved = tuple(moved)
+        lines = "\n".join(f"  - {name}: planned {was}, now {now}" for name, was, now in self.moved)
+        super().__init__(
+            "the plan is stale: the repository moved since it was made; nothing was written. "
+            f"Make a new plan and review it.\n{lines}"
+        )
+
+
+class ConflictError(RepositoryDisagreesError):
+    """A compare-and-swap lost a race during apply: a branch was not where the
+    plan expected it (someone pushed meanwhile). Re-plan."""
+
+
+class MergeBlocked(RepositoryDisagreesError):
+    """The forge would not merge the pull request (conflicts, required checks
+    or reviews). The pull request stays open; ``number`` names it."""
+
+    def __init__(self, number: int, message: str) -> None:
+        self.number = number
+        super().__init__(f"pull request #{number} cannot be merged: {message}")
+
+
+class ForgeError(PrplanError):
+    """Talking to the forge failed, or it answered something prplan cannot
+    use. ``status`` is the HTTP status where there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class NotFoundError(ForgeError):
+    """The repository, branch, commit or pull request does not exist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404)

@@ -1,0 +1,201 @@
+"""``apply(plan, client)``: carry out exactly the plan, or nothing.
+
+Before writing, the executor observes again and refuses the whole plan with
+``StalePlanError`` if a fact the plan relied on moved: the branch head, the
+set and states of pull requests, the blob of any requested path on base or
+branch, or which branch is base. (Base merely moving ahead is not enough:
+a plan that creates a branch at the old base is still a correct plan.)
+
+Then it runs the actions in order. Every write is compare-and-swap (commits
+name their parent, resets their old sha, merges the expected head), so a
+race with a human loses cleanly rather than clobbering. The first failure
+stops the run; the ``Outcome`` lists each action as done, failed or not run.
+A crash between two actions leaves the repository in a state from which the
+next ``observe``/``plan``/``apply`` carries on: that is what the decision
+table's "branch already holds the change" rows are for.
+"""
+
+from __future__ import annotations
+
+from ._errors import PrplanError, StalePlanError
+from ._model import RepoSnapshot
+from ._observe import observe
+from ._outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
+from ._plan import (
+    Action,
+    Commit,
+    CreateBranch,
+    CreatePullRequest,
+    DeleteBranch,
+    MergePullRequest,
+    Plan,
+    ResetBranch,
+)
+from ._ports import ForgeClient
+from ._states import ActionKind
+
+__all__ = ["apply", "moved_facts"]
+
+
+def _pulls(snapshot: RepoSnapshot) -> str:
+    parts = [
+        f"#{pr.number} {'merged' if pr.merged else pr.state} at {pr.head_sha[:7]}"
+        for pr in snapshot.pull_requests
+    ]
+    return ", ".join(parts) or "none"
+
+
+def _blob(sha: str | None) -> str:
+    return "absent" if sha is None else sha[:10]
+
+
+def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """The facts a plan relies on that differ between two observations, as
+    ``(fact, planned, now)``."""
+    moved: list[tuple[str, str, str]] = []
+    if planned.base != current.base:
+        moved.append(("base branch", planned.base, current.base))
+    if planned.branch_sha != current.branch_sha:
+        moved.append(
+            (f"branch {planned.branch}", _blob(planned.branch_sha), _blob(current.branch_sha))
+        )
+    if _pulls(planned) != _pulls(current):
+        moved.append(("pull requests", _pulls(planned), _pulls(current)))
+    for side, before, after in (
+        ("base", planned.base_blobs, current.base_blobs),
+        ("branch", planned.branch_blobs, current.branch_blobs),
+    ):
+        for path in sorted(set(before) | set(after)):
+            if before.get(path) != after.get(path):
+                moved.append((f"{path} on {side}", _blob(before.get(path)), _blob(after.get(path))))
+    return moved
+
+
+def apply(plan: Plan, client: ForgeClient, *, reporter: Reporter | None = None) -> Outcome:
+    """Apply ``plan`` through ``client``. Raises ``StalePlanError`` (writing
+    nothing) if the repository moved; otherwise returns an ``Outcome``."""
+    reporter = reporter or Reporter()
+    repo = plan.request.repo
+    before = client.request_count()
+    if plan.refusal is not None:
+        outcome = Outcome(
+            repo=repo,
+            status=OutcomeStatus.REFUSED,
+            plan_digest=plan.digest,
+            error=plan.refusal.message,
+            error_type=plan.refusal.code.value,
+        )
+        reporter.finished(outcome)
+        return outcome
+    if not plan.actions:
+        outcome = Outcome(repo=repo, status=OutcomeStatus.UNCHANGED, plan_digest=plan.digest)
+        reporter.finished(outcome)
+        return outcome
+
+    moved = moved_facts(plan.observed, observe(client, plan.request))
+    if moved:
+        raise StalePlanError(moved)
+
+    run = _Run(plan, client)
+    results: list[ActionResult] = []
+    error: PrplanError | None = None
+    for index, action in enumerate(plan.actions):
+        if error is not None:
+            results.append(ActionResult(index=index, kind=action.kind, status=ActionStatus.NOT_RUN))
+            continue
+        reporter.action_started(repo, index, action)
+        try:
+            result = run.do(index, action)
+        except PrplanError as failure:
+            error = failure
+            result = ActionResult(
+                index=index, kind=action.kind, status=ActionStatus.FAILED, detail=str(failure)
+            )
+        results.append(result)
+        reporter.action_finished(repo, action, result)
+
+    outcome = Outcome(
+        repo=repo,
+        status=_status(plan, results, failed=error is not None),
+        plan_digest=plan.digest,
+        actions=tuple(results),
+        pull_request=run.pr_number,
+        pull_request_url=run.pr_url,
+        commit_sha=run.commit_sha,
+        merge_sha=run.merge_sha,
+        error="" if error is None else str(error),
+        error_type="" if error is None else type(error).__name__,
+        requests=client.request_count() - before,
+    )
+    reporter.finished(outcome)
+    return outcome
+
+
+def _status(plan: Plan, results: list[ActionResult], *, failed: bool) -> OutcomeStatus:
+    if failed:
+        return OutcomeStatus.FAILED
+    done = {r.kind for r in results if r.status is ActionStatus.DONE}
+    if ActionKind.MERGE_PULL_REQUEST in done:
+        return OutcomeStatus.MERGED
+    if ActionKind.CREATE_PULL_REQUEST in done:
+        return OutcomeStatus.CREATED
+    if any(pr.is_open for pr in plan.observed.pull_requests):
+        return OutcomeStatus.UPDATED
+    return OutcomeStatus.COMMITTED
+
+
+class _Run:
+    """The state carried from one action to the next: the commit made and the
+    pull request opened, which later actions refer to."""
+
+    def __init__(self, plan: Plan, client: ForgeClient) -> None:
+        self.plan = plan
+        self.client = client
+        self.repo = plan.request.repo
+        open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
+        self.pr_number: int | None = open_pr.number if open_pr else None
+        self.pr_url = open_pr.url if open_pr else ""
+        self.commit_sha: str | None = None
+        self.merge_sha: str | None = None
+
+    def do(self, index: int, action: Action) -> ActionResult:
+        client, repo = self.client, self.repo
+        done = ActionStatus.DONE
+        if isinstance(action, CreateBranch):
+            client.create_branch(repo, action.branch, action.sha)
+            return ActionResult(index=index, kind=action.kind, status=done, sha=action.sha)
+        if isinstance(action, ResetBranch):
+            client.reset_branch(repo, action.branch, action.to_sha, expected_sha=action.from_sha)
+            return ActionResult(index=index, kind=action.kind, status=done, sha=action.to_sha)
+        if isinstance(action, Commit):
+            contents = {
+                change.path: self.plan.request.files[change.path] for change in action.files
+            }
+            self.commit_sha = client.commit_files(
+                repo,
+                action.branch,
+                parent_sha=action.parent_sha,
+                files=contents,
+                message=action.message,
+            )
+            return ActionResult(index=index, kind=action.kind, status=done, sha=self.commit_sha)
+        if isinstance(action, CreatePullRequest):
+            pr = client.create_pull_request(
+                repo, head=action.head, base=action.base, title=action.title, body=action.body
+            )
+            self.pr_number, self.pr_url = pr.number, pr.url
+            return ActionResult(index=index, kind=action.kind, status=done, pull_request=pr.number)
+        if isinstance(action, MergePullRequest):
+            number = action.number if action.number is not None else self.pr_number
+            expected = action.expected_head_sha or self.commit_sha
+            if number is None or expected is None:
+                raise PrplanError("the plan merges a pull request or commit it never made")
+            self.merge_sha = client.merge_pull_request(
+                repo, number, method=action.method, expected_head_sha=expected
+            )
+            return ActionResult(
+                index=index, kind=action.kind, status=done, sha=self.merge_sha, pull_request=number
+            )
+        assert isinstance(action, DeleteBranch)
+        client.delete_branch(repo, action.branch)
+        return ActionResult(index=index, kind=action.kind, status=done)

@@ -1,0 +1,384 @@
+"""Value types: what a user asks for, and what prplan saw in a repository.
+
+Everything here is a frozen attrs class built with keyword arguments.
+``ChangeRequest`` validates on construction and reports *every* problem with
+the field it belongs to (attrs validators stop at the first failure, so the
+checks run together in ``__attrs_post_init__`` instead).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import InvalidRequestError, Problem
+
+__all__ = [
+    "MergeMethod",
+    "OnClosed",
+    "BranchPolicy",
+    "ChangeRequest",
+    "PullRequestInfo",
+    "CommitInfo",
+    "RepoSnapshot",
+    "git_blob_sha",
+    "is_prplan_message",
+    "MAX_FILE_BYTES",
+    "TRAILER",
+]
+
+#: The commit-message trailer prplan writes in every commit it makes. A branch
+#: whose commits beyond base all carry it holds nothing a human would lose if
+#: prplan resets it.
+TRAILER = "Prplan-Request"
+
+#: GitHub rejects blobs over 100 MiB; refuse before any write rather than
+#: half-way through a change.
+MAX_FILE_BYTES = 100 * 1024 * 1024
+
+
+class MergeMethod(enum.StrEnum):
+    MERGE = "merge"
+    SQUASH = "squash"
+    REBASE = "rebase"
+
+
+class OnClosed(enum.StrEnum):
+    """What to do when the latest pull request for the branch was closed
+    without being merged (a human said no, at least once)."""
+
+    NEW = "new"  # open a new pull request anyway
+    SKIP = "skip"  # do nothing, say so in a note
+    FAIL = "fail"  # refuse: a human should decide
+
+
+class BranchPolicy(enum.StrEnum):
+    """What to do with a head branch that holds commits prplan did not make
+    and no pull request preserves."""
+
+    SAFE = "safe"  # refuse, listing the commits
+    RESET = "reset"  # reset it to base anyway, listing what is dropped
+
+
+def git_blob_sha(content: bytes) -> str:
+    """The git object id of a blob with this content, computed locally: the
+    way prplan compares desired content with a repository without reading it."""
+    header = b"blob %d\0" % len(content)
+    return hashlib.sha1(header + content, usedforsecurity=False).hexdigest()
+
+
+def is_prplan_message(message: str) -> bool:
+    """Does a commit message end in prplan's trailer? Only the last
+    paragraph counts, as for git's own trailers."""
+    last = message.strip().rsplit("\n\n", 1)[-1]
+    return any(line.startswith(f"{TRAILER}: ") for line in last.splitlines())
+
+
+# --- validation helpers ----------------------------------------------------
+
+_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def repo_problems(field: str, value: object) -> list[Problem]:
+    if not isinstance(value, str):
+        return [Problem(field, f"must be a string 'owner/name', got {type(value).__name__}")]
+    parts = value.split("/")
+    if len(parts) != 2:
+        return [Problem(field, f"{value!r} is not 'owner/name' (e.g. 'acme/deployments')")]
+    owner, name = parts
+    problems = []
+    if not _OWNER_RE.match(owner):
+        problems.append(
+            Problem(
+                field, f"owner {owner!r} must be 1-39 letters, digits or '-', not starting with '-'"
+            )
+        )
+    if not _NAME_RE.match(name) or name in {".", ".."} or name.endswith(".git"):
+        problems.append(
+            Problem(
+                field,
+                f"name {name!r} must be 1-100 letters, digits, '.', '_' or '-' (no '.git' suffix)",
+            )
+        )
+    return problems
+
+
+def branch_problems(field: str, value: object) -> list[Problem]:
+    """git check-ref-format rules for a branch name (as ``refs/heads/<value>``)."""
+    if not isinstance(value, str):
+        return [Problem(field, f"must be a string, got {type(value).__name__}")]
+    why: str | None = None
+    if not value:
+        why = "is empty"
+    elif value.startswith("refs/"):
+        why = "give the branch name without 'refs/heads/'"
+    elif _CONTROL_RE.search(value):
+        why = "contains a control character"
+    elif any(ch in value for ch in " ~^:?*[\\"):
+        why = "contains one of: space ~ ^ : ? * [ \\"
+    elif ".." in value:
+        why = "contains '..'"
+    elif "@{" in value or value == "@":
+        why = "contains '@{' or is '@'"
+    elif value.startswith("/") or value.endswith("/") or "//" in value:
+        why = "has an empty path component (leading, trailing or double '/')"
+    elif value.endswith("."):
+        why = "ends with '.'"
+    elif value.startswith("-"):
+        why = "starts with '-'"
+    elif any(part.startswith(".") or part.endswith(".lock") for part in value.split("/")):
+        why = "has a component starting with '.' or ending with '.lock'"
+    if why is None:
+        return []
+    return [Problem(field, f"{value!r} is not a valid git branch name: {why}")]
+
+
+def path_problems(field: str, path: object) -> list[Problem]:
+    if not isinstance(path, str):
+        return [Problem(field, f"paths must be strings, got {type(path).__name__}")]
+    why: str | None = None
+    if not path:
+        why = "is empty"
+    elif _CONTROL_RE.search(path):
+        why = "contains a NUL or control character"
+    elif "\\" in path:
+        why = "contains a backslash; use '/' between directories"
+    elif path.startswith("/"):
+        why = "is absolute; give it relative to the repository root"
+    else:
+        parts = path.split("/")
+        if any(part == ".." for part in parts):
+            why = "contains '..'; paths must stay inside the repository"
+        elif any(part in {"", "."} for part in parts):
+            why = "is not normalised (empty or '.' component, or trailing '/')"
+        elif any(part.lower() == ".git" for part in parts):
+            why = "has a '.git' component; prplan never writes git's own files"
+    if why is None:
+        return []
+    return [Problem(field, f"path {path!r} {why}")]
+
+
+# --- converters that never raise: bad values are kept for the report --------
+
+
+def _lenient(kind: type[enum.StrEnum], value: object) -> object:
+    try:
+        return kind(str(value)) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def _merge_method(value: object) -> Any:
+    return _lenient(MergeMethod, value)
+
+
+def _on_closed(value: object) -> Any:
+    return _lenient(OnClosed, value)
+
+
+def _branch_policy(value: object) -> Any:
+    return _lenient(BranchPolicy, value)
+
+
+def _files(value: object) -> object:
+    """Sort by path and encode text as UTF-8. Anything else is kept as it is
+    for ``__attrs_post_init__`` to report."""
+    if not isinstance(value, Mapping):
+        return value
+    out: dict[object, object] = {}
+    for path in sorted(value, key=str):
+        content = value[path]
+        out[path] = content.encode("utf-8") if isinstance(content, str) else content
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class ChangeRequest:
+    """What should be true: these files, in ``repo`` on ``base``, via
+    ``branch`` (and a pull request when ``create_pr``).
+
+    ``files`` maps a repository path to its desired content (bytes, or str
+    stored as UTF-8) or to ``None`` to delete it. ``base=None`` means the
+    repository's default branch.
+    """
+
+    repo: str
+    branch: str
+    files: Mapping[str, bytes | None] = attrs.field(converter=_files)
+    base: str | None = None
+    create_pr: bool = True
+    automerge: bool = False
+    allow_modification: bool = True
+    title: str = ""
+    body: str = ""
+    commit_message: str = ""
+    merge_method: MergeMethod = attrs.field(default=MergeMethod.MERGE, converter=_merge_method)
+    on_closed: OnClosed = attrs.field(default=OnClosed.NEW, converter=_on_closed)
+    branch_policy: BranchPolicy = attrs.field(default=BranchPolicy.SAFE, converter=_branch_policy)
+    delete_branch: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        problems = request_problems(self)
+        if problems:
+            raise InvalidRequestError(problems)
+
+    @property
+    def pr_title(self) -> str:
+        return self.title or f"prplan: update {self.branch}"
+
+    @property
+    def request_id(self) -> str:
+        """A short, stable id for this request (written as the commit trailer).
+        Two requests with the same target and content have the same id."""
+        ident = {
+            "repo": self.repo,
+            "branch": self.branch,
+            "base": self.base,
+            "files": {p: None if c is None else git_blob_sha(c) for p, c in self.files.items()},
+        }
+        canonical = json.dumps(ident, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def desired_blob_shas(self) -> dict[str, str | None]:
+        return {p: None if c is None else git_blob_sha(c) for p, c in self.files.items()}
+
+
+_ENUM_FIELDS: tuple[tuple[str, type[enum.StrEnum]], ...] = (
+    ("merge_method", MergeMethod),
+    ("on_closed", OnClosed),
+    ("branch_policy", BranchPolicy),
+)
+_BOOL_FIELDS = ("create_pr", "automerge", "allow_modification", "delete_branch")
+_TEXT_FIELDS = ("title", "body", "commit_message")
+
+
+def request_problems(request: ChangeRequest) -> list[Problem]:
+    problems = repo_problems("repo", request.repo)
+    problems += branch_problems("branch", request.branch)
+    if request.base is not None:
+        problems += branch_problems("base", request.base)
+    files: object = request.files
+    if not isinstance(files, Mapping):
+        problems.append(Problem("files", "must be a mapping of repository path to content"))
+    elif not files:
+        problems.append(Problem("files", "is empty: name at least one file to write or delete"))
+    else:
+        for path, content in files.items():
+            problems += path_problems(f"files[{path!r}]", path)
+            if content is not None and not isinstance(content, bytes):
+                problems.append(
+                    Problem(
+                        f"files[{path!r}]",
+                        f"content must be bytes, str or None (delete), got {type(content).__name__}",
+                    )
+                )
+            elif content is not None and len(content) > MAX_FILE_BYTES:
+                problems.append(
+                    Problem(
+                        f"files[{path!r}]",
+                        f"is {len(content)} bytes; GitHub refuses files over 100 MiB (use Git LFS)",
+                    )
+                )
+        paths = [p for p in files if isinstance(p, str)]
+        problems += _path_prefix_problems(paths)
+    for name, kind in _ENUM_FIELDS:
+        value = getattr(request, name)
+        if not isinstance(value, kind):
+            allowed = " | ".join(m.value for m in kind)
+            problems.append(Problem(name, f"{value!r} is not one of: {allowed}"))
+    for name in _BOOL_FIELDS:
+        if not isinstance(getattr(request, name), bool):
+            problems.append(Problem(name, "must be True or False"))
+    for name in _TEXT_FIELDS:
+        value = getattr(request, name)
+        if not isinstance(value, str):
+            problems.append(Problem(name, "must be a string"))
+        elif "\x00" in value:
+            problems.append(Problem(name, "contains a NUL character"))
+    return problems
+
+
+def _path_prefix_problems(paths: list[str]) -> list[Problem]:
+    """A path cannot be both a file and a directory in one tree."""
+    as_set = set(paths)
+    problems = []
+    for path in paths:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if prefix in as_set:
+                problems.append(
+                    Problem(
+                        f"files[{path!r}]", f"is inside {prefix!r}, which is also given as a file"
+                    )
+                )
+                break
+    return problems
+
+
+# --- what was observed ------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PullRequestInfo:
+    """A pull request as the forge reports it."""
+
+    number: int
+    state: str  # "open" | "closed" (GitHub's two states)
+    merged: bool
+    head_branch: str
+    base_branch: str
+    head_sha: str
+    title: str = ""
+    url: str = ""
+    merge_sha: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+
+@attrs.frozen(kw_only=True)
+class CommitInfo:
+    """A commit on the head branch beyond base: enough to tell whether prplan
+    made it (its trailer) and to name it when refusing."""
+
+    sha: str
+    summary: str
+    author: str
+    by_prplan: bool
+
+
+@attrs.frozen(kw_only=True)
+class RepoSnapshot:
+    """What ``observe`` saw: every fact the planner may use, nothing else.
+
+    Blob maps hold, for each requested path, its git blob sha on that side or
+    ``None`` when the path is absent there.
+    """
+
+    repo: str
+    default_branch: str
+    base: str
+    base_sha: str
+    branch: str
+    branch_sha: str | None
+    pull_requests: tuple[PullRequestInfo, ...] = ()
+    base_blobs: Mapping[str, str | None] = attrs.field(factory=dict)
+    branch_blobs: Mapping[str, str | None] = attrs.field(factory=dict)
+    #: branch contains base (base is an ancestor of, or equal to, the branch)
+    branch_contains_base: bool = False
+    #: the branch is an ancestor of (or equal to) base: nothing of its own
+    branch_in_base: bool = False
+    #: commits on the branch that base does not have, oldest first
+    commits_beyond_base: tuple[CommitInfo, ...] = ()
+    #: False when the forge listed only part of them (GitHub stops at 250)
+    commits_complete: bool = True

@@ -1,0 +1,59 @@
+"""``observe(client, request)``: read what the planner needs, write nothing.
+
+Cheap by construction: the number of requests does not grow with the number
+of files. Content is compared by git blob sha, computed locally for the
+request and read from one tree listing per side (see ``docs/``).
+"""
+
+from __future__ import annotations
+
+from ._errors import NotFoundError
+from ._model import ChangeRequest, CommitInfo, RepoSnapshot
+from ._ports import ForgeClient
+
+__all__ = ["observe"]
+
+
+def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
+    repo = request.repo
+    default = client.default_branch(repo)
+    base = request.base or default
+    base_sha = client.branch_sha(repo, base)
+    if base_sha is None:
+        raise NotFoundError(f"{repo}: the base branch {base!r} does not exist")
+    paths = list(request.files)
+    base_blobs = dict(client.blob_shas(repo, base_sha, paths))
+    if request.branch == base:
+        # Committing straight to base: the branch *is* base.
+        return RepoSnapshot(
+            repo=repo, default_branch=default, base=base, base_sha=base_sha,
+            branch=request.branch, branch_sha=base_sha,
+            base_blobs=base_blobs, branch_blobs=base_blobs,
+            branch_contains_base=True, branch_in_base=True,
+        )  # fmt: skip
+    branch_sha = client.branch_sha(repo, request.branch)
+    pulls = tuple(
+        sorted(client.pull_requests_for(repo, request.branch, base), key=lambda p: p.number)
+    )
+    if branch_sha is None:
+        return RepoSnapshot(
+            repo=repo, default_branch=default, base=base, base_sha=base_sha,
+            branch=request.branch, branch_sha=None, pull_requests=pulls, base_blobs=base_blobs,
+        )  # fmt: skip
+    if branch_sha == base_sha:
+        branch_blobs = base_blobs
+        contains, in_base, complete = True, True, True
+        commits: tuple[CommitInfo, ...] = ()
+    else:
+        branch_blobs = dict(client.blob_shas(repo, branch_sha, paths))
+        comparison = client.compare(repo, base_sha, branch_sha)
+        contains = comparison.behind_by == 0
+        in_base = comparison.ahead_by == 0
+        commits, complete = comparison.commits, comparison.complete
+    return RepoSnapshot(
+        repo=repo, default_branch=default, base=base, base_sha=base_sha,
+        branch=request.branch, branch_sha=branch_sha, pull_requests=pulls,
+        base_blobs=base_blobs, branch_blobs=branch_blobs,
+        branch_contains_base=contains, branch_in_base=in_base,
+        commits_beyond_base=commits, commits_complete=complete,
+    )  # fmt: skip

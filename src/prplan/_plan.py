@@ -1,0 +1,309 @@
+"""Plans as data: actions, refusals, and the plan document.
+
+A plan is a frozen value. Its JSON form is canonical (sorted keys, fixed
+separators, UTF-8), so equal plans are equal bytes, and its ``digest`` is the
+sha256 of that canonical form without the digest itself. A plan carries the
+request (file contents included: text as text, other bytes as base64), the
+snapshot it was made from (the facts it relies on), the rule that decided it
+and every action with its reason. ``Plan.from_json`` checks the format
+version and the digest and re-validates the request, so a tampered or
+hand-edited plan is refused before anything is applied.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.strategies import configure_tagged_union
+
+from ._errors import InvalidRequestError, PlanFormatError, Problem
+from ._model import ChangeRequest, CommitInfo, RepoSnapshot
+from ._states import ActionKind, PRState, RefusalCode, Stage
+
+__all__ = [
+    "FORMAT_VERSION",
+    "FileChange",
+    "CreateBranch",
+    "ResetBranch",
+    "Commit",
+    "CreatePullRequest",
+    "MergePullRequest",
+    "DeleteBranch",
+    "Action",
+    "Refusal",
+    "Plan",
+    "canonical_json",
+]
+
+#: Bumped whenever the meaning of a plan document changes. A plan written by
+#: a newer prplan is refused rather than half-understood.
+FORMAT_VERSION = 1
+
+
+@attrs.frozen(kw_only=True)
+class FileChange:
+    """One path in a commit: its blob before and after (``None``: absent)."""
+
+    path: str
+    old_sha: str | None
+    new_sha: str | None
+
+    @property
+    def change(self) -> str:
+        if self.old_sha is None:
+            return "add"
+        if self.new_sha is None:
+            return "delete"
+        return "modify"
+
+
+@attrs.frozen(kw_only=True)
+class CreateBranch:
+    kind = ActionKind.CREATE_BRANCH
+    branch: str
+    sha: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ResetBranch:
+    """Point an existing branch back at base; ``dropped`` names the commits
+    that leave the branch (each either prplan's, or preserved elsewhere,
+    unless the request said ``branch_policy='reset'``)."""
+
+    kind = ActionKind.RESET_BRANCH
+    branch: str
+    from_sha: str
+    to_sha: str
+    dropped: tuple[CommitInfo, ...] = ()
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Commit:
+    """One commit of every changed path on ``branch``, whose head must be
+    ``parent_sha`` when it is made (compare-and-swap)."""
+
+    kind = ActionKind.COMMIT
+    branch: str
+    parent_sha: str
+    files: tuple[FileChange, ...]
+    message: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class CreatePullRequest:
+    kind = ActionKind.CREATE_PULL_REQUEST
+    head: str
+    base: str
+    title: str
+    body: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class MergePullRequest:
+    """Merge a pull request only if its head is still the expected commit.
+
+    ``number=None``: the pull request this plan opens. ``expected_head_sha=None``:
+    the commit this plan makes (its sha is only known once made)."""
+
+    kind = ActionKind.MERGE_PULL_REQUEST
+    number: int | None
+    expected_head_sha: str | None
+    method: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class DeleteBranch:
+    kind = ActionKind.DELETE_BRANCH
+    branch: str
+    reason: str
+
+
+Action = CreateBranch | ResetBranch | Commit | CreatePullRequest | MergePullRequest | DeleteBranch
+
+
+@attrs.frozen(kw_only=True)
+class Refusal:
+    """Why the planner will not act, with what it concerns."""
+
+    code: RefusalCode
+    message: str
+    pull_requests: tuple[int, ...] = ()
+    paths: tuple[str, ...] = ()
+    commits: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """What prplan will do to one repository, and why.
+
+    ``pr_state``, ``start`` and ``rule`` say what was seen and which row of
+    the decision table decided; ``actions`` run in order; ``notes`` say what a
+    reviewer should know; ``refusal`` is set when nothing may be done."""
+
+    request: ChangeRequest
+    observed: RepoSnapshot
+    pr_state: PRState
+    start: Stage
+    rule: str
+    actions: tuple[Action, ...] = ()
+    notes: tuple[str, ...] = ()
+    refusal: Refusal | None = None
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to do (and nothing refused): the repository already is as
+        the request asks."""
+        return not self.actions and self.refusal is None
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json(_CONVERTER.unstructure(self))).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = _CONVERTER.unstructure(self)
+        document["digest"] = self.digest
+        return document
+
+    def to_json(self) -> str:
+        """The plan document: sorted keys, two-space indent, ending in a newline."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Plan:
+        try:
+            document = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise PlanFormatError([Problem("plan", f"is not JSON: {error}")]) from None
+        return cls.from_dict(document)
+
+    @classmethod
+    def from_dict(cls, document: object) -> Plan:
+        if not isinstance(document, dict):
+            raise PlanFormatError([Problem("plan", "must be a JSON object")])
+        version = document.get("format_version")
+        if version != FORMAT_VERSION:
+            raise PlanFormatError(
+                [
+                    Problem(
+                        "format_version",
+                        f"is {version!r}; this prplan reads version {FORMAT_VERSION}. "
+                        "Make the plan again with this prplan, or apply it with the prplan that made it",
+                    )
+                ]
+            )
+        body = {k: v for k, v in document.items() if k != "digest"}
+        try:
+            plan = _CONVERTER.structure(body, cls)
+        except InvalidRequestError as error:
+            raise PlanFormatError(error.problems) from None
+        except Exception as error:  # cattrs' ClassValidationError and friends
+            raise PlanFormatError(_problems_from(error)) from None
+        claimed = document.get("digest")
+        if claimed != plan.digest:
+            raise PlanFormatError(
+                [
+                    Problem(
+                        "digest",
+                        f"is {claimed!r} but the content hashes to {plan.digest!r}: the plan was "
+                        "edited after it was made. Make and review a new plan",
+                    )
+                ]
+            )
+        return plan
+
+
+def canonical_json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _problems_from(error: Exception) -> list[Problem]:
+    if isinstance(error, cattrs.ClassValidationError | cattrs.IterableValidationError):
+        problems = []
+        for message in cattrs.transform_error(error, path="plan"):
+            field, _, rest = message.partition(" @ ")
+            problems.append(Problem(rest or "plan", field))
+        return problems
+    return [Problem("plan", str(error))]
+
+
+# --- the converter ------------------------------------------------------------
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+
+    # File contents: text when it is UTF-8 (so a reviewer can read the plan),
+    # base64 otherwise.
+    def content_out(content: bytes | None) -> object:
+        if content is None:
+            return None
+        try:
+            return {"text": content.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(content).decode("ascii")}
+
+    def content_in(value: object) -> bytes | None:
+        if value is None:
+            return None
+        if isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str):
+            return value["text"].encode("utf-8")
+        if isinstance(value, dict) and set(value) == {"base64"}:
+            try:
+                return base64.b64decode(value["base64"], validate=True)
+            except (binascii.Error, TypeError, ValueError):
+                raise ValueError("content 'base64' is not valid base64") from None
+        raise ValueError("content must be null, {'text': ...} or {'base64': ...}")
+
+    def request_out(request: ChangeRequest) -> dict[str, Any]:
+        out = {
+            field.name: getattr(request, field.name)
+            for field in attrs.fields(ChangeRequest)
+            if field.name != "files"
+        }
+        out["files"] = {path: content_out(c) for path, c in request.files.items()}
+        document: dict[str, Any] = converter.unstructure(out)
+        return document
+
+    def request_in(value: Any, _: type) -> ChangeRequest:
+        if not isinstance(value, dict):
+            raise ValueError("request must be an object")
+        fields = dict(value)
+        files = fields.get("files")
+        if isinstance(files, dict):
+            fields["files"] = {path: content_in(c) for path, c in files.items()}
+        known = {f.name for f in attrs.fields(ChangeRequest)}
+        unknown = set(fields) - known
+        if unknown:
+            raise PlanFormatError(
+                [Problem(f"request.{name}", "is not a request field") for name in sorted(unknown)]
+            )
+        return ChangeRequest(**fields)
+
+    converter.register_unstructure_hook(ChangeRequest, request_out)
+    converter.register_structure_hook(ChangeRequest, request_in)
+
+    configure_tagged_union(Action, converter, tag_name="type", tag_generator=_tag)
+    return converter
+
+
+def _tag(cls: type) -> str:
+    return str(cls.kind)  # type: ignore[attr-defined]
+
+
+_CONVERTER = _make_converter()

@@ -1,0 +1,347 @@
+"""``plan(snapshot, request)``: pure, total, deterministic.
+
+No I/O, no clock, no randomness: the same snapshot and request give the same
+plan, byte for byte. The planner (1) classifies the snapshot into a
+``Situation``, (2) asks the decision table which rule applies, and (3) fills
+in the concrete shas, paths and reasons for that rule's action kinds. Step 3
+makes no decision; if you are looking for *why* prplan does something, read
+``_table.RULES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ._model import ChangeRequest, RepoSnapshot
+from ._plan import (
+    Action,
+    Commit,
+    CreateBranch,
+    CreatePullRequest,
+    DeleteBranch,
+    FileChange,
+    MergePullRequest,
+    Plan,
+    Refusal,
+    ResetBranch,
+)
+from ._states import (
+    ActionKind,
+    BranchSituation,
+    PRState,
+    RefusalCode,
+    classify_pr_state,
+    latest_pull_request,
+)
+from ._table import Rule, Situation, decide, start_stage
+
+__all__ = ["plan", "classify", "commit_message", "short"]
+
+
+def short(sha: str | None) -> str:
+    return "(none)" if sha is None else sha[:7]
+
+
+def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
+    """Decide what to do to bring the repository to the request, and why."""
+    if snapshot.repo != request.repo or snapshot.branch != request.branch:
+        raise ValueError(
+            f"the snapshot is of {snapshot.repo}:{snapshot.branch}, "
+            f"the request of {request.repo}:{request.branch}"
+        )
+    situation = classify(snapshot, request)
+    rule = decide(situation)
+    pr_state = situation.pr
+    notes = list(_notes(rule, situation, snapshot))
+    if rule.refuse is not None:
+        return Plan(
+            request=request,
+            observed=snapshot,
+            pr_state=pr_state,
+            start=start_stage(situation),
+            rule=rule.name,
+            refusal=_refusal(rule.refuse, snapshot, request),
+            notes=tuple(notes),
+        )
+    actions = _materialise(rule, situation, snapshot, request)
+    return Plan(
+        request=request,
+        observed=snapshot,
+        pr_state=pr_state,
+        start=start_stage(situation),
+        rule=rule.name,
+        actions=actions,
+        notes=tuple(notes),
+    )
+
+
+# --- 1. classification --------------------------------------------------------
+
+
+def _differs(blobs: Mapping[str, str | None], desired: Mapping[str, str | None]) -> list[str]:
+    return [path for path, sha in desired.items() if blobs.get(path) != sha]
+
+
+def _modified_paths(
+    blobs: Mapping[str, str | None], desired: Mapping[str, str | None]
+) -> list[str]:
+    """Paths whose existing content the request would change or delete (adding
+    a new file modifies nothing)."""
+    return [
+        path
+        for path, sha in desired.items()
+        if blobs.get(path) is not None and blobs.get(path) != sha
+    ]
+
+
+def _open_pulls(snapshot: RepoSnapshot) -> list[int]:
+    return [pr.number for pr in snapshot.pull_requests if pr.is_open]
+
+
+def _is_disposable(snapshot: RepoSnapshot) -> bool:
+    if snapshot.branch_in_base:
+        return True
+    if any(pr.head_sha == snapshot.branch_sha for pr in snapshot.pull_requests):
+        return True  # the forge keeps it as refs/pull/N/head
+    return snapshot.commits_complete and all(c.by_prplan for c in snapshot.commits_beyond_base)
+
+
+def _branch_situation(
+    snapshot: RepoSnapshot, desired: Mapping[str, str | None], pr: PRState
+) -> BranchSituation:
+    if snapshot.branch_sha is None:
+        return BranchSituation.ABSENT
+    holds = not _differs(snapshot.branch_blobs, desired)
+    # With a pull request open, holding the content is enough: the pull
+    # request carries it. Without one, the branch must also contain base, or
+    # a new pull request from it could carry an old base's state.
+    if holds and (pr in {PRState.OPEN, PRState.MULTIPLE} or snapshot.branch_contains_base):
+        return BranchSituation.HAS_CHANGE
+    if snapshot.branch_sha == snapshot.base_sha:
+        return BranchSituation.AT_BASE
+    return BranchSituation.DISPOSABLE if _is_disposable(snapshot) else BranchSituation.FOREIGN
+
+
+def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
+    desired = request.desired_blob_shas()
+    head_is_base = request.branch == snapshot.base
+    pr = PRState.NONE if head_is_base else classify_pr_state(snapshot.pull_requests)
+    branch = BranchSituation.AT_BASE if head_is_base else _branch_situation(snapshot, desired, pr)
+    modifies = bool(_modified_paths(snapshot.base_blobs, desired))
+    if pr is PRState.OPEN and snapshot.branch_sha is not None:
+        modifies = modifies or bool(_modified_paths(snapshot.branch_blobs, desired))
+    return Situation(
+        pr=pr,
+        branch=branch,
+        head_is_base=head_is_base,
+        in_place=not _differs(snapshot.base_blobs, desired),
+        modifies=modifies,
+        create_pr=request.create_pr,
+        automerge=request.automerge,
+        allow_modification=request.allow_modification,
+        on_closed=request.on_closed,
+        branch_policy=request.branch_policy,
+        delete_branch=request.delete_branch,
+    )
+
+
+# --- 2. refusals and notes ----------------------------------------------------------
+
+
+def _refusal(code: RefusalCode, snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
+    desired = request.desired_blob_shas()
+    if code is RefusalCode.MULTIPLE_OPEN_PRS:
+        numbers = tuple(_open_pulls(snapshot))
+        listed = ", ".join(f"#{n}" for n in numbers)
+        return Refusal(
+            code=code,
+            pull_requests=numbers,
+            message=f"{len(numbers)} pull requests are open from {request.branch} into "
+            f"{snapshot.base}: {listed}. Close all but one, then run again.",
+        )
+    if code is RefusalCode.MODIFICATION_NOT_ALLOWED:
+        paths = set(_modified_paths(snapshot.base_blobs, desired))
+        if classify_pr_state(snapshot.pull_requests) is PRState.OPEN:
+            paths |= set(_modified_paths(snapshot.branch_blobs, desired))
+        ordered = tuple(sorted(paths))
+        return Refusal(
+            code=code,
+            paths=ordered,
+            message="allow_modification is off and these paths exist with other content "
+            f"(or would be deleted): {', '.join(ordered)}. Allow modification, or leave them out.",
+        )
+    if code is RefusalCode.HEAD_IS_BASE:
+        return Refusal(
+            code=code,
+            message=f"the branch {request.branch!r} is the base branch: a pull request needs a "
+            "different head branch. Name another branch, or turn create_pr off to commit to base.",
+        )
+    if code is RefusalCode.PR_CLOSED:
+        latest = latest_pull_request(snapshot.pull_requests)
+        number = latest.number if latest else 0
+        return Refusal(
+            code=code,
+            pull_requests=(number,),
+            message=f"pull request #{number} was closed without merging and on_closed is 'fail'. "
+            "Reopen it, or run with on_closed='new' to open a new one.",
+        )
+    if code is RefusalCode.BRANCH_MISSING:
+        numbers = tuple(_open_pulls(snapshot))
+        return Refusal(
+            code=code,
+            pull_requests=numbers,
+            message=f"pull request #{numbers[0] if numbers else '?'} is open but its branch "
+            f"{request.branch!r} is gone. The forge closes such pull requests; run again shortly.",
+        )
+    # BRANCH_HAS_FOREIGN_COMMITS
+    commits = snapshot.commits_beyond_base
+    foreign = tuple(c for c in commits if not c.by_prplan)
+    listed = "; ".join(f"{short(c.sha)} {c.summary!r} by {c.author}" for c in foreign)
+    unknown = "" if snapshot.commits_complete else " (and more the forge did not list)"
+    return Refusal(
+        code=code,
+        commits=tuple(c.sha for c in foreign),
+        message=f"the branch {request.branch!r} has commits that prplan did not make and no pull "
+        f"request preserves: {listed}{unknown}. Merge or move them, delete the branch, or run "
+        "with branch_policy='reset' to drop them.",
+    )
+
+
+def _notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str]:
+    notes = []
+    if rule.note:
+        notes.append(rule.note)
+    latest = latest_pull_request(snapshot.pull_requests)
+    if rule.name in {"in_place", "base_in_place"} and latest is not None and latest.merged:
+        notes.append(f"pull request #{latest.number} was merged earlier")
+    if rule.name == "closed_skip" and latest is not None:
+        notes.append(f"pull request #{latest.number} is closed; nothing is done")
+    open_numbers = _open_pulls(snapshot)
+    if rule.name in {"open_in_place", "open_current_review"} and open_numbers:
+        notes.append(f"pull request #{open_numbers[0]} is open")
+    if situation.automerge and not rule.refuse:
+        merges = ActionKind.MERGE_PULL_REQUEST in rule.actions_for(situation)
+        if not merges and (
+            situation.head_is_base or not (situation.create_pr or situation.pr is PRState.OPEN)
+        ):
+            notes.append("automerge is ignored: there is no pull request to merge")
+    if (
+        situation.delete_branch
+        and not rule.refuse
+        and ActionKind.DELETE_BRANCH not in rule.actions_for(situation)
+    ):
+        if situation.head_is_base:
+            notes.append("delete_branch is ignored: the base branch is never deleted")
+        elif rule.actions:
+            notes.append("delete_branch applies only after a merge; the branch is kept")
+    return notes
+
+
+# --- 3. materialisation -------------------------------------------------------------
+
+
+def commit_message(request: ChangeRequest) -> str:
+    """The message prplan writes: the caller's message (or the title), then
+    the trailer that marks the commit as prplan's."""
+    head = request.commit_message or request.pr_title
+    return f"{head.rstrip()}\n\nPrplan-Request: {request.request_id}\n"
+
+
+def _materialise(
+    rule: Rule, situation: Situation, snapshot: RepoSnapshot, request: ChangeRequest
+) -> tuple[Action, ...]:
+    desired = request.desired_blob_shas()
+    branch, base = request.branch, snapshot.base
+    open_pr = next((pr for pr in snapshot.pull_requests if pr.is_open), None)
+    head = snapshot.branch_sha  # where the branch is before each action
+    committed = False
+    actions: list[Action] = []
+    for kind in rule.actions_for(situation):
+        if kind is ActionKind.CREATE_BRANCH:
+            actions.append(
+                CreateBranch(
+                    branch=branch,
+                    sha=snapshot.base_sha,
+                    reason=f"the branch {branch!r} does not exist: create it at {base} ({short(snapshot.base_sha)})",
+                )
+            )
+            head = snapshot.base_sha
+        elif kind is ActionKind.RESET_BRANCH:
+            assert snapshot.branch_sha is not None  # the table resets only existing branches
+            dropped = snapshot.commits_beyond_base
+            why = (
+                "it holds commits that are not prplan's, but branch_policy is 'reset'"
+                if situation.branch is BranchSituation.FOREIGN
+                else _disposable_why(snapshot)
+            )
+            actions.append(
+                ResetBranch(
+                    branch=branch,
+                    from_sha=snapshot.branch_sha,
+                    to_sha=snapshot.base_sha,
+                    dropped=dropped,
+                    reason=f"the branch {branch!r} lacks the change and {why}: reset it to "
+                    f"{base} ({short(snapshot.base_sha)}), dropping {len(dropped)} commit(s)",
+                )
+            )
+            head = snapshot.base_sha
+        elif kind is ActionKind.COMMIT:
+            assert head is not None
+            # Compare against what the commit's parent holds: base after a
+            # create/reset (or when committing to base), else the branch.
+            on_parent = snapshot.base_blobs if head == snapshot.base_sha else snapshot.branch_blobs
+            files = tuple(
+                FileChange(path=path, old_sha=on_parent.get(path), new_sha=sha)
+                for path, sha in desired.items()
+                if on_parent.get(path) != sha
+            )
+            target = "base" if situation.head_is_base else f"the branch {branch!r}"
+            actions.append(
+                Commit(
+                    branch=branch,
+                    parent_sha=head,
+                    files=files,
+                    message=commit_message(request),
+                    reason=f"{len(files)} path(s) differ from the request on {target}: "
+                    f"commit them in one commit on {short(head)}",
+                )
+            )
+            committed = True
+        elif kind is ActionKind.CREATE_PULL_REQUEST:
+            actions.append(
+                CreatePullRequest(
+                    head=branch,
+                    base=base,
+                    title=request.pr_title,
+                    body=request.body,
+                    reason=f"create_pr is on and no pull request is open from {branch} into {base}",
+                )
+            )
+        elif kind is ActionKind.MERGE_PULL_REQUEST:
+            number = open_pr.number if open_pr is not None else None
+            which = f"#{number}" if number is not None else "the new pull request"
+            actions.append(
+                MergePullRequest(
+                    number=number,
+                    expected_head_sha=None if committed else head,
+                    method=request.merge_method.value,
+                    reason=f"automerge is on: merge {which} ({request.merge_method.value}) "
+                    "if its head is still the commit reviewed",
+                )
+            )
+        else:  # DELETE_BRANCH
+            actions.append(
+                DeleteBranch(
+                    branch=branch, reason="delete_branch is on: remove the branch after the merge"
+                )
+            )
+    return tuple(actions)
+
+
+def _disposable_why(snapshot: RepoSnapshot) -> str:
+    if snapshot.branch_in_base:
+        return "base already contains it"
+    prs = [pr.number for pr in snapshot.pull_requests if pr.head_sha == snapshot.branch_sha]
+    if prs:
+        return f"pull request #{prs[0]} preserves its head"
+    return "every commit on it beyond base is prplan's"

@@ -1,0 +1,117 @@
+"""The ``ForgeClient`` protocol: everything prplan asks of a forge.
+
+Like resolvelib's provider, each method states its contract and its cost in
+requests on GitHub's REST API (the in-process ``LocalForge`` costs none).
+Reads never change anything. Writes are compare-and-swap where the forge
+allows it and raise prplan's errors: ``ConflictError`` when a branch was not
+where the caller said, ``MergeBlocked`` when a merge is refused,
+``NotFoundError`` / ``ForgeError`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from ._model import CommitInfo, PullRequestInfo
+
+__all__ = ["Comparison", "ForgeClient", "RequestCount"]
+
+
+@attrs.frozen(kw_only=True)
+class Comparison:
+    """How ``head`` relates to ``base``: ``status`` is GitHub's word
+    (identical | ahead | behind | diverged); ``commits`` are head's commits
+    that base lacks, oldest first; ``complete`` is False when the forge
+    listed only some of them."""
+
+    status: str
+    ahead_by: int
+    behind_by: int
+    commits: tuple[CommitInfo, ...] = ()
+    complete: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class RequestCount:
+    reads: int = 0
+    writes: int = 0
+
+    def __sub__(self, other: RequestCount) -> RequestCount:
+        return RequestCount(reads=self.reads - other.reads, writes=self.writes - other.writes)
+
+
+@runtime_checkable
+class ForgeClient(Protocol):
+    # --- reads ---------------------------------------------------------------
+    def default_branch(self, repo: str) -> str:
+        """The repository's default branch. NotFoundError if no such
+        repository. Cost: 1 request."""
+
+    def branch_sha(self, repo: str, branch: str) -> str | None:
+        """The commit a branch points at, or None if it does not exist.
+        Cost: 1 request."""
+
+    def pull_requests_for(self, repo: str, head: str, base: str) -> Sequence[PullRequestInfo]:
+        """Every pull request (open, closed, merged) from ``head`` (a branch
+        of this repository) into ``base``, lowest number first. Cost: 1
+        request per 100 pull requests."""
+
+    def blob_shas(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> Mapping[str, str | None]:
+        """For each path, its git blob sha in that commit's tree, or None if
+        absent (or not a file). Cost: 1 request (one recursive tree),
+        whatever the number of paths."""
+
+    def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
+        """How ``head_sha`` relates to ``base_sha``. Cost: 1 request (GitHub
+        lists at most 250 commits; beyond that ``complete`` is False)."""
+
+    def read_blob(self, repo: str, sha: str) -> bytes:
+        """A blob's content. Cost: 1 request. Used only where content is
+        needed (diffs, structured edits), never to compare."""
+
+    def request_count(self) -> RequestCount:
+        """Requests made so far by this client (reads, writes)."""
+
+    # --- writes --------------------------------------------------------------
+    def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        """Create ``branch`` at ``sha``. ConflictError if it exists. Cost: 1."""
+
+    def reset_branch(self, repo: str, branch: str, sha: str, *, expected_sha: str) -> None:
+        """Point ``branch`` at ``sha`` (not necessarily a fast-forward), only
+        if it is still at ``expected_sha``; else ConflictError. Cost: 1-2."""
+
+    def commit_files(
+        self,
+        repo: str,
+        branch: str,
+        *,
+        parent_sha: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+    ) -> str:
+        """One commit on ``parent_sha`` writing (bytes) or deleting (None)
+        each path, then move ``branch`` to it fast-forward only: if the
+        branch is no longer at ``parent_sha``, ConflictError and the branch
+        is unchanged. Returns the new commit's sha. Cost: 3 requests (tree,
+        commit, ref) plus 1 per binary file (blob)."""
+
+    def create_pull_request(
+        self, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> PullRequestInfo:
+        """Open a pull request. ConflictError if one is already open for
+        head/base. Cost: 1."""
+
+    def merge_pull_request(
+        self, repo: str, number: int, *, method: str, expected_head_sha: str
+    ) -> str:
+        """Merge only if the pull request's head is ``expected_head_sha``
+        (else ConflictError); MergeBlocked if the forge will not merge.
+        Returns the merge commit's sha. Cost: 1."""
+
+    def delete_branch(self, repo: str, branch: str) -> None:
+        """Delete a branch (never the default one). Cost: 1."""

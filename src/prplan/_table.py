@@ -1,0 +1,316 @@
+"""The decision table: every decision prplan makes, as data.
+
+Theory of operation
+-------------------
+The planner reduces (snapshot, request) to a small, finite ``Situation``:
+the pull-request state, the branch situation, three facts about content,
+and the request's flags. ``decide`` walks ``RULES`` top to bottom and takes
+the first rule whose conditions all hold. A rule either refuses (with a code)
+or names a sequence of action kinds. The planner then only fills in the
+concrete shas, paths and wording; it makes no decision of its own.
+
+Rule 1 of this module: everything that decides *what* prplan does lives here.
+The planner's branches, the ``transitions`` lifecycle machine, its Mermaid
+diagram and ``specs/decision-table.md`` are all derived from ``RULES`` and
+``TRANSITIONS``, and a test fails when the committed specs differ.
+
+Because the situation space is finite (a few tens of thousands of points),
+tests enumerate all of it: every point matches a rule, and every rule's
+actions are a legal path through the lifecycle machine ending where the flags
+ask to end.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+
+import attrs
+
+from ._model import BranchPolicy, OnClosed
+from ._states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
+
+__all__ = [
+    "Situation",
+    "Rule",
+    "RULES",
+    "TRANSITIONS",
+    "DIMENSIONS",
+    "decide",
+    "start_stage",
+    "goal_stage",
+    "all_situations",
+]
+
+A = ActionKind
+
+
+@attrs.frozen(kw_only=True)
+class Situation:
+    """The finite abstraction of (snapshot, request) that rules look at."""
+
+    pr: PRState
+    branch: BranchSituation
+    head_is_base: bool  # the head branch is the base branch itself
+    in_place: bool  # base already holds every requested path as requested
+    modifies: bool  # some requested path exists with other content (or is deleted)
+    create_pr: bool
+    automerge: bool
+    allow_modification: bool
+    on_closed: OnClosed
+    branch_policy: BranchPolicy
+    delete_branch: bool
+
+
+#: Each dimension and its values, in the order the spec lists them.
+DIMENSIONS: Mapping[str, tuple[object, ...]] = {
+    "pr": tuple(PRState),
+    "branch": tuple(BranchSituation),
+    "head_is_base": (False, True),
+    "in_place": (False, True),
+    "modifies": (False, True),
+    "create_pr": (True, False),
+    "automerge": (True, False),
+    "allow_modification": (True, False),
+    "on_closed": tuple(OnClosed),
+    "branch_policy": tuple(BranchPolicy),
+    "delete_branch": (False, True),
+}
+
+
+@attrs.frozen(kw_only=True)
+class Rule:
+    """One row: when every condition holds (a dimension -> the values that
+    match; a dimension not named matches anything), do ``actions`` or refuse
+    with ``refuse``. ``then_delete`` appends ``delete_branch`` when the
+    request asks for it (only ever after a merge). ``note`` is said to the
+    user in the plan."""
+
+    name: str
+    when: Mapping[str, frozenset[object]]
+    actions: tuple[ActionKind, ...] = ()
+    refuse: RefusalCode | None = None
+    then_delete: bool = False
+    note: str = ""
+
+    def matches(self, situation: Situation) -> bool:
+        return all(getattr(situation, dim) in values for dim, values in self.when.items())
+
+    def actions_for(self, situation: Situation) -> tuple[ActionKind, ...]:
+        if self.then_delete and situation.delete_branch:
+            return (*self.actions, A.DELETE_BRANCH)
+        return self.actions
+
+
+def _when(**conditions: object) -> dict[str, frozenset[object]]:
+    """``_when(pr=PRState.OPEN, branch={...})``: a value or a set of values."""
+    out: dict[str, frozenset[object]] = {}
+    for dim, value in conditions.items():
+        if dim not in DIMENSIONS:
+            raise KeyError(f"unknown dimension {dim!r}")
+        out[dim] = frozenset(value) if isinstance(value, set | frozenset) else frozenset([value])
+    return out
+
+
+_NO_OPEN_PR = {PRState.NONE, PRState.MERGED, PRState.CLOSED}
+
+# How the branch is prepared for the commit when no pull request is open.
+_PREPARE: tuple[tuple[str, object, tuple[ActionKind, ...]], ...] = (
+    ("absent", BranchSituation.ABSENT, (A.CREATE_BRANCH,)),
+    ("at_base", BranchSituation.AT_BASE, ()),
+    ("stale", {BranchSituation.DISPOSABLE, BranchSituation.FOREIGN}, (A.RESET_BRANCH,)),
+)
+# What follows the commit, by flags.
+_FINISH: tuple[tuple[str, dict[str, object], tuple[ActionKind, ...], bool, str], ...] = (
+    (
+        "merge",
+        {"create_pr": True, "automerge": True},
+        (A.CREATE_PULL_REQUEST, A.MERGE_PULL_REQUEST),
+        True,
+        "",
+    ),
+    ("propose", {"create_pr": True, "automerge": False}, (A.CREATE_PULL_REQUEST,), False, ""),
+    (
+        "commit_only",
+        {"create_pr": False},
+        (),
+        False,
+        "create_pr is off: no pull request is opened or merged",
+    ),
+)
+
+
+def _rules() -> tuple[Rule, ...]:
+    rules = [
+        Rule(
+            name="multiple_open_prs",
+            when=_when(pr=PRState.MULTIPLE),
+            refuse=RefusalCode.MULTIPLE_OPEN_PRS,
+        ),
+        Rule(
+            name="open_pr_without_branch",
+            when=_when(pr=PRState.OPEN, branch=BranchSituation.ABSENT),
+            refuse=RefusalCode.BRANCH_MISSING,
+        ),
+        Rule(
+            name="modification_not_allowed",
+            when=_when(allow_modification=False, modifies=True),
+            refuse=RefusalCode.MODIFICATION_NOT_ALLOWED,
+        ),
+        Rule(
+            name="head_is_base",
+            when=_when(head_is_base=True, create_pr=True),
+            refuse=RefusalCode.HEAD_IS_BASE,
+        ),
+        Rule(
+            name="base_in_place",
+            when=_when(head_is_base=True, in_place=True),
+            note="the requested content is already on base",
+        ),
+        Rule(
+            name="commit_to_base",
+            when=_when(head_is_base=True),
+            actions=(A.COMMIT,),
+            note="the branch is the base: the commit goes straight to base, without a pull request",
+        ),
+        Rule(
+            name="open_in_place",
+            when=_when(pr=PRState.OPEN, in_place=True),
+            note="the requested content is already on base; the open pull request is left as it is",
+        ),
+        Rule(
+            name="open_current_merge",
+            when=_when(pr=PRState.OPEN, branch=BranchSituation.HAS_CHANGE, automerge=True),
+            actions=(A.MERGE_PULL_REQUEST,),
+            then_delete=True,
+        ),
+        Rule(
+            name="open_current_review",
+            when=_when(pr=PRState.OPEN, branch=BranchSituation.HAS_CHANGE),
+            note="the open pull request already carries the change; it awaits review",
+        ),
+        Rule(
+            name="open_update_merge",
+            when=_when(pr=PRState.OPEN, automerge=True),
+            actions=(A.COMMIT, A.MERGE_PULL_REQUEST),
+            then_delete=True,
+        ),
+        Rule(
+            name="open_update",
+            when=_when(pr=PRState.OPEN),
+            actions=(A.COMMIT,),
+            note="automerge is off: the pull request stays open for review",
+        ),
+        Rule(
+            name="in_place",
+            when=_when(pr=_NO_OPEN_PR, in_place=True),
+            note="the requested content is already on base",
+        ),
+        Rule(
+            name="closed_skip",
+            when=_when(pr=PRState.CLOSED, on_closed=OnClosed.SKIP),
+            note="the latest pull request was closed without merging and on_closed is 'skip'",
+        ),
+        Rule(
+            name="closed_fail",
+            when=_when(pr=PRState.CLOSED, on_closed=OnClosed.FAIL),
+            refuse=RefusalCode.PR_CLOSED,
+        ),
+        Rule(
+            name="foreign_commits",
+            when=_when(branch=BranchSituation.FOREIGN, branch_policy=BranchPolicy.SAFE),
+            refuse=RefusalCode.BRANCH_HAS_FOREIGN_COMMITS,
+        ),
+    ]
+    # The branch already holds the change (a re-run after a crash): no commit.
+    for finish, flags, tail, deletes, note in _FINISH:
+        rules.append(
+            Rule(
+                name=f"has_change_{finish}",
+                when=_when(pr=_NO_OPEN_PR, branch=BranchSituation.HAS_CHANGE, **flags),
+                actions=tail,
+                then_delete=deletes,
+                note=note,
+            )
+        )
+    for (prepare, branch, head), (finish, flags, tail, deletes, note) in itertools.product(
+        _PREPARE, _FINISH
+    ):
+        rules.append(
+            Rule(
+                name=f"{prepare}_{finish}",
+                when=_when(pr=_NO_OPEN_PR, branch=branch, **flags),
+                actions=(*head, A.COMMIT, *tail),
+                then_delete=deletes,
+                note=note,
+            )
+        )
+    return tuple(rules)
+
+
+#: The rules, in the order they are tried. The first that matches decides.
+RULES: tuple[Rule, ...] = _rules()
+
+#: The lifecycle: (trigger = action kind, source stage, destination stage).
+TRANSITIONS: tuple[tuple[ActionKind, Stage, Stage], ...] = (
+    (A.CREATE_BRANCH, Stage.NO_BRANCH, Stage.BRANCH_READY),
+    (A.RESET_BRANCH, Stage.BRANCH_OUTDATED, Stage.BRANCH_READY),
+    (A.COMMIT, Stage.BRANCH_READY, Stage.COMMITTED),
+    (A.COMMIT, Stage.PROPOSED_OUTDATED, Stage.PROPOSED),
+    (A.COMMIT, Stage.BASE_OUTDATED, Stage.IN_PLACE),
+    (A.CREATE_PULL_REQUEST, Stage.COMMITTED, Stage.PROPOSED),
+    (A.MERGE_PULL_REQUEST, Stage.PROPOSED, Stage.MERGED),
+    (A.DELETE_BRANCH, Stage.MERGED, Stage.BRANCH_DELETED),
+)
+
+
+def decide(situation: Situation) -> Rule:
+    for rule in RULES:
+        if rule.matches(situation):
+            return rule
+    # Unreachable: the table is total, which a test proves over every situation.
+    raise AssertionError(f"no rule matches {situation!r}")
+
+
+def start_stage(situation: Situation) -> Stage:
+    """Where the lifecycle starts, seen from the situation."""
+    if situation.in_place:
+        return Stage.IN_PLACE
+    if situation.head_is_base:
+        return Stage.BASE_OUTDATED
+    if situation.pr in {PRState.OPEN, PRState.MULTIPLE}:
+        if situation.branch is BranchSituation.HAS_CHANGE:
+            return Stage.PROPOSED
+        return Stage.PROPOSED_OUTDATED
+    return {
+        BranchSituation.ABSENT: Stage.NO_BRANCH,
+        BranchSituation.AT_BASE: Stage.BRANCH_READY,
+        BranchSituation.HAS_CHANGE: Stage.COMMITTED,
+        BranchSituation.DISPOSABLE: Stage.BRANCH_OUTDATED,
+        BranchSituation.FOREIGN: Stage.BRANCH_OUTDATED,
+    }[situation.branch]
+
+
+def goal_stage(situation: Situation) -> Stage:
+    """Where the flags ask the change to end. Written from the request's
+    meaning, independently of ``RULES``, so tests can hold one against the
+    other: ``create_pr`` governs opening a pull request, ``automerge`` merging
+    the one that carries the change, ``delete_branch`` cleaning up after a
+    merge."""
+    if situation.in_place or situation.head_is_base:
+        return Stage.IN_PLACE
+    has_pr = situation.pr is PRState.OPEN or situation.create_pr
+    if not has_pr:
+        return Stage.COMMITTED
+    if not situation.automerge:
+        return Stage.PROPOSED
+    return Stage.BRANCH_DELETED if situation.delete_branch else Stage.MERGED
+
+
+def all_situations() -> Iterator[Situation]:
+    """Every point of the finite space (including ones no repository can
+    produce, such as an open pull request on an absent branch: the planner
+    must still answer them)."""
+    names = list(DIMENSIONS)
+    for values in itertools.product(*DIMENSIONS.values()):
+        yield Situation(**dict(zip(names, values, strict=True)))  # type: ignore[arg-type]

@@ -1,0 +1,775 @@
+"""LocalForge: GitHub's repository and pull-request rules, in process.
+
+Repositories are real git: dulwich object stores (``MemoryRepo`` in memory,
+bare repositories on disk for ``LocalForge.open(path)``), so commits, trees
+and blob shas are exactly what git computes. Pull requests live in SQLite
+(``:memory:`` or ``forge.sqlite``), whose partial unique index enforces
+GitHub's "one open pull request per head and base".
+
+The rules modelled, because prplan's behaviour depends on them:
+
+* pull requests are numbered per repository in creation order;
+* an open pull request follows its head branch (its ``head_sha`` is the
+  branch head) and ``refs/pull/N/head`` keeps every pull request's head,
+  so nothing a pull request showed is ever unreachable;
+* deleting a branch closes the open pull requests from it;
+* branch updates are compare-and-swap; the default branch cannot be deleted;
+* merges (merge, squash, rebase) do a real three-way merge; a conflict makes
+  the pull request unmergeable, and a merge passes the expected head.
+
+It is both the embedded default forge and the model the tests check prplan
+against. It is one object behind a lock, so the HTTP server (a later issue)
+can share it between threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from dulwich.graph import find_merge_base
+from dulwich.merge import three_way_merge
+from dulwich.object_store import commit_tree_changes, tree_lookup_path
+from dulwich.objects import Blob, Tree
+from dulwich.objects import Commit as GitCommit
+from dulwich.repo import BaseRepo, MemoryRepo, Repo
+
+from .._errors import ConflictError, ForgeError, InvalidRequestError, MergeBlocked, NotFoundError
+from .._model import (
+    CommitInfo,
+    PullRequestInfo,
+    branch_problems,
+    is_prplan_message,
+    path_problems,
+    repo_problems,
+)
+from .._ports import Comparison, RequestCount
+
+__all__ = ["LocalForge", "HUMAN"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS repos (
+    name TEXT PRIMARY KEY,
+    default_branch TEXT NOT NULL,
+    next_number INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS pulls (
+    repo TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+    merged INTEGER NOT NULL DEFAULT 0,
+    head TEXT NOT NULL,
+    base TEXT NOT NULL,
+    head_sha TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    merge_sha TEXT,
+    duplicate_ok INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (repo, number)
+);
+-- GitHub's rule: one open pull request per head and base.
+CREATE UNIQUE INDEX IF NOT EXISTS one_open_pull
+    ON pulls (repo, head, base) WHERE state = 'open' AND duplicate_ok = 0;
+"""
+
+_FILE_MODE = 0o100644
+HUMAN = "A Human <human@example.com>"
+
+
+def _locked(method: Callable[P, T]) -> Callable[P, T]:
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        self = args[0]
+        with self._lock:  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def _counted(kind: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Count a ForgeClient call as one request, as the GitHub client would."""
+
+    def decorate(method: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(method)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            self = args[0]
+            with self._lock:  # type: ignore[attr-defined]
+                self._counts[kind] += 1  # type: ignore[attr-defined]
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _ref(branch: str) -> bytes:
+    return b"refs/heads/" + branch.encode()
+
+
+class LocalForge:
+    """An in-process forge with GitHub's rules. Implements ``ForgeClient``.
+
+    Build one with ``LocalForge.in_memory()`` or ``LocalForge.open(path)``.
+    ``user`` is the identity its ``ForgeClient`` writes carry (as a token's
+    owner would on GitHub); ``clock`` returns seconds since the epoch for
+    commit times (pass a fixed one for reproducible shas).
+    """
+
+    def __init__(
+        self,
+        *,
+        root: Path | None = None,
+        user: str = "prplan <prplan@localforge.invalid>",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._root = root
+        self._user = user.encode()
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._counts = {"reads": 0, "writes": 0}
+        self._repos: dict[str, BaseRepo] = {}
+        self._merge_blocks: dict[tuple[str, str], str] = {}
+        if root is None:
+            database = ":memory:"
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / "repos").mkdir(exist_ok=True)
+            database = str(root / "forge.sqlite")
+        self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def in_memory(cls, **options: Any) -> LocalForge:
+        """A forge that lives as long as this object (tests, the demo)."""
+        return cls(root=None, **options)
+
+    @classmethod
+    def open(cls, path: str | Path, **options: Any) -> LocalForge:
+        """A persistent forge in directory ``path`` (created if missing):
+        bare git repositories under ``repos/`` and ``forge.sqlite``."""
+        return cls(root=Path(path), **options)
+
+    @property
+    def root(self) -> Path | None:
+        return self._root
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- storage helpers -----------------------------------------------------------
+
+    def _git(self, repo: str) -> BaseRepo:
+        cached = self._repos.get(repo)
+        if cached is not None:
+            return cached
+        row = self._db.execute("SELECT name FROM repos WHERE name = ?", (repo,)).fetchone()
+        if row is None or self._root is None:
+            raise NotFoundError(f"repository {repo!r} does not exist")
+        git = Repo(str(self._root / "repos" / f"{repo}.git"))
+        self._repos[repo] = git
+        return git
+
+    def _head(self, repo: str, branch: str) -> str | None:
+        sha = self._git(repo).refs.as_dict(b"refs/heads").get(branch.encode())
+        return None if sha is None else sha.decode()
+
+    def _commit(self, repo: str, sha: str) -> GitCommit:
+        try:
+            obj = self._git(repo).object_store[sha.encode()]
+        except KeyError:
+            raise NotFoundError(f"{repo}: no commit {sha}") from None
+        if not isinstance(obj, GitCommit):
+            raise NotFoundError(f"{repo}: {sha} is not a commit")
+        return obj
+
+    def _resolve(self, repo: str, ref: str) -> str:
+        """A branch name or a commit sha -> a commit sha."""
+        head = self._head(repo, ref)
+        if head is not None:
+            return head
+        return str(self._commit(repo, ref).id.decode())
+
+    def _store(self, repo: str, obj: Blob | Tree | GitCommit) -> str:
+        self._git(repo).object_store.add_object(obj)
+        return str(obj.id.decode())
+
+    def _new_commit(
+        self, repo: str, tree: bytes, parents: Sequence[str], message: str, author: bytes
+    ) -> str:
+        commit = GitCommit()
+        commit.tree = tree
+        commit.parents = [p.encode() for p in parents]
+        commit.author = author
+        commit.committer = self._user if author != self._user else author
+        commit.author_time = commit.commit_time = int(self._clock())
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.encoding = b"UTF-8"
+        commit.message = message.encode("utf-8")
+        return self._store(repo, commit)
+
+    def _tree_with(self, repo: str, parent: str, files: Mapping[str, bytes | None]) -> bytes:
+        """The parent's tree with ``files`` written or deleted."""
+        git = self._git(repo)
+        base_tree = self._commit(repo, parent).tree
+        present = self._blobs(repo, parent, list(files))
+        changes: list[tuple[bytes, int | None, bytes | None]] = []
+        for path, content in files.items():
+            if content is None:
+                if present.get(path) is None:
+                    raise ForgeError(
+                        f"{repo}: cannot delete {path!r}: it does not exist", status=422
+                    )
+                changes.append((path.encode(), None, None))
+            else:
+                changes.append(
+                    (
+                        path.encode(),
+                        _FILE_MODE,
+                        self._store(repo, Blob.from_string(content)).encode(),
+                    )
+                )
+        try:
+            tree: bytes = commit_tree_changes(git.object_store, base_tree, changes)
+        except (KeyError, ValueError, TypeError) as error:
+            raise ForgeError(f"{repo}: cannot build the tree: {error}", status=422) from None
+        return tree
+
+    def _blobs(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, str | None]:
+        store = self._git(repo).object_store
+        tree = self._commit(repo, commit_sha).tree
+        out: dict[str, str | None] = {}
+        for path in paths:
+            try:
+                mode, sha = tree_lookup_path(store.__getitem__, tree, path.encode())
+            except (KeyError, Exception):  # absent, or a parent component is a file
+                out[path] = None
+                continue
+            out[path] = None if stat.S_ISDIR(mode) else sha.decode()
+        return out
+
+    def _set_branch(self, repo: str, branch: str, new: str, *, expected: str | None) -> None:
+        """Compare-and-swap a branch (``expected=None``: it must not exist),
+        then let open pull requests from it follow."""
+        refs = self._git(repo).refs
+        ok = refs.set_if_equals(
+            _ref(branch), None if expected is None else expected.encode(), new.encode()
+        )
+        if expected is None and self._head(repo, branch) != new:
+            ok = False
+        if not ok:
+            raise ConflictError(
+                f"{repo}: branch {branch!r} is not at {expected[:7] if expected else 'nothing'} "
+                "any more (someone pushed meanwhile); nothing was changed. Run prplan again."
+            )
+        for row in self._db.execute(
+            "SELECT number FROM pulls WHERE repo = ? AND head = ? AND state = 'open'",
+            (repo, branch),
+        ).fetchall():
+            self._db.execute(
+                "UPDATE pulls SET head_sha = ? WHERE repo = ? AND number = ?",
+                (new, repo, row["number"]),
+            )
+            refs[f"refs/pull/{row['number']}/head".encode()] = new.encode()
+
+    def _pull(self, repo: str, number: int) -> sqlite3.Row:
+        row = self._db.execute(
+            "SELECT * FROM pulls WHERE repo = ? AND number = ?", (repo, number)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"{repo}: no pull request #{number}")
+        assert isinstance(row, sqlite3.Row)
+        return row
+
+    def _info(self, row: sqlite3.Row) -> PullRequestInfo:
+        return PullRequestInfo(
+            number=row["number"],
+            state=row["state"],
+            merged=bool(row["merged"]),
+            head_branch=row["head"],
+            base_branch=row["base"],
+            head_sha=row["head_sha"],
+            title=row["title"],
+            url=f"localforge://{row['repo']}/pull/{row['number']}",
+            merge_sha=row["merge_sha"],
+        )
+
+    # --- ForgeClient: reads ----------------------------------------------------------
+
+    @_counted("reads")
+    def default_branch(self, repo: str) -> str:
+        return self._default(repo)
+
+    def _default(self, repo: str) -> str:
+        row = self._db.execute(
+            "SELECT default_branch FROM repos WHERE name = ?", (repo,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"repository {repo!r} does not exist")
+        return str(row["default_branch"])
+
+    @_counted("reads")
+    def branch_sha(self, repo: str, branch: str) -> str | None:
+        return self._head(repo, branch)
+
+    @_counted("reads")
+    def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
+        self._git(repo)
+        rows = self._db.execute(
+            "SELECT * FROM pulls WHERE repo = ? AND head = ? AND base = ? ORDER BY number",
+            (repo, head, base),
+        ).fetchall()
+        return [self._info(row) for row in rows]
+
+    @_counted("reads")
+    def blob_shas(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, str | None]:
+        return self._blobs(repo, commit_sha, paths)
+
+    @_counted("reads")
+    def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
+        return self._compare(repo, base_sha, head_sha)
+
+    def _compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
+        git = self._git(repo)
+        self._commit(repo, base_sha), self._commit(repo, head_sha)
+        ahead = [
+            e.commit
+            for e in git.get_walker(include=[head_sha.encode()], exclude=[base_sha.encode()])
+        ]
+        behind = list(git.get_walker(include=[base_sha.encode()], exclude=[head_sha.encode()]))
+        ahead.reverse()  # oldest first
+        if not ahead and not behind:
+            status = "identical"
+        elif not behind:
+            status = "ahead"
+        elif not ahead:
+            status = "behind"
+        else:
+            status = "diverged"
+        return Comparison(
+            status=status,
+            ahead_by=len(ahead),
+            behind_by=len(behind),
+            commits=tuple(commit_info(c) for c in ahead),
+        )
+
+    @_counted("reads")
+    def read_blob(self, repo: str, sha: str) -> bytes:
+        try:
+            obj = self._git(repo).object_store[sha.encode()]
+        except KeyError:
+            raise NotFoundError(f"{repo}: no blob {sha}") from None
+        if not isinstance(obj, Blob):
+            raise NotFoundError(f"{repo}: {sha} is not a blob")
+        return bytes(obj.data)
+
+    def request_count(self) -> RequestCount:
+        return RequestCount(reads=self._counts["reads"], writes=self._counts["writes"])
+
+    # --- ForgeClient: writes ----------------------------------------------------------
+
+    @_counted("writes")
+    def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        self._commit(repo, sha)
+        if self._head(repo, branch) is not None:
+            raise ConflictError(
+                f"{repo}: branch {branch!r} already exists (Reference already exists)"
+            )
+        self._set_branch(repo, branch, sha, expected=None)
+
+    @_counted("writes")
+    def reset_branch(self, repo: str, branch: str, sha: str, *, expected_sha: str) -> None:
+        self._commit(repo, sha)
+        self._set_branch(repo, branch, sha, expected=expected_sha)
+
+    @_counted("writes")
+    def commit_files(
+        self,
+        repo: str,
+        branch: str,
+        *,
+        parent_sha: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+    ) -> str:
+        return self._commit_files(repo, branch, parent_sha, files, message, self._user)
+
+    def _commit_files(
+        self,
+        repo: str,
+        branch: str,
+        parent: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+        author: bytes,
+    ) -> str:
+        if self._head(repo, branch) != parent:
+            raise ConflictError(
+                f"{repo}: branch {branch!r} is not at {parent[:7]} any more (someone pushed "
+                "meanwhile); nothing was committed. Run prplan again."
+            )
+        tree = self._tree_with(repo, parent, files)
+        sha = self._new_commit(repo, tree, [parent], message, author)
+        self._set_branch(repo, branch, sha, expected=parent)
+        return sha
+
+    @_counted("writes")
+    def create_pull_request(
+        self, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> PullRequestInfo:
+        return self._info(self._open_pull(repo, head, base, title, body, duplicate_ok=False))
+
+    def _open_pull(
+        self, repo: str, head: str, base: str, title: str, body: str, *, duplicate_ok: bool
+    ) -> sqlite3.Row:
+        head_sha, base_sha = self._head(repo, head), self._head(repo, base)
+        if head_sha is None or base_sha is None:
+            missing = head if head_sha is None else base
+            raise ForgeError(
+                f"{repo}: cannot open a pull request: branch {missing!r} does not exist", status=422
+            )
+        if head == base:
+            raise ForgeError(f"{repo}: head and base are both {head!r}", status=422)
+        if self._compare(repo, base_sha, head_sha).ahead_by == 0:
+            raise ForgeError(f"{repo}: No commits between {base} and {head}", status=422)
+        row = self._db.execute("SELECT next_number FROM repos WHERE name = ?", (repo,)).fetchone()
+        number = int(row["next_number"])
+        try:
+            self._db.execute(
+                "INSERT INTO pulls (repo, number, state, head, base, head_sha, title, body, duplicate_ok) "
+                "VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+                (repo, number, head, base, head_sha, title, body, int(duplicate_ok)),
+            )
+        except sqlite3.IntegrityError:
+            owner = repo.split("/")[0]
+            raise ConflictError(
+                f"{repo}: A pull request already exists for {owner}:{head}."
+            ) from None
+        self._db.execute("UPDATE repos SET next_number = ? WHERE name = ?", (number + 1, repo))
+        self._git(repo).refs[f"refs/pull/{number}/head".encode()] = head_sha.encode()
+        return self._pull(repo, number)
+
+    @_counted("writes")
+    def merge_pull_request(
+        self, repo: str, number: int, *, method: str, expected_head_sha: str
+    ) -> str:
+        return self._merge(repo, number, method, expected_head_sha)
+
+    def _merge(self, repo: str, number: int, method: str, expected_head_sha: str | None) -> str:
+        row = self._pull(repo, number)
+        if row["state"] != "open":
+            raise MergeBlocked(number, "Pull Request is not mergeable (it is not open)")
+        head_sha, base, head = row["head_sha"], row["base"], row["head"]
+        if expected_head_sha is not None and head_sha != expected_head_sha:
+            raise ConflictError(
+                f"{repo}: Head branch was modified. Review and try the merge again. "
+                f"(#{number} head is {head_sha[:7]}, expected {expected_head_sha[:7]})"
+            )
+        block = self._merge_blocks.get((repo, base))
+        if block:
+            raise MergeBlocked(number, block)
+        base_sha = self._head(repo, base)
+        if base_sha is None:
+            raise MergeBlocked(number, f"base branch {base!r} does not exist")
+        title = f"{row['title']} (#{number})"
+        if method == "merge":
+            tree = self._merged_tree(repo, number, base_sha, head_sha)
+            message = (
+                f"Merge pull request #{number} from {repo.split('/')[0]}/{head}\n\n{row['title']}\n"
+            )
+            merge_sha = self._new_commit(repo, tree, [base_sha, head_sha], message, self._user)
+        elif method == "squash":
+            tree = self._merged_tree(repo, number, base_sha, head_sha)
+            body = row["body"]
+            merge_sha = self._new_commit(
+                repo, tree, [base_sha], f"{title}\n\n{body}".rstrip() + "\n", self._user
+            )
+        elif method == "rebase":
+            merge_sha = self._rebase(repo, number, base_sha, head_sha)
+        else:
+            raise ForgeError(f"unknown merge method {method!r}", status=422)
+        self._set_branch(repo, base, merge_sha, expected=base_sha)
+        self._db.execute(
+            "UPDATE pulls SET state = 'closed', merged = 1, merge_sha = ? WHERE repo = ? AND number = ?",
+            (merge_sha, repo, number),
+        )
+        return merge_sha
+
+    def _merged_tree(self, repo: str, number: int, ours: str, theirs: str) -> bytes:
+        git = self._git(repo)
+        bases = find_merge_base(git, [ours.encode(), theirs.encode()])
+        base_commit = self._commit(repo, bases[0].decode()) if bases else None
+        tree, conflicts = three_way_merge(
+            git.object_store, base_commit, self._commit(repo, ours), self._commit(repo, theirs)
+        )
+        if conflicts:
+            paths = ", ".join(p.decode(errors="replace") for p in conflicts)
+            raise MergeBlocked(number, f"Pull Request is not mergeable: merge conflict in {paths}")
+        self._store(repo, tree)
+        return bytes(tree.id)
+
+    def _rebase(self, repo: str, number: int, base_sha: str, head_sha: str) -> str:
+        git = self._git(repo)
+        commits = [
+            e.commit
+            for e in git.get_walker(include=[head_sha.encode()], exclude=[base_sha.encode()])
+        ]
+        current = base_sha
+        for commit in reversed(commits):
+            parent = commit.parents[0].decode() if commit.parents else None
+            tree, conflicts = three_way_merge(
+                git.object_store,
+                self._commit(repo, parent) if parent else None,
+                self._commit(repo, current),
+                commit,
+            )
+            if conflicts:
+                raise MergeBlocked(number, "This branch can't be rebased (conflicts)")
+            self._store(repo, tree)
+            current = self._new_commit(
+                repo, tree.id, [current], commit.message.decode("utf-8", "replace"), commit.author
+            )
+        return current
+
+    @_counted("writes")
+    def delete_branch(self, repo: str, branch: str) -> None:
+        self._delete_branch(repo, branch)
+
+    def _delete_branch(self, repo: str, branch: str) -> None:
+        if branch == self._default(repo):
+            raise ForgeError(f"{repo}: the default branch {branch!r} cannot be deleted", status=422)
+        if self._head(repo, branch) is None:
+            raise NotFoundError(
+                f"{repo}: branch {branch!r} does not exist (Reference does not exist)"
+            )
+        self._git(repo).refs.remove_if_equals(_ref(branch), None)
+        # GitHub closes the open pull requests whose head branch is deleted.
+        self._db.execute(
+            "UPDATE pulls SET state = 'closed' WHERE repo = ? AND head = ? AND state = 'open'",
+            (repo, branch),
+        )
+
+    # --- what a human does (tests, the demo) ---------------------------------------------
+
+    @_locked
+    def create_repo(
+        self,
+        repo: str,
+        files: Mapping[str, bytes | str] | None = None,
+        *,
+        default_branch: str = "main",
+        message: str = "Initial commit",
+    ) -> str:
+        """Create a repository with one initial commit of ``files`` on
+        ``default_branch``; returns that commit's sha."""
+        problems = repo_problems("repo", repo) + branch_problems("default_branch", default_branch)
+        for path in files or {}:
+            problems += path_problems(f"files[{path!r}]", path)
+        if problems:
+            raise InvalidRequestError(problems)
+        if self._db.execute("SELECT 1 FROM repos WHERE name = ?", (repo,)).fetchone():
+            raise ForgeError(f"repository {repo!r} already exists", status=422)
+        if self._root is None:
+            git: BaseRepo = MemoryRepo()
+        else:
+            git = Repo.init_bare(str(self._root / "repos" / f"{repo}.git"), mkdir=True)
+        git.refs.set_symbolic_ref(b"HEAD", _ref(default_branch))
+        self._repos[repo] = git
+        self._db.execute(
+            "INSERT INTO repos (name, default_branch) VALUES (?, ?)", (repo, default_branch)
+        )
+        empty = Tree()
+        self._store(repo, empty)
+        changes = [
+            (path.encode(), _FILE_MODE, self._store(repo, Blob.from_string(_bytes(c))).encode())
+            for path, c in sorted((files or {}).items())
+        ]
+        tree = commit_tree_changes(git.object_store, empty.id, changes)
+        sha = self._new_commit(repo, tree, [], message + "\n", HUMAN.encode())
+        self._set_branch(repo, default_branch, sha, expected=None)
+        return sha
+
+    @_locked
+    def push(
+        self,
+        repo: str,
+        branch: str,
+        files: Mapping[str, bytes | str | None],
+        *,
+        message: str = "A human's change",
+        author: str = HUMAN,
+    ) -> str:
+        """Commit ``files`` (None deletes) on ``branch`` as a human would push
+        it, creating the branch from the default branch if absent. Returns
+        the new commit's sha."""
+        head = self._head(repo, branch)
+        if head is None:
+            head = self._resolve(repo, self._default(repo))
+            self._set_branch(repo, branch, head, expected=None)
+        contents = {path: None if c is None else _bytes(c) for path, c in files.items()}
+        return self._commit_files(repo, branch, head, contents, message + "\n", author.encode())
+
+    @_locked
+    def set_branch(self, repo: str, branch: str, ref: str) -> None:
+        """Point ``branch`` at a branch or commit (creating it), as a human's
+        force-push would."""
+        self._set_branch(repo, branch, self._resolve(repo, ref), expected=self._head(repo, branch))
+
+    @_locked
+    def open_pr(
+        self,
+        repo: str,
+        head: str,
+        base: str | None = None,
+        *,
+        title: str = "A human's pull request",
+        body: str = "",
+        allow_duplicate: bool = False,
+    ) -> int:
+        """Open a pull request; returns its number. ``allow_duplicate`` lets a
+        test create a second open pull request for the same head and base,
+        which GitHub refuses but prplan must still handle if it sees it."""
+        base = base or self._default(repo)
+        return int(
+            self._open_pull(repo, head, base, title, body, duplicate_ok=allow_duplicate)["number"]
+        )
+
+    @_locked
+    def merge_pr(self, repo: str, number: int, method: str = "merge") -> str:
+        """Merge a pull request as a human presses the button."""
+        return self._merge(repo, number, method, None)
+
+    @_locked
+    def close_pr(self, repo: str, number: int) -> None:
+        row = self._pull(repo, number)
+        if row["state"] == "open":
+            self._db.execute(
+                "UPDATE pulls SET state = 'closed' WHERE repo = ? AND number = ?", (repo, number)
+            )
+
+    @_locked
+    def reopen_pr(self, repo: str, number: int) -> None:
+        row = self._pull(repo, number)
+        if row["merged"]:
+            raise ForgeError(f"{repo}: #{number} is merged and cannot be reopened", status=422)
+        head_sha = self._head(repo, row["head"])
+        if head_sha is None:
+            raise ForgeError(
+                f"{repo}: #{number} cannot be reopened: its branch is gone", status=422
+            )
+        try:
+            self._db.execute(
+                "UPDATE pulls SET state = 'open', head_sha = ? WHERE repo = ? AND number = ?",
+                (head_sha, repo, number),
+            )
+        except sqlite3.IntegrityError:
+            raise ConflictError(
+                f"{repo}: another pull request is already open from {row['head']} into {row['base']}"
+            ) from None
+        self._git(repo).refs[f"refs/pull/{number}/head".encode()] = head_sha.encode()
+
+    @_locked
+    def block_merges(self, repo: str, base: str, message: str | None) -> None:
+        """Make merges into ``base`` fail as branch protection would (e.g.
+        ``'Required status check "ci" is expected.'``); None lifts it."""
+        if message is None:
+            self._merge_blocks.pop((repo, base), None)
+        else:
+            self._merge_blocks[(repo, base)] = message
+
+    @_locked
+    def remove_branch(self, repo: str, branch: str) -> None:
+        """Delete a branch as a human would (not counted as prplan's request)."""
+        self._delete_branch(repo, branch)
+
+    @_locked
+    def read_file(self, repo: str, ref: str, path: str) -> bytes | None:
+        """A file's content at a branch or commit, or None if absent."""
+        sha = self._blobs(repo, self._resolve(repo, ref), [path])[path]
+        if sha is None:
+            return None
+        obj = self._git(repo).object_store[sha.encode()]
+        assert isinstance(obj, Blob)
+        return bytes(obj.data)
+
+    @_locked
+    def files(self, repo: str, ref: str) -> dict[str, bytes]:
+        """Every file at a branch or commit: path -> content."""
+        git = self._git(repo)
+        out: dict[str, bytes] = {}
+        tree = self._commit(repo, self._resolve(repo, ref)).tree
+        for entry in git.object_store.iter_tree_contents(tree):
+            blob = git.object_store[entry.sha]
+            assert isinstance(blob, Blob)
+            out[entry.path.decode()] = bytes(blob.data)
+        return out
+
+    @_locked
+    def pull_requests(self, repo: str) -> list[PullRequestInfo]:
+        self._git(repo)
+        rows = self._db.execute(
+            "SELECT * FROM pulls WHERE repo = ? ORDER BY number", (repo,)
+        ).fetchall()
+        return [self._info(row) for row in rows]
+
+    @_locked
+    def branches(self, repo: str) -> dict[str, str]:
+        return {
+            k.decode(): v.decode() for k, v in self._git(repo).refs.as_dict(b"refs/heads").items()
+        }
+
+    @_locked
+    def log(self, repo: str, ref: str) -> list[CommitInfo]:
+        """Commits reachable from a branch or sha, newest first."""
+        git = self._git(repo)
+        return [
+            commit_info(e.commit)
+            for e in git.get_walker(include=[self._resolve(repo, ref).encode()])
+        ]
+
+    @_locked
+    def commit_parents(self, repo: str, sha: str) -> list[str]:
+        return [p.decode() for p in self._commit(repo, sha).parents]
+
+    @_locked
+    def reachable(self, repo: str, sha: str) -> bool:
+        """Is the commit reachable from some ref (a branch or refs/pull/N/head)?"""
+        git = self._git(repo)
+        heads = [
+            v
+            for k, v in git.refs.as_dict().items()
+            if k.startswith((b"refs/heads/", b"refs/pull/"))
+        ]
+        return any(sha.encode() == e.commit.id for e in git.get_walker(include=heads))
+
+    @_locked
+    def repositories(self) -> list[str]:
+        return [row["name"] for row in self._db.execute("SELECT name FROM repos ORDER BY name")]
+
+    def __repr__(self) -> str:
+        where = "memory" if self._root is None else str(self._root)
+        return f"LocalForge({where})"
+
+
+def _bytes(content: bytes | str) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def commit_info(commit: GitCommit) -> CommitInfo:
+    message = commit.message.decode("utf-8", "replace")
+    author = commit.author.decode("utf-8", "replace").split(" <")[0]
+    return CommitInfo(
+        sha=commit.id.decode(),
+        summary=message.split("\n", 1)[0],
+        author=author,
+        by_prplan=is_prplan_message(message),
+    )
