@@ -330,12 +330,22 @@ def _materialise(
                 )
             )
         else:  # DELETE_BRANCH
+            after = (
+                f"now that pull request #{_latest_number(snapshot)} is merged"
+                if rule.name == "merged_cleanup"
+                else "after the merge"
+            )
             actions.append(
                 DeleteBranch(
-                    branch=branch, reason="delete_branch is on: remove the branch after the merge"
+                    branch=branch, reason=f"delete_branch is on: remove the branch {after}"
                 )
             )
     return tuple(actions)
+
+
+def _latest_number(snapshot: RepoSnapshot) -> int:
+    latest = latest_pull_request(snapshot.pull_requests)
+    return latest.number if latest else 0
 
 
 def _disposable_why(snapshot: RepoSnapshot) -> str:

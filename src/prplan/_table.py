@@ -201,6 +201,20 @@ def _rules() -> tuple[Rule, ...]:
             actions=(A.COMMIT,),
             note="automerge is off: the pull request stays open for review",
         ),
+        # A run that merged and then died before deleting the branch: finish
+        # it, so that running again converges to the uninterrupted result.
+        # Only a branch whose deletion loses nothing (merged, or at base).
+        Rule(
+            name="merged_cleanup",
+            when=_when(
+                pr=PRState.MERGED,
+                in_place=True,
+                delete_branch=True,
+                branch={BranchSituation.DISPOSABLE, BranchSituation.AT_BASE},
+            ),
+            actions=(A.DELETE_BRANCH,),
+            note="the pull request is merged and delete_branch is on: finish by deleting the branch",
+        ),
         Rule(
             name="in_place",
             when=_when(pr=_NO_OPEN_PR, in_place=True),
@@ -261,6 +275,7 @@ TRANSITIONS: tuple[tuple[ActionKind, Stage, Stage], ...] = (
     (A.CREATE_PULL_REQUEST, Stage.COMMITTED, Stage.PROPOSED),
     (A.MERGE_PULL_REQUEST, Stage.PROPOSED, Stage.MERGED),
     (A.DELETE_BRANCH, Stage.MERGED, Stage.BRANCH_DELETED),
+    (A.DELETE_BRANCH, Stage.IN_PLACE, Stage.BRANCH_DELETED),
 )
 
 
@@ -297,7 +312,14 @@ def goal_stage(situation: Situation) -> Stage:
     other: ``create_pr`` governs opening a pull request, ``automerge`` merging
     the one that carries the change, ``delete_branch`` cleaning up after a
     merge."""
-    if situation.in_place or situation.head_is_base:
+    if situation.in_place and not situation.head_is_base:
+        # delete_branch asks for a merged pull request's branch to be gone.
+        leftover = situation.pr is PRState.MERGED and situation.branch in {
+            BranchSituation.DISPOSABLE,
+            BranchSituation.AT_BASE,
+        }
+        return Stage.BRANCH_DELETED if situation.delete_branch and leftover else Stage.IN_PLACE
+    if situation.head_is_base:
         return Stage.IN_PLACE
     has_pr = situation.pr is PRState.OPEN or situation.create_pr
     if not has_pr:
