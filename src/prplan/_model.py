@@ -8,6 +8,7 @@ checks run together in ``__attrs_post_init__`` instead).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import json
@@ -87,6 +88,16 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def _encodable(text: str) -> bool:
+    """False for text with lone surrogates: it cannot be written as UTF-8
+    (to git, to JSON), so it is refused up front instead of crashing later."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def repo_problems(field: str, value: object) -> list[Problem]:
     if not isinstance(value, str):
         return [Problem(field, f"must be a string 'owner/name', got {type(value).__name__}")]
@@ -118,6 +129,8 @@ def branch_problems(field: str, value: object) -> list[Problem]:
     why: str | None = None
     if not value:
         why = "is empty"
+    elif not _encodable(value):
+        why = "is not valid Unicode text"
     elif value.startswith("refs/"):
         why = "give the branch name without 'refs/heads/'"
     elif _CONTROL_RE.search(value):
@@ -147,6 +160,8 @@ def path_problems(field: str, path: object) -> list[Problem]:
     why: str | None = None
     if not path:
         why = "is empty"
+    elif not _encodable(path):
+        why = "is not valid Unicode text"
     elif _CONTROL_RE.search(path):
         why = "contains a NUL or control character"
     elif "\\" in path:
@@ -196,7 +211,11 @@ def _files(value: object) -> object:
     out: dict[object, object] = {}
     for path in sorted(value, key=str):
         content = value[path]
-        out[path] = content.encode("utf-8") if isinstance(content, str) else content
+        if isinstance(content, str):
+            # A lone surrogate cannot be encoded: kept as str, reported below.
+            with contextlib.suppress(UnicodeEncodeError):
+                content = content.encode("utf-8")
+        out[path] = content
     return out
 
 
@@ -273,7 +292,13 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
     else:
         for path, content in files.items():
             problems += path_problems(f"files[{path!r}]", path)
-            if content is not None and not isinstance(content, bytes):
+            if isinstance(content, str):
+                problems.append(
+                    Problem(
+                        f"files[{path!r}]", "text cannot be encoded as UTF-8; pass bytes instead"
+                    )
+                )
+            elif content is not None and not isinstance(content, bytes):
                 problems.append(
                     Problem(
                         f"files[{path!r}]",
@@ -303,6 +328,8 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
             problems.append(Problem(name, "must be a string"))
         elif "\x00" in value:
             problems.append(Problem(name, "contains a NUL character"))
+        elif not _encodable(value):
+            problems.append(Problem(name, "is not valid Unicode text (a lone surrogate?)"))
     return problems
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from ._errors import PrplanError, RepositoryDisagreesError
+from ._errors import PrplanError, RefusedError
 from ._ports import RequestCount
 from ._states import ActionKind
 
@@ -63,7 +63,9 @@ class Outcome:
     def raise_for_status(self) -> None:
         """For callers who prefer exceptions: raise if refused or failed."""
         if self.status is OutcomeStatus.REFUSED:
-            raise RepositoryDisagreesError(f"{self.repo}: refused: {self.error}")
+            raise RefusedError(
+                self.error_type, f"{self.repo}: refused ({self.error_type}): {self.error}"
+            )
         if self.status is OutcomeStatus.FAILED:
             raise PrplanError(f"{self.repo}: failed ({self.error_type}): {self.error}")
 

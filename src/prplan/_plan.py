@@ -209,9 +209,15 @@ class Plan:
             )
         body = {k: v for k, v in document.items() if k != "digest"}
         try:
-            plan = _CONVERTER.structure(body, cls)
+            # The request first and on its own, so that its problems come back
+            # with their own field names rather than wrapped by cattrs.
+            _CONVERTER.structure(body.get("request"), ChangeRequest)
         except InvalidRequestError as error:
-            raise PlanFormatError(error.problems) from None
+            raise PlanFormatError([_under_request(p) for p in error.problems]) from None
+        except Exception as error:  # malformed content and the like
+            raise PlanFormatError([Problem("request", str(error))]) from None
+        try:
+            plan = _CONVERTER.structure(body, cls)
         except Exception as error:  # cattrs' ClassValidationError and friends
             raise PlanFormatError(_problems_from(error)) from None
         claimed = document.get("digest")
@@ -230,6 +236,12 @@ class Plan:
 
 def canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _under_request(problem: Problem) -> Problem:
+    if problem.field.startswith("request."):
+        return problem
+    return Problem(f"request.{problem.field}", problem.message)
 
 
 def _problems_from(error: Exception) -> list[Problem]:
