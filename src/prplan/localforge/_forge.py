@@ -247,10 +247,13 @@ class LocalForge:
     def _blobs(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, str | None]:
         store = self._git(repo).object_store
         tree = self._commit(repo, commit_sha).tree
+        # Read each tree once per call: looking every path up from the root
+        # would re-read shared directories once per path (quadratic).
+        lookup = functools.lru_cache(maxsize=None)(store.__getitem__)
         out: dict[str, str | None] = {}
         for path in paths:
             try:
-                mode, sha = tree_lookup_path(store.__getitem__, tree, path.encode())
+                mode, sha = tree_lookup_path(lookup, tree, path.encode())
             except (KeyError, Exception):  # absent, or a parent component is a file
                 out[path] = None
                 continue
@@ -581,7 +584,9 @@ class LocalForge:
         if self._root is None:
             git: BaseRepo = MemoryRepo()
         else:
-            git = Repo.init_bare(str(self._root / "repos" / f"{repo}.git"), mkdir=True)
+            location = self._root / "repos" / f"{repo}.git"
+            location.parent.mkdir(parents=True, exist_ok=True)
+            git = Repo.init_bare(str(location), mkdir=True)
         git.refs.set_symbolic_ref(b"HEAD", _ref(default_branch))
         self._repos[repo] = git
         self._db.execute(

@@ -1,0 +1,200 @@
+"""apply(): stale plans are refused before any write, races lose cleanly,
+failures stop the run with an honest outcome, and a crash between any two
+actions is repaired by running again."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+import prplan
+from prplan import ActionStatus, OutcomeStatus, StalePlanError
+
+REPO = "acme/app"
+BRANCH = "prplan/bump"
+
+
+def _setup() -> tuple[prplan.LocalForge, prplan.ChangeRequest]:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"values.yaml": "tag: 1\n", "other.txt": "x\n"})
+    request = prplan.ChangeRequest(
+        repo=REPO,
+        branch=BRANCH,
+        files={"values.yaml": "tag: 2\n"},
+        automerge=True,
+        delete_branch=True,
+    )
+    return forge, request
+
+
+def _plan(forge: prplan.LocalForge, request: prplan.ChangeRequest) -> prplan.Plan:
+    return prplan.plan(prplan.observe(forge, request), request)
+
+
+def _world(forge: prplan.LocalForge) -> tuple[object, ...]:
+    return (forge.branches(REPO), forge.pull_requests(REPO))
+
+
+def test_a_plan_is_stale_when_the_branch_moved() -> None:
+    forge, request = _setup()
+    request = attrs.evolve(request, branch_policy="reset")
+    forge.push(REPO, BRANCH, {"human.txt": "hi\n"})
+    plan = _plan(forge, request)
+    assert plan.has_changes
+    forge.push(REPO, BRANCH, {"human.txt": "moved\n"})
+    before = _world(forge)
+    writes = forge.request_count().writes
+    with pytest.raises(StalePlanError) as raised:
+        prplan.apply(plan, forge)
+    assert _world(forge) == before and forge.request_count().writes == writes
+    assert [name for name, _, _ in raised.value.moved] == [f"branch {BRANCH}"]
+    assert "nothing was written" in str(raised.value)
+
+
+def test_a_plan_is_stale_when_a_requested_path_changed_on_base() -> None:
+    forge, request = _setup()
+    plan = _plan(forge, request)
+    forge.push(REPO, "main", {"values.yaml": "tag: 9\n"})
+    with pytest.raises(StalePlanError) as raised:
+        prplan.apply(plan, forge)
+    assert [name for name, _, _ in raised.value.moved] == ["values.yaml on base"]
+
+
+def test_a_plan_is_stale_when_pull_requests_changed() -> None:
+    forge, request = _setup()
+    forge.push(REPO, BRANCH, {"values.yaml": "tag: 1.5\n"})
+    forge.open_pr(REPO, BRANCH)
+    plan = _plan(forge, request)
+    forge.close_pr(REPO, 1)
+    with pytest.raises(StalePlanError, match="pull requests: planned #1 open"):
+        prplan.apply(plan, forge)
+
+
+def test_base_moving_elsewhere_does_not_make_a_plan_stale() -> None:
+    forge, request = _setup()
+    plan = _plan(forge, request)
+    forge.push(REPO, "main", {"other.txt": "unrelated\n"})
+    outcome = prplan.apply(plan, forge)
+    assert outcome.status is OutcomeStatus.MERGED
+    assert forge.files(REPO, "main") == {"values.yaml": b"tag: 2\n", "other.txt": b"unrelated\n"}
+
+
+class _HumanPushesAfter(prplan.Reporter):
+    """A human pushes to the branch right after a given action: a race the
+    stale check cannot see, which compare-and-swap must catch."""
+
+    def __init__(self, forge: prplan.LocalForge, after: prplan.ActionKind) -> None:
+        self.forge, self.after = forge, after
+
+    def action_finished(self, repo: str, action: object, result: prplan.ActionResult) -> None:
+        if result.kind is self.after:
+            self.forge.push(REPO, BRANCH, {"human.txt": "raced\n"}, message="Racing human")
+
+
+def test_a_race_during_apply_loses_cleanly() -> None:
+    forge, request = _setup()
+    plan = _plan(forge, request)
+    outcome = prplan.apply(
+        plan, forge, reporter=_HumanPushesAfter(forge, prplan.ActionKind.CREATE_BRANCH)
+    )
+    assert outcome.status is OutcomeStatus.FAILED
+    assert [r.status for r in outcome.actions] == [
+        ActionStatus.DONE, ActionStatus.FAILED, ActionStatus.NOT_RUN, ActionStatus.NOT_RUN, ActionStatus.NOT_RUN,
+    ]  # fmt: skip
+    assert outcome.error_type == "ConflictError" and "someone pushed" in outcome.error
+    assert forge.read_file(REPO, BRANCH, "human.txt") == b"raced\n"  # the human's commit is intact
+    assert forge.pull_requests(REPO) == []
+    replan = _plan(forge, request)  # the branch now holds a human's commit: refuse, don't clobber
+    assert (
+        replan.refusal is not None
+        and replan.refusal.code is prplan.RefusalCode.BRANCH_HAS_FOREIGN_COMMITS
+    )
+
+
+def test_a_push_before_the_merge_is_not_merged_unreviewed() -> None:
+    forge, request = _setup()
+    plan = _plan(forge, request)
+    reporter = _HumanPushesAfter(forge, prplan.ActionKind.CREATE_PULL_REQUEST)
+    outcome = prplan.apply(plan, forge, reporter=reporter)
+    assert outcome.status is OutcomeStatus.FAILED
+    assert (
+        outcome.actions[3].status is ActionStatus.FAILED
+        and "Head branch was modified" in outcome.error
+    )
+    assert forge.read_file(REPO, "main", "values.yaml") == b"tag: 1\n"
+    (pr,) = forge.pull_requests(REPO)
+    assert pr.is_open
+
+
+def test_a_blocked_merge_leaves_the_pull_request_open_and_a_rerun_finishes() -> None:
+    forge, request = _setup()
+    forge.block_merges(REPO, "main", 'Required status check "ci" is expected.')
+    outcome = prplan.apply(_plan(forge, request), forge)
+    assert outcome.status is OutcomeStatus.FAILED and outcome.error_type == "MergeBlocked"
+    assert outcome.pull_request == 1 and 'Required status check "ci"' in outcome.error
+    with pytest.raises(prplan.PrplanError, match="MergeBlocked"):
+        outcome.raise_for_status()
+    forge.block_merges(REPO, "main", None)
+    again = _plan(forge, request)
+    assert again.rule == "open_current_merge"
+    assert prplan.apply(again, forge).status is OutcomeStatus.MERGED
+    assert _plan(forge, request).is_empty
+
+
+def _final(forge: prplan.LocalForge) -> tuple[object, ...]:
+    prs = [(p.number, p.state, p.merged, p.title) for p in forge.pull_requests(REPO)]
+    return (forge.files(REPO, "main"), sorted(forge.branches(REPO)), prs)
+
+
+# With automerge the plan has 5 actions, without it 3: crash after each prefix.
+CRASH_POINTS = [(True, k) for k in range(5)] + [(False, k) for k in range(3)]
+
+
+@pytest.mark.parametrize(("automerge", "crash_after"), CRASH_POINTS)
+def test_a_crash_between_any_two_actions_is_repaired_by_running_again(
+    automerge: bool, crash_after: int
+) -> None:
+    forge, request = _setup()
+    request = attrs.evolve(request, automerge=automerge)
+    reference, _ = _setup()
+    prplan.apply(_plan(reference, request), reference)
+
+    plan = _plan(forge, request)
+    assert len(plan.actions) == (5 if automerge else 3)
+    # The process dies after `crash_after` actions: only a prefix ran.
+    prplan.apply(attrs.evolve(plan, actions=plan.actions[:crash_after]), forge)
+    outcome = prplan.apply(_plan(forge, request), forge)
+    assert outcome.ok
+    assert _final(forge) == _final(reference)
+    assert sum(1 for p in forge.pull_requests(REPO) if p.is_open) <= 1
+    assert _plan(forge, request).is_empty
+
+
+def test_outcome_reports_what_was_done_and_the_requests_made() -> None:
+    forge, request = _setup()
+    outcome = prplan.apply(_plan(forge, request), forge)
+    assert outcome.status is OutcomeStatus.MERGED
+    assert [r.kind.value for r in outcome.actions] == [
+        "create_branch", "commit", "create_pull_request", "merge_pull_request", "delete_branch",
+    ]  # fmt: skip
+    assert outcome.pull_request == 1 and outcome.merge_sha == forge.branches(REPO)["main"]
+    assert outcome.commit_sha is not None and outcome.commit_sha in forge.commit_parents(
+        REPO, outcome.merge_sha
+    )
+    assert outcome.requests.writes == 5 and outcome.requests.reads >= 4
+    assert outcome.to_dict()["status"] == "merged"
+
+
+def test_a_refused_plan_applies_as_refused_and_writes_nothing() -> None:
+    forge, request = _setup()
+    forge.push(REPO, BRANCH, {"human.txt": "mine\n"})
+    plan = _plan(forge, request)
+    writes = forge.request_count().writes
+    outcome = prplan.apply(plan, forge)
+    assert (
+        outcome.status is OutcomeStatus.REFUSED
+        and outcome.error_type == "branch_has_foreign_commits"
+    )
+    assert forge.request_count().writes == writes
+    with pytest.raises(prplan.RepositoryDisagreesError):
+        outcome.raise_for_status()
