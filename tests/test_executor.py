@@ -198,3 +198,36 @@ def test_a_refused_plan_applies_as_refused_and_writes_nothing() -> None:
     assert forge.request_count().writes == writes
     with pytest.raises(prplan.RepositoryDisagreesError):
         outcome.raise_for_status()
+
+
+def test_an_open_pull_request_that_cannot_deliver_the_change_is_refused_not_merged() -> None:
+    """Found by the stateful test: the branch 'holds' a deletion only because it
+    forked before base gained the file; merging would keep base's file."""
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"api.yaml": "tag: 0\n"})
+    first = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"api.yaml": "tag: 1\n"})
+    prplan.apply(_plan(forge, first), forge)  # opens #1, left for review
+    forge.push(REPO, "main", {"web.yaml": "added later\n"}, message="Add web on main")
+    delete_web = prplan.ChangeRequest(
+        repo=REPO, branch=BRANCH, files={"web.yaml": None}, automerge=True
+    )
+    plan = _plan(forge, delete_web)
+    assert plan.refusal is not None and plan.refusal.code is prplan.RefusalCode.PR_BEHIND_BASE
+    assert plan.refusal.paths == ("web.yaml",) and plan.refusal.pull_requests == (1,)
+    assert "Update the branch" in plan.refusal.message
+    assert prplan.apply(plan, forge).status is OutcomeStatus.REFUSED
+    assert forge.pull_requests(REPO)[0].is_open  # nothing merged
+
+
+def test_an_open_pull_request_behind_base_elsewhere_still_delivers() -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"api.yaml": "tag: 0\n"})
+    request = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"api.yaml": "tag: 1\n"})
+    prplan.apply(_plan(forge, request), forge)
+    forge.push(REPO, "main", {"other.yaml": "unrelated\n"})
+    merge = attrs.evolve(request, automerge=True)
+    plan = _plan(forge, merge)
+    assert plan.rule == "open_current_merge"
+    assert prplan.apply(plan, forge).status is OutcomeStatus.MERGED
+    assert forge.read_file(REPO, "main", "api.yaml") == b"tag: 1\n"
+    assert _plan(forge, merge).is_empty

@@ -187,3 +187,9 @@ def test_client_calls_are_counted(forge: prplan.LocalForge) -> None:
     forge.create_branch(REPO, "x", forge.branches(REPO)["main"])
     counted = forge.request_count() - start
     assert (counted.reads, counted.writes) == (1, 1)
+
+
+def test_local_forge_implements_the_forge_client_protocol(forge: prplan.LocalForge) -> None:
+    assert isinstance(forge, prplan.ForgeClient)
+    client: prplan.ForgeClient = forge  # and mypy agrees, see src/ typing
+    assert client.default_branch(REPO) == "main"

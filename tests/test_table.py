@@ -19,7 +19,7 @@ SITUATIONS = list(all_situations())
 
 
 def test_the_space_is_complete() -> None:
-    assert len(SITUATIONS) == 5 * 5 * 2 * 2 * 2 * 2 * 2 * 2 * 3 * 2 * 2
+    assert len(SITUATIONS) == 5 * 5 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 3 * 2 * 2
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
@@ -43,7 +43,9 @@ def _expected_refusal(s: Situation) -> RefusalCode | None:
         return RefusalCode.MODIFICATION_NOT_ALLOWED
     if s.head_is_base:
         return RefusalCode.HEAD_IS_BASE if s.create_pr else None
-    if s.pr is PRState.OPEN or s.in_place:
+    if s.pr is PRState.OPEN:
+        return RefusalCode.PR_BEHIND_BASE if s.pr_behind and not s.in_place else None
+    if s.in_place:
         return None
     if s.pr is PRState.CLOSED and s.on_closed is OnClosed.FAIL:
         return RefusalCode.PR_CLOSED

@@ -409,3 +409,7 @@ class RepoSnapshot:
     commits_beyond_base: tuple[CommitInfo, ...] = ()
     #: False when the forge listed only part of them (GitHub stops at 250)
     commits_complete: bool = True
+    #: blobs of the requested paths at the merge base of branch and base,
+    #: read only when an open pull request's branch does not contain base
+    #: (otherwise the merge base is base itself and this stays empty)
+    merge_base_blobs: Mapping[str, str | None] | None = None

@@ -40,6 +40,7 @@ def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
             repo=repo, default_branch=default, base=base, base_sha=base_sha,
             branch=request.branch, branch_sha=None, pull_requests=pulls, base_blobs=base_blobs,
         )  # fmt: skip
+    merge_base_blobs: dict[str, str | None] | None = None
     if branch_sha == base_sha:
         branch_blobs = base_blobs
         contains, in_base, complete = True, True, True
@@ -50,10 +51,14 @@ def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
         contains = comparison.behind_by == 0
         in_base = comparison.ahead_by == 0
         commits, complete = comparison.commits, comparison.complete
+        if not contains and any(pr.is_open for pr in pulls) and comparison.merge_base_sha:
+            # Will merging the open pull request deliver the request? Only
+            # the merge base can tell (see the planner's pr_behind).
+            merge_base_blobs = dict(client.blob_shas(repo, comparison.merge_base_sha, paths))
     return RepoSnapshot(
         repo=repo, default_branch=default, base=base, base_sha=base_sha,
         branch=request.branch, branch_sha=branch_sha, pull_requests=pulls,
         base_blobs=base_blobs, branch_blobs=branch_blobs,
         branch_contains_base=contains, branch_in_base=in_base,
-        commits_beyond_base=commits, commits_complete=complete,
+        commits_beyond_base=commits, commits_complete=complete, merge_base_blobs=merge_base_blobs,
     )  # fmt: skip

@@ -94,6 +94,22 @@ def _modified_paths(
     ]
 
 
+def _undelivered_paths(snapshot: RepoSnapshot, desired: Mapping[str, str | None]) -> list[str]:
+    """Paths an open pull request cannot deliver by being merged: base
+    changed them after the branch forked, away from content the fork point
+    already had as requested. Whatever the branch holds there (committing
+    the requested content included), a three-way merge sees no change on the
+    branch's side and keeps base's version. Only merging base into the
+    branch can fix that, so the planner refuses rather than merge in vain."""
+    if snapshot.merge_base_blobs is None:
+        return []
+    return [
+        path
+        for path, sha in desired.items()
+        if snapshot.base_blobs.get(path) != sha and snapshot.merge_base_blobs.get(path) == sha
+    ]
+
+
 def _open_pulls(snapshot: RepoSnapshot) -> list[int]:
     return [pr.number for pr in snapshot.pull_requests if pr.is_open]
 
@@ -136,6 +152,7 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
         head_is_base=head_is_base,
         in_place=not _differs(snapshot.base_blobs, desired),
         modifies=modifies,
+        pr_behind=pr is PRState.OPEN and bool(_undelivered_paths(snapshot, desired)),
         create_pr=request.create_pr,
         automerge=request.automerge,
         allow_modification=request.allow_modification,
@@ -184,6 +201,17 @@ def _refusal(code: RefusalCode, snapshot: RepoSnapshot, request: ChangeRequest) 
             pull_requests=(number,),
             message=f"pull request #{number} was closed without merging and on_closed is 'fail'. "
             "Reopen it, or run with on_closed='new' to open a new one.",
+        )
+    if code is RefusalCode.PR_BEHIND_BASE:
+        numbers = tuple(_open_pulls(snapshot))
+        paths = tuple(_undelivered_paths(snapshot, desired))
+        return Refusal(
+            code=code,
+            pull_requests=numbers,
+            paths=paths,
+            message=f"pull request #{numbers[0]} was branched from an older {snapshot.base}: merging it "
+            f"would not bring {', '.join(paths)} to the requested content, because {snapshot.base} "
+            "changed them since. Update the branch with base (GitHub's 'Update branch'), then run again.",
         )
     if code is RefusalCode.BRANCH_MISSING:
         numbers = tuple(_open_pulls(snapshot))

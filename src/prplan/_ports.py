@@ -32,6 +32,7 @@ class Comparison:
     behind_by: int
     commits: tuple[CommitInfo, ...] = ()
     complete: bool = True
+    merge_base_sha: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -82,6 +82,7 @@ def legacy_situation(scenario: LegacyScenario) -> Situation:
         head_is_base=False,
         in_place=False,
         modifies=True,
+        pr_behind=False,
         create_pr=scenario.create_pr,
         automerge=scenario.automerge,
         allow_modification=True,
@@ -136,6 +137,8 @@ _DIMENSION_MEANING = {
     "pull request is open); disposable (lacks it, and is an ancestor of base, or the head of one "
     "of its pull requests, or only prplan's commits); foreign (lacks it, and has others' commits)",
     "head_is_base": "the request's branch is the base branch itself",
+    "pr_behind": "an open pull request cannot deliver a requested path by being merged: base "
+    "changed it after the branch forked, away from content the fork point already had as requested",
     "in_place": "base already holds every requested path as requested",
     "modifies": "a requested path exists with other content, or is to be deleted, on base "
     "(or on the branch when a pull request is open)",
@@ -214,7 +217,7 @@ def decision_table_markdown() -> str:
                 (False, False),
             ):
                 situation = Situation(
-                    pr=pr, branch=branch, head_is_base=False, in_place=False, modifies=True,
+                    pr=pr, branch=branch, head_is_base=False, in_place=False, modifies=True, pr_behind=False,
                     create_pr=create_pr, automerge=automerge, allow_modification=True,
                     on_closed=OnClosed.NEW, branch_policy=BranchPolicy.SAFE, delete_branch=False,
                 )  # fmt: skip

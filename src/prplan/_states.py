@@ -83,6 +83,9 @@ class RefusalCode(enum.StrEnum):
     #: an open pull request whose head branch is gone (GitHub closes such
     #: pull requests shortly; the observation caught it in between)
     BRANCH_MISSING = "branch_missing"
+    #: the open pull request's branch forked from an older base, and merging
+    #: it would not bring some requested path to its requested content
+    PR_BEHIND_BASE = "pr_behind_base"
 
 
 def latest_pull_request(pulls: Iterable[PullRequestInfo]) -> PullRequestInfo | None:

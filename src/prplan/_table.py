@@ -54,6 +54,9 @@ class Situation:
     head_is_base: bool  # the head branch is the base branch itself
     in_place: bool  # base already holds every requested path as requested
     modifies: bool  # some requested path exists with other content (or is deleted)
+    #: an open pull request cannot deliver a requested path by being merged:
+    #: base changed it after the fork, away from what the fork point had
+    pr_behind: bool
     create_pr: bool
     automerge: bool
     allow_modification: bool
@@ -69,6 +72,7 @@ DIMENSIONS: Mapping[str, tuple[object, ...]] = {
     "head_is_base": (False, True),
     "in_place": (False, True),
     "modifies": (False, True),
+    "pr_behind": (False, True),
     "create_pr": (True, False),
     "automerge": (True, False),
     "allow_modification": (True, False),
@@ -177,6 +181,11 @@ def _rules() -> tuple[Rule, ...]:
             name="open_in_place",
             when=_when(pr=PRState.OPEN, in_place=True),
             note="the requested content is already on base; the open pull request is left as it is",
+        ),
+        Rule(
+            name="open_pr_behind_base",
+            when=_when(pr=PRState.OPEN, pr_behind=True),
+            refuse=RefusalCode.PR_BEHIND_BASE,
         ),
         Rule(
             name="open_current_merge",

@@ -74,6 +74,10 @@ CREATE TABLE IF NOT EXISTS pulls (
     body TEXT NOT NULL,
     merge_sha TEXT,
     duplicate_ok INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL DEFAULT 0,
+    closed_at REAL,
+    merged_at REAL,
     PRIMARY KEY (repo, number)
 );
 -- GitHub's rule: one open pull request per head and base.
@@ -147,6 +151,9 @@ class LocalForge:
         self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.executescript(_SCHEMA)
+
+    def _now(self) -> float:
+        return float(self._clock())
 
     @classmethod
     def in_memory(cls, **options: Any) -> LocalForge:
@@ -358,11 +365,13 @@ class LocalForge:
             status = "behind"
         else:
             status = "diverged"
+        bases = find_merge_base(git, [base_sha.encode(), head_sha.encode()])
         return Comparison(
             status=status,
             ahead_by=len(ahead),
             behind_by=len(behind),
             commits=tuple(commit_info(c) for c in ahead),
+            merge_base_sha=bases[0].decode() if bases else None,
         )
 
     @_counted("reads")
@@ -448,9 +457,20 @@ class LocalForge:
         number = int(row["next_number"])
         try:
             self._db.execute(
-                "INSERT INTO pulls (repo, number, state, head, base, head_sha, title, body, duplicate_ok) "
-                "VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-                (repo, number, head, base, head_sha, title, body, int(duplicate_ok)),
+                "INSERT INTO pulls (repo, number, state, head, base, head_sha, title, body, "
+                "duplicate_ok, created_at, updated_at) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    repo,
+                    number,
+                    head,
+                    base,
+                    head_sha,
+                    title,
+                    body,
+                    int(duplicate_ok),
+                    self._now(),
+                    self._now(),
+                ),
             )
         except sqlite3.IntegrityError:
             owner = repo.split("/")[0]
@@ -502,8 +522,9 @@ class LocalForge:
             raise ForgeError(f"unknown merge method {method!r}", status=422)
         self._set_branch(repo, base, merge_sha, expected=base_sha)
         self._db.execute(
-            "UPDATE pulls SET state = 'closed', merged = 1, merge_sha = ? WHERE repo = ? AND number = ?",
-            (merge_sha, repo, number),
+            "UPDATE pulls SET state = 'closed', merged = 1, merge_sha = ?, merged_at = ?, closed_at = ?, "
+            "updated_at = ? WHERE repo = ? AND number = ?",
+            (merge_sha, self._now(), self._now(), self._now(), repo, number),
         )
         return merge_sha
 
@@ -557,8 +578,9 @@ class LocalForge:
         self._git(repo).refs.remove_if_equals(_ref(branch), None)
         # GitHub closes the open pull requests whose head branch is deleted.
         self._db.execute(
-            "UPDATE pulls SET state = 'closed' WHERE repo = ? AND head = ? AND state = 'open'",
-            (repo, branch),
+            "UPDATE pulls SET state = 'closed', closed_at = ?, updated_at = ? "
+            "WHERE repo = ? AND head = ? AND state = 'open'",
+            (self._now(), self._now(), repo, branch),
         )
 
     # --- what a human does (tests, the demo) ---------------------------------------------
@@ -658,7 +680,8 @@ class LocalForge:
         row = self._pull(repo, number)
         if row["state"] == "open":
             self._db.execute(
-                "UPDATE pulls SET state = 'closed' WHERE repo = ? AND number = ?", (repo, number)
+                "UPDATE pulls SET state = 'closed', closed_at = ?, updated_at = ? WHERE repo = ? AND number = ?",
+                (self._now(), self._now(), repo, number),
             )
 
     @_locked
@@ -673,8 +696,9 @@ class LocalForge:
             )
         try:
             self._db.execute(
-                "UPDATE pulls SET state = 'open', head_sha = ? WHERE repo = ? AND number = ?",
-                (head_sha, repo, number),
+                "UPDATE pulls SET state = 'open', head_sha = ?, closed_at = NULL, updated_at = ? "
+                "WHERE repo = ? AND number = ?",
+                (head_sha, self._now(), repo, number),
             )
         except sqlite3.IntegrityError:
             raise ConflictError(
