@@ -204,13 +204,13 @@ def _refusal(code: RefusalCode, snapshot: RepoSnapshot, request: ChangeRequest) 
         )
     if code is RefusalCode.PR_BEHIND_BASE:
         numbers = tuple(_open_pulls(snapshot))
-        paths = tuple(_undelivered_paths(snapshot, desired))
+        undelivered = tuple(_undelivered_paths(snapshot, desired))
         return Refusal(
             code=code,
             pull_requests=numbers,
-            paths=paths,
+            paths=undelivered,
             message=f"pull request #{numbers[0]} was branched from an older {snapshot.base}: merging it "
-            f"would not bring {', '.join(paths)} to the requested content, because {snapshot.base} "
+            f"would not bring {', '.join(undelivered)} to the requested content, because {snapshot.base} "
             "changed them since. Update the branch with base (GitHub's 'Update branch'), then run again.",
         )
     if code is RefusalCode.BRANCH_MISSING:
