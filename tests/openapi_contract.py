@@ -50,8 +50,6 @@ SKIP_REASON = f"GitHub's OpenAPI description is absent ({SPEC_PATH}); contract t
 #: Where the rewritten document lives in the registry (never fetched).
 BASE_URI = "urn:prplan:github-openapi"
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
 #: Path parameters whose values may contain slashes (refs, file paths,
 #: "base...head", branch names such as "prplan/change").
 MULTI_SEGMENT = frozenset({"ref", "path", "basehead", "branch"})
@@ -106,8 +104,9 @@ class Contract:
         """``(template, method)`` of the documented operation a request hits, or None.
 
         ``path`` is relative to the API root (no ``/api/v3``); a query string is
-        ignored. ``{ref}``, ``{path}`` and ``{basehead}`` may span slashes; other
-        parameters are one segment. Templates are tried most specific first
+        ignored. ``{ref}``, ``{path}``, ``{basehead}`` and ``{branch}`` may span
+        slashes (``{path}`` may be empty: the root directory); other parameters
+        are one segment. Templates are tried most specific first
         (more literal segments, fewer slash-spanning parameters).
         """
         method = method.lower()
@@ -149,7 +148,7 @@ class Contract:
             if body is None or status not in NO_BODY:
                 return []
             return [f"status {status} of {label} has no body, got {_short(body)}"]
-        errors = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.path])
+        errors = sorted(validator.iter_errors(body), key=_by_path)
         return [_describe(error) for error in errors]
 
     def response_schema(self, template: str, method: str, status: int) -> Any:
@@ -254,6 +253,11 @@ def _to_json_schema(node: Any) -> Any:
     return node
 
 
+def _by_path(error: ValidationError) -> list[tuple[int, int | str]]:
+    """Sort key: errors in document order, body[2] before body[10]."""
+    return [(0, p) if isinstance(p, int) else (1, str(p)) for p in error.path]
+
+
 def _where(path: Iterable[object]) -> str:
     return "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
@@ -308,4 +312,4 @@ def _closest_alternative(error: ValidationError) -> tuple[str, list[ValidationEr
         name = repr(alternative["title"])
     else:
         name = f"alternative {index}"
-    return name, sorted(errors, key=lambda e: [str(p) for p in e.path])
+    return name, sorted(errors, key=_by_path)

@@ -91,24 +91,46 @@ class _HumanPushesAfter(prplan.Reporter):
             self.forge.push(REPO, BRANCH, {"human.txt": "raced\n"}, message="Racing human")
 
 
+class _HumanCreatesTheBranchFirst(prplan.Reporter):
+    """A human creates the branch just as prplan is about to: a race the
+    stale check cannot see, which compare-and-swap must catch."""
+
+    def __init__(self, forge: prplan.LocalForge) -> None:
+        self.forge = forge
+
+    def action_started(self, repo: str, index: int, action: object) -> None:
+        if index == 0:
+            self.forge.push(REPO, BRANCH, {"human.txt": "raced\n"}, message="Racing human")
+
+
 def test_a_race_during_apply_loses_cleanly() -> None:
     forge, request = _setup()
     plan = _plan(forge, request)
-    outcome = prplan.apply(
-        plan, forge, reporter=_HumanPushesAfter(forge, prplan.ActionKind.CREATE_BRANCH)
-    )
+    outcome = prplan.apply(plan, forge, reporter=_HumanCreatesTheBranchFirst(forge))
     assert outcome.status is OutcomeStatus.FAILED
     assert [r.status for r in outcome.actions] == [
-        ActionStatus.DONE, ActionStatus.FAILED, ActionStatus.NOT_RUN, ActionStatus.NOT_RUN, ActionStatus.NOT_RUN,
+        ActionStatus.FAILED, ActionStatus.NOT_RUN, ActionStatus.NOT_RUN, ActionStatus.NOT_RUN, ActionStatus.NOT_RUN,
     ]  # fmt: skip
     assert outcome.error_type == "ConflictError" and "someone pushed" in outcome.error
     assert forge.read_file(REPO, BRANCH, "human.txt") == b"raced\n"  # the human's commit is intact
+    assert forge.read_file(REPO, BRANCH, "values.yaml") == b"tag: 1\n"  # and nothing of prplan's
     assert forge.pull_requests(REPO) == []
     replan = _plan(forge, request)  # the branch now holds a human's commit: refuse, don't clobber
     assert (
         replan.refusal is not None
         and replan.refusal.code is prplan.RefusalCode.BRANCH_HAS_FOREIGN_COMMITS
     )
+
+
+def test_branch_creation_and_its_commit_are_one_write() -> None:
+    forge, request = _setup()
+    plan = _plan(forge, request)
+    before = forge.request_count()
+    outcome = prplan.apply(plan, forge, recheck=False)
+    used = forge.request_count() - before
+    assert [r.status for r in outcome.actions] == [ActionStatus.DONE] * 5
+    assert used.writes == 4  # create+commit, open, merge, delete
+    assert used.reads == 0  # no recheck asked for
 
 
 def test_a_push_before_the_merge_is_not_merged_unreviewed() -> None:
@@ -181,7 +203,9 @@ def test_outcome_reports_what_was_done_and_the_requests_made() -> None:
     assert outcome.commit_sha is not None and outcome.commit_sha in forge.commit_parents(
         REPO, outcome.merge_sha
     )
-    assert outcome.requests.writes == 5 and outcome.requests.reads >= 4
+    assert (
+        outcome.requests.writes == 4 and outcome.requests.reads >= 4
+    )  # branch + commit: one write
     assert outcome.to_dict()["status"] == "merged"
 
 

@@ -71,9 +71,16 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
     return moved
 
 
-def apply(plan: Plan, client: ForgeClient, *, reporter: Reporter | None = None) -> Outcome:
+def apply(
+    plan: Plan, client: ForgeClient, *, reporter: Reporter | None = None, recheck: bool = True
+) -> Outcome:
     """Apply ``plan`` through ``client``. Raises ``StalePlanError`` (writing
-    nothing) if the repository moved; otherwise returns an ``Outcome``."""
+    nothing) if the repository moved; otherwise returns an ``Outcome``.
+
+    ``recheck=False`` skips the second observation, for a plan made moments
+    ago by the same process (``prplan apply TARGET CHANGE``): it saves one
+    observation's requests, and compare-and-swap on every write still makes
+    a race lose cleanly. A saved plan should always be rechecked."""
     reporter = reporter or Reporter()
     repo = plan.request.repo
     before = client.request_count()
@@ -92,27 +99,40 @@ def apply(plan: Plan, client: ForgeClient, *, reporter: Reporter | None = None) 
         reporter.finished(outcome)
         return outcome
 
-    moved = moved_facts(plan.observed, observe(client, plan.request))
-    if moved:
-        raise StalePlanError(moved)
+    if recheck:
+        moved = moved_facts(plan.observed, observe(client, plan.request))
+        if moved:
+            raise StalePlanError(moved)
 
     run = _Run(plan, client)
     results: list[ActionResult] = []
     error: PrplanError | None = None
-    for index, action in enumerate(plan.actions):
+    for index, step in _steps(plan.actions):
         if error is not None:
-            results.append(ActionResult(index=index, kind=action.kind, status=ActionStatus.NOT_RUN))
+            results += [
+                ActionResult(index=index + k, kind=a.kind, status=ActionStatus.NOT_RUN)
+                for k, a in enumerate(step)
+            ]
             continue
-        reporter.action_started(repo, index, action)
+        for k, action in enumerate(step):
+            reporter.action_started(repo, index + k, action)
         try:
-            result = run.do(index, action)
+            done = run.do(index, step)
         except PrplanError as failure:
             error = failure
-            result = ActionResult(
-                index=index, kind=action.kind, status=ActionStatus.FAILED, detail=str(failure)
-            )
-        results.append(result)
-        reporter.action_finished(repo, action, result)
+            done = [
+                ActionResult(
+                    index=index, kind=step[0].kind, status=ActionStatus.FAILED, detail=str(failure)
+                )
+            ]
+            done += [
+                ActionResult(index=index + k, kind=a.kind, status=ActionStatus.NOT_RUN)
+                for k, a in enumerate(step)
+                if k
+            ]
+        results += done
+        for action, result in zip(step, done, strict=True):
+            reporter.action_finished(repo, action, result)
 
     outcome = Outcome(
         repo=repo,
@@ -129,6 +149,37 @@ def apply(plan: Plan, client: ForgeClient, *, reporter: Reporter | None = None) 
     )
     reporter.finished(outcome)
     return outcome
+
+
+def _steps(actions: tuple[Action, ...]) -> list[tuple[int, tuple[Action, ...]]]:
+    """Group the actions into forge calls: a CreateBranch or ResetBranch
+    directly followed by the Commit made on it is one call (one ref write
+    instead of two), everything else one call each. The outcome still
+    reports every action."""
+    steps: list[tuple[int, tuple[Action, ...]]] = []
+    index = 0
+    while index < len(actions):
+        action = actions[index]
+        follower = actions[index + 1] if index + 1 < len(actions) else None
+        target = (
+            action.sha
+            if isinstance(action, CreateBranch)
+            else action.to_sha
+            if isinstance(action, ResetBranch)
+            else None
+        )
+        if (
+            target is not None
+            and isinstance(follower, Commit)
+            and follower.branch == getattr(action, "branch", None)
+            and follower.parent_sha == target
+        ):
+            steps.append((index, (action, follower)))
+            index += 2
+        else:
+            steps.append((index, (action,)))
+            index += 1
+    return steps
 
 
 def _status(plan: Plan, results: list[ActionResult], *, failed: bool) -> OutcomeStatus:
@@ -158,7 +209,28 @@ class _Run:
         self.commit_sha: str | None = None
         self.merge_sha: str | None = None
 
-    def do(self, index: int, action: Action) -> ActionResult:
+    def do(self, index: int, step: tuple[Action, ...]) -> list[ActionResult]:
+        if len(step) == 1:
+            return [self.do_one(index, step[0])]
+        prepare, commit = step
+        assert isinstance(commit, Commit)
+        contents = {change.path: self.plan.request.files[change.path] for change in commit.files}
+        self.commit_sha = self.client.commit_files(
+            self.repo,
+            commit.branch,
+            parent_sha=commit.parent_sha,
+            files=contents,
+            message=commit.message,
+            create=isinstance(prepare, CreateBranch),
+            reset_from=prepare.from_sha if isinstance(prepare, ResetBranch) else None,
+        )
+        done = ActionStatus.DONE
+        return [
+            ActionResult(index=index, kind=prepare.kind, status=done, sha=commit.parent_sha),
+            ActionResult(index=index + 1, kind=commit.kind, status=done, sha=self.commit_sha),
+        ]
+
+    def do_one(self, index: int, action: Action) -> ActionResult:
         client, repo = self.client, self.repo
         done = ActionStatus.DONE
         if isinstance(action, CreateBranch):

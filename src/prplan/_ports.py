@@ -94,12 +94,22 @@ class ForgeClient(Protocol):
         parent_sha: str,
         files: Mapping[str, bytes | None],
         message: str,
+        create: bool = False,
+        reset_from: str | None = None,
     ) -> str:
         """One commit on ``parent_sha`` writing (bytes) or deleting (None)
-        each path, then move ``branch`` to it fast-forward only: if the
-        branch is no longer at ``parent_sha``, ConflictError and the branch
-        is unchanged. Returns the new commit's sha. Cost: 3 requests (tree,
-        commit, ref) plus 1 per binary file (blob)."""
+        each path, then point ``branch`` at it, compare-and-swap:
+
+        * by default the branch must still be at ``parent_sha`` (a
+          fast-forward);
+        * ``create=True``: the branch must not exist; it is created at the
+          new commit (a plan's CreateBranch and Commit in one write);
+        * ``reset_from=SHA``: the branch must still be at SHA; it is moved to
+          the new commit (a plan's ResetBranch and Commit in one write).
+
+        Otherwise ConflictError, and the branch is unchanged. Returns the new
+        commit's sha. Cost: 3 requests (tree, commit, ref; 4 with
+        ``reset_from``: the ref is read first) plus 1 per binary file."""
 
     def create_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str

@@ -24,6 +24,7 @@ can share it between threads.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import sqlite3
 import stat
@@ -33,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import attrs
 from dulwich.graph import find_merge_base
 from dulwich.merge import three_way_merge
 from dulwich.object_store import commit_tree_changes, tree_lookup_path
@@ -51,7 +53,7 @@ from .._model import (
 )
 from .._ports import Comparison, RequestCount
 
-__all__ = ["LocalForge", "HUMAN"]
+__all__ = ["LocalForge", "HUMAN", "TreeEntry", "TreeInput", "ChangedFile"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -412,8 +414,13 @@ class LocalForge:
         parent_sha: str,
         files: Mapping[str, bytes | None],
         message: str,
+        create: bool = False,
+        reset_from: str | None = None,
     ) -> str:
-        return self._commit_files(repo, branch, parent_sha, files, message, self._user)
+        expected = None if create else (reset_from or parent_sha)
+        return self._commit_files(
+            repo, branch, parent_sha, files, message, self._user, expected=expected
+        )
 
     def _commit_files(
         self,
@@ -423,15 +430,22 @@ class LocalForge:
         files: Mapping[str, bytes | None],
         message: str,
         author: bytes,
+        *,
+        expected: str | bool | None = True,
     ) -> str:
-        if self._head(repo, branch) != parent:
+        """Commit on ``parent``; move ``branch`` there only if it is at
+        ``expected`` (True: at ``parent``; None: the branch must not exist)."""
+        want = parent if expected is True else expected
+        assert want is None or isinstance(want, str)
+        if self._head(repo, branch) != want:
+            where = f"at {want[:7]}" if want else "absent"
             raise ConflictError(
-                f"{repo}: branch {branch!r} is not at {parent[:7]} any more (someone pushed "
+                f"{repo}: branch {branch!r} is not {where} any more (someone pushed "
                 "meanwhile); nothing was committed. Run prplan again."
             )
         tree = self._tree_with(repo, parent, files)
         sha = self._new_commit(repo, tree, [parent], message, author)
-        self._set_branch(repo, branch, sha, expected=parent)
+        self._set_branch(repo, branch, sha, expected=want)
         return sha
 
     @_counted("writes")
@@ -582,6 +596,249 @@ class LocalForge:
             "WHERE repo = ? AND head = ? AND state = 'open'",
             (self._now(), self._now(), repo, branch),
         )
+
+    # --- the Git Data API and friends (what the REST server exposes) ---------------------
+    #
+    # These mirror GitHub's endpoints one to one. They are not counted as
+    # prplan's requests: the HTTP server counts requests on the wire.
+
+    @_locked
+    def git_object(self, repo: str, sha: str) -> Blob | Tree | GitCommit:
+        try:
+            obj = self._git(repo).object_store[sha.encode()]
+        except (KeyError, ValueError):
+            raise NotFoundError(f"{repo}: no object {sha}") from None
+        if not isinstance(obj, Blob | Tree | GitCommit):
+            raise NotFoundError(f"{repo}: {sha} is not a blob, tree or commit")
+        return obj
+
+    @_locked
+    def git_create_blob(self, repo: str, content: bytes) -> str:
+        return self._store(repo, Blob.from_string(content))
+
+    @_locked
+    def git_tree_entries(self, repo: str, tree_sha: str, *, recursive: bool) -> list[TreeEntry]:
+        """A tree's entries (with subtrees' entries too when ``recursive``),
+        as GitHub lists them: trees and blobs, paths from the tree's root."""
+        store = self._git(repo).object_store
+        root = self.git_object(repo, tree_sha)
+        if isinstance(root, GitCommit):
+            root = self.git_object(repo, root.tree.decode())
+        if not isinstance(root, Tree):
+            raise NotFoundError(f"{repo}: {tree_sha} is not a tree")
+        out: list[TreeEntry] = []
+
+        def walk(tree: Tree, prefix: str) -> None:
+            for entry in tree.iteritems():
+                path = prefix + entry.path.decode("utf-8", "replace")
+                if stat.S_ISDIR(entry.mode):
+                    out.append(
+                        TreeEntry(
+                            path=path,
+                            mode=entry.mode,
+                            type="tree",
+                            sha=entry.sha.decode(),
+                            size=None,
+                        )
+                    )
+                    if recursive:
+                        walk(store[entry.sha], path + "/")
+                elif stat.S_ISLNK(entry.mode) or stat.S_ISREG(entry.mode):
+                    size = len(store[entry.sha].data)
+                    out.append(
+                        TreeEntry(
+                            path=path,
+                            mode=entry.mode,
+                            type="blob",
+                            sha=entry.sha.decode(),
+                            size=size,
+                        )
+                    )
+                else:  # a submodule (gitlink)
+                    out.append(
+                        TreeEntry(
+                            path=path,
+                            mode=entry.mode,
+                            type="commit",
+                            sha=entry.sha.decode(),
+                            size=None,
+                        )
+                    )
+
+        walk(root, "")
+        return out
+
+    @_locked
+    def git_create_tree(
+        self, repo: str, entries: Sequence[TreeInput], base_tree: str | None
+    ) -> str:
+        """A new tree: ``base_tree`` (or nothing) with each entry written
+        (inline content, or an existing object's sha) or deleted (sha None).
+        Deleting a path that is not there is an error, as on GitHub."""
+        git = self._git(repo)
+        if base_tree is None:
+            empty = Tree()
+            self._store(repo, empty)
+            start = empty.id
+        else:
+            base = self.git_object(repo, base_tree)
+            if not isinstance(base, Tree):
+                raise ForgeError(f"{repo}: base_tree {base_tree} is not a tree", status=422)
+            start = base.id
+        changes: list[tuple[bytes, int | None, bytes | None]] = []
+        for entry in entries:
+            path = entry.path.encode()
+            if entry.content is not None:
+                sha = self._store(repo, Blob.from_string(entry.content)).encode()
+                changes.append((path, entry.mode, sha))
+            elif entry.sha is not None:
+                self.git_object(repo, entry.sha)
+                changes.append((path, entry.mode, entry.sha.encode()))
+            else:
+                try:
+                    tree_lookup_path(git.object_store.__getitem__, start, path)
+                except KeyError:
+                    raise ForgeError(
+                        f"{repo}: cannot delete {entry.path!r}: it does not exist", status=422
+                    ) from None
+                changes.append((path, None, None))
+        try:
+            tree: bytes = commit_tree_changes(git.object_store, start, changes)
+        except (KeyError, ValueError, TypeError) as error:
+            raise ForgeError(f"{repo}: cannot build the tree: {error}", status=422) from None
+        return tree.decode()
+
+    @_locked
+    def git_create_commit(
+        self,
+        repo: str,
+        *,
+        message: str,
+        tree: str,
+        parents: Sequence[str],
+        author: str | None = None,
+    ) -> str:
+        if not isinstance(self.git_object(repo, tree), Tree):
+            raise ForgeError(f"{repo}: {tree} is not a tree", status=422)
+        for parent in parents:
+            self._commit(repo, parent)
+        who = author.encode() if author else self._user
+        return self._new_commit(repo, tree.encode(), list(parents), message, who)
+
+    @_locked
+    def refs(self, repo: str, prefix: str = "refs/") -> dict[str, str]:
+        """Every ref under ``prefix`` (e.g. ``refs/heads/``): name -> sha."""
+        return {
+            name.decode(): sha.decode()
+            for name, sha in self._git(repo).refs.as_dict().items()
+            if name.decode().startswith(prefix) and name != b"HEAD"
+        }
+
+    @_locked
+    def create_ref(self, repo: str, ref: str, sha: str) -> None:
+        if not ref.startswith("refs/") or ref.count("/") < 2:
+            raise ForgeError(f"{ref!r} is not a fully qualified reference", status=422)
+        self._commit(repo, sha)
+        if ref.startswith("refs/heads/"):
+            if self._head(repo, ref[len("refs/heads/") :]) is not None:
+                raise ForgeError("Reference already exists", status=422)
+            self._set_branch(repo, ref[len("refs/heads/") :], sha, expected=None)
+            return
+        refs = self._git(repo).refs
+        if ref.encode() in refs:
+            raise ForgeError("Reference already exists", status=422)
+        refs[ref.encode()] = sha.encode()
+
+    @_locked
+    def update_ref(self, repo: str, ref: str, sha: str, *, force: bool) -> None:
+        """Move a ref; without ``force`` only a fast-forward is allowed."""
+        if not ref.startswith("refs/heads/"):
+            raise ForgeError(f"prplan's forge updates branches only, not {ref!r}", status=422)
+        branch = ref[len("refs/heads/") :]
+        current = self._head(repo, branch)
+        if current is None:
+            raise ForgeError("Reference does not exist", status=422)
+        self._commit(repo, sha)
+        if not force and self._compare(repo, current, sha).behind_by != 0:
+            raise ForgeError("Update is not a fast forward", status=422)
+        self._set_branch(repo, branch, sha, expected=current)
+
+    @_locked
+    def pull_row(self, repo: str, number: int) -> dict[str, Any]:
+        """Everything stored about a pull request (for the REST server)."""
+        return dict(self._pull(repo, number))
+
+    @_locked
+    def pull_rows(self, repo: str) -> list[dict[str, Any]]:
+        self._git(repo)
+        rows = self._db.execute(
+            "SELECT * FROM pulls WHERE repo = ? ORDER BY number", (repo,)
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    @_locked
+    def edit_pull(
+        self,
+        repo: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+    ) -> None:
+        row = self._pull(repo, number)
+        if state == "closed":
+            self.close_pr(repo, number)
+        elif state == "open" and row["state"] != "open":
+            self.reopen_pr(repo, number)
+        for column, value in (("title", title), ("body", body)):
+            if value is not None:
+                self._db.execute(
+                    f"UPDATE pulls SET {column} = ?, updated_at = ? WHERE repo = ? AND number = ?",  # column: from the fixed tuple above
+                    (value, self._now(), repo, number),
+                )
+
+    @_locked
+    def sync_pull_heads(self, repo: str) -> None:
+        """After a push that bypassed the forge's API (git over HTTP), let
+        open pull requests follow their branches again."""
+        for branch, sha in self.branches(repo).items():
+            rows = self._db.execute(
+                "SELECT number, head_sha FROM pulls WHERE repo = ? AND head = ? AND state = 'open'",
+                (repo, branch),
+            ).fetchall()
+            for row in rows:
+                if row["head_sha"] != sha:
+                    self._db.execute(
+                        "UPDATE pulls SET head_sha = ? WHERE repo = ? AND number = ?",
+                        (sha, repo, row["number"]),
+                    )
+                    self._git(repo).refs[f"refs/pull/{row['number']}/head".encode()] = sha.encode()
+
+    @_locked
+    def merge_base(self, repo: str, one: str, two: str) -> str | None:
+        bases = find_merge_base(self._git(repo), [one.encode(), two.encode()])
+        return bases[0].decode() if bases else None
+
+    @_locked
+    def changed_files(self, repo: str, old: str, new: str) -> list[ChangedFile]:
+        """Files that differ between two commits, with line counts (a pull
+        request's files are those between its merge base and its head)."""
+        store = self._git(repo).object_store
+        old_tree, new_tree = self._commit(repo, old).tree, self._commit(repo, new).tree
+        out = []
+        for change in store.tree_changes(old_tree, new_tree):
+            (old_path, new_path), _, (old_sha, new_sha) = change
+            path = (new_path or old_path).decode("utf-8", "replace")
+            before = store[old_sha].data if old_sha else b""
+            after = store[new_sha].data if new_sha else b""
+            removed, added = _line_counts(before, after)
+            status = "added" if old_sha is None else "removed" if new_sha is None else "modified"
+            sha = (new_sha or old_sha).decode()
+            out.append(
+                ChangedFile(path=path, status=status, sha=sha, additions=added, deletions=removed)
+            )
+        return sorted(out, key=lambda f: f.path)
 
     # --- what a human does (tests, the demo) ---------------------------------------------
 
@@ -787,6 +1044,47 @@ class LocalForge:
     def __repr__(self) -> str:
         where = "memory" if self._root is None else str(self._root)
         return f"LocalForge({where})"
+
+
+@attrs.frozen
+class TreeEntry:
+    path: str
+    mode: int
+    type: str  # blob | tree | commit
+    sha: str
+    size: int | None
+
+
+@attrs.frozen
+class TreeInput:
+    """One entry of a tree to create: ``content`` (bytes) or an existing
+    object's ``sha``; neither means delete the path."""
+
+    path: str
+    mode: int = _FILE_MODE
+    sha: str | None = None
+    content: bytes | None = None
+
+
+@attrs.frozen
+class ChangedFile:
+    path: str
+    status: str  # added | removed | modified
+    sha: str
+    additions: int
+    deletions: int
+
+
+def _line_counts(before: bytes, after: bytes) -> tuple[int, int]:
+    """(lines removed, lines added), as a unified diff would count them."""
+    removed = added = 0
+    matcher = difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(), autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in {"replace", "delete"}:
+            removed += i2 - i1
+        if tag in {"replace", "insert"}:
+            added += j2 - j1
+    return removed, added
 
 
 def _bytes(content: bytes | str) -> bytes:
