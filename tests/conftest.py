@@ -17,3 +17,18 @@ settings.register_profile(
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
+
+
+import pytest  # noqa: E402 - after the profiles, which must load first
+
+from prplan.localforge._rest import ForgeApp, ForgeServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def forge_server() -> ForgeServer:
+    """One HTTP server on loopback for the whole run; tests swap the app."""
+    import prplan
+
+    server = ForgeServer(ForgeApp(prplan.LocalForge.in_memory())).start()
+    yield server  # type: ignore[misc]
+    server.stop()

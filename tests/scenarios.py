@@ -8,12 +8,13 @@ decision table promises.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Mapping
 
 import attrs
 
 import prplan
-from prplan import BranchSituation, PRState
+from prplan import BranchPolicy, BranchSituation, OnClosed, PRState
 from prplan._planner import commit_message
 
 REPO = "acme/app"
@@ -37,6 +38,46 @@ REALISABLE: tuple[tuple[PRState, BranchSituation], ...] = (
     *((PRState.CLOSED, b) for b in BranchSituation),
     (PRState.MULTIPLE, BranchSituation.DISPOSABLE),
 )
+
+
+Case = tuple[PRState, BranchSituation, str, dict[str, object]]
+
+
+def all_cases() -> list[Case]:
+    """Every realisable (PR state, branch) × content × create_pr × automerge
+    × allow_modification, times on_closed where the latest pull request is
+    closed, branch_policy where the branch is foreign, delete_branch where a
+    merge can happen."""
+    cases: list[Case] = []
+    for (pr, branch), content in itertools.product(REALISABLE, CONTENTS):
+        for create_pr, automerge, allow in itertools.product((True, False), repeat=3):
+            on_closed_values = list(OnClosed) if pr is PRState.CLOSED else [OnClosed.NEW]
+            policies = (
+                list(BranchPolicy) if branch is BranchSituation.FOREIGN else [BranchPolicy.SAFE]
+            )
+            deletes = (False, True) if automerge else (False,)
+            for on_closed, policy, delete in itertools.product(on_closed_values, policies, deletes):
+                flags: dict[str, object] = {
+                    "create_pr": create_pr,
+                    "automerge": automerge,
+                    "allow_modification": allow,
+                    "on_closed": on_closed,
+                    "branch_policy": policy,
+                    "delete_branch": delete,
+                }
+                cases.append((pr, branch, content, flags))
+    return cases
+
+
+def case_id(case: Case) -> str:
+    pr, branch, content, flags = case
+    on = [k for k, v in flags.items() if v is True]
+    extra = [
+        f"{k}={v}"
+        for k, v in flags.items()
+        if not isinstance(v, bool) and str(v) not in {"new", "safe"}
+    ]
+    return "-".join([pr.value, branch.value, content, *on, *extra])
 
 
 @attrs.frozen
@@ -76,8 +117,14 @@ def _history(forge: prplan.LocalForge, *, merged: bool) -> int:
     return number
 
 
-def build(pr: PRState, branch: BranchSituation, request: prplan.ChangeRequest) -> Scenario:
-    forge = prplan.LocalForge.in_memory()
+def build(
+    pr: PRState,
+    branch: BranchSituation,
+    request: prplan.ChangeRequest,
+    *,
+    clock: Callable[[], float] | None = None,
+) -> Scenario:
+    forge = prplan.LocalForge.in_memory(**({"clock": clock} if clock else {}))
     forge.create_repo(REPO, BASE_FILES)
     desired = dict(request.files)
     other = {path: b"something else\n" for path in desired}

@@ -16,11 +16,9 @@ import itertools
 import pytest
 
 import prplan
-import scenarios
 from prplan import (
     BranchPolicy,
     BranchSituation,
-    OnClosed,
     OutcomeStatus,
     PRState,
     RefusalCode,
@@ -28,46 +26,14 @@ from prplan import (
 )
 from prplan._planner import classify
 from prplan._table import goal_stage
-from scenarios import BRANCH, CONTENTS, REALISABLE, REPO, build, request_for, state
+
+import scenarios
+from scenarios import BRANCH, CONTENTS, REPO, build, request_for, state
+
+CASES = scenarios.all_cases()
 
 
-def _cases() -> list[tuple[PRState, BranchSituation, str, dict[str, object]]]:
-    cases = []
-    for (pr, branch), content in itertools.product(REALISABLE, CONTENTS):
-        for create_pr, automerge, allow in itertools.product((True, False), repeat=3):
-            on_closed_values = list(OnClosed) if pr is PRState.CLOSED else [OnClosed.NEW]
-            policies = (
-                list(BranchPolicy) if branch is BranchSituation.FOREIGN else [BranchPolicy.SAFE]
-            )
-            deletes = (False, True) if automerge else (False,)
-            for on_closed, policy, delete in itertools.product(on_closed_values, policies, deletes):
-                flags: dict[str, object] = {
-                    "create_pr": create_pr,
-                    "automerge": automerge,
-                    "allow_modification": allow,
-                    "on_closed": on_closed,
-                    "branch_policy": policy,
-                    "delete_branch": delete,
-                }
-                cases.append((pr, branch, content, flags))
-    return cases
-
-
-CASES = _cases()
-
-
-def _id(case: tuple[PRState, BranchSituation, str, dict[str, object]]) -> str:
-    pr, branch, content, flags = case
-    on = [k for k, v in flags.items() if v is True]
-    extra = [
-        f"{k}={v}"
-        for k, v in flags.items()
-        if not isinstance(v, bool) and str(v) not in {"new", "safe"}
-    ]
-    return "-".join([pr.value, branch.value, content, *on, *extra])
-
-
-@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[scenarios.case_id(c) for c in CASES])
 def test_plan_apply_converge(case: tuple[PRState, BranchSituation, str, dict[str, object]]) -> None:
     pr, branch, content, flags = case
     request = request_for(content, **flags)

@@ -48,6 +48,7 @@ from ._plan import (
 from ._planner import plan
 from ._ports import Comparison, ForgeClient, RequestCount
 from ._states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
+from .github import GitHubClient
 from .localforge import LocalForge
 
 __version__ = "0.1.0"
@@ -94,6 +95,7 @@ __all__ = [
     "Comparison",
     "RequestCount",
     "LocalForge",
+    "GitHubClient",
     # errors
     "PrplanError",
     "Problem",

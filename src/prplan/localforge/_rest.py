@@ -161,7 +161,8 @@ class ForgeApp:
             if fault.drop == "before":
                 self._drop(environ)
             if fault.status is not None and fault.drop is None:
-                response = self._json(fault.status, {"message": fault.message}, extra=fault.headers)
+                marked = {**fault.headers, "X-Prplan-Fault": "injected"}
+                response = self._json(fault.status, {"message": fault.message}, extra=marked)
                 self._count(method, path, fault.status)
                 return response(environ, start_response)
         if _GIT_PATH.match(path):
@@ -780,6 +781,12 @@ class ForgeServer:
             request_handler=_QuietHandler if quiet else WSGIRequestHandler,
         )
         self._thread: threading.Thread | None = None
+
+    def serve(self, app: Callable[..., Iterable[bytes]]) -> None:
+        """Serve another WSGI application on the same socket (tests swap in a
+        fresh forge per case without restarting the server)."""
+        self.app = app  # type: ignore[assignment]
+        self._server.app = app
 
     @property
     def host(self) -> str:

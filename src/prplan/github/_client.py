@@ -1,0 +1,583 @@
+"""``GitHubClient``: the ``ForgeClient`` protocol over PyGithub.
+
+Works with github.com, GitHub Enterprise (``base_url=https://HOST/api/v3``)
+and ``prplan forge serve`` (``http://127.0.0.1:PORT/api/v3``).
+
+Cost, in requests (see docs/github.md):
+* observe: repository (1, only when base is not named), base ref (1), base
+  tree (1), branch ref (1), pull requests (1 per 100); when the branch exists
+  and differs from base: its tree (1) and a comparison (1); with an open pull
+  request behind base: the merge base's tree (1). Never per file.
+* a commit: tree (1) + commit (1) + ref (1), plus one blob per binary file;
+  creating or resetting the branch rides on the same ref write.
+* open, merge, delete: 1 each.
+
+Retries: PyGithub's ``GithubRetry`` retries GET, POST, PUT and DELETE on 5xx,
+honours ``Retry-After`` on 403/429 and waits for the primary rate limit's
+reset (capped by ``max_rate_limit_wait``), with exponential backoff. It never
+retries PATCH, so a ref update whose answer was lost is resolved by reading
+the ref back. A POST retried after it succeeded answers 422 "already exists":
+the client then reads back and adopts what it finds when it is what it asked
+for. Writes are spaced (``write_spacing``, 1 s by default except on a
+loopback address) as GitHub asks of integrations.
+
+Tokens: the token lives only in PyGithub's ``Auth.Token``. Errors are built
+from status codes and GitHub's ``message`` only, and scrubbed of the token
+anyway; ``repr`` never shows it.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn
+from urllib.parse import quote, urlparse
+
+import github
+import requests
+from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement
+from github.GitCommit import GitCommit
+from github.GitTree import GitTree
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+
+from .._errors import ConflictError, ForgeError, MergeBlocked, NotFoundError
+from .._model import CommitInfo, PullRequestInfo, is_prplan_message
+from .._ports import Comparison, RequestCount
+
+__all__ = ["GitHubClient", "DEFAULT_API_URL"]
+
+DEFAULT_API_URL = "https://api.github.com"
+_READS = {"GET", "HEAD"}
+_FILE_MODE = "100644"
+
+# PyGithub logs every retry at INFO on its own stderr handler; prplan reports
+# through its outcome instead.
+github.set_log_level(logging.WARNING)
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reads = 0
+        self.writes = 0
+
+    def record(self, verb: str | None) -> None:
+        with self._lock:
+            if (verb or "GET").upper() in _READS:
+                self.reads += 1
+            else:
+                self.writes += 1
+
+
+class _CountingRetry(GithubRetry):
+    """GithubRetry that counts every attempt it decides to send again (the
+    first attempts are counted where PyGithub sends them)."""
+
+    counter: _Counter | None = None
+
+    def new(self, **kw: Any) -> _CountingRetry:
+        retry: _CountingRetry = super().new(**kw)  # urllib3 copies the policy at each step
+        retry.counter = self.counter
+        return retry
+
+    def increment(
+        self, method: str | None = None, url: str | None = None, *args: Any, **kw: Any
+    ) -> Any:
+        retry = super().increment(method, url, *args, **kw)  # raises when it gives up
+        if self.counter is not None:
+            self.counter.record(method)
+        return retry
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class GitHubClient:
+    """A ``ForgeClient`` for GitHub through PyGithub.
+
+    ``token``: a personal access token, app installation token or
+    ``GITHUB_TOKEN`` (None: unauthenticated, for a local forge without
+    ``--token``). ``base_url``: None for github.com. ``write_spacing``:
+    seconds between writes (None: 1 s, or 0 on a loopback address).
+    ``retries``/``backoff``: the retry policy for transient failures.
+    ``max_rate_limit_wait``: the longest it will sleep for a rate limit
+    before failing with a ForgeError that says so.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        base_url: str | None = None,
+        *,
+        write_spacing: float | None = None,
+        timeout: int = 15,
+        retries: int = 5,
+        backoff: float = 0.5,
+        max_rate_limit_wait: int = 300,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        self._token = token or ""
+        self._sleep = sleep
+        self._write_spacing = (
+            (0.0 if _is_loopback(self.base_url) else 1.0)
+            if write_spacing is None
+            else write_spacing
+        )
+        self._last_write = 0.0
+        self._counter = _Counter()
+        retry = _CountingRetry(
+            total=retries,
+            backoff_factor=backoff,
+            max_rate_limit_wait=max_rate_limit_wait,
+            retry_after_max=max_rate_limit_wait,
+            status_forcelist=[*range(500, 600), 429],
+        )
+        retry.counter = self._counter
+        self._github = Github(
+            base_url=self.base_url,
+            auth=Auth.Token(token) if token else None,
+            retry=retry,
+            timeout=timeout,
+            per_page=100,
+            lazy=True,
+            seconds_between_requests=None,
+            seconds_between_writes=None,  # spacing is ours, so it can be 0 locally and counted
+        )
+        # Count first attempts where PyGithub sends every request (retries are
+        # counted by the policy above). Per instance, not global.
+        requester = self._github.requester
+        send = requester._Requester__requestRaw  # type: ignore[attr-defined]
+        counter = self._counter
+
+        def counted(connection: Any, verb: str, url: str, *args: Any, **kw: Any) -> Any:
+            counter.record(verb)
+            return send(connection, verb, url, *args, **kw)
+
+        requester._Requester__requestRaw = counted  # type: ignore[attr-defined]
+        self._tree_of: dict[
+            tuple[str, str], str
+        ] = {}  # (repo, commit) -> tree, learnt while reading
+
+    @classmethod
+    def from_env(cls, **options: Any) -> GitHubClient:
+        """Token from ``GITHUB_TOKEN`` or ``GH_TOKEN``; ``GITHUB_API_URL``
+        for Enterprise or a local forge (default https://api.github.com)."""
+        token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+        return cls(token=token, base_url=os.environ.get("GITHUB_API_URL") or None, **options)
+
+    def __repr__(self) -> str:
+        return f"GitHubClient(base_url={self.base_url!r}, token={'set' if self._token else 'none'})"
+
+    # --- plumbing ------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn PyGithub's and requests' exceptions into prplan's, saying
+        what was being done, and never carrying request headers along."""
+        try:
+            yield
+        except (ForgeError, ConflictError, MergeBlocked):
+            raise
+        except github.RateLimitExceededException as error:
+            raise ForgeError(
+                f"{what}: GitHub's rate limit is exhausted ({_message(error)}). "
+                "Wait for the reset, or use a token with a higher limit.",
+                status=error.status,
+            ) from None
+        except github.BadCredentialsException as error:
+            raise ForgeError(
+                f"{what}: GitHub rejected the token (401). Check GITHUB_TOKEN / GH_TOKEN.",
+                status=error.status,
+            ) from None
+        except github.UnknownObjectException:
+            raise NotFoundError(f"{what}: not found (or the token cannot see it)") from None
+        except GithubException as error:
+            raise ForgeError(
+                f"{what}: GitHub answered {error.status}: {self._scrub(_message(error))}",
+                error.status,
+            ) from None
+        except requests.exceptions.RequestException as error:
+            # str() of these carries the URL but never headers; scrub anyway.
+            raise ForgeError(
+                f"{what}: network error ({type(error).__name__}): {self._scrub(str(error))}"
+            ) from None
+
+    def _space_writes(self) -> None:
+        if self._write_spacing:
+            wait = self._last_write + self._write_spacing - time.monotonic()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_write = time.monotonic()
+
+    def _repo(self, repo: str) -> Repository:
+        """A lazy repository object: no request until an attribute is read."""
+        return self._github.get_repo(repo)
+
+    def _raw(
+        self, verb: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], Any]:
+        headers, data = self._github.requester.requestJsonAndCheck(
+            verb, self.base_url + path, input=body
+        )
+        return headers, data
+
+    def request_count(self) -> RequestCount:
+        return RequestCount(reads=self._counter.reads, writes=self._counter.writes)
+
+    # --- reads ------------------------------------------------------------------------
+
+    def default_branch(self, repo: str) -> str:
+        with self._errors(f"reading repository {repo}"):
+            return str(self._repo(repo).default_branch)
+
+    def branch_sha(self, repo: str, branch: str) -> str | None:
+        with self._errors(f"reading branch {branch} of {repo}"):
+            try:
+                _, data = self._raw("GET", f"/repos/{repo}/git/ref/heads/{quote(branch)}")
+            except github.UnknownObjectException:
+                return None
+            # GitHub answers a prefix of several refs with a list; we asked exactly.
+            if isinstance(data, list):
+                return None
+            return str(data["object"]["sha"])
+
+    def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
+        owner = repo.split("/")[0]
+        with self._errors(f"listing pull requests of {repo}"):
+            pulls = self._repo(repo).get_pulls(state="all", head=f"{owner}:{head}", base=base)
+            out = []
+            for pr in pulls:
+                # merged_at tells merged from closed without a request per pull request.
+                merged = pr.merged_at is not None
+                out.append(
+                    PullRequestInfo(
+                        number=pr.number,
+                        state=pr.state,
+                        merged=merged,
+                        head_branch=pr.head.ref,
+                        base_branch=pr.base.ref,
+                        head_sha=pr.head.sha,
+                        title=pr.title,
+                        url=pr.html_url,
+                        merge_sha=pr.merge_commit_sha if merged else None,
+                    )
+                )
+        # GitHub filters by head and base; a server that ignored the filter
+        # must not make prplan adopt a stranger's pull request.
+        return sorted(
+            (p for p in out if p.head_branch == head and p.base_branch == base),
+            key=lambda p: p.number,
+        )
+
+    def blob_shas(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, str | None]:
+        with self._errors(f"reading the tree of {commit_sha[:7]} in {repo}"):
+            tree = self._repo(repo).get_git_tree(commit_sha, recursive=True)
+            self._tree_of[(repo, commit_sha)] = tree.sha
+            blobs = {entry.path: entry.sha for entry in tree.tree if entry.type == "blob"}
+            if tree.truncated:  # over 100,000 entries: walk down to each path instead
+                blobs = self._walk(repo, tree.sha, paths)
+        return {path: blobs.get(path) for path in paths}
+
+    def _walk(self, repo: str, root: str, paths: Sequence[str]) -> dict[str, str]:
+        """Blob shas found by reading only the directories on the way to each
+        path (one request per directory), for trees too large to list."""
+        listings: dict[str, dict[str, tuple[str, str]]] = {}
+
+        def listing(tree_sha: str) -> dict[str, tuple[str, str]]:
+            if tree_sha not in listings:
+                tree = self._repo(repo).get_git_tree(tree_sha, recursive=False)
+                listings[tree_sha] = {e.path: (e.type, e.sha) for e in tree.tree}
+            return listings[tree_sha]
+
+        found: dict[str, str] = {}
+        for path in paths:
+            current: str | None = root
+            parts = path.split("/")
+            for depth, part in enumerate(parts):
+                assert current is not None
+                kind, sha = listing(current).get(part, ("", ""))
+                last = depth == len(parts) - 1
+                if last and kind == "blob":
+                    found[path] = sha
+                current = sha if kind == "tree" else None
+                if current is None:
+                    break
+        return found
+
+    def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
+        with self._errors(f"comparing {base_sha[:7]}...{head_sha[:7]} in {repo}"):
+            comparison = self._repo(repo).compare(base_sha, head_sha)
+            commits = tuple(
+                CommitInfo(
+                    sha=c.sha,
+                    summary=c.commit.message.split("\n", 1)[0],
+                    author=c.commit.author.name if c.commit.author else "",
+                    by_prplan=is_prplan_message(c.commit.message),
+                )
+                for c in comparison.commits
+            )
+            return Comparison(
+                status=comparison.status,
+                ahead_by=comparison.ahead_by,
+                behind_by=comparison.behind_by,
+                commits=commits,
+                complete=len(commits) >= comparison.ahead_by,
+                merge_base_sha=comparison.merge_base_commit.sha
+                if comparison.merge_base_commit
+                else None,
+            )
+
+    def read_blob(self, repo: str, sha: str) -> bytes:
+        with self._errors(f"reading blob {sha[:7]} of {repo}"):
+            blob = self._repo(repo).get_git_blob(sha)
+            return base64.b64decode(blob.content)
+
+    # --- writes -----------------------------------------------------------------------
+
+    def _ref_sha(self, repo: str, branch: str) -> str | None:
+        return self.branch_sha(repo, branch)
+
+    def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        self._space_writes()
+        with self._errors(f"creating branch {branch} in {repo}"):
+            try:
+                self._raw(
+                    "POST", f"/repos/{repo}/git/refs", {"ref": f"refs/heads/{branch}", "sha": sha}
+                )
+            except GithubException as error:
+                if error.status == 422 and "already exists" in _message(error):
+                    # A retried POST that had succeeded, or someone else's branch?
+                    if self._ref_sha(repo, branch) == sha:
+                        return
+                    raise ConflictError(
+                        f"{repo}: branch {branch!r} already exists (someone created it)"
+                    ) from None
+                raise
+
+    def reset_branch(self, repo: str, branch: str, sha: str, *, expected_sha: str) -> None:
+        current = self._ref_sha(repo, branch)
+        if current != expected_sha:
+            raise ConflictError(
+                f"{repo}: branch {branch!r} is not at {expected_sha[:7]} any more (someone pushed "
+                "meanwhile); nothing was changed. Run prplan again."
+            )
+        self._move_ref(repo, branch, sha, force=True, was=current)
+
+    def _move_ref(self, repo: str, branch: str, sha: str, *, force: bool, was: str | None) -> None:
+        """PATCH a branch. REST has no expected-old-sha, so: fast-forward only
+        unless forced, and when the answer is lost (PATCH is never retried),
+        read the branch back to learn what happened."""
+        self._space_writes()
+        path = f"/repos/{repo}/git/refs/heads/{quote(branch)}"
+        with self._errors(f"updating branch {branch} of {repo}"):
+            try:
+                self._raw("PATCH", path, {"sha": sha, "force": force})
+                return
+            except GithubException as error:
+                if error.status == 422 and "fast forward" in _message(error).lower():
+                    raise ConflictError(
+                        f"{repo}: branch {branch!r} moved while prplan was committing (not a fast "
+                        "forward); nothing was changed. Run prplan again."
+                    ) from None
+                if error.status < 500:
+                    raise
+                failure: Exception = error
+            except requests.exceptions.RequestException as error:
+                failure = error
+            now = self._ref_sha(repo, branch)
+            if now == sha:
+                return  # it went through; only the answer was lost
+            if now == was:
+                self._raw("PATCH", path, {"sha": sha, "force": force})  # it did not: once more
+                return
+            raise failure
+
+    def commit_files(
+        self,
+        repo: str,
+        branch: str,
+        *,
+        parent_sha: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+        create: bool = False,
+        reset_from: str | None = None,
+    ) -> str:
+        if reset_from is not None and self._ref_sha(repo, branch) != reset_from:
+            raise ConflictError(
+                f"{repo}: branch {branch!r} is not at {reset_from[:7]} any more (someone pushed "
+                "meanwhile); nothing was committed. Run prplan again."
+            )
+        github_repo = self._repo(repo)
+        with self._errors(f"committing {len(files)} file(s) to {branch} in {repo}"):
+            elements = []
+            for path, content in files.items():
+                if content is None:
+                    elements.append(InputGitTreeElement(path, _FILE_MODE, "blob", sha=None))
+                    continue
+                try:
+                    text = content.decode("utf-8")
+                except UnicodeDecodeError:
+                    self._space_writes()
+                    blob = github_repo.create_git_blob(
+                        base64.b64encode(content).decode("ascii"), "base64"
+                    )
+                    elements.append(InputGitTreeElement(path, _FILE_MODE, "blob", sha=blob.sha))
+                    continue
+                elements.append(InputGitTreeElement(path, _FILE_MODE, "blob", content=text))
+            base_tree = GitTree(
+                github_repo.requester,
+                attributes={"sha": self._tree(repo, parent_sha)},
+                completed=True,
+            )
+            self._space_writes()
+            tree = github_repo.create_git_tree(elements, base_tree=base_tree)
+            parent = GitCommit(
+                github_repo.requester, attributes={"sha": parent_sha}, completed=True
+            )
+            self._space_writes()
+            commit = github_repo.create_git_commit(message, tree, [parent])
+            new_sha = str(commit.sha)
+        if create:
+            self.create_branch(repo, branch, new_sha)
+        else:
+            self._move_ref(
+                repo, branch, new_sha, force=reset_from is not None, was=reset_from or parent_sha
+            )
+        return new_sha
+
+    def _tree(self, repo: str, commit_sha: str) -> str:
+        """The tree of a commit: known from observing (no request), else read."""
+        known = self._tree_of.get((repo, commit_sha))
+        if known is None:
+            _, data = self._raw("GET", f"/repos/{repo}/git/commits/{commit_sha}")
+            known = str(data["tree"]["sha"])
+            self._tree_of[(repo, commit_sha)] = known
+        return known
+
+    def create_pull_request(
+        self, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> PullRequestInfo:
+        self._space_writes()
+        with self._errors(f"opening a pull request {head} -> {base} in {repo}"):
+            try:
+                pr = self._repo(repo).create_pull(base=base, head=head, title=title, body=body)
+            except GithubException as error:
+                if error.status == 422 and "already exists" in _message(error):
+                    return self._adopt_pull(repo, head, base, title)
+                raise
+            return _info(pr)
+
+    def _adopt_pull(self, repo: str, head: str, base: str, title: str) -> PullRequestInfo:
+        """After 422 "already exists": a retried POST that had succeeded
+        leaves exactly our pull request open (same title, head at the
+        branch); anything else is someone else's, and a conflict."""
+        head_sha = self._ref_sha(repo, head)
+        open_prs = [p for p in self.pull_requests_for(repo, head, base) if p.is_open]
+        if len(open_prs) == 1 and open_prs[0].title == title and open_prs[0].head_sha == head_sha:
+            return open_prs[0]
+        numbers = ", ".join(f"#{p.number}" for p in open_prs)
+        raise ConflictError(
+            f"{repo}: a pull request from {head} into {base} is already open ({numbers})"
+        )
+
+    def merge_pull_request(
+        self, repo: str, number: int, *, method: str, expected_head_sha: str
+    ) -> str:
+        pr = PullRequest(
+            self._repo(repo).requester,
+            url=f"{self.base_url}/repos/{repo}/pulls/{number}",
+            completed=False,
+        )
+        attempts = 3
+        for attempt in range(attempts):
+            self._space_writes()
+            with self._errors(f"merging pull request #{number} of {repo}"):
+                try:
+                    status = pr.merge(merge_method=method, sha=expected_head_sha)
+                    return str(status.sha)
+                except GithubException as error:
+                    message = _message(error)
+                    if error.status == 409:
+                        raise ConflictError(
+                            f"{repo}: #{number}: {message} (its head is no longer the reviewed "
+                            f"{expected_head_sha[:7]}); nothing was merged. Run prplan again."
+                        ) from None
+                    if (
+                        error.status == 405
+                        and "base branch was modified" in message.lower()
+                        and attempt < attempts - 1
+                    ):
+                        self._sleep(1.0 * (attempt + 1))  # transient on GitHub: try again
+                        continue
+                    if error.status == 405:
+                        merged = self._merged_sha(repo, number, expected_head_sha)
+                        if merged is not None:
+                            return merged  # a retried PUT: our first attempt had merged it
+                        _raise_blocked(number, message)
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _merged_sha(self, repo: str, number: int, head_sha: str) -> str | None:
+        _, data = self._raw("GET", f"/repos/{repo}/pulls/{number}")
+        if data.get("merged") and data.get("head", {}).get("sha") == head_sha:
+            return str(data["merge_commit_sha"])
+        return None
+
+    def delete_branch(self, repo: str, branch: str) -> None:
+        self._space_writes()
+        with self._errors(f"deleting branch {branch} of {repo}"):
+            try:
+                self._raw("DELETE", f"/repos/{repo}/git/refs/heads/{quote(branch)}")
+            except GithubException as error:
+                if error.status == 422 and self._ref_sha(repo, branch) is None:
+                    return  # a retried DELETE that had succeeded
+                raise
+
+
+def _message(error: GithubException) -> str:
+    data = error.data
+    if isinstance(data, dict):
+        message = str(data.get("message") or "")
+        for item in data.get("errors") or []:
+            if isinstance(item, dict) and item.get("message"):
+                message += f": {item['message']}"
+        return message
+    return str(data or "")
+
+
+def _raise_blocked(number: int, message: str) -> NoReturn:
+    raise MergeBlocked(number, message)
+
+
+def _info(pr: PullRequest) -> PullRequestInfo:
+    merged = pr.merged_at is not None
+    return PullRequestInfo(
+        number=pr.number,
+        state=pr.state,
+        merged=merged,
+        head_branch=pr.head.ref,
+        base_branch=pr.base.ref,
+        head_sha=pr.head.sha,
+        title=pr.title,
+        url=pr.html_url,
+        merge_sha=pr.merge_commit_sha if merged else None,
+    )

@@ -1,0 +1,93 @@
+"""A LocalForge served over real HTTP, and a GitHubClient talking to it.
+
+One server per test session; each test gets a fresh forge behind it. Every
+response the forge's REST API gives is validated against GitHub's OpenAPI
+schemas (``openapi_contract``) by a WSGI middleware: ``Served.violations``
+lists what did not validate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import prplan
+from prplan.localforge._faults import Faults
+from prplan.localforge._rest import API, ForgeApp, ForgeServer
+
+import openapi_contract
+
+TOKEN = "ghp_localTEST0123456789abcdefSECRET"
+
+#: The thorough profile (CI) runs every case over HTTP; the dev profile a
+#: deterministic fifth, since each HTTP case costs ~30 ms (a connection per request).
+THOROUGH = bool(os.environ.get("CI")) or os.environ.get("HYPOTHESIS_PROFILE") == "ci"
+FIXED_CLOCK = 1_764_000_000.0
+
+
+def fixed_clock() -> float:
+    return FIXED_CLOCK
+
+
+class ContractCheck:
+    """WSGI middleware: validate each JSON answer of the REST API."""
+
+    def __init__(self, app: ForgeApp) -> None:
+        self.app = app
+        self.contract = openapi_contract.get_contract()
+        self.violations: list[str] = []
+        self.checked = 0
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split()[0])
+            captured["json"] = any(k.lower() == "content-type" and "json" in v for k, v in headers)
+            captured["injected"] = any(k.lower() == "x-prplan-fault" for k, _ in headers)
+            return start_response(status, headers, exc_info)
+
+        body = b"".join(self.app(environ, capture))
+        path = environ.get("PATH_INFO", "")
+        # Injected faults are off-contract on purpose, as GitHub's own 5xx are.
+        if (
+            self.contract is not None
+            and path.startswith(API)
+            and "status" in captured
+            and not captured["injected"]
+        ):
+            method = environ["REQUEST_METHOD"]
+            document = json.loads(body) if captured["json"] and body else None
+            errors = self.contract.validate(method, path[len(API) :], captured["status"], document)
+            self.checked += 1
+            self.violations += [f"{method} {path} {captured['status']}: {e}" for e in errors]
+        return [body]
+
+
+class Served:
+    """A forge behind the shared server, with a client for it."""
+
+    def __init__(
+        self, server: ForgeServer, forge: prplan.LocalForge, *, token: str | None = TOKEN
+    ) -> None:
+        self.forge = forge
+        self.faults = Faults()
+        self.app = ForgeApp(forge, token=token, faults=self.faults)
+        self.check = ContractCheck(self.app)
+        server.serve(self.check)
+        self.server = server
+        self.client = prplan.GitHubClient(
+            token=token, base_url=server.api_url, retries=3, backoff=0.0, timeout=5
+        )
+
+    @property
+    def violations(self) -> list[str]:
+        return self.check.violations
+
+    def new_client(self, **options: Any) -> prplan.GitHubClient:
+        options.setdefault("token", TOKEN)
+        return prplan.GitHubClient(base_url=self.server.api_url, **options)

@@ -1,0 +1,62 @@
+"""The same scenarios through GitHubClient -> HTTP -> forge as through
+LocalForge directly: equal observations, plans and outcomes (shas
+included: both forges run on one fixed clock), equal final repositories,
+and every REST response valid against GitHub's OpenAPI schema."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+import prplan
+from prplan.localforge._rest import ForgeServer
+
+import scenarios
+from served import THOROUGH, Served, fixed_clock
+
+CASES = scenarios.all_cases() if THOROUGH else scenarios.all_cases()[::5]
+
+
+def _without_urls(snapshot: prplan.RepoSnapshot) -> prplan.RepoSnapshot:
+    # The only difference allowed: a pull request's web address.
+    return attrs.evolve(
+        snapshot, pull_requests=tuple(attrs.evolve(p, url="") for p in snapshot.pull_requests)
+    )
+
+
+def _outcome(outcome: prplan.Outcome) -> tuple[object, ...]:
+    return (
+        outcome.status,
+        [(r.kind, r.status, r.sha, r.pull_request) for r in outcome.actions],
+        outcome.pull_request,
+        outcome.commit_sha,
+        outcome.merge_sha,
+        outcome.error_type,
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[scenarios.case_id(c) for c in CASES])
+def test_github_client_over_http_equals_local_forge(
+    case: scenarios.Case, forge_server: ForgeServer
+) -> None:
+    pr, branch, content, flags = case
+    request = scenarios.request_for(content, **flags)
+    direct = scenarios.build(pr, branch, request, clock=fixed_clock).forge
+    served = Served(forge_server, scenarios.build(pr, branch, request, clock=fixed_clock).forge)
+
+    seen_direct = prplan.observe(direct, request)
+    seen_http = prplan.observe(served.client, request)
+    assert _without_urls(seen_http) == _without_urls(seen_direct)
+
+    plan_direct = prplan.plan(seen_direct, request)
+    plan_http = prplan.plan(seen_http, request)
+    assert (plan_http.rule, plan_http.actions, plan_http.notes, plan_http.refusal) == (
+        plan_direct.rule, plan_direct.actions, plan_direct.notes, plan_direct.refusal,
+    )  # fmt: skip
+
+    assert _outcome(prplan.apply(plan_http, served.client)) == _outcome(
+        prplan.apply(plan_direct, direct)
+    )
+    assert scenarios.state(served.forge) == scenarios.state(direct)
+    assert served.violations == []
+    assert served.check.checked > 0
