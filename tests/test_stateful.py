@@ -15,12 +15,17 @@ Invariants after every step:
 
 from __future__ import annotations
 
+import atexit
+
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import prplan
 from prplan import OutcomeStatus
+from prplan.localforge._rest import ForgeApp, ForgeServer
+
+from served import Served
 
 REPO = "acme/gitops"
 BRANCH = "prplan/release"
@@ -32,13 +37,19 @@ file_maps = st.dictionaries(st.sampled_from(PATHS), contents, min_size=1, max_si
 
 
 class PrplanAmongHumans(RuleBasedStateMachine):
+    """prplan works through ``self.client``; humans act on ``self.forge``."""
+
     def __init__(self) -> None:
         super().__init__()
         self.forge = prplan.LocalForge.in_memory()
         self.forge.create_repo(REPO, {PATHS[0]: "tag: 0\n", "README.md": "gitops\n"})
+        self.client: prplan.ForgeClient = self.connect(self.forge)
         self.merged_by_prplan: set[int] = set()
         self.merged_by_humans: set[int] = set()
         self.human_commits: set[str] = set()
+
+    def connect(self, forge: prplan.LocalForge) -> prplan.ForgeClient:
+        return forge
 
     # --- what humans do ---------------------------------------------------------
 
@@ -120,7 +131,7 @@ class PrplanAmongHumans(RuleBasedStateMachine):
             allow_modification=allow_modification, on_closed=on_closed, branch_policy=branch_policy,
             delete_branch=delete_branch, merge_method=method, title="Release",
         )  # fmt: skip
-        snapshot = prplan.observe(self.forge, request)
+        snapshot = prplan.observe(self.client, request)
         plan = prplan.plan(snapshot, request)
         # Plans are data: deterministic and lossless.
         assert prplan.plan(snapshot, request).to_json() == plan.to_json()
@@ -128,7 +139,7 @@ class PrplanAmongHumans(RuleBasedStateMachine):
 
         before = {p.number for p in self._pulls() if p.merged}
         reachable = {sha for sha in self.human_commits if self.forge.reachable(REPO, sha)}
-        outcome = prplan.apply(plan, self.forge)
+        outcome = prplan.apply(plan, self.client)
         lost = {sha for sha in reachable if not self.forge.reachable(REPO, sha)}
         if not (
             branch_policy == "reset"
@@ -147,7 +158,7 @@ class PrplanAmongHumans(RuleBasedStateMachine):
             # Only a merge conflict can stop a fresh plan on an idle forge.
             assert outcome.error_type == "MergeBlocked", outcome.error
             return
-        replan = prplan.plan(prplan.observe(self.forge, request), request)
+        replan = prplan.plan(prplan.observe(self.client, request), request)
         assert replan.is_empty, f"not converged: {replan.rule} after {plan.rule}"
 
     # --- invariants -------------------------------------------------------------
@@ -167,3 +178,32 @@ TestPrplanAmongHumans = PrplanAmongHumans.TestCase
 # enough that the dev profile stays fast. max_examples comes from the profile.
 # settings() inherits the loaded profile (conftest), so only the step count is set here.
 TestPrplanAmongHumans.settings = settings(stateful_step_count=25)
+
+
+_SERVER: list[ForgeServer] = []
+
+
+def _shared_server() -> ForgeServer:
+    if not _SERVER:
+        _SERVER.append(ForgeServer(ForgeApp(prplan.LocalForge.in_memory())).start())
+        atexit.register(_SERVER[0].stop)
+    return _SERVER[0]
+
+
+class PrplanAmongHumansOverHTTP(PrplanAmongHumans):
+    """The same story with prplan talking to the forge through GitHubClient
+    over HTTP, and every response checked against GitHub's schema."""
+
+    def connect(self, forge: prplan.LocalForge) -> prplan.ForgeClient:
+        self.served = Served(_shared_server(), forge)
+        return self.served.client
+
+    @invariant()
+    def every_response_is_on_contract(self) -> None:
+        assert self.served.violations == []
+
+
+TestPrplanAmongHumansOverHTTP = PrplanAmongHumansOverHTTP.TestCase
+TestPrplanAmongHumansOverHTTP.settings = settings(
+    stateful_step_count=25, max_examples=settings.default.max_examples // 3 or 1
+)
