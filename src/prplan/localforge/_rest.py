@@ -31,7 +31,7 @@ import attrs
 from dulwich.objects import Blob, Tree
 from dulwich.objects import Commit as GitCommit
 from dulwich.server import Backend
-from dulwich.web import HTTPGitApplication
+from dulwich.web import make_wsgi_chain
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
@@ -112,8 +112,10 @@ class _Repos(Backend):  # type: ignore[misc]
     def __init__(self, forge: LocalForge) -> None:
         self.forge = forge
 
-    def open_repository(self, path: str) -> Any:
-        match = _GIT_PATH.match(path.rstrip("/") if path.endswith(".git/") else path)
+    def open_repository(self, path: str | bytes) -> Any:
+        # dulwich passes a str for info/refs and bytes for the service calls.
+        text = path.decode("utf-8", "replace") if isinstance(path, bytes) else path
+        match = _GIT_PATH.match(text.rstrip("/"))
         if match is None:
             raise NotFoundError(f"no repository at {path}")
         return self.forge._git(f"{match['owner']}/{match['name']}")
@@ -143,7 +145,7 @@ class ForgeApp:
         self._reset = int(time.time()) + 3600
         self._lock = threading.Lock()
         self._routes = _rules()
-        self._git = HTTPGitApplication(_Repos(forge))
+        self._git = make_wsgi_chain(_Repos(forge))  # with request-size limit and gunzip filters
 
     def __repr__(self) -> str:  # never show the token
         return f"ForgeApp({self.forge!r}, token={'set' if self._token else 'none'})"
