@@ -8,10 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from served import TOKEN, Served
 
 import prplan
 from prplan.localforge._rest import ForgeServer
+
+from served import TOKEN, Served
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
 REPO = "acme/app"

@@ -117,7 +117,7 @@ class _Repos(Backend):  # type: ignore[misc]
         text = path.decode("utf-8", "replace") if isinstance(path, bytes) else path
         match = _GIT_PATH.match(text.rstrip("/"))
         if match is None:
-            raise NotFoundError(f"no repository at {path}")
+            raise NotFoundError(f"no repository at {text}")
         return self.forge._git(f"{match['owner']}/{match['name']}")
 
 
