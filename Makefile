@@ -29,6 +29,7 @@ specs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_planner.py
+	$(PY) benchmarks/bench_requests.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

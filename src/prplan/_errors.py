@@ -90,18 +90,26 @@ class StalePlanError(RepositoryDisagreesError):
     on. Nothing was written. ``moved`` lists each fact as
     ``(name, planned value, current value)``."""
 
-    def __init__(self, moved: Sequence[tuple[str, str, str]]) -> None:
+    def __init__(
+        self, moved: Sequence[tuple[str, str, str]], *, message: str | None = None
+    ) -> None:
         self.moved = tuple(moved)
         lines = "\n".join(f"  - {name}: planned {was}, now {now}" for name, was, now in self.moved)
         super().__init__(
-            "the plan is stale: the repository moved since it was made; nothing was written. "
+            message
+            or "the plan is stale: the repository moved since it was made; nothing was written. "
             f"Make a new plan and review it.\n{lines}"
         )
 
 
-class ConflictError(RepositoryDisagreesError):
-    """A compare-and-swap lost a race during apply: a branch was not where the
-    plan expected it (someone pushed meanwhile). Re-plan."""
+class ConflictError(StalePlanError):
+    """The plan went stale *during* apply: a compare-and-swap lost a race (a
+    branch was not where the plan expected it, a pull request's head moved
+    before its merge: GitHub's 409). The actions before it were done; the
+    outcome says which. Re-plan from the current state."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__((), message=message)
 
 
 class MergeBlocked(RepositoryDisagreesError):

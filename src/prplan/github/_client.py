@@ -323,27 +323,29 @@ class GitHubClient:
         return found
 
     def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
+        # One raw request: PyGithub's lazy Comparison would fetch it twice
+        # (once for its fields, once more for its list of commits).
         with self._errors(f"comparing {base_sha[:7]}...{head_sha[:7]} in {repo}"):
-            comparison = self._repo(repo).compare(base_sha, head_sha)
-            commits = tuple(
-                CommitInfo(
-                    sha=c.sha,
-                    summary=c.commit.message.split("\n", 1)[0],
-                    author=c.commit.author.name if c.commit.author else "",
-                    by_prplan=is_prplan_message(c.commit.message),
-                )
-                for c in comparison.commits
+            _, data = self._raw("GET", f"/repos/{repo}/compare/{base_sha}...{head_sha}")
+        commits = tuple(
+            CommitInfo(
+                sha=c["sha"],
+                summary=c["commit"]["message"].split("\n", 1)[0],
+                author=(c["commit"].get("author") or {}).get("name") or "",
+                by_prplan=is_prplan_message(c["commit"]["message"]),
             )
-            return Comparison(
-                status=comparison.status,
-                ahead_by=comparison.ahead_by,
-                behind_by=comparison.behind_by,
-                commits=commits,
-                complete=len(commits) >= comparison.ahead_by,
-                merge_base_sha=comparison.merge_base_commit.sha
-                if comparison.merge_base_commit
-                else None,
-            )
+            for c in data.get("commits", [])
+        )
+        merge_base = data.get("merge_base_commit") or {}
+        return Comparison(
+            status=data["status"],
+            ahead_by=data["ahead_by"],
+            behind_by=data["behind_by"],
+            commits=commits,
+            # GitHub lists at most 250 commits; beyond, prplan cannot vouch for the rest.
+            complete=len(commits) >= data["ahead_by"],
+            merge_base_sha=merge_base.get("sha"),
+        )
 
     def read_blob(self, repo: str, sha: str) -> bytes:
         with self._errors(f"reading blob {sha[:7]} of {repo}"):

@@ -1,0 +1,209 @@
+"""Requests per change, counted at the server, for prplan and for a naive
+PyGithub script; and how many simple GETs per second the local forge serves.
+
+    .venv/bin/python benchmarks/bench_requests.py [--json]
+
+Everything runs against ``prplan forge`` served on loopback in this process.
+The naive script does what the legacy helper's callers did: a branch, then
+per file ``get_contents`` and ``create_file``/``update_file`` (one commit per
+file), then ``create_pull`` and ``merge``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import platform
+import sys
+import time
+from typing import Any
+
+import github
+from github import Auth, Github
+
+import prplan
+from prplan.localforge._rest import ForgeApp, ForgeServer
+
+github.set_log_level(logging.WARNING)
+TOKEN = "bench-token"
+REPO = "acme/deployments"
+
+
+def _files(count: int, version: str, *, binary: int = 0) -> dict[str, bytes]:
+    files = {
+        f"apps/app-{i:04d}/values.yaml": f"image:\n  tag: '{version}'\n".encode()
+        for i in range(count)
+    }
+    for i in range(binary):
+        files[f"charts/logo-{i}.png"] = b"\x89PNG\r\n\x1a\n" + version.encode() + bytes(range(256))
+    return files
+
+
+def _serve(files: dict[str, bytes]) -> tuple[ForgeServer, prplan.LocalForge]:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, files)
+    return ForgeServer(ForgeApp(forge, token=TOKEN)).start(), forge
+
+
+def _commits_on(forge: prplan.LocalForge, ref: str) -> int:
+    return len(forge.log(REPO, ref))
+
+
+def prplan_change(count: int, *, binary: int = 0) -> dict[str, Any]:
+    """(a)/(c): no branch -> merged PR; (b): the same request again."""
+    server, forge = _serve(_files(count, "1.0", binary=binary))
+    app = server.app
+    try:
+        client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url)
+        request = prplan.ChangeRequest(
+            repo=REPO, branch="prplan/release-2.0", files=_files(count, "2.0", binary=binary),
+            title="Release 2.0", automerge=True,
+        )  # fmt: skip
+        before = _commits_on(forge, "main")
+        started = time.perf_counter()
+        plan = prplan.plan(prplan.observe(client, request), request)
+        outcome = prplan.apply(plan, client, recheck=False)  # plan + apply in one run
+        first = {
+            "reads": app.log.reads,
+            "writes": app.log.writes,
+            "seconds": time.perf_counter() - started,
+        }
+        assert outcome.status is prplan.OutcomeStatus.MERGED, outcome.error
+        # A merge commit plus prplan's one commit: the change itself is one commit.
+        first["commits"] = _commits_on(forge, "main") - before - 1
+        app.log.reset()
+        again = prplan.plan(prplan.observe(client, request), request)
+        assert again.is_empty
+        rerun = {"reads": app.log.reads, "writes": app.log.writes}
+        return {"files": count, "binary": binary, "change": first, "rerun": rerun}
+    finally:
+        server.stop()
+
+
+def naive_change(count: int) -> dict[str, Any]:
+    server, forge = _serve(_files(count, "1.0"))
+    app = server.app
+    try:
+        gh = Github(base_url=server.api_url, auth=Auth.Token(TOKEN),
+                    seconds_between_requests=None, seconds_between_writes=None)  # fmt: skip
+        before = _commits_on(forge, "main")
+        started = time.perf_counter()
+        repo = gh.get_repo(REPO)
+        branch = "legacy/release-2.0"
+        repo.create_git_ref(f"refs/heads/{branch}", repo.get_branch(repo.default_branch).commit.sha)
+        for path, content in _files(count, "2.0").items():
+            try:
+                current = repo.get_contents(path, ref=branch)
+            except github.UnknownObjectException:
+                repo.create_file(path, f"add {path}", content, branch=branch)
+            else:
+                assert not isinstance(current, list)
+                repo.update_file(path, f"update {path}", content, current.sha, branch=branch)
+        pr = repo.create_pull(base=repo.default_branch, head=branch, title="Release 2.0")
+        pr.merge()
+        return {
+            "files": count,
+            "reads": app.log.reads,
+            "writes": app.log.writes,
+            "commits": _commits_on(forge, "main") - before - 1,
+            "seconds": time.perf_counter() - started,
+        }
+    finally:
+        server.stop()
+
+
+def forge_gets_per_second(seconds: float = 2.0) -> dict[str, Any]:
+    """Sequential simple GETs (a ref), one connection each as PyGithub's
+    pool would see with this server, from one client thread."""
+    server, _ = _serve({"README.md": b"hi\n"})
+    try:
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
+            connection.request(
+                "GET",
+                f"/api/v3/repos/{REPO}/git/ref/heads/main",
+                headers={"Authorization": f"token {TOKEN}"},
+            )
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            connection.close()
+            count += 1
+        elapsed = time.perf_counter() - started
+        return {"requests": count, "seconds": elapsed, "per_second": count / elapsed}
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+
+    results: dict[str, Any] = {
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPU(s)",
+        "prplan_3": prplan_change(3),
+        "prplan_100": prplan_change(100),
+        "prplan_1000": prplan_change(1000),
+        "prplan_3_plus_2_binary": prplan_change(3, binary=2),
+        "naive_3": naive_change(3),
+        "naive_100": naive_change(100),
+        "forge_gets": forge_gets_per_second(),
+    }
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+
+    def total(row: dict[str, Any]) -> int:
+        return int(row["reads"] + row["writes"])
+
+    a, c = results["prplan_3"], results["prplan_1000"]
+    print(f"Python {results['python']} on {results['machine']}")
+    print(f"{'':38}{'reads':>7}{'writes':>8}{'total':>7}{'commits':>9}{'seconds':>9}")
+    for name in ("prplan_3", "prplan_100", "prplan_1000", "prplan_3_plus_2_binary"):
+        row = results[name]["change"]
+        print(
+            f"{name + ': change':38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}{row['commits']:>9}{row['seconds']:>9.2f}"
+        )
+        rerun = results[name]["rerun"]
+        print(f"{name + ': re-run':38}{rerun['reads']:>7}{rerun['writes']:>8}{total(rerun):>7}")
+    for name in ("naive_3", "naive_100"):
+        row = results[name]
+        print(
+            f"{name:38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}{row['commits']:>9}{row['seconds']:>9.2f}"
+        )
+    gets = results["forge_gets"]
+    print(
+        f"forge: {gets['per_second']:.0f} simple GETs per second ({gets['requests']} in {gets['seconds']:.1f} s)"
+    )
+
+    ratio = total(results["naive_100"]) / total(results["prplan_100"]["change"])
+    goals = [
+        (
+            "(a) 3-file change <= 10 requests and one commit",
+            total(a["change"]) <= 10 and a["change"]["commits"] == 1,
+        ),
+        (
+            "(b) re-run <= 7 reads and no writes",
+            a["rerun"]["reads"] <= 7 and a["rerun"]["writes"] == 0,
+        ),
+        ("(c) 1,000 files: same count as (a)", total(c["change"]) == total(a["change"])),
+        (
+            "    binary files: +1 request each",
+            total(results["prplan_3_plus_2_binary"]["change"]) == total(a["change"]) + 2,
+        ),
+        (f">= 20x fewer than naive at 100 files ({ratio:.0f}x)", ratio >= 20),
+        (">= 300 simple GETs/s", gets["per_second"] >= 300),
+    ]
+    print("\nGoals")
+    for label, ok in goals:
+        print(f"  {label}: {'pass' if ok else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
