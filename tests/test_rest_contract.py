@@ -12,9 +12,13 @@ from github import Auth, Github
 import prplan
 from prplan.localforge._rest import ForgeServer
 
+import openapi_contract
 from served import TOKEN, Served
 
 REPO = "acme/app"
+pytestmark = pytest.mark.skipif(
+    openapi_contract.load_spec() is None, reason=openapi_contract.SKIP_REASON
+)
 
 
 @pytest.fixture
