@@ -38,7 +38,7 @@ def test_create_repo_rejects_a_bad_name_naming_it(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["forge", "create-repo", "not-a-repo", "--data", str(tmp_path / "f")]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # invalid input: exit 1, one line per problem
     assert "repo: 'not-a-repo' is not 'owner/name'" in result.output
 
 
@@ -90,5 +90,5 @@ def test_serve_rejects_a_bad_fault_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["forge", "serve", "--data", str(tmp_path / "f"), "--faults", str(bad)]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # invalid input: exit 1, one line per problem
     assert "unknown field 'color'" in result.output

@@ -49,7 +49,9 @@ def walk(start: Stage, actions: Iterable[ActionKind]) -> list[Stage]:
     return visited
 
 
-def mermaid(highlight: Iterable[Stage] = (), current: Stage | None = None) -> str:
+def mermaid(
+    highlight: Iterable[Stage] = (), current: Stage | None = None, end: Stage | None = None
+) -> str:
     """The lifecycle as Mermaid ``stateDiagram-v2`` text.
 
     ``current`` marks a stage as active (transitions' own styling);
@@ -68,6 +70,10 @@ def mermaid(highlight: Iterable[Stage] = (), current: Stage | None = None) -> st
         auto_transitions=False,
     )
     text: str = model.get_graph().draw(None)  # type: ignore[attr-defined]
+    # Mermaid's frontmatter is YAML: a bare title line is not valid there.
+    text = text.replace(
+        "---\nprplan change lifecycle\n---", "---\ntitle: prplan change lifecycle\n---", 1
+    )
     if current is None:
         # transitions styles the initial state as active; the neutral
         # diagram should not single any stage out.
@@ -75,4 +81,13 @@ def mermaid(highlight: Iterable[Stage] = (), current: Stage | None = None) -> st
     marked = {stage.value for stage in highlight} - {initial if current else ""}
     for stage in sorted(marked):
         text = text.replace(f"Class {stage} s_default", f"Class {stage} s_previous")
+    if end is not None and end is not current:
+        # Where this plan ends: a class of our own, declared beside transitions' ones.
+        text = text.replace(
+            "  classDef s_default",
+            "  classDef s_end color:darkgreen,fill:palegreen\n  classDef s_default",
+            1,
+        )
+        text = text.replace(f"Class {end.value} s_previous", f"Class {end.value} s_end")
+        text = text.replace(f"Class {end.value} s_default", f"Class {end.value} s_end")
     return text.rstrip() + "\n"

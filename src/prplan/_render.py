@@ -1,24 +1,44 @@
-"""Views of plans and outcomes for people: plain text for terminals.
+"""Views of plans and outcomes for people: text for terminals, Markdown for
+pull requests and design reviews (JSON is ``Plan.to_json``).
 
-(JSON is ``Plan.to_json``; Markdown with diffs comes with the command-line
-issue.) Rendering is pure: it reads the plan and nothing else.
+Rendering is pure. A plan carries the new content of every file; the old
+content needed for diffs is passed in (``old``: blob sha -> bytes), read by
+the caller only for the files a diff shows.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable, Mapping
+
+from ._lifecycle import mermaid, walk
 from ._outcome import Outcome
 from ._plan import (
     Commit,
     CreateBranch,
     CreatePullRequest,
     DeleteBranch,
+    FileChange,
     MergePullRequest,
     Plan,
     ResetBranch,
 )
 from ._planner import short
 
-__all__ = ["plan_text", "outcome_text", "action_summary"]
+__all__ = ["plan_text", "outcome_text", "action_summary", "plan_markdown", "diff_paths", "Style"]
+
+#: ``style(text, role)`` colours a piece of text; roles: title, refused,
+#: action, add, modify, delete, note, ok, failed. The default adds nothing.
+Style = Callable[[str, str], str]
+
+
+def _plain(text: str, role: str) -> str:
+    return text
+
+
+#: Past this many files a Markdown plan lists changes without diffs: a
+#: review page of thousands of diffs helps nobody, and each costs a read.
+MAX_DIFFS = 50
 
 _MARK = {"add": "+", "modify": "~", "delete": "-"}
 
@@ -42,10 +62,12 @@ def action_summary(action: object) -> str:
     return f"delete branch {action.branch}"
 
 
-def plan_text(plan: Plan) -> str:
+def plan_text(plan: Plan, style: Style = _plain) -> str:
     seen = plan.observed
     lines = [
-        f"prplan plan for {plan.request.repo}: {plan.request.branch} -> {seen.base}",
+        style(
+            f"prplan plan for {plan.request.repo}: {plan.request.branch} -> {seen.base}", "title"
+        ),
         f"  pull requests: {plan.pr_state.value}"
         + "".join(
             f"  #{pr.number} {'merged' if pr.merged else pr.state}" for pr in seen.pull_requests
@@ -55,16 +77,20 @@ def plan_text(plan: Plan) -> str:
         f"  stage: {plan.start.value}   rule: {plan.rule}",
     ]
     if plan.refusal is not None:
-        lines.append(f"REFUSED ({plan.refusal.code.value}): {plan.refusal.message}")
+        lines.append(
+            style(f"REFUSED ({plan.refusal.code.value}): {plan.refusal.message}", "refused")
+        )
     elif not plan.actions:
-        lines.append("Nothing to do.")
+        lines.append(style("Nothing to do.", "ok"))
     else:
         lines.append(f"{len(plan.actions)} action(s):")
         for number, action in enumerate(plan.actions, 1):
-            lines.append(f"  {number}. {action_summary(action)}")
+            lines.append(style(f"  {number}. {action_summary(action)}", "action"))
             if isinstance(action, Commit):
                 for change in action.files:
-                    lines.append(f"       {_MARK[change.change]} {change.path}")
+                    lines.append(
+                        style(f"       {_MARK[change.change]} {change.path}", change.change)
+                    )
             if isinstance(action, ResetBranch):
                 for commit in action.dropped:
                     lines.append(
@@ -72,13 +98,14 @@ def plan_text(plan: Plan) -> str:
                     )
             lines.append(f"     why: {action.reason}")
     for note in plan.notes:
-        lines.append(f"  note: {note}")
+        lines.append(style(f"  note: {note}", "note"))
     lines.append(f"  digest: sha256:{plan.digest}")
     return "\n".join(lines) + "\n"
 
 
-def outcome_text(outcome: Outcome) -> str:
-    lines = [f"prplan apply {outcome.repo}: {outcome.status.value}"]
+def outcome_text(outcome: Outcome, style: Style = _plain) -> str:
+    role = "failed" if not outcome.ok else "ok"
+    lines = [style(f"prplan apply {outcome.repo}: {outcome.status.value}", role)]
     for result in outcome.actions:
         extra = []
         if result.sha:
@@ -97,3 +124,117 @@ def outcome_text(outcome: Outcome) -> str:
         f"  requests: {outcome.requests.reads} read(s), {outcome.requests.writes} write(s)"
     )
     return "\n".join(lines) + "\n"
+
+
+# --- Markdown ---------------------------------------------------------------------
+
+
+def _changes(plan: Plan) -> list[FileChange]:
+    return [
+        change for action in plan.actions if isinstance(action, Commit) for change in action.files
+    ]
+
+
+def diff_paths(plan: Plan) -> list[FileChange]:
+    """The changes a Markdown view shows as diffs: those whose old content the
+    caller should read (at most ``MAX_DIFFS``)."""
+    return _changes(plan)[:MAX_DIFFS]
+
+
+def _text(content: bytes | None) -> list[str] | None:
+    if content is None:
+        return []
+    try:
+        return content.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
+
+
+def _size(content: bytes | None) -> str:
+    return "absent" if content is None else f"{len(content)} bytes"
+
+
+def _diff(change: FileChange, before: bytes | None, after: bytes | None) -> str:
+    old, new = _text(before), _text(after)
+    if old is None or new is None:
+        return f"Binary file: {_size(before)} -> {_size(after)}.\n"
+    lines = difflib.unified_diff(
+        old, new,
+        fromfile="/dev/null" if change.old_sha is None else f"a/{change.path}",
+        tofile="/dev/null" if change.new_sha is None else f"b/{change.path}",
+    )  # fmt: skip
+    body = "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+    fence = "````" if "```" in body else "```"
+    return f"{fence}diff\n{body}{fence}\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def plan_markdown(plan: Plan, old: Mapping[str, bytes] | None = None) -> str:
+    """The plan as Markdown: state, actions with reasons, a diff per file,
+    notes, the facts it relies on, the lifecycle diagram, the digest."""
+    old = old or {}
+    seen, request = plan.observed, plan.request
+    prs = (
+        ", ".join(f"#{p.number} {'merged' if p.merged else p.state}" for p in seen.pull_requests)
+        or "none"
+    )
+    out = [
+        f"## prplan plan: `{request.repo}`, `{request.branch}` → `{seen.base}`",
+        "",
+        f"**Pull requests:** {plan.pr_state.value} ({prs}) · **stage:** `{plan.start.value}` · "
+        f"**rule:** [`{plan.rule}`](specs/decision-table.md)",
+        "",
+    ]
+    if plan.refusal is not None:
+        out += [f"### ⛔ Refused: `{plan.refusal.code.value}`", "", plan.refusal.message, ""]
+    elif not plan.actions:
+        out += ["### ✅ Nothing to do", ""]
+    else:
+        out += ["### Actions", ""]
+        for number, action in enumerate(plan.actions, 1):
+            out.append(f"{number}. **{action.kind.value}**: {action_summary(action)}  ")
+            out.append(f"   _why:_ {action.reason}")
+        out.append("")
+        changes = _changes(plan)
+        shown = diff_paths(plan)
+        out += ["### Changes", ""]
+        for change in changes:
+            out.append(f"#### `{change.path}` ({change.change})")
+            out.append("")
+            if change in shown and (change.old_sha is None or change.old_sha in old):
+                before = None if change.old_sha is None else old[change.old_sha]
+                out.append(_diff(change, before, request.files.get(change.path)))
+            else:
+                out.append(
+                    f"Blob `{short(change.old_sha)}` → `{short(change.new_sha)}` (diff not shown)."
+                )
+                out.append("")
+    if plan.notes:
+        out += ["### Notes", ""] + [f"- {note}" for note in plan.notes] + [""]
+    out += ["### Facts this plan relies on", "", "| fact | value |", "|---|---|"]
+    out.append(f"| base `{seen.base}` | `{seen.base_sha}` |")
+    out.append(f"| branch `{_cell(seen.branch)}` | `{seen.branch_sha or 'absent'}` |")
+    out.append(f"| pull requests | {_cell(prs)} |")
+    for path in sorted(seen.base_blobs):
+        out.append(f"| `{_cell(path)}` on base | `{seen.base_blobs[path] or 'absent'}` |")
+    for path in sorted(seen.branch_blobs):
+        if seen.branch_sha is not None and seen.branch_sha != seen.base_sha:
+            out.append(f"| `{_cell(path)}` on branch | `{seen.branch_blobs[path] or 'absent'}` |")
+    out.append("")
+    stages = walk(plan.start, [a.kind for a in plan.actions])
+    out += [
+        "### Lifecycle",
+        "",
+        "```mermaid",
+        mermaid(highlight=stages[1:], current=plan.start, end=stages[-1]).rstrip(),
+        "```",
+        "",
+        f"Plan digest: `sha256:{plan.digest}` (format version {plan.format_version})",
+        "",
+    ]
+    return "\n".join(out)

@@ -1,25 +1,489 @@
-"""The ``prplan`` command. (The full plan/apply/show commands come with the
-command-line issue; for now: ``demo``, ``states`` and ``forge``.)"""
+"""The ``prplan`` command: plan files for review, apply exactly what was
+reviewed, keep an audit trail.
+
+Exit codes (also in ``--help``):
+
+* ``prplan plan``: 0 nothing to do, 2 changes planned, 3 refused, 1 error.
+* ``prplan apply``: 0 applied or nothing to do, 3 refused, 4 stale plan
+  (nothing written), 5 failed part-way (the outcome says what was done),
+  1 error.
+
+Invalid input exits 1 with one line per problem, naming the option and the
+fix, before anything is read from or written to a forge. The token comes
+from ``GITHUB_TOKEN`` or ``GH_TOKEN`` only, never from a flag, and is never
+printed.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
+from ._audit import AuditLog
 from ._demo import run_demo
-from ._errors import PrplanError
+from ._errors import InvalidRequestError, Problem, PrplanError, StalePlanError
+from ._executor import apply as apply_plan
 from ._lifecycle import mermaid
+from ._model import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
+from ._observe import observe
+from ._outcome import ActionResult, Outcome, OutcomeStatus, Reporter
+from ._plan import Plan
+from ._planner import plan as make_plan
+from ._ports import ForgeClient
+from ._render import diff_paths, outcome_text, plan_markdown, plan_text
 from ._specgen import decision_table_markdown
 
-__all__ = ["main", "cli"]
+__all__ = ["main", "cli", "EXIT"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit codes, by name.
+EXIT = {"ok": 0, "error": 1, "changes": 2, "refused": 3, "stale": 4, "failed": 5}
+_EXIT_HELP = {
+    "plan": "Exit codes: 0 nothing to do, 2 changes planned, 3 refused, 1 error.",
+    "apply": "Exit codes: 0 applied or nothing to do, 3 refused, 4 stale plan (nothing written), "
+    "5 failed part-way, 1 error.",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Bad(click.ClickException):
+    """Invalid input: one line per problem, exit 1."""
+
+    exit_code = 1
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"error: {p.field}: {p.message}" for p in problems))
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
+
+
+# --- colour -------------------------------------------------------------------------
+
+_COLOURS = {
+    "title": {"bold": True},
+    "refused": {"fg": "red", "bold": True},
+    "failed": {"fg": "red", "bold": True},
+    "ok": {"fg": "green"},
+    "action": {"fg": "cyan"},
+    "add": {"fg": "green"},
+    "delete": {"fg": "red"},
+    "modify": {"fg": "yellow"},
+    "note": {"fg": "bright_black"},
+}
+
+
+def _colour_enabled() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _style(text: str, role: str) -> str:
+    return click.style(text, **_COLOURS.get(role, {}))  # type: ignore[arg-type]
+
+
+def _echo(text: str) -> None:
+    colour = _colour_enabled()
+    click.echo(text, nl=False, color=colour)
+
+
+# --- targets ------------------------------------------------------------------------
+
+
+def target_options(func: F) -> F:
+    @click.option(
+        "--repo", metavar="OWNER/NAME", help="The repository (a saved plan names its own)."
+    )
+    @click.option(
+        "--local",
+        "local",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Use the embedded local forge in DIR (what `prplan forge serve --data DIR` serves). No network, no token.",
+    )
+    @click.option(
+        "--github-url",
+        metavar="URL",
+        help="GitHub's API: default $GITHUB_API_URL, else https://api.github.com. Token: $GITHUB_TOKEN or $GH_TOKEN.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _client(local: Path | None, github_url: str | None) -> ForgeClient:
+    if local is not None and github_url is not None:
+        raise Bad([Problem("--local/--github-url", "give one forge, not both")])
+    if local is not None:
+        from .localforge import LocalForge
+
+        if not (local / "forge.sqlite").exists():
+            raise Bad(
+                [
+                    Problem(
+                        "--local",
+                        f"{local} holds no forge; create one with `prplan forge create-repo`",
+                    )
+                ]
+            )
+        return LocalForge.open(local)
+    from .github import GitHubClient
+
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    return GitHubClient(
+        token=token, base_url=github_url or os.environ.get("GITHUB_API_URL") or None
+    )
+
+
+# --- the change -----------------------------------------------------------------------
+
+
+def _choices(kind: Any) -> str:
+    return "[" + "|".join(m.value for m in kind) + "]"
+
+
+def change_options(func: F) -> F:
+    options = [
+        click.option("--branch", help="The head branch the change goes through (the base itself: commit directly)."),
+        click.option("--base", help="The branch to land on (default: the repository's default branch)."),
+        click.option("--file", "files", multiple=True, metavar="REPO_PATH=LOCAL_PATH",
+                     help="Write LOCAL_PATH's content to REPO_PATH. Repeatable."),
+        click.option("--delete", "deletes", multiple=True, metavar="REPO_PATH", help="Delete REPO_PATH. Repeatable."),
+        click.option("--from-dir", "from_dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Write every file under DIR to the same relative path (.git is left out)."),
+        click.option("--create-pr/--no-create-pr", default=True, show_default=True,
+                     help="Open a pull request for the change."),
+        click.option("--automerge/--no-automerge", default=False, show_default=True,
+                     help="Merge the pull request that carries the change."),
+        click.option("--allow-modification/--no-allow-modification", default=True, show_default=True,
+                     help="May existing files be changed or deleted."),
+        # Enum options are plain strings checked by ChangeRequest, so a bad
+        # value is reported together with every other problem, not alone.
+        click.option("--merge-method", default="merge", show_default=True, metavar=_choices(MergeMethod)),
+        click.option("--title", default="", help="Pull request title (default: 'prplan: update BRANCH')."),
+        click.option("--body", default="", help="Pull request body."),
+        click.option("--on-closed", default="new", show_default=True, metavar=_choices(OnClosed),
+                     help="When the latest pull request was closed unmerged."),
+        click.option("--branch-policy", default="safe", show_default=True, metavar=_choices(BranchPolicy),
+                     help="A branch holding others' commits: refuse (safe) or reset."),
+        click.option("--delete-branch", is_flag=True, help="Delete the branch after merging."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+_CHANGE_KEYS = (
+    "branch", "base", "files", "deletes", "from_dir", "create_pr", "automerge", "allow_modification",
+    "merge_method", "title", "body", "on_closed", "branch_policy", "delete_branch",
+)  # fmt: skip
+
+_OPTION_OF = {
+    "repo": "--repo", "branch": "--branch", "base": "--base", "files": "--file/--delete/--from-dir",
+    "merge_method": "--merge-method", "on_closed": "--on-closed", "branch_policy": "--branch-policy",
+    "title": "--title", "body": "--body", "commit_message": "--title",
+}  # fmt: skip
+
+
+def _option(field: str) -> str:
+    if field.startswith("files["):
+        return f"--file/--delete {field[len('files[') : -1].strip(chr(39))}"
+    return _OPTION_OF.get(field, f"--{field.replace('_', '-')}")
+
+
+def _read_files(
+    files: tuple[str, ...], deletes: tuple[str, ...], from_dir: Path | None
+) -> tuple[dict[str, bytes | None], list[Problem]]:
+    contents: dict[str, bytes | None] = {}
+    problems: list[Problem] = []
+
+    def put(path: str, content: bytes | None, origin: str) -> None:
+        if path in contents:
+            problems.append(
+                Problem(origin, f"{path!r} is given twice; name each repository path once")
+            )
+        contents[path] = content
+
+    if from_dir is not None:
+        if not from_dir.is_dir():
+            problems.append(Problem("--from-dir", f"{from_dir} is not a directory"))
+        else:
+            for local in sorted(from_dir.rglob("*")):
+                relative = local.relative_to(from_dir)
+                if local.is_file() and ".git" not in relative.parts:
+                    put(relative.as_posix(), local.read_bytes(), "--from-dir")
+    for spec in files:
+        repo_path, sep, local_path = spec.partition("=")
+        if not sep or not repo_path or not local_path:
+            problems.append(Problem("--file", f"{spec!r} is not REPO_PATH=LOCAL_PATH"))
+            continue
+        try:
+            put(repo_path, Path(local_path).read_bytes(), "--file")
+        except OSError as error:
+            problems.append(
+                Problem("--file", f"{spec}: cannot read {local_path}: {error.strerror}")
+            )
+    for path in deletes:
+        put(path, None, "--delete")
+    return contents, problems
+
+
+def _request(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
+    problems: list[Problem] = []
+    if not repo:
+        problems.append(Problem("--repo", "is required: the repository as OWNER/NAME"))
+    if not change["branch"]:
+        problems.append(Problem("--branch", "is required: the head branch the change goes through"))
+    files, file_problems = _read_files(change["files"], change["deletes"], change["from_dir"])
+    problems += file_problems
+    if not files and not file_problems:
+        problems.append(
+            Problem("--file/--delete/--from-dir", "name at least one file to write or delete")
+        )
+    try:
+        request = ChangeRequest(
+            repo=repo or "missing/missing",
+            branch=change["branch"] or "missing",
+            base=change["base"],
+            files=files or {"placeholder": None},
+            create_pr=change["create_pr"],
+            automerge=change["automerge"],
+            allow_modification=change["allow_modification"],
+            merge_method=change["merge_method"],
+            title=change["title"],
+            body=change["body"],
+            on_closed=change["on_closed"],
+            branch_policy=change["branch_policy"],
+            delete_branch=change["delete_branch"],
+        )
+    except InvalidRequestError as error:
+        problems += [Problem(_option(p.field), p.message) for p in error.problems]
+        raise Bad(problems) from None
+    if problems:
+        raise Bad(problems)
+    return request
+
+
+def _given(change: dict[str, Any]) -> list[str]:
+    """The change options given on the command line (not their defaults)."""
+    context = click.get_current_context()
+    return [
+        f"--{key.replace('_', '-')}"
+        for key in _CHANGE_KEYS
+        if context.get_parameter_source(key) is click.core.ParameterSource.COMMANDLINE
+    ]
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+def _old_contents(the_plan: Plan, client: ForgeClient | None) -> dict[str, bytes]:
+    """Old content of the files a Markdown view diffs: one read each."""
+    if client is None:
+        return {}
+    return {
+        change.old_sha: client.read_blob(the_plan.request.repo, change.old_sha)
+        for change in diff_paths(the_plan)
+        if change.old_sha is not None
+    }
+
+
+def _show_plan(the_plan: Plan, fmt: str, client: ForgeClient | None) -> None:
+    if fmt == "json":
+        click.echo(the_plan.to_json(), nl=False)
+    elif fmt == "markdown":
+        click.echo(plan_markdown(the_plan, _old_contents(the_plan, client)), nl=False)
+    else:
+        _echo(plan_text(the_plan, _style))
+
+
+def _show_outcome(outcome: Outcome, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(outcome.to_json(), nl=False)
+    elif fmt == "markdown":
+        click.echo("### Outcome\n\n```\n" + outcome_text(outcome) + "```\n", nl=False)
+    else:
+        _echo(outcome_text(outcome, _style))
+
+
+class _Progress(Reporter):
+    """Progress on stderr, for people watching a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def action_started(self, repo: str, index: int, action: object) -> None:
+        kind = getattr(action, "kind", "")
+        click.echo(
+            f"[{index + 1}/{self.total}] {repo}: {getattr(kind, 'value', kind)} ...", err=True
+        )
+
+
+class _Both(Reporter):
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    def action_started(self, repo: str, index: int, action: object) -> None:
+        for reporter in self.reporters:
+            reporter.action_started(repo, index, action)
+
+    def action_finished(self, repo: str, action: object, result: ActionResult) -> None:
+        for reporter in self.reporters:
+            reporter.action_finished(repo, action, result)
+
+    def finished(self, outcome: Outcome) -> None:
+        for reporter in self.reporters:
+            reporter.finished(outcome)
+
+
+def _format_option(func: F) -> F:
+    return click.option(
+        "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+        help="text for terminals, markdown for a pull request or review, json for programs.",
+    )(func)  # fmt: skip
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="prplan")
 def cli() -> None:
-    """Change files in Git repositories through pull requests, by plan."""
+    """Change files in Git repositories through pull requests, by plan.
+
+    `prplan plan` shows what would happen and why; `prplan apply` does exactly
+    that (or refuses a plan the repository has moved away from)."""
+
+
+@cli.command(epilog=_EXIT_HELP["plan"])
+@target_options
+@change_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan as JSON, for `prplan apply PLAN_FILE` after review.")  # fmt: skip
+@_format_option
+def plan(
+    repo: str | None,
+    local: Path | None,
+    github_url: str | None,
+    out: Path | None,
+    fmt: str,
+    **change: Any,
+) -> None:
+    """Plan a change: observe the repository, decide, print the plan. Writes nothing to the forge."""
+    request = _request(repo, change)
+    client = _client(local, github_url)
+    the_plan = make_plan(observe(client, request), request)
+    if out is not None:
+        out.write_text(the_plan.to_json(), encoding="utf-8")
+    _show_plan(the_plan, fmt, client if fmt == "markdown" else None)
+    if the_plan.refusal is not None:
+        sys.exit(EXIT["refused"])
+    sys.exit(EXIT["changes"] if the_plan.actions else EXIT["ok"])
+
+
+@cli.command(epilog=_EXIT_HELP["apply"])
+@click.argument(
+    "plan_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@target_options
+@change_options
+@click.option(
+    "--yes", is_flag=True, help="Do not ask for confirmation (it is asked only on a terminal)."
+)
+@click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Append one JSON line per action executed, and one for the outcome.")  # fmt: skip
+@_format_option
+def apply(
+    plan_file: Path | None, repo: str | None, local: Path | None, github_url: str | None,
+    yes: bool, audit_log: Path | None, fmt: str, **change: Any,
+) -> None:  # fmt: skip
+    """Apply a saved plan (PLAN_FILE), or plan and apply a change in one go.
+
+    A saved plan is checked against the repository first and refused, writing
+    nothing, if a fact it relied on has moved."""
+    if plan_file is not None:
+        given = _given(change)
+        if given:
+            raise Bad(
+                [
+                    Problem(
+                        ", ".join(given),
+                        "a saved plan already holds its change; give PLAN_FILE or a change, not both",
+                    )
+                ]
+            )
+        try:
+            the_plan = Plan.from_json(plan_file.read_bytes())
+        except InvalidRequestError as error:
+            raise Bad(
+                [Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]
+            ) from None
+        if repo is not None and repo != the_plan.request.repo:
+            raise Bad([Problem("--repo", f"is {repo} but the plan is for {the_plan.request.repo}")])
+        client = _client(local, github_url)
+        recheck = True
+    else:
+        request = _request(repo, change)
+        client = _client(local, github_url)
+        the_plan = make_plan(observe(client, request), request)
+        recheck = False  # planned just now; compare-and-swap guards every write
+    if fmt != "json":
+        _show_plan(the_plan, fmt, client if fmt == "markdown" else None)
+    asks = (
+        the_plan.actions
+        and plan_file is None
+        and not yes
+        and sys.stdin.isatty()
+        and sys.stdout.isatty()
+    )
+    if asks and not click.confirm("Apply this plan?", default=False):
+        click.echo("Nothing was applied.", err=True)
+        sys.exit(EXIT["ok"])
+    reporters: list[Reporter] = []
+    audit = AuditLog(audit_log, the_plan) if audit_log is not None else None
+    if audit is not None:
+        reporters.append(audit)
+    if sys.stderr.isatty():
+        reporters.append(_Progress(len(the_plan.actions)))
+    try:
+        outcome = apply_plan(the_plan, client, reporter=_Both(*reporters), recheck=recheck)
+    except StalePlanError as error:
+        if audit is not None:
+            audit.refused_before_apply(the_plan.request.repo, error)
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT["stale"])
+    _show_outcome(outcome, fmt)
+    if outcome.status is OutcomeStatus.REFUSED:
+        sys.exit(EXIT["refused"])
+    sys.exit(EXIT["failed"] if outcome.status is OutcomeStatus.FAILED else EXIT["ok"])
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--local",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read old contents here for diffs.",
+)
+@click.option("--github-url", metavar="URL", help="Read old contents from GitHub for diffs.")
+@_format_option
+def show(plan_file: Path, local: Path | None, github_url: str | None, fmt: str) -> None:
+    """Show a saved plan. Markdown diffs need the old contents: name the forge
+    (--local or --github-url) to include them."""
+    try:
+        the_plan = Plan.from_json(plan_file.read_bytes())
+    except InvalidRequestError as error:
+        raise Bad([Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]) from None
+    client = _client(local, github_url) if (local or github_url) and fmt == "markdown" else None
+    _show_plan(the_plan, fmt, client)
 
 
 @cli.command()
@@ -95,14 +559,14 @@ def forge_serve(
 
     try:
         faults = Faults.from_file(faults_file) if faults_file else Faults()
-    except PrplanError as error:
-        raise click.UsageError(str(error)) from None
+    except InvalidRequestError as error:
+        raise Bad([Problem(f"--faults {p.field}", p.message) for p in error.problems]) from None
     app = ForgeApp(LocalForge.open(data), token=token, faults=faults)
     try:
         server = ForgeServer(app, host=host, port=port, quiet=not verbose)
     except OSError as error:
-        raise click.UsageError(
-            f"--host/--port: cannot listen on {host}:{port}: {error.strerror}"
+        raise Bad(
+            [Problem("--host/--port", f"cannot listen on {host}:{port}: {error.strerror}")]
         ) from None
     click.echo(f"prplan forge listening on {server.api_url}")
     sys.stdout.flush()
@@ -143,12 +607,32 @@ def forge_create_repo(name: str, data: Path, source: Path | None, default_branch
     forge_ = LocalForge.open(data)
     try:
         sha = forge_.create_repo(name, files, default_branch=default_branch)
+    except InvalidRequestError as error:
+        raise Bad([Problem(p.field, p.message) for p in error.problems]) from None
     except PrplanError as error:
-        raise click.UsageError(str(error)) from None
+        raise Bad([Problem("NAME", str(error))]) from None
     finally:
         forge_.close()
     click.echo(f"created {name} ({len(files)} file(s), {default_branch} at {sha[:7]}) in {data}")
 
 
 def main() -> None:
-    cli()
+    """Entry point: click's own usage errors exit 2, which `prplan plan` uses
+    for "changes planned"; here every usage error exits 1."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT["error"])
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT["error"])
+    except InvalidRequestError as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem.field}: {problem.message}", err=True)
+        sys.exit(EXIT["error"])
+    except PrplanError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT["error"])
