@@ -1,0 +1,368 @@
+"""The prplan command as a user runs it: every command, exit code and format.
+
+Most tests call the click group in-process; those about exit codes of
+click's own parsing, and the token scan, run the real entry point
+(``python -m prplan``) as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import prplan
+from prplan.cli import cli
+from prplan.localforge._rest import ForgeServer
+
+from served import TOKEN, Served, fixed_clock
+
+REPO = "acme/deployments"
+GOLDEN = Path(__file__).parent / "golden"
+VALUES = "image:\n  repository: registry.example.com/acme/app\n  tag: '1.4.1'\nreplicas: 3\n"
+
+
+@pytest.fixture
+def forge_dir(tmp_path: Path) -> Path:
+    """A persistent forge on a fixed clock, so shas (and so outputs) repeat."""
+    forge = prplan.LocalForge.open(tmp_path / "forge", clock=fixed_clock)
+    forge.create_repo(REPO, {"apps/app/values.yaml": VALUES, "apps/old.yaml": "old: true\n"})
+    forge.close()
+    return tmp_path / "forge"
+
+
+@pytest.fixture
+def new_values(tmp_path: Path) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text(VALUES.replace("1.4.1", "1.4.2"))
+    return path
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def change(forge_dir: Path, new_values: Path, *extra: str) -> list[str | Path]:
+    return ["--repo", REPO, "--local", forge_dir, "--branch", "prplan/app-1.4.2",
+            "--file", f"apps/app/values.yaml={new_values}", "--delete", "apps/old.yaml",
+            "--title", "Deploy app 1.4.2", *extra]  # fmt: skip
+
+
+def open_forge(forge_dir: Path) -> prplan.LocalForge:
+    return prplan.LocalForge.open(forge_dir, clock=fixed_clock)
+
+
+# --- plan -------------------------------------------------------------------------
+
+
+def test_plan_exits_2_when_changes_are_planned_and_writes_nothing(
+    forge_dir: Path, new_values: Path
+) -> None:
+    result = run("plan", *change(forge_dir, new_values))
+    assert result.exit_code == 2, result.output
+    assert "rule: absent_propose" in result.output and "~ apps/app/values.yaml" in result.output
+    assert "- apps/old.yaml" in result.output
+    assert open_forge(forge_dir).branches(REPO) == {
+        "main": open_forge(forge_dir).branches(REPO)["main"]
+    }
+
+
+def test_plan_exits_0_when_nothing_is_to_do(forge_dir: Path, tmp_path: Path) -> None:
+    same = tmp_path / "same.yaml"
+    same.write_text(VALUES)
+    result = run(
+        "plan",
+        "--repo",
+        REPO,
+        "--local",
+        forge_dir,
+        "--branch",
+        "b",
+        "--file",
+        f"apps/app/values.yaml={same}",
+    )
+    assert result.exit_code == 0 and "Nothing to do." in result.output
+
+
+def test_plan_exits_3_when_refused(forge_dir: Path, new_values: Path) -> None:
+    result = run("plan", *change(forge_dir, new_values, "--no-allow-modification"))
+    assert result.exit_code == 3
+    assert "REFUSED (modification_not_allowed)" in result.output
+
+
+def test_plan_json_is_the_plan_document(forge_dir: Path, new_values: Path, tmp_path: Path) -> None:
+    result = run(
+        "plan", *change(forge_dir, new_values), "--format", "json", "--out", tmp_path / "p.json"
+    )
+    document = json.loads(result.output)
+    assert document["format_version"] == 1 and document["rule"] == "absent_propose"
+    assert prplan.Plan.from_json((tmp_path / "p.json").read_text()).digest == document["digest"]
+
+
+def test_plan_markdown_matches_the_golden_file(forge_dir: Path, new_values: Path) -> None:
+    result = run("plan", *change(forge_dir, new_values, "--automerge"), "--format", "markdown")
+    assert result.exit_code == 2
+    golden = GOLDEN / "plan.md"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(result.output)
+    assert result.output == golden.read_text(), (
+        "run with UPDATE_GOLDEN=1 to accept a deliberate change"
+    )
+    assert (
+        "```diff" in result.output
+        and "-  tag: '1.4.1'" in result.output
+        and "+  tag: '1.4.2'" in result.output
+    )
+    assert "```mermaid" in result.output and "Class no_branch s_active" in result.output
+    assert "Class merged s_end" in result.output
+
+
+def test_refusal_markdown_matches_the_golden_file(forge_dir: Path, new_values: Path) -> None:
+    forge = open_forge(forge_dir)
+    forge.push(REPO, "prplan/app-1.4.2", {"notes.txt": "mine\n"}, message="A human's work")
+    forge.close()
+    result = run("plan", *change(forge_dir, new_values), "--format", "markdown")
+    assert result.exit_code == 3
+    golden = GOLDEN / "refused.md"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(result.output)
+    assert result.output == golden.read_text(), (
+        "run with UPDATE_GOLDEN=1 to accept a deliberate change"
+    )
+
+
+# --- invalid input ----------------------------------------------------------------
+
+
+def test_invalid_input_lists_every_problem_by_option_and_writes_nothing(forge_dir: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["plan", "--repo", "acme", "--local", str(forge_dir), "--branch", "a b", "--file", "x=/no/such/file",
+              "--delete", "../up", "--merge-method", "octopus"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        "error: --file: x=/no/such/file: cannot read /no/such/file: No such file or directory",
+        "error: --repo: 'acme' is not 'owner/name' (e.g. 'acme/deployments')",
+        "error: --branch: 'a b' is not a valid git branch name: contains one of: space ~ ^ : ? * [ \\",
+        "error: --file/--delete ../up: path '../up' contains '..'; paths must stay inside the repository",
+        "error: --merge-method: 'octopus' is not one of: merge | squash | rebase",
+    ]
+
+
+def test_missing_options_are_named(forge_dir: Path) -> None:
+    result = run("plan", "--local", forge_dir)
+    assert result.exit_code == 1
+    assert "error: --repo: is required" in result.output
+    assert "error: --branch: is required" in result.output
+    assert "error: --file/--delete/--from-dir: name at least one file" in result.output
+
+
+def test_a_forge_directory_that_is_not_one_is_named(tmp_path: Path, new_values: Path) -> None:
+    result = run("plan", *change(tmp_path / "nothing", new_values))
+    assert (
+        result.exit_code == 1
+        and "error: --local:" in result.output
+        and "prplan forge create-repo" in result.output
+    )
+
+
+def test_clicks_own_usage_errors_exit_1_from_the_real_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "prplan", "plan", "--no-such-option"], capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "No such option '--no-such-option'" in done.stderr
+
+
+# --- apply --------------------------------------------------------------------------
+
+
+def test_apply_a_change_in_one_go(forge_dir: Path, new_values: Path) -> None:
+    result = run("apply", *change(forge_dir, new_values, "--automerge", "--delete-branch"), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "prplan apply acme/deployments: merged" in result.output
+    forge = open_forge(forge_dir)
+    assert forge.read_file(REPO, "main", "apps/app/values.yaml") == new_values.read_bytes()
+    assert forge.read_file(REPO, "main", "apps/old.yaml") is None
+    again = run("plan", *change(forge_dir, new_values, "--automerge", "--delete-branch"))
+    assert again.exit_code == 0
+
+
+def test_apply_a_reviewed_plan_with_an_audit_log(
+    forge_dir: Path, new_values: Path, tmp_path: Path
+) -> None:
+    saved, audit = tmp_path / "plan.json", tmp_path / "audit.jsonl"
+    run("plan", *change(forge_dir, new_values, "--automerge"), "--out", saved)
+    result = run("apply", saved, "--local", forge_dir, "--audit-log", audit, "--format", "json")
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.output)
+    assert outcome["status"] == "merged" and outcome["pull_request"] == 1
+    digest = prplan.Plan.from_json(saved.read_text()).digest
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [r["type"] for r in records] == ["action"] * 4 + ["outcome"]
+    assert [r["action"] for r in records[:4]] == [
+        "create_branch",
+        "commit",
+        "create_pull_request",
+        "merge_pull_request",
+    ]
+    assert all(
+        r["plan_digest"] == digest and r["repo"] == REPO and r["time"].endswith("Z")
+        for r in records
+    )
+    assert all(r["result"] == "done" and r["reason"] for r in records[:4])
+    assert (
+        records[1]["files"][0]["path"] == "apps/app/values.yaml"
+        and records[1]["sha"] == outcome["commit_sha"]
+    )
+    assert records[2]["pull_request"] == 1 and records[4]["status"] == "merged"
+    assert "tag: '1.4.2'" not in audit.read_text(), "the audit log must not hold file contents"
+
+
+def test_a_saved_plan_applied_after_the_forge_moved_exits_4_and_writes_nothing(
+    forge_dir: Path, new_values: Path, tmp_path: Path
+) -> None:
+    saved, audit = tmp_path / "plan.json", tmp_path / "audit.jsonl"
+    run("plan", *change(forge_dir, new_values), "--out", saved)
+    forge = open_forge(forge_dir)
+    forge.push(
+        REPO, "main", {"apps/app/values.yaml": "image:\n  tag: 'hotfix'\n"}, message="Hotfix"
+    )
+    before = (forge.branches(REPO), forge.pull_requests(REPO))
+    result = CliRunner().invoke(
+        cli, ["apply", str(saved), "--local", str(forge_dir), "--audit-log", str(audit)]
+    )
+    assert result.exit_code == 4
+    assert "the plan is stale" in result.output and "apps/app/values.yaml on base" in result.output
+    forge = open_forge(forge_dir)
+    assert (forge.branches(REPO), forge.pull_requests(REPO)) == before
+    assert json.loads(audit.read_text().splitlines()[-1])["status"] == "stale"
+
+
+def test_apply_refused_exits_3(forge_dir: Path, new_values: Path) -> None:
+    result = run("apply", *change(forge_dir, new_values, "--no-allow-modification"), "--yes")
+    assert result.exit_code == 3
+
+
+def test_apply_failed_part_way_exits_5(forge_dir: Path, new_values: Path) -> None:
+    assert (
+        run("apply", *change(forge_dir, new_values), "--yes").exit_code == 0
+    )  # a PR, left for review
+    forge = open_forge(forge_dir)
+    forge.push(
+        REPO,
+        "main",
+        {"apps/app/values.yaml": VALUES.replace("1.4.1", "1.5.0-hotfix")},
+        message="Hotfix",
+    )
+    forge.close()
+    # Now merging the open PR conflicts on the tag line: the merge fails, the PR stays open.
+    result = run("apply", *change(forge_dir, new_values, "--automerge"), "--yes")
+    assert result.exit_code == 5, result.output
+    assert (
+        "merge_pull_request: failed" in result.output
+        and "merge conflict in apps/app/values.yaml" in result.output
+    )
+    assert [p.is_open for p in open_forge(forge_dir).pull_requests(REPO)] == [True]
+
+
+def test_apply_rejects_a_plan_for_another_repo_and_plan_plus_change(
+    forge_dir: Path, new_values: Path, tmp_path: Path
+) -> None:
+    saved = tmp_path / "plan.json"
+    run("plan", *change(forge_dir, new_values), "--out", saved)
+    wrong = run("apply", saved, "--local", forge_dir, "--repo", "acme/other")
+    assert (
+        wrong.exit_code == 1
+        and "error: --repo: is acme/other but the plan is for acme/deployments" in wrong.output
+    )
+    both = run("apply", saved, "--local", forge_dir, "--branch", "x")
+    assert both.exit_code == 1 and "give PLAN_FILE or a change, not both" in both.output
+
+
+def test_a_tampered_plan_is_refused(forge_dir: Path, new_values: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    run("plan", *change(forge_dir, new_values), "--out", saved)
+    saved.write_text(saved.read_text().replace("1.4.2", "6.6.6"))
+    result = run("apply", saved, "--local", forge_dir)
+    assert result.exit_code == 1 and "digest" in result.output
+
+
+# --- show, states -------------------------------------------------------------------
+
+
+def test_show_renders_a_saved_plan_in_every_format(
+    forge_dir: Path, new_values: Path, tmp_path: Path
+) -> None:
+    saved = tmp_path / "plan.json"
+    run("plan", *change(forge_dir, new_values), "--out", saved)
+    text = run("show", saved)
+    assert text.exit_code == 0 and "rule: absent_propose" in text.output
+    assert json.loads(run("show", saved, "--format", "json").output) == json.loads(
+        saved.read_text()
+    )
+    without = run("show", saved, "--format", "markdown")
+    assert "(diff not shown)" in without.output
+    with_diff = run("show", saved, "--format", "markdown", "--local", forge_dir)
+    assert "```diff" in with_diff.output
+
+
+def test_every_command_has_help() -> None:
+    for command in (["plan"], ["apply"], ["show"], ["states"], ["demo"], ["forge"], ["forge", "serve"],
+                    ["forge", "create-repo"]):  # fmt: skip
+        result = run(*command, "--help")
+        assert result.exit_code == 0 and "Usage: " in result.output
+    assert (
+        "Exit codes: 0 nothing to do, 2 changes planned, 3 refused, 1 error."
+        in run("plan", "--help").output
+    )
+    assert "4 stale plan (nothing" in run("apply", "--help").output
+
+
+def test_no_colour_off_a_terminal() -> None:
+    assert "\x1b[" not in run("demo").output
+
+
+# --- GitHub through the command, and the token --------------------------------------
+
+
+def test_the_token_never_appears_anywhere(
+    forge_server: ForgeServer, tmp_path: Path, new_values: Path
+) -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"apps/app/values.yaml": VALUES})
+    served = Served(forge_server, forge)
+    env = {
+        **os.environ,
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_API_URL": forge_server.api_url,
+        "NO_COLOR": "1",
+    }
+    saved, audit = tmp_path / "plan.json", tmp_path / "audit.jsonl"
+    base = ["--repo", REPO, "--branch", "prplan/x", "--file", f"apps/app/values.yaml={new_values}"]
+    outputs: list[str] = []
+
+    def prplan_(*args: str | Path, code: int) -> None:
+        done = subprocess.run([sys.executable, "-m", "prplan", *map(str, args)], capture_output=True, text=True, env=env,
+                              timeout=120)  # fmt: skip
+        outputs.extend([done.stdout, done.stderr])
+        assert done.returncode == code, done.stderr
+
+    for fmt in ("text", "markdown", "json"):
+        prplan_("plan", *base, "--format", fmt, "--out", saved, code=2)
+    prplan_("show", saved, "--format", "markdown", "--github-url", forge_server.api_url, code=0)
+    prplan_("apply", saved, "--audit-log", audit, code=0)
+    prplan_("apply", saved, code=4)  # stale now
+    env["GITHUB_TOKEN"] = TOKEN + "x"  # a bad token: 401, reported without the token
+    prplan_("plan", *base, code=1)
+    env["GITHUB_TOKEN"] = TOKEN
+    files = [saved.read_text(), audit.read_text()]
+    assert all(TOKEN not in text for text in outputs + files)
+    assert any("rejected the token" in text for text in outputs)
+    assert served.violations == []
