@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint specs bench clean
+.PHONY: demo test lint specs docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,9 +23,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy --strict src
 
-# Regenerate specs/ from the decision table the planner uses.
-specs: $(STAMP)
+# Regenerate what is generated: specs/ from the decision table, docs/cli.md from the commands.
+specs docs: $(STAMP)
 	$(PY) -m prplan._specgen --write specs
+	$(PY) -m prplan._clidoc --write docs/cli.md
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_planner.py
