@@ -366,3 +366,19 @@ def test_the_token_never_appears_anywhere(
     assert all(TOKEN not in text for text in outputs + files)
     assert any("rejected the token" in text for text in outputs)
     assert served.violations == []
+
+
+@pytest.mark.parametrize(("tty", "no_color", "expected"), [(True, None, True), (True, "1", False), (False, None, False)])
+def test_colour_only_on_a_terminal_without_no_color(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, no_color: str | None, expected: bool
+) -> None:
+    from prplan import cli as cli_module
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    assert cli_module._colour_enabled() is expected
+    styled = cli_module._style("REFUSED", "refused")
+    assert styled != "REFUSED" and "\x1b[" in styled  # the style exists; _echo strips it off a terminal
