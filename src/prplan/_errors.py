@@ -33,6 +33,7 @@ __all__ = [
     "StalePlanError",
     "ConflictError",
     "MergeBlocked",
+    "ApplyFailedError",
     "ForgeError",
     "NotFoundError",
 ]
@@ -77,8 +78,8 @@ class RepositoryDisagreesError(PrplanError):
 
 
 class RefusedError(RepositoryDisagreesError):
-    """The planner refused the request; ``refusal`` says why (code, message,
-    the PR numbers / paths / commits involved)."""
+    """The planner refused the request; ``refusal`` (a ``Refusal``) says why:
+    code, message, the PR numbers / paths / commits involved."""
 
     def __init__(self, refusal: object, message: str) -> None:
         self.refusal = refusal
@@ -119,6 +120,17 @@ class MergeBlocked(RepositoryDisagreesError):
     def __init__(self, number: int, message: str) -> None:
         self.number = number
         super().__init__(f"pull request #{number} cannot be merged: {message}")
+
+
+class ApplyFailedError(PrplanError):
+    """``Outcome.raise_for_status()`` on a failed outcome: ``outcome`` says
+    which actions ran, and ``error_type`` names the error that stopped it
+    (``MergeBlocked``, ``ConflictError``, ``ForgeError``...)."""
+
+    def __init__(self, outcome: object, error_type: str, message: str) -> None:
+        self.outcome = outcome
+        self.error_type = error_type
+        super().__init__(message)
 
 
 class ForgeError(PrplanError):

@@ -9,7 +9,8 @@ from typing import Any
 import attrs
 import cattrs
 
-from ._errors import PrplanError, RefusedError
+from ._errors import ApplyFailedError, RefusedError
+from ._plan import Refusal
 from ._ports import RequestCount
 from ._states import ActionKind
 
@@ -55,6 +56,8 @@ class Outcome:
     error: str = ""
     error_type: str = ""
     requests: RequestCount = attrs.field(factory=RequestCount)
+    #: the planner's refusal, when ``status`` is ``refused``
+    refusal: Refusal | None = None
 
     @property
     def ok(self) -> bool:
@@ -64,10 +67,11 @@ class Outcome:
         """For callers who prefer exceptions: raise if refused or failed."""
         if self.status is OutcomeStatus.REFUSED:
             raise RefusedError(
-                self.error_type, f"{self.repo}: refused ({self.error_type}): {self.error}"
+                self.refusal, f"{self.repo}: refused ({self.error_type}): {self.error}"
             )
         if self.status is OutcomeStatus.FAILED:
-            raise PrplanError(f"{self.repo}: failed ({self.error_type}): {self.error}")
+            message = f"{self.repo}: failed ({self.error_type}): {self.error}"
+            raise ApplyFailedError(self, self.error_type, message)
 
     def to_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = cattrs.unstructure(self)

@@ -89,7 +89,7 @@ def add_or_modify_files(
 
     Raises ``InvalidRequestError`` for bad arguments, ``RefusedError`` when
     prplan will not act (the refusal says why), ``StalePlanError`` if the
-    repository moved between plan and apply, and ``PrplanError`` (with the
+    repository moved between plan and apply, and ``ApplyFailedError`` (with the
     outcome's message) if an action failed.
     """
     source = _source_commit(commit_store)
