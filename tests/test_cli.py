@@ -100,7 +100,7 @@ def test_plan_json_is_the_plan_document(forge_dir: Path, new_values: Path, tmp_p
         "plan", *change(forge_dir, new_values), "--format", "json", "--out", tmp_path / "p.json"
     )
     document = json.loads(result.output)
-    assert document["format_version"] == 1 and document["rule"] == "absent_propose"
+    assert document["format_version"] == 2 and document["rule"] == "absent_propose"
     assert prplan.Plan.from_json((tmp_path / "p.json").read_text()).digest == document["digest"]
 
 
@@ -368,7 +368,9 @@ def test_the_token_never_appears_anywhere(
     assert served.violations == []
 
 
-@pytest.mark.parametrize(("tty", "no_color", "expected"), [(True, None, True), (True, "1", False), (False, None, False)])
+@pytest.mark.parametrize(
+    ("tty", "no_color", "expected"), [(True, None, True), (True, "1", False), (False, None, False)]
+)
 def test_colour_only_on_a_terminal_without_no_color(
     monkeypatch: pytest.MonkeyPatch, tty: bool, no_color: str | None, expected: bool
 ) -> None:
@@ -381,4 +383,6 @@ def test_colour_only_on_a_terminal_without_no_color(
         monkeypatch.setenv("NO_COLOR", no_color)
     assert cli_module._colour_enabled() is expected
     styled = cli_module._style("REFUSED", "refused")
-    assert styled != "REFUSED" and "\x1b[" in styled  # the style exists; _echo strips it off a terminal
+    assert (
+        styled != "REFUSED" and "\x1b[" in styled
+    )  # the style exists; _echo strips it off a terminal

@@ -11,10 +11,21 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_cli_reference_matches_the_commands() -> None:
     committed = (DOCS / "cli.md").read_text(encoding="utf-8")
-    assert committed == reference(), "docs/cli.md is out of date: run `python -m prplan._clidoc --write docs/cli.md`"
+    assert committed == reference(), (
+        "docs/cli.md is out of date: run `python -m prplan._clidoc --write docs/cli.md`"
+    )
 
 
 def test_the_reference_covers_every_command() -> None:
     text = reference()
-    for command in ("plan", "apply", "show", "states", "demo", "forge", "forge serve", "forge create-repo"):
+    for command in (
+        "plan",
+        "apply",
+        "show",
+        "states",
+        "demo",
+        "forge",
+        "forge serve",
+        "forge create-repo",
+    ):
         assert f"## `prplan {command}`" in text

@@ -215,7 +215,7 @@ def test_canonical_form(any_plan: prplan.Plan) -> None:
     _assert_keys_sorted(document)
     assert text.endswith("}\n")
     assert not text.endswith("\n\n")
-    assert document["format_version"] == 1
+    assert document["format_version"] == 2
     assert document["digest"] == any_plan.digest
     assert text == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
@@ -421,7 +421,7 @@ def test_plan_format_error_is_an_invalid_request_error() -> None:
     assert str(error).startswith("invalid plan document (1 problem(s)):\n  - plan: ")
 
 
-@pytest.mark.parametrize("version", [2, 0, "1", None, 1.5], ids=repr)
+@pytest.mark.parametrize("version", [3, 1, 0, "2", None, 2.5], ids=repr)
 def test_an_unknown_format_version_is_refused(version: object) -> None:
     document = json.loads(tamper_subject().to_json())
     document["format_version"] = version

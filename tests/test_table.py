@@ -19,7 +19,7 @@ SITUATIONS = list(all_situations())
 
 
 def test_the_space_is_complete() -> None:
-    assert len(SITUATIONS) == 5 * 5 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 3 * 2 * 2
+    assert len(SITUATIONS) == 5 * 5 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 3 * 2 * 2
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
@@ -37,6 +37,8 @@ def _expected_refusal(s: Situation) -> RefusalCode | None:
     """The refusals, restated from the issue's rules in order, as an oracle."""
     if s.pr is PRState.MULTIPLE:
         return RefusalCode.MULTIPLE_OPEN_PRS
+    if s.edit_fails:
+        return RefusalCode.EDIT_FAILED
     if s.pr is PRState.OPEN and s.branch is BranchSituation.ABSENT:
         return RefusalCode.BRANCH_MISSING
     if not s.allow_modification and s.modifies:

@@ -66,7 +66,11 @@ def reference() -> str:
     for path, command in _commands(cli, []):
         name = " ".join(["prplan", *path])
         context = click.Context(
-            command, info_name=name, terminal_width=100, max_content_width=100, help_option_names=["-h", "--help"]
+            command,
+            info_name=name,
+            terminal_width=100,
+            max_content_width=100,
+            help_option_names=["-h", "--help"],
         )
         out += [f"## `{name}`", "", "```", command.get_help(context).rstrip(), "```", ""]
     return "\n".join(out)

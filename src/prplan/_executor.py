@@ -214,7 +214,7 @@ class _Run:
             return [self.do_one(index, step[0])]
         prepare, commit = step
         assert isinstance(commit, Commit)
-        contents = {change.path: self.plan.request.files[change.path] for change in commit.files}
+        contents = {change.path: self.plan.content(change.path) for change in commit.files}
         self.commit_sha = self.client.commit_files(
             self.repo,
             commit.branch,
@@ -240,9 +240,7 @@ class _Run:
             client.reset_branch(repo, action.branch, action.to_sha, expected_sha=action.from_sha)
             return ActionResult(index=index, kind=action.kind, status=done, sha=action.to_sha)
         if isinstance(action, Commit):
-            contents = {
-                change.path: self.plan.request.files[change.path] for change in action.files
-            }
+            contents = {change.path: self.plan.content(change.path) for change in action.files}
             self.commit_sha = client.commit_files(
                 repo,
                 action.branch,

@@ -204,13 +204,20 @@ def _branch_policy(value: object) -> Any:
 
 
 def _files(value: object) -> object:
-    """Sort by path and encode text as UTF-8. Anything else is kept as it is
-    for ``__attrs_post_init__`` to report."""
+    """Sort by path, encode text as UTF-8, and make edits a tuple (one edit
+    or a list of them). Anything else is kept as it is for
+    ``__attrs_post_init__`` to report."""
+    from ._edit_codec import is_edit
+
     if not isinstance(value, Mapping):
         return value
     out: dict[object, object] = {}
     for path in sorted(value, key=str):
         content = value[path]
+        if is_edit(content):
+            content = (content,)
+        elif isinstance(content, list | tuple) and content and all(is_edit(e) for e in content):
+            content = tuple(content)
         if isinstance(content, str):
             # A lone surrogate cannot be encoded: kept as str, reported below.
             with contextlib.suppress(UnicodeEncodeError):
@@ -231,7 +238,9 @@ class ChangeRequest:
 
     repo: str
     branch: str
-    files: Mapping[str, bytes | None] = attrs.field(converter=_files)
+    #: path -> bytes (write), None (delete), or a tuple of edits of the
+    #: current file (``YamlSet``, ``JsonSet``, ``Replace``...)
+    files: Mapping[str, bytes | tuple[Any, ...] | None] = attrs.field(converter=_files)
     base: str | None = None
     create_pr: bool = True
     automerge: bool = False
@@ -254,6 +263,10 @@ class ChangeRequest:
         return self.title or f"prplan: update {self.branch}"
 
     @property
+    def edited_paths(self) -> list[str]:
+        return [path for path, content in self.files.items() if isinstance(content, tuple)]
+
+    @property
     def request_id(self) -> str:
         """A short, stable id for this request (written as the commit trailer).
         Two requests with the same target and content have the same id."""
@@ -261,13 +274,26 @@ class ChangeRequest:
             "repo": self.repo,
             "branch": self.branch,
             "base": self.base,
-            "files": {p: None if c is None else git_blob_sha(c) for p, c in self.files.items()},
+            "files": {p: _identity(c) for p, c in self.files.items()},
         }
         canonical = json.dumps(ident, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def desired_blob_shas(self) -> dict[str, str | None]:
-        return {p: None if c is None else git_blob_sha(c) for p, c in self.files.items()}
+        """Blob shas of the desired contents; only for requests without edits
+        (the planner resolves edits into contents first)."""
+        assert not self.edited_paths, "resolve the edits first"
+        return {p: None if c is None else git_blob_sha(c) for p, c in self.files.items()}  # type: ignore[arg-type]
+
+
+def _identity(content: object) -> object:
+    if content is None:
+        return None
+    if isinstance(content, bytes):
+        return git_blob_sha(content)
+    from ._edit_codec import edit_to_dict
+
+    return [edit_to_dict(edit) for edit in content]  # type: ignore[attr-defined]
 
 
 _ENUM_FIELDS: tuple[tuple[str, type[enum.StrEnum]], ...] = (
@@ -290,9 +316,14 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
     elif not files:
         problems.append(Problem("files", "is empty: name at least one file to write or delete"))
     else:
+        from ._edits import edit_problems
+
         for path, content in files.items():
             problems += path_problems(f"files[{path!r}]", path)
-            if isinstance(content, str):
+            if isinstance(content, tuple):
+                for edit in content:
+                    problems += edit_problems(edit, f"files[{path!r}]")
+            elif isinstance(content, str):
                 problems.append(
                     Problem(
                         f"files[{path!r}]", "text cannot be encoded as UTF-8; pass bytes instead"
@@ -302,7 +333,7 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
                 problems.append(
                     Problem(
                         f"files[{path!r}]",
-                        f"content must be bytes, str or None (delete), got {type(content).__name__}",
+                        f"content must be bytes, str, None (delete) or edits, got {type(content).__name__}",
                     )
                 )
             elif content is not None and len(content) > MAX_FILE_BYTES:
@@ -409,6 +440,10 @@ class RepoSnapshot:
     commits_beyond_base: tuple[CommitInfo, ...] = ()
     #: False when the forge listed only part of them (GitHub stops at 250)
     commits_complete: bool = True
+    #: current contents of the paths the request edits (None: absent), on
+    #: base and, when a pull request is open, on the branch: edits apply to them
+    base_contents: Mapping[str, bytes | None] = attrs.field(factory=dict)
+    branch_contents: Mapping[str, bytes | None] = attrs.field(factory=dict)
     #: blobs of the requested paths at the merge base of branch and base,
     #: read only when an open pull request's branch does not contain base
     #: (otherwise the merge base is base itself and this stays empty)

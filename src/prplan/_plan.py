@@ -37,13 +37,14 @@ __all__ = [
     "DeleteBranch",
     "Action",
     "Refusal",
+    "ResolvedFile",
     "Plan",
     "canonical_json",
 ]
 
 #: Bumped whenever the meaning of a plan document changes. A plan written by
 #: a newer prplan is refused rather than half-understood.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: structured edits (request.files edits, resolved, observed contents)
 
 
 @attrs.frozen(kw_only=True)
@@ -133,6 +134,14 @@ Action = CreateBranch | ResetBranch | Commit | CreatePullRequest | MergePullRequ
 
 
 @attrs.frozen(kw_only=True)
+class ResolvedFile:
+    """What a request's edits made of a file, from the observed content."""
+
+    path: str
+    content: bytes | None
+
+
+@attrs.frozen(kw_only=True)
 class Refusal:
     """Why the planner will not act, with what it concerns."""
 
@@ -159,7 +168,18 @@ class Plan:
     actions: tuple[Action, ...] = ()
     notes: tuple[str, ...] = ()
     refusal: Refusal | None = None
+    #: the contents the request's edits resolved to (edited paths only)
+    resolved: tuple[ResolvedFile, ...] = ()
     format_version: int = FORMAT_VERSION
+
+    def content(self, path: str) -> bytes | None:
+        """The content this plan writes at ``path`` (None: deleted)."""
+        for resolved in self.resolved:
+            if resolved.path == path:
+                return resolved.content
+        content = self.request.files[path]
+        assert not isinstance(content, tuple), f"{path} is edited but not resolved"
+        return content
 
     @property
     def is_empty(self) -> bool:
@@ -262,17 +282,26 @@ def _make_converter() -> cattrs.Converter:
 
     # File contents: text when it is UTF-8 (so a reviewer can read the plan),
     # base64 otherwise.
-    def content_out(content: bytes | None) -> object:
+    def content_out(content: object) -> object:
         if content is None:
             return None
+        if isinstance(content, tuple):
+            from ._edit_codec import edit_to_dict
+
+            return {"edits": [edit_to_dict(edit) for edit in content]}
+        assert isinstance(content, bytes)
         try:
             return {"text": content.decode("utf-8")}
         except UnicodeDecodeError:
             return {"base64": base64.b64encode(content).decode("ascii")}
 
-    def content_in(value: object) -> bytes | None:
+    def content_in(value: object) -> object:
         if value is None:
             return None
+        if isinstance(value, dict) and set(value) == {"edits"} and isinstance(value["edits"], list):
+            from ._edit_codec import edit_from_dict
+
+            return tuple(edit_from_dict(item) for item in value["edits"])
         if isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str):
             return value["text"].encode("utf-8")
         if isinstance(value, dict) and set(value) == {"base64"}:
@@ -307,8 +336,29 @@ def _make_converter() -> cattrs.Converter:
             )
         return ChangeRequest(**fields)
 
+    # Contents anywhere else (the snapshot's observed contents of edited files).
+    converter.register_unstructure_hook(bytes, content_out)
+
+    def bytes_in(value: Any, _: type) -> bytes:
+        content = content_in(value)
+        if not isinstance(content, bytes):
+            raise ValueError("content must be {'text': ...} or {'base64': ...}")
+        return content
+
+    converter.register_structure_hook(bytes, bytes_in)
     converter.register_unstructure_hook(ChangeRequest, request_out)
     converter.register_structure_hook(ChangeRequest, request_in)
+    converter.register_unstructure_hook(
+        ResolvedFile, lambda r: {"path": r.path, "content": content_out(r.content)}
+    )
+
+    def resolved_in(value: Any, _: type) -> ResolvedFile:
+        content = content_in(value["content"])
+        if content is not None and not isinstance(content, bytes):
+            raise ValueError("a resolved file holds content, not edits")
+        return ResolvedFile(path=str(value["path"]), content=content)
+
+    converter.register_structure_hook(ResolvedFile, resolved_in)
 
     configure_tagged_union(Action, converter, tag_name="type", tag_generator=_tag)
     return converter

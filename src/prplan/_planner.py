@@ -11,7 +11,11 @@ makes no decision; if you are looking for *why* prplan does something, read
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+import attrs
+
+from ._edits import EditError, apply_edits
 from ._model import ChangeRequest, RepoSnapshot
 from ._plan import (
     Action,
@@ -24,6 +28,7 @@ from ._plan import (
     Plan,
     Refusal,
     ResetBranch,
+    ResolvedFile,
 )
 from ._states import (
     ActionKind,
@@ -49,29 +54,71 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
             f"the snapshot is of {snapshot.repo}:{snapshot.branch}, "
             f"the request of {request.repo}:{request.branch}"
         )
-    situation = classify(snapshot, request)
+    # Edits become contents first; from there on the planner sees only
+    # contents (the "effective" request), and the plan records both.
+    effective, resolved, failure = _resolve_edits(snapshot, request)
+    situation = attrs.evolve(classify(snapshot, effective), edit_fails=failure is not None)
     rule = decide(situation)
     pr_state = situation.pr
     notes = list(_notes(rule, situation, snapshot))
+    common: dict[str, Any] = {
+        "request": request,
+        "observed": snapshot,
+        "pr_state": pr_state,
+        "start": start_stage(situation),
+        "rule": rule.name,
+        "resolved": resolved,
+    }
     if rule.refuse is not None:
-        return Plan(
-            request=request,
-            observed=snapshot,
-            pr_state=pr_state,
-            start=start_stage(situation),
-            rule=rule.name,
-            refusal=_refusal(rule.refuse, snapshot, request),
-            notes=tuple(notes),
+        refusal = (
+            _edit_refusal(failure)
+            if failure is not None
+            else _refusal(rule.refuse, snapshot, effective)
         )
-    actions = _materialise(rule, situation, snapshot, request)
-    return Plan(
-        request=request,
-        observed=snapshot,
-        pr_state=pr_state,
-        start=start_stage(situation),
-        rule=rule.name,
-        actions=actions,
-        notes=tuple(notes),
+        return Plan(refusal=refusal, notes=tuple(notes), **common)
+    actions = _materialise(rule, situation, snapshot, effective)
+    return Plan(actions=actions, notes=tuple(notes), **common)
+
+
+# --- 0. edits -------------------------------------------------------------------------
+
+
+def _resolve_edits(
+    snapshot: RepoSnapshot, request: ChangeRequest
+) -> tuple[ChangeRequest, tuple[ResolvedFile, ...], tuple[str, EditError] | None]:
+    """Apply the request's edits to the observed contents: of the branch when
+    a pull request is open on it (the next commit goes on top of it), else of
+    base (the branch is made from base). On failure the file is left as it is
+    and the failure returned, for the table's ``edit_failed`` row."""
+    edited = request.edited_paths
+    if not edited:
+        return request, (), None
+    on_branch = classify_pr_state(snapshot.pull_requests) is PRState.OPEN and bool(
+        snapshot.branch_contents
+    )
+    current = snapshot.branch_contents if on_branch else snapshot.base_contents
+    files: dict[str, bytes | None] = {}
+    failure: tuple[str, EditError] | None = None
+    for path, content in request.files.items():
+        if not isinstance(content, tuple):
+            files[path] = content
+            continue
+        try:
+            files[path] = apply_edits(current.get(path), content, filename=path)
+        except EditError as error:
+            failure = failure or (path, error)
+            files[path] = current.get(path)
+    effective = attrs.evolve(request, files=files)
+    resolved = tuple(ResolvedFile(path=path, content=files[path]) for path in edited)
+    return effective, resolved, failure
+
+
+def _edit_refusal(failure: tuple[str, EditError]) -> Refusal:
+    path, error = failure
+    return Refusal(
+        code=RefusalCode.EDIT_FAILED,
+        paths=(path,),
+        message=f"{path}: {error}. Fix the edit or the file, then plan again.",
     )
 
 
@@ -147,6 +194,7 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
     if pr is PRState.OPEN and snapshot.branch_sha is not None:
         modifies = modifies or bool(_modified_paths(snapshot.branch_blobs, desired))
     return Situation(
+        edit_fails=False,
         pr=pr,
         branch=branch,
         head_is_base=head_is_base,

@@ -71,6 +71,13 @@ class ForgeClient(Protocol):
         """How ``head_sha`` relates to ``base_sha``. Cost: 1 request (GitHub
         lists at most 250 commits; beyond that ``complete`` is False)."""
 
+    def read_files(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> Mapping[str, bytes | None]:
+        """The content of each path in that commit (None: absent), for the
+        files a request edits. Cost: 1 request per path (2 for a file over
+        1 MB on GitHub)."""
+
     def read_blob(self, repo: str, sha: str) -> bytes:
         """A blob's content. Cost: 1 request. Used only where content is
         needed (diffs, structured edits), never to compare."""

@@ -208,7 +208,7 @@ def plan_markdown(plan: Plan, old: Mapping[str, bytes] | None = None) -> str:
             out.append("")
             if change in shown and (change.old_sha is None or change.old_sha in old):
                 before = None if change.old_sha is None else old[change.old_sha]
-                out.append(_diff(change, before, request.files.get(change.path)))
+                out.append(_diff(change, before, plan.content(change.path)))
             else:
                 out.append(
                     f"Blob `{short(change.old_sha)}` → `{short(change.new_sha)}` (diff not shown)."

@@ -83,6 +83,7 @@ def legacy_situation(scenario: LegacyScenario) -> Situation:
         in_place=False,
         modifies=True,
         pr_behind=False,
+        edit_fails=False,
         create_pr=scenario.create_pr,
         automerge=scenario.automerge,
         allow_modification=True,
@@ -137,6 +138,7 @@ _DIMENSION_MEANING = {
     "pull request is open); disposable (lacks it, and is an ancestor of base, or the head of one "
     "of its pull requests, or only prplan's commits); foreign (lacks it, and has others' commits)",
     "head_is_base": "the request's branch is the base branch itself",
+    "edit_fails": "a structured edit (yaml-set, json-set, replace...) cannot be applied to the file it edits",
     "pr_behind": "an open pull request cannot deliver a requested path by being merged: base "
     "changed it after the branch forked, away from content the fork point already had as requested",
     "in_place": "base already holds every requested path as requested",
@@ -217,7 +219,7 @@ def decision_table_markdown() -> str:
                 (False, False),
             ):
                 situation = Situation(
-                    pr=pr, branch=branch, head_is_base=False, in_place=False, modifies=True, pr_behind=False,
+                    pr=pr, branch=branch, head_is_base=False, in_place=False, modifies=True, pr_behind=False, edit_fails=False,
                     create_pr=create_pr, automerge=automerge, allow_modification=True,
                     on_closed=OnClosed.NEW, branch_policy=BranchPolicy.SAFE, delete_branch=False,
                 )  # fmt: skip

@@ -86,6 +86,9 @@ class RefusalCode(enum.StrEnum):
     #: the open pull request's branch forked from an older base, and merging
     #: it would not bring some requested path to its requested content
     PR_BEHIND_BASE = "pr_behind_base"
+    #: a structured edit cannot be applied (file or key missing, file does
+    #: not parse, a replace matched another number of times)
+    EDIT_FAILED = "edit_failed"
 
 
 def latest_pull_request(pulls: Iterable[PullRequestInfo]) -> PullRequestInfo | None:

@@ -57,6 +57,8 @@ class Situation:
     #: an open pull request cannot deliver a requested path by being merged:
     #: base changed it after the fork, away from what the fork point had
     pr_behind: bool
+    #: a structured edit of the request cannot be applied to the file it edits
+    edit_fails: bool
     create_pr: bool
     automerge: bool
     allow_modification: bool
@@ -73,6 +75,7 @@ DIMENSIONS: Mapping[str, tuple[object, ...]] = {
     "in_place": (False, True),
     "modifies": (False, True),
     "pr_behind": (False, True),
+    "edit_fails": (False, True),
     "create_pr": (True, False),
     "automerge": (True, False),
     "allow_modification": (True, False),
@@ -151,6 +154,7 @@ def _rules() -> tuple[Rule, ...]:
             when=_when(pr=PRState.MULTIPLE),
             refuse=RefusalCode.MULTIPLE_OPEN_PRS,
         ),
+        Rule(name="edit_failed", when=_when(edit_fails=True), refuse=RefusalCode.EDIT_FAILED),
         Rule(
             name="open_pr_without_branch",
             when=_when(pr=PRState.OPEN, branch=BranchSituation.ABSENT),

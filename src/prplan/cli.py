@@ -26,6 +26,13 @@ from typing import Any, TypeVar
 import click
 
 from ._audit import AuditLog
+from ._changeset import (
+    ChangeSetPlan,
+    ChangeSetResult,
+    apply_changeset,
+    load_changeset,
+    plan_changeset,
+)
 from ._demo import run_demo
 from ._errors import InvalidRequestError, Problem, PrplanError, StalePlanError
 from ._executor import apply as apply_plan
@@ -157,6 +164,11 @@ def change_options(func: F) -> F:
         click.option("--file", "files", multiple=True, metavar="REPO_PATH=LOCAL_PATH",
                      help="Write LOCAL_PATH's content to REPO_PATH. Repeatable."),
         click.option("--delete", "deletes", multiple=True, metavar="REPO_PATH", help="Delete REPO_PATH. Repeatable."),
+        click.option("--set", "sets", multiple=True, metavar="REPO_PATH:KEY.PATH=VALUE",
+                     help="Edit a YAML/JSON file (by extension): set KEY.PATH (dotted, [i] for lists) to VALUE, "
+                     "a YAML scalar ('1.4.2', 3, true, '\"007\"'). Comments and formatting are kept. Repeatable."),
+        click.option("--replace", "replaces", multiple=True, metavar="REPO_PATH:OLD=NEW",
+                     help="Edit a file: replace the text OLD (exactly once) by NEW. Repeatable."),
         click.option("--from-dir", "from_dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Write every file under DIR to the same relative path (.git is left out)."),
         click.option("--create-pr/--no-create-pr", default=True, show_default=True,
@@ -182,7 +194,7 @@ def change_options(func: F) -> F:
 
 
 _CHANGE_KEYS = (
-    "branch", "base", "files", "deletes", "from_dir", "create_pr", "automerge", "allow_modification",
+    "branch", "base", "files", "deletes", "sets", "replaces", "from_dir", "create_pr", "automerge", "allow_modification",
     "merge_method", "title", "body", "on_closed", "branch_policy", "delete_branch",
 )  # fmt: skip
 
@@ -236,17 +248,64 @@ def _read_files(
     return contents, problems
 
 
+def _scalar(text: str) -> object:
+    """A --set value, typed as YAML would type it (quote to force a string)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        value = YAML(typ="safe").load(text)
+    except YAMLError:
+        return text
+    return value if isinstance(value, str | int | float | bool) or value is None else text
+
+
+def _read_edits(
+    sets: tuple[str, ...], replaces: tuple[str, ...]
+) -> tuple[dict[str, tuple[Any, ...]], list[Problem]]:
+    from ._edits import JsonSet, Replace, YamlSet
+
+    edits: dict[str, list[Any]] = {}
+    problems: list[Problem] = []
+    for spec in sets:
+        path, colon, assignment = spec.partition(":")
+        key, equals, value = assignment.partition("=")
+        if not colon or not equals or not path or not key:
+            problems.append(Problem("--set", f"{spec!r} is not REPO_PATH:KEY.PATH=VALUE"))
+            continue
+        kind = JsonSet if path.endswith(".json") else YamlSet
+        edits.setdefault(path, []).append(kind(path=key, value=_scalar(value)))
+    for spec in replaces:
+        path, colon, pair = spec.partition(":")
+        old, equals, new = pair.partition("=")
+        if not colon or not equals or not path or not old:
+            problems.append(Problem("--replace", f"{spec!r} is not REPO_PATH:OLD=NEW"))
+            continue
+        edits.setdefault(path, []).append(Replace(old=old, new=new))
+    return {path: tuple(items) for path, items in edits.items()}, problems
+
+
 def _request(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
     problems: list[Problem] = []
     if not repo:
         problems.append(Problem("--repo", "is required: the repository as OWNER/NAME"))
     if not change["branch"]:
         problems.append(Problem("--branch", "is required: the head branch the change goes through"))
-    files, file_problems = _read_files(change["files"], change["deletes"], change["from_dir"])
-    problems += file_problems
-    if not files and not file_problems:
+    read, file_problems = _read_files(change["files"], change["deletes"], change["from_dir"])
+    edits, edit_problems = _read_edits(change.get("sets", ()), change.get("replaces", ()))
+    files: dict[str, Any] = dict(read)
+    for path, path_edits in edits.items():
+        if path in files:
+            file_problems.append(
+                Problem(
+                    "--set/--replace", f"{path!r} is also written or deleted; edit it or replace it"
+                )
+            )
+        files[path] = path_edits
+    problems += file_problems + edit_problems
+    if not files and not file_problems and not edit_problems:
         problems.append(
-            Problem("--file/--delete/--from-dir", "name at least one file to write or delete")
+            Problem("--file/--delete/--from-dir", "name at least one file to write, delete or edit")
         )
     try:
         request = ChangeRequest(
@@ -351,6 +410,162 @@ def _format_option(func: F) -> F:
     )(func)  # fmt: skip
 
 
+# --- change sets ----------------------------------------------------------------------
+
+
+def _changeset_options(func: F) -> F:
+    func = click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64),
+                        help="Change sets: repositories observed at once (writes are always one at a time).")(func)  # fmt: skip
+    return click.option("--changeset", type=click.Path(dir_okay=False, path_type=Path),
+                        help="A change set file (YAML): many repositories, in stages. See docs/changesets.md.")(func)  # fmt: skip
+
+
+def _is_changeset(path: Path) -> bool:
+    import json
+
+    try:
+        return bool(json.loads(path.read_bytes()).get("kind") == "changeset")
+    except (ValueError, AttributeError):
+        return False
+
+
+def _plan_changeset(
+    file: Path,
+    repo: str | None,
+    change: dict[str, Any],
+    local: Path | None,
+    github_url: str | None,
+    concurrency: int,
+) -> tuple[ForgeClient, ChangeSetPlan]:
+    given = _given(change) + (["--repo"] if repo else [])
+    if given:
+        raise Bad(
+            [Problem(", ".join(given), "a change set names its own repositories and changes")]
+        )
+    try:
+        the_set = load_changeset(file)
+    except InvalidRequestError as error:
+        raise Bad([Problem(f"{file}: {p.field}", p.message) for p in error.problems]) from None
+    client = _client(local, github_url)
+    total = sum(len(stage.requests) for stage in the_set.stages)
+    with _bar(f"observing {total} repositories", total) as advance:
+        planned = plan_changeset(client, the_set, concurrency=concurrency, on_planned=advance)
+    return client, planned
+
+
+class _Bar:
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total = label, total
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Callable[..., None]:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.progress = Progress(console=Console(stderr=True))
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=self.total)
+        return self.advance
+
+    def advance(self, *_: object) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _bar(label: str, total: int) -> _Bar:
+    """A rich progress bar on stderr when it is a terminal; nothing otherwise."""
+    return _Bar(label, total)
+
+
+def _show_changeset(the_set: ChangeSetPlan, fmt: str, client: ForgeClient | None) -> None:
+    if fmt == "json":
+        click.echo(the_set.to_json(), nl=False)
+        return
+    if fmt == "markdown":
+        click.echo(f"# prplan change set (`sha256:{the_set.digest}`)\n")
+    for name, plans in the_set.stages:
+        click.echo(
+            f"## Stage {name}\n"
+            if fmt == "markdown"
+            else f"== stage {name}: {len(plans)} repositories"
+        )
+        for one in plans:
+            _show_plan(one, fmt, client if fmt == "markdown" else None)
+    if fmt != "markdown":
+        changes = sum(1 for p in the_set.plans if p.actions)
+        click.echo(f"change set digest: sha256:{the_set.digest} ({changes} of {len(the_set.plans)} "
+                   f"repositories to change, {len(the_set.refused)} refused)")  # fmt: skip
+
+
+def _apply_changeset(
+    plan_file: Path | None, file: Path | None, repo: str | None, change: dict[str, Any], local: Path | None,
+    github_url: str | None, concurrency: int, keep_going: bool, audit_log: Path | None, fmt: str,
+) -> None:  # fmt: skip
+    if plan_file is not None:
+        if file is not None or _given(change):
+            raise Bad([Problem("--changeset", "a saved change set plan already holds its changes")])
+        import json
+
+        try:
+            the_set = ChangeSetPlan.from_dict(json.loads(plan_file.read_bytes()))
+        except InvalidRequestError as error:
+            raise Bad(
+                [Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]
+            ) from None
+        client = _client(local, github_url)
+        recheck = True
+    else:
+        assert file is not None
+        client, the_set = _plan_changeset(file, repo, change, local, github_url, concurrency)
+        recheck = False
+    if fmt == "text":
+        _show_changeset(the_set, fmt, None)
+    audit = None if audit_log is None else audit_log
+    with _bar("applying", len(the_set.plans)) as advance:
+        result = apply_changeset(
+            client, the_set, concurrency=concurrency, keep_going=keep_going, recheck=recheck,
+            reporter=(lambda stage, one: AuditLog(audit, one)) if audit is not None else None,
+            on_entry=advance,
+        )  # fmt: skip
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        _summary(result)
+    statuses = {entry.status for entry in result.entries}
+    if "refused" in statuses:
+        sys.exit(EXIT["refused"])
+    if "stale" in statuses:
+        sys.exit(EXIT["stale"])
+    sys.exit(EXIT["ok"] if result.ok else EXIT["failed"])
+
+
+def _summary(result: ChangeSetResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"change set sha256:{result.digest[:16]}")
+    for column in ("stage", "repository", "pull request", "outcome", "requests"):
+        table.add_column(column)
+    for entry in result.entries:
+        outcome = entry.outcome
+        pr = f"#{outcome.pull_request}" if outcome and outcome.pull_request else ""
+        requests = f"{outcome.requests.reads}r/{outcome.requests.writes}w" if outcome else ""
+        table.add_row(entry.stage, entry.repo, pr, entry.status, requests)
+    console = Console(no_color=not _colour_enabled(), width=120, force_terminal=_colour_enabled())
+    console.print(table)
+    for entry in result.entries:
+        if entry.error or (entry.outcome and entry.outcome.error):
+            click.echo(f"{entry.repo}: {entry.error or entry.outcome.error}", err=True)  # type: ignore[union-attr]
+
+
 # --- commands ---------------------------------------------------------------------------
 
 
@@ -368,16 +583,27 @@ def cli() -> None:
 @change_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan as JSON, for `prplan apply PLAN_FILE` after review.")  # fmt: skip
+@_changeset_options
 @_format_option
 def plan(
     repo: str | None,
     local: Path | None,
     github_url: str | None,
     out: Path | None,
+    changeset: Path | None,
+    concurrency: int,
     fmt: str,
     **change: Any,
 ) -> None:
-    """Plan a change: observe the repository, decide, print the plan. Writes nothing to the forge."""
+    """Plan a change, or a change set: observe, decide, print the plan. Writes nothing to the forge."""
+    if changeset is not None:
+        client, the_set = _plan_changeset(changeset, repo, change, local, github_url, concurrency)
+        if out is not None:
+            out.write_text(the_set.to_json(), encoding="utf-8")
+        _show_changeset(the_set, fmt, client)
+        if the_set.refused:
+            sys.exit(EXIT["refused"])
+        sys.exit(EXIT["changes"] if the_set.has_changes else EXIT["ok"])
     request = _request(repo, change)
     client = _client(local, github_url)
     the_plan = make_plan(observe(client, request), request)
@@ -400,15 +626,24 @@ def plan(
 )
 @click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
               help="Append one JSON line per action executed, and one for the outcome.")  # fmt: skip
+@_changeset_options
+@click.option("--keep-going", is_flag=True,
+              help="Change sets: finish the stage past a failed entry (later stages still never start).")  # fmt: skip
 @_format_option
 def apply(
     plan_file: Path | None, repo: str | None, local: Path | None, github_url: str | None,
-    yes: bool, audit_log: Path | None, fmt: str, **change: Any,
+    yes: bool, audit_log: Path | None, changeset: Path | None, concurrency: int, keep_going: bool,
+    fmt: str, **change: Any,
 ) -> None:  # fmt: skip
-    """Apply a saved plan (PLAN_FILE), or plan and apply a change in one go.
+    """Apply a saved plan (PLAN_FILE), or plan and apply a change (or --changeset) in one go.
 
     A saved plan is checked against the repository first and refused, writing
-    nothing, if a fact it relied on has moved."""
+    nothing, if a fact it relied on has moved. A change set is applied stage by
+    stage; a stage starts only when every entry of the one before reached its goal."""
+    saved_set = plan_file is not None and _is_changeset(plan_file)
+    if changeset is not None or saved_set:
+        _apply_changeset(plan_file if saved_set else None, changeset, repo, change, local, github_url,
+                         concurrency, keep_going, audit_log, fmt)  # fmt: skip
     if plan_file is not None:
         given = _given(change)
         if given:

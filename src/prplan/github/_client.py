@@ -249,15 +249,19 @@ class GitHubClient:
             return str(self._repo(repo).default_branch)
 
     def branch_sha(self, repo: str, branch: str) -> str | None:
+        # The branches endpoint answers the head commit *and* its tree in one
+        # request; the tree is what a commit on this head needs as base_tree,
+        # so committing later costs no extra read.
         with self._errors(f"reading branch {branch} of {repo}"):
             try:
-                _, data = self._raw("GET", f"/repos/{repo}/git/ref/heads/{quote(branch)}")
+                _, data = self._raw("GET", f"/repos/{repo}/branches/{quote(branch)}")
             except github.UnknownObjectException:
                 return None
-            # GitHub answers a prefix of several refs with a list; we asked exactly.
-            if isinstance(data, list):
-                return None
-            return str(data["object"]["sha"])
+        sha = str(data["commit"]["sha"])
+        tree = (data["commit"].get("commit") or {}).get("tree") or {}
+        if tree.get("sha"):
+            self._tree_of[(repo, sha)] = str(tree["sha"])
+        return sha
 
     def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
         owner = repo.split("/")[0]
@@ -346,6 +350,27 @@ class GitHubClient:
             complete=len(commits) >= data["ahead_by"],
             merge_base_sha=merge_base.get("sha"),
         )
+
+    def read_files(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> dict[str, bytes | None]:
+        out: dict[str, bytes | None] = {}
+        for path in paths:
+            with self._errors(f"reading {path} at {commit_sha[:7]} in {repo}"):
+                try:
+                    _, data = self._raw(
+                        "GET", f"/repos/{repo}/contents/{quote(path)}?ref={commit_sha}"
+                    )
+                except github.UnknownObjectException:
+                    out[path] = None
+                    continue
+            if not isinstance(data, dict) or data.get("type") != "file":
+                out[path] = None  # a directory is not a file to edit
+            elif data.get("encoding") == "base64" and data.get("content") is not None:
+                out[path] = base64.b64decode(data["content"])
+            else:  # over 1 MB GitHub sends no content: read the blob
+                out[path] = self.read_blob(repo, str(data["sha"]))
+        return out
 
     def read_blob(self, repo: str, sha: str) -> bytes:
         with self._errors(f"reading blob {sha[:7]} of {repo}"):

@@ -376,6 +376,18 @@ class LocalForge:
             merge_base_sha=bases[0].decode() if bases else None,
         )
 
+    def read_files(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> dict[str, bytes | None]:
+        with self._lock:
+            self._counts["reads"] += len(paths)  # one request per path, as on GitHub
+            blobs = self._blobs(repo, commit_sha, paths)
+            out: dict[str, bytes | None] = {}
+            for path, sha in blobs.items():
+                obj = None if sha is None else self._git(repo).object_store[sha.encode()]
+                out[path] = bytes(obj.data) if isinstance(obj, Blob) else None
+            return out
+
     @_counted("reads")
     def read_blob(self, repo: str, sha: str) -> bytes:
         try:

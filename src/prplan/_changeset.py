@@ -1,0 +1,437 @@
+"""Change sets: one reviewed plan across many repositories, applied in stages.
+
+A change set file (YAML) lists stages; each stage lists changes, one per
+repository, each a ``ChangeRequest`` whose fields default to ``defaults``.
+``plan_changeset`` observes every repository concurrently (bounded) and
+returns one ``ChangeSetPlan``: each repository's plan plus a digest of the
+whole. ``apply_changeset`` applies stage by stage. Within a stage, every
+plan is first checked against its repository concurrently (a stale plan
+stops the stage before any of its writes), then the writes go out one
+repository at a time: serialised per forge, as GitHub asks of integrations.
+A stage starts only when every entry of the previous one reached its goal
+(merged when automerge, else proposed), so a release never reaches the
+clusters before the configuration repository took it.
+
+Re-running a partly applied change set converges: what is done plans as
+nothing to do, what failed is planned again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._errors import InvalidRequestError, PlanFormatError, Problem, PrplanError, StalePlanError
+from ._executor import apply, moved_facts
+from ._model import ChangeRequest
+from ._observe import observe
+from ._outcome import Outcome, OutcomeStatus, Reporter
+from ._plan import FORMAT_VERSION, Plan, canonical_json
+from ._planner import plan as make_plan
+from ._ports import ForgeClient
+
+__all__ = [
+    "ChangeSet",
+    "ChangeSetStage",
+    "ChangeSetPlan",
+    "ChangeSetResult",
+    "EntryResult",
+    "load_changeset",
+    "parse_changeset",
+    "plan_changeset",
+    "apply_changeset",
+]
+
+#: Fields a change may set (besides repo, files, delete, set, replace).
+_REQUEST_FIELDS = {f.name for f in attrs.fields(ChangeRequest)} - {"files", "repo"}
+_ENTRY_KEYS = _REQUEST_FIELDS | {"repo", "files", "delete", "set", "replace"}
+
+
+@attrs.frozen(kw_only=True)
+class ChangeSetStage:
+    name: str
+    requests: tuple[ChangeRequest, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ChangeSet:
+    stages: tuple[ChangeSetStage, ...]
+
+
+def load_changeset(path: str | Path) -> ChangeSet:
+    """Read and validate a change set file; local file paths in it are
+    relative to the file. Every problem is reported, each with its entry and
+    field (``stages[1].changes[0].files['a.yaml']``)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    file = Path(path)
+    try:
+        document = YAML(typ="safe").load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidRequestError(
+            [Problem("--changeset", f"cannot read {file}: {error}")], what="change set"
+        ) from None
+    except YAMLError as error:
+        raise InvalidRequestError(
+            [Problem(str(file), f"is not YAML: {error}")], what="change set"
+        ) from None
+    return parse_changeset(document, base_dir=file.parent)
+
+
+def _edits_for(
+    kind: str, path: str, spec: object, where: str, problems: list[Problem]
+) -> list[Any]:
+    """``set: {file: {key.path: value}}`` and ``replace: {file: {old: new}}``."""
+    from . import _edits
+
+    if not isinstance(spec, dict) or not spec:
+        problems.append(
+            Problem(
+                where, f"must map {'key paths to values' if kind == 'set' else 'old text to new'}"
+            )
+        )
+        return []
+    edits: list[Any] = []
+    for key, value in spec.items():
+        edit: Any
+        if kind == "set":
+            json_file = path.endswith(".json")
+            edit = (_edits.JsonSet if json_file else _edits.YamlSet)(path=str(key), value=value)
+        else:
+            edit = _edits.Replace(old=str(key), new=str(value))
+        found = _edits.edit_problems(edit, f"{where}[{key!r}]")
+        problems += found
+        if not found:
+            edits.append(edit)
+    return edits
+
+
+def parse_changeset(document: object, *, base_dir: Path = Path(".")) -> ChangeSet:
+    problems: list[Problem] = []
+    if not isinstance(document, dict):
+        raise InvalidRequestError(
+            [Problem("change set", "must be a mapping with version and stages")], "change set"
+        )
+    if document.get("version") != 1:
+        problems.append(
+            Problem("version", f"is {document.get('version')!r}; this prplan reads version 1")
+        )
+    unknown = set(document) - {"version", "defaults", "stages", "changes"}
+    problems += [
+        Problem(key, "is not a change set field (version, defaults, stages, changes)")
+        for key in sorted(unknown)
+    ]
+    defaults = document.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        problems.append(Problem("defaults", "must be a mapping of request fields"))
+        defaults = {}
+    problems += [
+        Problem(f"defaults.{k}", "is not a request field")
+        for k in sorted(set(defaults) - _REQUEST_FIELDS)
+    ]
+    if "stages" in document and "changes" in document:
+        problems.append(Problem("stages/changes", "give stages, or one list of changes, not both"))
+    raw_stages = document.get("stages")
+    if raw_stages is None and "changes" in document:
+        raw_stages = [{"name": "changes", "changes": document["changes"]}]
+    single = "stages" not in document
+    if not isinstance(raw_stages, list) or not raw_stages:
+        problems.append(Problem("stages", "must be a non-empty list of {name, changes}"))
+        raise InvalidRequestError(problems, what="change set")
+    stages: list[ChangeSetStage] = []
+    seen: dict[tuple[str, str], str] = {}
+    for index, raw in enumerate(raw_stages):
+        label = f"stages[{index}]"
+        if (
+            not isinstance(raw, dict)
+            or not isinstance(raw.get("changes"), list)
+            or not raw["changes"]
+        ):
+            problems.append(Problem(label, "must have a non-empty list of changes"))
+            continue
+        name = str(raw.get("name") or f"stage {index + 1}")
+        requests = []
+        for number, entry in enumerate(raw["changes"]):
+            where = f"changes[{number}]" if single else f"stages[{index}].changes[{number}]"
+            request = _entry(entry, defaults, where, base_dir, problems)
+            if request is None:
+                continue
+            key = (request.repo, request.branch)
+            if key in seen:
+                problems.append(
+                    Problem(
+                        where,
+                        f"{request.repo} via {request.branch} is also {seen[key]}: once per set",
+                    )
+                )
+            seen[key] = where
+            requests.append(request)
+        stages.append(ChangeSetStage(name=name, requests=tuple(requests)))
+    if problems:
+        raise InvalidRequestError(problems, what="change set")
+    return ChangeSet(stages=tuple(stages))
+
+
+def _entry(
+    entry: object, defaults: Mapping[str, Any], where: str, base_dir: Path, problems: list[Problem]
+) -> ChangeRequest | None:
+    if not isinstance(entry, dict):
+        problems.append(Problem(where, "must be a mapping with repo and files/delete/set/replace"))
+        return None
+    before = len(problems)
+    problems += [
+        Problem(f"{where}.{k}", "is not a change field") for k in sorted(set(entry) - _ENTRY_KEYS)
+    ]
+    files: dict[str, Any] = {}
+    for repo_path, local in (entry.get("files") or {}).items():
+        try:
+            files[str(repo_path)] = (base_dir / str(local)).read_bytes()
+        except OSError as error:
+            problems.append(
+                Problem(f"{where}.files[{repo_path!r}]", f"cannot read {local}: {error.strerror}")
+            )
+    for repo_path in entry.get("delete") or []:
+        files[str(repo_path)] = None
+    for kind in ("set", "replace"):
+        for repo_path, spec in (entry.get(kind) or {}).items():
+            label = f"{where}.{kind}[{repo_path!r}]"
+            if str(repo_path) in files:
+                problems.append(
+                    Problem(label, "this path is already written, deleted or edited in this change")
+                )
+                continue
+            edits = _edits_for(kind, str(repo_path), spec, label, problems)
+            if edits:
+                files[str(repo_path)] = tuple(edits)
+    fields = {k: v for k, v in defaults.items()}
+    fields.update({k: v for k, v in entry.items() if k in _REQUEST_FIELDS})
+    if "repo" not in entry:
+        problems.append(Problem(f"{where}.repo", "is required"))
+    if "branch" not in fields:
+        problems.append(Problem(f"{where}.branch", "is required (here or in defaults)"))
+    if not files:
+        problems.append(Problem(where, "changes nothing: give files, delete, set or replace"))
+    if len(problems) > before:
+        return None
+    try:
+        return ChangeRequest(repo=entry["repo"], files=files, **fields)
+    except InvalidRequestError as error:
+        problems += [Problem(f"{where}.{p.field}", p.message) for p in error.problems]
+    except TypeError as error:
+        problems.append(Problem(where, str(error)))
+    return None
+
+
+# --- the plan of a change set ----------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ChangeSetPlan:
+    """Every repository's plan, stage by stage, with a digest of the whole."""
+
+    stages: tuple[tuple[str, tuple[Plan, ...]], ...]
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def plans(self) -> list[Plan]:
+        return [plan for _, plans in self.stages for plan in plans]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(plan.actions for plan in self.plans)
+
+    @property
+    def refused(self) -> list[Plan]:
+        return [plan for plan in self.plans if plan.refusal is not None]
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "kind": "changeset",
+            "format_version": self.format_version,
+            "stages": [
+                {"name": name, "plans": [p.to_dict() for p in plans]} for name, plans in self.stages
+            ],
+        }
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json(self._body())).hexdigest()
+
+    def to_json(self) -> str:
+        document = self._body()
+        document["digest"] = self.digest
+        return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> ChangeSetPlan:
+        if document.get("format_version") != FORMAT_VERSION:
+            raise PlanFormatError(
+                [
+                    Problem(
+                        "format_version",
+                        f"is {document.get('format_version')!r}; expected {FORMAT_VERSION}",
+                    )
+                ]
+            )
+        try:
+            stages = tuple(
+                (str(stage["name"]), tuple(Plan.from_dict(p) for p in stage["plans"]))
+                for stage in document["stages"]
+            )
+        except (KeyError, TypeError):
+            raise PlanFormatError([Problem("stages", "must be a list of {name, plans}")]) from None
+        plan = cls(stages=stages)
+        if document.get("digest") != plan.digest:
+            raise PlanFormatError(
+                [Problem("digest", "does not match the content: the change set plan was edited")]
+            )
+        return plan
+
+
+def plan_changeset(
+    client: ForgeClient,
+    changeset: ChangeSet,
+    *,
+    concurrency: int = 8,
+    on_planned: Callable[[Plan], None] | None = None,
+) -> ChangeSetPlan:
+    """Observe every repository (at most ``concurrency`` at once) and plan."""
+    requests = [request for stage in changeset.stages for request in stage.requests]
+
+    def one(request: ChangeRequest) -> Plan:
+        planned = make_plan(observe(client, request), request)
+        if on_planned is not None:
+            on_planned(planned)
+        return planned
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        plans = list(pool.map(one, requests))
+    out: list[tuple[str, tuple[Plan, ...]]] = []
+    index = 0
+    for stage in changeset.stages:
+        out.append((stage.name, tuple(plans[index : index + len(stage.requests)])))
+        index += len(stage.requests)
+    return ChangeSetPlan(stages=tuple(out))
+
+
+# --- applying ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class EntryResult:
+    stage: str
+    repo: str
+    outcome: Outcome | None  # None: not run (an earlier stage or entry failed)
+    error: str = ""  # a stale plan or another error that stopped the entry
+
+    @property
+    def reached_goal(self) -> bool:
+        return self.outcome is not None and self.outcome.status not in {
+            OutcomeStatus.FAILED,
+            OutcomeStatus.REFUSED,
+        }
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "stale" if "stale" in self.error else "failed"
+        return "not_run" if self.outcome is None else self.outcome.status.value
+
+
+@attrs.frozen(kw_only=True)
+class ChangeSetResult:
+    digest: str
+    entries: tuple[EntryResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(entry.reached_goal for entry in self.entries)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "ok": self.ok,
+            "entries": [
+                {
+                    "stage": e.stage,
+                    "repo": e.repo,
+                    "status": e.status,
+                    "pull_request": e.outcome.pull_request if e.outcome else None,
+                    "pull_request_url": e.outcome.pull_request_url if e.outcome else "",
+                    "error": e.error or (e.outcome.error if e.outcome else ""),
+                    "requests": {
+                        "reads": e.outcome.requests.reads,
+                        "writes": e.outcome.requests.writes,
+                    }
+                    if e.outcome
+                    else None,
+                }
+                for e in self.entries
+            ],
+        }
+
+
+def apply_changeset(
+    client: ForgeClient,
+    changeset_plan: ChangeSetPlan,
+    *,
+    concurrency: int = 8,
+    keep_going: bool = False,
+    recheck: bool = True,
+    reporter: Callable[[str, Plan], Reporter] | None = None,
+    on_entry: Callable[[EntryResult], None] | None = None,
+) -> ChangeSetResult:
+    """Apply stage by stage; see the module's docstring. ``reporter(stage,
+    plan)`` gives each entry's ``Reporter`` (audit, progress)."""
+    results: list[EntryResult] = []
+    stop = False
+    for name, plans in changeset_plan.stages:
+        if stop:
+            results += [EntryResult(stage=name, repo=p.request.repo, outcome=None) for p in plans]
+            continue
+        stale = _stale(client, plans, concurrency) if recheck else {}
+        for plan in plans:
+            repo = plan.request.repo
+            if stop and not keep_going:
+                result = EntryResult(stage=name, repo=repo, outcome=None)
+            elif repo in stale:
+                result = EntryResult(stage=name, repo=repo, outcome=None, error=str(stale[repo]))
+            else:
+                try:
+                    outcome = apply(
+                        plan,
+                        client,
+                        reporter=reporter(name, plan) if reporter else None,
+                        recheck=False,
+                    )
+                    result = EntryResult(stage=name, repo=repo, outcome=outcome)
+                except PrplanError as error:
+                    result = EntryResult(stage=name, repo=repo, outcome=None, error=str(error))
+            results.append(result)
+            if on_entry is not None:
+                on_entry(result)
+            if not result.reached_goal and (result.outcome is not None or result.error):
+                stop = True  # this stage finishes only with --keep-going; later stages never start
+    return ChangeSetResult(digest=changeset_plan.digest, entries=tuple(results))
+
+
+def _stale(
+    client: ForgeClient, plans: Sequence[Plan], concurrency: int
+) -> dict[str, StalePlanError]:
+    """Check a stage's plans against their repositories, concurrently."""
+
+    def check(plan: Plan) -> tuple[str, StalePlanError | None]:
+        if not plan.actions:
+            return plan.request.repo, None
+        moved = moved_facts(plan.observed, observe(client, plan.request))
+        return plan.request.repo, StalePlanError(moved) if moved else None
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return {repo: error for repo, error in pool.map(check, plans) if error is not None}

@@ -1,0 +1,183 @@
+"""Structured edits through observe -> plan -> apply, directly, over HTTP
+and from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import prplan
+from prplan._edits import JsonSet, Replace, YamlSet
+from prplan.cli import cli
+from prplan.localforge._rest import ForgeServer
+
+from served import Served
+
+REPO = "acme/app"
+VALUES = "# chart values\nimage:\n  repository: registry.example.com/acme/app\n  tag: '1.4.1'  # bumped by CI\nreplicas: 2\n"
+PACKAGE = '{\n  "name": "app",\n  "version": "1.4.1",\n  "private": true\n}\n'
+
+
+def _forge() -> prplan.LocalForge:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"values.yaml": VALUES, "package.json": PACKAGE})
+    return forge
+
+
+def _plan(client: prplan.ForgeClient, request: prplan.ChangeRequest) -> prplan.Plan:
+    return prplan.plan(prplan.observe(client, request), request)
+
+
+def _request(edits: object, **flags: object) -> prplan.ChangeRequest:
+    return prplan.ChangeRequest(
+        repo=REPO, branch="prplan/bump", files={"values.yaml": edits}, **flags
+    )  # type: ignore[arg-type]
+
+
+def test_a_yaml_edit_changes_one_line_and_converges() -> None:
+    forge = _forge()
+    request = _request(YamlSet(path="image.tag", value="1.4.2"), automerge=True)
+    plan = _plan(forge, request)
+    assert plan.rule == "absent_merge"
+    assert plan.content("values.yaml") == VALUES.replace("'1.4.1'", "'1.4.2'").encode()
+    assert prplan.Plan.from_json(plan.to_json()) == plan
+    assert prplan.apply(plan, forge).status is prplan.OutcomeStatus.MERGED
+    assert (
+        forge.read_file(REPO, "main", "values.yaml")
+        == VALUES.replace("'1.4.1'", "'1.4.2'").encode()
+    )
+    assert _plan(forge, request).is_empty
+
+
+def test_an_edit_that_changes_nothing_is_already_in_place() -> None:
+    plan = _plan(_forge(), _request(YamlSet(path="replicas", value=2)))
+    assert plan.is_empty and plan.rule == "in_place"
+
+
+def test_edits_apply_to_the_open_pull_requests_branch() -> None:
+    forge = _forge()
+    prplan.apply(
+        _plan(forge, _request(YamlSet(path="image.tag", value="1.4.2"))), forge
+    )  # a PR, for review
+    second = _request((YamlSet(path="replicas", value=3),))
+    plan = _plan(forge, second)
+    assert plan.rule == "open_update"
+    prplan.apply(plan, forge)
+    on_branch = forge.read_file(REPO, "prplan/bump", "values.yaml")
+    assert (
+        on_branch
+        == VALUES.replace("'1.4.1'", "'1.4.2'").replace("replicas: 2", "replicas: 3").encode()
+    )
+
+
+def test_a_failing_edit_is_refused_naming_file_and_key_and_writes_nothing() -> None:
+    forge = _forge()
+    before = forge.branches(REPO)
+    plan = _plan(forge, _request(YamlSet(path="ingress.host", value="x")))
+    assert plan.refusal is not None and plan.refusal.code is prplan.RefusalCode.EDIT_FAILED
+    assert plan.refusal.paths == ("values.yaml",) and "ingress" in plan.refusal.message
+    assert prplan.apply(plan, forge).status is prplan.OutcomeStatus.REFUSED
+    assert forge.branches(REPO) == before
+
+
+def test_edits_of_a_missing_file_and_a_miscounted_replace_are_refused() -> None:
+    forge = _forge()
+    missing = prplan.ChangeRequest(
+        repo=REPO, branch="b", files={"nope.yaml": YamlSet(path="a", value=1)}
+    )
+    assert _plan(forge, missing).refusal.code is prplan.RefusalCode.EDIT_FAILED  # type: ignore[union-attr]
+    twice = _request(Replace(old="e", new="E"))
+    refusal = _plan(forge, twice).refusal
+    assert refusal is not None and "expected 1 match" in refusal.message
+
+
+def test_json_and_replace_edits_in_one_request() -> None:
+    forge = _forge()
+    request = prplan.ChangeRequest(
+        repo=REPO, branch="b", automerge=True,
+        files={"package.json": JsonSet(path="version", value="1.4.2"), "values.yaml": Replace(old="replicas: 2", new="replicas: 4")},
+    )  # fmt: skip
+    prplan.apply(_plan(forge, request), forge)
+    assert (
+        forge.read_file(REPO, "main", "package.json") == PACKAGE.replace("1.4.1", "1.4.2").encode()
+    )
+    assert (
+        forge.read_file(REPO, "main", "values.yaml")
+        == VALUES.replace("replicas: 2", "replicas: 4").encode()
+    )
+
+
+def test_edits_over_http_read_the_file_not_the_tree(forge_server: ForgeServer) -> None:
+    served = Served(forge_server, _forge())
+    request = _request(YamlSet(path="image.tag", value="1.4.2"), automerge=True)
+    plan = _plan(served.client, request)
+    paths = [path for _, path, _ in served.app.log.entries]
+    assert not any("/git/trees/" in path for path in paths) and any(
+        "/contents/values.yaml" in p for p in paths
+    )
+    assert served.app.log.reads == 5
+    direct = _plan(served.forge, request)  # the same forge, called directly
+    assert (plan.rule, plan.resolved, plan.actions) == (
+        direct.rule,
+        direct.resolved,
+        direct.actions,
+    )
+    prplan.apply(plan, served.client, recheck=False)
+    assert (
+        served.forge.read_file(REPO, "main", "values.yaml")
+        == VALUES.replace("'1.4.1'", "'1.4.2'").encode()
+    )
+    assert _plan(served.client, request).is_empty
+    assert served.violations == []
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def forge_dir(tmp_path: Path) -> Path:
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    forge.create_repo(REPO, {"values.yaml": VALUES, "package.json": PACKAGE})
+    forge.close()
+    return tmp_path / "forge"
+
+
+def test_set_and_replace_from_the_command_line(forge_dir: Path) -> None:
+    result = CliRunner().invoke(cli, [
+        "apply", "--repo", REPO, "--local", str(forge_dir), "--branch", "b", "--automerge", "--yes",
+        "--set", "values.yaml:image.tag=1.4.2", "--set", "values.yaml:replicas=3",
+        "--set", "package.json:version=1.4.2", "--replace", "values.yaml:# bumped by CI=# bumped by prplan",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    forge = prplan.LocalForge.open(forge_dir)
+    expected = (
+        VALUES.replace("'1.4.1'", "'1.4.2'")
+        .replace("replicas: 2", "replicas: 3")
+        .replace("CI", "prplan")
+    )
+    assert forge.read_file(REPO, "main", "values.yaml") == expected.encode()
+    assert (
+        forge.read_file(REPO, "main", "package.json") == PACKAGE.replace("1.4.1", "1.4.2").encode()
+    )
+
+
+def test_set_values_are_typed_as_yaml_scalars(forge_dir: Path) -> None:
+    result = CliRunner().invoke(cli, [
+        "plan", "--repo", REPO, "--local", str(forge_dir), "--branch", "b", "--format", "json",
+        "--set", "values.yaml:replicas=3", "--set", "values.yaml:image.tag='007'",
+    ])  # fmt: skip
+    plan = prplan.Plan.from_json(result.output)
+    edits = plan.request.files["values.yaml"]
+    assert isinstance(edits, tuple) and [e.value for e in edits] == [3, "007"]
+
+
+def test_bad_set_and_replace_syntax_is_named(forge_dir: Path) -> None:
+    result = CliRunner().invoke(cli, [
+        "plan", "--repo", REPO, "--local", str(forge_dir), "--branch", "b",
+        "--set", "values.yaml-image.tag", "--replace", "values.yaml:no-equals",
+    ])  # fmt: skip
+    assert result.exit_code == 1
+    assert "error: --set: 'values.yaml-image.tag' is not REPO_PATH:KEY.PATH=VALUE" in result.output
+    assert "error: --replace: 'values.yaml:no-equals' is not REPO_PATH:OLD=NEW" in result.output
