@@ -31,6 +31,7 @@ specs docs: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_planner.py
 	$(PY) benchmarks/bench_requests.py
+	$(PY) benchmarks/bench_changeset.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -252,3 +252,14 @@ def test_a_change_set_and_a_change_are_not_mixed(tmp_path: Path, forge_dir: Path
         ["plan", "--changeset", str(_small(tmp_path)), "--local", str(forge_dir), "--repo", CONFIG],
     )
     assert result.exit_code == 1 and "a change set names its own repositories" in result.output
+
+
+def test_concurrent_writes_when_asked_converge_the_same(tmp_path: Path) -> None:
+    forge = _forge()
+    path = _write(tmp_path, _document(tmp_path))
+    result = apply_changeset(
+        forge, plan_changeset(forge, load_changeset(path)), write_concurrency=4
+    )
+    assert result.ok and len(result.entries) == 20
+    assert all(len(forge.pull_requests(repo)) == 1 for repo in [CONFIG, *CLUSTERS])
+    assert _converged(forge, path)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -385,40 +386,49 @@ def apply_changeset(
     concurrency: int = 8,
     keep_going: bool = False,
     recheck: bool = True,
+    write_concurrency: int = 1,
     reporter: Callable[[str, Plan], Reporter] | None = None,
     on_entry: Callable[[EntryResult], None] | None = None,
 ) -> ChangeSetResult:
     """Apply stage by stage; see the module's docstring. ``reporter(stage,
-    plan)`` gives each entry's ``Reporter`` (audit, progress)."""
+    plan)`` gives each entry's ``Reporter`` (audit, progress).
+
+    ``write_concurrency`` repositories are written at once (each one's
+    writes still in order). The default, 1, is what GitHub asks of
+    integrations; raise it only for a forge that allows concurrent writes."""
     results: list[EntryResult] = []
-    stop = False
+    stop = threading.Event()
+    lock = threading.Lock()
     for name, plans in changeset_plan.stages:
-        if stop:
+        if stop.is_set():
             results += [EntryResult(stage=name, repo=p.request.repo, outcome=None) for p in plans]
             continue
         stale = _stale(client, plans, concurrency) if recheck else {}
-        for plan in plans:
+
+        def one(
+            plan: Plan, stage: str = name, stale: Mapping[str, StalePlanError] = stale
+        ) -> EntryResult:
             repo = plan.request.repo
-            if stop and not keep_going:
-                result = EntryResult(stage=name, repo=repo, outcome=None)
+            if stop.is_set() and not keep_going:
+                result = EntryResult(stage=stage, repo=repo, outcome=None)
             elif repo in stale:
-                result = EntryResult(stage=name, repo=repo, outcome=None, error=str(stale[repo]))
+                result = EntryResult(stage=stage, repo=repo, outcome=None, error=str(stale[repo]))
             else:
                 try:
-                    outcome = apply(
-                        plan,
-                        client,
-                        reporter=reporter(name, plan) if reporter else None,
-                        recheck=False,
-                    )
-                    result = EntryResult(stage=name, repo=repo, outcome=outcome)
+                    entry_reporter = reporter(stage, plan) if reporter else None
+                    outcome = apply(plan, client, reporter=entry_reporter, recheck=False)
+                    result = EntryResult(stage=stage, repo=repo, outcome=outcome)
                 except PrplanError as error:
-                    result = EntryResult(stage=name, repo=repo, outcome=None, error=str(error))
-            results.append(result)
-            if on_entry is not None:
-                on_entry(result)
+                    result = EntryResult(stage=stage, repo=repo, outcome=None, error=str(error))
             if not result.reached_goal and (result.outcome is not None or result.error):
-                stop = True  # this stage finishes only with --keep-going; later stages never start
+                stop.set()  # this stage finishes only with --keep-going; later stages never start
+            if on_entry is not None:
+                with lock:
+                    on_entry(result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, write_concurrency)) as pool:
+            results += list(pool.map(one, plans))
     return ChangeSetResult(digest=changeset_plan.digest, entries=tuple(results))
 
 

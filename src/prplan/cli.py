@@ -505,7 +505,8 @@ def _show_changeset(the_set: ChangeSetPlan, fmt: str, client: ForgeClient | None
 
 def _apply_changeset(
     plan_file: Path | None, file: Path | None, repo: str | None, change: dict[str, Any], local: Path | None,
-    github_url: str | None, concurrency: int, keep_going: bool, audit_log: Path | None, fmt: str,
+    github_url: str | None, concurrency: int, write_concurrency: int, keep_going: bool,
+    audit_log: Path | None, fmt: str,
 ) -> None:  # fmt: skip
     if plan_file is not None:
         if file is not None or _given(change):
@@ -530,6 +531,7 @@ def _apply_changeset(
     with _bar("applying", len(the_set.plans)) as advance:
         result = apply_changeset(
             client, the_set, concurrency=concurrency, keep_going=keep_going, recheck=recheck,
+            write_concurrency=write_concurrency,
             reporter=(lambda stage, one: AuditLog(audit, one)) if audit is not None else None,
             on_entry=advance,
         )  # fmt: skip
@@ -627,13 +629,16 @@ def plan(
 @click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
               help="Append one JSON line per action executed, and one for the outcome.")  # fmt: skip
 @_changeset_options
+@click.option("--write-concurrency", default=1, show_default=True, type=click.IntRange(1, 32),
+              help="Change sets: repositories written at once. 1 is what GitHub asks of integrations; "
+              "raise it only for a forge that allows concurrent writes.")  # fmt: skip
 @click.option("--keep-going", is_flag=True,
               help="Change sets: finish the stage past a failed entry (later stages still never start).")  # fmt: skip
 @_format_option
 def apply(
     plan_file: Path | None, repo: str | None, local: Path | None, github_url: str | None,
-    yes: bool, audit_log: Path | None, changeset: Path | None, concurrency: int, keep_going: bool,
-    fmt: str, **change: Any,
+    yes: bool, audit_log: Path | None, changeset: Path | None, concurrency: int, write_concurrency: int,
+    keep_going: bool, fmt: str, **change: Any,
 ) -> None:  # fmt: skip
     """Apply a saved plan (PLAN_FILE), or plan and apply a change (or --changeset) in one go.
 
@@ -643,7 +648,7 @@ def apply(
     saved_set = plan_file is not None and _is_changeset(plan_file)
     if changeset is not None or saved_set:
         _apply_changeset(plan_file if saved_set else None, changeset, repo, change, local, github_url,
-                         concurrency, keep_going, audit_log, fmt)  # fmt: skip
+                         concurrency, write_concurrency, keep_going, audit_log, fmt)  # fmt: skip
     if plan_file is not None:
         given = _given(change)
         if given:

@@ -1,6 +1,6 @@
 """Fault injection for the local forge's HTTP server.
 
-A ``Fault`` matches requests by method and path (a regular expression
+A ``Fault`` matches requests by method (one, ``A|B``, or ``*``) and path (a regular expression
 searched in the path after the API prefix) and then, ``times`` times (0:
 for ever), after letting ``skip`` matching requests through:
 
@@ -67,7 +67,9 @@ class Fault:
             raise InvalidRequestError(problems, what="fault rule")
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method in {"*", method}) and re.search(self.path, path) is not None
+        # "POST|PATCH|PUT|DELETE" matches any of them; "*" any method.
+        methods = self.method.split("|")
+        return ("*" in methods or method in methods) and re.search(self.path, path) is not None
 
 
 class Faults:
