@@ -15,104 +15,51 @@ import pytest
 import prplan
 from prplan.localforge._rest import ForgeServer
 
+import fault_matrix
 from served import Served
 
 REPO = "acme/app"
 BRANCH = "prplan/bump"
 
-WRITES = {
-    "blob": ("POST", r"/git/blobs$"),
-    "tree": ("POST", r"/git/trees$"),
-    "commit": ("POST", r"/git/commits$"),
-    "create_ref": ("POST", r"/git/refs$"),
-    "update_ref": ("PATCH", r"/git/refs/heads/"),
-    "open_pr": ("POST", r"/pulls$"),
-    "merge": ("PUT", r"/merge$"),
-    "delete_branch": ("DELETE", r"/git/refs/heads/"),
-}
-FAULTS = {
-    "500": {"status": 500},
-    "502": {"status": 502},
-    "503": {"status": 503},
-    "429-retry-after": {
-        "status": 429,
-        "headers": {"Retry-After": "0"},
-        "message": "Too many requests",
-    },
-    "403-secondary": {
-        "status": 403,
-        "headers": {"Retry-After": "0"},
-        "message": "You have exceeded a secondary rate limit",
-    },
-    "drop-before": {"drop": "before"},
-    "drop-after": {"drop": "after"},
-}
+# Every fault at every write; the quick faults at the reads too. The slow
+# ones (a primary rate limit waits a second, a slow answer 1.5 s) at a few
+# points; benchmarks/fault_matrix.py runs all of them.
+SLOW = {"403-primary-limit", "slow"}
+CASES = [
+    (point, fault)
+    for point, *_ in fault_matrix.POINTS
+    for fault in fault_matrix.FAULTS
+    if (fault not in SLOW or point in {"read-pulls", "write-update-ref", "write-merge"})
+    and (
+        point.startswith("write")
+        or fault in {"500", "429-retry-after", "drop-before", "drop-after"}
+    )
+    and (fault != "405-base-modified" or point == "write-merge")
+    and (fault != "422-race" or point in {"write-create-ref", "write-open-pr", "write-blob"})
+]
+
+
+@pytest.mark.parametrize(("point", "fault"), CASES, ids=[f"{p}-{f}" for p, f in CASES])
+def test_a_fault_converges_or_fails_typed_without_violations(
+    point: str, fault: str, forge_server: ForgeServer
+) -> None:
+    result = fault_matrix.run_case(forge_server, point, fault)
+    assert result.injected, "the fault was never injected: the test proves nothing"
+    assert result.violations == ()
+    if result.verdict == "typed_error":
+        assert result.detail  # says what happened
 
 
 def _forge(*, open_pr: bool) -> prplan.LocalForge:
-    forge = prplan.LocalForge.in_memory()
-    forge.create_repo(REPO, {"values.yaml": "tag: 1\n", "logo.png": b"\x89PNG\x00old"})
-    if open_pr:  # an earlier run's pull request, left for review: the next run updates it (PATCH)
-        first = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"values.yaml": "tag: 1.5\n"})
-        prplan.apply(prplan.plan(prplan.observe(forge, first), first), forge)
-    return forge
+    return fault_matrix._forge(open_pr=open_pr)
 
 
 def _request() -> prplan.ChangeRequest:
-    return prplan.ChangeRequest(
-        repo=REPO,
-        branch=BRANCH,
-        files={
-            "values.yaml": "tag: 2\n",
-            "logo.png": b"\x89PNG\x00new\xff",
-        },  # binary: a blob write
-        automerge=True,
-        delete_branch=True,
-    )
+    return fault_matrix.request()
 
 
 def _run(client: prplan.GitHubClient, request: prplan.ChangeRequest) -> prplan.Outcome:
     return prplan.apply(prplan.plan(prplan.observe(client, request), request), client)
-
-
-@pytest.mark.parametrize("fault", list(FAULTS))
-@pytest.mark.parametrize("write", list(WRITES))
-def test_a_fault_on_a_write_converges_or_fails_typed(
-    write: str, fault: str, forge_server: ForgeServer
-) -> None:
-    served = Served(forge_server, _forge(open_pr=write == "update_ref"))
-    method, path = WRITES[write]
-    served.faults.add(method=method, path=path, **FAULTS[fault])
-    request = _request()
-
-    try:
-        first = _run(served.client, request)
-    except prplan.PrplanError as error:  # typed, with a message that says what happened
-        assert str(error)
-        first = None
-    if first is None or not first.ok:
-        _run(served.client, request)  # the faults were one-off: running again must finish the job
-
-    forge = served.forge
-    assert served.faults.injected, "the fault was never injected: the test proves nothing"
-    assert prplan.plan(prplan.observe(served.client, request), request).is_empty
-    assert forge.read_file(REPO, "main", "values.yaml") == b"tag: 2\n"
-    assert forge.read_file(REPO, "main", "logo.png") == b"\x89PNG\x00new\xff"
-    pulls = forge.pull_requests(REPO)
-    assert [p.merged for p in pulls] == [True], "exactly one pull request, merged"
-    ours = [
-        c
-        for c in forge.log(REPO, "main")
-        if c.by_prplan and request.request_id in _message(forge, c.sha)
-    ]
-    assert len(ours) == 1, "the change is one commit, neither lost nor doubled"
-    assert BRANCH not in forge.branches(REPO)
-    assert served.violations == []
-
-
-def _message(forge: prplan.LocalForge, sha: str) -> str:
-    commit = forge.git_object(REPO, sha)
-    return commit.message.decode()  # type: ignore[union-attr]
 
 
 def test_a_slow_answer_beyond_the_timeout_is_retried_for_reads(forge_server: ForgeServer) -> None:

@@ -163,7 +163,14 @@ class ForgeApp:
             if fault.drop == "before":
                 self._drop(environ)
             if fault.status is not None and fault.drop is None:
-                marked = {**fault.headers, "X-Prplan-Fault": "injected"}
+                # A rate-limit reset given as "+N" means N seconds from now.
+                headers = {
+                    k: str(int(time.time()) + int(v[1:]))
+                    if k.lower() == "x-ratelimit-reset" and v.startswith("+")
+                    else v
+                    for k, v in fault.headers.items()
+                }
+                marked = {**headers, "X-Prplan-Fault": "injected"}
                 response = self._json(fault.status, {"message": fault.message}, extra=marked)
                 self._count(method, path, fault.status)
                 return response(environ, start_response)
@@ -281,7 +288,10 @@ class ForgeApp:
             "X-RateLimit-Resource": "core",
             "X-GitHub-Media-Type": "github.v3; format=json",
         }
-        headers.update(extra or {})
+        for key, value in (extra or {}).items():  # replaces ours, whatever the case of the name
+            for existing in [k for k in headers if k.lower() == key.lower()]:
+                del headers[existing]
+            headers[key] = value
         if status in {204, 304} or body is None:
             return Response(status=status, headers=headers)
         return Response(
