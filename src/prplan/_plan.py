@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -23,7 +24,7 @@ import cattrs
 from cattrs.strategies import configure_tagged_union
 
 from ._errors import InvalidRequestError, PlanFormatError, Problem
-from ._model import ChangeRequest, CommitInfo, RepoSnapshot
+from ._model import ChangeRequest, CommitInfo, RepoSnapshot, git_blob_sha
 from ._states import ActionKind, PRState, RefusalCode, Stage
 
 __all__ = [
@@ -195,21 +196,52 @@ class Plan:
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(_CONVERTER.unstructure(self))).hexdigest()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        """The plan document. ``redact=True``: file contents are replaced by
+        their git blob sha (``{"redacted": sha}``) and ``"redacted": true`` is
+        set; the digest stays the full plan's, so supplying the same files
+        again reproduces it exactly (``from_json(..., contents=...)``)."""
         document: dict[str, Any] = _CONVERTER.unstructure(self)
         document["digest"] = self.digest
+        if redact:
+            if self.resolved or self.request.edited_paths:
+                raise InvalidRequestError(
+                    [
+                        Problem(
+                            "--redact-content",
+                            "is not available for edits (--set/--replace) yet; plan whole files",
+                        )
+                    ]
+                )
+            for path, content in self.request.files.items():
+                if isinstance(content, bytes):
+                    document["request"]["files"][path] = {"redacted": git_blob_sha(content)}
+            document["redacted"] = True
         return document
 
-    def to_json(self) -> str:
+    def to_json(self, *, redact: bool = False) -> str:
         """The plan document: sorted keys, two-space indent, ending in a newline."""
-        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(self.to_dict(redact=redact), sort_keys=True, indent=2, ensure_ascii=False)
+            + "\n"
+        )
+
+    @property
+    def redactable_paths(self) -> list[str]:
+        return [path for path, content in self.request.files.items() if isinstance(content, bytes)]
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Plan:
+    def from_json(
+        cls, text: str | bytes, *, contents: Mapping[str, bytes | None] | None = None
+    ) -> Plan:
+        """Read a plan document. A redacted one needs ``contents``: the same
+        files again (path -> bytes), each checked against the plan's digest."""
         try:
             document = json.loads(text)
         except (ValueError, UnicodeDecodeError) as error:
             raise PlanFormatError([Problem("plan", f"is not JSON: {error}")]) from None
+        if isinstance(document, dict) and document.get("redacted") is True:
+            document = _unredact(document, contents)
         return cls.from_dict(document)
 
     @classmethod
@@ -252,6 +284,54 @@ class Plan:
                 ]
             )
         return plan
+
+
+def redacted_paths(document: dict[str, Any]) -> dict[str, str]:
+    """For a redacted plan document: path -> the blob sha its content must have."""
+    files = (document.get("request") or {}).get("files") or {}
+    return {
+        p: c["redacted"] for p, c in files.items() if isinstance(c, dict) and set(c) == {"redacted"}
+    }
+
+
+def _unredact(
+    document: dict[str, Any], contents: Mapping[str, bytes | None] | None
+) -> dict[str, Any]:
+    wanted = redacted_paths(document)
+    if contents is None:
+        raise PlanFormatError(
+            [
+                Problem(
+                    "plan",
+                    "holds digests, not contents (--redact-content): give the same --file inputs again",
+                )
+            ]
+        )
+    problems = []
+    files = document["request"]["files"]
+    for path, sha in sorted(wanted.items()):
+        content = contents.get(path)
+        if content is None:
+            problems.append(
+                Problem(f"--file {path}", "is missing: the reviewed plan writes this file")
+            )
+        elif git_blob_sha(content) != sha:
+            problems.append(
+                Problem(
+                    f"--file {path}",
+                    f"differs from the reviewed content (blob {git_blob_sha(content)[:10]}, plan {sha[:10]})",
+                )
+            )
+        else:
+            try:
+                files[path] = {"text": content.decode("utf-8")}
+            except UnicodeDecodeError:
+                files[path] = {"base64": base64.b64encode(content).decode("ascii")}
+    extra = sorted(set(p for p, c in contents.items() if c is not None) - set(wanted))
+    problems += [Problem(f"--file {path}", "is not in the reviewed plan") for path in extra]
+    if problems:
+        raise PlanFormatError(problems)
+    return {k: v for k, v in document.items() if k != "redacted"}
 
 
 def canonical_json(value: object) -> bytes:

@@ -334,8 +334,9 @@ def _request(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
 def _given(change: dict[str, Any]) -> list[str]:
     """The change options given on the command line (not their defaults)."""
     context = click.get_current_context()
+    plural = {"files": "file", "deletes": "delete", "sets": "set", "replaces": "replace"}
     return [
-        f"--{key.replace('_', '-')}"
+        f"--{plural.get(key, key).replace('_', '-')}"
         for key in _CHANGE_KEYS
         if context.get_parameter_source(key) is click.core.ParameterSource.COMMANDLINE
     ]
@@ -418,6 +419,15 @@ def _changeset_options(func: F) -> F:
                         help="Change sets: repositories observed at once (writes are always one at a time).")(func)  # fmt: skip
     return click.option("--changeset", type=click.Path(dir_okay=False, path_type=Path),
                         help="A change set file (YAML): many repositories, in stages. See docs/changesets.md.")(func)  # fmt: skip
+
+
+def _is_redacted(raw: bytes) -> bool:
+    import json
+
+    try:
+        return json.loads(raw).get("redacted") is True
+    except (ValueError, AttributeError):
+        return False
 
 
 def _is_changeset(path: Path) -> bool:
@@ -585,6 +595,9 @@ def cli() -> None:
 @change_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan as JSON, for `prplan apply PLAN_FILE` after review.")  # fmt: skip
+@click.option("--redact-content", is_flag=True,
+              help="Store file digests, not contents, in the plan (--out, json). Applying it then needs the "
+              "same --file inputs again, checked against the digests.")  # fmt: skip
 @_changeset_options
 @_format_option
 def plan(
@@ -592,6 +605,7 @@ def plan(
     local: Path | None,
     github_url: str | None,
     out: Path | None,
+    redact_content: bool,
     changeset: Path | None,
     concurrency: int,
     fmt: str,
@@ -609,9 +623,16 @@ def plan(
     request = _request(repo, change)
     client = _client(local, github_url)
     the_plan = make_plan(observe(client, request), request)
+    try:
+        document = the_plan.to_json(redact=redact_content)
+    except InvalidRequestError as error:
+        raise Bad(list(error.problems)) from None
     if out is not None:
-        out.write_text(the_plan.to_json(), encoding="utf-8")
-    _show_plan(the_plan, fmt, client if fmt == "markdown" else None)
+        out.write_text(document, encoding="utf-8")
+    if fmt == "json":
+        click.echo(document, nl=False)
+    else:
+        _show_plan(the_plan, fmt, client if fmt == "markdown" else None)
     if the_plan.refusal is not None:
         sys.exit(EXIT["refused"])
     sys.exit(EXIT["changes"] if the_plan.actions else EXIT["ok"])
@@ -650,8 +671,28 @@ def apply(
         _apply_changeset(plan_file if saved_set else None, changeset, repo, change, local, github_url,
                          concurrency, write_concurrency, keep_going, audit_log, fmt)  # fmt: skip
     if plan_file is not None:
+        raw = plan_file.read_bytes()
         given = _given(change)
-        if given:
+        redacted = _is_redacted(raw)
+        contents: dict[str, bytes | None] | None = None
+        if redacted:
+            # A plan saved with --redact-content: the files come again from the
+            # command line and must match the reviewed digests.
+            not_files = [g for g in given if g not in {"--file", "--from-dir", "--delete"}]  # option names
+            if not_files:
+                raise Bad(
+                    [
+                        Problem(
+                            ", ".join(not_files),
+                            "a saved plan already holds its change; give only --file/--from-dir",
+                        )
+                    ]
+                )
+            read, problems = _read_files(change["files"], change["deletes"], change["from_dir"])
+            if problems:
+                raise Bad(problems)
+            contents = read
+        elif given:
             raise Bad(
                 [
                     Problem(
@@ -661,7 +702,7 @@ def apply(
                 ]
             )
         try:
-            the_plan = Plan.from_json(plan_file.read_bytes())
+            the_plan = Plan.from_json(raw, contents=contents)
         except InvalidRequestError as error:
             raise Bad(
                 [Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]

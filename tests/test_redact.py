@@ -1,0 +1,95 @@
+"""--redact-content: plan files with digests instead of contents; applying
+needs the same files again and refuses different ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import prplan
+from prplan.cli import cli
+
+REPO = "acme/secrets"
+SECRET = "password: hunter2-do-not-leak\n"
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    forge.create_repo(REPO, {"values.yaml": "password: old\n"})
+    forge.close()
+    local = tmp_path / "values.yaml"
+    local.write_text(SECRET)
+    return tmp_path / "forge", local
+
+
+def _plan(forge_dir: Path, local: Path, out: Path) -> None:
+    result = CliRunner().invoke(cli, ["plan", "--repo", REPO, "--local", str(forge_dir), "--branch", "b",
+                                      "--file", f"values.yaml={local}", "--automerge", "--redact-content",
+                                      "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+
+
+def test_a_redacted_plan_holds_no_content_and_applies_with_the_same_files(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    forge_dir, local = setup
+    saved = tmp_path / "plan.json"
+    _plan(forge_dir, local, saved)
+    text = saved.read_text()
+    assert "hunter2" not in text
+    document = json.loads(text)
+    assert document["redacted"] is True
+    assert document["request"]["files"]["values.yaml"] == {
+        "redacted": prplan.git_blob_sha(SECRET.encode())
+    }
+
+    without = CliRunner().invoke(cli, ["apply", str(saved), "--local", str(forge_dir)])
+    assert (
+        without.exit_code == 1
+        and "--file values.yaml: is missing: the reviewed plan writes this file" in without.output
+    )
+
+    applied = CliRunner().invoke(
+        cli, ["apply", str(saved), "--local", str(forge_dir), "--file", f"values.yaml={local}"]
+    )
+    assert applied.exit_code == 0, applied.output
+    assert (
+        prplan.LocalForge.open(forge_dir).read_file(REPO, "main", "values.yaml") == SECRET.encode()
+    )
+
+
+def test_different_or_missing_files_are_refused_and_nothing_is_written(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    forge_dir, local = setup
+    saved = tmp_path / "plan.json"
+    _plan(forge_dir, local, saved)
+    other = tmp_path / "other.yaml"
+    other.write_text("password: something-else\n")
+    changed = CliRunner().invoke(
+        cli, ["apply", str(saved), "--local", str(forge_dir), "--file", f"values.yaml={other}"]
+    )
+    assert changed.exit_code == 1 and "differs from the reviewed content" in changed.output
+    extra = CliRunner().invoke(cli, ["apply", str(saved), "--local", str(forge_dir), "--file", f"values.yaml={local}",
+                                     "--file", f"more.yaml={other}"])  # fmt: skip
+    assert extra.exit_code == 1 and "is not in the reviewed plan" in extra.output
+    assert prplan.LocalForge.open(forge_dir).branches(REPO).keys() == {"main"}
+
+
+def test_the_python_api_round_trips_a_redacted_plan(setup: tuple[Path, Path]) -> None:
+    forge_dir, _ = setup
+    forge = prplan.LocalForge.open(forge_dir)
+    request = prplan.ChangeRequest(
+        repo=REPO, branch="b", files={"values.yaml": SECRET, "gone.yaml": None}
+    )
+    plan = prplan.plan(prplan.observe(forge, request), request)
+    redacted = plan.to_json(redact=True)
+    assert prplan.Plan.from_json(redacted, contents={"values.yaml": SECRET.encode()}) == plan
+    with pytest.raises(
+        prplan.PlanFormatError, match="content must be"
+    ):  # un-flagged digests are not contents
+        prplan.Plan.from_json(redacted.replace('"redacted": true', '"redacted": false'))
