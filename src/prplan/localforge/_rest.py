@@ -774,6 +774,10 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Tests and benchmarks make thousands of requests: no access log."""
 
+    def log_error(self, format: str, *args: Any) -> None:
+        """Connections cut on purpose (fault injection) leave half-read
+        requests that the server reports as bad; quiet mode keeps quiet."""
+
 
 class ForgeServer:
     """``ForgeApp`` on a real socket, served from a background thread.
