@@ -80,8 +80,12 @@ def load_changeset(path: str | Path) -> ChangeSet:
             [Problem("--changeset", f"cannot read {file}: {error}")], what="change set"
         ) from None
     except YAMLError as error:
+        # One line: ruamel's own message spans several with a caret diagram.
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        what = getattr(error, "problem", None) or type(error).__name__
         raise InvalidRequestError(
-            [Problem(str(file), f"is not YAML: {error}")], what="change set"
+            [Problem(str(file), f"is not YAML: {what}{where}")], what="change set"
         ) from None
     return parse_changeset(document, base_dir=file.parent)
 
@@ -190,6 +194,20 @@ def _entry(
     problems += [
         Problem(f"{where}.{k}", "is not a change field") for k in sorted(set(entry) - _ENTRY_KEYS)
     ]
+    for key in ("files", "set", "replace"):
+        if key in entry and not isinstance(entry[key], dict):
+            target = "local file" if key == "files" else "edits"
+            problems.append(
+                Problem(
+                    f"{where}.{key}", f"{key}: must be a mapping of repository path to {target}"
+                )
+            )
+    deletes = entry.get("delete", [])
+    if not isinstance(deletes, list) or not all(isinstance(p, str) for p in deletes):
+        # A bare string would otherwise be read one character at a time.
+        problems.append(Problem(f"{where}.delete", "must be a list of repository paths"))
+    if len(problems) > before:
+        return None
     files: dict[str, Any] = {}
     for repo_path, local in (entry.get("files") or {}).items():
         try:

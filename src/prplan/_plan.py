@@ -240,6 +240,10 @@ class Plan:
             document = json.loads(text)
         except (ValueError, UnicodeDecodeError) as error:
             raise PlanFormatError([Problem("plan", f"is not JSON: {error}")]) from None
+        except RecursionError:  # hostile nesting: refuse, never a traceback
+            raise PlanFormatError(
+                [Problem("plan", "is not JSON a plan can be read from: nested too deeply")]
+            ) from None
         if isinstance(document, dict) and document.get("redacted") is True:
             document = _unredact(document, contents)
         return cls.from_dict(document)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -205,9 +206,17 @@ _OPTION_OF = {
 }  # fmt: skip
 
 
+_FILE_FIELD = re.compile(r"^files\[(?P<quote>['\"])(?P<path>.*?)(?P=quote)\](?P<rest>.*)$")
+
+
 def _option(field: str) -> str:
-    if field.startswith("files["):
-        return f"--file/--delete {field[len('files[') : -1].strip(chr(39))}"
+    """The command-line option behind a request field: files['p'] is --file/
+    --delete p; files['p'].path (an edit's field) is --set/--replace p."""
+    match = _FILE_FIELD.match(field)
+    if match:
+        if match["rest"]:
+            return f"--set/--replace {match['path']}"
+        return f"--file/--delete {match['path']}"
     return _OPTION_OF.get(field, f"--{field.replace('_', '-')}")
 
 
@@ -426,8 +435,8 @@ def _is_redacted(raw: bytes) -> bool:
 
     try:
         return json.loads(raw).get("redacted") is True
-    except (ValueError, AttributeError):
-        return False
+    except (ValueError, AttributeError, RecursionError):
+        return False  # not a plan document at all: Plan.from_json says why
 
 
 def _is_changeset(path: Path) -> bool:
@@ -435,7 +444,7 @@ def _is_changeset(path: Path) -> bool:
 
     try:
         return bool(json.loads(path.read_bytes()).get("kind") == "changeset")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return False
 
 
@@ -678,7 +687,9 @@ def apply(
         if redacted:
             # A plan saved with --redact-content: the files come again from the
             # command line and must match the reviewed digests.
-            not_files = [g for g in given if g not in {"--file", "--from-dir", "--delete"}]  # option names
+            not_files = [
+                g for g in given if g not in {"--file", "--from-dir", "--delete"}
+            ]  # option names
             if not_files:
                 raise Bad(
                     [
