@@ -17,7 +17,9 @@ table's "branch already holds the change" rows are for.
 
 from __future__ import annotations
 
-from ._errors import PrplanError, StalePlanError
+import time
+
+from ._errors import ConflictError, PrplanError, StalePlanError
 from ._model import RepoSnapshot
 from ._observe import observe
 from ._outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
@@ -103,6 +105,8 @@ def apply(
         moved = moved_facts(plan.observed, observe(client, plan.request))
         if moved:
             raise StalePlanError(moved)
+    # The moment the facts were last known true: now (after the recheck), or
+    # "moments ago" for a plan made just before (recheck=False).
 
     run = _Run(plan, client)
     results: list[ActionResult] = []
@@ -199,7 +203,15 @@ class _Run:
     """The state carried from one action to the next: the commit made and the
     pull request opened, which later actions refer to."""
 
+    #: If more than this many seconds passed since the repository was
+    #: observed, the pull requests are read again before one is opened: a run
+    #: stalled mid-apply (a rate-limit wait, a slow network) must not open a
+    #: second pull request after a twin run finished the same change. A run
+    #: that goes straight through pays nothing for it.
+    PR_RECHECK_AFTER = 1.0
+
     def __init__(self, plan: Plan, client: ForgeClient) -> None:
+        self.observed_at = time.monotonic()
         self.plan = plan
         self.client = client
         self.repo = plan.request.repo
@@ -230,6 +242,22 @@ class _Run:
             ActionResult(index=index + 1, kind=commit.kind, status=done, sha=self.commit_sha),
         ]
 
+    def _no_new_pull_requests(self, action: CreatePullRequest) -> None:
+        known = {pr.number for pr in self.plan.observed.pull_requests}
+        appeared = [
+            pr
+            for pr in self.client.pull_requests_for(self.repo, action.head, action.base)
+            if pr.number not in known
+        ]
+        if appeared:
+            seen = ", ".join(
+                f"#{pr.number} ({'merged' if pr.merged else pr.state})" for pr in appeared
+            )
+            raise ConflictError(
+                f"{self.repo}: pull request {seen} from {action.head} into {action.base} appeared since "
+                "the plan (another run?); no second one was opened. Run prplan again: it will see it."
+            )
+
     def do_one(self, index: int, action: Action) -> ActionResult:
         client, repo = self.client, self.repo
         done = ActionStatus.DONE
@@ -250,6 +278,8 @@ class _Run:
             )
             return ActionResult(index=index, kind=action.kind, status=done, sha=self.commit_sha)
         if isinstance(action, CreatePullRequest):
+            if time.monotonic() - self.observed_at > self.PR_RECHECK_AFTER:
+                self._no_new_pull_requests(action)
             pr = client.create_pull_request(
                 repo, head=action.head, base=action.base, title=action.title, body=action.body
             )

@@ -1,0 +1,338 @@
+"""Crashes and races, through the real command against the forge over HTTP.
+
+Crashes: ``prplan apply`` (plan and apply in one go) is SIGKILLed while the
+server holds its k-th write, for every write it makes on the way from no
+branch to a merged pull request with its branch deleted, in two modes:
+
+* ``boundary``: the held write is dropped without being handled, so the
+  process dies between two writes;
+* ``mid-request``: the held write is handled after the process died, so the
+  write happens and its answer is lost.
+
+Running the same command again must exit 0 and leave exactly the state an
+uninterrupted run leaves on a fresh forge built the same way.
+
+Races: two processes applying the same request at once, and a human acting
+on the forge between ``prplan plan --out`` and ``prplan apply PLAN``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import prplan
+from prplan.localforge._rest import API, ForgeServer
+
+from served import FIXED_CLOCK, TOKEN, Served, fixed_clock
+
+REPO = "acme/app"
+BRANCH = "prplan/bump"
+VALUES = b"tag: 2\n"
+LOGO = b"\x89PNG\x00new\xff"  # not UTF-8: a blob write of its own
+
+#: The writes of an uninterrupted run, in order (checked by the first test).
+WRITES = [
+    ("POST", f"/repos/{REPO}/git/blobs"),
+    ("POST", f"/repos/{REPO}/git/trees"),
+    ("POST", f"/repos/{REPO}/git/commits"),
+    ("POST", f"/repos/{REPO}/git/refs"),
+    ("POST", f"/repos/{REPO}/pulls"),
+    ("PUT", f"/repos/{REPO}/pulls/1/merge"),
+    ("DELETE", f"/repos/{REPO}/git/refs/heads/{BRANCH}"),
+]
+#: How long the server holds the write it was told to: long enough to see the
+#: injection and kill the process (milliseconds), short enough to keep the run fast.
+HOLD = 1.0
+MODES = ("boundary", "mid-request")
+
+
+def _fresh_forge() -> prplan.LocalForge:
+    forge = prplan.LocalForge.in_memory(clock=fixed_clock)
+    forge.create_repo(REPO, {"values.yaml": "tag: 1\n", "logo.png": b"\x89PNG\x00old"})
+    return forge
+
+
+def _local_files(directory: Path) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "values.yaml").write_bytes(VALUES)
+    (directory / "logo.png").write_bytes(LOGO)
+    return [
+        "--file",
+        f"values.yaml={directory / 'values.yaml'}",
+        "--file",
+        f"logo.png={directory / 'logo.png'}",
+    ]
+
+
+def _change(directory: Path) -> list[str]:
+    """The change's options: both files, merged, branch deleted."""
+    return [
+        "--repo",
+        REPO,
+        "--branch",
+        BRANCH,
+        *_local_files(directory),
+        "--automerge",
+        "--delete-branch",
+    ]
+
+
+def _env(server: ForgeServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"GH_TOKEN", "GITHUB_TOKEN"}}
+    env.update(GITHUB_TOKEN=TOKEN, GITHUB_API_URL=server.api_url, NO_COLOR="1")
+    return env
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "prplan", *args]
+
+
+def _run(server: ForgeServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _command(*args), env=_env(server), capture_output=True, text=True, timeout=60
+    )
+
+
+def _state(forge: prplan.LocalForge) -> dict[str, Any]:
+    """Everything observable that the change decides."""
+    return {
+        "files on main": forge.files(REPO, "main"),
+        "main": forge.branches(REPO).get("main"),  # the fixed clock makes shas repeatable
+        "history of main": [(c.summary, c.by_prplan) for c in forge.log(REPO, "main")],
+        "branches": sorted(forge.branches(REPO)),
+        "pull requests": [
+            (p.number, p.state, p.merged, p.title, p.head_branch, p.base_branch)
+            for p in forge.pull_requests(REPO)
+        ],
+    }
+
+
+def _writes(served: Served) -> list[tuple[str, str]]:
+    return [
+        (method, path[len(API) :])
+        for method, path, _ in served.app.log.entries
+        if method in {"POST", "PATCH", "PUT", "DELETE"}
+    ]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(
+    forge_server: ForgeServer, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The state an uninterrupted run leaves on a fresh forge, and its writes."""
+    served = Served(forge_server, _fresh_forge())
+    done = _run(forge_server, "apply", *_change(tmp_path_factory.mktemp("local")), "--yes")
+    assert done.returncode == 0, done.stderr
+    return _state(served.forge), _writes(served)
+
+
+def test_an_uninterrupted_run_makes_the_writes_the_kill_points_assume(
+    uninterrupted: tuple[dict[str, Any], list[tuple[str, str]]],
+) -> None:
+    state, writes = uninterrupted
+    assert writes == WRITES
+    assert state["files on main"] == {"values.yaml": VALUES, "logo.png": LOGO}
+    assert state["branches"] == ["main"]
+    assert [pr[1:3] for pr in state["pull requests"]] == [("closed", True)]
+
+
+def _hold_and_kill(served: Served, process: subprocess.Popen[bytes]) -> None:
+    """Wait until the server holds the write, then SIGKILL the process."""
+    deadline = time.monotonic() + 20
+    while not served.faults.injected:
+        assert process.poll() is None, "the command ended before the write was held"
+        assert time.monotonic() < deadline, "the write was never held"
+        time.sleep(0.002)
+    seen = time.monotonic()
+    process.kill()
+    process.wait(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+    # The process died while the server still held the write: the kill point is the one named.
+    assert time.monotonic() - seen < HOLD / 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("k", range(len(WRITES)), ids=[f"write{k}" for k in range(len(WRITES))])
+def test_a_kill_at_any_write_converges_on_rerun(
+    k: int,
+    mode: str,
+    forge_server: ForgeServer,
+    tmp_path: Path,
+    uninterrupted: tuple[dict[str, Any], list[tuple[str, str]]],
+) -> None:
+    expected, _ = uninterrupted
+    served = Served(forge_server, _fresh_forge())
+    drop = {"drop": "before"} if mode == "boundary" else {}
+    served.faults.add(
+        method="POST|PATCH|PUT|DELETE", path=".*", skip=k, delay=HOLD, times=1, **drop
+    )
+    command = _command("apply", *_change(tmp_path), "--yes")
+    process = subprocess.Popen(
+        command, env=_env(forge_server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _hold_and_kill(served, process)
+    handled = len(served.app.log.entries)  # the client is dead: only the held write may follow
+    method, path, _ = served.faults.injected[0]
+    assert (method, path) == WRITES[k], "the k-th write is the one held"
+    if mode == "mid-request":
+        # The server handles the write after its client died: it happens, its answer is lost.
+        deadline = time.monotonic() + HOLD + 5
+        while len(served.app.log.entries) == handled:
+            assert time.monotonic() < deadline, "the held write was never handled"
+            time.sleep(0.01)
+        (late,) = served.app.log.entries[handled:]
+        assert (late[0], late[1][len(API) :]) == WRITES[k] and late[2] < 300, late
+    served.faults.clear()
+
+    again = subprocess.run(
+        command, env=_env(forge_server), capture_output=True, text=True, timeout=60
+    )
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    state = _state(served.forge)
+    assert state == expected
+    pulls = served.forge.pull_requests(REPO)
+    assert len(pulls) <= 1 and [p.merged for p in pulls] == [True]
+    assert served.violations == []
+
+
+# --- races --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_two_processes_applying_the_same_request_at_once(
+    attempt: int, forge_server: ForgeServer, tmp_path: Path
+) -> None:
+    served = Served(forge_server, _fresh_forge())
+    change = _change(tmp_path)
+    processes = [
+        subprocess.Popen(
+            _command("apply", *change, "--yes"),
+            env=_env(forge_server),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=60) for p in processes]
+    codes = [p.returncode for p in processes]
+    results = list(zip(codes, outputs, strict=True))
+
+    assert all(code in {0, 4, 5} for code in codes), results
+    assert 0 in codes, results
+    (pr,) = served.forge.pull_requests(REPO)
+    assert pr.head_branch == BRANCH and pr.merged
+    assert served.forge.files(REPO, "main") == {"values.yaml": VALUES, "logo.png": LOGO}
+
+    again = _run(forge_server, "apply", *change, "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    planned = _run(forge_server, "plan", *change)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert [p.number for p in served.forge.pull_requests(REPO)] == [pr.number]
+    assert BRANCH not in served.forge.branches(REPO)
+
+
+def test_a_stalled_twin_never_opens_a_second_pull_request(
+    forge_server: ForgeServer, tmp_path: Path
+) -> None:
+    """The same race, with one process stalled (a slow network, a rate-limit
+    wait) between observing and its first write while the other one runs the
+    whole change, down to deleting the branch. The stalled one's plan ("no
+    branch, no pull request") is then stale in a way no compare-and-swap sees:
+    the branch it creates is absent again. It must not open a second pull
+    request nor land the change a second time."""
+    ticks = itertools.count(FIXED_CLOCK)  # each commit its own second, as on a real clock
+    forge = prplan.LocalForge.in_memory(clock=lambda: next(ticks))
+    forge.create_repo(REPO, {"values.yaml": "tag: 1\n", "logo.png": b"\x89PNG\x00old"})
+    served = Served(forge_server, forge)
+    stall = 2.5
+    served.faults.add(method="POST", path=r"/git/blobs$", delay=stall, times=1)
+    change = _change(tmp_path)
+    stalled = subprocess.Popen(
+        _command("apply", *change, "--yes"),
+        env=_env(forge_server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not served.faults.injected:
+        assert stalled.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    held = time.monotonic()
+    other = _run(forge_server, "apply", *change, "--yes")
+    assert time.monotonic() - held < stall, "the other run must finish while the first is held"
+    assert other.returncode == 0, other.stdout + other.stderr
+    output = stalled.communicate(timeout=60)
+
+    assert stalled.returncode in {0, 4, 5}, output
+    pulls = forge.pull_requests(REPO)
+    assert [p.merged for p in pulls] == [True], (
+        f"pull requests {[(p.number, p.state, p.merged) for p in pulls]}; "
+        f"the stalled run said:\n{output[0][-900:]}"
+    )
+    ours = [c for c in forge.log(REPO, "main") if c.by_prplan]
+    assert len(ours) == 1, "the change lands once"
+    again = _run(forge_server, "apply", *change, "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _run(forge_server, "plan", *change).returncode == 0
+    assert BRANCH not in forge.branches(REPO)
+
+
+def _merge(forge: prplan.LocalForge, number: int) -> None:
+    forge.merge_pr(REPO, number)
+
+
+def _close(forge: prplan.LocalForge, number: int) -> None:
+    forge.close_pr(REPO, number)
+
+
+def _push_branch(forge: prplan.LocalForge, number: int) -> None:
+    forge.push(REPO, BRANCH, {"notes.md": "a reviewer's note\n"}, message="Add a note")
+
+
+def _push_base(forge: prplan.LocalForge, number: int) -> None:
+    forge.push(REPO, "main", {"values.yaml": "tag: 1.9\n"}, message="Hotfix")
+
+
+HUMANS = {
+    "merges-the-pr": (_merge, "pull requests"),
+    "closes-the-pr": (_close, "pull requests"),
+    "pushes-to-the-branch": (_push_branch, f"branch {BRANCH}"),
+    "pushes-to-base": (_push_base, "values.yaml on base"),
+}
+
+
+@pytest.mark.parametrize("human", list(HUMANS))
+def test_a_human_acting_between_plan_and_apply_makes_the_plan_stale(
+    human: str, forge_server: ForgeServer, tmp_path: Path
+) -> None:
+    forge = _fresh_forge()
+    # An earlier run's pull request, left open for review.
+    earlier = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"values.yaml": "tag: 1.5\n"})
+    first = prplan.apply(prplan.plan(prplan.observe(forge, earlier), earlier), forge)
+    assert first.status is prplan.OutcomeStatus.CREATED
+    served = Served(forge_server, forge)
+    plan_file = tmp_path / "plan.json"
+    planned = _run(forge_server, "plan", *_change(tmp_path / "local"), "--out", str(plan_file))
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+
+    act, named = HUMANS[human]
+    act(forge, first.pull_request)  # type: ignore[arg-type]
+    before = (forge.branches(REPO), forge.pull_requests(REPO), served.app.log.writes)
+
+    applied = _run(forge_server, "apply", str(plan_file))
+
+    assert applied.returncode == 4, applied.stdout + applied.stderr
+    assert named in applied.stderr, applied.stderr
+    assert (forge.branches(REPO), forge.pull_requests(REPO), served.app.log.writes) == before
