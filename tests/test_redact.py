@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
+from prplan._edits import YamlSet
 from prplan.cli import cli
 
 REPO = "acme/secrets"
@@ -93,3 +94,41 @@ def test_the_python_api_round_trips_a_redacted_plan(setup: tuple[Path, Path]) ->
         prplan.PlanFormatError, match="content must be"
     ):  # un-flagged digests are not contents
         prplan.Plan.from_json(redacted.replace('"redacted": true', '"redacted": false'))
+
+
+def test_a_redacted_plan_with_edits_holds_no_file_and_applies(tmp_path: Path) -> None:
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    forge.create_repo(
+        REPO, {"values.yaml": "image:\n  tag: '1.4.1'\ndb_password: s3cr3t-in-the-file\n"}
+    )
+    forge.close()
+    saved = tmp_path / "plan.json"
+    planned = CliRunner().invoke(cli, ["plan", "--repo", REPO, "--local", str(tmp_path / "forge"), "--branch", "b",
+                                       "--set", "values.yaml:image.tag=1.4.2", "--automerge", "--redact-content",
+                                       "--out", str(saved)])  # fmt: skip
+    assert planned.exit_code == 2, planned.output
+    assert "s3cr3t" not in saved.read_text()
+    applied = CliRunner().invoke(cli, ["apply", str(saved), "--local", str(tmp_path / "forge")])
+    assert applied.exit_code == 0, applied.output
+    final = prplan.LocalForge.open(tmp_path / "forge").read_file(REPO, "main", "values.yaml")
+    assert final == b"image:\n  tag: '1.4.2'\ndb_password: s3cr3t-in-the-file\n"
+
+
+def test_a_redacted_plan_with_edits_is_refused_when_the_file_moved(tmp_path: Path) -> None:
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    forge.create_repo(REPO, {"values.yaml": "image:\n  tag: '1.4.1'\n"})
+    request = prplan.ChangeRequest(
+        repo=REPO, branch="b", files={"values.yaml": YamlSet(path="image.tag", value="2")}
+    )
+    plan = prplan.plan(prplan.observe(forge, request), request)
+    redacted = plan.to_json(redact=True)
+    assert (
+        prplan.Plan.from_json(
+            redacted, contents={}, read_blob=lambda sha: forge.read_blob(REPO, sha)
+        )
+        == plan
+    )
+    with pytest.raises(prplan.PlanFormatError, match="name the forge"):
+        prplan.Plan.from_json(redacted, contents={})
+    with pytest.raises(prplan.PlanFormatError, match="the forge returned other content"):
+        prplan.Plan.from_json(redacted, contents={}, read_blob=lambda sha: b"something else\n")

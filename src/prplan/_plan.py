@@ -16,7 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -204,18 +204,19 @@ class Plan:
         document: dict[str, Any] = _CONVERTER.unstructure(self)
         document["digest"] = self.digest
         if redact:
-            if self.resolved or self.request.edited_paths:
-                raise InvalidRequestError(
-                    [
-                        Problem(
-                            "--redact-content",
-                            "is not available for edits (--set/--replace) yet; plan whole files",
-                        )
-                    ]
-                )
             for path, content in self.request.files.items():
                 if isinstance(content, bytes):
                     document["request"]["files"][path] = {"redacted": git_blob_sha(content)}
+            for entry in document["resolved"]:
+                if entry["content"] is not None:
+                    entry["content"] = {
+                        "redacted": git_blob_sha(self.content(entry["path"]) or b"")
+                    }
+            for side in ("base_contents", "branch_contents"):
+                observed = getattr(self.observed, side)
+                for path, content in observed.items():
+                    if content is not None:
+                        document["observed"][side][path] = {"redacted": git_blob_sha(content)}
             document["redacted"] = True
         return document
 
@@ -232,10 +233,16 @@ class Plan:
 
     @classmethod
     def from_json(
-        cls, text: str | bytes, *, contents: Mapping[str, bytes | None] | None = None
+        cls,
+        text: str | bytes,
+        *,
+        contents: Mapping[str, bytes | None] | None = None,
+        read_blob: Callable[[str], bytes] | None = None,
     ) -> Plan:
         """Read a plan document. A redacted one needs ``contents``: the same
-        files again (path -> bytes), each checked against the plan's digest."""
+        files again (path -> bytes); and, when it edits files, ``read_blob``
+        (sha -> bytes, from the forge) to read the observed files back and
+        redo the edits. Everything is checked against the plan's digest."""
         try:
             document = json.loads(text)
         except (ValueError, UnicodeDecodeError) as error:
@@ -245,7 +252,7 @@ class Plan:
                 [Problem("plan", "is not JSON a plan can be read from: nested too deeply")]
             ) from None
         if isinstance(document, dict) and document.get("redacted") is True:
-            document = _unredact(document, contents)
+            document = _unredact(document, contents, read_blob)
         return cls.from_dict(document)
 
     @classmethod
@@ -298,11 +305,28 @@ def redacted_paths(document: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _restored(content: bytes) -> dict[str, str]:
+    try:
+        return {"text": content.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(content).decode("ascii")}
+
+
+def _is_redacted(value: object) -> bool:
+    return isinstance(value, dict) and set(value) == {"redacted"}
+
+
 def _unredact(
-    document: dict[str, Any], contents: Mapping[str, bytes | None] | None
+    document: dict[str, Any],
+    contents: Mapping[str, bytes | None] | None,
+    read_blob: Callable[[str], bytes] | None,
 ) -> dict[str, Any]:
+    """Put the contents back into a redacted plan document: the request's
+    files from ``contents``; the observed files (edits only) read back by
+    blob sha; what the edits made of them recomputed by the planner's own
+    rule. The caller then checks the full digest, which covers it all."""
     wanted = redacted_paths(document)
-    if contents is None:
+    if contents is None and wanted:
         raise PlanFormatError(
             [
                 Problem(
@@ -311,6 +335,7 @@ def _unredact(
                 )
             ]
         )
+    contents = contents or {}
     problems = []
     files = document["request"]["files"]
     for path, sha in sorted(wanted.items()):
@@ -327,12 +352,50 @@ def _unredact(
                 )
             )
         else:
-            try:
-                files[path] = {"text": content.decode("utf-8")}
-            except UnicodeDecodeError:
-                files[path] = {"base64": base64.b64encode(content).decode("ascii")}
+            files[path] = _restored(content)
     extra = sorted(set(p for p, c in contents.items() if c is not None) - set(wanted))
     problems += [Problem(f"--file {path}", "is not in the reviewed plan") for path in extra]
+    observed = document.get("observed") or {}
+    for side in ("base_contents", "branch_contents"):
+        for path, value in (observed.get(side) or {}).items():
+            if not _is_redacted(value):
+                continue
+            if read_blob is None:
+                problems.append(
+                    Problem(
+                        f"observed.{side}[{path!r}]", "is redacted: name the forge to read it back"
+                    )
+                )
+                continue
+            content = read_blob(value["redacted"])
+            if git_blob_sha(content) != value["redacted"]:
+                problems.append(
+                    Problem(f"observed.{side}[{path!r}]", "the forge returned other content")
+                )
+            observed[side][path] = _restored(content)
+    if problems:
+        raise PlanFormatError(problems)
+    if any(_is_redacted(entry.get("content")) for entry in document.get("resolved") or []):
+        from ._planner import resolve_edits  # the same rule the plan was made with
+
+        try:
+            request = _CONVERTER.structure(document["request"], ChangeRequest)
+            snapshot = _CONVERTER.structure(document["observed"], RepoSnapshot)
+        except Exception as error:
+            raise PlanFormatError([Problem("plan", f"cannot be restored: {error}")]) from None
+        redone = {r.path: r.content for r in resolve_edits(snapshot, request)}
+        for entry in document["resolved"]:
+            if _is_redacted(entry["content"]):
+                content = redone.get(entry["path"])
+                if content is None or git_blob_sha(content) != entry["content"]["redacted"]:
+                    problems.append(
+                        Problem(
+                            f"resolved[{entry['path']!r}]",
+                            "the edits no longer give the reviewed content",
+                        )
+                    )
+                else:
+                    entry["content"] = _restored(content)
     if problems:
         raise PlanFormatError(problems)
     return {k: v for k, v in document.items() if k != "redacted"}

@@ -40,7 +40,7 @@ from ._states import (
 )
 from ._table import Rule, Situation, decide, start_stage
 
-__all__ = ["plan", "classify", "commit_message", "short"]
+__all__ = ["plan", "classify", "commit_message", "short", "resolve_edits"]
 
 
 def short(sha: str | None) -> str:
@@ -81,6 +81,11 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
 
 
 # --- 0. edits -------------------------------------------------------------------------
+
+
+def resolve_edits(snapshot: RepoSnapshot, request: ChangeRequest) -> tuple[ResolvedFile, ...]:
+    """What the request's edits make of the observed files (as ``plan`` does)."""
+    return _resolve_edits(snapshot, request)[1]
 
 
 def _resolve_edits(

@@ -430,6 +430,15 @@ def _changeset_options(func: F) -> F:
                         help="A change set file (YAML): many repositories, in stages. See docs/changesets.md.")(func)  # fmt: skip
 
 
+def _plan_repo(raw: bytes) -> str:
+    import json
+
+    try:
+        return str(json.loads(raw)["request"]["repo"])
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return ""
+
+
 def _is_redacted(raw: bytes) -> bool:
     import json
 
@@ -712,15 +721,22 @@ def apply(
                     )
                 ]
             )
+        client = _client(local, github_url)
+        document_repo = _plan_repo(raw)
+
+        def read_blob(sha: str) -> bytes:
+            return client.read_blob(document_repo, sha)
+
         try:
-            the_plan = Plan.from_json(raw, contents=contents)
+            the_plan = Plan.from_json(
+                raw, contents=contents, read_blob=read_blob if redacted else None
+            )
         except InvalidRequestError as error:
             raise Bad(
                 [Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]
             ) from None
         if repo is not None and repo != the_plan.request.repo:
             raise Bad([Problem("--repo", f"is {repo} but the plan is for {the_plan.request.repo}")])
-        client = _client(local, github_url)
         recheck = True
     else:
         request = _request(repo, change)
