@@ -267,23 +267,8 @@ class GitHubClient:
         owner = repo.split("/")[0]
         with self._errors(f"listing pull requests of {repo}"):
             pulls = self._repo(repo).get_pulls(state="all", head=f"{owner}:{head}", base=base)
-            out = []
-            for pr in pulls:
-                # merged_at tells merged from closed without a request per pull request.
-                merged = pr.merged_at is not None
-                out.append(
-                    PullRequestInfo(
-                        number=pr.number,
-                        state=pr.state,
-                        merged=merged,
-                        head_branch=pr.head.ref,
-                        base_branch=pr.base.ref,
-                        head_sha=pr.head.sha,
-                        title=pr.title,
-                        url=pr.html_url,
-                        merge_sha=pr.merge_commit_sha if merged else None,
-                    )
-                )
+            # merged_at tells merged from closed without a request per pull request (_info).
+            out = [_info(pr) for pr in pulls]
         # GitHub filters by head and base; a server that ignored the filter
         # must not make prplan adopt a stranger's pull request.
         return sorted(
@@ -596,6 +581,8 @@ def _raise_blocked(number: int, message: str) -> NoReturn:
 
 
 def _info(pr: PullRequest) -> PullRequestInfo:
+    """From a list item or a created pull request: no extra request (list
+    items lack ``merged``, so ``merged_at`` tells merged from closed)."""
     merged = pr.merged_at is not None
     return PullRequestInfo(
         number=pr.number,
