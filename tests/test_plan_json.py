@@ -515,7 +515,8 @@ def test_malformed_file_content_is_refused(content: object) -> None:
 def test_an_unknown_action_type_is_refused() -> None:
     document = json.loads(tamper_subject().to_json())
     document["actions"][0]["type"] = "force_push"
-    format_error(redigested(document))
+    error = format_error(redigested(document))
+    assert any("actions" in problem.field for problem in error.problems), error.problems
 
 
 # --- properties -------------------------------------------------------------------------
@@ -603,7 +604,8 @@ def snapshots_for(draw: st.DrawFn, request: prplan.ChangeRequest) -> prplan.Repo
     )
 
 
-def _check_round_trip(snapshot: prplan.RepoSnapshot, request: prplan.ChangeRequest) -> None:
+def _check_round_trip(snapshot: prplan.RepoSnapshot, request: prplan.ChangeRequest) -> prplan.Plan:
+    """Checks the round trip in detail; returns the plan for the caller's own assertion."""
     p = prplan.plan(snapshot, request)
     text = p.to_json()
     again = prplan.Plan.from_json(text)
@@ -623,6 +625,7 @@ def _check_round_trip(snapshot: prplan.RepoSnapshot, request: prplan.ChangeReque
             except UnicodeDecodeError:
                 expected = {"base64": base64.b64encode(content).decode("ascii")}
             assert stored[path] == expected
+    return p
 
 
 @given(data=st.data(), request=requests())
@@ -630,7 +633,8 @@ def test_property_round_trip_over_built_snapshots(
     data: st.DataObject, request: prplan.ChangeRequest
 ) -> None:
     snapshot = data.draw(snapshots_for(request))
-    _check_round_trip(snapshot, request)
+    plan = _check_round_trip(snapshot, request)
+    assert prplan.Plan.from_json(plan.to_json()) == plan
 
 
 @given(
@@ -646,7 +650,8 @@ def test_property_round_trip_over_local_forge(
     if pushed:
         forge.push(REPO, request.branch, {"human.txt": "a human's work\n"})
     snapshot = prplan.observe(forge, request)
-    _check_round_trip(snapshot, request)
+    plan = _check_round_trip(snapshot, request)
+    assert prplan.Plan.from_json(plan.to_json()) == plan
 
 
 @given(data=st.data(), one=requests(), two=requests())
