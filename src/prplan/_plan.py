@@ -227,10 +227,6 @@ class Plan:
             + "\n"
         )
 
-    @property
-    def redactable_paths(self) -> list[str]:
-        return [path for path, content in self.request.files.items() if isinstance(content, bytes)]
-
     @classmethod
     def from_json(
         cls,
