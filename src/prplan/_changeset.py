@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -405,6 +406,7 @@ def apply_changeset(
     keep_going: bool = False,
     recheck: bool = True,
     write_concurrency: int = 1,
+    observed_at: float | None = None,
     reporter: Callable[[str, Plan], Reporter] | None = None,
     on_entry: Callable[[EntryResult], None] | None = None,
 ) -> ChangeSetResult:
@@ -421,20 +423,31 @@ def apply_changeset(
         if stop.is_set():
             results += [EntryResult(stage=name, repo=p.request.repo, outcome=None) for p in plans]
             continue
-        stale = _stale(client, plans, concurrency) if recheck else {}
+        # "Planned just now" holds for the first stage only: by the time a
+        # later stage starts, the earlier ones took their time.
+        first = not results
+        checked = recheck or not first
+        stale = _stale(client, plans, concurrency) if checked else {}
+        when = time.monotonic() if checked or observed_at is None else observed_at
 
         def one(
-            plan: Plan, stage: str = name, stale: Mapping[str, StalePlanError] = stale
+            plan: Plan,
+            stage: str = name,
+            stale: Mapping[tuple[str, str], PrplanError] = stale,
+            when: float = when,
         ) -> EntryResult:
             repo = plan.request.repo
+            key = (repo, plan.request.branch)
             if stop.is_set() and not keep_going:
                 result = EntryResult(stage=stage, repo=repo, outcome=None)
-            elif repo in stale:
-                result = EntryResult(stage=stage, repo=repo, outcome=None, error=str(stale[repo]))
+            elif key in stale:
+                result = EntryResult(stage=stage, repo=repo, outcome=None, error=str(stale[key]))
             else:
                 try:
                     entry_reporter = reporter(stage, plan) if reporter else None
-                    outcome = apply(plan, client, reporter=entry_reporter, recheck=False)
+                    outcome = apply(
+                        plan, client, reporter=entry_reporter, recheck=False, observed_at=when
+                    )
                     result = EntryResult(stage=stage, repo=repo, outcome=outcome)
                 except PrplanError as error:
                     result = EntryResult(stage=stage, repo=repo, outcome=None, error=str(error))
@@ -452,14 +465,20 @@ def apply_changeset(
 
 def _stale(
     client: ForgeClient, plans: Sequence[Plan], concurrency: int
-) -> dict[str, StalePlanError]:
-    """Check a stage's plans against their repositories, concurrently."""
+) -> dict[tuple[str, str], PrplanError]:
+    """Check a stage's plans against their repositories, concurrently. Keyed
+    by (repository, branch): a set may change one repository on two branches.
+    A forge error while checking is that entry's failure, not the run's end."""
 
-    def check(plan: Plan) -> tuple[str, StalePlanError | None]:
+    def check(plan: Plan) -> tuple[tuple[str, str], PrplanError | None]:
+        key = (plan.request.repo, plan.request.branch)
         if not plan.actions:
-            return plan.request.repo, None
-        moved = moved_facts(plan.observed, observe(client, plan.request))
-        return plan.request.repo, StalePlanError(moved) if moved else None
+            return key, None
+        try:
+            moved = moved_facts(plan.observed, observe(client, plan.request))
+        except PrplanError as error:
+            return key, error
+        return key, StalePlanError(moved) if moved else None
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        return {repo: error for repo, error in pool.map(check, plans) if error is not None}
+        return {key: error for key, error in pool.map(check, plans) if error is not None}

@@ -74,7 +74,12 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
 
 
 def apply(
-    plan: Plan, client: ForgeClient, *, reporter: Reporter | None = None, recheck: bool = True
+    plan: Plan,
+    client: ForgeClient,
+    *,
+    reporter: Reporter | None = None,
+    recheck: bool = True,
+    observed_at: float | None = None,
 ) -> Outcome:
     """Apply ``plan`` through ``client``. Raises ``StalePlanError`` (writing
     nothing) if the repository moved; otherwise returns an ``Outcome``.
@@ -82,7 +87,9 @@ def apply(
     ``recheck=False`` skips the second observation, for a plan made moments
     ago by the same process (``prplan apply TARGET CHANGE``): it saves one
     observation's requests, and compare-and-swap on every write still makes
-    a race lose cleanly. A saved plan should always be rechecked."""
+    a race lose cleanly. A saved plan should always be rechecked.
+    ``observed_at`` (``time.monotonic()``) is when a plan applied without
+    recheck was observed; by default, now."""
     reporter = reporter or Reporter()
     repo = plan.request.repo
     before = client.request_count()
@@ -108,7 +115,7 @@ def apply(
     # The moment the facts were last known true: now (after the recheck), or
     # "moments ago" for a plan made just before (recheck=False).
 
-    run = _Run(plan, client)
+    run = _Run(plan, client, observed_at=None if recheck else observed_at)
     results: list[ActionResult] = []
     error: PrplanError | None = None
     for index, step in _steps(plan.actions):
@@ -190,6 +197,10 @@ def _status(plan: Plan, results: list[ActionResult], *, failed: bool) -> Outcome
     if failed:
         return OutcomeStatus.FAILED
     done = {r.kind for r in results if r.status is ActionStatus.DONE}
+    if done == {ActionKind.DELETE_BRANCH}:
+        return (
+            OutcomeStatus.UNCHANGED
+        )  # finishing an earlier run's clean-up: the change was already merged
     if ActionKind.MERGE_PULL_REQUEST in done:
         return OutcomeStatus.MERGED
     if ActionKind.CREATE_PULL_REQUEST in done:
@@ -210,8 +221,10 @@ class _Run:
     #: that goes straight through pays nothing for it.
     PR_RECHECK_AFTER = 1.0
 
-    def __init__(self, plan: Plan, client: ForgeClient) -> None:
-        self.observed_at = time.monotonic()
+    def __init__(
+        self, plan: Plan, client: ForgeClient, *, observed_at: float | None = None
+    ) -> None:
+        self.observed_at = time.monotonic() if observed_at is None else observed_at
         self.plan = plan
         self.client = client
         self.repo = plan.request.repo

@@ -321,6 +321,13 @@ def _unredact(
     files from ``contents``; the observed files (edits only) read back by
     blob sha; what the edits made of them recomputed by the planner's own
     rule. The caller then checks the full digest, which covers it all."""
+    request_doc = document.get("request")
+    if not isinstance(request_doc, dict) or not isinstance(request_doc.get("files"), dict):
+        raise PlanFormatError([Problem("request.files", "is missing or not an object")])
+    if not isinstance(document.get("resolved", []), list) or not isinstance(
+        document.get("observed", {}), dict
+    ):
+        raise PlanFormatError([Problem("plan", "resolved must be a list and observed an object")])
     wanted = redacted_paths(document)
     if contents is None and wanted:
         raise PlanFormatError(
@@ -351,6 +358,8 @@ def _unredact(
             files[path] = _restored(content)
     extra = sorted(set(p for p, c in contents.items() if c is not None) - set(wanted))
     problems += [Problem(f"--file {path}", "is not in the reviewed plan") for path in extra]
+    if problems:  # refuse before reading anything from the forge
+        raise PlanFormatError(problems)
     observed = document.get("observed") or {}
     for side in ("base_contents", "branch_contents"):
         for path, value in (observed.get(side) or {}).items():

@@ -20,6 +20,7 @@ import functools
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -553,13 +554,18 @@ def _apply_changeset(
         assert file is not None
         client, the_set = _plan_changeset(file, repo, change, local, github_url, concurrency)
         recheck = False
+    planned_at = time.monotonic()
     if fmt == "text":
         _show_changeset(the_set, fmt, None)
+    asks = plan_file is None and the_set.has_changes and sys.stdin.isatty() and sys.stdout.isatty()
+    if asks and not click.confirm("Apply this change set?", default=False):
+        click.echo("Nothing was applied.", err=True)
+        sys.exit(EXIT["ok"])
     audit = None if audit_log is None else audit_log
     with _bar("applying", len(the_set.plans)) as advance:
         result = apply_changeset(
             client, the_set, concurrency=concurrency, keep_going=keep_going, recheck=recheck,
-            write_concurrency=write_concurrency,
+            write_concurrency=write_concurrency, observed_at=planned_at,
             reporter=(lambda stage, one: AuditLog(audit, one)) if audit is not None else None,
             on_entry=advance,
         )  # fmt: skip
@@ -631,6 +637,15 @@ def plan(
 ) -> None:
     """Plan a change, or a change set: observe, decide, print the plan. Writes nothing to the forge."""
     if changeset is not None:
+        if redact_content:
+            raise Bad(
+                [
+                    Problem(
+                        "--redact-content",
+                        "is not available for change sets yet; plan them without it",
+                    )
+                ]
+            )
         client, the_set = _plan_changeset(changeset, repo, change, local, github_url, concurrency)
         if out is not None:
             out.write_text(the_set.to_json(), encoding="utf-8")
@@ -685,6 +700,15 @@ def apply(
     nothing, if a fact it relied on has moved. A change set is applied stage by
     stage; a stage starts only when every entry of the one before reached its goal."""
     saved_set = plan_file is not None and _is_changeset(plan_file)
+    if plan_file is not None and changeset is not None:
+        raise Bad(
+            [
+                Problem(
+                    "PLAN_FILE/--changeset",
+                    "give a saved plan or a change set to plan now, not both",
+                )
+            ]
+        )
     if changeset is not None or saved_set:
         _apply_changeset(plan_file if saved_set else None, changeset, repo, change, local, github_url,
                          concurrency, write_concurrency, keep_going, audit_log, fmt)  # fmt: skip
@@ -697,7 +721,9 @@ def apply(
             # A plan saved with --redact-content: the files come again from the
             # command line and must match the reviewed digests.
             not_files = [
-                g for g in given if g not in {"--file", "--from-dir", "--delete"}
+                g
+                for g in given
+                if g not in {"--file", "--from-dir"}  # deletions are in the plan already
             ]  # option names
             if not_files:
                 raise Bad(
@@ -738,11 +764,13 @@ def apply(
         if repo is not None and repo != the_plan.request.repo:
             raise Bad([Problem("--repo", f"is {repo} but the plan is for {the_plan.request.repo}")])
         recheck = True
+        observed_at: float | None = None
     else:
         request = _request(repo, change)
         client = _client(local, github_url)
         the_plan = make_plan(observe(client, request), request)
         recheck = False  # planned just now; compare-and-swap guards every write
+        observed_at = time.monotonic()  # before any prompt: the wait counts
     if fmt != "json":
         _show_plan(the_plan, fmt, client if fmt == "markdown" else None)
     asks = (
@@ -762,7 +790,9 @@ def apply(
     if sys.stderr.isatty():
         reporters.append(_Progress(len(the_plan.actions)))
     try:
-        outcome = apply_plan(the_plan, client, reporter=_Both(*reporters), recheck=recheck)
+        outcome = apply_plan(
+            the_plan, client, reporter=_Both(*reporters), recheck=recheck, observed_at=observed_at
+        )
     except StalePlanError as error:
         if audit is not None:
             audit.refused_before_apply(the_plan.request.repo, error)

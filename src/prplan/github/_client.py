@@ -140,19 +140,43 @@ class GitHubClient:
         )
         self._last_write = 0.0
         self._counter = _Counter()
+        self._settings: dict[str, Any] = {
+            "token": token, "timeout": timeout, "retries": retries, "backoff": backoff,
+            "max_rate_limit_wait": max_rate_limit_wait,
+        }  # fmt: skip
+        # PyGithub keeps one HTTP connection per Requester and stores each
+        # request on it between sending and reading: not safe across threads.
+        # Change sets observe from several threads, so each thread gets its
+        # own Github instance; they share the request counter.
+        self._local = threading.local()
+        self._spacing_lock = threading.Lock()
+        self._tree_of: dict[
+            tuple[str, str], str
+        ] = {}  # (repo, commit) -> tree, learnt while reading
+
+    @property
+    def _github(self) -> Github:
+        instance: Github | None = getattr(self._local, "github", None)
+        if instance is None:
+            instance = self._local.github = self._make_github()
+        return instance
+
+    def _make_github(self) -> Github:
+        settings = self._settings
         retry = _CountingRetry(
-            total=retries,
-            backoff_factor=backoff,
-            max_rate_limit_wait=max_rate_limit_wait,
-            retry_after_max=max_rate_limit_wait,
+            total=settings["retries"],
+            backoff_factor=settings["backoff"],
+            max_rate_limit_wait=settings["max_rate_limit_wait"],
+            retry_after_max=settings["max_rate_limit_wait"],
             status_forcelist=[*range(500, 600), 429],
         )
         retry.counter = self._counter
-        self._github = Github(
+        token = settings["token"]
+        github_ = Github(
             base_url=self.base_url,
             auth=Auth.Token(token) if token else None,
             retry=retry,
-            timeout=timeout,
+            timeout=settings["timeout"],
             per_page=100,
             lazy=True,
             seconds_between_requests=None,
@@ -160,7 +184,7 @@ class GitHubClient:
         )
         # Count first attempts where PyGithub sends every request (retries are
         # counted by the policy above). Per instance, not global.
-        requester = self._github.requester
+        requester = github_.requester
         send = requester._Requester__requestRaw  # type: ignore[attr-defined]
         counter = self._counter
 
@@ -169,9 +193,7 @@ class GitHubClient:
             return send(connection, verb, url, *args, **kw)
 
         requester._Requester__requestRaw = counted  # type: ignore[attr-defined]
-        self._tree_of: dict[
-            tuple[str, str], str
-        ] = {}  # (repo, commit) -> tree, learnt while reading
+        return github_
 
     @classmethod
     def from_env(cls, **options: Any) -> GitHubClient:
@@ -198,7 +220,7 @@ class GitHubClient:
             raise
         except github.RateLimitExceededException as error:
             raise ForgeError(
-                f"{what}: GitHub's rate limit is exhausted ({_message(error)}). "
+                f"{what}: GitHub's rate limit is exhausted ({self._scrub(_message(error))}). "
                 "Wait for the reset, or use a token with a higher limit.",
                 status=error.status,
             ) from None
@@ -219,13 +241,20 @@ class GitHubClient:
             raise ForgeError(
                 f"{what}: network error ({type(error).__name__}): {self._scrub(str(error))}"
             ) from None
+        except (KeyError, TypeError, ValueError, github.BadAttributeException) as error:
+            # Not GitHub's API answering (an HTML login page, a proxy...).
+            raise ForgeError(
+                f"{what}: unexpected answer from {self.base_url} ({type(error).__name__}: "
+                f"{self._scrub(str(error))[:200]}); is the API URL right?"
+            ) from None
 
     def _space_writes(self) -> None:
-        if self._write_spacing:
-            wait = self._last_write + self._write_spacing - time.monotonic()
-            if wait > 0:
-                self._sleep(wait)
-        self._last_write = time.monotonic()
+        with self._spacing_lock:  # concurrent writers still keep their distance
+            if self._write_spacing:
+                wait = self._last_write + self._write_spacing - time.monotonic()
+                if wait > 0:
+                    self._sleep(wait)
+            self._last_write = time.monotonic()
 
     def _repo(self, repo: str) -> Repository:
         """A lazy repository object: no request until an attribute is read."""
@@ -257,8 +286,8 @@ class GitHubClient:
                 _, data = self._raw("GET", f"/repos/{repo}/branches/{quote(branch)}")
             except github.UnknownObjectException:
                 return None
-        sha = str(data["commit"]["sha"])
-        tree = (data["commit"].get("commit") or {}).get("tree") or {}
+            sha = str(data["commit"]["sha"])
+            tree = (data["commit"].get("commit") or {}).get("tree") or {}
         if tree.get("sha"):
             self._tree_of[(repo, sha)] = str(tree["sha"])
         return sha
@@ -316,25 +345,25 @@ class GitHubClient:
         # (once for its fields, once more for its list of commits).
         with self._errors(f"comparing {base_sha[:7]}...{head_sha[:7]} in {repo}"):
             _, data = self._raw("GET", f"/repos/{repo}/compare/{base_sha}...{head_sha}")
-        commits = tuple(
-            CommitInfo(
-                sha=c["sha"],
-                summary=c["commit"]["message"].split("\n", 1)[0],
-                author=(c["commit"].get("author") or {}).get("name") or "",
-                by_prplan=is_prplan_message(c["commit"]["message"]),
+            commits = tuple(
+                CommitInfo(
+                    sha=c["sha"],
+                    summary=c["commit"]["message"].split("\n", 1)[0],
+                    author=(c["commit"].get("author") or {}).get("name") or "",
+                    by_prplan=is_prplan_message(c["commit"]["message"]),
+                )
+                for c in data.get("commits", [])
             )
-            for c in data.get("commits", [])
-        )
-        merge_base = data.get("merge_base_commit") or {}
-        return Comparison(
-            status=data["status"],
-            ahead_by=data["ahead_by"],
-            behind_by=data["behind_by"],
-            commits=commits,
-            # GitHub lists at most 250 commits; beyond, prplan cannot vouch for the rest.
-            complete=len(commits) >= data["ahead_by"],
-            merge_base_sha=merge_base.get("sha"),
-        )
+            merge_base = data.get("merge_base_commit") or {}
+            return Comparison(
+                status=data["status"],
+                ahead_by=data["ahead_by"],
+                behind_by=data["behind_by"],
+                commits=commits,
+                # GitHub lists at most 250 commits; beyond, prplan cannot vouch for the rest.
+                complete=len(commits) >= data["ahead_by"],
+                merge_base_sha=merge_base.get("sha"),
+            )
 
     def read_files(
         self, repo: str, commit_sha: str, paths: Sequence[str]
@@ -399,6 +428,11 @@ class GitHubClient:
         read the branch back to learn what happened."""
         self._space_writes()
         path = f"/repos/{repo}/git/refs/heads/{quote(branch)}"
+        if force and was is not None:
+            # A forced update cannot name the old sha (REST has no
+            # compare-and-swap for it): check right before it, after the
+            # write spacing, so the window is one round trip, not seconds.
+            self._expect_at(repo, branch, was)
         with self._errors(f"updating branch {branch} of {repo}"):
             try:
                 self._raw("PATCH", path, {"sha": sha, "force": force})
@@ -420,7 +454,17 @@ class GitHubClient:
             if now == was:
                 self._raw("PATCH", path, {"sha": sha, "force": force})  # it did not: once more
                 return
-            raise failure
+            raise ConflictError(
+                f"{repo}: branch {branch!r} moved elsewhere while prplan updated it ({type(failure).__name__}); "
+                "nothing of prplan's is on it. Run prplan again."
+            )
+
+    def _expect_at(self, repo: str, branch: str, sha: str) -> None:
+        if self._ref_sha(repo, branch) != sha:
+            raise ConflictError(
+                f"{repo}: branch {branch!r} is not at {sha[:7]} any more (someone pushed "
+                "meanwhile); nothing was changed. Run prplan again."
+            )
 
     def commit_files(
         self,
@@ -530,7 +574,7 @@ class GitHubClient:
                     message = _message(error)
                     if error.status == 409:
                         raise ConflictError(
-                            f"{repo}: #{number}: {message} (its head is no longer the reviewed "
+                            f"{repo}: #{number}: {self._scrub(message)} (its head is no longer the reviewed "
                             f"{expected_head_sha[:7]}); nothing was merged. Run prplan again."
                         ) from None
                     if (
@@ -544,7 +588,7 @@ class GitHubClient:
                         merged = self._merged_sha(repo, number, expected_head_sha)
                         if merged is not None:
                             return merged  # a retried PUT: our first attempt had merged it
-                        _raise_blocked(number, message)
+                        _raise_blocked(number, self._scrub(message))
                     raise
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
