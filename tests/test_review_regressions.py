@@ -175,3 +175,46 @@ def test_a_malformed_redacted_plan_is_a_format_error() -> None:
         prplan.Plan.from_json('{"redacted": true, "format_version": 2}')
     with pytest.raises(prplan.PlanFormatError):
         prplan.Plan.from_json('{"redacted": true, "format_version": 2, "request": []}')
+
+
+def _with_script(forge: prplan.LocalForge) -> None:
+    from prplan.localforge._forge import TreeInput
+
+    forge.create_repo(REPO, {"a.txt": "a\n"})
+    main = forge.branches(REPO)["main"]
+    tree = forge.git_create_tree(
+        REPO, [TreeInput(path="deploy.sh", mode=0o100755, content=b"#!/bin/sh\necho old\n")],
+        base_tree=forge.git_object(REPO, main).tree.decode(),  # type: ignore[union-attr]
+    )  # fmt: skip
+    forge.set_branch(
+        REPO,
+        "main",
+        forge.git_create_commit(REPO, message="Add a script", tree=tree, parents=[main]),
+    )
+
+
+def _mode(forge: prplan.LocalForge, ref: str, path: str) -> int:
+    commit = forge.git_object(REPO, forge.branches(REPO)[ref])
+    entries = forge.git_tree_entries(REPO, commit.tree.decode(), recursive=True)  # type: ignore[union-attr]
+    return next(e.mode for e in entries if e.path == path)
+
+
+@pytest.mark.parametrize("over_http", [False, True], ids=["direct", "http"])
+def test_rewriting_an_executable_keeps_it_executable(
+    over_http: bool, forge_server: ForgeServer
+) -> None:
+    forge = prplan.LocalForge.in_memory()
+    _with_script(forge)
+    client: prplan.ForgeClient = Served(forge_server, forge).client if over_http else forge
+    request = prplan.ChangeRequest(
+        repo=REPO,
+        branch="b",
+        files={"deploy.sh": "#!/bin/sh\necho new\n", "new.sh": "#!/bin/sh\n"},
+        automerge=True,
+    )
+    assert (
+        prplan.apply(prplan.plan(prplan.observe(client, request), request), client).status.value
+        == "merged"
+    )
+    assert _mode(forge, "main", "deploy.sh") == 0o100755
+    assert _mode(forge, "main", "new.sh") == 0o100644

@@ -56,6 +56,7 @@ __all__ = ["GitHubClient", "DEFAULT_API_URL"]
 DEFAULT_API_URL = "https://api.github.com"
 _READS = {"GET", "HEAD"}
 _FILE_MODE = "100644"
+_EXECUTABLE = "100755"
 
 # PyGithub logs every retry at INFO on its own stderr handler; prplan reports
 # through its outcome instead.
@@ -150,9 +151,10 @@ class GitHubClient:
         # own Github instance; they share the request counter.
         self._local = threading.local()
         self._spacing_lock = threading.Lock()
-        self._tree_of: dict[
-            tuple[str, str], str
-        ] = {}  # (repo, commit) -> tree, learnt while reading
+        # Learnt while reading, used when committing: (repo, commit) -> tree,
+        # and the requested paths seen as executable (repo, commit, path).
+        self._tree_of: dict[tuple[str, str], str] = {}
+        self._executable: set[tuple[str, str, str]] = set()
 
     @property
     def _github(self) -> Github:
@@ -310,6 +312,11 @@ class GitHubClient:
             tree = self._repo(repo).get_git_tree(commit_sha, recursive=True)
             self._tree_of[(repo, commit_sha)] = tree.sha
             blobs = {entry.path: entry.sha for entry in tree.tree if entry.type == "blob"}
+            # Rewriting an executable keeps it executable (only modes of the requested paths are kept).
+            wanted = set(paths)
+            for entry in tree.tree:
+                if entry.path in wanted and entry.mode == _EXECUTABLE:
+                    self._executable.add((repo, commit_sha, entry.path))
             if tree.truncated:  # over 100,000 entries: walk down to each path instead
                 blobs = self._walk(repo, tree.sha, paths)
         return {path: blobs.get(path) for path in paths}
@@ -483,6 +490,10 @@ class GitHubClient:
                 "meanwhile); nothing was committed. Run prplan again."
             )
         github_repo = self._repo(repo)
+
+        def mode(path: str) -> str:
+            return _EXECUTABLE if (repo, parent_sha, path) in self._executable else _FILE_MODE
+
         with self._errors(f"committing {len(files)} file(s) to {branch} in {repo}"):
             elements = []
             for path, content in files.items():
@@ -496,9 +507,9 @@ class GitHubClient:
                     blob = github_repo.create_git_blob(
                         base64.b64encode(content).decode("ascii"), "base64"
                     )
-                    elements.append(InputGitTreeElement(path, _FILE_MODE, "blob", sha=blob.sha))
+                    elements.append(InputGitTreeElement(path, mode(path), "blob", sha=blob.sha))
                     continue
-                elements.append(InputGitTreeElement(path, _FILE_MODE, "blob", content=text))
+                elements.append(InputGitTreeElement(path, mode(path), "blob", content=text))
             base_tree = GitTree(
                 github_repo.requester,
                 attributes={"sha": self._tree(repo, parent_sha)},

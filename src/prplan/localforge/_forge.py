@@ -88,6 +88,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_open_pull
 """
 
 _FILE_MODE = 0o100644
+_EXECUTABLE = 0o100755
 HUMAN = "A Human <human@example.com>"
 
 
@@ -243,7 +244,7 @@ class LocalForge:
                 changes.append(
                     (
                         path.encode(),
-                        _FILE_MODE,
+                        self._kept_mode(repo, base_tree, path),
                         self._store(repo, Blob.from_string(content)).encode(),
                     )
                 )
@@ -252,6 +253,17 @@ class LocalForge:
         except (KeyError, ValueError, TypeError) as error:
             raise ForgeError(f"{repo}: cannot build the tree: {error}", status=422) from None
         return tree
+
+    def _kept_mode(self, repo: str, tree: bytes, path: str) -> int:
+        """Rewriting an executable file keeps it executable; anything else
+        (a new file, a regular one, a symlink replaced by content) is 100644."""
+        try:
+            mode, _ = tree_lookup_path(
+                self._git(repo).object_store.__getitem__, tree, path.encode()
+            )
+        except (KeyError, Exception):  # absent, or under a file
+            return _FILE_MODE
+        return _EXECUTABLE if mode == _EXECUTABLE else _FILE_MODE
 
     def _blobs(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, str | None]:
         store = self._git(repo).object_store
