@@ -849,14 +849,18 @@ def forge() -> None:
     """The local forge: serve it as a GitHub-compatible API, create repositories."""
 
 
-@forge.command("serve")
-@click.option(
+#: The forge directory, as both forge commands take it.
+_data_option = click.option(
     "--data",
     "data",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory of the forge (created if missing): bare repositories and forge.sqlite.",
 )
+
+
+@forge.command("serve")
+@_data_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -918,13 +922,7 @@ def forge_serve(
 
 @forge.command("create-repo")
 @click.argument("name")
-@click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory of the forge (created if missing).",
-)
+@_data_option
 @click.option(
     "--from",
     "source",
