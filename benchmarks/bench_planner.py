@@ -133,7 +133,11 @@ def open_pr_outdated(count: int) -> prplan.RepoSnapshot:
         title="Deploy 1.4.2",
     )
     commit = prplan.CommitInfo(
-        sha=BRANCH_SHA, summary="Deploy 1.4.2-rc1", author="prplan", by_prplan=True
+        sha=BRANCH_SHA,
+        summary="Deploy 1.4.2-rc1",
+        author="prplan",
+        tree_sha="a" * 40,
+        sealed_tree="a" * 40,
     )
     return snapshot(
         branch_sha=BRANCH_SHA,

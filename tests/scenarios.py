@@ -102,6 +102,7 @@ def _as_prplan(
         files,
         message=commit_message(request).rstrip("\n"),
         author="prplan <prplan@localforge.invalid>",
+        sealed=True,
     )
 
 

@@ -100,7 +100,7 @@ def test_plan_json_is_the_plan_document(forge_dir: Path, new_values: Path, tmp_p
         "plan", *change(forge_dir, new_values), "--format", "json", "--out", tmp_path / "p.json"
     )
     document = json.loads(result.output)
-    assert document["format_version"] == 2 and document["rule"] == "absent_propose"
+    assert document["format_version"] == 3 and document["rule"] == "absent_propose"
     assert prplan.Plan.from_json((tmp_path / "p.json").read_text()).digest == document["digest"]
 
 

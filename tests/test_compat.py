@@ -88,12 +88,20 @@ def legacy(cases: Any = CASES) -> Any:
 
 def make_forge(prs: str) -> prplan.LocalForge:
     """A repository whose base holds OLD, and the pull requests a scenario starts from.
-    An earlier change (a human's notes.txt) sits on the branch when there was a PR."""
+    An earlier run's change (notes.txt) sits on the branch when there was a PR."""
     forge = prplan.LocalForge.in_memory()
     forge.create_repo(REPO.name, {PATH: OLD}, default_branch=REPO.master_branch)
     if prs == "none":
         return forge
-    forge.push(REPO.name, BRANCH, {"notes.txt": "earlier\n"}, message="An earlier change")
+    # The earlier change is an earlier automated run's (sealed as prplan's):
+    # a human's commit on the pull request would stop automerge (see below).
+    forge.push(
+        REPO.name,
+        BRANCH,
+        {"notes.txt": "earlier\n"},
+        message="An earlier change\n\nPrplan-Request: 0123456789abcdef",
+        sealed=True,
+    )
     first = forge.open_pr(REPO.name, BRANCH, REPO.master_branch, title=EARLIER)
     if prs == "merged":
         forge.merge_pr(REPO.name, first)
@@ -224,7 +232,11 @@ def check_result(
     assert IDENTITY in message.splitlines()[0]
     assert SOURCE.hash in message
     assert SOURCE.timestamp in message
-    assert message.rstrip().splitlines()[-1] == f"Prplan-Request: {request_id()}"
+    commit = forge.git_object(REPO.name, outcome.commit_sha)
+    assert message.rstrip().splitlines()[-2:] == [
+        f"Prplan-Request: {request_id()}",
+        f"Prplan-Tree: {commit.tree.decode()}",
+    ]
 
 
 # --- the 15 scenarios on LocalForge ------------------------------------------------------
@@ -385,3 +397,26 @@ def test_legacy_scenario_through_github_client(case: Case, forge_server: ForgeSe
     assert again.status is S.UNCHANGED
     assert state(forge) == after
     assert served.violations == []
+
+
+def test_automerge_never_merges_a_humans_commit_on_the_open_pull_request() -> None:
+    """The legacy helper merged whatever the pull request held. prplan refuses
+    when someone else's commit is on it, naming the commit, and writes
+    nothing; ``merge_foreign_commits=True`` is the explicit way through."""
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO.name, {PATH: OLD}, default_branch=REPO.master_branch)
+    human = forge.push(REPO.name, BRANCH, {"wip.txt": "not yet\n"}, message="WIP, do not merge")
+    forge.open_pr(REPO.name, BRANCH, REPO.master_branch, title="Hers")
+    before = state(forge)
+    with pytest.raises(prplan.RefusedError) as refused:
+        call(forge, BY_NUMBER[5])
+    assert refused.value.refusal.code is prplan.RefusalCode.MERGE_HAS_FOREIGN_COMMITS
+    assert refused.value.refusal.commits == (human,)
+    assert "WIP, do not merge" in str(refused.value)
+    assert state(forge) == before
+    outcome = add_or_modify_files(
+        forge, REPO, BRANCH, SOURCE, IDENTITY, {PATH: NEW},
+        create_pr=True, automerge=True, allow_modification=True, merge_foreign_commits=True,
+    )  # fmt: skip
+    assert outcome.status is prplan.OutcomeStatus.MERGED
+    assert read(forge, REPO.master_branch, "wip.txt") == "not yet\n"

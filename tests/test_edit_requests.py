@@ -109,15 +109,18 @@ def test_json_and_replace_edits_in_one_request() -> None:
     )
 
 
-def test_edits_over_http_read_the_file_not_the_tree(forge_server: ForgeServer) -> None:
+def test_edits_over_http_read_the_file_once_and_classify_it_from_the_tree(
+    forge_server: ForgeServer,
+) -> None:
+    """One tree listing says the edited path is a file (not a directory or a
+    submodule); only then is its content read, once."""
     served = Served(forge_server, _forge())
     request = _request(YamlSet(path="image.tag", value="1.4.2"), automerge=True)
     plan = _plan(served.client, request)
     paths = [path for _, path, _ in served.app.log.entries]
-    assert not any("/git/trees/" in path for path in paths) and any(
-        "/contents/values.yaml" in p for p in paths
-    )
-    assert served.app.log.reads == 5
+    assert sum("/git/trees/" in path for path in paths) == 1
+    assert sum("/contents/values.yaml" in p for p in paths) == 1
+    assert served.app.log.reads == 6
     direct = _plan(served.forge, request)  # the same forge, called directly
     assert (plan.rule, plan.resolved, plan.actions) == (
         direct.rule,

@@ -62,9 +62,11 @@ def test_a_plan_is_stale_when_a_requested_path_changed_on_base() -> None:
 
 def test_a_plan_is_stale_when_pull_requests_changed() -> None:
     forge, request = _setup()
-    forge.push(REPO, BRANCH, {"values.yaml": "tag: 1.5\n"})
+    earlier_run = "Earlier run\n\nPrplan-Request: 0123456789abcdef"
+    forge.push(REPO, BRANCH, {"values.yaml": "tag: 1.5\n"}, message=earlier_run, sealed=True)
     forge.open_pr(REPO, BRANCH)
     plan = _plan(forge, request)
+    assert plan.has_changes
     forge.close_pr(REPO, 1)
     with pytest.raises(StalePlanError, match="pull requests: planned #1 open"):
         prplan.apply(plan, forge)

@@ -24,7 +24,13 @@ def _forge(prs: str) -> prplan.LocalForge:
     forge.create_repo(REPO, {"values.yaml": OLD})
     if prs == "none":
         return forge
-    forge.push(REPO, BRANCH, {"notes.txt": "earlier\n"}, message="Earlier change")
+    forge.push(
+        REPO,
+        BRANCH,
+        {"notes.txt": "earlier\n"},
+        message="Earlier change\n\nPrplan-Request: 0123456789abcdef",
+        sealed=True,  # an earlier automated run's commit
+    )
     first = forge.open_pr(REPO, BRANCH, "main", title="Earlier")
     if prs == "merged":
         forge.merge_pr(REPO, first)

@@ -21,10 +21,15 @@ def forge() -> prplan.LocalForge:
 
 def test_repository_content_is_real_git(forge: prplan.LocalForge) -> None:
     sha = forge.branches(REPO)["main"]
-    blobs = forge.blob_shas(REPO, sha, ["a.txt", "dir/b.txt", "dir", "missing", "a.txt/x"])
-    assert blobs["a.txt"] == prplan.git_blob_sha(b"a\n")
-    assert blobs["dir/b.txt"] == prplan.git_blob_sha(b"b\n")
-    assert blobs["dir"] is None and blobs["missing"] is None and blobs["a.txt/x"] is None
+    entries = forge.path_entries(REPO, sha, ["a.txt", "dir/b.txt", "dir", "missing", "a.txt/x"])
+    assert entries["a.txt"].sha == prplan.git_blob_sha(b"a\n")
+    assert entries["dir/b.txt"].sha == prplan.git_blob_sha(b"b\n")
+    assert [entries[p].kind.value for p in ("dir", "missing", "a.txt/x")] == [
+        "directory",
+        "absent",
+        "under_file",
+    ]
+    assert entries["dir"].sha is None and entries["a.txt/x"].sha is None
     assert forge.files(REPO, "main") == {"a.txt": b"a\n", "dir/b.txt": b"b\n"}
 
 

@@ -215,7 +215,7 @@ def test_canonical_form(any_plan: prplan.Plan) -> None:
     _assert_keys_sorted(document)
     assert text.endswith("}\n")
     assert not text.endswith("\n\n")
-    assert document["format_version"] == 2
+    assert document["format_version"] == 3
     assert document["digest"] == any_plan.digest
     assert text == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
@@ -280,6 +280,7 @@ REQUEST_CHANGES: dict[str, dict[str, Any]] = {
     "on_closed": {"on_closed": "fail"},
     "branch_policy": {"branch_policy": "reset"},
     "delete_branch": {"delete_branch": True},
+    "merge_foreign_commits": {"merge_foreign_commits": True},
 }
 
 
@@ -421,7 +422,7 @@ def test_plan_format_error_is_an_invalid_request_error() -> None:
     assert str(error).startswith("invalid plan document (1 problem(s)):\n  - plan: ")
 
 
-@pytest.mark.parametrize("version", [3, 1, 0, "2", None, 2.5], ids=repr)
+@pytest.mark.parametrize("version", [4, 2, 1, 0, "3", None, 2.5], ids=repr)
 def test_an_unknown_format_version_is_refused(version: object) -> None:
     document = json.loads(tamper_subject().to_json())
     document["format_version"] = version
@@ -578,7 +579,11 @@ def snapshots_for(draw: st.DrawFn, request: prplan.ChangeRequest) -> prplan.Repo
     )
     commits = tuple(
         prplan.CommitInfo(
-            sha=draw(SHAS), summary=draw(TEXT), author="A", by_prplan=draw(st.booleans())
+            sha=draw(SHAS),
+            summary=draw(TEXT),
+            author="A",
+            tree_sha=draw(SHAS),
+            sealed_tree=draw(st.sampled_from(["", "0" * 40])),
         )
         for _ in range(draw(st.integers(0, 2)))
     )

@@ -8,23 +8,77 @@ merge without ``automerge``, no overwrite without ``allow_modification``).
 
 from __future__ import annotations
 
+import functools
+
+import attrs
 import pytest
 from transitions import MachineError
 
 from prplan import ActionKind, BranchPolicy, BranchSituation, OnClosed, PRState, RefusalCode, Stage
 from prplan._lifecycle import walk
-from prplan._table import RULES, Situation, all_situations, decide, goal_stage, start_stage
+from prplan._table import RULES, A, Situation, all_situations, decide, goal_stage, start_stage
 
 SITUATIONS = list(all_situations())
+#: Each situation with its rule and actions, decided once for every test.
+CASES = [(s, rule, rule.actions_for(s)) for s in SITUATIONS for rule in (decide(s),)]
+
+#: (start, actions) -> stages visited; walking the machine is the slow part
+#: and depends on nothing else.
+_walk = functools.lru_cache(maxsize=None)(lambda start, actions: tuple(walk(start, actions)))
 
 
 def test_the_space_is_complete() -> None:
-    assert len(SITUATIONS) == 5 * 5 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 3 * 2 * 2
+    """The count, derived by hand from the enumeration rules (see
+    ``all_situations``): 5 pr x 5 branch x 2^9 x 3 on_closed over the
+    dimensions enumerated everywhere; then, by branch situation, the head
+    dimensions; then merge_foreign_commits where foreign_on_head and
+    automerge."""
+    everywhere = 5 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 3 * 2 * 2  # all but branch
+    # Per point with head_is_base False (half of them) and each branch value:
+    # (foreign_on_head values, branch_in_use values, branch_protected values),
+    # and merge_foreign_commits doubles the foreign_on_head=True points whose
+    # automerge is True (half of them): a True point counts 1.5 on average.
+    per_branch = {
+        "absent": 1,
+        "at_base": 1 * 2 * 1,
+        "has_change": (1 + 1.5) * 2 * 1,
+        "disposable": (1 + 1.5) * 2 * 2,
+        "foreign": 1.5 * 2 * 2,
+    }
+    # head_is_base True: nothing about the head is enumerated, except that a
+    # foreign branch always has foreign commits (so merge_foreign_commits).
+    expected = everywhere // 2 * sum(per_branch.values()) + everywhere // 2 * (4 + 1.5)
+    assert len(SITUATIONS) == expected == 453_120
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
+def test_dimensions_not_enumerated_cannot_change_the_answer() -> None:
+    """Where ``all_situations`` holds ``branch_protected`` or
+    ``merge_foreign_commits`` fixed, flipping it gives the same rule and
+    actions: the reduced space loses nothing. (``foreign_on_head`` and
+    ``branch_in_use`` are held only where no repository can have the other
+    value: no commits beyond base, or no branch at all.)"""
+    reset = {BranchSituation.DISPOSABLE, BranchSituation.FOREIGN}
+    checked = 0
+    for s, rule, kinds in CASES:
+        flips = []
+        if s.branch not in reset or s.head_is_base:
+            flips.append("branch_protected")
+        if not (s.foreign_on_head and s.automerge):
+            flips.append("merge_foreign_commits")
+        for name in flips:
+            flipped = attrs.evolve(s, **{name: not getattr(s, name)})
+            other = decide(flipped)
+            assert (other.name, other.actions_for(flipped)) == (rule.name, kinds), (
+                s,
+                name,
+            )
+            checked += 1
+    assert checked > 400_000
+
+
 def test_every_rule_is_reachable() -> None:
-    used = {decide(s).name for s in SITUATIONS}
+    used = {rule.name for _, rule, _ in CASES}
     assert used == {rule.name for rule in RULES}
 
 
@@ -37,6 +91,8 @@ def _expected_refusal(s: Situation) -> RefusalCode | None:
     """The refusals, restated from the issue's rules in order, as an oracle."""
     if s.pr is PRState.MULTIPLE:
         return RefusalCode.MULTIPLE_OPEN_PRS
+    if s.not_a_file:
+        return RefusalCode.PATH_NOT_A_FILE
     if s.edit_fails:
         return RefusalCode.EDIT_FAILED
     if s.pr is PRState.OPEN and s.branch is BranchSituation.ABSENT:
@@ -45,16 +101,37 @@ def _expected_refusal(s: Situation) -> RefusalCode | None:
         return RefusalCode.MODIFICATION_NOT_ALLOWED
     if s.head_is_base:
         return RefusalCode.HEAD_IS_BASE if s.create_pr else None
+    merges_foreign = s.automerge and s.foreign_on_head and not s.merge_foreign_commits
     if s.pr is PRState.OPEN:
-        return RefusalCode.PR_BEHIND_BASE if s.pr_behind and not s.in_place else None
+        if s.in_place:
+            return None
+        if s.pr_behind:
+            return RefusalCode.PR_BEHIND_BASE
+        if merges_foreign:
+            return RefusalCode.MERGE_HAS_FOREIGN_COMMITS
+        if s.branch is not BranchSituation.HAS_CHANGE and s.branch_in_use:
+            return RefusalCode.BRANCH_IN_USE  # the next commit would land in another PR
+        return None
     if s.in_place:
         return None
     if s.pr is PRState.CLOSED and s.on_closed is OnClosed.FAIL:
         return RefusalCode.PR_CLOSED
     if s.pr is PRState.CLOSED and s.on_closed is OnClosed.SKIP:
         return None
+    written = s.branch in {
+        BranchSituation.AT_BASE,
+        BranchSituation.DISPOSABLE,
+        BranchSituation.FOREIGN,
+    }
+    if written and s.branch_in_use:
+        return RefusalCode.BRANCH_IN_USE
+    reset = s.branch in {BranchSituation.DISPOSABLE, BranchSituation.FOREIGN}
+    if reset and s.branch_protected:
+        return RefusalCode.BRANCH_PROTECTED
     if s.branch is BranchSituation.FOREIGN and s.branch_policy is BranchPolicy.SAFE:
         return RefusalCode.BRANCH_HAS_FOREIGN_COMMITS
+    if s.branch is BranchSituation.HAS_CHANGE and s.create_pr and merges_foreign:
+        return RefusalCode.MERGE_HAS_FOREIGN_COMMITS
     return None
 
 
@@ -70,23 +147,21 @@ def _skipped(s: Situation) -> bool:
 
 def test_every_situation_has_one_defined_answer() -> None:
     mismatches = []
-    for s in SITUATIONS:
-        rule = decide(s)
+    for s, rule, kinds in CASES:
         if rule.refuse != _expected_refusal(s):
             mismatches.append((s, rule.name))
         if rule.refuse is not None:
-            assert rule.actions_for(s) == ()
+            assert kinds == ()
     assert mismatches == []
 
 
 def test_every_plan_is_a_legal_path_ending_where_the_flags_ask() -> None:
     failures = []
-    for s in SITUATIONS:
-        rule = decide(s)
+    for s, rule, kinds in CASES:
         if rule.refuse is not None:
             continue
         try:
-            visited = walk(start_stage(s), rule.actions_for(s))
+            visited = _walk(start_stage(s), kinds)
         except MachineError as error:
             failures.append((s, rule.name, f"illegal: {error}"))
             continue
@@ -97,32 +172,57 @@ def test_every_plan_is_a_legal_path_ending_where_the_flags_ask() -> None:
 
 
 def test_never_a_pull_request_without_create_pr() -> None:
-    for s in SITUATIONS:
+    for s, _, kinds in CASES:
         if not s.create_pr:
-            assert ActionKind.CREATE_PULL_REQUEST not in decide(s).actions_for(s), s
+            assert ActionKind.CREATE_PULL_REQUEST not in kinds, s
 
 
 def test_never_a_merge_without_automerge() -> None:
-    for s in SITUATIONS:
+    for s, _, kinds in CASES:
         if not s.automerge:
-            assert ActionKind.MERGE_PULL_REQUEST not in decide(s).actions_for(s), s
+            assert ActionKind.MERGE_PULL_REQUEST not in kinds, s
 
 
 def test_never_a_commit_that_modifies_without_allow_modification() -> None:
-    for s in SITUATIONS:
+    for s, _, kinds in CASES:
         if not s.allow_modification and s.modifies:
-            assert ActionKind.COMMIT not in decide(s).actions_for(s), s
+            assert ActionKind.COMMIT not in kinds, s
 
 
 def test_never_a_reset_of_foreign_commits_unless_asked() -> None:
-    for s in SITUATIONS:
+    for s, _, kinds in CASES:
         if s.branch is BranchSituation.FOREIGN and s.branch_policy is BranchPolicy.SAFE:
-            assert ActionKind.RESET_BRANCH not in decide(s).actions_for(s), s
+            assert ActionKind.RESET_BRANCH not in kinds, s
+
+
+def test_never_a_reset_of_the_default_or_a_protected_branch() -> None:
+    for s, _, kinds in CASES:
+        if s.branch_protected:
+            assert ActionKind.RESET_BRANCH not in kinds, s
+
+
+def test_never_a_merge_of_foreign_commits_unless_asked() -> None:
+    """A merge brings only prplan's commits: the head's own commits are all
+    prplan's, or the branch is first reset to base, or the request said so."""
+    for s, _, kinds in CASES:
+        if ActionKind.MERGE_PULL_REQUEST in kinds and s.foreign_on_head:
+            assert s.merge_foreign_commits or ActionKind.RESET_BRANCH in kinds, s
+
+
+def test_never_a_write_to_a_branch_other_pull_requests_use() -> None:
+    for s, _, kinds in CASES:
+        if s.branch_in_use:
+            assert not {A.COMMIT, A.RESET_BRANCH, A.DELETE_BRANCH} & set(kinds), s
+
+
+def test_a_path_that_is_not_a_file_is_always_refused() -> None:
+    for s, rule, _ in CASES:
+        if s.not_a_file:
+            assert rule.refuse is not None, s
 
 
 def test_delete_branch_only_after_a_merge_and_never_base() -> None:
-    for s in SITUATIONS:
-        kinds = decide(s).actions_for(s)
+    for s, _, kinds in CASES:
         if ActionKind.DELETE_BRANCH in kinds:
             assert s.delete_branch and not s.head_is_base
             after_our_merge = kinds[-2:] == (
@@ -134,9 +234,9 @@ def test_delete_branch_only_after_a_merge_and_never_base() -> None:
 
 
 def test_an_open_pull_request_is_reused_never_duplicated() -> None:
-    for s in SITUATIONS:
+    for s, _, kinds in CASES:
         if s.pr in {PRState.OPEN, PRState.MULTIPLE}:
-            assert ActionKind.CREATE_PULL_REQUEST not in decide(s).actions_for(s), s
+            assert ActionKind.CREATE_PULL_REQUEST not in kinds, s
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 
-from ._errors import ConflictError, PrplanError, StalePlanError
-from ._model import RepoSnapshot
+from ._errors import ConflictError, NotFoundError, PrplanError, StalePlanError
+from ._model import PullRequestInfo, RepoSnapshot
 from ._observe import observe
 from ._outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from ._plan import (
@@ -70,7 +70,87 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
         for path in sorted(set(before) | set(after)):
             if before.get(path) != after.get(path):
                 moved.append((f"{path} on {side}", _blob(before.get(path)), _blob(after.get(path))))
+    for side, kinds_before, kinds_after in (
+        ("base", planned.base_kinds, current.base_kinds),
+        ("branch", planned.branch_kinds, current.branch_kinds),
+    ):
+        for path in sorted(set(kinds_before) | set(kinds_after)):
+            was, now = kinds_before.get(path, "absent"), kinds_after.get(path, "absent")
+            if was != now:
+                moved.append((f"what {path} is on {side}", str(was), str(now)))
+    for fact, was_prs, now_prs in (
+        ("pull requests from the branch into other bases", planned.other_pull_requests, current.other_pull_requests),
+        ("pull requests into the branch", planned.pull_requests_into_branch, current.pull_requests_into_branch),
+    ):  # fmt: skip
+        if _listed_pulls(was_prs) != _listed_pulls(now_prs):
+            moved.append((fact, _listed_pulls(was_prs), _listed_pulls(now_prs)))
+    if planned.branch_protected != current.branch_protected:
+        moved.append(
+            ("branch protection", str(planned.branch_protected), str(current.branch_protected))
+        )
+    moved += _commits_moved(planned, current)
     return moved
+
+
+def _listed_pulls(pulls: tuple[PullRequestInfo, ...]) -> str:
+    return ", ".join(f"#{pr.number} into {pr.base_branch}" for pr in pulls) or "none"
+
+
+def _commits_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """The plan's claims about the head's commits must be what the forge
+    says now: a commit is the same commit by sha, so its evidence (tree and
+    seal) cannot differ unless the plan document was edited. A commit may
+    leave the list only because base took it in (base moved ahead)."""
+    if planned.branch_sha != current.branch_sha:
+        return []  # the branch moved: said already, and its commits follow
+    now = {c.sha: c for c in current.commits_beyond_base}
+    moved = []
+    for commit in planned.commits_beyond_base:
+        seen = now.get(commit.sha)
+        if seen is None:
+            if planned.base_sha == current.base_sha:
+                moved.append((f"commit {commit.sha[:7]} on the branch", "present", "gone"))
+        elif (seen.tree_sha, seen.sealed_tree) != (commit.tree_sha, commit.sealed_tree):
+            moved.append(
+                (
+                    f"commit {commit.sha[:7]}",
+                    "prplan's" if commit.by_prplan else "not prplan's",
+                    "prplan's" if seen.by_prplan else "not prplan's",
+                )
+            )
+    known = {c.sha for c in planned.commits_beyond_base}
+    for sha in now.keys() - known:
+        moved.append((f"commit {sha[:7]} on the branch", "absent", "present"))
+    if planned.commits_complete != current.commits_complete:
+        moved.append(
+            ("commits listed", str(planned.commits_complete), str(current.commits_complete))
+        )
+    return moved
+
+
+def _base_rewound(
+    client: ForgeClient, planned: RepoSnapshot, current: RepoSnapshot
+) -> list[tuple[str, str, str]]:
+    """Base may move ahead after a plan (a plan that creates a branch at the
+    old base is still right), but never lose the commit the plan saw: a
+    force-push back would make the merge bring the rewound work back."""
+    if planned.base_sha == current.base_sha:
+        return []
+    try:
+        comparison = client.compare(planned.repo, planned.base_sha, current.base_sha)
+    except NotFoundError:
+        contains = False
+    else:
+        contains = comparison.behind_by == 0
+    if contains:
+        return []
+    return [
+        (
+            f"base {current.base}",
+            f"contains {planned.base_sha[:7]}",
+            f"at {current.base_sha[:7]}, which no longer contains it (rewound or force-pushed)",
+        )
+    ]
 
 
 def apply(
@@ -109,7 +189,8 @@ def apply(
         return outcome
 
     if recheck:
-        moved = moved_facts(plan.observed, observe(client, plan.request))
+        current = observe(client, plan.request)
+        moved = moved_facts(plan.observed, current) + _base_rewound(client, plan.observed, current)
         if moved:
             raise StalePlanError(moved)
     # The moment the facts were last known true: now (after the recheck), or

@@ -13,7 +13,7 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -30,14 +30,26 @@ __all__ = [
     "RepoSnapshot",
     "git_blob_sha",
     "is_prplan_message",
+    "seal_message",
+    "sealed_tree",
+    "PathKind",
+    "PathEntry",
+    "entry_for",
     "MAX_FILE_BYTES",
     "TRAILER",
+    "TREE_TRAILER",
 ]
 
 #: The commit-message trailer prplan writes in every commit it makes. A branch
 #: whose commits beyond base all carry it holds nothing a human would lose if
 #: prplan resets it.
 TRAILER = "Prplan-Request"
+
+#: The trailer that seals a commit as prplan's: the tree the commit wrote,
+#: computed before the commit is made. A commit counts as prplan's only when
+#: it carries both trailers and its real tree is the one named, so a human
+#: who amends prplan's commit (same message, other content) makes it foreign.
+TREE_TRAILER = "Prplan-Tree"
 
 #: GitHub rejects blobs over 100 MiB; refuse before any write rather than
 #: half-way through a change.
@@ -74,11 +86,102 @@ def git_blob_sha(content: bytes) -> str:
     return hashlib.sha1(header + content, usedforsecurity=False).hexdigest()
 
 
-def is_prplan_message(message: str) -> bool:
-    """Does a commit message end in prplan's trailer? Only the last
-    paragraph counts, as for git's own trailers."""
+def _trailers(message: str) -> dict[str, str]:
+    """The trailers of a commit message: only the last paragraph counts, as
+    for git's own trailers."""
     last = message.strip().rsplit("\n\n", 1)[-1]
-    return any(line.startswith(f"{TRAILER}: ") for line in last.splitlines())
+    out: dict[str, str] = {}
+    for line in last.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            out.setdefault(key, value.strip())
+    return out
+
+
+def is_prplan_message(message: str) -> bool:
+    """Does a commit message end in prplan's request trailer? (Not evidence
+    that prplan made the commit: see ``sealed_tree``.)"""
+    return TRAILER in _trailers(message)
+
+
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def sealed_tree(message: str) -> str:
+    """The tree a prplan commit names in its ``Prplan-Tree`` trailer, or ""
+    when the message is not a sealed prplan message."""
+    trailers = _trailers(message)
+    tree = trailers.get(TREE_TRAILER, "")
+    return tree if TRAILER in trailers and _SHA_RE.match(tree) else ""
+
+
+def seal_message(message: str, tree_sha: str) -> str:
+    """The message as committed: the plan's message with the tree trailer
+    added to its trailer paragraph. Forge clients call it once they know the
+    tree the commit will have (before the commit exists)."""
+    return f"{message.rstrip()}\n{TREE_TRAILER}: {tree_sha}\n"
+
+
+class PathKind(enum.StrEnum):
+    """What a repository holds at a requested path."""
+
+    ABSENT = "absent"
+    FILE = "file"
+    EXECUTABLE = "executable"
+    SYMLINK = "symlink"
+    DIRECTORY = "directory"
+    SUBMODULE = "submodule"
+    #: some parent of the path is a file, a symlink or a submodule
+    UNDER_FILE = "under_file"
+
+    @property
+    def is_file(self) -> bool:
+        """A blob prplan may compare and rewrite (a symlink's blob is its target)."""
+        return self in {PathKind.FILE, PathKind.EXECUTABLE, PathKind.SYMLINK}
+
+
+@attrs.frozen(kw_only=True)
+class PathEntry:
+    """A requested path as found in one commit's tree: its kind, and its blob
+    sha when it is a file (``None`` otherwise). ``detail`` names what is in
+    the way for ``UNDER_FILE`` (e.g. ``"run.sh is a file"``)."""
+
+    kind: PathKind
+    sha: str | None = None
+    detail: str = ""
+
+
+_DIR, _LINK, _GITLINK, _EXEC = 0o040000, 0o120000, 0o160000, 0o100755
+
+
+def _kind_of_mode(mode: int) -> PathKind:
+    if mode == _DIR:
+        return PathKind.DIRECTORY
+    if mode == _GITLINK:
+        return PathKind.SUBMODULE
+    if mode == _LINK:
+        return PathKind.SYMLINK
+    return PathKind.EXECUTABLE if mode == _EXEC else PathKind.FILE
+
+
+def entry_for(lookup: Callable[[str], tuple[int, str] | None], path: str) -> PathEntry:
+    """Classify ``path`` from a tree lookup (``lookup(p)`` gives the git mode
+    and object sha at ``p``, or ``None`` when nothing is there). Every forge
+    client classifies through this one function, so they cannot disagree."""
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        parent = "/".join(parts[:depth])
+        found = lookup(parent)
+        if found is None:
+            return PathEntry(kind=PathKind.ABSENT)
+        kind = _kind_of_mode(found[0])
+        if kind is not PathKind.DIRECTORY:
+            return PathEntry(kind=PathKind.UNDER_FILE, detail=f"{parent} is a {kind.value}")
+    found = lookup(path)
+    if found is None:
+        return PathEntry(kind=PathKind.ABSENT)
+    kind = _kind_of_mode(found[0])
+    return PathEntry(kind=kind, sha=found[1] if kind.is_file else None)
 
 
 # --- validation helpers ----------------------------------------------------
@@ -252,6 +355,9 @@ class ChangeRequest:
     on_closed: OnClosed = attrs.field(default=OnClosed.NEW, converter=_on_closed)
     branch_policy: BranchPolicy = attrs.field(default=BranchPolicy.SAFE, converter=_branch_policy)
     delete_branch: bool = False
+    #: merge even when the head holds commits prplan did not make (they are
+    #: listed in the plan); off, such a merge is refused
+    merge_foreign_commits: bool = False
 
     def __attrs_post_init__(self) -> None:
         problems = request_problems(self)
@@ -301,7 +407,13 @@ _ENUM_FIELDS: tuple[tuple[str, type[enum.StrEnum]], ...] = (
     ("on_closed", OnClosed),
     ("branch_policy", BranchPolicy),
 )
-_BOOL_FIELDS = ("create_pr", "automerge", "allow_modification", "delete_branch")
+_BOOL_FIELDS = (
+    "create_pr",
+    "automerge",
+    "allow_modification",
+    "delete_branch",
+    "merge_foreign_commits",
+)
 _TEXT_FIELDS = ("title", "body", "commit_message")
 
 
@@ -407,12 +519,33 @@ class PullRequestInfo:
 @attrs.frozen(kw_only=True)
 class CommitInfo:
     """A commit on the head branch beyond base: enough to tell whether prplan
-    made it (its trailer) and to name it when refusing."""
+    made it and to name it when refusing.
+
+    ``by_prplan`` is derived, never reported: the commit must carry prplan's
+    trailers and its real tree (``tree_sha``) must be the tree its
+    ``Prplan-Tree`` trailer names (``sealed_tree``). A trailer alone is text
+    anyone can copy; an amended commit keeps the text but not the tree."""
 
     sha: str
     summary: str
     author: str
-    by_prplan: bool
+    tree_sha: str = ""
+    #: the tree named by the message's Prplan-Tree trailer ("" if none)
+    sealed_tree: str = ""
+
+    @property
+    def by_prplan(self) -> bool:
+        return bool(self.sealed_tree) and self.sealed_tree == self.tree_sha
+
+    @classmethod
+    def from_message(cls, *, sha: str, message: str, author: str, tree_sha: str) -> CommitInfo:
+        return cls(
+            sha=sha,
+            summary=message.split("\n", 1)[0],
+            author=author,
+            tree_sha=tree_sha,
+            sealed_tree=sealed_tree(message),
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -448,3 +581,18 @@ class RepoSnapshot:
     #: read only when an open pull request's branch does not contain base
     #: (otherwise the merge base is base itself and this stays empty)
     merge_base_blobs: Mapping[str, str | None] | None = None
+    #: what each requested path is on base and on the branch (absent, file,
+    #: directory, submodule, under a file...); the blob maps above hold a sha
+    #: only for files
+    base_kinds: Mapping[str, PathKind] = attrs.field(factory=dict)
+    branch_kinds: Mapping[str, PathKind] = attrs.field(factory=dict)
+    #: the forge reports the head branch as protected (GitHub's ``protected``)
+    branch_protected: bool = False
+    #: open pull requests from the head branch into *other* bases, and open
+    #: pull requests *into* the head branch: either makes the branch in use
+    other_pull_requests: tuple[PullRequestInfo, ...] = ()
+    pull_requests_into_branch: tuple[PullRequestInfo, ...] = ()
+    #: every path that differs between the merge base and the branch head
+    #: (what merging the branch as it is would change on base)
+    paths_beyond_base: tuple[str, ...] = ()
+    paths_complete: bool = True

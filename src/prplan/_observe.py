@@ -2,13 +2,16 @@
 
 Cheap by construction: the number of requests does not grow with the number
 of files. Content is compared by git blob sha, computed locally for the
-request and read from one tree listing per side (see ``docs/``).
+request and read from one tree listing per side (see ``docs/``). Every
+requested path is also classified (file, directory, submodule, under a
+file...) from that same listing, so the planner can refuse to put a file
+where a directory stands.
 """
 
 from __future__ import annotations
 
 from ._errors import NotFoundError
-from ._model import ChangeRequest, CommitInfo, RepoSnapshot, git_blob_sha
+from ._model import ChangeRequest, CommitInfo, PathKind, RepoSnapshot, git_blob_sha
 from ._ports import ForgeClient
 
 __all__ = ["observe"]
@@ -22,52 +25,65 @@ def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     if base_sha is None:
         raise NotFoundError(f"{repo}: the base branch {base!r} does not exist")
     edited = request.edited_paths
-    plain = [path for path in request.files if path not in edited]
-    base_contents, base_blobs = _read(client, repo, base_sha, plain, edited)
+    paths = list(request.files)
+    base_contents, base_blobs, base_kinds = _read(client, repo, base_sha, paths, edited)
     if request.branch == base:
         # Committing straight to base: the branch *is* base.
         return RepoSnapshot(
             repo=repo, default_branch=default, base=base, base_sha=base_sha,
             branch=request.branch, branch_sha=base_sha,
             base_blobs=base_blobs, branch_blobs=base_blobs, base_contents=base_contents,
+            base_kinds=base_kinds, branch_kinds=base_kinds,
             branch_contains_base=True, branch_in_base=True,
         )  # fmt: skip
-    branch_sha = client.branch_sha(repo, request.branch)
-    pulls = tuple(
-        sorted(client.pull_requests_for(repo, request.branch, base), key=lambda p: p.number)
-    )
-    if branch_sha is None:
+    head = client.branch(repo, request.branch)
+    # Every pull request from the branch, into any base: those into other
+    # bases make the branch someone else's too.
+    every = sorted(client.pull_requests_from(repo, request.branch), key=lambda p: p.number)
+    pulls = tuple(pr for pr in every if pr.base_branch == base)
+    others = tuple(pr for pr in every if pr.is_open and pr.base_branch != base)
+    if head is None:
         return RepoSnapshot(
             repo=repo, default_branch=default, base=base, base_sha=base_sha,
             branch=request.branch, branch_sha=None, pull_requests=pulls, base_blobs=base_blobs,
-            base_contents=base_contents,
+            base_contents=base_contents, base_kinds=base_kinds, other_pull_requests=others,
         )  # fmt: skip
+    branch_sha = head.sha
+    into = tuple(
+        sorted(client.open_pull_requests_into(repo, request.branch), key=lambda p: p.number)
+    )
     merge_base_blobs: dict[str, str | None] | None = None
     branch_contents: dict[str, bytes | None] = {}
-    paths = list(request.files)
+    changed: tuple[str, ...] = ()
+    files_complete = True
     if branch_sha == base_sha:
-        branch_blobs = base_blobs
+        branch_blobs, branch_kinds = base_blobs, base_kinds
         contains, in_base, complete = True, True, True
         commits: tuple[CommitInfo, ...] = ()
     else:
         # Edits apply to the branch only when a pull request is open on it:
         # otherwise the branch is rebuilt from base. Read its contents then only.
-        if any(pr.is_open for pr in pulls):
-            branch_contents, branch_blobs = _read(client, repo, branch_sha, plain, edited)
-        else:
-            branch_blobs = dict(client.blob_shas(repo, branch_sha, paths))
+        on_branch = edited if any(pr.is_open for pr in pulls) else []
+        branch_contents, branch_blobs, branch_kinds = _read(
+            client, repo, branch_sha, paths, on_branch
+        )
         comparison = client.compare(repo, base_sha, branch_sha)
         contains = comparison.behind_by == 0
         in_base = comparison.ahead_by == 0
         commits, complete = comparison.commits, comparison.complete
+        changed, files_complete = comparison.files, comparison.files_complete
         if not contains and any(pr.is_open for pr in pulls) and comparison.merge_base_sha:
             # Will merging the open pull request deliver the request? Only
             # the merge base can tell (see the planner's pr_behind).
-            merge_base_blobs = dict(client.blob_shas(repo, comparison.merge_base_sha, paths))
+            entries = client.path_entries(repo, comparison.merge_base_sha, paths)
+            merge_base_blobs = {path: entry.sha for path, entry in entries.items()}
     return RepoSnapshot(
         repo=repo, default_branch=default, base=base, base_sha=base_sha,
         branch=request.branch, branch_sha=branch_sha, pull_requests=pulls,
         base_blobs=base_blobs, branch_blobs=branch_blobs,
+        base_kinds=base_kinds, branch_kinds=branch_kinds,
+        branch_protected=head.protected, other_pull_requests=others,
+        pull_requests_into_branch=into, paths_beyond_base=changed, paths_complete=files_complete,
         branch_contains_base=contains, branch_in_base=in_base,
         commits_beyond_base=commits, commits_complete=complete, merge_base_blobs=merge_base_blobs,
         base_contents=base_contents, branch_contents=branch_contents,
@@ -75,12 +91,20 @@ def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
 
 
 def _read(
-    client: ForgeClient, repo: str, commit_sha: str, plain: list[str], edited: list[str]
-) -> tuple[dict[str, bytes | None], dict[str, str | None]]:
-    """Contents of the edited paths (one read each) and blob shas of every
-    requested path: from one tree listing for the plain paths, computed
-    locally for the edited ones. No tree is read when every path is edited."""
-    contents = dict(client.read_files(repo, commit_sha, edited)) if edited else {}
-    blobs = dict(client.blob_shas(repo, commit_sha, plain)) if plain else {}
-    blobs.update({path: None if c is None else git_blob_sha(c) for path, c in contents.items()})
-    return contents, blobs
+    client: ForgeClient, repo: str, commit_sha: str, paths: list[str], edited: list[str]
+) -> tuple[dict[str, bytes | None], dict[str, str | None], dict[str, PathKind]]:
+    """What each requested path is in that commit, from one tree listing,
+    and the contents of the edited paths that are files (one read each).
+    Blob shas of edited paths are computed from what was read, so they
+    describe exactly the content the edits applied to."""
+    entries = client.path_entries(repo, commit_sha, paths)
+    kinds = {path: entries[path].kind for path in paths}
+    blobs: dict[str, str | None] = {path: entries[path].sha for path in paths}
+    readable = [p for p in edited if kinds[p] in {PathKind.FILE, PathKind.EXECUTABLE}]
+    contents: dict[str, bytes | None] = dict.fromkeys(edited)
+    if readable:
+        contents.update(client.read_files(repo, commit_sha, readable))
+    for path in readable:
+        content = contents[path]
+        blobs[path] = None if content is None else git_blob_sha(content)
+    return contents, blobs, kinds

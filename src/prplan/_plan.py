@@ -45,7 +45,9 @@ __all__ = [
 
 #: Bumped whenever the meaning of a plan document changes. A plan written by
 #: a newer prplan is refused rather than half-understood.
-FORMAT_VERSION = 2  # 2: structured edits (request.files edits, resolved, observed contents)
+#: 2: structured edits (request.files edits, resolved, observed contents);
+#: 3: path kinds, sealed commits, pull requests into other bases, what a merge brings
+FORMAT_VERSION = 3
 
 
 @attrs.frozen(kw_only=True)
@@ -122,6 +124,13 @@ class MergePullRequest:
     expected_head_sha: str | None
     method: str
     reason: str
+    #: what the merge brings into base besides this plan's own commit: the
+    #: head's commits beyond base (prplan's or not), oldest first
+    brings_commits: tuple[CommitInfo, ...] = ()
+    #: every path the merge changes on base (this plan's commit included),
+    #: sorted; ``brings_complete`` is False when the forge listed only some
+    brings_paths: tuple[str, ...] = ()
+    brings_complete: bool = True
 
 
 @attrs.frozen(kw_only=True)

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from ._edits import EditError, apply_edits
-from ._model import ChangeRequest, RepoSnapshot
+from ._model import ChangeRequest, CommitInfo, PathKind, RepoSnapshot
 from ._plan import (
     Action,
     Commit,
@@ -40,7 +40,7 @@ from ._states import (
 )
 from ._table import Rule, Situation, decide, start_stage
 
-__all__ = ["plan", "classify", "commit_message", "short", "resolve_edits"]
+__all__ = ["plan", "classify", "commit_message", "short", "resolve_edits", "foreign_commits"]
 
 
 def short(sha: str | None) -> str:
@@ -57,7 +57,11 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
     # Edits become contents first; from there on the planner sees only
     # contents (the "effective" request), and the plan records both.
     effective, resolved, failure = _resolve_edits(snapshot, request)
-    situation = attrs.evolve(classify(snapshot, effective), edit_fails=failure is not None)
+    situation = attrs.evolve(
+        classify(snapshot, effective),
+        edit_fails=failure is not None,
+        not_a_file=bool(_not_files(snapshot, request)),
+    )
     rule = decide(situation)
     pr_state = situation.pr
     notes = list(_notes(rule, situation, snapshot))
@@ -70,11 +74,12 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
         "resolved": resolved,
     }
     if rule.refuse is not None:
-        refusal = (
-            _edit_refusal(failure)
-            if failure is not None
-            else _refusal(rule.refuse, snapshot, effective)
-        )
+        if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
+            refusal = _not_a_file_refusal(_not_files(snapshot, request))
+        elif rule.refuse is RefusalCode.EDIT_FAILED and failure is not None:
+            refusal = _edit_refusal(failure)
+        else:
+            refusal = _refusal(rule.refuse, snapshot, effective)
         return Plan(refusal=refusal, notes=tuple(notes), **common)
     actions = _materialise(rule, situation, snapshot, effective)
     return Plan(actions=actions, notes=tuple(notes), **common)
@@ -166,7 +171,43 @@ def _open_pulls(snapshot: RepoSnapshot) -> list[int]:
     return [pr.number for pr in snapshot.pull_requests if pr.is_open]
 
 
+def _not_files(snapshot: RepoSnapshot, request: ChangeRequest) -> list[tuple[str, str, str]]:
+    """Requested paths where something other than a file stands, as (path,
+    side, what is there): a directory or a submodule would be replaced by a
+    file (or "deleted" while it stays), a path under a file cannot exist.
+    Both sides count: base (the branch may be rebuilt from it) and the
+    branch (the commit may go on it). An edited symlink is refused too: its
+    blob is the link's target, not the file a user means to edit."""
+    sides = [("base", snapshot.base_kinds)]
+    if snapshot.branch_sha is not None and snapshot.branch != snapshot.base:
+        sides.append(("branch", snapshot.branch_kinds))
+    bad = {PathKind.DIRECTORY, PathKind.SUBMODULE, PathKind.UNDER_FILE}
+    edited = set(request.edited_paths)
+    found = []
+    for path in request.files:
+        for side, kinds in sides:
+            kind = kinds.get(path, PathKind.ABSENT)
+            if kind in bad or (kind is PathKind.SYMLINK and path in edited):
+                found.append((path, side, kind.value))
+    return found
+
+
+def foreign_commits(snapshot: RepoSnapshot) -> tuple[CommitInfo, ...]:
+    """The head's commits beyond base that are not provably prplan's."""
+    return tuple(c for c in snapshot.commits_beyond_base if not c.by_prplan)
+
+
+def _foreign_on_head(snapshot: RepoSnapshot) -> bool:
+    return bool(foreign_commits(snapshot)) or not snapshot.commits_complete
+
+
+def _branch_in_use(snapshot: RepoSnapshot) -> bool:
+    return bool(snapshot.other_pull_requests or snapshot.pull_requests_into_branch)
+
+
 def _is_disposable(snapshot: RepoSnapshot) -> bool:
+    if _branch_in_use(snapshot):
+        return False  # other pull requests would change with it
     if snapshot.branch_in_base:
         return True
     if any(pr.head_sha == snapshot.branch_sha for pr in snapshot.pull_requests):
@@ -198,8 +239,14 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
     modifies = bool(_modified_paths(snapshot.base_blobs, desired))
     if pr is PRState.OPEN and snapshot.branch_sha is not None:
         modifies = modifies or bool(_modified_paths(snapshot.branch_blobs, desired))
+    on_head = snapshot.branch_sha is not None and not head_is_base
     return Situation(
         edit_fails=False,
+        branch_protected=on_head
+        and (request.branch == snapshot.default_branch or snapshot.branch_protected),
+        foreign_on_head=on_head and _foreign_on_head(snapshot),
+        branch_in_use=on_head and _branch_in_use(snapshot),
+        merge_foreign_commits=request.merge_foreign_commits,
         pr=pr,
         branch=branch,
         head_is_base=head_is_base,
@@ -274,10 +321,48 @@ def _refusal(code: RefusalCode, snapshot: RepoSnapshot, request: ChangeRequest) 
             message=f"pull request #{numbers[0] if numbers else '?'} is open but its branch "
             f"{request.branch!r} is gone. The forge closes such pull requests; run again shortly.",
         )
+    if code is RefusalCode.BRANCH_PROTECTED:
+        why = (
+            "the repository's default branch"
+            if request.branch == snapshot.default_branch
+            else "protected on the forge"
+        )
+        return Refusal(
+            code=code,
+            message=f"the branch {request.branch!r} lacks the change and would be reset to "
+            f"{snapshot.base}, but it is {why}: prplan never resets it, whatever branch_policy "
+            "says. Name another branch for the change.",
+        )
+    if code is RefusalCode.BRANCH_IN_USE:
+        users = [
+            f"#{pr.number} ({pr.head_branch} into {pr.base_branch})"
+            for pr in (*snapshot.other_pull_requests, *snapshot.pull_requests_into_branch)
+        ]
+        return Refusal(
+            code=code,
+            pull_requests=tuple(
+                pr.number
+                for pr in (*snapshot.other_pull_requests, *snapshot.pull_requests_into_branch)
+            ),
+            message=f"the branch {request.branch!r} is used by open pull request(s) "
+            f"{', '.join(users)}: committing to it or resetting it would change them. "
+            "Name another branch, or close those pull requests.",
+        )
+    if code is RefusalCode.MERGE_HAS_FOREIGN_COMMITS:
+        foreign = foreign_commits(snapshot)
+        unknown = "" if snapshot.commits_complete else " (and more the forge did not list)"
+        return Refusal(
+            code=code,
+            pull_requests=tuple(_open_pulls(snapshot)),
+            commits=tuple(c.sha for c in foreign),
+            message=f"merging would bring commits into {snapshot.base} that prplan did not make: "
+            f"{_listed(foreign)}{unknown}. Review them and run with merge_foreign_commits=True "
+            "(--merge-foreign-commits) to merge them too, or remove them from the branch.",
+        )
     # BRANCH_HAS_FOREIGN_COMMITS
     commits = snapshot.commits_beyond_base
     foreign = tuple(c for c in commits if not c.by_prplan)
-    listed = "; ".join(f"{short(c.sha)} {c.summary!r} by {c.author}" for c in foreign)
+    listed = _listed(foreign)
     unknown = "" if snapshot.commits_complete else " (and more the forge did not list)"
     return Refusal(
         code=code,
@@ -286,6 +371,29 @@ def _refusal(code: RefusalCode, snapshot: RepoSnapshot, request: ChangeRequest) 
         f"request preserves: {listed}{unknown}. Merge or move them, delete the branch, or run "
         "with branch_policy='reset' to drop them.",
     )
+
+
+def _listed(commits: tuple[CommitInfo, ...]) -> str:
+    return "; ".join(f"{short(c.sha)} {c.summary!r} by {c.author}" for c in commits)
+
+
+def _not_a_file_refusal(found: list[tuple[str, str, str]]) -> Refusal:
+    listed = "; ".join(f"{path} is {_a(kind)} on {side}" for path, side, kind in found)
+    return Refusal(
+        code=RefusalCode.PATH_NOT_A_FILE,
+        paths=tuple(sorted({path for path, _, _ in found})),
+        message=f"{listed}: writing or deleting a file there would destroy what is there. "
+        "Name the files inside it instead, or remove it by hand first.",
+    )
+
+
+def _a(kind: str) -> str:
+    return {
+        "directory": "a directory",
+        "submodule": "a submodule",
+        "under_file": "inside a file (a parent is a file, symlink or submodule)",
+        "symlink": "a symlink (edits apply to files; edit the link's target)",
+    }.get(kind, kind)
 
 
 def _notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str]:
@@ -306,6 +414,18 @@ def _notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str
             situation.head_is_base or not (situation.create_pr or situation.pr is PRState.OPEN)
         ):
             notes.append("automerge is ignored: there is no pull request to merge")
+    kinds = rule.actions_for(situation)
+    keeps_head = ActionKind.RESET_BRANCH not in kinds
+    if situation.foreign_on_head and not rule.refuse and keeps_head:
+        foreign = foreign_commits(snapshot)
+        if foreign or not snapshot.commits_complete:
+            merges = ActionKind.MERGE_PULL_REQUEST in kinds
+            notes.append(
+                f"the branch holds commits prplan did not make: {_listed(foreign) or 'not all listed'}"
+                + ("; merge_foreign_commits is on, so the merge brings them too" if merges else "")
+            )
+    if situation.delete_branch and situation.branch_in_use and rule.then_delete:
+        notes.append("delete_branch is ignored: other open pull requests use the branch")
     if (
         situation.delete_branch
         and not rule.refuse
@@ -401,6 +521,11 @@ def _materialise(
         elif kind is ActionKind.MERGE_PULL_REQUEST:
             number = open_pr.number if open_pr is not None else None
             which = f"#{number}" if number is not None else "the new pull request"
+            # What the merge brings: the head's own commits (none once reset
+            # to base) and every path they change, plus this plan's commit.
+            kept = head == snapshot.branch_sha
+            ours = {f.path for a in actions if isinstance(a, Commit) for f in a.files}
+            beyond = set(snapshot.paths_beyond_base) if kept else set()
             actions.append(
                 MergePullRequest(
                     number=number,
@@ -408,6 +533,10 @@ def _materialise(
                     method=request.merge_method.value,
                     reason=f"automerge is on: merge {which} ({request.merge_method.value}) "
                     "if its head is still the commit reviewed",
+                    brings_commits=snapshot.commits_beyond_base if kept else (),
+                    brings_paths=tuple(sorted(beyond | ours)),
+                    brings_complete=not kept
+                    or (snapshot.paths_complete and snapshot.commits_complete),
                 )
             )
         else:  # DELETE_BRANCH

@@ -15,9 +15,9 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ._model import CommitInfo, PullRequestInfo
+from ._model import CommitInfo, PathEntry, PullRequestInfo
 
-__all__ = ["Comparison", "ForgeClient", "RequestCount"]
+__all__ = ["Branch", "Comparison", "ForgeClient", "RequestCount"]
 
 
 @attrs.frozen(kw_only=True)
@@ -33,6 +33,20 @@ class Comparison:
     commits: tuple[CommitInfo, ...] = ()
     complete: bool = True
     merge_base_sha: str | None = None
+    #: every path that differs between the merge base and head (a rename
+    #: names both paths); ``files_complete`` is False when the forge listed
+    #: only some of them (GitHub stops at 300)
+    files: tuple[str, ...] = ()
+    files_complete: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class Branch:
+    """A branch as the forge reports it: its head, and whether the forge
+    protects it (GitHub's ``protected``)."""
+
+    sha: str
+    protected: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -55,17 +69,30 @@ class ForgeClient(Protocol):
         """The commit a branch points at, or None if it does not exist.
         Cost: 1 request."""
 
+    def branch(self, repo: str, branch: str) -> Branch | None:
+        """The branch's head and protection, or None if it does not exist.
+        Cost: 1 request."""
+
     def pull_requests_for(self, repo: str, head: str, base: str) -> Sequence[PullRequestInfo]:
         """Every pull request (open, closed, merged) from ``head`` (a branch
         of this repository) into ``base``, lowest number first. Cost: 1
         request per 100 pull requests."""
 
-    def blob_shas(
+    def pull_requests_from(self, repo: str, head: str) -> Sequence[PullRequestInfo]:
+        """Every pull request (open, closed, merged) from ``head`` into any
+        base, lowest number first. Cost: 1 request per 100 pull requests."""
+
+    def open_pull_requests_into(self, repo: str, base: str) -> Sequence[PullRequestInfo]:
+        """The open pull requests whose base is ``base`` (at most the first
+        100: enough to tell whether the branch is in use). Cost: 1 request."""
+
+    def path_entries(
         self, repo: str, commit_sha: str, paths: Sequence[str]
-    ) -> Mapping[str, str | None]:
-        """For each path, its git blob sha in that commit's tree, or None if
-        absent (or not a file). Cost: 1 request (one recursive tree),
-        whatever the number of paths."""
+    ) -> Mapping[str, PathEntry]:
+        """For each path, what that commit's tree holds there (absent, file,
+        executable, symlink, directory, submodule, under a file) and its
+        blob sha when it is a file, classified by ``entry_for``. Cost: 1
+        request (one recursive tree), whatever the number of paths."""
 
     def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
         """How ``head_sha`` relates to ``base_sha``. Cost: 1 request (GitHub

@@ -96,11 +96,26 @@ def plan_text(plan: Plan, style: Style = _plain) -> str:
                     lines.append(
                         f"       drops {short(commit.sha)} {commit.summary!r} by {commit.author}"
                     )
+            if isinstance(action, MergePullRequest):
+                lines += [f"       {line}" for line in brings_lines(action)]
             lines.append(f"     why: {action.reason}")
     for note in plan.notes:
         lines.append(style(f"  note: {note}", "note"))
     lines.append(f"  digest: sha256:{plan.digest}")
     return "\n".join(lines) + "\n"
+
+
+def brings_lines(action: MergePullRequest) -> list[str]:
+    """What a merge brings into base besides this plan's commit: every
+    commit (prplan's or not) and every path it changes."""
+    lines = [
+        f"brings {short(c.sha)} {c.summary!r} by {c.author}"
+        + ("" if c.by_prplan else "  [not prplan's]")
+        for c in action.brings_commits
+    ]
+    more = "" if action.brings_complete else " (and more the forge did not list)"
+    lines.append(f"changes on base: {', '.join(action.brings_paths) or 'nothing'}{more}")
+    return lines
 
 
 def outcome_text(outcome: Outcome, style: Style = _plain) -> str:
@@ -174,9 +189,57 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def plan_markdown(plan: Plan, old: Mapping[str, bytes] | None = None) -> str:
+def merge_of(plan: Plan) -> MergePullRequest | None:
+    return next((a for a in plan.actions if isinstance(a, MergePullRequest)), None)
+
+
+def brought_paths(plan: Plan) -> list[str]:
+    """Paths a merge in this plan brings that the plan's own commit does not
+    write: their diffs (base -> branch head) are read by the caller."""
+    merge = merge_of(plan)
+    if merge is None:
+        return []
+    ours = {change.path for change in _changes(plan)}
+    return [path for path in merge.brings_paths if path not in ours][:MAX_DIFFS]
+
+
+def _brings_markdown(
+    merge: MergePullRequest, brought: Mapping[str, tuple[bytes | None, bytes | None]]
+) -> list[str]:
+    out = ["### What the merge brings into base", ""]
+    if merge.brings_commits:
+        out += ["| commit | author | summary | prplan's |", "|---|---|---|---|"]
+        for c in merge.brings_commits:
+            out.append(
+                f"| `{short(c.sha)}` | {_cell(c.author)} | {_cell(c.summary)} | "
+                f"{'yes' if c.by_prplan else '**no**'} |"
+            )
+        out.append("")
+    more = "" if merge.brings_complete else " (and more the forge did not list)"
+    paths = ", ".join(f"`{_cell(p)}`" for p in merge.brings_paths) or "nothing"
+    out += [f"Paths the merge changes on base: {paths}{more}", ""]
+    for path, (before, after) in sorted(brought.items()):
+        change = FileChange(
+            path=path,
+            old_sha=None if before is None else "old",
+            new_sha=None if after is None else "new",
+        )
+        out += [
+            f"#### `{_cell(path)}` (brought by the branch's commits)",
+            "",
+            _diff(change, before, after),
+        ]
+    return out
+
+
+def plan_markdown(
+    plan: Plan,
+    old: Mapping[str, bytes] | None = None,
+    brought: Mapping[str, tuple[bytes | None, bytes | None]] | None = None,
+) -> str:
     """The plan as Markdown: state, actions with reasons, a diff per file,
-    notes, the facts it relies on, the lifecycle diagram, the digest."""
+    what a merge brings (with diffs of ``brought``: path -> (on base, on the
+    branch)), notes, the facts it relies on, the lifecycle diagram, the digest."""
     old = old or {}
     seen, request = plan.observed, plan.request
     prs = (
@@ -214,6 +277,9 @@ def plan_markdown(plan: Plan, old: Mapping[str, bytes] | None = None) -> str:
                     f"Blob `{short(change.old_sha)}` → `{short(change.new_sha)}` (diff not shown)."
                 )
                 out.append("")
+    merge = merge_of(plan)
+    if merge is not None and plan.refusal is None:
+        out += _brings_markdown(merge, brought or {})
     if plan.notes:
         out += ["### Notes", ""] + [f"- {note}" for note in plan.notes] + [""]
     out += ["### Facts this plan relies on", "", "| fact | value |", "|---|---|"]

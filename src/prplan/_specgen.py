@@ -18,7 +18,7 @@ import attrs
 from ._lifecycle import mermaid
 from ._model import BranchPolicy, OnClosed
 from ._states import BranchSituation, PRState
-from ._table import DIMENSIONS, RULES, TRANSITIONS, Rule, Situation, decide
+from ._table import DIMENSIONS, RULES, TRANSITIONS, Rule, Situation, decide, space_size
 
 __all__ = [
     "decision_table_markdown",
@@ -150,6 +150,17 @@ _DIMENSION_MEANING = {
     "on_closed": "the request's policy when the latest pull request was closed unmerged",
     "branch_policy": "the request's policy for a branch with foreign commits",
     "delete_branch": "the request's flag: delete the branch after merging",
+    "not_a_file": "a requested path is a directory, a submodule or lies under a file (a parent is a "
+    "file, symlink or submodule) on base or on the branch, or an edited path is a symlink",
+    "branch_protected": "the branch is the repository's default branch, or the forge reports it "
+    "protected (enumerated only where the branch would be reset)",
+    "foreign_on_head": "the branch has commits beyond base that are not provably prplan's (sealed "
+    "with the tree they wrote), or more than the forge listed (enumerated only where the branch "
+    "has commits beyond base; always true for a foreign branch)",
+    "branch_in_use": "the branch is the head of an open pull request into another base, or the base "
+    "of an open pull request (enumerated only where the branch exists)",
+    "merge_foreign_commits": "the request's flag: merge even when the head holds commits prplan "
+    "did not make (enumerated only where they exist and automerge is on)",
 }
 
 
@@ -188,8 +199,10 @@ def decision_table_markdown() -> str:
     out += [
         "",
         "The table is total: a test enumerates every one of the "
-        f"{_space_size():,} points of the situation space and checks that a rule matches, that its",
+        f"{space_size():,} points of the situation space and checks that a rule matches, that its",
         "actions are a legal path in the lifecycle below, and that the path ends where the flags ask.",
+        "Dimensions about the head are enumerated only where they can change the answer (see their",
+        "meaning above); a test flips the held ones and checks that the answer stays the same.",
         "",
         "## Lifecycle (the `transitions` machine; actions are its triggers)",
         "",
@@ -247,13 +260,6 @@ def decision_table_markdown() -> str:
             f"| `{rule.name}` | {outcome} |"
         )
     return "\n".join(out) + "\n"
-
-
-def _space_size() -> int:
-    size = 1
-    for values in DIMENSIONS.values():
-        size *= len(values)
-    return size
 
 
 def lifecycle_mermaid() -> str:

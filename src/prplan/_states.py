@@ -89,6 +89,20 @@ class RefusalCode(enum.StrEnum):
     #: a structured edit cannot be applied (file or key missing, file does
     #: not parse, a replace matched another number of times)
     EDIT_FAILED = "edit_failed"
+    #: a requested path is a directory or a submodule, or lies under a file,
+    #: on base or on the branch: writing or deleting it would destroy what is
+    #: there (or an edited path is a symlink)
+    PATH_NOT_A_FILE = "path_not_a_file"
+    #: the branch would be reset, but it is the default branch or the forge
+    #: protects it: prplan never resets those, whatever branch_policy says
+    BRANCH_PROTECTED = "branch_protected"
+    #: merging would bring commits into base that prplan did not make and the
+    #: request did not say merge_foreign_commits
+    MERGE_HAS_FOREIGN_COMMITS = "merge_has_foreign_commits"
+    #: the branch is the head of an open pull request into another base, or
+    #: the base of an open pull request: committing to it or resetting it
+    #: would change those pull requests
+    BRANCH_IN_USE = "branch_in_use"
 
 
 def latest_pull_request(pulls: Iterable[PullRequestInfo]) -> PullRequestInfo | None:

@@ -22,6 +22,7 @@ ask to end.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator, Mapping
 
@@ -40,6 +41,7 @@ __all__ = [
     "start_stage",
     "goal_stage",
     "all_situations",
+    "space_size",
 ]
 
 A = ActionKind
@@ -59,12 +61,23 @@ class Situation:
     pr_behind: bool
     #: a structured edit of the request cannot be applied to the file it edits
     edit_fails: bool
+    #: a requested path is a directory, a submodule or under a file on base or
+    #: on the branch (or an edited path is a symlink)
+    not_a_file: bool = False
+    #: the head branch is the repository's default branch or protected
+    branch_protected: bool = False
+    #: the head holds commits beyond base that are not provably prplan's
+    foreign_on_head: bool = False
+    #: the head branch is the head of an open pull request into another base,
+    #: or the base of an open pull request
+    branch_in_use: bool = False
     create_pr: bool
     automerge: bool
     allow_modification: bool
     on_closed: OnClosed
     branch_policy: BranchPolicy
     delete_branch: bool
+    merge_foreign_commits: bool = False
 
 
 #: Each dimension and its values, in the order the spec lists them.
@@ -76,12 +89,17 @@ DIMENSIONS: Mapping[str, tuple[object, ...]] = {
     "modifies": (False, True),
     "pr_behind": (False, True),
     "edit_fails": (False, True),
+    "not_a_file": (False, True),
+    "branch_protected": (False, True),
+    "foreign_on_head": (False, True),
+    "branch_in_use": (False, True),
     "create_pr": (True, False),
     "automerge": (True, False),
     "allow_modification": (True, False),
     "on_closed": tuple(OnClosed),
     "branch_policy": tuple(BranchPolicy),
     "delete_branch": (False, True),
+    "merge_foreign_commits": (False, True),
 }
 
 
@@ -104,7 +122,9 @@ class Rule:
         return all(getattr(situation, dim) in values for dim, values in self.when.items())
 
     def actions_for(self, situation: Situation) -> tuple[ActionKind, ...]:
-        if self.then_delete and situation.delete_branch:
+        # Deleting a branch that another open pull request uses would close
+        # that pull request: delete_branch then stops at the merge.
+        if self.then_delete and situation.delete_branch and not situation.branch_in_use:
             return (*self.actions, A.DELETE_BRANCH)
         return self.actions
 
@@ -120,6 +140,9 @@ def _when(**conditions: object) -> dict[str, frozenset[object]]:
 
 
 _NO_OPEN_PR = {PRState.NONE, PRState.MERGED, PRState.CLOSED}
+#: branch situations whose rules write the branch (reset, or commit on it)
+_RESET = {BranchSituation.DISPOSABLE, BranchSituation.FOREIGN}
+_WRITTEN = {BranchSituation.AT_BASE, *_RESET}
 
 # How the branch is prepared for the commit when no pull request is open.
 _PREPARE: tuple[tuple[str, object, tuple[ActionKind, ...]], ...] = (
@@ -153,6 +176,11 @@ def _rules() -> tuple[Rule, ...]:
             name="multiple_open_prs",
             when=_when(pr=PRState.MULTIPLE),
             refuse=RefusalCode.MULTIPLE_OPEN_PRS,
+        ),
+        Rule(
+            name="path_not_a_file",
+            when=_when(not_a_file=True),
+            refuse=RefusalCode.PATH_NOT_A_FILE,
         ),
         Rule(name="edit_failed", when=_when(edit_fails=True), refuse=RefusalCode.EDIT_FAILED),
         Rule(
@@ -191,6 +219,15 @@ def _rules() -> tuple[Rule, ...]:
             when=_when(pr=PRState.OPEN, pr_behind=True),
             refuse=RefusalCode.PR_BEHIND_BASE,
         ),
+        # A merge brings every commit of the head into base: refuse when some
+        # are not prplan's, unless the request says to merge them anyway.
+        Rule(
+            name="open_merge_foreign",
+            when=_when(
+                pr=PRState.OPEN, automerge=True, foreign_on_head=True, merge_foreign_commits=False
+            ),
+            refuse=RefusalCode.MERGE_HAS_FOREIGN_COMMITS,
+        ),
         Rule(
             name="open_current_merge",
             when=_when(pr=PRState.OPEN, branch=BranchSituation.HAS_CHANGE, automerge=True),
@@ -201,6 +238,11 @@ def _rules() -> tuple[Rule, ...]:
             name="open_current_review",
             when=_when(pr=PRState.OPEN, branch=BranchSituation.HAS_CHANGE),
             note="the open pull request already carries the change; it awaits review",
+        ),
+        Rule(
+            name="open_branch_in_use",
+            when=_when(pr=PRState.OPEN, branch_in_use=True),
+            refuse=RefusalCode.BRANCH_IN_USE,
         ),
         Rule(
             name="open_update_merge",
@@ -223,6 +265,7 @@ def _rules() -> tuple[Rule, ...]:
                 pr=PRState.MERGED,
                 in_place=True,
                 delete_branch=True,
+                branch_in_use=False,
                 branch={BranchSituation.DISPOSABLE, BranchSituation.AT_BASE},
             ),
             actions=(A.DELETE_BRANCH,),
@@ -243,10 +286,35 @@ def _rules() -> tuple[Rule, ...]:
             when=_when(pr=PRState.CLOSED, on_closed=OnClosed.FAIL),
             refuse=RefusalCode.PR_CLOSED,
         ),
+        # From here on, a branch that does not hold the change is committed
+        # to or reset: never one that other pull requests use, and never
+        # reset the default branch or a protected one.
+        Rule(
+            name="branch_in_use",
+            when=_when(branch_in_use=True, branch=_WRITTEN),
+            refuse=RefusalCode.BRANCH_IN_USE,
+        ),
+        Rule(
+            name="branch_protected",
+            when=_when(branch_protected=True, branch=_RESET),
+            refuse=RefusalCode.BRANCH_PROTECTED,
+        ),
         Rule(
             name="foreign_commits",
             when=_when(branch=BranchSituation.FOREIGN, branch_policy=BranchPolicy.SAFE),
             refuse=RefusalCode.BRANCH_HAS_FOREIGN_COMMITS,
+        ),
+        Rule(
+            name="has_change_merge_foreign",
+            when=_when(
+                pr=_NO_OPEN_PR,
+                branch=BranchSituation.HAS_CHANGE,
+                create_pr=True,
+                automerge=True,
+                foreign_on_head=True,
+                merge_foreign_commits=False,
+            ),
+            refuse=RefusalCode.MERGE_HAS_FOREIGN_COMMITS,
         ),
     ]
     # The branch already holds the change (a re-run after a crash): no commit.
@@ -327,10 +395,11 @@ def goal_stage(situation: Situation) -> Stage:
     merge."""
     if situation.in_place and not situation.head_is_base:
         # delete_branch asks for a merged pull request's branch to be gone.
-        leftover = situation.pr is PRState.MERGED and situation.branch in {
-            BranchSituation.DISPOSABLE,
-            BranchSituation.AT_BASE,
-        }
+        leftover = (
+            situation.pr is PRState.MERGED
+            and not situation.branch_in_use
+            and situation.branch in {BranchSituation.DISPOSABLE, BranchSituation.AT_BASE}
+        )
         return Stage.BRANCH_DELETED if situation.delete_branch and leftover else Stage.IN_PLACE
     if situation.head_is_base:
         return Stage.IN_PLACE
@@ -339,13 +408,57 @@ def goal_stage(situation: Situation) -> Stage:
         return Stage.COMMITTED
     if not situation.automerge:
         return Stage.PROPOSED
-    return Stage.BRANCH_DELETED if situation.delete_branch else Stage.MERGED
+    deletes = situation.delete_branch and not situation.branch_in_use
+    return Stage.BRANCH_DELETED if deletes else Stage.MERGED
+
+
+#: Dimensions that matter only at some points of the space: each maps to
+#: the values worth enumerating given the other dimensions' values. Elsewhere
+#: the dimension keeps its one value that a repository can produce there.
+def _head_values(point: Mapping[str, object]) -> dict[str, tuple[object, ...]]:
+    branch = point["branch"]
+    exists = branch is not BranchSituation.ABSENT and not point["head_is_base"]
+    # What is on the head matters only where the head has commits beyond base.
+    beyond = exists and branch is not BranchSituation.AT_BASE
+    foreign: tuple[object, ...] = (
+        (True,) if branch is BranchSituation.FOREIGN else (False, True) if beyond else (False,)
+    )
+    return {
+        "foreign_on_head": foreign,
+        "branch_in_use": (False, True) if exists else (False,),
+        # Protection matters only where the branch would be reset.
+        "branch_protected": (False, True) if branch in _RESET and exists else (False,),
+    }
+
+
+#: The dimensions enumerated everywhere; the others are enumerated by
+#: ``_head_values`` and by ``merge_foreign_commits``' rule below.
+_EVERYWHERE = tuple(
+    name
+    for name in DIMENSIONS
+    if name not in {"foreign_on_head", "branch_in_use", "branch_protected", "merge_foreign_commits"}
+)
 
 
 def all_situations() -> Iterator[Situation]:
-    """Every point of the finite space (including ones no repository can
-    produce, such as an open pull request on an absent branch: the planner
-    must still answer them)."""
-    names = list(DIMENSIONS)
-    for values in itertools.product(*DIMENSIONS.values()):
-        yield Situation(**dict(zip(names, values, strict=True)))  # type: ignore[arg-type]
+    """Every point of the finite space that can matter (including ones no
+    repository can produce, such as an open pull request on an absent branch:
+    the planner must still answer them). Dimensions about the head are
+    enumerated only where a head with commits exists, and
+    ``merge_foreign_commits`` only where a merge of foreign commits is asked
+    for: elsewhere they cannot change the answer (a test checks this on a
+    sample)."""
+    for values in itertools.product(*(DIMENSIONS[name] for name in _EVERYWHERE)):
+        point: dict[str, object] = dict(zip(_EVERYWHERE, values, strict=True))
+        head = _head_values(point)
+        for extra in itertools.product(*head.values()):
+            full = {**point, **dict(zip(head, extra, strict=True))}
+            flags = (False, True) if full["foreign_on_head"] and full["automerge"] else (False,)
+            for merge_foreign in flags:
+                yield Situation(**full, merge_foreign_commits=merge_foreign)  # type: ignore[arg-type]
+
+
+@functools.cache
+def space_size() -> int:
+    """How many points ``all_situations`` enumerates (the spec quotes it)."""
+    return sum(1 for _ in all_situations())

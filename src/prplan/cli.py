@@ -45,7 +45,7 @@ from ._outcome import ActionResult, Outcome, OutcomeStatus, Reporter
 from ._plan import Plan
 from ._planner import plan as make_plan
 from ._ports import ForgeClient
-from ._render import diff_paths, outcome_text, plan_markdown, plan_text
+from ._render import brought_paths, diff_paths, outcome_text, plan_markdown, plan_text
 from ._specgen import decision_table_markdown
 
 __all__ = ["main", "cli", "EXIT"]
@@ -366,11 +366,26 @@ def _old_contents(the_plan: Plan, client: ForgeClient | None) -> dict[str, bytes
     }
 
 
+def _brought_contents(
+    the_plan: Plan, client: ForgeClient | None
+) -> dict[str, tuple[bytes | None, bytes | None]]:
+    """Base's and the branch's content of the paths a merge brings beyond the
+    plan's own commit: what a reviewer must see before a merge."""
+    paths = brought_paths(the_plan)
+    seen = the_plan.observed
+    if client is None or not paths or seen.branch_sha is None:
+        return {}
+    before = client.read_files(seen.repo, seen.base_sha, paths)
+    after = client.read_files(seen.repo, seen.branch_sha, paths)
+    return {path: (before.get(path), after.get(path)) for path in paths}
+
+
 def _show_plan(the_plan: Plan, fmt: str, client: ForgeClient | None) -> None:
     if fmt == "json":
         click.echo(the_plan.to_json(), nl=False)
     elif fmt == "markdown":
-        click.echo(plan_markdown(the_plan, _old_contents(the_plan, client)), nl=False)
+        old, brought = _old_contents(the_plan, client), _brought_contents(the_plan, client)
+        click.echo(plan_markdown(the_plan, old, brought), nl=False)
     else:
         _echo(plan_text(the_plan, _style))
 

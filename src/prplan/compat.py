@@ -82,6 +82,7 @@ def add_or_modify_files(
     automerge: bool,
     allow_modification: bool,
     extra_message: str | None = "",
+    merge_foreign_commits: bool = False,
 ) -> Outcome:
     """Put ``files`` into ``repo`` via ``branch_name`` (and a pull request when
     ``create_pr``; merged when ``automerge``). Returns the ``Outcome`` (the
@@ -91,6 +92,10 @@ def add_or_modify_files(
     prplan will not act (the refusal says why), ``StalePlanError`` if the
     repository moved between plan and apply, and ``ApplyFailedError`` (with the
     outcome's message) if an action failed.
+
+    Unlike the legacy helper, automerge never merges commits prplan did not
+    make (a human's work on the pull request): that is a refusal unless
+    ``merge_foreign_commits=True`` (prplan's only addition to the signature).
     """
     source = _source_commit(commit_store)
     title = f"{identity}: update {repo.name}"
@@ -106,6 +111,7 @@ def add_or_modify_files(
         title=title,
         body=extra_message or "",
         commit_message=message,
+        merge_foreign_commits=merge_foreign_commits,
     )
     the_plan = plan(observe(client, request), request)
     log.info("%s%s", f"{extra_message}\n" if extra_message else "", plan_text(the_plan))

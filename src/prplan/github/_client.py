@@ -29,7 +29,9 @@ anyway; ``repr`` never shows it.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
+import itertools
 import logging
 import os
 import threading
@@ -48,8 +50,8 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from .._errors import ConflictError, ForgeError, MergeBlocked, NotFoundError
-from .._model import CommitInfo, PullRequestInfo, is_prplan_message
-from .._ports import Comparison, RequestCount
+from .._model import CommitInfo, PathEntry, PathKind, PullRequestInfo, entry_for, seal_message
+from .._ports import Branch, Comparison, RequestCount
 
 __all__ = ["GitHubClient", "DEFAULT_API_URL"]
 
@@ -57,6 +59,8 @@ DEFAULT_API_URL = "https://api.github.com"
 _READS = {"GET", "HEAD"}
 _FILE_MODE = "100644"
 _EXECUTABLE = "100755"
+#: GitHub's compare endpoint lists at most this many files.
+_COMPARE_FILES_LIMIT = 300
 
 # PyGithub logs every retry at INFO on its own stderr handler; prplan reports
 # through its outcome instead.
@@ -192,6 +196,10 @@ class GitHubClient:
 
         def counted(connection: Any, verb: str, url: str, *args: Any, **kw: Any) -> Any:
             counter.record(verb)
+            if verb == "GET" and args and isinstance(args[0], dict):
+                # GitHub may answer ref and pull-request reads from a cache up
+                # to 60 s old; a plan's facts (and their recheck) must be fresh.
+                args[0].setdefault("Cache-Control", "no-cache")
             return send(connection, verb, url, *args, **kw)
 
         requester._Requester__requestRaw = counted  # type: ignore[attr-defined]
@@ -280,6 +288,10 @@ class GitHubClient:
             return str(self._repo(repo).default_branch)
 
     def branch_sha(self, repo: str, branch: str) -> str | None:
+        found = self.branch(repo, branch)
+        return None if found is None else found.sha
+
+    def branch(self, repo: str, branch: str) -> Branch | None:
         # The branches endpoint answers the head commit *and* its tree in one
         # request; the tree is what a commit on this head needs as base_tree,
         # so committing later costs no extra read.
@@ -290,9 +302,26 @@ class GitHubClient:
                 return None
             sha = str(data["commit"]["sha"])
             tree = (data["commit"].get("commit") or {}).get("tree") or {}
+            protected = data.get("protected") is True
         if tree.get("sha"):
             self._tree_of[(repo, sha)] = str(tree["sha"])
-        return sha
+        return Branch(sha=sha, protected=protected)
+
+    def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:
+        owner = repo.split("/")[0]
+        with self._errors(f"listing pull requests of {repo}"):
+            pulls = self._repo(repo).get_pulls(state="all", head=f"{owner}:{head}")
+            out = [_info(pr) for pr in pulls]
+        return sorted((p for p in out if p.head_branch == head), key=lambda p: p.number)
+
+    def open_pull_requests_into(self, repo: str, base: str) -> list[PullRequestInfo]:
+        with self._errors(f"listing pull requests into {base} of {repo}"):
+            pulls = self._repo(repo).get_pulls(state="open", base=base)
+            # The first page (100) tells whether the branch is in use.
+            out = [_info(pr) for pr in itertools.islice(pulls, 100)]
+        return sorted(
+            (p for p in out if p.base_branch == base and p.is_open), key=lambda p: p.number
+        )
 
     def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
         owner = repo.split("/")[0]
@@ -307,45 +336,43 @@ class GitHubClient:
             key=lambda p: p.number,
         )
 
-    def blob_shas(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, str | None]:
+    def path_entries(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> dict[str, PathEntry]:
         with self._errors(f"reading the tree of {commit_sha[:7]} in {repo}"):
             tree = self._repo(repo).get_git_tree(commit_sha, recursive=True)
             self._tree_of[(repo, commit_sha)] = tree.sha
-            blobs = {entry.path: entry.sha for entry in tree.tree if entry.type == "blob"}
-            # Rewriting an executable keeps it executable (only modes of the requested paths are kept).
-            wanted = set(paths)
-            for entry in tree.tree:
-                if entry.path in wanted and entry.mode == _EXECUTABLE:
-                    self._executable.add((repo, commit_sha, entry.path))
+            listed = {entry.path: (int(entry.mode, 8), entry.sha) for entry in tree.tree}
+            lookup: Callable[[str], tuple[int, str] | None] = listed.get
             if tree.truncated:  # over 100,000 entries: walk down to each path instead
-                blobs = self._walk(repo, tree.sha, paths)
-        return {path: blobs.get(path) for path in paths}
+                lookup = self._walker(repo, tree.sha)
+            entries = {path: entry_for(lookup, path) for path in paths}
+        for path, entry in entries.items():
+            # Rewriting an executable keeps it executable.
+            if entry.kind is PathKind.EXECUTABLE:
+                self._executable.add((repo, commit_sha, path))
+        return entries
 
-    def _walk(self, repo: str, root: str, paths: Sequence[str]) -> dict[str, str]:
-        """Blob shas found by reading only the directories on the way to each
-        path (one request per directory), for trees too large to list."""
-        listings: dict[str, dict[str, tuple[str, str]]] = {}
+    def _walker(self, repo: str, root: str) -> Callable[[str], tuple[int, str] | None]:
+        """A lookup that reads only the directories on the way to a path (one
+        request per directory), for trees too large to list at once."""
 
-        def listing(tree_sha: str) -> dict[str, tuple[str, str]]:
-            if tree_sha not in listings:
-                tree = self._repo(repo).get_git_tree(tree_sha, recursive=False)
-                listings[tree_sha] = {e.path: (e.type, e.sha) for e in tree.tree}
-            return listings[tree_sha]
+        @functools.cache
+        def listing(tree_sha: str) -> dict[str, tuple[int, str]]:
+            tree = self._repo(repo).get_git_tree(tree_sha, recursive=False)
+            return {e.path: (int(e.mode, 8), e.sha) for e in tree.tree}
 
-        found: dict[str, str] = {}
-        for path in paths:
-            current: str | None = root
-            parts = path.split("/")
-            for depth, part in enumerate(parts):
-                assert current is not None
-                kind, sha = listing(current).get(part, ("", ""))
-                last = depth == len(parts) - 1
-                if last and kind == "blob":
-                    found[path] = sha
-                current = sha if kind == "tree" else None
-                if current is None:
-                    break
-        return found
+        @functools.cache
+        def lookup(path: str) -> tuple[int, str] | None:
+            parent, _, name = path.rpartition("/")
+            if not parent:
+                return listing(root).get(name)
+            above = lookup(parent)
+            if above is None or above[0] != 0o040000:
+                return None
+            return listing(above[1]).get(name)
+
+        return lookup
 
     def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
         # One raw request: PyGithub's lazy Comparison would fetch it twice
@@ -353,14 +380,18 @@ class GitHubClient:
         with self._errors(f"comparing {base_sha[:7]}...{head_sha[:7]} in {repo}"):
             _, data = self._raw("GET", f"/repos/{repo}/compare/{base_sha}...{head_sha}")
             commits = tuple(
-                CommitInfo(
+                CommitInfo.from_message(
                     sha=c["sha"],
-                    summary=c["commit"]["message"].split("\n", 1)[0],
+                    message=c["commit"]["message"],
                     author=(c["commit"].get("author") or {}).get("name") or "",
-                    by_prplan=is_prplan_message(c["commit"]["message"]),
+                    tree_sha=((c["commit"].get("tree") or {}).get("sha")) or "",
                 )
                 for c in data.get("commits", [])
             )
+            listed = data.get("files") or []
+            files = {f["filename"] for f in listed} | {
+                f["previous_filename"] for f in listed if f.get("previous_filename")
+            }
             merge_base = data.get("merge_base_commit") or {}
             return Comparison(
                 status=data["status"],
@@ -370,6 +401,9 @@ class GitHubClient:
                 # GitHub lists at most 250 commits; beyond, prplan cannot vouch for the rest.
                 complete=len(commits) >= data["ahead_by"],
                 merge_base_sha=merge_base.get("sha"),
+                files=tuple(sorted(files)),
+                # GitHub lists at most 300 files of a comparison.
+                files_complete=len(listed) < _COMPARE_FILES_LIMIT,
             )
 
     def read_files(
@@ -521,7 +555,9 @@ class GitHubClient:
                 github_repo.requester, attributes={"sha": parent_sha}, completed=True
             )
             self._space_writes()
-            commit = github_repo.create_git_commit(message, tree, [parent])
+            # The tree is known before the commit exists: seal the message with it.
+            sealed = seal_message(message, str(tree.sha))
+            commit = github_repo.create_git_commit(sealed, tree, [parent])
             new_sha = str(commit.sha)
         if create:
             self.create_branch(repo, branch, new_sha)

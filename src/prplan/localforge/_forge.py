@@ -45,13 +45,15 @@ from dulwich.repo import BaseRepo, MemoryRepo, Repo
 from .._errors import ConflictError, ForgeError, InvalidRequestError, MergeBlocked, NotFoundError
 from .._model import (
     CommitInfo,
+    PathEntry,
     PullRequestInfo,
     branch_problems,
-    is_prplan_message,
+    entry_for,
     path_problems,
     repo_problems,
+    seal_message,
 )
-from .._ports import Comparison, RequestCount
+from .._ports import Branch, Comparison, RequestCount
 
 __all__ = ["LocalForge", "HUMAN", "TreeEntry", "TreeInput", "ChangedFile"]
 
@@ -266,20 +268,8 @@ class LocalForge:
         return _EXECUTABLE if mode == _EXECUTABLE else _FILE_MODE
 
     def _blobs(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, str | None]:
-        store = self._git(repo).object_store
-        tree = self._commit(repo, commit_sha).tree
-        # Read each tree once per call: looking every path up from the root
-        # would re-read shared directories once per path (quadratic).
-        lookup = functools.lru_cache(maxsize=None)(store.__getitem__)
-        out: dict[str, str | None] = {}
-        for path in paths:
-            try:
-                mode, sha = tree_lookup_path(lookup, tree, path.encode())
-            except (KeyError, Exception):  # absent, or a parent component is a file
-                out[path] = None
-                continue
-            out[path] = None if stat.S_ISDIR(mode) else sha.decode()
-        return out
+        """Blob shas of the paths that are files (None: anything else)."""
+        return {path: e.sha for path, e in self._entries(repo, commit_sha, paths).items()}
 
     def _set_branch(self, repo: str, branch: str, new: str, *, expected: str | None) -> None:
         """Compare-and-swap a branch (``expected=None``: it must not exist),
@@ -346,6 +336,29 @@ class LocalForge:
         return self._head(repo, branch)
 
     @_counted("reads")
+    def branch(self, repo: str, branch: str) -> Branch | None:
+        sha = self._head(repo, branch)
+        return None if sha is None else Branch(sha=sha, protected=False)
+
+    @_counted("reads")
+    def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:
+        self._git(repo)
+        rows = self._db.execute(
+            "SELECT * FROM pulls WHERE repo = ? AND head = ? ORDER BY number", (repo, head)
+        ).fetchall()
+        return [self._info(row) for row in rows]
+
+    @_counted("reads")
+    def open_pull_requests_into(self, repo: str, base: str) -> list[PullRequestInfo]:
+        self._git(repo)
+        rows = self._db.execute(
+            "SELECT * FROM pulls WHERE repo = ? AND base = ? AND state = 'open' "
+            "ORDER BY number LIMIT 100",
+            (repo, base),
+        ).fetchall()
+        return [self._info(row) for row in rows]
+
+    @_counted("reads")
     def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
         self._git(repo)
         rows = self._db.execute(
@@ -355,8 +368,27 @@ class LocalForge:
         return [self._info(row) for row in rows]
 
     @_counted("reads")
-    def blob_shas(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, str | None]:
-        return self._blobs(repo, commit_sha, paths)
+    def path_entries(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> dict[str, PathEntry]:
+        return self._entries(repo, commit_sha, paths)
+
+    def _entries(self, repo: str, commit_sha: str, paths: Sequence[str]) -> dict[str, PathEntry]:
+        store = self._git(repo).object_store
+        tree = self._commit(repo, commit_sha).tree
+        # Read each tree once per call: looking every path up from the root
+        # would re-read shared directories once per path (quadratic).
+        read = functools.lru_cache(maxsize=None)(store.__getitem__)
+
+        @functools.cache
+        def lookup(path: str) -> tuple[int, str] | None:
+            try:
+                mode, sha = tree_lookup_path(read, tree, path.encode())
+            except (KeyError, Exception):  # absent, or a parent component is not a tree
+                return None
+            return int(mode), sha.decode()
+
+        return {path: entry_for(lookup, path) for path in paths}
 
     @_counted("reads")
     def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
@@ -380,12 +412,22 @@ class LocalForge:
         else:
             status = "diverged"
         bases = find_merge_base(git, [base_sha.encode(), head_sha.encode()])
+        merge_base = bases[0].decode() if bases else None
+        files: set[str] = set()
+        if merge_base is not None:
+            old_tree, new_tree = (
+                self._commit(repo, merge_base).tree,
+                self._commit(repo, head_sha).tree,
+            )
+            for (old_path, new_path), _, _ in git.object_store.tree_changes(old_tree, new_tree):
+                files.update(p.decode("utf-8", "replace") for p in (old_path, new_path) if p)
         return Comparison(
             status=status,
             ahead_by=len(ahead),
             behind_by=len(behind),
             commits=tuple(commit_info(c) for c in ahead),
-            merge_base_sha=bases[0].decode() if bases else None,
+            merge_base_sha=merge_base,
+            files=tuple(sorted(files)),
         )
 
     def read_files(
@@ -443,7 +485,7 @@ class LocalForge:
     ) -> str:
         expected = None if create else (reset_from or parent_sha)
         return self._commit_files(
-            repo, branch, parent_sha, files, message, self._user, expected=expected
+            repo, branch, parent_sha, files, message, self._user, expected=expected, seal=True
         )
 
     def _commit_files(
@@ -456,9 +498,11 @@ class LocalForge:
         author: bytes,
         *,
         expected: str | bool | None = True,
+        seal: bool = False,
     ) -> str:
         """Commit on ``parent``; move ``branch`` there only if it is at
-        ``expected`` (True: at ``parent``; None: the branch must not exist)."""
+        ``expected`` (True: at ``parent``; None: the branch must not exist).
+        ``seal``: add the tree trailer that proves the commit prplan's."""
         want = parent if expected is True else expected
         assert want is None or isinstance(want, str)
         if self._head(repo, branch) != want:
@@ -468,6 +512,8 @@ class LocalForge:
                 "meanwhile); nothing was committed. Run prplan again."
             )
         tree = self._tree_with(repo, parent, files)
+        if seal:
+            message = seal_message(message, tree.decode())
         sha = self._new_commit(repo, tree, [parent], message, author)
         self._set_branch(repo, branch, sha, expected=want)
         return sha
@@ -915,16 +961,21 @@ class LocalForge:
         *,
         message: str = "A human's change",
         author: str = HUMAN,
+        sealed: bool = False,
     ) -> str:
         """Commit ``files`` (None deletes) on ``branch`` as a human would push
         it, creating the branch from the default branch if absent. Returns
-        the new commit's sha."""
+        the new commit's sha. ``sealed=True`` makes the commit exactly as
+        prplan would (its message sealed with the tree trailer): for tests
+        of a run that crashed after committing."""
         head = self._head(repo, branch)
         if head is None:
             head = self._resolve(repo, self._default(repo))
             self._set_branch(repo, branch, head, expected=None)
         contents = {path: None if c is None else _bytes(c) for path, c in files.items()}
-        return self._commit_files(repo, branch, head, contents, message + "\n", author.encode())
+        return self._commit_files(
+            repo, branch, head, contents, message + "\n", author.encode(), seal=sealed
+        )
 
     @_locked
     def set_branch(self, repo: str, branch: str, ref: str) -> None:
@@ -1018,6 +1069,8 @@ class LocalForge:
         out: dict[str, bytes] = {}
         tree = self._commit(repo, self._resolve(repo, ref)).tree
         for entry in git.object_store.iter_tree_contents(tree):
+            if entry.mode == 0o160000:
+                continue  # a submodule: a commit of another repository, no content here
             blob = git.object_store[entry.sha]
             assert isinstance(blob, Blob)
             out[entry.path.decode()] = bytes(blob.data)
@@ -1118,9 +1171,6 @@ def _bytes(content: bytes | str) -> bytes:
 def commit_info(commit: GitCommit) -> CommitInfo:
     message = commit.message.decode("utf-8", "replace")
     author = commit.author.decode("utf-8", "replace").split(" <")[0]
-    return CommitInfo(
-        sha=commit.id.decode(),
-        summary=message.split("\n", 1)[0],
-        author=author,
-        by_prplan=is_prplan_message(message),
+    return CommitInfo.from_message(
+        sha=commit.id.decode(), message=message, author=author, tree_sha=commit.tree.decode()
     )
