@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +31,9 @@ import pytest
 
 import prplan
 from prplan import ConflictError, ForgeError
+from prplan.localforge._rest import ForgeServer
+
+from served import Served
 
 REPO = "acme/app"
 PATH = "values.yaml"
@@ -343,3 +348,57 @@ def test_prplan_apply_processes_racing_exit_cleanly_and_lose_nothing(tmp_path: P
                 run["dropped"] = [c for r in runs for c in r["commits"]]
         _check_no_lost_update(forge, branch, runs)
         forge.close()
+
+
+# --- a person's git push through the server, racing a run on the directory ---------------
+
+
+def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {"GIT_TERMINAL_PROMPT": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "HOME": str(cwd), "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com",
+           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}  # fmt: skip
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
+def test_a_push_that_lost_the_race_to_a_run_on_the_directory_is_rejected(
+    forge_server: ForgeServer, tmp_path: Path
+) -> None:
+    directory = tmp_path / "forge"
+    _new_forge(directory)
+    served = Served(forge_server, prplan.LocalForge.open(directory), token=None)
+    work = tmp_path / "work"
+    assert (
+        _git("clone", "-q", f"{forge_server.url}/{REPO}.git", str(work), cwd=tmp_path).returncode
+        == 0
+    )
+    (work / "human.txt").write_text("from git\n")
+    assert _git("add", "human.txt", cwd=work).returncode == 0
+    assert _git("commit", "-qm", "From git", cwd=work).returncode == 0
+    # Hold the push after git read the refs, while another process writes main.
+    served.faults.add(method="POST", path=".*git-receive-pack", delay=1.0, times=1)
+    push = subprocess.Popen(
+        ["git", "push", "origin", "main"], cwd=work, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                                "HOME": str(work), "GIT_TERMINAL_PROMPT": "0"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not served.faults.injected:
+        assert push.poll() is None and time.monotonic() < deadline, push.communicate()
+        time.sleep(0.01)
+    run = prplan.LocalForge.open(directory)  # as `prplan apply --local` would, meanwhile
+    theirs = run.push(REPO, "main", {PATH: "tag: theirs\n"})
+    _, stderr = push.communicate(timeout=60)
+
+    # The push is refused, saying why, and the other writer's commit stays.
+    assert push.returncode != 0, stderr
+    assert "moved meanwhile" in stderr, stderr
+    assert run.branches(REPO)["main"] == theirs
+    assert run.read_file(REPO, "main", "human.txt") is None
+    # Fetch, rebase, push again: both changes are there.
+    assert _git("pull", "-q", "--rebase", "origin", "main", cwd=work).returncode == 0
+    assert _git("push", "-q", "origin", "main", cwd=work).returncode == 0
+    assert run.read_file(REPO, "main", "human.txt") == b"from git\n"
+    assert run.read_file(REPO, "main", PATH) == b"tag: theirs\n"
