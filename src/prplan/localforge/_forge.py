@@ -110,10 +110,10 @@ class _ForgeLock:
     disk, the outermost holder also takes an exclusive file lock (``flock``
     on ``forge.lock``; the kernel drops it if the process dies), so another
     process's read-modify-write (a ref's compare-and-swap, a pull request
-    row, the next pull request number) never interleaves with ours, and
-    opens one SQLite transaction that it commits on the way out: what a call
-    changed in the database lands together, and a call killed half-way
-    leaves none of it.
+    row, the next pull request number) never interleaves with ours. The
+    outermost holder also opens one SQLite transaction and commits it on the
+    way out: what a call changed in the database lands together, and a call
+    killed half-way leaves none of it.
     """
 
     def __init__(self, path: Path | None, *, timeout: float) -> None:
