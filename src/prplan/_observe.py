@@ -10,6 +10,9 @@ where a directory stands.
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
+
 from ._errors import NotFoundError
 from ._model import ChangeRequest, CommitInfo, PathKind, RepoSnapshot, git_blob_sha
 from ._ports import ForgeClient
@@ -18,6 +21,21 @@ __all__ = ["observe"]
 
 
 def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
+    with _held_still(client):
+        return _observe(client, request)
+
+
+def _held_still(client: ForgeClient) -> AbstractContextManager[object]:
+    """A forge that can keep others from writing across several reads (the
+    local forge: its lock) does so for one observation: another process's
+    push or pull request cannot land between reading the branch and reading
+    its pull requests. GitHub cannot; there, apply's compare-and-swap and
+    staleness checks catch what moved."""
+    hold = getattr(client, "consistent_reads", None)
+    return hold() if callable(hold) else contextlib.nullcontext()
+
+
+def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     repo = request.repo
     default = client.default_branch(repo)
     base = request.base or default

@@ -18,12 +18,16 @@ The rules modelled, because prplan's behaviour depends on them:
   the pull request unmergeable, and a merge passes the expected head.
 
 It is both the embedded default forge and the model the tests check prplan
-against. It is one object behind a lock, so the HTTP server (a later issue)
-can share it between threads.
+against. Every call runs under one lock (``_ForgeLock``): a thread lock, so
+the HTTP server can share the object between threads, and for a forge on
+disk also an exclusive lock on ``forge.lock`` in its directory, so several
+processes (``prplan forge serve``, CLI runs with ``--local``, a person's
+``git push`` through the server) can share the directory safely.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import sqlite3
@@ -35,6 +39,8 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import attrs
+import filelock
+from dulwich.file import FileLocked
 from dulwich.graph import find_merge_base
 from dulwich.merge import three_way_merge
 from dulwich.object_store import commit_tree_changes, tree_lookup_path
@@ -94,6 +100,86 @@ _EXECUTABLE = 0o100755
 HUMAN = "A Human <human@example.com>"
 
 
+#: How long a call waits for another process to finish its call on the same
+#: forge directory before giving up (a whole ``git push`` holds the lock).
+LOCK_TIMEOUT = 60.0
+
+
+class _ForgeLock:
+    """One caller at a time in the forge.
+
+    Threads of this process queue on a reentrant thread lock. For a forge on
+    disk, the outermost holder also takes an exclusive file lock (``flock``
+    on ``forge.lock``; the kernel drops it if the process dies), so another
+    process's read-modify-write (a ref's compare-and-swap, a pull request
+    row, the next pull request number) never interleaves with ours. The
+    outermost holder also opens one SQLite transaction and commits it on the
+    way out: what a call changed in the database lands together, and a call
+    killed half-way leaves none of it.
+    """
+
+    def __init__(self, path: Path | None, *, timeout: float) -> None:
+        self._threads = threading.RLock()
+        self._file = (
+            None
+            if path is None
+            else filelock.FileLock(path, timeout=timeout, thread_local=False, poll_interval=0.002)
+        )
+        self._path = path
+        self._timeout = timeout
+        self._depth = 0
+        #: the database to run a transaction on; set once it is connected
+        self.db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> _ForgeLock:
+        self._threads.acquire()
+        if self._depth == 0:
+            try:
+                self._begin()
+            except BaseException:
+                self._threads.release()
+                raise
+        self._depth += 1
+        return self
+
+    def _begin(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.acquire()
+            except filelock.Timeout:
+                raise ForgeError(
+                    f"another process has held the forge's lock {self._path} for over "
+                    f"{self._timeout:g} s (a long push, or a stuck `prplan forge serve`?); "
+                    "nothing was changed. Try again."
+                ) from None
+        if self.db is not None:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                if self._file is not None:
+                    self._file.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0:
+                self._end()
+        finally:
+            self._threads.release()
+
+    def _end(self) -> None:
+        # Commit even when the call failed: what it wrote to git before the
+        # error (a moved branch) stays, so the rows that describe it stay too,
+        # as they did when every statement committed on its own.
+        try:
+            if self.db is not None and self.db.in_transaction:
+                self.db.execute("COMMIT")
+        finally:
+            if self._file is not None:
+                self._file.release()
+
+
 def _locked(method: Callable[P, T]) -> Callable[P, T]:
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -124,13 +210,25 @@ def _ref(branch: str) -> bytes:
     return b"refs/heads/" + branch.encode()
 
 
+def _ref_locked(repo: str, branch: str) -> ConflictError:
+    """dulwich found the ref's ``.lock`` file: a git process outside this
+    forge's lock (or one killed mid-write) holds the branch."""
+    return ConflictError(
+        f"{repo}: branch {branch!r} is being written by another git process (its ref's "
+        "'.lock' file exists); nothing was changed. Run prplan again; if this persists and "
+        "no git process is running, remove that stale lock file from the forge directory."
+    )
+
+
 class LocalForge:
     """An in-process forge with GitHub's rules. Implements ``ForgeClient``.
 
     Build one with ``LocalForge.in_memory()`` or ``LocalForge.open(path)``.
     ``user`` is the identity its ``ForgeClient`` writes carry (as a token's
     owner would on GitHub); ``clock`` returns seconds since the epoch for
-    commit times (pass a fixed one for reproducible shas).
+    commit times (pass a fixed one for reproducible shas). ``lock_timeout``:
+    how many seconds a call on a forge on disk waits for other processes'
+    calls before it fails with ``ForgeError``.
     """
 
     def __init__(
@@ -139,23 +237,27 @@ class LocalForge:
         root: Path | None = None,
         user: str = "prplan <prplan@localforge.invalid>",
         clock: Callable[[], float] = time.time,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self._root = root
         self._user = user.encode()
         self._clock = clock
-        self._lock = threading.RLock()
         self._counts = {"reads": 0, "writes": 0}
         self._repos: dict[str, BaseRepo] = {}
         self._merge_blocks: dict[tuple[str, str], str] = {}
         if root is None:
             database = ":memory:"
+            self._lock = _ForgeLock(None, timeout=lock_timeout)
         else:
             root.mkdir(parents=True, exist_ok=True)
             (root / "repos").mkdir(exist_ok=True)
             database = str(root / "forge.sqlite")
+            self._lock = _ForgeLock(root / "forge.lock", timeout=lock_timeout)
         self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.executescript(_SCHEMA)
+        with self._lock:  # two processes opening a new directory create the schema once
+            self._db.executescript(_SCHEMA)
+        self._lock.db = self._db
 
     def _now(self) -> float:
         return float(self._clock())
@@ -174,6 +276,12 @@ class LocalForge:
     @property
     def root(self) -> Path | None:
         return self._root
+
+    def consistent_reads(self) -> contextlib.AbstractContextManager[object]:
+        """Hold the forge still across several calls: until the block ends, no
+        other thread or process writes to it (``observe`` uses this, so one
+        observation is one moment)."""
+        return self._lock
 
     def close(self) -> None:
         self._db.close()
@@ -275,11 +383,13 @@ class LocalForge:
         """Compare-and-swap a branch (``expected=None``: it must not exist),
         then let open pull requests from it follow."""
         refs = self._git(repo).refs
-        ok = refs.set_if_equals(
-            _ref(branch), None if expected is None else expected.encode(), new.encode()
-        )
-        if expected is None and self._head(repo, branch) != new:
-            ok = False
+        try:
+            if expected is None:  # "expected absent" means absent: never overwrite
+                ok = refs.add_if_new(_ref(branch), new.encode())
+            else:
+                ok = refs.set_if_equals(_ref(branch), expected.encode(), new.encode())
+        except FileLocked:
+            raise _ref_locked(repo, branch) from None
         if not ok:
             raise ConflictError(
                 f"{repo}: branch {branch!r} is not at {expected[:7] if expected else 'nothing'} "
@@ -655,11 +765,17 @@ class LocalForge:
     def _delete_branch(self, repo: str, branch: str) -> None:
         if branch == self._default(repo):
             raise ForgeError(f"{repo}: the default branch {branch!r} cannot be deleted", status=422)
-        if self._head(repo, branch) is None:
+        head = self._head(repo, branch)
+        if head is None:
             raise NotFoundError(
                 f"{repo}: branch {branch!r} does not exist (Reference does not exist)"
             )
-        self._git(repo).refs.remove_if_equals(_ref(branch), None)
+        try:
+            removed = self._git(repo).refs.remove_if_equals(_ref(branch), head.encode())
+        except FileLocked:
+            raise _ref_locked(repo, branch) from None
+        if not removed:  # cannot happen under the lock, unless git itself moved it
+            raise ConflictError(f"{repo}: branch {branch!r} moved while it was being deleted")
         # GitHub closes the open pull requests whose head branch is deleted.
         self._db.execute(
             "UPDATE pulls SET state = 'closed', closed_at = ?, updated_at = ? "
@@ -814,10 +930,8 @@ class LocalForge:
                 raise ForgeError("Reference already exists", status=422)
             self._set_branch(repo, ref[len("refs/heads/") :], sha, expected=None)
             return
-        refs = self._git(repo).refs
-        if ref.encode() in refs:
+        if not self._git(repo).refs.add_if_new(ref.encode(), sha.encode()):
             raise ForgeError("Reference already exists", status=422)
-        refs[ref.encode()] = sha.encode()
 
     @_locked
     def update_ref(self, repo: str, ref: str, sha: str, *, force: bool) -> None:

@@ -28,6 +28,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import attrs
+from dulwich.errors import HookError
+from dulwich.hooks import Hook
 from dulwich.objects import Blob, Tree
 from dulwich.objects import Commit as GitCommit
 from dulwich.server import Backend
@@ -118,7 +120,41 @@ class _Repos(Backend):  # type: ignore[misc]
         match = _GIT_PATH.match(text.rstrip("/"))
         if match is None:
             raise NotFoundError(f"no repository at {text}")
-        return self.forge._git(f"{match['owner']}/{match['name']}")
+        git = self.forge._git(f"{match['owner']}/{match['name']}")
+        if not isinstance(git.hooks.get("update"), _CompareAndSwap):
+            git.hooks["update"] = _CompareAndSwap(git, git.hooks.get("update"))
+        return git
+
+
+_ABSENT = b"0" * 40
+
+
+class _CompareAndSwap(Hook):  # type: ignore[misc]
+    """git's ``update`` hook for pushes: refuse a ref update whose old sha is
+    not the ref's current value. dulwich's receive-pack compares and swaps
+    but answers "ok" even when the swap lost, so a push racing another writer
+    (a CLI run on the forge directory) was reported accepted while the branch
+    stayed where the other writer put it. It runs under the forge's lock
+    (``ForgeApp._serve_git``), so the check and the write are one step."""
+
+    def __init__(self, git: Any, then: Any) -> None:
+        self._git, self._then = git, then
+
+    def execute(self, ref: bytes, old: bytes, new: bytes) -> tuple[bytes, bytes]:
+        """(stdout, stderr) for the pusher, as dulwich expects; HookError refuses."""
+        try:
+            current = self._git.refs[ref]
+        except KeyError:
+            current = _ABSENT
+        if current != old:
+            raise HookError(
+                f"{ref.decode(errors='replace')} moved meanwhile (it is at "
+                f"{current[:7].decode()}, the push expected {old[:7].decode()}); fetch and push again"
+            )
+        if self._then is None:
+            return b"", b""
+        out: tuple[bytes, bytes] = self._then.execute(ref, old, new)
+        return out
 
 
 class ForgeApp:
