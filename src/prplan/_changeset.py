@@ -31,6 +31,7 @@ import attrs
 
 from ._errors import InvalidRequestError, PlanFormatError, Problem, PrplanError, StalePlanError
 from ._executor import apply, moved_facts
+from ._integrity import check_plan
 from ._model import ChangeRequest
 from ._observe import observe
 from ._outcome import Outcome, OutcomeStatus, Reporter
@@ -415,7 +416,12 @@ def apply_changeset(
 
     ``write_concurrency`` repositories are written at once (each one's
     writes still in order). The default, 1, is what GitHub asks of
-    integrations; raise it only for a forge that allows concurrent writes."""
+    integrations; raise it only for a forge that allows concurrent writes.
+
+    Every plan is checked (``PlanIntegrityError``) before the first stage
+    starts, so a hand-edited later stage never follows a written first one."""
+    for plan in changeset_plan.plans:
+        check_plan(plan)
     results: list[EntryResult] = []
     stop = threading.Event()
     lock = threading.Lock()
