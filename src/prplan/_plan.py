@@ -50,6 +50,7 @@ __all__ = [
     "canonical_json",
     "PLAN_KEY_ENV",
     "sign",
+    "check_signature",
     "signature_status",
 ]
 
@@ -71,7 +72,7 @@ def _signature_verifies(document: Mapping[str, Any], key: bytes) -> bool:
     return hmac.compare_digest(sign(digest, key), signature)
 
 
-def _check_signature(document: Mapping[str, Any], key: bytes) -> None:
+def check_signature(document: Mapping[str, Any], key: bytes) -> None:
     """With a plan key, only a plan signed with it is read: checked first,
     before anything else in the document is used."""
     if "signature" not in document:
@@ -331,7 +332,7 @@ class Plan:
         if not isinstance(document, dict):
             raise PlanFormatError([Problem("plan", "must be a JSON object")])
         if key is not None:
-            _check_signature(document, key)
+            check_signature(document, key)
         if document.get("redacted") is True:
             _check_redacted(document)
             document = _unredact(document, contents, read_blob)
