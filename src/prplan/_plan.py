@@ -584,6 +584,19 @@ def _problems_from(error: Exception) -> list[Problem]:
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
 
+    # Scalars as they are, never coerced: cattrs would make a string of any
+    # value (an object where a sha belongs) and an int of "12".
+    def exactly(kind: type) -> Callable[[Any, type], Any]:
+        def structure(value: Any, target: type) -> Any:
+            if type(value) is not kind:
+                raise ValueError(f"must be a {kind.__name__}, not {type(value).__name__}")
+            return value if target is kind else target(value)  # an enum: by its value
+
+        return structure
+
+    for scalar in (str, int, bool):
+        converter.register_structure_hook(scalar, exactly(scalar))
+
     # File contents: text when it is UTF-8 (so a reviewer can read the plan),
     # base64 otherwise.
     def content_out(content: object) -> object:

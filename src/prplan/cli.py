@@ -172,12 +172,26 @@ def _plan_key() -> bytes | None:
     return value.encode("utf-8")
 
 
+def _in_plan(plan_file: Path | None, problem: Problem) -> Problem:
+    """A problem of a plan, named as the user gave it: the option, or the
+    field of PLAN_FILE."""
+    if problem.field == "expect_digest":
+        return Problem("--expect-digest", problem.message)
+    return (
+        problem if plan_file is None else Problem(f"{plan_file}: {problem.field}", problem.message)
+    )
+
+
+def _on_a_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _confirm(what: str, yes: bool) -> None:
     """A change planned just now is applied only after a yes: --yes, or the
     answer on a terminal. (A saved plan was approved by its review.)"""
     if yes:
         return
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not _on_a_terminal():
         raise Bad(
             [
                 Problem(
@@ -816,10 +830,9 @@ def apply(
             the_plan = Plan.from_json(
                 raw, contents=contents, read_blob=read_blob if redacted else None, key=key
             )
+            check_plan(the_plan, expect_digest=expect_digest)  # before it is shown as a plan
         except InvalidRequestError as error:
-            raise Bad(
-                [Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]
-            ) from None
+            raise Bad([_in_plan(plan_file, p) for p in error.problems]) from None
         if repo is not None and repo != the_plan.request.repo:
             raise Bad([Problem("--repo", f"is {repo} but the plan is for {the_plan.request.repo}")])
         recheck = True
@@ -845,10 +858,8 @@ def apply(
             the_plan, client, reporter=_Both(*reporters), recheck=recheck,
             observed_at=observed_at, expect_digest=expect_digest,
         )  # fmt: skip
-    except (
-        InvalidRequestError
-    ) as error:  # not the plan the planner derives, or not the reviewed one
-        raise Bad([Problem(p.field, p.message) for p in error.problems]) from None
+    except InvalidRequestError as error:  # not the derived plan, or not the reviewed one
+        raise Bad([_in_plan(None, p) for p in error.problems]) from None
     except StalePlanError as error:
         if audit is not None:
             audit.refused_before_apply(the_plan.request.repo, error)
