@@ -25,9 +25,9 @@ __all__ = ["check_plan", "normalise_digest"]
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
-#: What the planner decides; ``request`` and ``observed`` are its inputs, so
-#: they are the same in both plans by construction.
-_DECIDED = ("pr_state", "start", "rule", "actions", "refusal", "notes", "resolved")
+#: The planner's inputs: the same in both plans by construction. Every other
+#: field of the plan (a field added later included) is compared.
+_INPUTS = ("request", "observed")
 
 #: At most this many differences are named: one is enough to refuse, a few
 #: help to see what was done.
@@ -101,8 +101,8 @@ def plan_differences(given: Plan, derived: Plan) -> list[Problem]:
     ours: dict[str, Any] = _CONVERTER.unstructure(given)
     theirs: dict[str, Any] = _CONVERTER.unstructure(derived)
     problems: list[Problem] = []
-    for key in _DECIDED:
-        if ours[key] == theirs[key]:
+    for key in sorted(set(ours) | set(theirs), key=_in_plan_order):
+        if key in _INPUTS or ours.get(key) == theirs.get(key):
             continue
         if key == "actions":
             problems += _action_differences(ours[key], theirs[key])
@@ -122,6 +122,12 @@ def plan_differences(given: Plan, derived: Plan) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _in_plan_order(key: str) -> tuple[int, str]:
+    """What was seen and decided first, then the actions, then the rest."""
+    order = ("pr_state", "start", "rule", "refusal", "actions", "notes", "resolved")
+    return (order.index(key) if key in order else len(order), key)
 
 
 def _action_differences(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[Problem]:
