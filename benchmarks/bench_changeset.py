@@ -80,7 +80,9 @@ def measure(repos: int, latency: float) -> dict[str, Any]:
                         "changes": [{"repo": n, "set": {"apps/api/values.yaml": {"image.tag": "1.4.2"}}} for n in names],
                     }))  # fmt: skip
                     extra = ["--write-concurrency", "4"] if mode == "changeset_w4" else []
-                    seconds, _, rss = _run(["apply", "--changeset", str(changeset), *extra], env)
+                    seconds, _, rss = _run(
+                        ["apply", "--changeset", str(changeset), "--yes", *extra], env
+                    )
             else:
                 seconds, rss = 0.0, 0
                 for name in names:

@@ -208,6 +208,20 @@ def _bad_base64(document: dict[str, Any]) -> None:
     document["request"]["files"]["apps/app/values.yaml"] = {"base64": "not base64!"}
 
 
+def _added_merge(document: dict[str, Any]) -> None:
+    """A merge nobody asked for (the plan was made without automerge)."""
+    document["actions"].append({"type": "merge_pull_request", "number": None,
+                                "expected_head_sha": None, "method": "merge", "reason": "ok"})  # fmt: skip
+
+
+def _commit_to_main(document: dict[str, Any]) -> None:
+    """The commit retargeted at base: straight to main, no pull request."""
+    commit = next(a for a in document["actions"] if a["type"] == "commit")
+    document["actions"] = [
+        commit | {"branch": "main", "parent_sha": document["observed"]["base_sha"]}
+    ]
+
+
 def _truncate(text: str) -> str:
     return text[: len(text) // 2]
 
@@ -348,6 +362,14 @@ PLAN_CASES = [
     plan_file("plan-and-a-change", PlanDoc(), "--branch", "x",
               says="give PLAN_FILE or a change, not both"),
     plan_file("plan-deeply-nested", _DEEP, says="is not JSON"),
+    plan_file("plan-added-merge", PlanDoc(edit=_added_merge),
+              says="actions[3]: the plan merges the pull request it opens (merge), but the planner derives no"),
+    plan_file("plan-commit-to-main", PlanDoc(edit=_commit_to_main),
+              says="actions[0]: the plan commits 1 file(s) to 'main', but the planner derives"),
+    plan_file("plan-expect-other-digest", PlanDoc(), "--expect-digest", "0" * 64,
+              says="--expect-digest: is sha256:0000"),
+    plan_file("plan-unsigned-with-key", PlanDoc(), env={"PRPLAN_PLAN_KEY": "k"},
+              says="signature: is missing"),
     Case(id="show-edited-plan", via=RUNNER, code=1, args=("show", PLAN),
          files={"plan.json": PlanDoc(raw=_edit_a_byte)}, says="the plan was edited after it was made"),
 ]  # fmt: skip

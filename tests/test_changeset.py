@@ -216,7 +216,7 @@ def test_plan_and_apply_a_saved_change_set(tmp_path: Path, forge_dir: Path) -> N
 
 def test_apply_a_change_set_in_one_go_prints_a_summary(tmp_path: Path, forge_dir: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["apply", "--changeset", str(_small(tmp_path)), "--local", str(forge_dir)]
+        cli, ["apply", "--changeset", str(_small(tmp_path)), "--local", str(forge_dir), "--yes"]
     )
     assert result.exit_code == 0, result.output
     assert (

@@ -304,7 +304,7 @@ def test_show_renders_a_saved_plan_in_every_format(
     run("plan", *change(forge_dir, new_values), "--out", saved)
     text = run("show", saved)
     assert text.exit_code == 0 and "rule: absent_propose" in text.output
-    assert json.loads(run("show", saved, "--format", "json").output) == json.loads(
+    assert json.loads(run("show", saved, "--format", "json").stdout) == json.loads(
         saved.read_text()
     )
     without = run("show", saved, "--format", "markdown")

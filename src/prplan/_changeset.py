@@ -31,10 +31,11 @@ import attrs
 
 from ._errors import InvalidRequestError, PlanFormatError, Problem, PrplanError, StalePlanError
 from ._executor import apply, moved_facts
+from ._integrity import check_plan
 from ._model import ChangeRequest
 from ._observe import observe
 from ._outcome import Outcome, OutcomeStatus, Reporter
-from ._plan import FORMAT_VERSION, Plan, canonical_json
+from ._plan import FORMAT_VERSION, Plan, canonical_json, check_signature, sign
 from ._planner import plan as make_plan
 from ._ports import ForgeClient
 
@@ -284,13 +285,19 @@ class ChangeSetPlan:
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(self._body())).hexdigest()
 
-    def to_json(self) -> str:
+    def to_json(self, *, key: bytes | None = None) -> str:
+        """The change set plan document; ``key``: signed as a plan is."""
         document = self._body()
         document["digest"] = self.digest
+        if key is not None:
+            document["signature"] = sign(self.digest, key)
         return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_dict(cls, document: dict[str, Any]) -> ChangeSetPlan:
+    def from_dict(cls, document: dict[str, Any], *, key: bytes | None = None) -> ChangeSetPlan:
+        """``key``: the document must be signed with it (``Plan.from_json``)."""
+        if key is not None:
+            check_signature(document, key)
         if document.get("format_version") != FORMAT_VERSION:
             raise PlanFormatError(
                 [
@@ -415,7 +422,12 @@ def apply_changeset(
 
     ``write_concurrency`` repositories are written at once (each one's
     writes still in order). The default, 1, is what GitHub asks of
-    integrations; raise it only for a forge that allows concurrent writes."""
+    integrations; raise it only for a forge that allows concurrent writes.
+
+    Every plan is checked (``PlanIntegrityError``) before the first stage
+    starts, so a hand-edited later stage never follows a written first one."""
+    for plan in changeset_plan.plans:
+        check_plan(plan)
     results: list[EntryResult] = []
     stop = threading.Event()
     lock = threading.Lock()

@@ -28,6 +28,7 @@ __all__ = [
     "Problem",
     "InvalidRequestError",
     "PlanFormatError",
+    "PlanIntegrityError",
     "RepositoryDisagreesError",
     "RefusedError",
     "StalePlanError",
@@ -71,6 +72,18 @@ class PlanFormatError(InvalidRequestError):
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         super().__init__(problems, what="plan document")
+
+
+class PlanIntegrityError(InvalidRequestError):
+    """A plan document reads fine but is not one to apply: its actions (or
+    refusal, notes, resolved edits) are not what the planner derives from its
+    own request and snapshot (the plan was edited and its digest recomputed),
+    its digest is not the one a reviewer pinned (``expect_digest``), or its
+    signature is missing or does not verify with the plan key. Nothing was
+    read from or written to the forge. Make and review a new plan."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(problems, what="plan")
 
 
 class RepositoryDisagreesError(PrplanError):

@@ -1,5 +1,10 @@
 """``apply(plan, client)``: carry out exactly the plan, or nothing.
 
+First, without a request to the forge, the plan must be what the planner
+derives from its own request and snapshot, and the reviewed one when
+``expect_digest`` pins it (``PlanIntegrityError`` otherwise; see
+``_integrity``): a hand-edited plan is never applied, digest or not.
+
 Before writing, the executor observes again and refuses the whole plan with
 ``StalePlanError`` if a fact the plan relied on moved: the branch head, the
 set and states of pull requests, the blob of any requested path on base or
@@ -20,6 +25,7 @@ from __future__ import annotations
 import time
 
 from ._errors import ConflictError, NotFoundError, PrplanError, StalePlanError
+from ._integrity import check_plan
 from ._model import PullRequestInfo, RepoSnapshot
 from ._observe import observe
 from ._outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
@@ -160,6 +166,7 @@ def apply(
     reporter: Reporter | None = None,
     recheck: bool = True,
     observed_at: float | None = None,
+    expect_digest: str | None = None,
 ) -> Outcome:
     """Apply ``plan`` through ``client``. Raises ``StalePlanError`` (writing
     nothing) if the repository moved; otherwise returns an ``Outcome``.
@@ -169,7 +176,26 @@ def apply(
     observation's requests, and compare-and-swap on every write still makes
     a race lose cleanly. A saved plan should always be rechecked.
     ``observed_at`` (``time.monotonic()``) is when a plan applied without
-    recheck was observed; by default, now."""
+    recheck was observed; by default, now.
+
+    Before anything else, ``PlanIntegrityError`` (nothing read or written)
+    if the plan is not what the planner derives from its own request and
+    snapshot, or if ``expect_digest`` (the reviewed plan's digest, as
+    ``prplan plan`` prints it) is given and differs."""
+    check_plan(plan, expect_digest=expect_digest)
+    return _apply_checked(plan, client, reporter=reporter, recheck=recheck, observed_at=observed_at)
+
+
+def _apply_checked(
+    plan: Plan,
+    client: ForgeClient,
+    *,
+    reporter: Reporter | None,
+    recheck: bool,
+    observed_at: float | None,
+) -> Outcome:
+    """``apply`` of a plan ``check_plan`` accepted. (Tests call it directly
+    to run a plan cut short, as a crash would leave it.)"""
     reporter = reporter or Reporter()
     repo = plan.request.repo
     before = client.request_count()

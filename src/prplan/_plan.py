@@ -2,20 +2,27 @@
 
 A plan is a frozen value. Its JSON form is canonical (sorted keys, fixed
 separators, UTF-8), so equal plans are equal bytes, and its ``digest`` is the
-sha256 of that canonical form without the digest itself. A plan carries the
+sha256 of that canonical form without the digest (and without the optional
+``signature``: an HMAC-SHA256 of the digest with the plan key, see
+``sign``). A plan carries the
 request (file contents included: text as text, other bytes as base64), the
 snapshot it was made from (the facts it relies on), the rule that decided it
 and every action with its reason. ``Plan.from_json`` checks the format
 version and the digest and re-validates the request, so a tampered or
-hand-edited plan is refused before anything is applied.
+hand-edited plan is refused before anything is applied. (A digest anyone
+can recompute; what else guards a plan is in ``_integrity`` and
+docs/plan-format.md.)
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
+import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,7 +30,7 @@ import attrs
 import cattrs
 from cattrs.strategies import configure_tagged_union
 
-from ._errors import InvalidRequestError, PlanFormatError, Problem
+from ._errors import InvalidRequestError, PlanFormatError, PlanIntegrityError, Problem
 from ._model import ChangeRequest, CommitInfo, RepoSnapshot, git_blob_sha
 from ._states import ActionKind, PRState, RefusalCode, Stage
 
@@ -41,7 +48,70 @@ __all__ = [
     "ResolvedFile",
     "Plan",
     "canonical_json",
+    "PLAN_KEY_ENV",
+    "sign",
+    "check_signature",
+    "signature_status",
 ]
+
+#: The environment variable the command reads the plan key from.
+PLAN_KEY_ENV = "PRPLAN_PLAN_KEY"
+
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+
+
+def sign(digest: str, key: bytes) -> str:
+    """The plan's ``signature``: HMAC-SHA256 of its digest (hex) with ``key``."""
+    return hmac.new(key, digest.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _signature_verifies(document: Mapping[str, Any], key: bytes) -> bool:
+    digest, signature = document.get("digest"), document.get("signature")
+    if not isinstance(digest, str) or not isinstance(signature, str) or not digest.isascii():
+        return False
+    return hmac.compare_digest(sign(digest, key), signature)
+
+
+def check_signature(document: Mapping[str, Any], key: bytes) -> None:
+    """With a plan key, only a plan signed with it is read: checked first,
+    before anything else in the document is used."""
+    if "signature" not in document:
+        raise PlanIntegrityError(
+            [
+                Problem(
+                    "signature",
+                    f"is missing, and a plan key is set ({PLAN_KEY_ENV}): only plans signed "
+                    "with it are applied. Make the plan again with the key set",
+                )
+            ]
+        )
+    if not _signature_verifies(document, key):
+        raise PlanIntegrityError(
+            [
+                Problem(
+                    "signature",
+                    f"does not verify with the plan key ({PLAN_KEY_ENV}): the plan was changed "
+                    "after it was signed, or signed with another key. Make and review a new plan",
+                )
+            ]
+        )
+
+
+def signature_status(document: object, key: bytes | None) -> str:
+    """One line for a reviewer: is the plan signed, and does it verify."""
+    signed = isinstance(document, dict) and "signature" in document
+    if key is None:
+        return f"{'signed' if signed else 'unsigned'}; not checked: {PLAN_KEY_ENV} not set"
+    if not signed:
+        return f"unsigned; apply refuses it while {PLAN_KEY_ENV} is set"
+    assert isinstance(document, dict)
+    if _signature_verifies(document, key):
+        return f"signed; verified with {PLAN_KEY_ENV}"
+    return (
+        f"signed; DOES NOT VERIFY with {PLAN_KEY_ENV} (changed after signing, or another "
+        "key): apply refuses it"
+    )
+
 
 #: Bumped whenever the meaning of a plan document changes. A plan written by
 #: a newer prplan is refused rather than half-understood.
@@ -205,13 +275,16 @@ class Plan:
     def digest(self) -> str:
         return hashlib.sha256(canonical_json(_CONVERTER.unstructure(self))).hexdigest()
 
-    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, redact: bool = False, key: bytes | None = None) -> dict[str, Any]:
         """The plan document. ``redact=True``: file contents are replaced by
         their git blob sha (``{"redacted": sha}``) and ``"redacted": true`` is
         set; the digest stays the full plan's, so supplying the same files
-        again reproduces it exactly (``from_json(..., contents=...)``)."""
+        again reproduces it exactly (``from_json(..., contents=...)``).
+        ``key``: add ``signature`` (see ``sign``), outside the digested body."""
         document: dict[str, Any] = _CONVERTER.unstructure(self)
         document["digest"] = self.digest
+        if key is not None:
+            document["signature"] = sign(self.digest, key)
         if redact:
             for path, content in self.request.files.items():
                 if isinstance(content, bytes):
@@ -229,10 +302,12 @@ class Plan:
             document["redacted"] = True
         return document
 
-    def to_json(self, *, redact: bool = False) -> str:
+    def to_json(self, *, redact: bool = False, key: bytes | None = None) -> str:
         """The plan document: sorted keys, two-space indent, ending in a newline."""
         return (
-            json.dumps(self.to_dict(redact=redact), sort_keys=True, indent=2, ensure_ascii=False)
+            json.dumps(
+                self.to_dict(redact=redact, key=key), sort_keys=True, indent=2, ensure_ascii=False
+            )
             + "\n"
         )
 
@@ -243,11 +318,18 @@ class Plan:
         *,
         contents: Mapping[str, bytes | None] | None = None,
         read_blob: Callable[[str], bytes] | None = None,
+        key: bytes | None = None,
     ) -> Plan:
         """Read a plan document. A redacted one needs ``contents``: the same
         files again (path -> bytes); and, when it edits files, ``read_blob``
         (sha -> bytes, from the forge) to read the observed files back and
-        redo the edits. Everything is checked against the plan's digest."""
+        redo the edits. Everything is checked against the plan's digest.
+
+        ``key`` (the plan key): the document must carry a ``signature`` that
+        verifies with it (``PlanIntegrityError`` otherwise), checked before
+        anything else. A redacted document's structure is checked in full
+        before ``read_blob`` is called, and only the blobs its own snapshot
+        names for its edited paths are read."""
         try:
             document = json.loads(text)
         except (ValueError, UnicodeDecodeError) as error:
@@ -256,38 +338,19 @@ class Plan:
             raise PlanFormatError(
                 [Problem("plan", "is not JSON a plan can be read from: nested too deeply")]
             ) from None
-        if isinstance(document, dict) and document.get("redacted") is True:
+        if not isinstance(document, dict):
+            raise PlanFormatError([Problem("plan", "must be a JSON object")])
+        if key is not None:
+            check_signature(document, key)
+        if document.get("redacted") is True:
+            _check_redacted(document)
             document = _unredact(document, contents, read_blob)
         return cls.from_dict(document)
 
     @classmethod
     def from_dict(cls, document: object) -> Plan:
-        if not isinstance(document, dict):
-            raise PlanFormatError([Problem("plan", "must be a JSON object")])
-        version = document.get("format_version")
-        if version != FORMAT_VERSION:
-            raise PlanFormatError(
-                [
-                    Problem(
-                        "format_version",
-                        f"is {version!r}; this prplan reads version {FORMAT_VERSION}. "
-                        "Make the plan again with this prplan, or apply it with the prplan that made it",
-                    )
-                ]
-            )
-        body = {k: v for k, v in document.items() if k != "digest"}
-        try:
-            # The request first and on its own, so that its problems come back
-            # with their own field names rather than wrapped by cattrs.
-            _CONVERTER.structure(body.get("request"), ChangeRequest)
-        except InvalidRequestError as error:
-            raise PlanFormatError([_under_request(p) for p in error.problems]) from None
-        except Exception as error:  # malformed content and the like
-            raise PlanFormatError([Problem("request", str(error))]) from None
-        try:
-            plan = _CONVERTER.structure(body, cls)
-        except Exception as error:  # cattrs' ClassValidationError and friends
-            raise PlanFormatError(_problems_from(error)) from None
+        plan = _structure(document)
+        assert isinstance(document, dict)
         claimed = document.get("digest")
         if claimed != plan.digest:
             raise PlanFormatError(
@@ -300,6 +363,37 @@ class Plan:
                 ]
             )
         return plan
+
+
+def _structure(document: object) -> Plan:
+    """The plan a document describes, every field checked (but not the digest)."""
+    if not isinstance(document, dict):
+        raise PlanFormatError([Problem("plan", "must be a JSON object")])
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise PlanFormatError(
+            [
+                Problem(
+                    "format_version",
+                    f"is {version!r}; this prplan reads version {FORMAT_VERSION}. "
+                    "Make the plan again with this prplan, or apply it with the prplan that made it",
+                )
+            ]
+        )
+    body = {k: v for k, v in document.items() if k not in ("digest", "signature")}
+    try:
+        # The request first and on its own, so that its problems come back
+        # with their own field names rather than wrapped by cattrs.
+        _CONVERTER.structure(body.get("request"), ChangeRequest)
+    except InvalidRequestError as error:
+        raise PlanFormatError([_under_request(p) for p in error.problems]) from None
+    except Exception as error:  # malformed content and the like
+        raise PlanFormatError([Problem("request", str(error))]) from None
+    try:
+        plan: Plan = _CONVERTER.structure(body, Plan)
+    except Exception as error:  # cattrs' ClassValidationError and friends
+        raise PlanFormatError(_problems_from(error)) from None
+    return plan
 
 
 def redacted_paths(document: dict[str, Any]) -> dict[str, str]:
@@ -319,6 +413,64 @@ def _restored(content: bytes) -> dict[str, str]:
 
 def _is_redacted(value: object) -> bool:
     return isinstance(value, dict) and set(value) == {"redacted"}
+
+
+def _check_redacted(document: dict[str, Any]) -> None:
+    """Check a redacted document in full before anything in it is used or
+    read from the forge: each digest is a blob sha and stands only where
+    content was (a request's file; an edited file's observed content, which
+    must be the blob the snapshot names at that path; what its edits made of
+    it), and everything else reads as a plan, with the contents left out."""
+    problems: list[Problem] = []
+    trial = copy.deepcopy(document)  # the document with placeholders for the digests
+    trial.pop("redacted")
+
+    def digest_at(field: str, value: object) -> bool:
+        if not _is_redacted(value):
+            return False
+        assert isinstance(value, dict)
+        sha = value["redacted"]
+        if not isinstance(sha, str) or not _SHA1.match(sha):
+            problems.append(Problem(field, "is not a git blob sha (40 lowercase hex digits)"))
+        return True
+
+    request = document.get("request")
+    files = request.get("files") if isinstance(request, dict) else None
+    observed = document.get("observed")
+    resolved = document.get("resolved", [])
+    if not isinstance(files, dict):
+        raise PlanFormatError([Problem("request.files", "is missing or not an object")])
+    if not isinstance(observed, dict) or not isinstance(resolved, list):
+        raise PlanFormatError([Problem("plan", "resolved must be a list and observed an object")])
+    edited = {p for p, c in files.items() if isinstance(c, dict) and set(c) == {"edits"}}
+    for path, value in files.items():
+        if digest_at(f"request.files[{path!r}]", value):
+            trial["request"]["files"][path] = {"text": ""}
+    for side, blobs_side in (("base_contents", "base_blobs"), ("branch_contents", "branch_blobs")):
+        contents = observed.get(side, {})
+        if not isinstance(contents, dict):
+            problems.append(Problem(f"observed.{side}", "must be an object"))
+            continue
+        blobs = observed.get(blobs_side)
+        for path, value in contents.items():
+            field = f"observed.{side}[{path!r}]"
+            if not digest_at(field, value):
+                continue
+            trial["observed"][side][path] = {"text": ""}
+            if path not in edited:
+                problems.append(Problem(field, "is not a file the request edits"))
+            elif not isinstance(blobs, dict) or blobs.get(path) != value["redacted"]:
+                problems.append(
+                    Problem(field, f"is not the blob observed.{blobs_side} names at {path!r}")
+                )
+    for index, entry in enumerate(resolved):
+        if isinstance(entry, dict) and digest_at(f"resolved[{index}]", entry.get("content")):
+            trial["resolved"][index]["content"] = {"text": ""}
+            if not isinstance(entry.get("path"), str) or entry["path"] not in edited:
+                problems.append(Problem(f"resolved[{index}]", "is not a file the request edits"))
+    if problems:
+        raise PlanFormatError(problems)
+    _structure(trial)  # every other field, named when wrong
 
 
 def _unredact(
@@ -440,6 +592,19 @@ def _problems_from(error: Exception) -> list[Problem]:
 
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
+
+    # Scalars as they are, never coerced: cattrs would make a string of any
+    # value (an object where a sha belongs) and an int of "12".
+    def exactly(kind: type) -> Callable[[Any, type], Any]:
+        def structure(value: Any, target: type) -> Any:
+            if type(value) is not kind:
+                raise ValueError(f"must be a {kind.__name__}, not {type(value).__name__}")
+            return value if target is kind else target(value)  # an enum: by its value
+
+        return structure
+
+    for scalar in (str, int, bool):
+        converter.register_structure_hook(scalar, exactly(scalar))
 
     # File contents: text when it is UTF-8 (so a reviewer can read the plan),
     # base64 otherwise.

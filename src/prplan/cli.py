@@ -38,11 +38,12 @@ from ._changeset import (
 from ._demo import run_demo
 from ._errors import InvalidRequestError, Problem, PrplanError, StalePlanError
 from ._executor import apply as apply_plan
+from ._integrity import check_plan, normalise_digest
 from ._lifecycle import mermaid
 from ._model import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
 from ._observe import observe
 from ._outcome import ActionResult, Outcome, OutcomeStatus, Reporter
-from ._plan import Plan
+from ._plan import PLAN_KEY_ENV, Plan, signature_status
 from ._planner import plan as make_plan
 from ._ports import ForgeClient
 from ._render import brought_paths, diff_paths, outcome_text, plan_markdown, plan_text
@@ -150,6 +151,59 @@ def _client(local: Path | None, github_url: str | None) -> ForgeClient:
     return GitHubClient(
         token=token, base_url=github_url or os.environ.get("GITHUB_API_URL") or None
     )
+
+
+def _plan_key() -> bytes | None:
+    """The plan key from PRPLAN_PLAN_KEY (never printed). Set but empty is
+    refused: it is what a CI secret that does not exist expands to, and
+    would silently turn signing off."""
+    value = os.environ.get(PLAN_KEY_ENV)
+    if value is None:
+        return None
+    if not value:
+        raise Bad(
+            [
+                Problem(
+                    PLAN_KEY_ENV,
+                    "is set but empty (a missing CI secret?): set it to the plan key, or unset it",
+                )
+            ]
+        )
+    return value.encode("utf-8")
+
+
+def _in_plan(plan_file: Path | None, problem: Problem) -> Problem:
+    """A problem of a plan, named as the user gave it: the option, or the
+    field of PLAN_FILE."""
+    if problem.field == "expect_digest":
+        return Problem("--expect-digest", problem.message)
+    return (
+        problem if plan_file is None else Problem(f"{plan_file}: {problem.field}", problem.message)
+    )
+
+
+def _on_a_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _confirm(what: str, yes: bool) -> None:
+    """A change planned just now is applied only after a yes: --yes, or the
+    answer on a terminal. (A saved plan was approved by its review.)"""
+    if yes:
+        return
+    if not _on_a_terminal():
+        raise Bad(
+            [
+                Problem(
+                    "--yes",
+                    f"is required to apply {what} planned just now without a terminal to confirm "
+                    "on; or save it with `prplan plan --out FILE`, review it, and apply the file",
+                )
+            ]
+        )
+    if not click.confirm(f"Apply {what}?", default=False):
+        click.echo("Nothing was applied.", err=True)
+        sys.exit(EXIT["error"])
 
 
 # --- the change -----------------------------------------------------------------------
@@ -550,15 +604,16 @@ def _show_changeset(the_set: ChangeSetPlan, fmt: str, client: ForgeClient | None
 def _apply_changeset(
     plan_file: Path | None, file: Path | None, repo: str | None, change: dict[str, Any], local: Path | None,
     github_url: str | None, concurrency: int, write_concurrency: int, keep_going: bool,
-    audit_log: Path | None, fmt: str,
+    audit_log: Path | None, fmt: str, yes: bool, expect_digest: str | None,
 ) -> None:  # fmt: skip
     if plan_file is not None:
         if file is not None or _given(change):
             raise Bad([Problem("--changeset", "a saved change set plan already holds its changes")])
         import json
 
+        key = _plan_key()
         try:
-            the_set = ChangeSetPlan.from_dict(json.loads(plan_file.read_bytes()))
+            the_set = ChangeSetPlan.from_dict(json.loads(plan_file.read_bytes()), key=key)
         except InvalidRequestError as error:
             raise Bad(
                 [Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]
@@ -570,20 +625,24 @@ def _apply_changeset(
         client, the_set = _plan_changeset(file, repo, change, local, github_url, concurrency)
         recheck = False
     planned_at = time.monotonic()
+    if expect_digest is not None and expect_digest != the_set.digest:
+        raise Bad([Problem("--expect-digest", f"is sha256:{expect_digest} but the change set's digest "
+                           f"is sha256:{the_set.digest}: it is not the one that was reviewed")])  # fmt: skip
     if fmt == "text":
         _show_changeset(the_set, fmt, None)
-    asks = plan_file is None and the_set.has_changes and sys.stdin.isatty() and sys.stdout.isatty()
-    if asks and not click.confirm("Apply this change set?", default=False):
-        click.echo("Nothing was applied.", err=True)
-        sys.exit(EXIT["ok"])
+    if plan_file is None and the_set.has_changes:
+        _confirm("this change set", yes)
     audit = None if audit_log is None else audit_log
-    with _bar("applying", len(the_set.plans)) as advance:
-        result = apply_changeset(
-            client, the_set, concurrency=concurrency, keep_going=keep_going, recheck=recheck,
-            write_concurrency=write_concurrency, observed_at=planned_at,
-            reporter=(lambda stage, one: AuditLog(audit, one)) if audit is not None else None,
-            on_entry=advance,
-        )  # fmt: skip
+    try:
+        with _bar("applying", len(the_set.plans)) as advance:
+            result = apply_changeset(
+                client, the_set, concurrency=concurrency, keep_going=keep_going, recheck=recheck,
+                write_concurrency=write_concurrency, observed_at=planned_at,
+                reporter=(lambda stage, one: AuditLog(audit, one)) if audit is not None else None,
+                on_entry=advance,
+            )  # fmt: skip
+    except InvalidRequestError as error:  # a plan in the set is not what the planner derives
+        raise Bad([Problem(p.field, p.message) for p in error.problems]) from None
     if fmt == "json":
         import json
 
@@ -661,18 +720,20 @@ def plan(
                     )
                 ]
             )
+        key = _plan_key()
         client, the_set = _plan_changeset(changeset, repo, change, local, github_url, concurrency)
         if out is not None:
-            out.write_text(the_set.to_json(), encoding="utf-8")
+            out.write_text(the_set.to_json(key=key), encoding="utf-8")
         _show_changeset(the_set, fmt, client)
         if the_set.refused:
             sys.exit(EXIT["refused"])
         sys.exit(EXIT["changes"] if the_set.has_changes else EXIT["ok"])
     request = _request(repo, change)
+    key = _plan_key()
     client = _client(local, github_url)
     the_plan = make_plan(observe(client, request), request)
     try:
-        document = the_plan.to_json(redact=redact_content)
+        document = the_plan.to_json(redact=redact_content, key=key)
     except InvalidRequestError as error:
         raise Bad(list(error.problems)) from None
     if out is not None:
@@ -697,6 +758,8 @@ def plan(
 )
 @click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
               help="Append one JSON line per action executed, and one for the outcome.")  # fmt: skip
+@click.option("--expect-digest", metavar="SHA256",
+              help="Apply only the plan (or change set) with this digest: the one that was reviewed.")  # fmt: skip
 @_changeset_options
 @click.option("--write-concurrency", default=1, show_default=True, type=click.IntRange(1, 32),
               help="Change sets: repositories written at once. 1 is what GitHub asks of integrations; "
@@ -706,14 +769,23 @@ def plan(
 @_format_option
 def apply(
     plan_file: Path | None, repo: str | None, local: Path | None, github_url: str | None,
-    yes: bool, audit_log: Path | None, changeset: Path | None, concurrency: int, write_concurrency: int,
-    keep_going: bool, fmt: str, **change: Any,
+    yes: bool, audit_log: Path | None, expect_digest: str | None, changeset: Path | None, concurrency: int,
+    write_concurrency: int, keep_going: bool, fmt: str, **change: Any,
 ) -> None:  # fmt: skip
     """Apply a saved plan (PLAN_FILE), or plan and apply a change (or --changeset) in one go.
 
     A saved plan is checked against the repository first and refused, writing
-    nothing, if a fact it relied on has moved. A change set is applied stage by
-    stage; a stage starts only when every entry of the one before reached its goal."""
+    nothing, if a fact it relied on has moved, and refused if it is not exactly
+    what the planner derives from its own request and snapshot (a hand-edited
+    plan). With PRPLAN_PLAN_KEY set, only a plan signed with that key is
+    applied. A change planned now is applied after confirmation on a terminal,
+    else only with --yes. A change set is applied stage by stage; a stage
+    starts only when every entry of the one before reached its goal."""
+    if expect_digest is not None:
+        try:
+            expect_digest = normalise_digest(expect_digest, "--expect-digest")
+        except InvalidRequestError as error:
+            raise Bad(list(error.problems)) from None
     saved_set = plan_file is not None and _is_changeset(plan_file)
     if plan_file is not None and changeset is not None:
         raise Bad(
@@ -726,7 +798,7 @@ def apply(
         )
     if changeset is not None or saved_set:
         _apply_changeset(plan_file if saved_set else None, changeset, repo, change, local, github_url,
-                         concurrency, write_concurrency, keep_going, audit_log, fmt)  # fmt: skip
+                         concurrency, write_concurrency, keep_going, audit_log, fmt, yes, expect_digest)  # fmt: skip
     if plan_file is not None:
         raw = plan_file.read_bytes()
         given = _given(change)
@@ -762,6 +834,7 @@ def apply(
                     )
                 ]
             )
+        key = _plan_key()
         client = _client(local, github_url)
         document_repo = _plan_repo(raw)
 
@@ -770,12 +843,11 @@ def apply(
 
         try:
             the_plan = Plan.from_json(
-                raw, contents=contents, read_blob=read_blob if redacted else None
+                raw, contents=contents, read_blob=read_blob if redacted else None, key=key
             )
+            check_plan(the_plan, expect_digest=expect_digest)  # before it is shown as a plan
         except InvalidRequestError as error:
-            raise Bad(
-                [Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]
-            ) from None
+            raise Bad([_in_plan(plan_file, p) for p in error.problems]) from None
         if repo is not None and repo != the_plan.request.repo:
             raise Bad([Problem("--repo", f"is {repo} but the plan is for {the_plan.request.repo}")])
         recheck = True
@@ -788,16 +860,8 @@ def apply(
         observed_at = time.monotonic()  # before any prompt: the wait counts
     if fmt != "json":
         _show_plan(the_plan, fmt, client if fmt == "markdown" else None)
-    asks = (
-        the_plan.actions
-        and plan_file is None
-        and not yes
-        and sys.stdin.isatty()
-        and sys.stdout.isatty()
-    )
-    if asks and not click.confirm("Apply this plan?", default=False):
-        click.echo("Nothing was applied.", err=True)
-        sys.exit(EXIT["ok"])
+    if the_plan.actions and plan_file is None:
+        _confirm("this plan", yes)
     reporters: list[Reporter] = []
     audit = AuditLog(audit_log, the_plan) if audit_log is not None else None
     if audit is not None:
@@ -806,8 +870,11 @@ def apply(
         reporters.append(_Progress(len(the_plan.actions)))
     try:
         outcome = apply_plan(
-            the_plan, client, reporter=_Both(*reporters), recheck=recheck, observed_at=observed_at
-        )
+            the_plan, client, reporter=_Both(*reporters), recheck=recheck,
+            observed_at=observed_at, expect_digest=expect_digest,
+        )  # fmt: skip
+    except InvalidRequestError as error:  # not the derived plan, or not the reviewed one
+        raise Bad([_in_plan(None, p) for p in error.problems]) from None
     except StalePlanError as error:
         if audit is not None:
             audit.refused_before_apply(the_plan.request.repo, error)
@@ -830,13 +897,25 @@ def apply(
 @_format_option
 def show(plan_file: Path, local: Path | None, github_url: str | None, fmt: str) -> None:
     """Show a saved plan. Markdown diffs need the old contents: name the forge
-    (--local or --github-url) to include them."""
+    (--local or --github-url) to include them.
+
+    A plan that is not what the planner derives from its own request and
+    snapshot (edited by hand) is refused, as apply would. The last line says
+    whether the plan is signed and whether the signature verifies with
+    PRPLAN_PLAN_KEY (on stderr with --format json)."""
+    raw = plan_file.read_bytes()
+    key = _plan_key()
     try:
-        the_plan = Plan.from_json(plan_file.read_bytes())
+        the_plan = Plan.from_json(raw)
+        check_plan(the_plan)
     except InvalidRequestError as error:
         raise Bad([Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]) from None
     client = _client(local, github_url) if (local or github_url) and fmt == "markdown" else None
     _show_plan(the_plan, fmt, client)
+    import json
+
+    status = f"signature: {signature_status(json.loads(raw), key)}"
+    click.echo(status, err=fmt == "json")
 
 
 @cli.command()
