@@ -8,6 +8,7 @@ See docs/ for the states, the rules and the API.
 """
 
 from ._errors import (
+    ApplyFailedError,
     ConflictError,
     ForgeError,
     InvalidRequestError,
@@ -106,6 +107,7 @@ __all__ = [
     "StalePlanError",
     "ConflictError",
     "MergeBlocked",
+    "ApplyFailedError",
     "ForgeError",
     "NotFoundError",
 ]

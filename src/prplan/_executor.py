@@ -103,15 +103,16 @@ def apply(
         )
         reporter.finished(outcome)
         return outcome
-    if not plan.actions:
-        outcome = Outcome(repo=repo, status=OutcomeStatus.UNCHANGED, plan_digest=plan.digest)
-        reporter.finished(outcome)
-        return outcome
-
+    # An empty plan is rechecked too: "nothing to do" is a claim about the
+    # repository (base holds the content), and base may have been reverted.
     if recheck:
         moved = moved_facts(plan.observed, observe(client, plan.request))
         if moved:
             raise StalePlanError(moved)
+    if not plan.actions:
+        outcome = Outcome(repo=repo, status=OutcomeStatus.UNCHANGED, plan_digest=plan.digest)
+        reporter.finished(outcome)
+        return outcome
     # The moment the facts were last known true: now (after the recheck), or
     # "moments ago" for a plan made just before (recheck=False).
 
