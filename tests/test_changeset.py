@@ -12,7 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan._changeset import apply_changeset, load_changeset, parse_changeset, plan_changeset
+from prplan._changeset import (
+    ChangeSetPlan,
+    Goal,
+    apply_changeset,
+    load_changeset,
+    parse_changeset,
+    plan_changeset,
+)
 from prplan.cli import cli
 from prplan.localforge._rest import ForgeServer
 
@@ -263,3 +270,381 @@ def test_concurrent_writes_when_asked_converge_the_same(tmp_path: Path) -> None:
     assert result.ok and len(result.entries) == 20
     assert all(len(forge.pull_requests(repo)) == 1 for repo in [CONFIG, *CLUSTERS])
     assert _converged(forge, path)
+
+
+# --- goals: a stage moves on only when the one before reached its goal ----------------------
+
+BRANCH = "release/api-1.4.2"
+BUMPED = VALUES.replace("'1.4.1'", "'1.4.2'")
+
+
+def _untouched(forge: prplan.LocalForge, repos: list[str]) -> bool:
+    """No branch, pull request or commit beyond the seed in any of ``repos``."""
+    return all(
+        forge.pull_requests(repo) == []
+        and set(forge.branches(repo)) == {"main"}
+        and forge.files(repo, "main") == {"clusters/api.yaml": b"api: 1.4.1\n", "clusters/old.yaml": b"old\n"}
+        for repo in repos
+    )  # fmt: skip
+
+
+def _close_a_pull_request(forge: prplan.LocalForge) -> None:
+    """The configuration's release pull request was closed unmerged by a human."""
+    forge.push(CONFIG, BRANCH, {"apps/api/values.yaml": BUMPED}, message="Release api 1.4.2")
+    forge.close_pr(CONFIG, forge.open_pr(CONFIG, BRANCH))
+
+
+def _skipping(tmp_path: Path, stages: int = 2) -> Path:
+    document = _document(tmp_path)
+    stages_ = document["stages"]
+    assert isinstance(stages_, list)
+    stages_[0]["changes"][0]["on_closed"] = "skip"
+    stages_[1]["changes"] = stages_[1]["changes"][:stages]
+    return _write(tmp_path, document)
+
+
+def test_a_skipped_entry_is_short_of_its_goal_and_stage_two_never_starts(tmp_path: Path) -> None:
+    forge = _forge()
+    _close_a_pull_request(forge)
+    planned = plan_changeset(forge, load_changeset(_skipping(tmp_path)))
+    assert planned.plans[0].rule == "closed_skip"
+    result = apply_changeset(forge, planned)
+    config = result.entries[0]
+    assert config.status == "unchanged" and config.goal is Goal.MERGED
+    assert not config.reached_goal and config.achieved is Goal.APPLIED and not result.ok
+    assert [e.status for e in result.entries[1:]] == ["not_run"] * 2
+    assert "stage 'configuration' did not reach its goal" in result.entries[1].note
+    assert forge.read_file(CONFIG, "main", "apps/api/values.yaml") == VALUES.encode()
+    assert _untouched(forge, CLUSTERS[:2])
+
+
+def test_a_skipped_entry_through_the_command_exits_5_and_stage_two_is_untouched(
+    tmp_path: Path, forge_dir: Path
+) -> None:
+    forge = prplan.LocalForge.open(forge_dir)
+    _close_a_pull_request(forge)
+    forge.close()
+    result = CliRunner().invoke(
+        cli,
+        ["apply", "--changeset", str(_skipping(tmp_path, 3)), "--local", str(forge_dir), "--yes"],
+    )
+    assert result.exit_code == 5, result.output
+    assert "merged: not reached" in result.output and "short of its goal (merged)" in result.output
+    assert "stage 'configuration' did not reach its goal" in result.output
+    forge = prplan.LocalForge.open(forge_dir)
+    assert _untouched(forge, CLUSTERS[:3])
+    assert forge.read_file(CONFIG, "main", "apps/api/values.yaml") == VALUES.encode()
+
+
+def _commit_only(tmp_path: Path, require: str | None) -> Path:
+    document = _document(tmp_path)
+    stages = document["stages"]
+    assert isinstance(stages, list)
+    stages[0]["changes"][0]["create_pr"] = False
+    if require is not None:
+        stages[0]["require"] = require
+    stages[1]["changes"] = stages[1]["changes"][:2]
+    return _write(tmp_path, document)
+
+
+def test_a_commit_to_a_side_branch_is_short_of_the_default_goal(tmp_path: Path) -> None:
+    forge = _forge()
+    result = apply_changeset(
+        forge, plan_changeset(forge, load_changeset(_commit_only(tmp_path, None)))
+    )
+    assert [e.status for e in result.entries] == ["committed", "not_run", "not_run"]
+    assert not result.ok and result.entries[0].goal is Goal.MERGED
+    assert forge.read_file(CONFIG, BRANCH, "apps/api/values.yaml") == BUMPED.encode()
+    assert forge.read_file(CONFIG, "main", "apps/api/values.yaml") == VALUES.encode()
+    assert _untouched(forge, CLUSTERS[:2])
+
+
+def test_require_applied_lets_a_commit_only_stage_go_on(tmp_path: Path) -> None:
+    forge = _forge()
+    path = _commit_only(tmp_path, "applied")
+    planned = plan_changeset(forge, load_changeset(path))
+    assert planned.require == (Goal.APPLIED, None)
+    result = apply_changeset(forge, ChangeSetPlan.from_dict(json.loads(planned.to_json())))
+    assert result.ok and [e.status for e in result.entries] == ["committed", "merged", "merged"]
+    assert [e.goal for e in result.entries] == [Goal.APPLIED, Goal.MERGED, Goal.MERGED]
+    assert all(
+        forge.files(repo, "main") == {"clusters/api.yaml": b"api: 1.4.2\n"} for repo in CLUSTERS[:2]
+    )
+
+
+def test_require_applied_through_the_command(tmp_path: Path, forge_dir: Path) -> None:
+    runner = CliRunner()
+    default = runner.invoke(
+        cli, ["apply", "--changeset", str(_commit_only(tmp_path, None)), "--local", str(forge_dir),
+              "--format", "json", "--yes"])  # fmt: skip
+    assert default.exit_code == 5, default.output
+    report = json.loads(default.output)
+    assert [(e["status"], e["goal"], e["reached_goal"]) for e in report["entries"]] == [
+        ("committed", "merged", False), ("not_run", "merged", False), ("not_run", "merged", False)]  # fmt: skip
+    applied = runner.invoke(
+        cli, ["apply", "--changeset", str(_commit_only(tmp_path, "applied")), "--local",
+              str(forge_dir), "--format", "json", "--yes"])  # fmt: skip
+    assert applied.exit_code == 0, applied.output
+    assert [e["status"] for e in json.loads(applied.output)["entries"]] == ["unchanged", "merged", "merged"]  # fmt: skip
+
+
+def test_require_is_validated_and_a_stage_field_typo_named(tmp_path: Path) -> None:
+    document = {"version": 1, "defaults": {"branch": "b"}, "stages": [
+        {"name": "one", "require": "deployed", "changes": [{"repo": CONFIG, "delete": ["a"]}]},
+        {"name": "two", "requires": "merged", "changes": [{"repo": CLUSTERS[0], "delete": ["a"]}]}]}  # fmt: skip
+    with pytest.raises(prplan.InvalidRequestError) as raised:
+        parse_changeset(document)
+    assert {str(p) for p in raised.value.problems} == {
+        "stages[0].require: is 'deployed'; give merged, proposed or applied (see docs/changesets.md)",
+        "stages[1].requires: is not a stage field (name, changes, require)",
+    }
+
+
+def test_a_saved_plan_without_require_keeps_its_digest_and_an_edited_require_is_caught(
+    tmp_path: Path,
+) -> None:
+    forge = _forge()
+    planned = plan_changeset(forge, load_changeset(_small(tmp_path)))
+    document = json.loads(planned.to_json())
+    assert all("require" not in stage for stage in document["stages"])
+    document["stages"][0]["require"] = "applied"  # loosened after review
+    with pytest.raises(prplan.PlanFormatError, match="digest"):
+        ChangeSetPlan.from_dict(document)
+
+
+def _in_place_then_reverted(tmp_path: Path, forge_dir: Path) -> Path:
+    """The configuration already holds the release when planned ("nothing to
+    do"); then someone reverts it before the saved plan is applied."""
+    forge = prplan.LocalForge.open(forge_dir)
+    forge.push(CONFIG, "main", {"apps/api/values.yaml": BUMPED})
+    forge.close()
+    saved = tmp_path / "plan.json"
+    planned = CliRunner().invoke(
+        cli,
+        [
+            "plan",
+            "--changeset",
+            str(_small(tmp_path)),
+            "--local",
+            str(forge_dir),
+            "--out",
+            str(saved),
+        ],
+    )
+    assert planned.exit_code == 2, planned.output
+    plan = ChangeSetPlan.from_dict(json.loads(saved.read_text()))
+    assert plan.plans[0].is_empty and all(p.actions for p in plan.plans[1:])
+    forge = prplan.LocalForge.open(forge_dir)
+    forge.push(CONFIG, "main", {"apps/api/values.yaml": VALUES}, message="Revert api 1.4.2")
+    forge.close()
+    return saved
+
+
+def test_a_saved_empty_entry_is_rechecked_a_reverted_base_is_stale(
+    tmp_path: Path, forge_dir: Path
+) -> None:
+    saved = _in_place_then_reverted(tmp_path, forge_dir)
+    result = CliRunner().invoke(
+        cli, ["apply", str(saved), "--local", str(forge_dir), "--format", "json"]
+    )
+    assert result.exit_code == 4, result.output
+    report = json.loads(result.output)
+    assert [e["status"] for e in report["entries"]] == ["stale", "not_run", "not_run", "not_run"]
+    assert report["entries"][0]["error_type"] == "StalePlanError" and not report["wrote"]
+    assert "apps/api/values.yaml on base" in report["entries"][0]["error"]
+    forge = prplan.LocalForge.open(forge_dir)
+    assert _untouched(forge, CLUSTERS[:3]) and forge.pull_requests(CONFIG) == []
+
+
+def test_a_saved_empty_entry_through_the_api_is_stale_too(tmp_path: Path, forge_dir: Path) -> None:
+    saved = _in_place_then_reverted(tmp_path, forge_dir)
+    forge = prplan.LocalForge.open(forge_dir)
+    result = apply_changeset(forge, ChangeSetPlan.from_dict(json.loads(saved.read_text())))
+    assert [e.status for e in result.entries] == ["stale", "not_run", "not_run", "not_run"]
+    assert not result.wrote and _untouched(forge, CLUSTERS[:3])
+
+
+def _stale_third_cluster(forge: prplan.LocalForge) -> None:
+    forge.push(CLUSTERS[2], "main", {"clusters/api.yaml": "api: 1.4.1-hotfix\n"}, message="Hotfix")
+
+
+def test_a_stale_entry_means_no_entry_of_its_stage_is_written(tmp_path: Path) -> None:
+    forge = _forge()
+    document = _document(tmp_path)
+    stages = document["stages"]
+    assert isinstance(stages, list)
+    stages[1]["changes"] = stages[1]["changes"][:3]
+    planned = plan_changeset(forge, load_changeset(_write(tmp_path, document)))
+    _stale_third_cluster(forge)  # the last entry of stage 2: the first two would go first
+    result = apply_changeset(forge, planned, keep_going=True)
+    assert [e.status for e in result.entries] == ["merged", "not_run", "not_run", "stale"]
+    assert result.entries[3].error_type == "StalePlanError"
+    assert "the check of stage 'clusters' failed for acme/cluster-02" in result.entries[1].note
+    assert all(forge.pull_requests(repo) == [] and set(forge.branches(repo)) == {"main"}
+               for repo in CLUSTERS[:3])  # fmt: skip
+    assert result.wrote and not result.ok
+
+
+def test_exit_4_only_when_nothing_was_written(tmp_path: Path, forge_dir: Path) -> None:
+    path, saved = _small(tmp_path), tmp_path / "plan.json"
+    CliRunner().invoke(
+        cli, ["plan", "--changeset", str(path), "--local", str(forge_dir), "--out", str(saved)]
+    )
+    forge = prplan.LocalForge.open(forge_dir)
+    _stale_third_cluster(forge)
+    forge.close()
+    result = CliRunner().invoke(
+        cli, ["apply", str(saved), "--local", str(forge_dir), "--format", "json"]
+    )
+    assert result.exit_code == 5, result.output  # stage 1 was written: not "nothing written"
+    report = json.loads(result.output)
+    assert report["wrote"] and [e["status"] for e in report["entries"]] == [
+        "merged",
+        "not_run",
+        "not_run",
+        "stale",
+    ]
+    forge = prplan.LocalForge.open(forge_dir)
+    assert all(forge.pull_requests(repo) == [] for repo in CLUSTERS[:3])
+
+
+def test_an_error_mentioning_stale_is_not_a_stale_plan() -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo("acme/one", {"a.txt": "a\n"})
+    forge.set_branch("acme/one", "stale-fixes", "main")
+    changeset = parse_changeset({"version": 1, "changes": [
+        {"repo": "acme/one", "branch": "rel", "base": "stale-fixes", "delete": ["a.txt"]}]})  # fmt: skip
+    planned = plan_changeset(forge, changeset)
+    forge.remove_branch("acme/one", "stale-fixes")
+    (entry,) = apply_changeset(forge, planned).entries
+    assert "stale-fixes" in entry.error
+    assert entry.status == "failed" and entry.error_type == "NotFoundError"
+
+
+class _Terminal:
+    """``sys`` as the command sees it on a terminal: stdin and stdout are
+    ttys (CliRunner's own streams underneath), everything else is ``sys``."""
+
+    class _Tty:
+        def __init__(self, stream: object) -> None:
+            self._stream = stream
+
+        def isatty(self) -> bool:
+            return True
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._stream, name)
+
+    def __getattr__(self, name: str) -> object:
+        import sys
+
+        value = getattr(sys, name)
+        return self._Tty(value) if name in {"stdin", "stdout"} else value
+
+
+@pytest.mark.parametrize("yes", [True, False], ids=["yes", "asked"])
+def test_yes_does_not_ask_on_a_terminal(
+    tmp_path: Path, forge_dir: Path, monkeypatch: pytest.MonkeyPatch, yes: bool
+) -> None:
+    from prplan import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "sys", _Terminal())
+    args = ["apply", "--changeset", str(_small(tmp_path)), "--local", str(forge_dir)]
+    result = CliRunner().invoke(cli, args + (["--yes"] if yes else []), input="n\n")
+    assert result.exit_code == (0 if yes else 1), result.output  # declining applies nothing
+    asked = "Apply this change set?" in result.output
+    assert asked is not yes
+    forge = prplan.LocalForge.open(forge_dir)
+    assert (
+        forge.read_file(CONFIG, "main", "apps/api/values.yaml")
+        == (BUMPED if yes else VALUES).encode()
+    )
+
+
+def test_who_is_asked_before_a_change_set_is_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from prplan.cli import _asks_to_apply_changeset as asks
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    forge = _forge()
+    the_set = plan_changeset(forge, load_changeset(_small(tmp_path)))
+    assert asks(the_set, saved=False, yes=False, skip_refused=False)
+    assert not asks(the_set, saved=False, yes=True, skip_refused=False)
+    assert not asks(the_set, saved=True, yes=False, skip_refused=False)
+
+
+def _one_refused(tmp_path: Path, stage: int) -> Path:
+    """acme/cluster-01 may not modify its file (allow_modification: false): refused."""
+    document = _document(tmp_path)
+    stages = document["stages"]
+    assert isinstance(stages, list)
+    stages[1]["changes"] = stages[1]["changes"][:3]
+    refused = stages[1]["changes"].pop(1)
+    refused["allow_modification"] = False
+    stages[stage]["changes"].append(refused)
+    return _write(tmp_path, document)
+
+
+def test_a_saved_plan_with_a_refusal_is_not_applied_unless_skip_refused(
+    tmp_path: Path, forge_dir: Path
+) -> None:
+    saved, runner = tmp_path / "plan.json", CliRunner()
+    planned = runner.invoke(cli, ["plan", "--changeset", str(_one_refused(tmp_path, 1)), "--local",
+                                  str(forge_dir), "--out", str(saved)])  # fmt: skip
+    assert planned.exit_code == 3, planned.output
+    refused = runner.invoke(
+        cli, ["apply", str(saved), "--local", str(forge_dir), "--format", "json"]
+    )
+    assert refused.exit_code == 3, refused.output
+    report = json.loads(refused.output)
+    assert [(e["repo"], e["status"]) for e in report["entries"]] == [
+        (CONFIG, "not_run"), (CLUSTERS[0], "not_run"), (CLUSTERS[2], "not_run"), (CLUSTERS[1], "refused")]  # fmt: skip
+    assert "--skip-refused" in report["entries"][0]["note"] and not report["wrote"]
+    forge = prplan.LocalForge.open(forge_dir)
+    assert forge.pull_requests(CONFIG) == [] and _untouched(forge, CLUSTERS[:3])
+    forge.close()
+
+    rest = runner.invoke(cli, ["apply", str(saved), "--local", str(forge_dir), "--skip-refused"])
+    assert rest.exit_code == 3, rest.output  # the refusal still stands
+    forge = prplan.LocalForge.open(forge_dir)
+    assert forge.read_file(CONFIG, "main", "apps/api/values.yaml") == BUMPED.encode()
+    assert [forge.read_file(repo, "main", "clusters/api.yaml") for repo in CLUSTERS[:3]] == [
+        b"api: 1.4.2\n", b"api: 1.4.1\n", b"api: 1.4.2\n"]  # fmt: skip
+
+
+def test_a_change_set_with_a_refusal_is_not_applied_in_one_go_either(
+    tmp_path: Path, forge_dir: Path
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["apply", "--changeset", str(_one_refused(tmp_path, 1)), "--local", str(forge_dir)]
+    )
+    assert result.exit_code == 3, result.output
+    assert "--skip-refused" in result.output
+    forge = prplan.LocalForge.open(forge_dir)
+    assert forge.pull_requests(CONFIG) == [] and _untouched(forge, CLUSTERS[:3])
+
+
+def test_skip_refused_through_the_api_and_a_refusal_holds_later_stages(tmp_path: Path) -> None:
+    forge = _forge()
+    planned = plan_changeset(forge, load_changeset(_one_refused(tmp_path, 0)))
+    assert [p.request.repo for p in planned.refused] == [CLUSTERS[1]]
+    held = apply_changeset(forge, planned)
+    assert [e.status for e in held.entries] == ["not_run", "refused", "not_run", "not_run"]
+    assert not held.wrote and forge.pull_requests(CONFIG) == []
+    rest = apply_changeset(forge, planned, skip_refused=True)
+    # The refused entry is in stage 1: the rest of stage 1 is applied, stage 2 never starts.
+    assert [e.status for e in rest.entries] == ["merged", "refused", "not_run", "not_run"]
+    assert forge.read_file(CONFIG, "main", "apps/api/values.yaml") == BUMPED.encode()
+    assert _untouched(forge, [CLUSTERS[0], CLUSTERS[2]])
+
+
+def test_skip_refused_is_for_change_sets(tmp_path: Path, forge_dir: Path) -> None:
+    (tmp_path / "v.yaml").write_text("x\n")
+    result = CliRunner().invoke(cli, ["apply", "--repo", CONFIG, "--local", str(forge_dir), "--branch", "b",
+                                      "--file", f"a.yaml={tmp_path / 'v.yaml'}", "--skip-refused"])  # fmt: skip
+    assert result.exit_code == 1 and "--skip-refused: is for change sets" in result.output
+    assert set(prplan.LocalForge.open(forge_dir).branches(CONFIG)) == {"main"}

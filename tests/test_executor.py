@@ -4,12 +4,16 @@ actions is repaired by running again."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 import pytest
+from click.testing import CliRunner
 
 import prplan
 from prplan import ActionStatus, OutcomeStatus, StalePlanError
 from prplan._executor import _apply_checked
+from prplan.cli import cli
 
 REPO = "acme/app"
 BRANCH = "prplan/bump"
@@ -80,6 +84,57 @@ def test_base_moving_elsewhere_does_not_make_a_plan_stale() -> None:
     outcome = prplan.apply(plan, forge)
     assert outcome.status is OutcomeStatus.MERGED
     assert forge.files(REPO, "main") == {"values.yaml": b"tag: 2\n", "other.txt": b"unrelated\n"}
+
+
+def _reverted_after_an_empty_plan() -> tuple[prplan.LocalForge, prplan.Plan]:
+    """Base holds the change when planned ("nothing to do"), then someone
+    reverts it before the saved plan is applied."""
+    forge, request = _setup()
+    forge.push(REPO, "main", {"values.yaml": "tag: 2\n"})
+    plan = _plan(forge, request)
+    assert plan.is_empty
+    forge.push(REPO, "main", {"values.yaml": "tag: 1\n"}, message="Revert the bump")
+    return forge, plan
+
+
+def test_an_empty_plan_is_rechecked_and_stale_when_base_was_reverted() -> None:
+    forge, plan = _reverted_after_an_empty_plan()
+    before, writes = _world(forge), forge.request_count().writes
+    with pytest.raises(StalePlanError) as raised:
+        prplan.apply(plan, forge)
+    assert [name for name, _, _ in raised.value.moved] == ["values.yaml on base"]
+    assert _world(forge) == before and forge.request_count().writes == writes
+
+
+def test_an_empty_plan_still_holding_is_unchanged() -> None:
+    forge, request = _setup()
+    forge.push(REPO, "main", {"values.yaml": "tag: 2\n"})
+    outcome = prplan.apply(_plan(forge, request), forge)
+    assert outcome.status is OutcomeStatus.UNCHANGED
+
+
+def test_a_saved_empty_plan_with_base_reverted_exits_4(tmp_path: Path) -> None:
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    forge.create_repo(REPO, {"values.yaml": "tag: 2\n"})
+    saved = tmp_path / "plan.json"
+    runner = CliRunner()
+    planned = runner.invoke(cli, ["plan", "--repo", REPO, "--local", str(tmp_path / "forge"),
+                                  "--branch", BRANCH, "--file", f"values.yaml={_local(tmp_path)}",
+                                  "--out", str(saved)])  # fmt: skip
+    assert planned.exit_code == 0, planned.output
+    forge.push(REPO, "main", {"values.yaml": "tag: 1\n"}, message="Revert the bump")
+    before = _world(forge)
+    applied = runner.invoke(cli, ["apply", str(saved), "--local", str(tmp_path / "forge")])
+    assert applied.exit_code == 4, applied.output
+    assert "values.yaml on base: planned" in applied.output
+    assert _world(forge) == before
+    forge.close()
+
+
+def _local(tmp_path: Path) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text("tag: 2\n")
+    return path
 
 
 class _HumanPushesAfter(prplan.Reporter):
@@ -157,8 +212,10 @@ def test_a_blocked_merge_leaves_the_pull_request_open_and_a_rerun_finishes() -> 
     outcome = prplan.apply(_plan(forge, request), forge)
     assert outcome.status is OutcomeStatus.FAILED and outcome.error_type == "MergeBlocked"
     assert outcome.pull_request == 1 and 'Required status check "ci"' in outcome.error
-    with pytest.raises(prplan.PrplanError, match="MergeBlocked"):
-        outcome.raise_for_status()
+    with pytest.raises(prplan.ApplyFailedError, match="MergeBlocked") as raised:
+        outcome.raise_for_status()  # prplan.ApplyFailedError: what docs/migration.md says to catch
+    assert raised.value.error_type == "MergeBlocked" and raised.value.outcome is outcome
+    assert "ApplyFailedError" in prplan.__all__
     forge.block_merges(REPO, "main", None)
     again = _plan(forge, request)
     assert again.rule == "open_current_merge"

@@ -60,7 +60,8 @@ def _add_merge(document: dict[str, Any]) -> None:
     """A merge nobody asked for: the plan was made without automerge."""
     document["actions"].append(
         {"type": "merge_pull_request", "number": None, "expected_head_sha": None,
-         "method": "merge", "reason": "looks fine"}
+         "method": "merge", "reason": "looks fine", "brings_commits": [],
+         "brings_paths": [], "brings_complete": True}
     )  # fmt: skip
 
 

@@ -109,7 +109,9 @@ def test_staleness_is_per_repository_and_branch() -> None:
     planned = plan_changeset(forge, changeset)
     forge.push(REPO, "x", {"c.txt": "moved\n"})  # only x moves
     result = apply_changeset(forge, planned, keep_going=True)
-    assert [e.status for e in result.entries] == ["stale", "created"]
+    # y is not stale; it is not written either, as a stale entry holds its whole stage
+    assert [e.status for e in result.entries] == ["stale", "not_run"]
+    assert "y" not in forge.branches(REPO) and forge.pull_requests(REPO) == []
 
 
 def test_a_forge_error_while_checking_a_later_stage_is_that_entrys_failure() -> None:

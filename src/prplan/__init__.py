@@ -8,6 +8,7 @@ See docs/ for the states, the rules and the API.
 """
 
 from ._errors import (
+    ApplyFailedError,
     ConflictError,
     ForgeError,
     InvalidRequestError,
@@ -108,6 +109,7 @@ __all__ = [
     "StalePlanError",
     "ConflictError",
     "MergeBlocked",
+    "ApplyFailedError",
     "ForgeError",
     "NotFoundError",
 ]

@@ -6,11 +6,13 @@ repository, each a ``ChangeRequest`` whose fields default to ``defaults``.
 returns one ``ChangeSetPlan``: each repository's plan plus a digest of the
 whole. ``apply_changeset`` applies stage by stage. Within a stage, every
 plan is first checked against its repository concurrently (a stale plan
-stops the stage before any of its writes), then the writes go out one
+stops the whole stage before any of its writes), then the writes go out one
 repository at a time: serialised per forge, as GitHub asks of integrations.
-A stage starts only when every entry of the previous one reached its goal
-(merged when automerge, else proposed), so a release never reaches the
-clusters before the configuration repository took it.
+A stage starts only when every entry of the previous one reached its goal as
+the forge shows it (``Goal``: merged when automerge, else proposed, unless
+the stage says ``require``), so a release never reaches the clusters before
+the configuration repository took it. A change set plan holding a refusal
+is not applied at all, unless ``skip_refused``.
 
 Re-running a partly applied change set converges: what is done plans as
 nothing to do, what failed is planned again.
@@ -18,6 +20,7 @@ nothing to do, what failed is planned again.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import threading
@@ -34,14 +37,16 @@ from ._executor import apply, moved_facts
 from ._integrity import check_plan
 from ._model import ChangeRequest
 from ._observe import observe
-from ._outcome import Outcome, OutcomeStatus, Reporter
+from ._outcome import ActionStatus, Outcome, OutcomeStatus, Reporter
 from ._plan import FORMAT_VERSION, Plan, canonical_json, check_signature, sign
 from ._planner import plan as make_plan
 from ._ports import ForgeClient
+from ._states import Stage
 
 __all__ = [
     "ChangeSet",
     "ChangeSetStage",
+    "Goal",
     "ChangeSetPlan",
     "ChangeSetResult",
     "EntryResult",
@@ -56,10 +61,30 @@ _REQUEST_FIELDS = {f.name for f in attrs.fields(ChangeRequest)} - {"files", "rep
 _ENTRY_KEYS = _REQUEST_FIELDS | {"repo", "files", "delete", "set", "replace"}
 
 
+class Goal(enum.StrEnum):
+    """What an entry must reach, as the forge shows it, before the next
+    stage starts. Each level includes the ones above it."""
+
+    #: base holds the requested content: merged now, committed straight to
+    #: base, or already in place (and rechecked when applied)
+    MERGED = "merged"
+    #: an open pull request carries the change (or base already holds it)
+    PROPOSED = "proposed"
+    #: the plan was applied without failing, whatever it did: a commit to a
+    #: side branch, or nothing (a closed pull request and on_closed: skip)
+    APPLIED = "applied"
+
+
+#: The goals, weakest first: an entry reaches a goal at or below what it got.
+_LEVELS = (Goal.APPLIED, Goal.PROPOSED, Goal.MERGED)
+
+
 @attrs.frozen(kw_only=True)
 class ChangeSetStage:
     name: str
     requests: tuple[ChangeRequest, ...]
+    #: None: each entry's goal follows its flags (merged when automerge, else proposed)
+    require: Goal | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -163,6 +188,11 @@ def parse_changeset(document: object, *, base_dir: Path = Path(".")) -> ChangeSe
         ):
             problems.append(Problem(label, "must have a non-empty list of changes"))
             continue
+        problems += [
+            Problem(f"{label}.{key}", "is not a stage field (name, changes, require)")
+            for key in sorted(set(raw) - {"name", "changes", "require"}, key=str)
+        ]
+        require = _require(raw.get("require"), f"{label}.require", problems)
         name = str(raw.get("name") or f"stage {index + 1}")
         requests = []
         for number, entry in enumerate(raw["changes"]):
@@ -180,10 +210,24 @@ def parse_changeset(document: object, *, base_dir: Path = Path(".")) -> ChangeSe
                 )
             seen[key] = where
             requests.append(request)
-        stages.append(ChangeSetStage(name=name, requests=tuple(requests)))
+        stages.append(ChangeSetStage(name=name, requests=tuple(requests), require=require))
     if problems:
         raise InvalidRequestError(problems, what="change set")
     return ChangeSet(stages=tuple(stages))
+
+
+def _require(value: object, where: str, problems: list[Problem]) -> Goal | None:
+    if value is None:
+        return None
+    try:
+        return Goal(str(value))
+    except ValueError:
+        problems.append(
+            Problem(
+                where, f"is {value!r}; give merged, proposed or applied (see docs/changesets.md)"
+            )
+        )
+        return None
 
 
 def _entry(
@@ -258,7 +302,13 @@ class ChangeSetPlan:
     """Every repository's plan, stage by stage, with a digest of the whole."""
 
     stages: tuple[tuple[str, tuple[Plan, ...]], ...]
+    #: each stage's ``require`` (None: from each entry's flags); may be
+    #: shorter than ``stages``, the rest being None
+    require: tuple[Goal | None, ...] = ()
     format_version: int = FORMAT_VERSION
+
+    def require_of(self, index: int) -> Goal | None:
+        return self.require[index] if index < len(self.require) else None
 
     @property
     def plans(self) -> list[Plan]:
@@ -276,10 +326,16 @@ class ChangeSetPlan:
         return {
             "kind": "changeset",
             "format_version": self.format_version,
-            "stages": [
-                {"name": name, "plans": [p.to_dict() for p in plans]} for name, plans in self.stages
-            ],
+            "stages": [self._stage(index) for index in range(len(self.stages))],
         }
+
+    def _stage(self, index: int) -> dict[str, Any]:
+        name, plans = self.stages[index]
+        stage: dict[str, Any] = {"name": name, "plans": [p.to_dict() for p in plans]}
+        require = self.require_of(index)
+        if require is not None:  # absent otherwise: plans saved before `require` keep their digest
+            stage["require"] = require.value
+        return stage
 
     @property
     def digest(self) -> str:
@@ -312,9 +368,17 @@ class ChangeSetPlan:
                 (str(stage["name"]), tuple(Plan.from_dict(p) for p in stage["plans"]))
                 for stage in document["stages"]
             )
-        except (KeyError, TypeError):
+            requires = [stage.get("require") for stage in document["stages"]]
+        except (KeyError, TypeError, AttributeError):
             raise PlanFormatError([Problem("stages", "must be a list of {name, plans}")]) from None
-        plan = cls(stages=stages)
+        problems: list[Problem] = []
+        require = tuple(
+            _require(value, f"stages[{index}].require", problems)
+            for index, value in enumerate(requires)
+        )
+        if problems:
+            raise PlanFormatError(problems)
+        plan = cls(stages=stages, require=require)
         if document.get("digest") != plan.digest:
             raise PlanFormatError(
                 [Problem("digest", "does not match the content: the change set plan was edited")]
@@ -345,31 +409,102 @@ def plan_changeset(
     for stage in changeset.stages:
         out.append((stage.name, tuple(plans[index : index + len(stage.requests)])))
         index += len(stage.requests)
-    return ChangeSetPlan(stages=tuple(out))
+    return ChangeSetPlan(
+        stages=tuple(out), require=tuple(stage.require for stage in changeset.stages)
+    )
 
 
 # --- applying ---------------------------------------------------------------------------
+
+
+def entry_goal(plan: Plan, require: Goal | None = None) -> Goal:
+    """The goal an entry must reach: the stage's ``require``, else what its
+    flags ask (merged when automerge, else an open pull request)."""
+    if require is not None:
+        return require
+    return Goal.MERGED if plan.request.automerge else Goal.PROPOSED
+
+
+def reached(plan: Plan, outcome: Outcome) -> Goal | None:
+    """The furthest goal the forge shows this applied entry at: a merge the
+    forge made, base already holding the content when (re)checked, or an
+    open pull request carrying it. None when it failed or was refused."""
+    if not outcome.ok:
+        return None
+    status = outcome.status
+    if status is OutcomeStatus.MERGED or plan.start is Stage.IN_PLACE:
+        return Goal.MERGED
+    if status is OutcomeStatus.COMMITTED and plan.request.branch == plan.observed.base:
+        return Goal.MERGED  # the branch is the base: the commit went straight there
+    if status in {OutcomeStatus.CREATED, OutcomeStatus.UPDATED}:
+        return Goal.PROPOSED
+    if not plan.actions and plan.start is Stage.PROPOSED:
+        return Goal.PROPOSED  # the open pull request already carries the change
+    # Committed to a side branch only, or nothing done (on_closed: skip).
+    return Goal.APPLIED
 
 
 @attrs.frozen(kw_only=True)
 class EntryResult:
     stage: str
     repo: str
-    outcome: Outcome | None  # None: not run (an earlier stage or entry failed)
+    goal: Goal
+    outcome: Outcome | None  # None: not run (see ``note``) or stopped by ``error``
+    #: the furthest goal the forge shows this entry at (None: none at all)
+    achieved: Goal | None = None
     error: str = ""  # a stale plan or another error that stopped the entry
+    #: the error's type (``StalePlanError``, ``ForgeError``...), as in ``Outcome``
+    error_type: str = ""
+    note: str = ""  # why an entry did not run
 
     @property
     def reached_goal(self) -> bool:
-        return self.outcome is not None and self.outcome.status not in {
-            OutcomeStatus.FAILED,
-            OutcomeStatus.REFUSED,
-        }
+        return self.achieved is not None and _LEVELS.index(self.achieved) >= _LEVELS.index(
+            self.goal
+        )
 
     @property
     def status(self) -> str:
-        if self.error:
-            return "stale" if "stale" in self.error else "failed"
+        if self.error_type:
+            return "stale" if self.error_type == StalePlanError.__name__ else "failed"
         return "not_run" if self.outcome is None else self.outcome.status.value
+
+    @property
+    def failed(self) -> bool:
+        """Something went wrong (as opposed to a goal not reached by design,
+        such as a skipped entry): it stops the rest of its stage."""
+        return self.status in {"stale", "failed"}
+
+    @property
+    def wrote(self) -> bool:
+        return self.outcome is not None and any(
+            action.status is ActionStatus.DONE for action in self.outcome.actions
+        )
+
+
+def _applied(stage: str, plan: Plan, goal: Goal, outcome: Outcome) -> EntryResult:
+    return EntryResult(
+        stage=stage,
+        repo=plan.request.repo,
+        goal=goal,
+        outcome=outcome,
+        achieved=reached(plan, outcome),
+    )
+
+
+def _stopped(stage: str, plan: Plan, goal: Goal, error: PrplanError) -> EntryResult:
+    return EntryResult(
+        stage=stage,
+        repo=plan.request.repo,
+        goal=goal,
+        outcome=None,
+        error=str(error),
+        error_type=type(error).__name__,
+    )
+
+
+def _not_run(stage: str, plan: Plan, goal: Goal, note: str) -> EntryResult:
+    return EntryResult(stage=stage, repo=plan.request.repo, goal=goal, outcome=None, note=note)
 
 
 @attrs.frozen(kw_only=True)
@@ -379,20 +514,32 @@ class ChangeSetResult:
 
     @property
     def ok(self) -> bool:
+        """Every entry reached its goal."""
         return all(entry.reached_goal for entry in self.entries)
+
+    @property
+    def wrote(self) -> bool:
+        """Some entry wrote to its repository (a stale plan then no longer
+        means "nothing was written")."""
+        return any(entry.wrote for entry in self.entries)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "digest": self.digest,
             "ok": self.ok,
+            "wrote": self.wrote,
             "entries": [
                 {
                     "stage": e.stage,
                     "repo": e.repo,
                     "status": e.status,
+                    "goal": e.goal.value,
+                    "reached_goal": e.reached_goal,
                     "pull_request": e.outcome.pull_request if e.outcome else None,
                     "pull_request_url": e.outcome.pull_request_url if e.outcome else "",
                     "error": e.error or (e.outcome.error if e.outcome else ""),
+                    "error_type": e.error_type or (e.outcome.error_type if e.outcome else ""),
+                    "note": e.note,
                     "requests": {
                         "reads": e.outcome.requests.reads,
                         "writes": e.outcome.requests.writes,
@@ -411,6 +558,7 @@ def apply_changeset(
     *,
     concurrency: int = 8,
     keep_going: bool = False,
+    skip_refused: bool = False,
     recheck: bool = True,
     write_concurrency: int = 1,
     observed_at: float | None = None,
@@ -420,6 +568,11 @@ def apply_changeset(
     """Apply stage by stage; see the module's docstring. ``reporter(stage,
     plan)`` gives each entry's ``Reporter`` (audit, progress).
 
+    A change set plan holding a refusal writes nothing (its refused entries
+    report ``refused``, the others ``not_run``), unless ``skip_refused``:
+    then the other entries are applied, and as a refused entry never reaches
+    its goal, the stages after it do not start.
+
     ``write_concurrency`` repositories are written at once (each one's
     writes still in order). The default, 1, is what GitHub asks of
     integrations; raise it only for a forge that allows concurrent writes.
@@ -428,64 +581,133 @@ def apply_changeset(
     starts, so a hand-edited later stage never follows a written first one."""
     for plan in changeset_plan.plans:
         check_plan(plan)
-    results: list[EntryResult] = []
-    stop = threading.Event()
     lock = threading.Lock()
-    for name, plans in changeset_plan.stages:
-        if stop.is_set():
-            results += [EntryResult(stage=name, repo=p.request.repo, outcome=None) for p in plans]
+
+    def report(result: EntryResult) -> EntryResult:
+        if on_entry is not None:
+            with lock:
+                on_entry(result)
+        return result
+
+    def refuse(stage: str, plan: Plan, goal: Goal) -> EntryResult:
+        # apply() writes nothing for a refused plan; it reports the refusal.
+        outcome = apply(plan, client, reporter=reporter(stage, plan) if reporter else None)
+        return _applied(stage, plan, goal, outcome)
+
+    refused = changeset_plan.refused
+    # Why the entries from here on are not applied ("" while they are).
+    held = ""
+    if refused and not skip_refused:
+        names = ", ".join(plan.request.repo for plan in refused)
+        held = (
+            f"not applied: the change set plan holds {len(refused)} refused plan(s) ({names}); "
+            "skip_refused (--skip-refused) applies the rest"
+        )
+    results: list[EntryResult] = []
+    for index, (name, plans) in enumerate(changeset_plan.stages):
+        goals = [entry_goal(plan, changeset_plan.require_of(index)) for plan in plans]
+        if held:
+            results += [
+                report(
+                    refuse(name, plan, goal)
+                    if plan.refusal is not None
+                    else _not_run(name, plan, goal, held)
+                )
+                for plan, goal in zip(plans, goals, strict=True)
+            ]
             continue
         # "Planned just now" holds for the first stage only: by the time a
         # later stage starts, the earlier ones took their time.
-        first = not results
-        checked = recheck or not first
-        stale = _stale(client, plans, concurrency) if checked else {}
+        checked = recheck or index > 0
+        live = [plan for plan in plans if plan.refusal is None]
+        stale = _stale(client, live, concurrency) if checked else {}
         when = time.monotonic() if checked or observed_at is None else observed_at
-
-        def one(
-            plan: Plan,
-            stage: str = name,
-            stale: Mapping[tuple[str, str], PrplanError] = stale,
-            when: float = when,
-        ) -> EntryResult:
-            repo = plan.request.repo
-            key = (repo, plan.request.branch)
-            if stop.is_set() and not keep_going:
-                result = EntryResult(stage=stage, repo=repo, outcome=None)
-            elif key in stale:
-                result = EntryResult(stage=stage, repo=repo, outcome=None, error=str(stale[key]))
-            else:
-                try:
-                    entry_reporter = reporter(stage, plan) if reporter else None
-                    outcome = apply(
-                        plan, client, reporter=entry_reporter, recheck=False, observed_at=when
-                    )
-                    result = EntryResult(stage=stage, repo=repo, outcome=outcome)
-                except PrplanError as error:
-                    result = EntryResult(stage=stage, repo=repo, outcome=None, error=str(error))
-            if not result.reached_goal and (result.outcome is not None or result.error):
-                stop.set()  # this stage finishes only with --keep-going; later stages never start
-            if on_entry is not None:
-                with lock:
-                    on_entry(result)
-            return result
-
-        with ThreadPoolExecutor(max_workers=max(1, write_concurrency)) as pool:
-            results += list(pool.map(one, plans))
+        if stale:
+            stage_results = _unchecked_stage(name, plans, goals, stale)
+            results += [report(result) for result in stage_results]
+        else:
+            stage_results = _write_stage(
+                name, plans, goals, client, keep_going, write_concurrency, when, reporter, refuse,
+                report,
+            )  # fmt: skip
+            results += stage_results
+        short = [result for result in stage_results if not result.reached_goal]
+        if short:
+            which = ", ".join(f"{r.repo} {r.status}" for r in short[:3])
+            more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+            held = f"not started: stage {name!r} did not reach its goal ({which}{more})"
     return ChangeSetResult(digest=changeset_plan.digest, entries=tuple(results))
+
+
+def _unchecked_stage(
+    name: str,
+    plans: Sequence[Plan],
+    goals: Sequence[Goal],
+    stale: Mapping[tuple[str, str], PrplanError],
+) -> list[EntryResult]:
+    """A stage with a stale (or uncheckable) entry writes nothing at all:
+    its check comes before any of its writes."""
+    blamed = ", ".join(sorted({repo for repo, _ in stale}))
+    out = []
+    for plan, goal in zip(plans, goals, strict=True):
+        error = stale.get((plan.request.repo, plan.request.branch))
+        if error is not None:
+            out.append(_stopped(name, plan, goal, error))
+        else:
+            note = f"not written: the check of stage {name!r} failed for {blamed}"
+            out.append(_not_run(name, plan, goal, note))
+    return out
+
+
+def _write_stage(
+    name: str,
+    plans: Sequence[Plan],
+    goals: Sequence[Goal],
+    client: ForgeClient,
+    keep_going: bool,
+    write_concurrency: int,
+    when: float,
+    reporter: Callable[[str, Plan], Reporter] | None,
+    refuse: Callable[[str, Plan, Goal], EntryResult],
+    report: Callable[[EntryResult], EntryResult],
+) -> list[EntryResult]:
+    """The writes of a checked stage, ``write_concurrency`` repositories at
+    once. A failure stops the rest of the stage unless ``keep_going``; an
+    entry merely short of its goal (skipped, committed only) does not."""
+    halt = threading.Event()
+
+    def one(item: tuple[Plan, Goal]) -> EntryResult:
+        plan, goal = item
+        if plan.refusal is not None:
+            return report(refuse(name, plan, goal))
+        if halt.is_set() and not keep_going:
+            note = f"not run: an earlier entry of stage {name!r} failed"
+            return report(_not_run(name, plan, goal, note))
+        try:
+            entry_reporter = reporter(name, plan) if reporter else None
+            outcome = apply(plan, client, reporter=entry_reporter, recheck=False, observed_at=when)
+            result = _applied(name, plan, goal, outcome)
+        except PrplanError as error:
+            result = _stopped(name, plan, goal, error)
+        if result.failed:
+            halt.set()
+        return report(result)
+
+    with ThreadPoolExecutor(max_workers=max(1, write_concurrency)) as pool:
+        return list(pool.map(one, zip(plans, goals, strict=True)))
 
 
 def _stale(
     client: ForgeClient, plans: Sequence[Plan], concurrency: int
 ) -> dict[tuple[str, str], PrplanError]:
-    """Check a stage's plans against their repositories, concurrently. Keyed
-    by (repository, branch): a set may change one repository on two branches.
-    A forge error while checking is that entry's failure, not the run's end."""
+    """Check a stage's plans against their repositories, concurrently, empty
+    plans included: "nothing to do" claims base holds the content, and base
+    may have been reverted since. Keyed by (repository, branch): a set may
+    change one repository on two branches. A forge error while checking is
+    that entry's failure."""
 
     def check(plan: Plan) -> tuple[tuple[str, str], PrplanError | None]:
         key = (plan.request.repo, plan.request.branch)
-        if not plan.actions:
-            return key, None
         try:
             moved = moved_facts(plan.observed, observe(client, plan.request))
         except PrplanError as error:

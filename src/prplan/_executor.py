@@ -209,16 +209,17 @@ def _apply_checked(
         )
         reporter.finished(outcome)
         return outcome
-    if not plan.actions:
-        outcome = Outcome(repo=repo, status=OutcomeStatus.UNCHANGED, plan_digest=plan.digest)
-        reporter.finished(outcome)
-        return outcome
-
+    # An empty plan is rechecked too: "nothing to do" is a claim about the
+    # repository (base holds the content), and base may have been reverted.
     if recheck:
         current = observe(client, plan.request)
         moved = moved_facts(plan.observed, current) + _base_rewound(client, plan.observed, current)
         if moved:
             raise StalePlanError(moved)
+    if not plan.actions:
+        outcome = Outcome(repo=repo, status=OutcomeStatus.UNCHANGED, plan_digest=plan.digest)
+        reporter.finished(outcome)
+        return outcome
     # The moment the facts were last known true: now (after the recheck), or
     # "moments ago" for a plan made just before (recheck=False).
 

@@ -416,7 +416,7 @@ def _notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str
             notes.append("automerge is ignored: there is no pull request to merge")
     kinds = rule.actions_for(situation)
     keeps_head = ActionKind.RESET_BRANCH not in kinds
-    if situation.foreign_on_head and not rule.refuse and keeps_head:
+    if situation.foreign_on_head and kinds and keeps_head:
         foreign = foreign_commits(snapshot)
         if foreign or not snapshot.commits_complete:
             merges = ActionKind.MERGE_PULL_REQUEST in kinds

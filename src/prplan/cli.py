@@ -601,10 +601,36 @@ def _show_changeset(the_set: ChangeSetPlan, fmt: str, client: ForgeClient | None
                    f"repositories to change, {len(the_set.refused)} refused)")  # fmt: skip
 
 
+def _asks_to_apply_changeset(
+    the_set: ChangeSetPlan, *, saved: bool, yes: bool, skip_refused: bool
+) -> bool:
+    """A change set planned just now needs a yes before it is applied (on a
+    terminal, or --yes; see ``_confirm``). A saved plan was reviewed already;
+    a set that will write nothing (no changes, or refusals without
+    --skip-refused) needs no answer."""
+    if saved or yes or not the_set.has_changes:
+        return False
+    return not (the_set.refused and not skip_refused)
+
+
+def _changeset_exit(result: ChangeSetResult) -> int:
+    """A failure first; a stale plan is exit 4 only when nothing was written
+    (else the set failed part-way); then a refusal; then any entry short of
+    its goal (its later stages never started)."""
+    statuses = {entry.status for entry in result.entries}
+    if "failed" in statuses:
+        return EXIT["failed"]
+    if "stale" in statuses:
+        return EXIT["failed"] if result.wrote else EXIT["stale"]
+    if "refused" in statuses:
+        return EXIT["refused"]
+    return EXIT["ok"] if result.ok else EXIT["failed"]
+
+
 def _apply_changeset(
     plan_file: Path | None, file: Path | None, repo: str | None, change: dict[str, Any], local: Path | None,
     github_url: str | None, concurrency: int, write_concurrency: int, keep_going: bool,
-    audit_log: Path | None, fmt: str, yes: bool, expect_digest: str | None,
+    audit_log: Path | None, fmt: str, yes: bool, expect_digest: str | None, skip_refused: bool,
 ) -> None:  # fmt: skip
     if plan_file is not None:
         if file is not None or _given(change):
@@ -630,13 +656,16 @@ def _apply_changeset(
                            f"is sha256:{the_set.digest}: it is not the one that was reviewed")])  # fmt: skip
     if fmt == "text":
         _show_changeset(the_set, fmt, None)
-    if plan_file is None and the_set.has_changes:
+    if _asks_to_apply_changeset(
+        the_set, saved=plan_file is not None, yes=yes, skip_refused=skip_refused
+    ):
         _confirm("this change set", yes)
     audit = None if audit_log is None else audit_log
     try:
         with _bar("applying", len(the_set.plans)) as advance:
             result = apply_changeset(
-                client, the_set, concurrency=concurrency, keep_going=keep_going, recheck=recheck,
+                client, the_set, concurrency=concurrency, keep_going=keep_going,
+                skip_refused=skip_refused, recheck=recheck,
                 write_concurrency=write_concurrency, observed_at=planned_at,
                 reporter=(lambda stage, one: AuditLog(audit, one)) if audit is not None else None,
                 on_entry=advance,
@@ -649,12 +678,7 @@ def _apply_changeset(
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
         _summary(result)
-    statuses = {entry.status for entry in result.entries}
-    if "refused" in statuses:
-        sys.exit(EXIT["refused"])
-    if "stale" in statuses:
-        sys.exit(EXIT["stale"])
-    sys.exit(EXIT["ok"] if result.ok else EXIT["failed"])
+    sys.exit(_changeset_exit(result))
 
 
 def _summary(result: ChangeSetResult) -> None:
@@ -662,18 +686,28 @@ def _summary(result: ChangeSetResult) -> None:
     from rich.table import Table
 
     table = Table(title=f"change set sha256:{result.digest[:16]}")
-    for column in ("stage", "repository", "pull request", "outcome", "requests"):
+    for column in ("stage", "repository", "pull request", "outcome", "goal", "requests"):
         table.add_column(column)
     for entry in result.entries:
         outcome = entry.outcome
         pr = f"#{outcome.pull_request}" if outcome and outcome.pull_request else ""
         requests = f"{outcome.requests.reads}r/{outcome.requests.writes}w" if outcome else ""
-        table.add_row(entry.stage, entry.repo, pr, entry.status, requests)
+        goal = entry.goal.value if entry.reached_goal else f"{entry.goal.value}: not reached"
+        table.add_row(entry.stage, entry.repo, pr, entry.status, goal, requests)
     console = Console(no_color=not _colour_enabled(), width=120, force_terminal=_colour_enabled())
     console.print(table)
+    notes: list[str] = []
     for entry in result.entries:
         if entry.error or (entry.outcome and entry.outcome.error):
             click.echo(f"{entry.repo}: {entry.error or entry.outcome.error}", err=True)  # type: ignore[union-attr]
+        elif entry.outcome is not None and not entry.reached_goal:
+            click.echo(
+                f"{entry.repo}: {entry.status}, short of its goal ({entry.goal.value})", err=True
+            )
+        if entry.note and entry.note not in notes:
+            notes.append(entry.note)  # once: it is the same for a whole stage
+    for note in notes:
+        click.echo(note, err=True)
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -766,11 +800,14 @@ def plan(
               "raise it only for a forge that allows concurrent writes.")  # fmt: skip
 @click.option("--keep-going", is_flag=True,
               help="Change sets: finish the stage past a failed entry (later stages still never start).")  # fmt: skip
+@click.option("--skip-refused", is_flag=True,
+              help="Change sets: apply the entries that are not refused. Without it, a change set whose plan "
+              "holds a refusal is not applied at all (exit 3).")  # fmt: skip
 @_format_option
 def apply(
     plan_file: Path | None, repo: str | None, local: Path | None, github_url: str | None,
     yes: bool, audit_log: Path | None, expect_digest: str | None, changeset: Path | None, concurrency: int,
-    write_concurrency: int, keep_going: bool, fmt: str, **change: Any,
+    write_concurrency: int, keep_going: bool, skip_refused: bool, fmt: str, **change: Any,
 ) -> None:  # fmt: skip
     """Apply a saved plan (PLAN_FILE), or plan and apply a change (or --changeset) in one go.
 
@@ -780,7 +817,8 @@ def apply(
     plan). With PRPLAN_PLAN_KEY set, only a plan signed with that key is
     applied. A change planned now is applied after confirmation on a terminal,
     else only with --yes. A change set is applied stage by stage; a stage
-    starts only when every entry of the one before reached its goal."""
+    starts only when every entry of the one before reached its goal
+    (exit 5 when one did not; see docs/changesets.md)."""
     if expect_digest is not None:
         try:
             expect_digest = normalise_digest(expect_digest, "--expect-digest")
@@ -796,9 +834,11 @@ def apply(
                 )
             ]
         )
+    if skip_refused and changeset is None and not saved_set:
+        raise Bad([Problem("--skip-refused", "is for change sets; a refused plan for one repository applies nothing")])  # fmt: skip
     if changeset is not None or saved_set:
         _apply_changeset(plan_file if saved_set else None, changeset, repo, change, local, github_url,
-                         concurrency, write_concurrency, keep_going, audit_log, fmt, yes, expect_digest)  # fmt: skip
+                         concurrency, write_concurrency, keep_going, audit_log, fmt, yes, expect_digest, skip_refused)  # fmt: skip
     if plan_file is not None:
         raw = plan_file.read_bytes()
         given = _given(change)
