@@ -850,7 +850,7 @@ WEBAPP = source("webapp")
         (b"", YamlSet(path="a", value=1), "the document is empty; 'a' does not exist"),
         (b"- 1\n", YamlSet(path="a", value=1), "the document is a sequence, not a mapping"),
         (b"[1]", JsonSet(path="a", value=1), "the document is an array, not an object"),
-        (WEBAPP, YamlSet(path="image.nothing.tag", value=1), "'image.nothing' does not exist"),
+        (WEBAPP, YamlSet(path="image.nothing[0]", value=1), "'image.nothing' does not exist"),
         (WEBAPP, YamlSet(path="image.tag.x", value=1), "'image.tag' is a string, not a mapping"),
         (
             WEBAPP,
@@ -984,19 +984,23 @@ def test_parse_path(path: str, segments: list[str | int]) -> None:
         ("a.", "path 'a.' ends with '.'"),
         (
             "a[x]",
-            "path 'a[x]' has a bad index at position 1: expected [N] with N a non-negative integer",
+            "path 'a[x]' has a bad index at position 1: expected [N] with N a non-negative integer, "
+            "or [KEY=VALUE] to select the item whose KEY is VALUE",
         ),
         (
             "a[-1]",
-            "path 'a[-1]' has a bad index at position 1: expected [N] with N a non-negative integer",
+            "path 'a[-1]' has a bad index at position 1: expected [N] with N a non-negative integer, "
+            "or [KEY=VALUE] to select the item whose KEY is VALUE",
         ),
         (
             "a[01]",
-            "path 'a[01]' has a bad index at position 1: expected [N] with N a non-negative integer",
+            "path 'a[01]' has a bad index at position 1: expected [N] with N a non-negative integer, "
+            "or [KEY=VALUE] to select the item whose KEY is VALUE",
         ),
         (
             "a[1",
-            "path 'a[1' has a bad index at position 1: expected [N] with N a non-negative integer",
+            "path 'a[1' has a bad index at position 1: expected [N] with N a non-negative integer, "
+            "or [KEY=VALUE] to select the item whose KEY is VALUE",
         ),
         ("a]", "path 'a]' has an unexpected ']' at position 1"),
         ('a."b', "path 'a.\"b' has an unterminated \" quote at position 2"),
@@ -1100,7 +1104,8 @@ class Custom:
             [
                 (
                     "e.path",
-                    "path 'a[' has a bad index at position 1: expected [N] with N a non-negative integer",
+                    "path 'a[' has a bad index at position 1: expected [N] with N a non-negative integer, "
+                    "or [KEY=VALUE] to select the item whose KEY is VALUE",
                 ),
                 (
                     "e.value",
