@@ -42,6 +42,9 @@ class WrittenInt(int):
         self.written = written
         return self
 
+    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]
+        return int(self), self.written  # copy.deepcopy makes one with these
+
 
 class WrittenFloat(float):
     """A float that is written as the user wrote it (``1.10``, ``1e3``)."""
@@ -52,6 +55,9 @@ class WrittenFloat(float):
         self = super().__new__(cls, value)
         self.written = written
         return self
+
+    def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]
+        return float(self), self.written
 
 
 def written_text(value: object) -> str | None:

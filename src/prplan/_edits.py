@@ -38,7 +38,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from ._edit_values import canonical, type_written, written_text
+from ._edit_values import WrittenFloat, WrittenInt, canonical, type_written, written_text
 from ._errors import InvalidRequestError, Problem, RepositoryDisagreesError
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "EditError",
     "apply_edits",
     "edit_file",
+    "set_edit",
+    "split_assignment",
     "edit_problems",
     "parse_path",
     "format_path",
@@ -321,6 +323,38 @@ def format_path(segments: Sequence[Segment]) -> str:
     return "".join(parts)
 
 
+def split_assignment(text: str) -> tuple[str, str] | None:
+    """``KEY.PATH=VALUE`` split at the first ``=`` outside brackets and
+    quotes (``env[name=X].value=1``), or None when there is none."""
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(depth - 1, 0)
+        elif ch == "=" and depth == 0:
+            return text[:i], text[i + 1 :]
+    return None
+
+
+def is_json_name(filename: str) -> bool:
+    """Does the file's name say JSON (``.json``, in any case)?"""
+    return filename.lower().endswith(".json")
+
+
+def set_edit(filename: str, path: str, value: object, *, as_written: bool) -> YamlSet | JsonSet:
+    """The set edit for a file: JSON when its name says so; a YAML edit of a
+    file whose content turns out to be JSON keeps it JSON."""
+    kind_of = JsonSet if is_json_name(filename) else YamlSet
+    return kind_of(path=path, value=value, as_written=as_written)
+
+
 # --- validation --------------------------------------------------------------
 
 
@@ -364,7 +398,7 @@ def edit_problems(edit: object, field: str) -> list[Problem]:
     return problems
 
 
-_SCALAR_TYPES = (str, int, float, bool, type(None))
+_SCALAR_TYPES = (str, int, float, bool, type(None), WrittenInt, WrittenFloat)
 
 
 def _value_problems(value: object, where: str, is_json: bool, active: set[int]) -> list[str]:
