@@ -380,6 +380,45 @@ CASES = [
 ]
 
 
+# Type-keeping (issue 10): the deployment team's tag bump, as --set gives it.
+CASES.append(
+    Case(
+        source="webapp",
+        name="tag-as-written",
+        edits=[YamlSet(path="image.tag", value="1.10", as_written=True)],
+        removed=['  tag: "1.4.1"'],
+        added=['  tag: "1.10"'],
+    )
+)
+
+#: JSON golden cases: (name, edits, lines removed, lines added) on settings.json,
+#: whose numbers and escapes a re-serialisation would rewrite.
+JSON_CASES = [
+    ("tag-as-written", [JsonSet(path="image.tag", value="1.10", as_written=True)],
+     ['    "tag": "1.9"'], ['    "tag": "1.10"']),
+    ("fill-empty-object", [JsonSet(path="limits.cpu", value="1")],
+     ['  "limits": {},'], ['  "limits": {', '    "cpu": "1"', "  },"]),
+    ("empty-an-object", [JsonDelete(path="features.only")],
+     ['  "features": {"only": true},'], ['  "features": {},']),
+    ("add-inline", [JsonSet(path="features.new", value=1)],
+     ['  "features": {"only": true},'], ['  "features": {"only": true, "new": 1},']),
+    ("number-as-written", [JsonSet(path="ratio", value="2.50", as_written=True)],
+     ['  "ratio": 1.50,'], ['  "ratio": 2.50,']),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "edits", "removed", "added"), JSON_CASES, ids=lambda c: c if isinstance(c, str) else "")  # fmt: skip
+def test_json_golden(name: str, edits: list[Edit], removed: list[str], added: list[str]) -> None:
+    before = (GOLDEN / "settings.json").read_bytes()
+    after = apply_edits(before, edits, filename="settings.json")
+    expected = GOLDEN / f"settings.{name}.expected.json"
+    if UPDATE:
+        expected.write_bytes(after)
+    assert after == expected.read_bytes()
+    assert changed(before, after) == (removed, added)
+    json.loads(after)
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.source}.{c.name}")
 def test_golden(case: Case) -> None:
     before = source(case.source)
@@ -397,7 +436,8 @@ def test_golden(case: Case) -> None:
 
 def test_every_golden_file_belongs_to_a_case() -> None:
     known = {case.expected_path.name for case in CASES}
-    on_disk = {path.name for path in GOLDEN.glob("*.expected.yaml")}
+    known |= {f"settings.{case[0]}.expected.json" for case in JSON_CASES}
+    on_disk = {path.name for path in GOLDEN.glob("*.expected.*")}
     assert on_disk == known
 
 
