@@ -211,7 +211,9 @@ def _bad_base64(document: dict[str, Any]) -> None:
 def _added_merge(document: dict[str, Any]) -> None:
     """A merge nobody asked for (the plan was made without automerge)."""
     document["actions"].append({"type": "merge_pull_request", "number": None,
-                                "expected_head_sha": None, "method": "merge", "reason": "ok"})  # fmt: skip
+                                "expected_head_sha": None, "method": "merge", "reason": "ok",
+                                "brings_commits": [], "brings_paths": [],
+                                "brings_complete": True})  # fmt: skip
 
 
 def _commit_to_main(document: dict[str, Any]) -> None:
@@ -307,11 +309,12 @@ CHANGE_CASES = [
         says="error: --set"),
     cli("set-key-bad-index", *apply_change("--set", "apps/app/values.yaml:[x]=1"),
         says="has a bad index at position 0"),
-    cli("set-missing-key-in-file", *apply_change("--set", "apps/app/values.yaml:image.nope.tag=1"),
+    # A missing parent mapping is created (as Helm does); a missing list is not.
+    cli("set-missing-key-in-file", *apply_change("--set", "apps/app/values.yaml:image.nope[0]=1"),
         code=3, says="REFUSED (edit_failed)"),
-    cli("replace-without-equals", *apply_change("--replace", "apps/app/values.yaml:1.4.1"),
-        says="is not REPO_PATH:OLD=NEW"),
-    cli("replace-not-found", *apply_change("--replace", "apps/app/values.yaml:9.9.9=1.4.2"),
+    cli("replace-empty-old", *apply_change("--replace", "apps/app/values.yaml", "", "1.4.2"),
+        says="give REPO_PATH OLD NEW, OLD not empty"),
+    cli("replace-not-found", *apply_change("--replace", "apps/app/values.yaml", "9.9.9", "1.4.2"),
         code=3, says="expected 1 match, found 0"),
     cli("file-missing-local", *apply_change("--file", "a.txt={tmp}/nope.txt"),
         says="cannot read {tmp}/nope.txt: No such file or directory"),
@@ -392,9 +395,10 @@ CHANGESET_CASES = [
     cli("changeset-set-not-a-mapping",
         **changeset(_set_doc(f"  - repo: {REPO}\n    set: {{apps/app/values.yaml: '1.4.2'}}\n")),
         says="must map key paths to values"),
-    cli("changeset-set-value-is-a-date",
-        **changeset(_set_doc(f"  - repo: {REPO}\n    set: {{apps/app/values.yaml: {{image.tag: 2024-01-01}}}}\n")),
-        says="value has type date"),
+    # (A plain 2024-01-01 in set: is now the text as written, not a date.)
+    cli("changeset-set-json-not-json",
+        **changeset(_set_doc(f"  - repo: {REPO}\n    set_json: {{apps/app/values.yaml: {{image.tag: '[1,'}}}}\n")),
+        says="is not JSON"),
     cli("changeset-missing-local-file",
         **changeset(_set_doc(f"  - repo: {REPO}\n    files: {{a.yaml: missing.yaml}}\n")),
         says="cannot read missing.yaml: No such file or directory"),

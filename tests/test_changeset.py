@@ -648,3 +648,45 @@ def test_skip_refused_is_for_change_sets(tmp_path: Path, forge_dir: Path) -> Non
                                       "--file", f"a.yaml={tmp_path / 'v.yaml'}", "--skip-refused"])  # fmt: skip
     assert result.exit_code == 1 and "--skip-refused: is for change sets" in result.output
     assert set(prplan.LocalForge.open(forge_dir).branches(CONFIG)) == {"main"}
+
+
+def test_set_values_are_read_as_written_and_typed_by_the_file(tmp_path: Path) -> None:
+    """image.tag: 1.10 in a change set is the text 1.10, not the float 1.1."""
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        "version: 1\n"
+        "changes:\n"
+        "  - repo: acme/configuration\n"
+        "    branch: bump\n"
+        "    set: {values.yaml: {image.tag: 1.10, replicas: 0x10}}\n"
+        "    set_string: {values.yaml: {image.pullPolicy: 010}}\n"
+        "    set_json: {values.yaml: {resources: '{\"cpu\": 1}'}}\n",
+        encoding="utf-8",
+    )
+    (request,) = load_changeset(path).stages[0].requests
+    edits = request.files["values.yaml"]
+    assert isinstance(edits, tuple)
+    assert [(e.path, e.value, e.as_written) for e in edits] == [
+        ("image.tag", "1.10", True),
+        ("replicas", "0x10", True),
+        ("image.pullPolicy", "010", False),
+        ("resources", {"cpu": 1}, False),
+    ]
+    before = b"image:\n  tag: '1.9'\nreplicas: 2\n"
+    after = prplan._edits.apply_edits(before, edits, filename="values.yaml")
+    assert after == (
+        b"image:\n  tag: '1.10'\n  pullPolicy: '010'\nreplicas: 0x10\nresources:\n  cpu: 1\n"
+    )
+
+
+def test_a_bad_set_json_value_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        "version: 1\nchanges:\n  - repo: acme/c\n    branch: b\n"
+        "    set_json: {v.yaml: {a: '[1,'}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(prplan.InvalidRequestError) as caught:
+        load_changeset(path)
+    assert caught.value.problems[0].field == "changes[0].set_json['v.yaml']['a']"
+    assert caught.value.problems[0].message.startswith("is not JSON")

@@ -75,9 +75,10 @@ def test_edits_apply_to_the_open_pull_requests_branch() -> None:
 def test_a_failing_edit_is_refused_naming_file_and_key_and_writes_nothing() -> None:
     forge = _forge()
     before = forge.branches(REPO)
-    plan = _plan(forge, _request(YamlSet(path="ingress.host", value="x")))
+    plan = _plan(forge, _request(YamlSet(path="replicas.count", value=3)))
     assert plan.refusal is not None and plan.refusal.code is prplan.RefusalCode.EDIT_FAILED
-    assert plan.refusal.paths == ("values.yaml",) and "ingress" in plan.refusal.message
+    assert plan.refusal.paths == ("values.yaml",)
+    assert "'replicas' is an integer, not a mapping" in plan.refusal.message
     assert prplan.apply(plan, forge).status is prplan.OutcomeStatus.REFUSED
     assert forge.branches(REPO) == before
 
@@ -151,7 +152,7 @@ def test_set_and_replace_from_the_command_line(forge_dir: Path) -> None:
     result = CliRunner().invoke(cli, [
         "apply", "--repo", REPO, "--local", str(forge_dir), "--branch", "b", "--automerge", "--yes",
         "--set", "values.yaml:image.tag=1.4.2", "--set", "values.yaml:replicas=3",
-        "--set", "package.json:version=1.4.2", "--replace", "values.yaml:# bumped by CI=# bumped by prplan",
+        "--set", "package.json:version=1.4.2", "--replace", "values.yaml", "# bumped by CI", "# bumped by prplan",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     forge = prplan.LocalForge.open(forge_dir)
@@ -166,21 +167,102 @@ def test_set_and_replace_from_the_command_line(forge_dir: Path) -> None:
     )
 
 
-def test_set_values_are_typed_as_yaml_scalars(forge_dir: Path) -> None:
+def _cli_plan(forge_dir: Path, *options: str) -> prplan.Plan:
     result = CliRunner().invoke(cli, [
-        "plan", "--repo", REPO, "--local", str(forge_dir), "--branch", "b", "--format", "json",
-        "--set", "values.yaml:replicas=3", "--set", "values.yaml:image.tag='007'",
+        "plan", "--repo", REPO, "--local", str(forge_dir), "--branch", "b", "--format", "json", *options,
     ])  # fmt: skip
-    plan = prplan.Plan.from_json(result.output)
+    assert result.exit_code == 2, result.output
+    return prplan.Plan.from_json(result.output)
+
+
+def test_set_values_are_kept_as_written_and_typed_by_the_file(forge_dir: Path) -> None:
+    """The deployment team's bug: tag 1.10 must not ship as 1.1."""
+    plan = _cli_plan(
+        forge_dir,
+        "--set", "values.yaml:image.tag=1.10", "--set", "values.yaml:replicas=3",
+        "--set", "values.yaml:new=010",
+    )  # fmt: skip
     edits = plan.request.files["values.yaml"]
-    assert isinstance(edits, tuple) and [e.value for e in edits] == [3, "007"]
+    assert isinstance(edits, tuple) and [(e.value, e.as_written) for e in edits] == [
+        ("1.10", True),
+        ("3", True),
+        ("010", True),
+    ]
+    assert (
+        plan.content("values.yaml")
+        == (
+            VALUES.replace("'1.4.1'", "'1.10'").replace("replicas: 2", "replicas: 3")
+            + "new: '010'\n"
+        ).encode()
+    )
+    assert "values.yaml: adds key new" in plan.notes
+    assert any("new: 010 is written as the string" in note for note in plan.notes)
+    assert prplan.Plan.from_json(plan.to_json()) == plan
+
+
+@pytest.mark.parametrize(
+    ("options", "written"),
+    [
+        (["--set", "values.yaml:replicas=1.10"], "replicas: 1.10"),  # a number stays a number
+        (["--set", "values.yaml:replicas=0x10"], "replicas: 0x10"),
+        (["--set-string", "values.yaml:replicas=3"], "replicas: '3'"),
+        (["--set-json", "values.yaml:replicas=1e3"], "replicas: 1000.0"),
+        (["--set-json", 'values.yaml:replicas={"min": 1}'], "replicas:\n  min: 1"),
+        (["--set", "values.yaml:replicas=many"], "replicas: many"),
+    ],
+)
+def test_explicit_types_beat_the_files_type(
+    forge_dir: Path, options: list[str], written: str
+) -> None:
+    plan = _cli_plan(forge_dir, *options)
+    assert plan.content("values.yaml") == VALUES.replace("replicas: 2", written).encode()
+
+
+def test_a_set_on_a_json_file_keeps_json_whatever_its_name(tmp_path: Path) -> None:
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    babelrc = '{\n  "presets": ["env"],\n  "only": true\n}\n'
+    forge.create_repo(REPO, {".babelrc": babelrc, "X.JSON": '{"a": 1.50}'})
+    forge.close()
+    plan = _cli_plan(
+        tmp_path / "forge", "--set", ".babelrc:c=x", "--set", "X.JSON:b=1E-7", "--set", "X.JSON:a=2"
+    )
+    assert plan.content(".babelrc") == babelrc.replace("true\n", 'true,\n  "c": "x"\n').encode()
+    assert plan.content("X.JSON") == b'{"a": 2, "b": "1E-7"}'
+    assert plan.request.files["X.JSON"][0].__class__ is JsonSet  # type: ignore[index]
+
+
+def test_set_selects_a_list_item_by_a_keys_value(tmp_path: Path) -> None:
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    deployment = "env:\n  - name: MODE\n    value: a\n  - name: LOG_LEVEL\n    value: info\n"
+    forge.create_repo(REPO, {"d.yaml": deployment})
+    forge.close()
+    plan = _cli_plan(tmp_path / "forge", "--set", "d.yaml:env[name=LOG_LEVEL].value=debug")
+    assert plan.content("d.yaml") == deployment.replace("info", "debug").encode()
+    assert "d.yaml: env[name=LOG_LEVEL] is item env[1]" in plan.notes
+
+
+def test_replace_takes_three_arguments_so_any_text_can_be_said(forge_dir: Path) -> None:
+    plan = _cli_plan(forge_dir, "--replace", "values.yaml", "replicas: 2", "replicas=2=x:y")
+    assert plan.content("values.yaml") == VALUES.replace("replicas: 2", "replicas=2=x:y").encode()
+
+
+def test_a_replace_matching_nothing_is_refused(forge_dir: Path) -> None:
+    result = CliRunner().invoke(cli, [
+        "plan", "--repo", REPO, "--local", str(forge_dir), "--branch", "b",
+        "--replace", "values.yaml", "VERSION=1.4.1", "VERSION=1.4.2",
+    ])  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "edit_failed" in result.output and "expected 1 match, found 0" in result.output
 
 
 def test_bad_set_and_replace_syntax_is_named(forge_dir: Path) -> None:
     result = CliRunner().invoke(cli, [
         "plan", "--repo", REPO, "--local", str(forge_dir), "--branch", "b",
-        "--set", "values.yaml-image.tag", "--replace", "values.yaml:no-equals",
+        "--set", "values.yaml-image.tag", "--set-json", "values.yaml:a=[1,", "--set-string", "v.yaml:a",
+        "--replace", "values.yaml:a=b", "--delete", "x",
     ])  # fmt: skip
     assert result.exit_code == 1
     assert "error: --set: 'values.yaml-image.tag' is not REPO_PATH:KEY.PATH=VALUE" in result.output
-    assert "error: --replace: 'values.yaml:no-equals' is not REPO_PATH:OLD=NEW" in result.output
+    assert "error: --set-json: values.yaml:a=[1,: the value is not JSON" in result.output
+    assert "error: --set-string: 'v.yaml:a' is not REPO_PATH:KEY.PATH=VALUE" in result.output
+    assert "error: --replace: takes three arguments, REPO_PATH OLD NEW" in result.output

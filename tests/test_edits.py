@@ -30,9 +30,11 @@ from prplan._edits import (
     JsonDelete,
     JsonSet,
     Replace,
+    Select,
     YamlDelete,
     YamlSet,
     apply_edits,
+    edit_file,
     edit_problems,
     format_path,
     kind,
@@ -378,6 +380,45 @@ CASES = [
 ]
 
 
+# Type-keeping (issue 10): the deployment team's tag bump, as --set gives it.
+CASES.append(
+    Case(
+        source="webapp",
+        name="tag-as-written",
+        edits=[YamlSet(path="image.tag", value="1.10", as_written=True)],
+        removed=['  tag: "1.4.1"'],
+        added=['  tag: "1.10"'],
+    )
+)
+
+#: JSON golden cases: (name, edits, lines removed, lines added) on settings.json,
+#: whose numbers and escapes a re-serialisation would rewrite.
+JSON_CASES = [
+    ("tag-as-written", [JsonSet(path="image.tag", value="1.10", as_written=True)],
+     ['    "tag": "1.9"'], ['    "tag": "1.10"']),
+    ("fill-empty-object", [JsonSet(path="limits.cpu", value="1")],
+     ['  "limits": {},'], ['  "limits": {', '    "cpu": "1"', "  },"]),
+    ("empty-an-object", [JsonDelete(path="features.only")],
+     ['  "features": {"only": true},'], ['  "features": {},']),
+    ("add-inline", [JsonSet(path="features.new", value=1)],
+     ['  "features": {"only": true},'], ['  "features": {"only": true, "new": 1},']),
+    ("number-as-written", [JsonSet(path="ratio", value="2.50", as_written=True)],
+     ['  "ratio": 1.50,'], ['  "ratio": 2.50,']),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "edits", "removed", "added"), JSON_CASES, ids=lambda c: c if isinstance(c, str) else "")  # fmt: skip
+def test_json_golden(name: str, edits: list[Edit], removed: list[str], added: list[str]) -> None:
+    before = (GOLDEN / "settings.json").read_bytes()
+    after = apply_edits(before, edits, filename="settings.json")
+    expected = GOLDEN / f"settings.{name}.expected.json"
+    if UPDATE:
+        expected.write_bytes(after)
+    assert after == expected.read_bytes()
+    assert changed(before, after) == (removed, added)
+    json.loads(after)
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.source}.{c.name}")
 def test_golden(case: Case) -> None:
     before = source(case.source)
@@ -395,7 +436,8 @@ def test_golden(case: Case) -> None:
 
 def test_every_golden_file_belongs_to_a_case() -> None:
     known = {case.expected_path.name for case in CASES}
-    on_disk = {path.name for path in GOLDEN.glob("*.expected.yaml")}
+    known |= {f"settings.{case[0]}.expected.json" for case in JSON_CASES}
+    on_disk = {path.name for path in GOLDEN.glob("*.expected.*")}
     assert on_disk == known
 
 
@@ -850,7 +892,7 @@ WEBAPP = source("webapp")
         (b"", YamlSet(path="a", value=1), "the document is empty; 'a' does not exist"),
         (b"- 1\n", YamlSet(path="a", value=1), "the document is a sequence, not a mapping"),
         (b"[1]", JsonSet(path="a", value=1), "the document is an array, not an object"),
-        (WEBAPP, YamlSet(path="image.nothing.tag", value=1), "'image.nothing' does not exist"),
+        (WEBAPP, YamlSet(path="image.nothing[0]", value=1), "'image.nothing' does not exist"),
         (WEBAPP, YamlSet(path="image.tag.x", value=1), "'image.tag' is a string, not a mapping"),
         (
             WEBAPP,
@@ -984,19 +1026,23 @@ def test_parse_path(path: str, segments: list[str | int]) -> None:
         ("a.", "path 'a.' ends with '.'"),
         (
             "a[x]",
-            "path 'a[x]' has a bad index at position 1: expected [N] with N a non-negative integer",
+            "path 'a[x]' has a bad index at position 1: expected [N] with N a non-negative integer, "
+            "or [KEY=VALUE] to select the item whose KEY is VALUE",
         ),
         (
             "a[-1]",
-            "path 'a[-1]' has a bad index at position 1: expected [N] with N a non-negative integer",
+            "path 'a[-1]' has a bad index at position 1: expected [N] with N a non-negative integer, "
+            "or [KEY=VALUE] to select the item whose KEY is VALUE",
         ),
         (
             "a[01]",
-            "path 'a[01]' has a bad index at position 1: expected [N] with N a non-negative integer",
+            "path 'a[01]' has a bad index at position 1: expected [N] with N a non-negative integer, "
+            "or [KEY=VALUE] to select the item whose KEY is VALUE",
         ),
         (
             "a[1",
-            "path 'a[1' has a bad index at position 1: expected [N] with N a non-negative integer",
+            "path 'a[1' has a bad index at position 1: expected [N] with N a non-negative integer, "
+            "or [KEY=VALUE] to select the item whose KEY is VALUE",
         ),
         ("a]", "path 'a]' has an unexpected ']' at position 1"),
         ('a."b', "path 'a.\"b' has an unterminated \" quote at position 2"),
@@ -1100,7 +1146,8 @@ class Custom:
             [
                 (
                     "e.path",
-                    "path 'a[' has a bad index at position 1: expected [N] with N a non-negative integer",
+                    "path 'a[' has a bad index at position 1: expected [N] with N a non-negative integer, "
+                    "or [KEY=VALUE] to select the item whose KEY is VALUE",
                 ),
                 (
                     "e.value",
@@ -1165,3 +1212,310 @@ def test_golden_sources_are_what_the_cases_assume() -> None:
         text = source(name).decode()
         assert text.endswith("\n") and "\r" not in text
         assert re.search(r"^# |^## ", text, re.MULTILINE)
+
+
+# --- values as written (issue 10, item 1) ------------------------------------------
+
+
+def written(path: str, text: str) -> YamlSet:
+    return YamlSet(path=path, value=text, as_written=True)
+
+
+@pytest.mark.parametrize(
+    ("before", "edit", "after"),
+    [
+        # A string stays a string, in its own quote style.
+        ('tag: "1.4.3"\n', written("tag", "1.10"), 'tag: "1.10"\n'),
+        ("tag: '1.4.3'\n", written("tag", "1.20"), "tag: '1.20'\n"),
+        ("tag: v1\n", written("tag", "1e3"), 'tag: "1e3"\n'),
+        ("tag: v1\n", written("tag", "0x10"), 'tag: "0x10"\n'),
+        ("tag: v1\n", written("tag", "010"), 'tag: "010"\n'),
+        ("tag: v1\n", written("tag", "v2"), "tag: v2\n"),
+        # A number stays a number, as written.
+        ("n: 2\n", written("n", "1.10"), "n: 1.10\n"),
+        ("n: 2\n", written("n", "0x10"), "n: 0x10\n"),
+        ("n: 2\n", written("n", "3"), "n: 3\n"),
+        ("n: 2\n", written("n", "many"), "n: many\n"),  # not a number: a string, noted
+        ("b: true\n", written("b", "false"), "b: false\n"),
+        ("b: true\n", written("b", "no"), "b: no\n"),
+        # A quoted text is a string whatever the key holds.
+        ("n: 2\n", written("n", '"3"'), 'n: "3"\n'),
+        # A new key: YAML 1.2 inference, unless it would not read back as written.
+        ("a: 1\n", written("b", "3"), "a: 1\nb: 3\n"),
+        ("a: 1\n", written("b", "true"), "a: 1\nb: true\n"),
+        ("a: 1\n", written("b", "1.5"), "a: 1\nb: 1.5\n"),
+        ("a: 1\n", written("b", "1.10"), 'a: 1\nb: "1.10"\n'),
+        ("a: 1\n", written("b", "010"), 'a: 1\nb: "010"\n'),
+        ("a: 1\n", written("b", "1e3"), 'a: 1\nb: "1e3"\n'),
+        # Missing parents are created, as Helm does.
+        ("a: 1\n", written("image.tag", "1.10"), "a: 1\nimage:\n  tag: '1.10'\n"),
+    ],
+)
+def test_values_are_typed_as_written(before: str, edit: YamlSet, after: str) -> None:
+    assert yaml_apply(before, edit) == after
+
+
+def test_json_values_are_typed_as_written() -> None:
+    before = '{"tag": "1.4.3", "n": 2, "x": 1.50}'
+    out = json_apply(
+        before,
+        JsonSet(path="tag", value="1.10", as_written=True),
+        JsonSet(path="n", value="1.10", as_written=True),
+        JsonSet(path="m", value="1e3", as_written=True),
+        JsonSet(path="n2", value="7", as_written=True),
+    )
+    assert out == '{"tag": "1.10", "n": 1.10, "x": 1.50, "m": "1e3", "n2": 7}'
+    # 0x10 is not a JSON number: written as a string, with a note.
+    assert json_apply('{"n": 2}', JsonSet(path="n", value="0x10", as_written=True)) == (
+        '{"n": "0x10"}'
+    )
+
+
+def test_notes_say_what_a_reviewer_should_know() -> None:
+    _, notes = edit_file(
+        b"image:\n  tag: '1'\nn: 2\nenv:\n- name: A\n  value: x\n",
+        [
+            written("image.tagg", "1.10"),
+            written("n", "many"),
+            written("env[name=A].value", "y"),
+            written("new.deep.key", "1"),
+        ],
+        filename="v.yaml",
+    )
+    assert notes == (
+        'v.yaml: image.tagg: 1.10 is written as the string "1.10", as written (unquoted it '
+        "would read as 1.1; give it with --set-json or set_json: to write that)",
+        "v.yaml: adds key image.tagg",
+        "v.yaml: n was a number; 'many' is not one, so it is written as a string",
+        "v.yaml: env[name=A] is item env[0]",
+        "v.yaml: adds key new.deep.key (with new parent mappings from new)",
+    )
+
+
+def test_an_as_written_value_must_be_text() -> None:
+    assert edit_problems(YamlSet(path="a", value=1, as_written=True), "e") == [
+        Problem("e.value", "must be the text as written (a str) with as_written=True, got int")
+    ]
+
+
+# --- selecting list items by a key's value (item 7) ----------------------------------
+
+KUSTOMIZATION = """\
+images:
+  - name: ghcr.io/acme/web
+    newTag: 1.4.1
+  - name: ghcr.io/acme/api  # the one
+    newTag: "1.4.1"
+env:
+  - {name: A, value: "1"}
+  - {name: A, value: "2"}
+"""
+
+
+def test_a_selector_edits_the_item_whose_key_matches() -> None:
+    out = yaml_apply(KUSTOMIZATION, written("images[name=ghcr.io/acme/api].newTag", "1.10"))
+    assert out == KUSTOMIZATION.replace('newTag: "1.4.1"', 'newTag: "1.10"')
+    quoted = YamlSet(path='images[name="ghcr.io/acme/web"].newTag', value="2")
+    assert yaml_apply(KUSTOMIZATION, quoted) == KUSTOMIZATION.replace(
+        "newTag: 1.4.1", 'newTag: "2"'
+    )
+    assert yaml_apply(KUSTOMIZATION, YamlDelete(path="images[name=ghcr.io/acme/web]")) == (
+        KUSTOMIZATION.replace("  - name: ghcr.io/acme/web\n    newTag: 1.4.1\n", "")
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        (
+            "env[name=A].value",
+            "'env[name=A]' matches 2 items ([0], [1]); it must match exactly one",
+        ),
+        ("env[name=B].value", "'env[name=B]' matches no item; it must match exactly one"),
+        ("images[name=x]", "'images[name=x]' matches no item; it must match exactly one"),
+    ],
+)
+def test_a_selector_must_match_exactly_one_item(path: str, reason: str) -> None:
+    with pytest.raises(EditError) as caught:
+        yaml_apply(KUSTOMIZATION, YamlSet(path=path, value="x"))
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("path", "segments"),
+    [
+        ("env[name=LOG_LEVEL].value", ["env", Select("name", "LOG_LEVEL"), "value"]),
+        (
+            "images[name=ghcr.io/acme/api].newTag",
+            ["images", Select("name", "ghcr.io/acme/api"), "newTag"],
+        ),
+        ('a[k="x]y"]', ["a", Select("k", "x]y")]),
+        ("a['a=b'='c.d']", ["a", Select("a=b", "c.d")]),
+        ("[port=80]", [Select("port", "80")]),
+    ],
+)
+def test_parse_path_selectors(path: str, segments: list[Any]) -> None:
+    assert parse_path(path) == segments
+    assert parse_path(format_path(segments)) == segments
+
+
+# --- JSON: no byte outside the edit changes (items 2 and 6) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "edit", "after"),
+    [
+        # Once re-serialised (1.50 -> 1.5, 1E-7 -> 1e-07, \/ -> /, 1e400 -> Infinity).
+        (
+            '{"a": {"only": 1}, "x": 1.50, "y": 1E-7, "u": "\\/", "z": 1e400}',
+            JsonDelete(path="a.only"),
+            '{"a": {}, "x": 1.50, "y": 1E-7, "u": "\\/", "z": 1e400}',
+        ),
+        (
+            '{\n  "a": {},\n  "big": 12345678901234567890.0\n}\n',
+            JsonSet(path="a.b", value=1),
+            '{\n  "a": {\n    "b": 1\n  },\n  "big": 12345678901234567890.0\n}\n',
+        ),
+        ('{"a": 1, "x": 1.50, "a": 2}', JsonDelete(path="a"), '{"x": 1.50}'),
+        ("[1.50]", JsonDelete(path="[0]"), "[]"),
+        ('{"a": {}, "x": 1.0E2}', JsonSet(path="a.b", value="c"), '{"a": {"b": "c"}, "x": 1.0E2}'),
+        # Inline additions in an indented file follow their container's style.
+        (
+            '{\n  "o": {"only": true}\n}\n',
+            JsonSet(path="o.new", value=1),
+            '{\n  "o": {"only": true, "new": 1}\n}\n',
+        ),
+        (
+            '{\n  "o": {"a":1,"b":2}\n}\n',
+            JsonSet(path="o.c", value=3),
+            '{\n  "o": {"a":1,"b":2,"c":3}\n}\n',
+        ),
+    ],
+)
+def test_json_edits_keep_every_other_byte(before: str, edit: Edit, after: str) -> None:
+    assert json_apply(before, edit) == after
+
+
+def test_a_yaml_edit_of_a_json_document_keeps_it_json() -> None:
+    before = '{"a": 1, "x": 1.50}\n'
+    out = apply_edits(before.encode(), [YamlSet(path="c", value="x")], filename=".babelrc")
+    assert out == b'{"a": 1, "x": 1.50, "c": "x"}\n'
+    json.loads(out)
+    with pytest.raises(EditError) as caught:
+        apply_edits(before.encode(), [YamlSet(path="c", value=math.nan)], filename="X.JSON")
+    assert (
+        caught.value.reason == "the file is JSON, and the value is nan, which JSON cannot represent"
+    )
+
+
+def _number_texts() -> st.SearchStrategy[str]:
+    digits = st.text("0123456789", min_size=1, max_size=4)
+    return st.one_of(
+        st.integers(-(10**25), 10**25).map(str),
+        st.builds(lambda i, f: f"{i}.{f}", st.integers(-99, 99), digits),  # 1.50
+        st.builds(
+            lambda i, e, s: f"{i}{e}{s}",
+            st.integers(0, 9),
+            st.sampled_from("eE"),
+            st.sampled_from(["-7", "+2", "400", "0"]),
+        ),
+    )
+
+
+def _string_texts() -> st.SearchStrategy[str]:
+    return st.lists(
+        st.one_of(
+            st.sampled_from(["\\/", "\\u00e9", "\\n", '\\"', "\\\\", "é", "a", " "]),
+            st.text("xyz", max_size=3),
+        ),
+        max_size=4,
+    ).map(lambda parts: '"' + "".join(parts) + '"')
+
+
+def _json_texts(depth: int = 0) -> st.SearchStrategy[str]:
+    """JSON documents as people write them: numbers in every notation,
+    escapes, odd spacing; some containers empty, some keys repeated."""
+    scalar = st.one_of(_number_texts(), _string_texts(), st.sampled_from(["true", "null"]))
+    if depth >= 2:
+        return scalar
+    inner = _json_texts(depth + 1)
+    space = st.sampled_from(["", " ", "\n  "])
+    members = st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "\\/d"]), space, inner), max_size=4
+    )
+    obj = members.map(lambda ms: "{" + ",".join(f'{sp}"{k}": {v}' for k, sp, v in ms) + "}")
+    arr = st.lists(st.tuples(space, inner), max_size=3).map(
+        lambda items: "[" + ",".join(sp + v for sp, v in items) + "]"
+    )
+    return st.one_of(scalar, obj, arr) if depth else st.one_of(obj, arr)
+
+
+def _paths(data: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            out += _paths(value, (*prefix, index))
+    return out
+
+
+@given(text=_json_texts(), choice=st.integers(0, 1000), kind_of=st.sampled_from(["set", "add", "delete"]),
+       value=st.one_of(st.integers(), st.text(max_size=5), st.lists(st.booleans(), max_size=2)))  # fmt: skip
+def test_json_edits_change_only_the_edited_span(
+    text: str, choice: int, kind_of: str, value: object
+) -> None:
+    data = json.loads(text)
+    containers = [()] + [p for p in _paths(data) if isinstance(at_keys(data, p), dict | list)]
+    paths = _paths(data)
+    if kind_of == "add":
+        parent = containers[choice % len(containers)]
+        assume(isinstance(at_keys(data, parent), dict) and "new" not in at_keys(data, parent))
+        target: tuple[str | int, ...] = (*parent, "new")
+    else:
+        assume(paths)
+        target = paths[choice % len(paths)]
+    path = format_path(list(target))
+    edit: Edit = JsonDelete(path=path) if kind_of == "delete" else JsonSet(path=path, value=value)
+    after = json_apply(text, edit)
+    expected = json.loads(text)
+    holder = at_keys(expected, target[:-1])
+    if kind_of == "delete":
+        if isinstance(holder, dict):
+            holder.pop(target[-1])
+        else:
+            del holder[target[-1]]
+    else:
+        holder[target[-1]] = value
+    assert json.dumps(json.loads(after)) == json.dumps(expected)
+    # Every byte outside the edited container (a set: outside the value) is kept.
+    span = _span(text, target if kind_of == "set" else target[:-1])
+    head, tail = text[: span[0]], text[span[1] :]
+    assert after.startswith(head) and after.endswith(tail)
+    if kind_of != "set":  # and in the container, every other member as written
+        edited = after[len(head) : len(after) - len(tail)]
+        for other in _paths(holder if isinstance(holder, dict | list) else {}):
+            if len(other) == 1 and other[0] != target[-1] and isinstance(holder, dict):
+                member = _member_text(text, (*target[:-1], *other))
+                assert member in edited
+
+
+def at_keys(data: Any, keys: tuple[str | int, ...]) -> Any:
+    for key in keys:
+        data = data[key]
+    return data
+
+
+def _span(text: str, keys: tuple[str | int, ...]) -> tuple[int, int]:
+    """Where the value at ``keys`` is written (the last of duplicate keys)."""
+    from prplan._edits import _json_find
+
+    start = _json_find(text, list(keys))
+    assert start is not None
+    return start, json.JSONDecoder().raw_decode(text, start)[1]
+
+
+def _member_text(text: str, keys: tuple[str | int, ...]) -> str:
+    start, end = _span(text, keys)
+    return text[start:end]

@@ -56,9 +56,16 @@ __all__ = [
     "apply_changeset",
 ]
 
-#: Fields a change may set (besides repo, files, delete, set, replace).
+#: Fields a change may set (besides repo, files, delete, set..., replace).
 _REQUEST_FIELDS = {f.name for f in attrs.fields(ChangeRequest)} - {"files", "repo"}
-_ENTRY_KEYS = _REQUEST_FIELDS | {"repo", "files", "delete", "set", "replace"}
+_SET_KEYS = ("set", "set_string", "set_json")
+_ENTRY_KEYS = _REQUEST_FIELDS | {"repo", "files", "delete", "replace", *_SET_KEYS}
+
+
+class _Written(str):
+    """A plain (unquoted) value of a change's ``set:``, ``set_string:`` or
+    ``set_json:``, as written in the file: ``1.10`` stays ``1.10``, where
+    the YAML loader would have made it the float 1.1."""
 
 
 class Goal(enum.StrEnum):
@@ -101,7 +108,9 @@ def load_changeset(path: str | Path) -> ChangeSet:
 
     file = Path(path)
     try:
-        document = YAML(typ="safe").load(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+        document = YAML(typ="safe").load(text)
+        _keep_written(YAML(typ="safe").compose(text), document)
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidRequestError(
             [Problem("--changeset", f"cannot read {file}: {error}")], what="change set"
@@ -117,25 +126,90 @@ def load_changeset(path: str | Path) -> ChangeSet:
     return parse_changeset(document, base_dir=file.parent)
 
 
+def _keep_written(root: object, document: object) -> None:
+    """Replace each plain scalar value of the changes' ``set``-family maps in
+    ``document`` by its text as written (``_Written``), found in the node
+    tree ``root`` of the same file. Shapes that do not line up (aliases,
+    merge keys) keep their loaded values."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    def pairs(node: object, data: object) -> list[tuple[Any, Any, Any]]:
+        if not isinstance(node, MappingNode) or not isinstance(data, dict):
+            return []
+        if len(node.value) != len(data):
+            return []
+        return [(value_node, key, value) for (_, value_node), (key, value) in zip(node.value, data.items(), strict=True)]  # fmt: skip
+
+    def items(node: object, data: object) -> list[tuple[Any, Any]]:
+        if not isinstance(node, SequenceNode) or not isinstance(data, list):
+            return []
+        return list(zip(node.value, data, strict=False)) if len(node.value) == len(data) else []
+
+    changes: list[tuple[Any, Any]] = []
+    for node, key, value in pairs(root, document):
+        if key == "changes":
+            changes += items(node, value)
+        elif key == "stages":
+            for stage_node, stage in items(node, value):
+                for inner, name, listed in pairs(stage_node, stage):
+                    if name == "changes":
+                        changes += items(inner, listed)
+    for change_node, change in changes:
+        for node, key, spec in pairs(change_node, change):
+            if key not in _SET_KEYS:
+                continue
+            for file_node, _, edits in pairs(node, spec):
+                for value_node, path, _loaded in pairs(file_node, edits):
+                    if isinstance(value_node, ScalarNode) and value_node.style is None:
+                        edits[path] = _Written(value_node.value)
+
+
+def _set_value(
+    kind: str, value: object, where: str, problems: list[Problem]
+) -> tuple[object, bool] | None:
+    """The value of one ``set``-family entry and whether it is as written
+    (None, with a problem, when it cannot be one):
+    ``set:`` keeps a plain value's text, typed against the file when applied;
+    ``set_string:`` makes it a string; ``set_json:`` reads it as JSON."""
+    if kind == "set_json" and isinstance(value, str):
+        try:
+            return json.loads(value), False
+        except ValueError as error:
+            problems.append(Problem(where, f"is not JSON: {error}"))
+            return None
+    if kind == "set_string":
+        if not isinstance(value, str):
+            problems.append(Problem(where, "must be text: set_string values are strings"))
+            return None
+        return str(value), False
+    if kind == "set" and isinstance(value, _Written):
+        return str(value), True
+    return value, False
+
+
 def _edits_for(
     kind: str, path: str, spec: object, where: str, problems: list[Problem]
 ) -> list[Any]:
-    """``set: {file: {key.path: value}}`` and ``replace: {file: {old: new}}``."""
+    """``set: {file: {key.path: value}}`` (and ``set_string:``, ``set_json:``)
+    and ``replace: {file: {old: new}}``."""
     from . import _edits
 
     if not isinstance(spec, dict) or not spec:
         problems.append(
             Problem(
-                where, f"must map {'key paths to values' if kind == 'set' else 'old text to new'}"
+                where,
+                f"must map {'old text to new' if kind == 'replace' else 'key paths to values'}",
             )
         )
         return []
     edits: list[Any] = []
     for key, value in spec.items():
         edit: Any
-        if kind == "set":
-            json_file = path.endswith(".json")
-            edit = (_edits.JsonSet if json_file else _edits.YamlSet)(path=str(key), value=value)
+        if kind != "replace":
+            typed = _set_value(kind, value, f"{where}[{key!r}]", problems)
+            if typed is None:
+                continue
+            edit = _edits.set_edit(path, str(key), typed[0], as_written=typed[1])
         else:
             edit = _edits.Replace(old=str(key), new=str(value))
         found = _edits.edit_problems(edit, f"{where}[{key!r}]")
@@ -240,7 +314,7 @@ def _entry(
     problems += [
         Problem(f"{where}.{k}", "is not a change field") for k in sorted(set(entry) - _ENTRY_KEYS)
     ]
-    for key in ("files", "set", "replace"):
+    for key in ("files", "replace", *_SET_KEYS):
         if key in entry and not isinstance(entry[key], dict):
             target = "local file" if key == "files" else "edits"
             problems.append(
@@ -264,17 +338,22 @@ def _entry(
             )
     for repo_path in entry.get("delete") or []:
         files[str(repo_path)] = None
-    for kind in ("set", "replace"):
+    set_paths: set[str] = set()  # set, set_string and set_json may name one file
+    for kind in (*_SET_KEYS, "replace"):
         for repo_path, spec in (entry.get(kind) or {}).items():
             label = f"{where}.{kind}[{repo_path!r}]"
-            if str(repo_path) in files:
+            joins = kind != "replace" and str(repo_path) in set_paths
+            if str(repo_path) in files and not joins:
                 problems.append(
                     Problem(label, "this path is already written, deleted or edited in this change")
                 )
                 continue
             edits = _edits_for(kind, str(repo_path), spec, label, problems)
             if edits:
-                files[str(repo_path)] = tuple(edits)
+                earlier = files.get(str(repo_path)) if joins else ()
+                files[str(repo_path)] = tuple(earlier or ()) + tuple(edits)
+                if kind != "replace":
+                    set_paths.add(str(repo_path))
     fields = {k: v for k, v in defaults.items()}
     fields.update({k: v for k, v in entry.items() if k in _REQUEST_FIELDS})
     if "repo" not in entry:

@@ -1,7 +1,8 @@
 """Edits as data: recognising them, and their JSON form in plan documents.
 
 ``{"kind": "yaml-set", "path": "image.tag", "value": "1.4.2"}``; the kinds
-are those of ``_edits.kind``.
+are those of ``_edits.kind``. A value given as text to be typed against the
+file (``--set``) carries ``"as_written": true``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,17 @@ def is_edit(value: object) -> bool:
     return isinstance(value, tuple(_BY_KIND.values()))
 
 
+#: Fields added after plans were first written, left out at their default so
+#: that a plan made before them keeps its digest.
+_LATER_FIELDS = {"as_written": False}
+
+
 def edit_to_dict(edit: object) -> dict[str, Any]:
-    return {"kind": kind(edit), **attrs.asdict(edit, recurse=False)}  # type: ignore[arg-type]
+    fields = attrs.asdict(edit, recurse=False)  # type: ignore[arg-type]
+    for name, default in _LATER_FIELDS.items():
+        if fields.get(name, default) is default:
+            fields.pop(name, None)
+    return {"kind": kind(edit), **fields}
 
 
 def edit_from_dict(value: object) -> Any:

@@ -38,6 +38,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.util import load_yaml_guess_indent
 
+from ._edit_values import WrittenFloat, WrittenInt, canonical, type_written, written_text
 from ._errors import InvalidRequestError, Problem, RepositoryDisagreesError
 
 __all__ = [
@@ -49,9 +50,13 @@ __all__ = [
     "Edit",
     "EditError",
     "apply_edits",
+    "edit_file",
+    "set_edit",
+    "split_assignment",
     "edit_problems",
     "parse_path",
     "format_path",
+    "Select",
     "kind",
 ]
 
@@ -64,12 +69,18 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class YamlSet:
-    """Set the value at ``path`` (e.g. ``image.tag``, ``env[1].value``). All
-    parents must exist; the leaf may be new in a mapping (added as its last
-    key) or replaced."""
+    """Set the value at ``path`` (e.g. ``image.tag``, ``env[1].value``,
+    ``env[name=LOG_LEVEL].value``). The leaf may be new in a mapping (added
+    as its last key, with any missing parent mappings) or replaced.
+
+    ``value`` is typed as given (a Python ``str`` is a string). With
+    ``as_written=True`` it is the text a user wrote (``--set``, a change
+    set's ``set:``), typed against the document: see ``_edit_values``.
+    A document that is JSON stays JSON."""
 
     path: str
     value: object
+    as_written: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -85,6 +96,7 @@ class JsonSet:
 
     path: str
     value: object
+    as_written: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -161,20 +173,41 @@ class _Refused(Exception):
 _BARE_RE = re.compile(r"[^.\[\]\"']+")
 _INDEX_RE = re.compile(r"\[(0|[1-9][0-9]*)\]")
 _PLAIN_SEGMENT_RE = re.compile(r"[^.\[\]\"'\s](?:[^.\[\]\"']*[^.\[\]\"'\s])?")
+#: In a selector: a bare key runs to "=", a bare value to "]".
+_SELECT_KEY_RE = re.compile(r"[^=\[\]\"'\s]+")
+_SELECT_VALUE_RE = re.compile(r"[^\[\]\"'\s](?:[^\[\]\"']*[^\[\]\"'\s])?")
 
 
-def parse_path(path: str) -> list[str | int]:
+@attrs.frozen
+class Select:
+    """A path segment that picks the one sequence item whose ``key`` holds
+    ``value``: ``env[name=LOG_LEVEL]``. Exactly one item must match."""
+
+    key: str
+    value: str
+
+    def __str__(self) -> str:
+        return format_path([self])
+
+
+Segment = str | int | Select
+
+
+def parse_path(path: str) -> list[Segment]:
     """``"image.tag"`` -> ``["image", "tag"]``; ``"containers[0].image"`` ->
     ``["containers", 0, "image"]``; a key holding dots (or brackets, quotes)
     is quoted: ``'annotations."app.kubernetes.io/name"'``. In double quotes
     ``\\"`` and ``\\\\`` are escapes; in single quotes ``''`` is one quote.
-    A path may start with an index (``[0].name``) when the document is a
-    sequence. Raises ``ValueError`` saying what is wrong and where."""
+    ``env[name=LOG_LEVEL]`` selects the item of ``env`` whose ``name`` is
+    ``LOG_LEVEL`` (a ``Select``); quote a value holding brackets or quotes:
+    ``images[name="a[1]"]``. A path may start with an index or selector
+    (``[0].name``) when the document is a sequence. Raises ``ValueError``
+    saying what is wrong and where."""
     if not isinstance(path, str):
         raise ValueError(f"must be a string, got {type(path).__name__}")
     if not path:
         raise ValueError("is empty")
-    out: list[str | int] = []
+    out: list[Segment] = []
     pos, end = 0, len(path)
     while True:
         if pos < end and path[pos] in "\"'":
@@ -194,13 +227,12 @@ def parse_path(path: str) -> list[str | int]:
             pos = match.end()
         while pos < end and path[pos] == "[":
             index = _INDEX_RE.match(path, pos)
-            if index is None:
-                raise ValueError(
-                    f"path {path!r} has a bad index at position {pos}: "
-                    "expected [N] with N a non-negative integer"
-                )
-            out.append(int(index.group(1)))
-            pos = index.end()
+            if index is not None:
+                out.append(int(index.group(1)))
+                pos = index.end()
+                continue
+            select, pos = _selector(path, pos)
+            out.append(select)
         if pos == end:
             return out
         if path[pos] != ".":
@@ -235,18 +267,92 @@ def _quoted_segment(path: str, pos: int) -> tuple[str, int]:
     raise ValueError(f"path {path!r} has an unterminated {quote} quote at position {pos}")
 
 
-def format_path(segments: Sequence[str | int]) -> str:
+def _selector(path: str, pos: int) -> tuple[Select, int]:
+    """``[KEY=VALUE]`` at ``pos``; either side may be quoted."""
+    bad = ValueError(
+        f"path {path!r} has a bad index at position {pos}: expected [N] with N a "
+        "non-negative integer, or [KEY=VALUE] to select the item whose KEY is VALUE"
+    )
+    i = pos + 1
+    if i < len(path) and path[i] in "\"'":
+        key, i = _quoted_segment(path, i)
+    else:
+        match = _SELECT_KEY_RE.match(path, i)
+        if match is None:
+            raise bad
+        key, i = match.group(), match.end()
+    if not path.startswith("=", i):
+        raise bad
+    i += 1
+    if i < len(path) and path[i] in "\"'":
+        value, i = _quoted_segment(path, i)
+    else:
+        match = _SELECT_VALUE_RE.match(path, i)
+        if match is None:
+            raise ValueError(
+                f"path {path!r} has an empty or odd value at position {i}: quote a value "
+                "that is empty, has leading or trailing spaces, brackets or quotes"
+            )
+        value, i = match.group(), match.end()
+    if not path.startswith("]", i):
+        raise ValueError(
+            f"path {path!r}: expected ']' at position {i}; quote a selector value "
+            "holding brackets or quotes"
+        )
+    return Select(key, value), i + 1
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_path(segments: Sequence[Segment]) -> str:
     """The inverse of ``parse_path``: keys that need it are double-quoted."""
     parts: list[str] = []
     for seg in segments:
         if isinstance(seg, int):
             parts.append(f"[{seg}]")
             continue
-        text = seg
-        if not _PLAIN_SEGMENT_RE.fullmatch(seg):
-            text = '"' + seg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(seg, Select):
+            key = seg.key if _SELECT_KEY_RE.fullmatch(seg.key) else _quoted(seg.key)
+            value = seg.value if _SELECT_VALUE_RE.fullmatch(seg.value) else _quoted(seg.value)
+            parts.append(f"[{key}={value}]")
+            continue
+        text = seg if _PLAIN_SEGMENT_RE.fullmatch(seg) else _quoted(seg)
         parts.append(("." if parts else "") + text)
     return "".join(parts)
+
+
+def split_assignment(text: str) -> tuple[str, str] | None:
+    """``KEY.PATH=VALUE`` split at the first ``=`` outside brackets and
+    quotes (``env[name=X].value=1``), or None when there is none."""
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(depth - 1, 0)
+        elif ch == "=" and depth == 0:
+            return text[:i], text[i + 1 :]
+    return None
+
+
+def is_json_name(filename: str) -> bool:
+    """Does the file's name say JSON (``.json``, in any case)?"""
+    return filename.lower().endswith(".json")
+
+
+def set_edit(filename: str, path: str, value: object, *, as_written: bool) -> YamlSet | JsonSet:
+    """The set edit for a file: JSON when its name says so; a YAML edit of a
+    file whose content turns out to be JSON keeps it JSON."""
+    kind_of = JsonSet if is_json_name(filename) else YamlSet
+    return kind_of(path=path, value=value, as_written=as_written)
 
 
 # --- validation --------------------------------------------------------------
@@ -274,6 +380,17 @@ def edit_problems(edit: object, field: str) -> list[Problem]:
         problems.append(Problem(f"{field}.path", str(exc)))
     if isinstance(edit, YamlSet | JsonSet):
         is_json = isinstance(edit, JsonSet)
+        if not isinstance(edit.as_written, bool):
+            problems.append(Problem(f"{field}.as_written", "must be True or False"))
+        elif edit.as_written and not isinstance(edit.value, str):
+            problems.append(
+                Problem(
+                    f"{field}.value",
+                    f"must be the text as written (a str) with as_written=True, "
+                    f"got {type(edit.value).__name__}",
+                )
+            )
+            return problems
         problems += [
             Problem(f"{field}.value", message)
             for message in _value_problems(edit.value, "value", is_json, set())
@@ -281,7 +398,7 @@ def edit_problems(edit: object, field: str) -> list[Problem]:
     return problems
 
 
-_SCALAR_TYPES = (str, int, float, bool, type(None))
+_SCALAR_TYPES = (str, int, float, bool, type(None), WrittenInt, WrittenFloat)
 
 
 def _value_problems(value: object, where: str, is_json: bool, active: set[int]) -> list[str]:
@@ -385,6 +502,16 @@ def apply_edits(content: bytes | None, edits: Sequence[Edit], *, filename: str) 
     the file does not exist) and return the new bytes. Raises ``EditError``
     when an edit does not apply (nothing is returned half-done), and
     ``InvalidRequestError`` for a malformed edit (``edit_problems``)."""
+    return edit_file(content, edits, filename=filename)[0]
+
+
+def edit_file(
+    content: bytes | None, edits: Sequence[Edit], *, filename: str
+) -> tuple[bytes, tuple[str, ...]]:
+    """As ``apply_edits``, with what a reviewer should know about the result,
+    each note starting with ``filename``: a key that is added (a typo in a
+    path adds a key rather than failing), the item a selector resolved to, a
+    value written as a string although it reads as a number."""
     problems = [p for i, edit in enumerate(edits) for p in edit_problems(edit, f"edits[{i}]")]
     if problems:
         raise InvalidRequestError(problems, what=f"edits for {filename}")
@@ -395,7 +522,7 @@ def apply_edits(content: bytes | None, edits: Sequence[Edit], *, filename: str) 
                 [Problem("edits", f"is empty, and {filename} does not exist")],
                 what=f"edits for {filename}",
             )
-        return content
+        return content, ()
     if content is None:
         raise EditError(edits[0], "file does not exist", filename=filename)
     try:
@@ -409,25 +536,53 @@ def apply_edits(content: bytes | None, edits: Sequence[Edit], *, filename: str) 
     # A byte-order mark is not part of the document; put it back as found.
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     text = text[len(bom) :]
+    notes: list[str] = []
     for edit in edits:
         try:
-            text = _apply_one(text, edit)
+            text = _apply_one(text, edit, notes)
         except _Refused as exc:
             raise EditError(edit, exc.reason, filename=filename) from None
-    return (bom + text).encode("utf-8")
+    return (bom + text).encode("utf-8"), tuple(f"{filename}: {note}" for note in notes)
 
 
-def _apply_one(text: str, edit: Edit) -> str:
+@attrs.frozen
+class _Change:
+    """One set or delete, as the YAML and JSON editors take it."""
+
+    segments: list[Segment]
+    value: object
+    delete: bool
+    as_written: bool
+    notes: list[str]
+
+
+def _apply_one(text: str, edit: Edit, notes: list[str]) -> str:
     if isinstance(edit, Replace):
         return _replace(text, edit)
-    segments = parse_path(edit.path)
-    if isinstance(edit, YamlSet):
-        return _yaml_edit(text, segments, _normalized(edit.value), delete=False)
-    if isinstance(edit, YamlDelete):
-        return _yaml_edit(text, segments, None, delete=True)
-    if isinstance(edit, JsonSet):
-        return _json_edit(text, segments, _normalized(edit.value), delete=False)
-    return _json_edit(text, segments, None, delete=True)
+    delete = isinstance(edit, YamlDelete | JsonDelete)
+    change = _Change(
+        segments=parse_path(edit.path),
+        value=None if isinstance(edit, YamlDelete | JsonDelete) else _normalized(edit.value),
+        delete=delete,
+        as_written=isinstance(edit, YamlSet | JsonSet) and edit.as_written,
+        notes=notes,
+    )
+    # JSON is YAML, but a YAML edit of a JSON document would write YAML
+    # syntax into it ({"a": 1, b: x}): a document that is JSON stays JSON.
+    if isinstance(edit, JsonSet | JsonDelete) or _is_json_document(text):
+        return _json_edit(text, change)
+    return _yaml_edit(text, change)
+
+
+def _is_json_document(text: str) -> bool:
+    """Is the text a JSON object or array (whatever the file is called)?"""
+    if text.lstrip(_JSON_WS)[:1] not in ("{", "["):
+        return False
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _normalized(value: object) -> object:
@@ -493,11 +648,13 @@ def _find_key(mapping: dict[Any, Any], segment: str, is_json: bool) -> Any:
 
 
 def _resolve(
-    data: Any, segments: list[str | int], *, create: bool, is_json: bool
-) -> tuple[list[Any], bool]:
-    """The document's own keys along ``segments`` and whether the leaf
-    exists. Parents must exist; with ``create`` the leaf may be a new key of
-    a mapping."""
+    data: Any, segments: list[Segment], *, create: bool, is_json: bool, notes: list[str]
+) -> tuple[list[Any], bool, list[str]]:
+    """The document's own keys along ``segments``, whether the leaf exists,
+    and the keys of missing parent mappings below the last resolved key
+    (with ``create``, a new key's missing parents are created, as Helm's
+    ``--set`` does; not list items). A selector resolves to the position of
+    the one item it matches, said in ``notes``."""
     want_map = "an object" if is_json else "a mapping"
     want_seq = "an array" if is_json else "a sequence"
     resolved: list[Any] = []
@@ -505,8 +662,9 @@ def _resolve(
     for depth, segment in enumerate(segments):
         here = segments[:depth]
         last = depth == len(segments) - 1
-        want = want_seq if isinstance(segment, int) else want_map
-        if not isinstance(node, list if isinstance(segment, int) else dict):
+        in_list = not isinstance(segment, str)
+        want = want_seq if in_list else want_map
+        if not isinstance(node, list if in_list else dict):
             if not here:
                 if node is None and not is_json:
                     raise _Refused(
@@ -514,23 +672,74 @@ def _resolve(
                     )
                 raise _Refused(f"the document is {_type_name(node, is_json)}, not {want}")
             raise _Refused(f"{format_path(here)!r} is {_type_name(node, is_json)}, not {want}")
-        if isinstance(segment, int):
+        if isinstance(segment, Select):
+            key: Any = _select(cast(list[Any], node), segment, segments[: depth + 1], is_json)
+            concrete = [*segments[:depth], key]
+            notes.append(f"{format_path(segments[: depth + 1])} is item {format_path(concrete)}")
+        elif isinstance(segment, int):
             if segment >= len(node):
                 items = "1 item" if len(node) == 1 else f"{len(node)} items"
                 where = format_path(here) if here else "the document"
                 where = repr(where) if here else where
                 raise _Refused(f"index {segment} is out of range: {where} has {items}")
-            key: Any = segment
+            key = segment
         else:
             key = _find_key(cast(dict[Any, Any], node), segment, is_json)
             if key is None:
-                if last and create:
-                    return [*resolved, segment], False
+                below = segments[depth + 1 :]
+                if create and all(isinstance(s, str) for s in below):
+                    return [*resolved, segment], False, [str(s) for s in below]
                 raise _Refused(f"{format_path(segments[: depth + 1])!r} does not exist")
         resolved.append(key)
         if not last:
             node = node[key]
-    return resolved, True
+    return resolved, True, []
+
+
+def _select(items: list[Any], select: Select, where: Sequence[Segment], is_json: bool) -> int:
+    """The position of the one item whose ``select.key`` holds
+    ``select.value``, written as in the file (``80``, ``true``)."""
+    found = [
+        i
+        for i, item in enumerate(items)
+        if isinstance(item, dict)
+        and (key := _find_key(item, select.key, is_json)) is not None
+        and not isinstance(item[key], dict | list)
+        and canonical(item[key]) == select.value
+    ]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        matched = "no item"
+    else:
+        matched = f"{len(found)} items (" + ", ".join(f"[{i}]" for i in found) + ")"
+    raise _Refused(f"{format_path(where)!r} matches {matched}; it must match exactly one")
+
+
+def _resolve_change(data: Any, change: _Change, *, is_json: bool) -> tuple[list[Any], bool, object]:
+    """Resolve the change's path in ``data``: the keys, whether the leaf
+    exists, and the value to write there (typed, when the change holds the
+    text a user wrote; wrapped in the new parent mappings a path needs)."""
+    resolved, exists, below = _resolve(
+        data, change.segments, create=not change.delete, is_json=is_json, notes=change.notes
+    )
+    value = change.value
+    where = format_path(change.segments)
+    if change.as_written:
+        assert isinstance(value, str)  # edit_problems checks it
+        current = _get(data, resolved) if exists else None
+        typed = type_written(value, current, exists=exists, is_json=is_json, where=where)
+        value = typed.value
+        if typed.note:
+            change.notes.append(typed.note)
+    if not exists and not change.delete:
+        for key in reversed(below):
+            value = {key: value}
+        parents = format_path(change.segments[: len(change.segments) - len(below)])
+        change.notes.append(
+            f"adds key {where}" + (f" (with new parent mappings from {parents})" if below else "")
+        )
+    return resolved, exists, value
 
 
 def _get(data: Any, keys: Sequence[Any]) -> Any:
@@ -648,6 +857,10 @@ def _yaml_scalar_texts(
     ``true``, ``''``) or break the line (``a #b``) simply loses to a quoted
     one. A quoted original keeps its quote character; a value that is not a
     string is written plain (quoting would make it a string)."""
+    written = written_text(value)
+    if written is not None:  # a number as the user wrote it (1.10, 0x10)
+        plain = float(value) if isinstance(value, float) else int(cast(int, value))
+        return [written, *_yaml_scalar_texts(plain, style, quote, old_text)]
     if isinstance(value, bool):
         word = "true" if value else "false"
         if old_text in ("True", "False"):
@@ -736,7 +949,7 @@ def _via_alias(key: Node, value: Node) -> bool:
 
 
 def _yaml_locate(
-    root: Node | None, data: Any, resolved: list[Any], segments: list[str | int]
+    root: Node | None, data: Any, resolved: list[Any], segments: list[Segment]
 ) -> _Loc | None:
     """The nodes for the leaf, matched to the data by position (``.lc``).
     None when they cannot be matched (a merged-in key, a complex key): the
@@ -946,9 +1159,10 @@ class _YamlDoc:
     newline: str
 
 
-def _yaml_edit(text: str, segments: list[str | int], value: object, *, delete: bool) -> str:
+def _yaml_edit(text: str, change: _Change) -> str:
+    segments, delete = change.segments, change.delete
     data, root, guess, guess_offset = _yaml_load(text)
-    resolved, exists = _resolve(data, segments, create=not delete, is_json=False)
+    resolved, exists, value = _resolve_change(data, change, is_json=False)
     if exists and not delete and _same(_get(data, resolved), value):
         return text
     loc = _yaml_locate(root, data, resolved, segments)
@@ -1344,14 +1558,6 @@ class _JsonStyle:
     trail: str
     newline: str
 
-    def dump(self, data: Any) -> str:
-        body = json.dumps(
-            data, indent=self.indent, separators=self.separators, ensure_ascii=self.ensure_ascii
-        )
-        if self.newline == "\r\n":
-            body = body.replace("\n", "\r\n")
-        return self.lead + body + self.trail
-
 
 def _json_style(text: str, data: Any) -> _JsonStyle:
     """How the source was written: exactly what ``json.dumps`` settings
@@ -1409,6 +1615,7 @@ class _Member:
 
     key: str | int  # the object key, or the array index
     start: int  # where the member starts (its key, or the item)
+    key_end: int  # where its key ends (``start`` for an array item)
     value_start: int
     value_end: int
 
@@ -1428,18 +1635,23 @@ def _json_members(text: str, pos: int) -> list[_Member]:
     members: list[_Member] = []
     i = _json_skip(text, pos + 1)
     while text[i] != closer:
-        start = i
+        start = key_end = i
         key: str | int = len(members)
         if closer == "}":
-            key, i = decoder.raw_decode(text, i)
-            i = _json_skip(text, i)
+            key, key_end = decoder.raw_decode(text, i)
+            i = _json_skip(text, key_end)
             i = _json_skip(text, i + 1)  # the ':'
         _, end = decoder.raw_decode(text, i)
-        members.append(_Member(key=key, start=start, value_start=i, value_end=end))
+        members.append(_Member(key=key, start=start, key_end=key_end, value_start=i, value_end=end))
         i = _json_skip(text, end)
         if text[i] == ",":
             i = _json_skip(text, i + 1)
     return members
+
+
+def _json_closer(text: str, pos: int) -> int:
+    """Where the object or array opening at ``pos`` closes."""
+    return json.JSONDecoder().raw_decode(text, pos)[1] - 1
 
 
 def _json_find(text: str, resolved: list[Any]) -> int | None:
@@ -1464,8 +1676,18 @@ def _json_indent_before(text: str, pos: int) -> str | None:
     return indent if not indent.strip(_JSON_WS) else None
 
 
+def _json_line_indent(text: str, pos: int) -> str:
+    """The indentation of the line holding ``pos``."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    line = text[line_start:pos]
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
 def _json_form(value: object, style: _JsonStyle, indent: str | None) -> str:
     """A value written at a place indented by ``indent`` (None: inline)."""
+    written = written_text(value)
+    if written is not None:  # a number as the user wrote it
+        return written
     if indent is None or style.indent is None:
         # Inline: an indented document's inline lists are spaced as people write them.
         separators = style.separators if style.indent is None else (", ", ": ")
@@ -1474,44 +1696,92 @@ def _json_form(value: object, style: _JsonStyle, indent: str | None) -> str:
     return dumped.replace("\n", style.newline + indent)
 
 
-def _json_candidates(
-    text: str, style: _JsonStyle, resolved: list[Any], value: object, *, delete: bool, exists: bool
-) -> Iterator[str]:
-    """Splices: the value replaced in place, a member added after the last
-    one, a member removed with its separator. The caller checks each."""
+def _json_inline_separators(
+    text: str, style: _JsonStyle, members: list[_Member]
+) -> tuple[str, str]:
+    """The item and key separators of a one-line container, as its own
+    members are written (``", "`` and ``": "``), else as the document's."""
+    default = style.separators if style.indent is None else (", ", ": ")
+    item = default[0]
+    if len(members) > 1:
+        between = text[members[-2].value_end : members[-1].start]
+        if "\n" not in between:
+            item = between
+    colon = default[1]
+    last = members[-1] if members else None
+    if last is not None and last.key_end != last.start:
+        colon = text[last.key_end : last.value_start]
+    return item, colon
+
+
+def _json_set(
+    text: str, style: _JsonStyle, resolved: list[Any], value: object, *, exists: bool
+) -> str | None:
+    """The value replaced in place, or a member added after the last one
+    (or into an empty object); None for a shape the splicer does not know."""
     parent = _json_find(text, resolved[:-1])
     if parent is None:
-        return
+        return None
     members = _json_members(text, parent)
     hits = [i for i, m in enumerate(members) if m.key == resolved[-1]]
-    if exists and not hits:
-        return
-    if not delete and exists:
+    if exists:
+        if not hits:
+            return None
         member = members[hits[-1]]
-        indent = _json_indent_before(text, member.start)
-        form = _json_form(value, style, indent)
-        yield text[: member.value_start] + form + text[member.value_end :]
-    elif not delete:
-        if not members:
-            return
-        last = members[-1]
-        indent = _json_indent_before(text, last.start)
-        key = json.dumps(resolved[-1], ensure_ascii=style.ensure_ascii)
-        form = _json_form(value, style, indent)
-        if indent is None:
-            added = style.separators[0] + key + style.separators[1] + form
-        else:
-            added = "," + style.newline + indent + key + ": " + form
-        yield text[: last.value_end] + added + text[last.value_end :]
-    elif len(members) > 1:
+        form = _json_form(value, style, _json_indent_before(text, member.start))
+        return text[: member.value_start] + form + text[member.value_end :]
+    key = json.dumps(resolved[-1], ensure_ascii=style.ensure_ascii)
+    if not members:
+        return _json_fill(text, style, parent, key, value)
+    last = members[-1]
+    indent = _json_indent_before(text, last.start)
+    item, colon = _json_inline_separators(text, style, members)
+    form = _json_form(value, style, indent)
+    if indent is None:
+        added = item + key + colon + form
+    else:
+        added = "," + style.newline + indent + key + colon + form
+    return text[: last.value_end] + added + text[last.value_end :]
+
+
+def _json_fill(text: str, style: _JsonStyle, parent: int, key: str, value: object) -> str:
+    """The first member of an empty object: on its own line in an indented
+    document, as ``json.dumps`` would write it; else inline."""
+    closer = _json_closer(text, parent)
+    if style.indent is None:
+        inner = key + style.separators[1] + _json_form(value, style, None)
+        return text[: parent + 1] + inner + text[closer:]
+    outer = _json_line_indent(text, parent)
+    unit = style.indent if isinstance(style.indent, str) else " " * style.indent
+    inner = outer + unit
+    body = style.newline + inner + key + ": " + _json_form(value, style, inner)
+    return text[: parent + 1] + body + style.newline + outer + text[closer:]
+
+
+def _json_remove(text: str, resolved: list[Any]) -> str | None:
+    """A member removed with its separator; every member with that key, as
+    ``json.loads`` would otherwise see the one before. The last member goes
+    with the space around it: ``{}``, ``[]``."""
+    parent = _json_find(text, resolved[:-1])
+    if parent is None:
+        return None
+    while True:
+        members = _json_members(text, parent)
+        hits = [i for i, m in enumerate(members) if m.key == resolved[-1]]
+        if not hits:
+            return text
         index = hits[-1]
-        if index > 0:
-            yield text[: members[index - 1].value_end] + text[members[index].value_end :]
+        if len(members) == 1:
+            text = text[: parent + 1] + text[_json_closer(text, parent) :]
+        elif index > 0:
+            text = text[: members[index - 1].value_end] + text[members[index].value_end :]
         else:
-            yield text[: members[0].start] + text[members[1].start :]
+            text = text[: members[0].start] + text[members[1].start :]
+        if isinstance(resolved[-1], int):
+            return text  # one array item; the next one moved into its place
 
 
-def _json_edit(text: str, segments: list[str | int], value: object, *, delete: bool) -> str:
+def _json_edit(text: str, change: _Change) -> str:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -1520,20 +1790,30 @@ def _json_edit(text: str, segments: list[str | int], value: object, *, delete: b
         ) from None
     except RecursionError:
         raise _Refused("does not parse as JSON: nested too deeply") from None
-    resolved, exists = _resolve(data, segments, create=not delete, is_json=True)
-    if exists and not delete and _same(_get(data, resolved), value):
+    resolved, exists, value = _resolve_change(data, change, is_json=True)
+    if not change.delete:
+        problems = _value_problems(value, "the value", True, set())
+        if problems:
+            raise _Refused(f"the file is JSON, and {problems[0]}")
+    if exists and not change.delete and _same(_get(data, resolved), value):
         return text
     style = _json_style(text, data)
-    _mutate(data, resolved, value, delete=delete)
+    _mutate(data, resolved, value, delete=change.delete)
+    # Only the edited value's bytes change: re-serialising would rewrite
+    # every number and escape in the file (1.50 -> 1.5, \/ -> /).
     try:
-        for candidate in _json_candidates(
-            text, style, resolved, value, delete=delete, exists=exists
-        ):
-            if _json_reads_as(candidate, data):
-                return candidate
-    except (ValueError, IndexError):  # a shape the splicer does not know: dump instead
-        pass
-    return style.dump(data)
+        if change.delete:
+            candidate = _json_remove(text, resolved)
+        else:
+            candidate = _json_set(text, style, resolved, value, exists=exists)
+    except (ValueError, IndexError):  # a shape the splicer does not know
+        candidate = None
+    if candidate is not None and _json_reads_as(candidate, data):
+        return candidate
+    raise _Refused(
+        "cannot make this edit without rewriting other parts of the file; "
+        "edit the file and write it whole (--file) instead"
+    )
 
 
 def _json_reads_as(text: str, data: Any) -> bool:

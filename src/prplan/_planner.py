@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ._edits import EditError, apply_edits
+from ._edits import EditError, edit_file
 from ._model import ChangeRequest, CommitInfo, PathKind, RepoSnapshot
 from ._plan import (
     Action,
@@ -56,7 +56,7 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
         )
     # Edits become contents first; from there on the planner sees only
     # contents (the "effective" request), and the plan records both.
-    effective, resolved, failure = _resolve_edits(snapshot, request)
+    effective, resolved, failure, edit_notes = _resolve_edits(snapshot, request)
     situation = attrs.evolve(
         classify(snapshot, effective),
         edit_fails=failure is not None,
@@ -64,7 +64,7 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
     )
     rule = decide(situation)
     pr_state = situation.pr
-    notes = list(_notes(rule, situation, snapshot))
+    notes = list(_notes(rule, situation, snapshot)) + edit_notes
     common: dict[str, Any] = {
         "request": request,
         "observed": snapshot,
@@ -95,32 +95,35 @@ def resolve_edits(snapshot: RepoSnapshot, request: ChangeRequest) -> tuple[Resol
 
 def _resolve_edits(
     snapshot: RepoSnapshot, request: ChangeRequest
-) -> tuple[ChangeRequest, tuple[ResolvedFile, ...], tuple[str, EditError] | None]:
+) -> tuple[ChangeRequest, tuple[ResolvedFile, ...], tuple[str, EditError] | None, list[str]]:
     """Apply the request's edits to the observed contents: of the branch when
     a pull request is open on it (the next commit goes on top of it), else of
     base (the branch is made from base). On failure the file is left as it is
-    and the failure returned, for the table's ``edit_failed`` row."""
+    and the failure returned, for the table's ``edit_failed`` row. Last, the
+    edits' notes for the reviewer (a key added, the item a selector chose)."""
     edited = request.edited_paths
     if not edited:
-        return request, (), None
+        return request, (), None, []
     on_branch = classify_pr_state(snapshot.pull_requests) is PRState.OPEN and bool(
         snapshot.branch_contents
     )
     current = snapshot.branch_contents if on_branch else snapshot.base_contents
     files: dict[str, bytes | None] = {}
     failure: tuple[str, EditError] | None = None
+    notes: list[str] = []
     for path, content in request.files.items():
         if not isinstance(content, tuple):
             files[path] = content
             continue
         try:
-            files[path] = apply_edits(current.get(path), content, filename=path)
+            files[path], noted = edit_file(current.get(path), content, filename=path)
+            notes += noted
         except EditError as error:
             failure = failure or (path, error)
             files[path] = current.get(path)
     effective = attrs.evolve(request, files=files)
     resolved = tuple(ResolvedFile(path=path, content=files[path]) for path in edited)
-    return effective, resolved, failure
+    return effective, resolved, failure, notes
 
 
 def _edit_refusal(failure: tuple[str, EditError]) -> Refusal:

@@ -17,6 +17,7 @@ printed.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import sys
@@ -221,9 +222,16 @@ def change_options(func: F) -> F:
                      help="Write LOCAL_PATH's content to REPO_PATH. Repeatable."),
         click.option("--delete", "deletes", multiple=True, metavar="REPO_PATH", help="Delete REPO_PATH. Repeatable."),
         click.option("--set", "sets", multiple=True, metavar="REPO_PATH:KEY.PATH=VALUE",
-                     help="Edit a YAML/JSON file (by extension): set KEY.PATH (dotted, [i] for lists) to VALUE, "
-                     "a YAML scalar ('1.4.2', 3, true, '\"007\"'). Comments and formatting are kept. Repeatable."),
-        click.option("--replace", "replaces", multiple=True, metavar="REPO_PATH:OLD=NEW",
+                     help="Edit a YAML/JSON file: set KEY.PATH (dotted; [i] or [name=x] for list items) to VALUE, "
+                     "as written: a string stays a string (1.10 too), a number a number; a new key's value is "
+                     "inferred, and written as a string when it would not read back as written. Comments and "
+                     "formatting are kept. Repeatable."),
+        click.option("--set-string", "set_strings", multiple=True, metavar="REPO_PATH:KEY.PATH=VALUE",
+                     help="As --set, with VALUE always a string. Repeatable."),
+        click.option("--set-json", "set_jsons", multiple=True, metavar="REPO_PATH:KEY.PATH=JSON",
+                     help="As --set, with the value given as JSON (a number, true, null, a list, an object). "
+                     "Repeatable."),
+        click.option("--replace", "replaces", multiple=True, nargs=3, metavar="REPO_PATH OLD NEW",
                      help="Edit a file: replace the text OLD (exactly once) by NEW. Repeatable."),
         click.option("--from-dir", "from_dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Write every file under DIR to the same relative path (.git is left out)."),
@@ -250,7 +258,8 @@ def change_options(func: F) -> F:
 
 
 _CHANGE_KEYS = (
-    "branch", "base", "files", "deletes", "sets", "replaces", "from_dir", "create_pr", "automerge", "allow_modification",
+    "branch", "base", "files", "deletes", "sets", "set_strings", "set_jsons", "replaces", "from_dir", "create_pr",
+    "automerge", "allow_modification",
     "merge_method", "title", "body", "on_closed", "branch_policy", "delete_branch",
 )  # fmt: skip
 
@@ -312,38 +321,51 @@ def _read_files(
     return contents, problems
 
 
-def _scalar(text: str) -> object:
-    """A --set value, typed as YAML would type it (quote to force a string)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        value = YAML(typ="safe").load(text)
-    except YAMLError:
-        return text
-    return value if isinstance(value, str | int | float | bool) or value is None else text
-
-
 def _read_edits(
-    sets: tuple[str, ...], replaces: tuple[str, ...]
+    sets: tuple[str, ...],
+    replaces: tuple[tuple[str, str, str], ...],
+    set_strings: tuple[str, ...] = (),
+    set_jsons: tuple[str, ...] = (),
 ) -> tuple[dict[str, tuple[Any, ...]], list[Problem]]:
-    from ._edits import JsonSet, Replace, YamlSet
+    """--set values are kept as written and typed against the file when the
+    edit is applied (``_edit_values``); --set-string and --set-json say the
+    type themselves. Edits of one file apply in the order given."""
+    from ._edits import Replace, set_edit, split_assignment
 
     edits: dict[str, list[Any]] = {}
     problems: list[Problem] = []
-    for spec in sets:
+    given = [("--set", spec) for spec in sets]
+    given += [("--set-string", spec) for spec in set_strings]
+    given += [("--set-json", spec) for spec in set_jsons]
+    for option, spec in given:
         path, colon, assignment = spec.partition(":")
-        key, equals, value = assignment.partition("=")
-        if not colon or not equals or not path or not key:
-            problems.append(Problem("--set", f"{spec!r} is not REPO_PATH:KEY.PATH=VALUE"))
+        split = split_assignment(assignment)
+        if not colon or split is None or not path or not split[0]:
+            value_name = "JSON" if option == "--set-json" else "VALUE"
+            problems.append(Problem(option, f"{spec!r} is not REPO_PATH:KEY.PATH={value_name}"))
             continue
-        kind = JsonSet if path.endswith(".json") else YamlSet
-        edits.setdefault(path, []).append(kind(path=key, value=_scalar(value)))
-    for spec in replaces:
-        path, colon, pair = spec.partition(":")
-        old, equals, new = pair.partition("=")
-        if not colon or not equals or not path or not old:
-            problems.append(Problem("--replace", f"{spec!r} is not REPO_PATH:OLD=NEW"))
+        key, text = split
+        if option == "--set-json":
+            try:
+                value: object = json.loads(text)
+            except ValueError as error:
+                problems.append(Problem(option, f"{spec}: the value is not JSON: {error}"))
+                continue
+        else:
+            value = text
+        edit = set_edit(path, key, value, as_written=option == "--set")
+        edits.setdefault(path, []).append(edit)
+    for path, old, new in replaces:
+        if not path or not old:
+            problems.append(
+                Problem("--replace", f"{(path, old, new)!r}: give REPO_PATH OLD NEW, OLD not empty")
+            )
+            continue
+        if ":" in path and "=" in path and (old.startswith("--") or new.startswith("--")):
+            # The old form, --replace PATH:OLD=NEW, swallowed the next options.
+            problems.append(
+                Problem("--replace", f"takes three arguments, REPO_PATH OLD NEW; got {path!r}")
+            )
             continue
         edits.setdefault(path, []).append(Replace(old=old, new=new))
     return {path: tuple(items) for path, items in edits.items()}, problems
@@ -356,7 +378,12 @@ def _request(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
     if not change["branch"]:
         problems.append(Problem("--branch", "is required: the head branch the change goes through"))
     read, file_problems = _read_files(change["files"], change["deletes"], change["from_dir"])
-    edits, edit_problems = _read_edits(change.get("sets", ()), change.get("replaces", ()))
+    edits, edit_problems = _read_edits(
+        change.get("sets", ()),
+        change.get("replaces", ()),
+        change.get("set_strings", ()),
+        change.get("set_jsons", ()),
+    )
     files: dict[str, Any] = dict(read)
     for path, path_edits in edits.items():
         if path in files:
@@ -398,7 +425,14 @@ def _request(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
 def _given(change: dict[str, Any]) -> list[str]:
     """The change options given on the command line (not their defaults)."""
     context = click.get_current_context()
-    plural = {"files": "file", "deletes": "delete", "sets": "set", "replaces": "replace"}
+    plural = {
+        "files": "file",
+        "deletes": "delete",
+        "sets": "set",
+        "set_strings": "set_string",
+        "set_jsons": "set_json",
+        "replaces": "replace",
+    }
     return [
         f"--{plural.get(key, key).replace('_', '-')}"
         for key in _CHANGE_KEYS

@@ -1,0 +1,173 @@
+"""Typing a value given as text (``--set``, a change set's ``set:``).
+
+``1.10`` is a version to a deployment team and the float 1.1 to a YAML
+parser: prplan keeps the text as written and decides its type by this
+precedence (docs/changesets.md, "How values are typed"):
+
+1. an explicit type (``--set-string``, ``--set-json``, the Python edit types):
+   not handled here, the value arrives typed;
+2. the type of the scalar already at the key: a string stays a string, a
+   number stays a number when the new text is one (written as the text
+   says), a boolean stays a boolean when the text is one; otherwise the text
+   is written as a string, with a note;
+3. YAML 1.2 inference for a new key (or one holding null or a collection);
+   a value that would print differently from what was written (``1.10``,
+   ``010``, ``1e3``) is written as a string, with a note.
+
+A quoted text (``'"1.10"'``) is a string whatever the key holds. Pure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+
+import attrs
+
+__all__ = ["Typed", "type_written", "WrittenInt", "WrittenFloat", "written_text"]
+
+#: A number as JSON writes it (RFC 8259, section 6).
+_JSON_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+class WrittenInt(int):
+    """An integer that is written as the user wrote it (``0x10``, ``010``)."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> WrittenInt:
+        self = super().__new__(cls, value)
+        self.written = written
+        return self
+
+    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]
+        return int(self), self.written  # copy.deepcopy makes one with these
+
+
+class WrittenFloat(float):
+    """A float that is written as the user wrote it (``1.10``, ``1e3``)."""
+
+    written: str
+
+    def __new__(cls, value: float, written: str) -> WrittenFloat:
+        self = super().__new__(cls, value)
+        self.written = written
+        return self
+
+    def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]
+        return float(self), self.written
+
+
+def written_text(value: object) -> str | None:
+    """The text a number is to be written as, if the user gave one."""
+    written = getattr(value, "written", None)
+    return written if isinstance(written, str) else None
+
+
+@attrs.frozen
+class Typed:
+    value: object
+    note: str | None = None
+
+
+def _read(text: str) -> tuple[object, bool]:
+    """The text read as one YAML 1.2 scalar, and whether it was quoted.
+    Anything that is not a plain scalar of a known type is the text itself."""
+    from ruamel.yaml import YAML
+
+    stripped = text.strip()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = YAML(typ="safe").load(text)
+    except Exception:  # not YAML at all: it is text
+        return text, False
+    quoted = stripped[:1] in ("'", '"') and isinstance(value, str)
+    if quoted:
+        return value, True
+    if value is None or isinstance(value, str | bool | int | float):
+        return value, False
+    return text, False  # a date, a collection, a tagged value: the text
+
+
+def canonical(value: object) -> str:
+    """How prplan writes a scalar when nobody says otherwise."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        return repr(float(value))
+    return str(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_number(text: str, value: object, *, is_json: bool) -> object | None:
+    """The number ``text`` says, kept in its own notation, or None when it is
+    not a number (in JSON: not a JSON number literal)."""
+    if not _is_number(value):
+        return None
+    stripped = text.strip()
+    if is_json and not _JSON_NUMBER_RE.fullmatch(stripped):
+        return None
+    if is_json:
+        value = json.loads(stripped)
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # 1e400: JSON readers disagree on it
+    if canonical(value) == stripped:
+        return value
+    if isinstance(value, int):
+        return WrittenInt(value, stripped)
+    assert isinstance(value, float)
+    return WrittenFloat(value, stripped)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if _is_number(value) else "a string"
+
+
+def type_written(text: str, current: object, *, exists: bool, is_json: bool, where: str) -> Typed:
+    """The value ``text`` stands for at ``where``, given what is there now
+    (``current``, when ``exists``), by the precedence above."""
+    value, quoted = _read(text)
+    if quoted:
+        return Typed(value)
+    if exists and current is not None and not isinstance(current, dict | list):
+        if isinstance(current, str) and not isinstance(current, bool):
+            return Typed(text)
+        if isinstance(current, bool):
+            if isinstance(value, bool):
+                return Typed(value)
+        elif _is_number(current):
+            number = _as_number(text, value, is_json=is_json)
+            if number is not None:
+                return Typed(number)
+        else:
+            return Typed(text)  # a date or a tagged value: replaced by the text
+        return Typed(
+            text,
+            f"{where} was {_kind(current)}; {text!r} is not one, so it is written as a string",
+        )
+    if isinstance(value, str):
+        return Typed(text)
+    if canonical(value) == text.strip():
+        return Typed(value)
+    return Typed(
+        text,
+        f"{where}: {text} is written as the string {json.dumps(text)}, as written "
+        f"(unquoted it would read as {canonical(value)}; "
+        "give it with --set-json or set_json: to write that)",
+    )
