@@ -246,3 +246,22 @@ def test_page_parameters_that_are_not_numbers_fall_back_to_the_defaults(
     answer = _raw(served, "GET", "/pulls?per_page=abc&page=x%00y")
     assert answer.status_code == 200 and [p["number"] for p in answer.json()] == [3, 2, 1]
     assert served.violations == []
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "refs/heads/a..b",
+        "refs/heads/.hidden",
+        "refs/heads/x.lock",
+        "refs/heads/a b",
+        "refs/pull/9/head",
+    ],
+)
+def test_refs_git_or_github_would_refuse_are_422(driven: tuple[Served, Github], ref: str) -> None:
+    served, _ = driven
+    refs = served.forge.refs(REPO)
+    answer = _raw(served, "POST", "/git/refs", {"ref": ref, "sha": refs["refs/heads/main"]})
+    assert answer.status_code == 422, answer.text
+    assert served.forge.refs(REPO) == refs
+    assert served.violations == []

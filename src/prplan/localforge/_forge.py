@@ -809,6 +809,14 @@ class LocalForge:
     def create_ref(self, repo: str, ref: str, sha: str) -> None:
         if not ref.startswith("refs/") or ref.count("/") < 2:
             raise ForgeError(f"{ref!r} is not a fully qualified reference", status=422)
+        if ref.startswith("refs/pull/"):
+            raise ForgeError(
+                f"{ref!r}: refs/pull/* belongs to the forge's pull requests", status=422
+            )
+        # Every ref name follows git's branch name rules (check-ref-format).
+        problems = branch_problems("ref", ref[len("refs/") :])
+        if problems:
+            raise InvalidRequestError(problems, what="reference")
         self._commit(repo, sha)
         if ref.startswith("refs/heads/"):
             if self._head(repo, ref[len("refs/heads/") :]) is not None:
