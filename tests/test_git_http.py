@@ -86,3 +86,94 @@ def test_git_needs_the_token_when_the_forge_has_one(
     url = forge_server.url.replace("http://", f"http://x-access-token:{TOKEN}@")
     _git("clone", "-q", f"{url}/{REPO}.git", str(tmp_path / "yes"))
     assert (tmp_path / "yes" / "a.txt").read_text() == "a\n"
+
+
+def _run_git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=60,
+                          env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(cwd or "/tmp")})  # fmt: skip
+
+
+def _commit_a_file(work: Path, name: str, text: str) -> None:
+    (work / name).write_text(text)
+    _git("add", name, cwd=work)
+    _git("-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", f"Add {name}", cwd=work)  # fmt: skip
+
+
+def test_push_from_a_shallow_clone(forge_server: ForgeServer, tmp_path: Path) -> None:
+    """CI checks out with --depth 1; its pushes send 'shallow' lines first."""
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"a.txt": "a\n"})
+    for n in range(3):  # some history below the shallow boundary
+        forge.push(REPO, "main", {"a.txt": f"a{n}\n"})
+    forge.push(REPO, "feature", {"b.txt": "b\n"})
+    number = forge.open_pr(REPO, "feature")
+    Served(forge_server, forge, token=None)
+    work = tmp_path / "work"
+    _git("clone", "-q", "--depth", "1", "-b", "feature", f"{forge_server.url}/{REPO}.git", str(work))  # fmt: skip
+    assert (work / ".git" / "shallow").exists()
+    _commit_a_file(work, "c.txt", "from CI\n")
+    _git("push", "-q", "origin", "feature", "feature:ci-branch", cwd=work)
+    assert forge.read_file(REPO, "feature", "c.txt") == b"from CI\n"
+    assert forge.branches(REPO)["ci-branch"] == forge.branches(REPO)["feature"]
+    assert forge.pull_row(REPO, number)["head_sha"] == forge.branches(REPO)["feature"]
+    # What was pushed clones whole: the forge's history under it is complete.
+    _git("clone", "-q", f"{forge_server.url}/{REPO}.git", str(tmp_path / "full"))
+    _git("fsck", "--strict", cwd=tmp_path / "full")
+
+
+def test_a_shallow_push_onto_history_the_forge_lacks_is_refused(
+    forge_server: ForgeServer, tmp_path: Path
+) -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"a.txt": "a\n"})
+    forge.push(REPO, "main", {"a.txt": "a2\n"})
+    forge.create_repo("acme/other", {"o.txt": "o\n"})
+    Served(forge_server, forge, token=None)
+    work = tmp_path / "work"
+    _git("clone", "-q", "--depth", "1", f"{forge_server.url}/{REPO}.git", str(work))
+    _commit_a_file(work, "c.txt", "c\n")
+    before = forge.refs("acme/other")
+    pushed = _run_git("push", f"{forge_server.url}/acme/other.git", "HEAD:refs/heads/stray", cwd=work)  # fmt: skip
+    assert pushed.returncode != 0
+    assert "history is incomplete" in pushed.stderr or "shallow" in pushed.stderr, pushed.stderr
+    assert forge.refs("acme/other") == before
+
+
+def test_pushes_obey_the_forges_rules(forge_server: ForgeServer, tmp_path: Path) -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"a.txt": "a\n"})
+    forge.push(REPO, "feature", {"b.txt": "b\n"})
+    number = forge.open_pr(REPO, "feature")
+    Served(forge_server, forge, token=None)
+    work = tmp_path / "work"
+    _git("clone", "-q", f"{forge_server.url}/{REPO}.git", str(work))
+    refs = forge.refs(REPO)
+
+    deleted = _run_git("push", "origin", ":main", cwd=work)
+    assert deleted.returncode != 0 and "default branch" in deleted.stderr, deleted.stderr
+    _commit_a_file(work, "c.txt", "c\n")
+    into_pull = _run_git("push", "-f", "origin", f"HEAD:refs/pull/{number}/head", cwd=work)
+    assert into_pull.returncode != 0 and "read-only" in into_pull.stderr, into_pull.stderr
+    bad_name = _run_git("push", "origin", "HEAD:refs/heads/.hidden", cwd=work)
+    assert bad_name.returncode != 0
+    assert forge.refs(REPO) == refs
+
+    # Deleting a branch by push closes its pull request, as deleting it on GitHub does.
+    _git("push", "-q", "origin", ":feature", cwd=work)
+    assert "feature" not in forge.branches(REPO)
+    assert forge.pull_row(REPO, number)["state"] == "closed"
+
+
+def test_a_broken_git_stream_is_a_client_error(forge_server: ForgeServer) -> None:
+    import requests
+
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"a.txt": "a\n"})
+    Served(forge_server, forge, token=None)
+    refs = forge.refs(REPO)
+    for service in ("git-upload-pack", "git-receive-pack"):
+        for garbage in (b"garbage", b"0000", b"00ffwant " + b"z" * 40, b"0032" + b"\x00" * 46):
+            answer = requests.post(f"{forge_server.url}/{REPO}.git/{service}", data=garbage, timeout=10,
+                                   headers={"Content-Type": f"application/x-{service}-request"})  # fmt: skip
+            assert answer.status_code < 500, (service, garbage, answer.status_code)
+    assert forge.refs(REPO) == refs

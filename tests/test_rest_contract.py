@@ -4,9 +4,13 @@ driver would, each answer validated against GitHub's OpenAPI schema."""
 from __future__ import annotations
 
 import base64
+import json
+from typing import Any
 
 import github
 import pytest
+import requests
+from dulwich.objects import Blob
 from github import Auth, Github
 
 import prplan
@@ -118,4 +122,146 @@ def test_errors_are_githubs(driven: tuple[Served, Github]) -> None:
     assert closed.value.status == 405
     with pytest.raises(github.BadCredentialsException):
         Github(base_url=served.server.api_url, auth=Auth.Token("nope")).get_repo(REPO)
+    assert served.violations == []
+
+
+def _raw(served: Served, method: str, path: str, body: object = None, **options: Any) -> Any:
+    """One request as any HTTP client could send it, JSON or not."""
+    data = body if isinstance(body, bytes) else None if body is None else json.dumps(body)
+    return requests.request(method, f"{served.server.api_url}/repos/{REPO}{path}", data=data,
+                            headers={"Authorization": f"token {TOKEN}"}, timeout=10, **options)  # fmt: skip
+
+
+def test_trees_git_would_refuse_are_422_naming_every_entry(
+    driven: tuple[Served, Github],
+) -> None:
+    served, _ = driven
+    forge = served.forge
+    main = forge.branches(REPO)["main"]
+    base_tree = _raw(served, "GET", f"/git/commits/{main}").json()["tree"]["sha"]
+    bad = [
+        {"path": "..", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": ".git/hooks/post-checkout", "mode": "100755", "type": "blob", "content": "x"},
+        {"path": "", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": "./x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": "a//b", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": "dir", "mode": "040000", "type": "tree", "content": "blob text"},
+        {"path": "m", "mode": "abc", "type": "blob", "content": "x"},
+        {"path": "t", "mode": "100644", "type": "tree", "content": "x"},
+        {"path": "s", "mode": "100644", "type": "blob", "sha": "not-a-sha"},
+        {"path": "n", "mode": "100644", "type": "blob"},
+    ]
+    refs = forge.refs(REPO)
+    answer = _raw(served, "POST", "/git/trees", {"base_tree": base_tree, "tree": bad})
+    assert answer.status_code == 422, answer.text
+    errors = answer.json()["errors"]
+    named = {e["field"].split(".")[0] for e in errors}
+    assert named == {f"tree[{i}]" for i in range(len(bad))}, errors
+    assert all(e["message"].startswith(e["field"]) for e in errors)  # each says where
+    # Nothing stored: no blob for the refused content, no ref moved.
+    with pytest.raises(prplan.NotFoundError):
+        forge.git_object(REPO, Blob.from_string(b"blob text").id.decode())
+    assert forge.refs(REPO) == refs
+    # A tree entry whose sha names an object of the wrong kind is refused too.
+    blob = _raw(served, "POST", "/git/blobs", {"content": "b", "encoding": "utf-8"}).json()["sha"]
+    wrong = _raw(served, "POST", "/git/trees", {"tree": [{"path": "d", "mode": "040000", "type": "tree", "sha": blob}]})  # fmt: skip
+    assert wrong.status_code == 422 and "is not a tree" in wrong.text
+    assert served.violations == []
+
+
+def test_valid_trees_of_every_mode_still_work(driven: tuple[Served, Github]) -> None:
+    served, _ = driven
+    blob = _raw(served, "POST", "/git/blobs", {"content": "x", "encoding": "utf-8"}).json()["sha"]
+    sub = _raw(served, "POST", "/git/trees", {"tree": [{"path": "f", "mode": "100644", "type": "blob", "sha": blob}]}).json()["sha"]  # fmt: skip
+    tree = [
+        {"path": "file", "mode": "100644", "type": "blob", "content": "text"},
+        {"path": "tool", "mode": "100755", "type": "blob", "sha": blob},
+        {"path": "link", "mode": "120000", "type": "blob", "content": "file"},
+        {"path": "dir/sub", "mode": "040000", "type": "tree", "sha": sub},
+        {"path": "vendor/lib", "mode": "160000", "type": "commit", "sha": "1" * 40},
+        {"path": "deep/a/b.txt", "mode": "100644", "content": "b"},
+    ]
+    answer = _raw(served, "POST", "/git/trees", {"tree": tree})
+    assert answer.status_code == 201, answer.text
+    listed = _raw(served, "GET", f"/git/trees/{answer.json()['sha']}?recursive=1").json()["tree"]
+    assert {(e["path"], e["mode"]) for e in listed} >= {
+        ("file", "100644"), ("tool", "100755"), ("link", "120000"), ("dir/sub", "040000"),
+        ("dir/sub/f", "100644"), ("vendor/lib", "160000"), ("deep/a/b.txt", "100644"),
+    }  # fmt: skip
+    assert served.violations == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/git/trees", {"tree": [{"path": "a", "mode": "abc", "content": "x"}]}),
+        ("POST", "/git/trees", {"tree": [{"path": "a", "mode": 100644, "content": "x"}]}),
+        ("POST", "/git/trees", {"tree": [{"path": "a", "content": "x"}], "base_tree": 7}),
+        (
+            "POST",
+            "/git/trees",
+            {"tree": [{"path": "a/b", "content": "x"}, {"path": "a", "content": "y"}]},
+        ),
+        ("POST", "/git/trees", {"tree": [{"path": "\ud800", "content": "x"}]}),
+        (
+            "POST",
+            "/git/commits",
+            {"message": "m", "tree": "0" * 40, "author": {"name": "No Email"}},
+        ),
+        ("POST", "/git/commits", {"message": "m", "tree": "0" * 40, "parents": [{}]}),
+        ("POST", "/git/commits", {"message": "m", "tree": "zz"}),
+        ("POST", "/git/commits", b"[" * 100_000 + b"]" * 100_000),
+        ("POST", "/git/commits", b'{"message": ' * 50_000 + b"1" + b"}" * 50_000),
+        ("POST", "/git/blobs", {"content": "x", "encoding": ["base64"]}),
+        ("POST", "/git/refs", {"ref": "refs/heads/x", "sha": "main"}),
+        ("PATCH", "/git/refs/heads/main", {"sha": "z" * 40}),
+        ("PATCH", "/git/refs/heads/main", {"sha": "0" * 40, "force": "yes"}),
+        ("POST", "/pulls", {"title": ["t"], "head": "main", "base": "main"}),
+        ("PATCH", "/pulls/1", {"title": {"nested": True}}),
+        ("PUT", "/pulls/1/merge", {"merge_method": ["merge"]}),
+        ("PUT", "/contents/.git/config", {"message": "m", "content": "eA=="}),
+        ("PUT", "/contents/a.txt", {"message": "m", "content": "eA==", "branch": ["main"]}),
+    ],
+)
+def test_malformed_input_is_a_4xx_and_changes_nothing(
+    driven: tuple[Served, Github], method: str, path: str, body: object
+) -> None:
+    served, _ = driven
+    served.forge.push(REPO, "feature", {"f.txt": "f\n"})
+    served.forge.open_pr(REPO, "feature")
+    refs, pulls = served.forge.refs(REPO), served.forge.pull_rows(REPO)
+    answer = _raw(served, method, path, body)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert isinstance(answer.json()["message"], str)
+    assert (served.forge.refs(REPO), served.forge.pull_rows(REPO)) == (refs, pulls)
+
+
+def test_page_parameters_that_are_not_numbers_fall_back_to_the_defaults(
+    driven: tuple[Served, Github],
+) -> None:
+    served, _ = driven
+    for number in range(3):
+        served.forge.push(REPO, f"topic-{number}", {f"t{number}.txt": "t\n"})
+        served.forge.open_pr(REPO, f"topic-{number}")
+    answer = _raw(served, "GET", "/pulls?per_page=abc&page=x%00y")
+    assert answer.status_code == 200 and [p["number"] for p in answer.json()] == [3, 2, 1]
+    assert served.violations == []
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "refs/heads/a..b",
+        "refs/heads/.hidden",
+        "refs/heads/x.lock",
+        "refs/heads/a b",
+        "refs/pull/9/head",
+    ],
+)
+def test_refs_git_or_github_would_refuse_are_422(driven: tuple[Served, Github], ref: str) -> None:
+    served, _ = driven
+    refs = served.forge.refs(REPO)
+    answer = _raw(served, "POST", "/git/refs", {"ref": ref, "sha": refs["refs/heads/main"]})
+    assert answer.status_code == 422, answer.text
+    assert served.forge.refs(REPO) == refs
     assert served.violations == []

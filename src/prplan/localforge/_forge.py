@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import re
 import sqlite3
 import stat
 import threading
@@ -40,6 +41,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import attrs
 import filelock
+from dulwich.errors import NotTreeError
 from dulwich.file import FileLocked
 from dulwich.graph import find_merge_base
 from dulwich.merge import three_way_merge
@@ -48,7 +50,14 @@ from dulwich.objects import Blob, Tree
 from dulwich.objects import Commit as GitCommit
 from dulwich.repo import BaseRepo, MemoryRepo, Repo
 
-from .._errors import ConflictError, ForgeError, InvalidRequestError, MergeBlocked, NotFoundError
+from .._errors import (
+    ConflictError,
+    ForgeError,
+    InvalidRequestError,
+    MergeBlocked,
+    NotFoundError,
+    Problem,
+)
 from .._model import (
     CommitInfo,
     PathEntry,
@@ -860,17 +869,21 @@ class LocalForge:
     ) -> str:
         """A new tree: ``base_tree`` (or nothing) with each entry written
         (inline content, or an existing object's sha) or deleted (sha None).
-        Deleting a path that is not there is an error, as on GitHub."""
+        Deleting a path that is not there is an error, as on GitHub. Every
+        entry is checked before anything is stored: a path git would refuse
+        to check out, a mode that is not git's, content for a directory or an
+        object of the wrong type is an ``InvalidRequestError`` naming each."""
         git = self._git(repo)
+        problems = [p for i, entry in enumerate(entries) for p in tree_input_problems(i, entry)]
+        problems += self._tree_object_problems(repo, entries, base_tree)
+        if problems:
+            raise InvalidRequestError(problems, what="tree")
         if base_tree is None:
             empty = Tree()
             self._store(repo, empty)
             start = empty.id
         else:
-            base = self.git_object(repo, base_tree)
-            if not isinstance(base, Tree):
-                raise ForgeError(f"{repo}: base_tree {base_tree} is not a tree", status=422)
-            start = base.id
+            start = base_tree.encode()
         changes: list[tuple[bytes, int | None, bytes | None]] = []
         for entry in entries:
             path = entry.path.encode()
@@ -878,21 +891,55 @@ class LocalForge:
                 sha = self._store(repo, Blob.from_string(entry.content)).encode()
                 changes.append((path, entry.mode, sha))
             elif entry.sha is not None:
-                self.git_object(repo, entry.sha)
                 changes.append((path, entry.mode, entry.sha.encode()))
             else:
                 try:
                     tree_lookup_path(git.object_store.__getitem__, start, path)
-                except KeyError:
+                except (KeyError, NotTreeError):  # absent, or under a file
                     raise ForgeError(
                         f"{repo}: cannot delete {entry.path!r}: it does not exist", status=422
                     ) from None
                 changes.append((path, None, None))
         try:
             tree: bytes = commit_tree_changes(git.object_store, start, changes)
-        except (KeyError, ValueError, TypeError) as error:
-            raise ForgeError(f"{repo}: cannot build the tree: {error}", status=422) from None
+        except (KeyError, ValueError, TypeError, AssertionError):
+            # dulwich asserts when a path runs through a file ('a/b' where
+            # 'a' is a file, in the base tree or in the same request).
+            raise ForgeError(
+                f"{repo}: cannot build the tree: a path runs through a file, or two "
+                "entries name the same path as a file and as a directory",
+                status=422,
+            ) from None
         return tree.decode()
+
+    def _tree_object_problems(
+        self, repo: str, entries: Sequence[TreeInput], base_tree: str | None
+    ) -> list[Problem]:
+        """The objects a new tree names exist and have the type its modes say."""
+        problems = []
+        if base_tree is not None and not isinstance(self._object_or_none(repo, base_tree), Tree):
+            problems.append(Problem("base_tree", f"{base_tree!r} is not a tree in {repo}"))
+        for index, entry in enumerate(entries):
+            if entry.sha is None or entry.content is not None or entry.mode == _GITLINK:
+                continue  # deletes, inline content, and submodules (commits elsewhere)
+            want = Tree if entry.mode == _DIRECTORY else Blob
+            if _HEX_SHA.fullmatch(entry.sha) and not isinstance(
+                self._object_or_none(repo, entry.sha), want
+            ):
+                problems.append(
+                    Problem(
+                        f"tree[{index}].sha",
+                        f"{entry.sha} is not a {'tree' if want is Tree else 'blob'} in {repo} "
+                        f"(mode {entry.mode:06o} needs one)",
+                    )
+                )
+        return problems
+
+    def _object_or_none(self, repo: str, sha: str) -> Blob | Tree | GitCommit | None:
+        try:
+            return self.git_object(repo, sha)
+        except NotFoundError:
+            return None
 
     @_locked
     def git_create_commit(
@@ -924,6 +971,14 @@ class LocalForge:
     def create_ref(self, repo: str, ref: str, sha: str) -> None:
         if not ref.startswith("refs/") or ref.count("/") < 2:
             raise ForgeError(f"{ref!r} is not a fully qualified reference", status=422)
+        if ref.startswith("refs/pull/"):
+            raise ForgeError(
+                f"{ref!r}: refs/pull/* belongs to the forge's pull requests", status=422
+            )
+        # Every ref name follows git's branch name rules (check-ref-format).
+        problems = branch_problems("ref", ref[len("refs/") :])
+        if problems:
+            raise InvalidRequestError(problems, what="reference")
         self._commit(repo, sha)
         if ref.startswith("refs/heads/"):
             if self._head(repo, ref[len("refs/heads/") :]) is not None:
@@ -1255,6 +1310,62 @@ class TreeInput:
     mode: int = _FILE_MODE
     sha: str | None = None
     content: bytes | None = None
+
+
+#: The modes git (and GitHub's tree API) allow, and the object each names.
+_DIRECTORY, _GITLINK, _SYMLINK = 0o040000, 0o160000, 0o120000
+GIT_MODES = {_FILE_MODE: "blob", _EXECUTABLE: "blob", _SYMLINK: "blob", _DIRECTORY: "tree",
+             _GITLINK: "commit"}  # fmt: skip
+_HEX_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def tree_path_problem(path: str) -> str | None:
+    """Why git would refuse ``path`` in a tree (``git fsck``, ``verify_path``):
+    an empty, ``.`` or ``..`` component (so no leading, trailing or double
+    ``/``), a ``.git`` component in any case, a NUL, or text that is not
+    UTF-8. None if it is fine."""
+    if not path:
+        return "is empty"
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    if "\x00" in path:
+        return "contains a NUL"
+    parts = path.split("/")
+    if any(part == "" for part in parts):
+        return "has an empty component (a leading, trailing or double '/')"
+    if any(part in {".", ".."} for part in parts):
+        return "has a '.' or '..' component; give it relative to the tree's root, normalised"
+    if any(part.lower() == ".git" for part in parts):
+        return "has a '.git' component, which git refuses to check out"
+    return None
+
+
+def tree_input_problems(index: int, entry: TreeInput) -> list[Problem]:
+    """What is wrong with one entry of a tree to create, on its own."""
+    where = f"tree[{index}]"
+    problems = []
+    why = tree_path_problem(entry.path)
+    if why is not None:
+        problems.append(Problem(f"{where}.path", f"{entry.path!r} {why}"))
+    kind = GIT_MODES.get(entry.mode)
+    if kind is None:
+        problems.append(
+            Problem(
+                f"{where}.mode",
+                f"{entry.mode:o} is not one of 100644, 100755, 120000, 040000, 160000",
+            )
+        )
+    if entry.content is not None and entry.sha is not None:
+        problems.append(Problem(where, "give either sha or content, not both"))
+    elif entry.content is not None and kind not in {None, "blob"}:
+        problems.append(
+            Problem(f"{where}.content", f"content makes a file; mode {entry.mode:06o} is a {kind}")
+        )
+    if entry.sha is not None and not _HEX_SHA.fullmatch(entry.sha):
+        problems.append(Problem(f"{where}.sha", f"{entry.sha!r} is not a 40-hex object id"))
+    return problems
 
 
 @attrs.frozen

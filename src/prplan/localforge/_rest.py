@@ -23,16 +23,23 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 import attrs
-from dulwich.errors import HookError
+from dulwich.errors import (
+    ApplyDeltaError,
+    ChecksumMismatch,
+    GitProtocolError,
+    HookError,
+    ObjectFormatException,
+)
 from dulwich.hooks import Hook
 from dulwich.objects import Blob, Tree
 from dulwich.objects import Commit as GitCommit
-from dulwich.server import Backend
+from dulwich.server import Backend, ReceivePackHandler
 from dulwich.web import make_wsgi_chain
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
@@ -40,9 +47,18 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from .._errors import ConflictError, ForgeError, MergeBlocked, NotFoundError, PrplanError
+from .._errors import (
+    ConflictError,
+    ForgeError,
+    InvalidRequestError,
+    MergeBlocked,
+    NotFoundError,
+    Problem,
+    PrplanError,
+)
+from .._model import branch_problems
 from ._faults import Faults
-from ._forge import LocalForge, TreeInput
+from ._forge import GIT_MODES, LocalForge, TreeInput, tree_input_problems, tree_path_problem
 from ._github_json import JSON, Urls
 
 __all__ = ["ForgeApp", "ForgeServer", "RequestLog"]
@@ -50,6 +66,7 @@ __all__ = ["ForgeApp", "ForgeServer", "RequestLog"]
 API = "/api/v3"
 _WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 _GIT_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<name>[^/]+?)\.git(?P<rest>/.*)?$")
+_HEX_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class _Fail(Exception):
@@ -83,7 +100,9 @@ def _rules() -> Map:
             r(f"{repo}/git/ref/<path:ref>", endpoint="get_ref", methods=["GET"]),
             r(f"{repo}/git/matching-refs/<path:ref>", endpoint="matching_refs", methods=["GET"]),
             r(f"{repo}/git/refs", endpoint="create_ref", methods=["POST"]),
-            r(f"{repo}/git/refs/<path:ref>", endpoint="ref", methods=["GET", "PATCH", "DELETE"]),
+            r(f"{repo}/git/refs/<path:ref>", endpoint="get_ref", methods=["GET"]),
+            r(f"{repo}/git/refs/<path:ref>", endpoint="update_ref", methods=["PATCH"]),
+            r(f"{repo}/git/refs/<path:ref>", endpoint="delete_ref", methods=["DELETE"]),
             r(f"{repo}/git/blobs", endpoint="create_blob", methods=["POST"]),
             r(f"{repo}/git/blobs/<sha>", endpoint="blob", methods=["GET"]),
             r(f"{repo}/git/trees", endpoint="create_tree", methods=["POST"]),
@@ -91,16 +110,17 @@ def _rules() -> Map:
             r(f"{repo}/git/commits", endpoint="create_commit", methods=["POST"]),
             r(f"{repo}/git/commits/<sha>", endpoint="git_commit", methods=["GET"]),
             r(f"{repo}/contents/", endpoint="contents_root", methods=["GET"]),
-            r(
-                f"{repo}/contents/<path:path>",
-                endpoint="contents",
-                methods=["GET", "PUT", "DELETE"],
-            ),
+            r(f"{repo}/contents/<path:path>", endpoint="contents", methods=["GET"]),
+            r(f"{repo}/contents/<path:path>", endpoint="put_contents", methods=["PUT"]),
+            r(f"{repo}/contents/<path:path>", endpoint="delete_contents", methods=["DELETE"]),
             r(f"{repo}/compare/<path:basehead>", endpoint="compare", methods=["GET"]),
             r(f"{repo}/commits/<path:ref>", endpoint="commit", methods=["GET"]),
-            r(f"{repo}/pulls", endpoint="pulls", methods=["GET", "POST"]),
-            r(f"{repo}/pulls/<int:number>", endpoint="pull", methods=["GET", "PATCH"]),
-            r(f"{repo}/pulls/<int:number>/merge", endpoint="merge", methods=["GET", "PUT"]),
+            r(f"{repo}/pulls", endpoint="pulls", methods=["GET"]),
+            r(f"{repo}/pulls", endpoint="create_pull", methods=["POST"]),
+            r(f"{repo}/pulls/<int:number>", endpoint="pull", methods=["GET"]),
+            r(f"{repo}/pulls/<int:number>", endpoint="edit_pull", methods=["PATCH"]),
+            r(f"{repo}/pulls/<int:number>/merge", endpoint="merged", methods=["GET"]),
+            r(f"{repo}/pulls/<int:number>/merge", endpoint="merge", methods=["PUT"]),
             r(f"{repo}/pulls/<int:number>/files", endpoint="pull_files", methods=["GET"]),
             r(f"{API}/rate_limit", endpoint="rate_limit", methods=["GET"]),
             r(f"{API}/user", endpoint="user", methods=["GET"]),
@@ -157,6 +177,100 @@ class _CompareAndSwap(Hook):  # type: ignore[misc]
         return out
 
 
+_ZERO = b"0" * 40
+#: What a client's broken git stream makes dulwich raise: bad pkt-lines, a
+#: truncated or corrupt pack, a hang-up mid-request. Answered 400, not 500.
+_BAD_GIT_STREAM = (
+    GitProtocolError,
+    ObjectFormatException,
+    ApplyDeltaError,
+    ChecksumMismatch,
+    zlib.error,
+    EOFError,
+    ValueError,
+    AssertionError,
+    KeyError,
+    IndexError,
+    OSError,
+)
+
+
+class _ReceivePack(ReceivePackHandler):  # type: ignore[misc]
+    """dulwich's receive-pack with the forge's rules, and shallow clones.
+
+    A push from a shallow clone (``git clone --depth 1``, CI's default) sends
+    ``shallow <sha>`` lines before its ref updates, which dulwich's handler
+    takes for malformed updates; they only say where the client's history
+    stops, so they are skipped, and the pushed history is checked to be
+    complete here instead. Each ref update then obeys what the REST API
+    obeys: the default branch cannot be deleted, ``refs/pull/*`` belongs to
+    the forge, a branch name must be valid and point at a commit."""
+
+    def __init__(self, backend: _Repos, args: Sequence[Any], proto: Any, **options: Any) -> None:
+        super().__init__(backend, args, proto, **options)
+        self.forge = backend.forge
+        path = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+        match = _GIT_PATH.match(path.rstrip("/"))
+        self.repo_name = f"{match['owner']}/{match['name']}" if match else ""
+        read_line, commands_started = proto.read_pkt_line, False
+
+        def without_shallow_lines() -> bytes | None:
+            nonlocal commands_started
+            while True:
+                line: bytes | None = read_line()
+                if commands_started or line is None or not line.startswith(b"shallow "):
+                    commands_started = True
+                    return line
+
+        proto.read_pkt_line = without_shallow_lines
+
+    def _on_update(self, ref_name: bytes, old_sha: bytes, new_sha: bytes) -> bytes | None:
+        ref = ref_name.decode("utf-8", "replace")
+        if ref.startswith("refs/pull/"):
+            return b"refs/pull/* is read-only: the forge keeps each pull request's head there"
+        if new_sha == _ZERO:
+            if ref == f"refs/heads/{self.forge._default(self.repo_name)}":
+                return b"refusing to delete the default branch"
+            return super()._on_update(ref_name, old_sha, new_sha)  # type: ignore[no-any-return]
+        if ref.startswith("refs/heads/"):
+            problems = branch_problems("branch", ref[len("refs/heads/") :])
+            if problems:
+                return problems[0].message.encode("utf-8", "replace")
+            try:
+                commit = self.repo.object_store[new_sha]
+            except KeyError:
+                return b"the pushed object is missing"
+            if not isinstance(commit, GitCommit):
+                return b"a branch must point at a commit"
+            missing = self._missing_history(new_sha)
+            if missing is not None:
+                return (
+                    b"the history is incomplete (commit " + missing[:7] + b" is missing): "
+                    b"push from a clone that shares history with the forge, or fetch more "
+                    b"(git fetch --deepen)"
+                )
+        return super()._on_update(ref_name, old_sha, new_sha)  # type: ignore[no-any-return]
+
+    def _missing_history(self, sha: bytes) -> bytes | None:
+        """The first commit the pushed history needs that the forge lacks
+        (a shallow clone can only push onto history the forge has)."""
+        store = self.repo.object_store
+        known = set(self.repo.get_refs().values())
+        seen, todo = set(), [sha]
+        while todo:
+            current = todo.pop()
+            if current in seen or current in known:
+                continue
+            seen.add(current)
+            try:
+                commit = store[current]
+            except KeyError:
+                return current
+            if isinstance(commit, GitCommit):
+                todo.extend(commit.parents)
+        return None
+
+
 class ForgeApp:
     """The WSGI application. ``token``: when set, every request must carry
     it (``Authorization: token T`` / ``Bearer T``, or HTTP basic auth with it
@@ -181,7 +295,8 @@ class ForgeApp:
         self._reset = int(time.time()) + 3600
         self._lock = threading.Lock()
         self._routes = _rules()
-        self._git = make_wsgi_chain(_Repos(forge))  # with request-size limit and gunzip filters
+        # With dulwich's request-size limit and gunzip filters.
+        self._git = make_wsgi_chain(_Repos(forge), handlers={b"git-receive-pack": _ReceivePack})
 
     def __repr__(self) -> str:  # never show the token
         return f"ForgeApp({self.forge!r}, token={'set' if self._token else 'none'})"
@@ -274,12 +389,38 @@ class ForgeApp:
         except NotFoundError:
             self._count(method, path, 404)
             return Response("Repository not found\n", status=404)(environ, start_response)
-        self._count(method, path, 200)
+        repo = f"{match['owner']}/{match['name']}"
+        answer: list[Any] = []  # [status, headers]; dulwich writes the body through write()
+        chunks: list[bytes] = []
+
+        def buffered(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer[:] = [status, headers]
+            return chunks.append
+
         with self.forge._lock:
-            body = list(self._git(environ, start_response))
+            before = self.forge.branches(repo)
+            try:
+                for piece in self._git(environ, buffered):  # in order with write()'s
+                    chunks.append(piece)
+            except _BAD_GIT_STREAM as error:
+                # A client's malformed stream is its error (400), never ours.
+                self._count(method, path, 400)
+                text = f"bad git request: {type(error).__name__}\n"
+                return Response(text, status=400)(environ, start_response)
             if path.endswith("git-receive-pack"):
-                self.forge.sync_pull_heads(f"{match['owner']}/{match['name']}")
-        return body
+                self._after_push(repo, before)
+        self._count(method, path, int(answer[0].split()[0]) if answer else 500)
+        start_response(*answer)
+        return chunks
+
+    def _after_push(self, repo: str, before: dict[str, str]) -> None:
+        """A push bypassed the forge's API: open pull requests follow their
+        branches again, and those whose branch was deleted close, as on GitHub."""
+        self.forge.sync_pull_heads(repo)
+        gone = set(before) - set(self.forge.branches(repo))
+        for row in self.forge.pull_rows(repo):
+            if row["state"] == "open" and row["head"] in gone:
+                self.forge.close_pr(repo, row["number"])
 
     # --- dispatch ------------------------------------------------------------------------
 
@@ -307,6 +448,11 @@ class ForgeApp:
             return self._json(405, urls.error(str(error).split(": ", 1)[-1]))
         except ConflictError as error:
             return self._json(409, urls.error(str(error)))
+        except InvalidRequestError as error:
+            problems = [
+                {"field": p.field, "code": "invalid", "message": str(p)} for p in error.problems
+            ]
+            return self._json(422, urls.error("Validation Failed", problems))
         except NotFoundError:
             return self._json(404, urls.error("Not Found"))
         except ForgeError as error:
@@ -341,15 +487,43 @@ class ForgeApp:
 
     @staticmethod
     def _body(request: Request) -> dict[str, Any]:
+        """The request's JSON object. Text that is not JSON, JSON nested past
+        Python's recursion limit, or strings with lone surrogates (valid JSON
+        escapes, but not text git or SQLite can store) are GitHub's 400."""
         if not request.get_data():
             return {}
         try:
             body = json.loads(request.get_data())
-        except ValueError:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError):  # UnicodeError is a ValueError
             raise _Fail(400, "Problems parsing JSON") from None
         if not isinstance(body, dict):
             raise _Fail(400, "Problems parsing JSON")
         return body
+
+    @staticmethod
+    def _text(body: dict[str, Any], key: str, resource: str, *, default: str | None = None) -> str:
+        """A required string field (or ``default`` when absent or null)."""
+        value = body.get(key)
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, str):
+            code = "missing_field" if value is None else "invalid"
+            raise ForgeApp._invalid(f"{key} must be a string", resource, key, code)
+        return value
+
+    @staticmethod
+    def _optional_text(body: dict[str, Any], key: str, resource: str) -> str | None:
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ForgeApp._invalid(f"{key} must be a string or null", resource, key)
+        return value
+
+    @staticmethod
+    def _sha(value: str, resource: str, field: str) -> str:
+        if not _HEX_SHA.fullmatch(value):
+            raise ForgeApp._invalid(f"{field} {value!r} is not a 40-hex sha", resource, field)
+        return value
 
     def _target(self, owner: str, name: str) -> tuple[str, str]:
         """(repository, its default branch); 404 if there is no such repository."""
@@ -419,29 +593,36 @@ class ForgeApp:
         ref, sha = body.get("ref"), body.get("sha")
         if not isinstance(ref, str) or not isinstance(sha, str):
             raise self._invalid("ref and sha are required", "Reference", "ref", "missing_field")
+        self._sha(sha, "Reference", "sha")
         try:
             self.forge.create_ref(repo, ref, sha)
         except NotFoundError:
             raise _Fail(422, "Object does not exist") from None
         return 201, urls.git_ref(repo, ref, sha), {"Location": f"{urls.api}/repos/{repo}/git/{ref}"}
 
-    def _h_ref(self, request: Request, urls: Urls, owner: str, name: str, ref: str) -> Answer:
+    def _h_delete_ref(
+        self, request: Request, urls: Urls, owner: str, name: str, ref: str
+    ) -> Answer:
         repo, _ = self._target(owner, name)
         full = f"refs/{ref}"
-        if request.method == "GET":
-            return self._h_get_ref(request, urls, owner, name, ref)
-        if request.method == "DELETE":
-            if full not in self.forge.refs(repo):
-                raise _Fail(422, "Reference does not exist")
-            if not full.startswith("refs/heads/"):
-                raise _Fail(422, "prplan's forge deletes branches only")
-            self.forge.remove_branch(repo, full[len("refs/heads/") :])
-            return 204, None, None
+        if full not in self.forge.refs(repo):
+            raise _Fail(422, "Reference does not exist")
+        if not full.startswith("refs/heads/"):
+            raise _Fail(422, "prplan's forge deletes branches only")
+        self.forge.remove_branch(repo, full[len("refs/heads/") :])
+        return 204, None, None
+
+    def _h_update_ref(
+        self, request: Request, urls: Urls, owner: str, name: str, ref: str
+    ) -> Answer:
+        repo, _ = self._target(owner, name)
+        full = f"refs/{ref}"
         body = self._body(request)
-        sha = body.get("sha")
-        if not isinstance(sha, str):
-            raise self._invalid("sha is required", "Reference", "sha", "missing_field")
-        self.forge.update_ref(repo, full, sha, force=bool(body.get("force", False)))
+        sha = self._sha(self._text(body, "sha", "Reference"), "Reference", "sha")
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise self._invalid("force must be true or false", "Reference", "force")
+        self.forge.update_ref(repo, full, sha, force=force)
         return 200, urls.git_ref(repo, full, sha), None
 
     # --- git objects ----------------------------------------------------------------------
@@ -449,7 +630,8 @@ class ForgeApp:
     def _h_create_blob(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
         repo, _ = self._target(owner, name)
         body = self._body(request)
-        content, encoding = body.get("content"), body.get("encoding", "utf-8")
+        content = body.get("content")
+        encoding = self._text(body, "encoding", "Blob", default="utf-8")
         if not isinstance(content, str):
             raise self._invalid("content is required", "Blob", "content", "missing_field")
         if encoding == "base64":
@@ -477,25 +659,18 @@ class ForgeApp:
         entries = body.get("tree")
         if not isinstance(entries, list):
             raise self._invalid("tree is required", "Tree", "tree", "missing_field")
-        inputs = []
+        base_tree = self._optional_text(body, "base_tree", "Tree")
+        inputs, problems = [], []
         for index, entry in enumerate(entries):
-            if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-                raise self._invalid(
-                    f"tree[{index}].path is required", "Tree", "path", "missing_field"
-                )
-            mode = int(str(entry.get("mode", "100644")), 8)
-            if "content" in entry and entry["content"] is not None:
-                inputs.append(
-                    TreeInput(
-                        path=entry["path"], mode=mode, content=str(entry["content"]).encode("utf-8")
-                    )
-                )
+            parsed = _tree_input(index, entry)
+            if isinstance(parsed, TreeInput):
+                inputs.append(parsed)
+                problems += tree_input_problems(index, parsed)
             else:
-                inputs.append(TreeInput(path=entry["path"], mode=mode, sha=entry.get("sha")))
-        base_tree = body.get("base_tree")
-        sha = self.forge.git_create_tree(
-            repo, inputs, base_tree if isinstance(base_tree, str) else None
-        )
+                problems += parsed
+        if problems:  # every entry's problems at once, before anything is stored
+            raise InvalidRequestError(problems, what="tree")
+        sha = self.forge.git_create_tree(repo, inputs, base_tree)
         return 201, self._tree_json(repo, urls, sha, recursive=False), None
 
     def _tree_json(self, repo: str, urls: Urls, sha: str, *, recursive: bool) -> JSON:
@@ -526,14 +701,16 @@ class ForgeApp:
             raise self._invalid(
                 "message and tree are required", "Commit", "message", "missing_field"
             )
-        author = body.get("author")
-        who = (
-            f"{author['name']} <{author['email']}>"
-            if isinstance(author, dict) and "name" in author
-            else None
-        )
+        for index, parent in enumerate(parents):
+            if not isinstance(parent, str) or not _HEX_SHA.fullmatch(parent):
+                raise self._invalid(
+                    f"parents[{index}] must be a 40-hex commit sha", "Commit", "parents"
+                )
+        self._sha(tree, "Commit", "tree")
+        who = _identity(body, "author")
+        _identity(body, "committer")  # checked as GitHub does; the forge commits as itself
         sha = self.forge.git_create_commit(
-            repo, message=message, tree=tree, parents=[str(p) for p in parents], author=who
+            repo, message=message, tree=tree, parents=parents, author=who
         )
         return 201, urls.git_commit(repo, self._commit_obj(repo, sha)), None
 
@@ -550,36 +727,44 @@ class ForgeApp:
 
     def _h_contents(self, request: Request, urls: Urls, owner: str, name: str, path: str) -> Answer:
         repo, default = self._target(owner, name)
-        if request.method == "GET":
-            ref = request.args.get("ref") or default
-            commit = self._commit_obj(repo, ref)
-            if path == "":
-                entries = self.forge.git_tree_entries(repo, commit.tree.decode(), recursive=False)
-            else:
-                entries = [e for e in self.forge.git_tree_entries(repo, commit.tree.decode(), recursive=True)
-                           if e.path == path or e.path.startswith(path + "/")]  # fmt: skip
-            exact = next((e for e in entries if e.path == path), None)
-            if exact is not None and exact.type == "blob":
-                blob = self.forge.git_object(repo, exact.sha)
-                assert isinstance(blob, Blob)
-                return 200, urls.content_file(repo, path, ref, blob), None
-            children = [
-                e
-                for e in entries
-                if e.path != path and "/" not in e.path[len(path) + 1 if path else 0 :]
-            ]
-            if not children:
-                raise _Fail(404, "Not Found")
-            listing = [
-                urls.content_item(
-                    repo, e.path, ref, "file" if e.type == "blob" else "dir", e.sha, e.size or 0
-                )
-                for e in children
-            ]
-            return 200, listing, None
-        # PUT / DELETE: one commit per file, with the blob sha as precondition.
+        ref = request.args.get("ref") or default
+        commit = self._commit_obj(repo, ref)
+        if path == "":
+            entries = self.forge.git_tree_entries(repo, commit.tree.decode(), recursive=False)
+        else:
+            entries = [e for e in self.forge.git_tree_entries(repo, commit.tree.decode(), recursive=True)
+                       if e.path == path or e.path.startswith(path + "/")]  # fmt: skip
+        exact = next((e for e in entries if e.path == path), None)
+        if exact is not None and exact.type == "blob":
+            blob = self.forge.git_object(repo, exact.sha)
+            assert isinstance(blob, Blob)
+            return 200, urls.content_file(repo, path, ref, blob), None
+        children = [
+            e
+            for e in entries
+            if e.path != path and "/" not in e.path[len(path) + 1 if path else 0 :]
+        ]
+        if not children:
+            raise _Fail(404, "Not Found")
+        listing = [
+            urls.content_item(
+                repo, e.path, ref, "file" if e.type == "blob" else "dir", e.sha, e.size or 0
+            )
+            for e in children
+        ]
+        return 200, listing, None
+
+    def _file_write(
+        self, request: Request, owner: str, name: str, path: str, *, delete: bool
+    ) -> tuple[str, str, str, dict[str, Any], str | None]:
+        """Checks shared by PUT and DELETE of one file: one commit per file,
+        with the blob sha as precondition. (repo, branch, head, body, current sha)"""
+        repo, default = self._target(owner, name)
+        why = tree_path_problem(path)
+        if why is not None:
+            raise self._invalid(f"path {path!r} {why}", "Content", "path")
         body = self._body(request)
-        branch = body.get("branch") or default
+        branch = self._text(body, "branch", "Content", default=default)
         message = body.get("message")
         if not isinstance(message, str):
             raise self._invalid("message is required", "Content", "message", "missing_field")
@@ -588,28 +773,40 @@ class ForgeApp:
             raise _Fail(404, f"Branch {branch} not found")
         current = self.forge._blobs(repo, head, [path])[path]
         given = body.get("sha")
-        if request.method == "DELETE" or current is not None:
+        if delete or current is not None:
             if not isinstance(given, str):
                 raise self._invalid('"sha" was not supplied.', "Content", "sha", "missing_field")
             if given != current:
                 raise _Fail(409, f"{path} does not match {given}")
-        if request.method == "DELETE":
-            with self.forge._lock:
-                sha = self.forge._commit_files(
-                    repo, branch, head, {path: None}, message, self.forge._user
-                )
-            return (
-                200,
-                {"content": None, "commit": urls.git_commit(repo, self._commit_obj(repo, sha))},
-                None,
+        return repo, branch, head, body, current
+
+    def _h_delete_contents(
+        self, request: Request, urls: Urls, owner: str, name: str, path: str
+    ) -> Answer:
+        repo, branch, head, body, _ = self._file_write(request, owner, name, path, delete=True)
+        with self.forge._lock:
+            sha = self.forge._commit_files(
+                repo, branch, head, {path: None}, body["message"], self.forge._user
             )
+        return (
+            200,
+            {"content": None, "commit": urls.git_commit(repo, self._commit_obj(repo, sha))},
+            None,
+        )
+
+    def _h_put_contents(
+        self, request: Request, urls: Urls, owner: str, name: str, path: str
+    ) -> Answer:
+        repo, branch, head, body, current = self._file_write(
+            request, owner, name, path, delete=False
+        )
         try:
-            content = base64.b64decode(str(body.get("content", "")), validate=False)
+            content = base64.b64decode(self._text(body, "content", "Content"), validate=False)
         except binascii.Error:
             raise self._invalid("content is not valid base64", "Content", "content") from None
         with self.forge._lock:
             sha = self.forge._commit_files(
-                repo, branch, head, {path: content}, message, self.forge._user
+                repo, branch, head, {path: content}, body["message"], self.forge._user
             )
         blob = Blob.from_string(content)
         answer = {
@@ -687,8 +884,6 @@ class ForgeApp:
 
     def _h_pulls(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
         repo, default = self._target(owner, name)
-        if request.method == "POST":
-            return self._create_pull(request, urls, repo, default)
         state = request.args.get("state", "open")
         head = request.args.get("head")
         base = request.args.get("base")
@@ -701,8 +896,9 @@ class ForgeApp:
         if base:
             rows = [r for r in rows if r["base"] == base]
         rows.sort(key=lambda r: r["number"], reverse=request.args.get("direction", "desc") != "asc")
-        per_page = min(max(int(request.args.get("per_page", 30)), 1), 100)
-        page = max(int(request.args.get("page", 1)), 1)
+        # Not a number: GitHub falls back to the default, so do we.
+        per_page = min(max(request.args.get("per_page", 30, type=int), 1), 100)
+        page = max(request.args.get("page", 1, type=int), 1)
         chunk = rows[(page - 1) * per_page : page * per_page]
         body = [self._pull_json(repo, default, urls, r, full=False) for r in chunk]
         return 200, body, self._links(request, urls, page, math.ceil(len(rows) / per_page))
@@ -725,7 +921,8 @@ class ForgeApp:
             parts += [link(1, "first"), link(page - 1, "prev")]
         return {"Link": ", ".join(parts)}
 
-    def _create_pull(self, request: Request, urls: Urls, repo: str, default: str) -> Answer:
+    def _h_create_pull(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
+        repo, default = self._target(owner, name)
         body = self._body(request)
         title, head, base = body.get("title"), body.get("head"), body.get("base")
         if not all(isinstance(v, str) and v for v in (title, head, base)):
@@ -752,36 +949,43 @@ class ForgeApp:
         headers = {"Location": f"{urls.api}/repos/{repo}/pulls/{number}"}
         return 201, self._pull_json(repo, default, urls, row, full=True), headers
 
+    def _h_edit_pull(
+        self, request: Request, urls: Urls, owner: str, name: str, number: int
+    ) -> Answer:
+        repo, _ = self._target(owner, name)
+        body = self._body(request)
+        state = self._optional_text(body, "state", "PullRequest")
+        if state is not None and state not in {"open", "closed"}:
+            raise self._invalid("state must be open or closed", "PullRequest", "state")
+        title = self._optional_text(body, "title", "PullRequest")
+        text = self._optional_text(body, "body", "PullRequest")
+        self.forge.edit_pull(repo, number, title=title, body=text, state=state)
+        return self._h_pull(request, urls, owner, name, number)
+
     def _h_pull(self, request: Request, urls: Urls, owner: str, name: str, number: int) -> Answer:
         repo, default = self._target(owner, name)
-        if request.method == "PATCH":
-            body = self._body(request)
-            state = body.get("state")
-            if state is not None and state not in {"open", "closed"}:
-                raise self._invalid("state must be open or closed", "PullRequest", "state")
-            self.forge.edit_pull(
-                repo, number, title=body.get("title"), body=body.get("body"), state=state
-            )
         return (
             200,
             self._pull_json(repo, default, urls, self.forge.pull_row(repo, number), full=True),
             None,
         )
 
+    def _h_merged(self, request: Request, urls: Urls, owner: str, name: str, number: int) -> Answer:
+        repo, _ = self._target(owner, name)
+        return (204 if self.forge.pull_row(repo, number)["merged"] else 404), None, None
+
     def _h_merge(self, request: Request, urls: Urls, owner: str, name: str, number: int) -> Answer:
         repo, _ = self._target(owner, name)
         row = self.forge.pull_row(repo, number)
-        if request.method == "GET":
-            return (204 if row["merged"] else 404), None, None
         body = self._body(request)
-        method = body.get("merge_method", "merge")
+        method = self._text(body, "merge_method", "PullRequest", default="merge")
         if method not in {"merge", "squash", "rebase"}:
             raise self._invalid(
                 f"merge_method {method!r} is not merge, squash or rebase",
                 "PullRequest",
                 "merge_method",
             )
-        expected = body.get("sha")
+        expected = self._optional_text(body, "sha", "PullRequest")
         if row["state"] != "open":
             raise _Fail(405, "Pull Request is not mergeable")
         if isinstance(expected, str) and expected != row["head_sha"]:
@@ -804,6 +1008,67 @@ class ForgeApp:
         base_sha = self.forge.branches(repo).get(row["base"]) or row["head_sha"]
         merge_base = self.forge.merge_base(repo, base_sha, row["head_sha"]) or base_sha
         return 200, self._files(repo, urls, merge_base, row["head_sha"]), None
+
+
+def _tree_input(index: int, entry: object) -> TreeInput | list[Problem]:
+    """One entry of ``POST git/trees`` as GitHub takes it: ``path``, ``mode``
+    (a string, one of git's five), ``type`` (optional, but it must agree with
+    the mode) and exactly one of ``content`` or ``sha`` (null deletes)."""
+    where = f"tree[{index}]"
+    if not isinstance(entry, dict):
+        return [Problem(where, "must be an object with path, mode, type and sha or content")]
+    problems = []
+    path, mode_text, kind = entry.get("path"), entry.get("mode", "100644"), entry.get("type")
+    if not isinstance(path, str):
+        problems.append(Problem(f"{where}.path", "is required and must be a string"))
+    mode = int(mode_text, 8) if isinstance(mode_text, str) and re.fullmatch(r"0?[0-7]{6}", mode_text) else None  # fmt: skip
+    if mode is None or mode not in GIT_MODES:
+        problems.append(
+            Problem(
+                f"{where}.mode",
+                f"{mode_text!r} is not one of '100644', '100755', '120000', '040000', '160000'",
+            )
+        )
+    elif kind is not None and kind != GIT_MODES[mode]:
+        problems.append(
+            Problem(
+                f"{where}.type", f"{kind!r} does not match mode {mode_text} (a {GIT_MODES[mode]})"
+            )
+        )
+    content, sha = entry.get("content"), entry.get("sha")
+    if "content" not in entry and "sha" not in entry:
+        problems.append(Problem(where, "give content, or sha (null deletes the path)"))
+    if content is not None and not isinstance(content, str):
+        problems.append(Problem(f"{where}.content", "must be a string"))
+    if sha is not None and not isinstance(sha, str):
+        problems.append(Problem(f"{where}.sha", "must be a string, or null to delete"))
+    if problems or not isinstance(path, str) or mode is None:
+        return problems
+    return TreeInput(
+        path=path,
+        mode=mode,
+        sha=sha if isinstance(sha, str) else None,
+        content=content.encode("utf-8") if isinstance(content, str) else None,
+    )
+
+
+def _identity(body: dict[str, Any], key: str) -> str | None:
+    """A commit's ``author``/``committer`` as git writes it, ``Name <email>``;
+    GitHub needs both, and neither may break the commit header."""
+    person = body.get(key)
+    if person is None:
+        return None
+    fields = person if isinstance(person, dict) else {}
+    name, email = fields.get("name"), fields.get("email")
+    for field, value in (("name", name), ("email", email)):
+        if not isinstance(value, str) or not value.strip() or re.search(r"[<>\x00\n]", value):
+            raise ForgeApp._invalid(
+                f"{key}.{field} is required: a non-empty string without '<', '>' or a newline",
+                "Commit",
+                f"{key}.{field}",
+                "missing_field" if value is None else "invalid",
+            )
+    return f"{name} <{email}>"
 
 
 class _QuietHandler(WSGIRequestHandler):
