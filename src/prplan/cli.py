@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -146,10 +147,16 @@ def _client(local: Path | None, github_url: str | None) -> ForgeClient:
         return LocalForge.open(local)
     from .github import GitHubClient
 
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
-    return GitHubClient(
-        token=token, base_url=github_url or os.environ.get("GITHUB_API_URL") or None
-    )
+    # The token's variable is named in warnings and problems, never its value.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            client = GitHubClient.from_env(base_url=github_url)
+        except InvalidRequestError as error:
+            raise Bad(list(error.problems)) from None
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    return client
 
 
 # --- the change -----------------------------------------------------------------------

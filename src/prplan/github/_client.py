@@ -23,7 +23,11 @@ loopback address) as GitHub asks of integrations.
 
 Tokens: the token lives only in PyGithub's ``Auth.Token``. Errors are built
 from status codes and GitHub's ``message`` only, and scrubbed of the token
-anyway; ``repr`` never shows it.
+anyway, in every encoding a message can carry it (``scrub_secret``);
+``repr`` never shows it. Surrounding whitespace (a trailing newline from an
+env file or a Kubernetes secret) is stripped with a warning naming where the
+token came from, never its value; a token with whitespace or control
+characters inside is refused.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -47,13 +52,23 @@ from github.GitTree import GitTree
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from .._errors import ConflictError, ForgeError, MergeBlocked, NotFoundError
+from .._errors import (
+    ConflictError,
+    ForgeError,
+    InvalidRequestError,
+    MergeBlocked,
+    NotFoundError,
+    Problem,
+    scrub_secret,
+)
 from .._model import CommitInfo, PullRequestInfo, is_prplan_message
 from .._ports import Comparison, RequestCount
 
-__all__ = ["GitHubClient", "DEFAULT_API_URL"]
+__all__ = ["GitHubClient", "DEFAULT_API_URL", "TOKEN_VARIABLES", "TokenWarning", "token_from_env"]
 
 DEFAULT_API_URL = "https://api.github.com"
+#: Where ``GitHubClient.from_env`` and the command look for a token, in order.
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 _READS = {"GET", "HEAD"}
 _FILE_MODE = "100644"
 _EXECUTABLE = "100755"
@@ -97,6 +112,51 @@ class _CountingRetry(GithubRetry):
         return retry
 
 
+class TokenWarning(UserWarning):
+    """A token was usable only after stripping whitespace around it."""
+
+
+def _clean_token(value: str, origin: str) -> str:
+    """``value`` without surrounding whitespace (warned about, naming
+    ``origin``, never the value); refused when whitespace or a control or
+    non-ASCII character is inside, which no token holds and which would put
+    the token into an error about an invalid HTTP header."""
+    token = value.strip()
+    if any(not (" " < char < "\x7f") for char in token):
+        raise InvalidRequestError(
+            [
+                Problem(
+                    origin,
+                    "the token has whitespace, control or non-ASCII characters inside it, "
+                    "which no token has: set it to the token alone (one line, nothing around it)",
+                )
+            ],
+            what="token",
+        )
+    if token != value:
+        warnings.warn(
+            f"{origin}: removed whitespace around the token (a trailing newline?); "
+            "set it to the token alone to silence this",
+            TokenWarning,
+            stacklevel=3,
+        )
+    return token
+
+
+def token_from_env(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """The token and the variable it came from, from the first of
+    ``TOKEN_VARIABLES`` that is set and not blank: ``(None, None)`` when
+    none is. Whitespace around it is stripped with a ``TokenWarning``; a
+    token with whitespace inside raises ``InvalidRequestError`` naming the
+    variable."""
+    environ = os.environ if environ is None else environ
+    for name in TOKEN_VARIABLES:
+        value = environ.get(name)
+        if value and value.strip():
+            return _clean_token(value, name), name
+    return None, None
+
+
 def _is_loopback(url: str) -> bool:
     host = urlparse(url).hostname or ""
     if host == "localhost":
@@ -132,7 +192,12 @@ class GitHubClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        token = _clean_token(token, "token") if token else None
         self._token = token or ""
+        # Where the token came from (or where none was found), for a 401's message.
+        self._token_origin = (
+            "the token given to GitHubClient" if token else "no token was given to GitHubClient"
+        )
         self._sleep = sleep
         self._write_spacing = (
             (0.0 if _is_loopback(self.base_url) else 1.0)
@@ -201,8 +266,17 @@ class GitHubClient:
     def from_env(cls, **options: Any) -> GitHubClient:
         """Token from ``GITHUB_TOKEN`` or ``GH_TOKEN``; ``GITHUB_API_URL``
         for Enterprise or a local forge (default https://api.github.com)."""
-        token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
-        return cls(token=token, base_url=os.environ.get("GITHUB_API_URL") or None, **options)
+        token, variable = token_from_env()
+        base_url = options.pop("base_url", None) or os.environ.get("GITHUB_API_URL") or None
+        client = cls(token=token, base_url=base_url, **options)
+        client._token_origin = (
+            f"the token from ${variable}"
+            if variable
+            else "no token was found: looked at "
+            + " and ".join(f"${name}" for name in TOKEN_VARIABLES)
+            + ", unset or empty"
+        )
+        return client
 
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self.base_url!r}, token={'set' if self._token else 'none'})"
@@ -210,7 +284,7 @@ class GitHubClient:
     # --- plumbing ------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return scrub_secret(text, self._token)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -227,8 +301,15 @@ class GitHubClient:
                 status=error.status,
             ) from None
         except github.BadCredentialsException as error:
+            if not self._token:
+                raise ForgeError(
+                    f"{what}: GitHub requires a token (401) and {self._token_origin}. "
+                    f"Export {' or '.join(TOKEN_VARIABLES)}.",
+                    status=error.status,
+                ) from None
             raise ForgeError(
-                f"{what}: GitHub rejected the token (401). Check GITHUB_TOKEN / GH_TOKEN.",
+                f"{what}: GitHub rejected {self._token_origin} (401): expired, revoked or "
+                f"mistyped? Check {' / '.join(TOKEN_VARIABLES)}.",
                 status=error.status,
             ) from None
         except github.UnknownObjectException:
