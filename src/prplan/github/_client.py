@@ -12,7 +12,10 @@ Cost, in requests (see docs/github.md):
   creating or resetting the branch rides on the same ref write.
 * open, merge, delete: 1 each.
 
-Retries: PyGithub's ``GithubRetry`` retries GET, POST, PUT and DELETE on 5xx,
+Retries: a connection that cannot be made (refused, no route, unknown host)
+is tried again ``connect_retries`` times (3) after 0.5, 1 and 2 s, then fails
+naming the host: at most 3.5 s of waiting, for any method, since nothing was
+sent. PyGithub's ``GithubRetry`` retries GET, POST, PUT and DELETE on 5xx,
 honours ``Retry-After`` on 403/429 and waits for the primary rate limit's
 reset (capped by ``max_rate_limit_wait``), with exponential backoff. It never
 retries PATCH, so a ref update whose answer was lost is resolved by reading
@@ -46,6 +49,7 @@ from urllib.parse import quote, urlparse
 
 import github
 import requests
+import urllib3.exceptions
 from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement
 from github.GitCommit import GitCommit
 from github.GitTree import GitTree
@@ -94,14 +98,40 @@ class _Counter:
 
 class _CountingRetry(GithubRetry):
     """GithubRetry that counts every attempt it decides to send again (the
-    first attempts are counted where PyGithub sends them)."""
+    first attempts are counted where PyGithub sends them), and waits its own
+    bounded backoff after a connection that could not be made."""
 
     counter: _Counter | None = None
+    #: After the n-th connection failure in a row: connect_backoff * 2**(n-1) seconds.
+    connect_backoff: float = 0.5
+    pause: Callable[[float], None] = time.sleep
 
     def new(self, **kw: Any) -> _CountingRetry:
         retry: _CountingRetry = super().new(**kw)  # urllib3 copies the policy at each step
         retry.counter = self.counter
+        retry.connect_backoff = self.connect_backoff
+        retry.pause = self.pause
         return retry
+
+    def _connect_failures(self) -> int:
+        """How many of the latest attempts, in a row, could not connect."""
+        count = 0
+        for attempt in reversed(self.history):
+            if attempt.error is None or not self._is_connection_error(attempt.error):
+                break
+            count += 1
+        return count
+
+    def get_backoff_time(self) -> float:
+        failures = self._connect_failures()
+        if failures:
+            return float(self.connect_backoff * 2 ** (failures - 1))
+        return float(super().get_backoff_time())
+
+    def _sleep_backoff(self) -> None:
+        delay = self.get_backoff_time()
+        if delay > 0:
+            self.pause(delay)  # the client's sleep: tests wait for nothing
 
     def increment(
         self, method: str | None = None, url: str | None = None, *args: Any, **kw: Any
@@ -175,6 +205,9 @@ class GitHubClient:
     ``--token``). ``base_url``: None for github.com. ``write_spacing``:
     seconds between writes (None: 1 s, or 0 on a loopback address).
     ``retries``/``backoff``: the retry policy for transient failures.
+    ``connect_retries``/``connect_backoff``: a connection that cannot be
+    made is tried again this many times (within ``retries``), after
+    ``connect_backoff * 2**(n-1)`` s each (3 and 0.5: 3.5 s in all).
     ``max_rate_limit_wait``: the longest it will sleep for a rate limit
     before failing with a ForgeError that says so.
     """
@@ -189,6 +222,8 @@ class GitHubClient:
         retries: int = 5,
         backoff: float = 0.5,
         max_rate_limit_wait: int = 300,
+        connect_retries: int = 3,
+        connect_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
@@ -208,7 +243,8 @@ class GitHubClient:
         self._counter = _Counter()
         self._settings: dict[str, Any] = {
             "token": token, "timeout": timeout, "retries": retries, "backoff": backoff,
-            "max_rate_limit_wait": max_rate_limit_wait,
+            "max_rate_limit_wait": max_rate_limit_wait, "connect_retries": connect_retries,
+            "connect_backoff": connect_backoff,
         }  # fmt: skip
         # PyGithub keeps one HTTP connection per Requester and stores each
         # request on it between sending and reading: not safe across threads.
@@ -232,12 +268,15 @@ class GitHubClient:
         settings = self._settings
         retry = _CountingRetry(
             total=settings["retries"],
+            connect=settings["connect_retries"],
             backoff_factor=settings["backoff"],
             max_rate_limit_wait=settings["max_rate_limit_wait"],
             retry_after_max=settings["max_rate_limit_wait"],
             status_forcelist=[*range(500, 600), 429],
         )
         retry.counter = self._counter
+        retry.connect_backoff = settings["connect_backoff"]
+        retry.pause = self._sleep
         token = settings["token"]
         github_ = Github(
             base_url=self.base_url,
@@ -320,6 +359,13 @@ class GitHubClient:
                 error.status,
             ) from None
         except requests.exceptions.RequestException as error:
+            unreachable = _connect_failure(error)
+            if unreachable is not None:
+                raise ForgeError(
+                    f"{what}: network error: cannot connect to {self._host()} ({unreachable}); "
+                    f"gave up after {self._connect_attempts()} attempts. Is {self.base_url} "
+                    "the right API URL, and reachable from here?"
+                ) from None
             # str() of these carries the URL but never headers; scrub anyway.
             raise ForgeError(
                 f"{what}: network error ({type(error).__name__}): {self._scrub(str(error))}"
@@ -330,6 +376,15 @@ class GitHubClient:
                 f"{what}: unexpected answer from {self.base_url} ({type(error).__name__}: "
                 f"{self._scrub(str(error))[:200]}); is the API URL right?"
             ) from None
+
+    def _host(self) -> str:
+        parsed = urlparse(self.base_url)
+        host = parsed.hostname or self.base_url
+        return f"{host}:{parsed.port}" if parsed.port else host
+
+    def _connect_attempts(self) -> int:
+        settings = self._settings
+        return 1 + max(0, min(int(settings["connect_retries"]), int(settings["retries"])))
 
     def _space_writes(self) -> None:
         with self._spacing_lock:  # concurrent writers still keep their distance
@@ -710,6 +765,19 @@ def _message(error: GithubException) -> str:
                 message += f": {item['message']}"
         return message
     return str(data or "")
+
+
+def _connect_failure(error: requests.exceptions.RequestException) -> str | None:
+    """Why no connection could be made ("Connection refused", "Name or
+    service not known", "timed out"), or None when the failure was another."""
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError: the last failure
+    if not isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return None
+    if not isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "timed out"
+    cause = reason.__cause__ or reason.__context__
+    return str(getattr(cause, "strerror", None) or type(cause or reason).__name__)
 
 
 def _raise_blocked(number: int, message: str) -> NoReturn:
