@@ -131,7 +131,7 @@ class _CountingRetry(GithubRetry):
     def _sleep_backoff(self) -> None:
         delay = self.get_backoff_time()
         if delay > 0:
-            self.pause(delay)  # the client's sleep: tests wait for nothing
+            self.pause(delay)  # the client's sleep (Retry-After waits are urllib3's own)
 
     def increment(
         self, method: str | None = None, url: str | None = None, *args: Any, **kw: Any
