@@ -9,7 +9,8 @@ Cost, in requests (see docs/github.md):
   and differs from base: its tree (1) and a comparison (1); with an open pull
   request behind base: the merge base's tree (1). Never per file.
 * a commit: tree (1) + commit (1) + ref (1), plus one blob per binary file;
-  creating or resetting the branch rides on the same ref write.
+  creating or resetting the branch rides on the same ref write. Rewriting
+  files read as edits reads the parent's tree first (1), for their modes.
 * open, merge, delete: 1 each.
 
 Retries: a connection that cannot be made (refused, no route, unknown host)
@@ -256,6 +257,9 @@ class GitHubClient:
         # and the requested paths seen as executable (repo, commit, path).
         self._tree_of: dict[tuple[str, str], str] = {}
         self._executable: set[tuple[str, str, str]] = set()
+        # Files read through the contents API (edits), whose mode that API
+        # does not tell: learnt from the tree when a commit rewrites them.
+        self._mode_unknown: set[tuple[str, str, str]] = set()
 
     @property
     def _github(self) -> Github:
@@ -523,7 +527,9 @@ class GitHubClient:
                     continue
             if not isinstance(data, dict) or data.get("type") != "file":
                 out[path] = None  # a directory is not a file to edit
-            elif data.get("encoding") == "base64" and data.get("content") is not None:
+                continue
+            self._mode_unknown.add((repo, commit_sha, path))
+            if data.get("encoding") == "base64" and data.get("content") is not None:
                 out[path] = base64.b64decode(data["content"])
             else:  # over 1 MB GitHub sends no content: read the blob
                 out[path] = self.read_blob(repo, str(data["sha"]))
@@ -631,6 +637,7 @@ class GitHubClient:
             return _EXECUTABLE if (repo, parent_sha, path) in self._executable else _FILE_MODE
 
         with self._errors(f"committing {len(files)} file(s) to {branch} in {repo}"):
+            self._learn_modes(repo, parent_sha, [p for p, c in files.items() if c is not None])
             elements = []
             for path, content in files.items():
                 if content is None:
@@ -666,6 +673,44 @@ class GitHubClient:
                 repo, branch, new_sha, force=reset_from is not None, was=reset_from or parent_sha
             )
         return new_sha
+
+    def _learn_modes(self, repo: str, commit_sha: str, paths: Sequence[str]) -> None:
+        """Which of ``paths`` are executable at ``commit_sha``, for those read
+        through the contents API, which does not say: one tree listing (so
+        an edit keeps 100755 as a rewrite does), none when all are known."""
+        unknown = [p for p in paths if (repo, commit_sha, p) in self._mode_unknown]
+        if not unknown:
+            return
+        _, data = self._raw(
+            "GET", f"/repos/{repo}/git/trees/{self._tree(repo, commit_sha)}?recursive=1"
+        )
+        modes = {e["path"]: e["mode"] for e in data.get("tree", []) if e.get("type") == "blob"}
+        if data.get("truncated"):  # over 100,000 entries: walk down to each path instead
+            modes = self._walk_modes(repo, self._tree(repo, commit_sha), unknown)
+        for path in unknown:
+            if modes.get(path) == _EXECUTABLE:
+                self._executable.add((repo, commit_sha, path))
+            self._mode_unknown.discard((repo, commit_sha, path))
+
+    def _walk_modes(self, repo: str, root: str, paths: Sequence[str]) -> dict[str, str]:
+        """Modes of ``paths`` from the directories on the way to each (one
+        request per directory), for trees too large to list at once."""
+        listings: dict[str, dict[str, tuple[str, str]]] = {}
+        modes: dict[str, str] = {}
+        for path in paths:
+            current = root
+            parts = path.split("/")
+            for depth, part in enumerate(parts):
+                if current not in listings:
+                    _, data = self._raw("GET", f"/repos/{repo}/git/trees/{current}")
+                    listings[current] = {e["path"]: (e["sha"], e["mode"]) for e in data["tree"]}
+                sha, mode = listings[current].get(part, ("", ""))
+                if depth == len(parts) - 1:
+                    modes[path] = mode
+                current = sha
+                if not sha:
+                    break
+        return modes
 
     def _tree(self, repo: str, commit_sha: str) -> str:
         """The tree of a commit: known from observing (no request), else read."""
