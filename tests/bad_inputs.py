@@ -338,6 +338,8 @@ CHANGE_CASES = [
 FORGE_CASES = [
     cli("bad-token", *apply_change(*WRITE), env={"GITHUB_TOKEN": "ghp_WRONGwrongWRONG0123456789"},
         says="rejected the token", via=SUBPROCESS),
+    cli("token-with-whitespace-inside", *apply_change(*WRITE), env={"GITHUB_TOKEN": "ghp_half other"},
+        says="GITHUB_TOKEN: the token has whitespace"),
     cli("unknown-repository", *apply_change(*WRITE, repo="acme/nope"), says="acme/nope",
         via=SUBPROCESS),
     cli("unknown-base", *apply_change(*WRITE, "--base", "nope"),

@@ -19,7 +19,12 @@ them before raising).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from collections.abc import Sequence
+from urllib.parse import quote, quote_plus
 
 import attrs
 
@@ -37,6 +42,7 @@ __all__ = [
     "ApplyFailedError",
     "ForgeError",
     "NotFoundError",
+    "scrub_secret",
 ]
 
 
@@ -160,3 +166,56 @@ class NotFoundError(ForgeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, status=404)
+
+
+# A run of base64 (standard or URL-safe alphabet) that could hide a secret.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{4,}={0,2}")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def scrub_secret(text: str, secret: str, mask: str = "***") -> str:
+    """``text`` with ``secret`` masked in every form a message can carry it:
+    as is, escaped (``repr``, JSON: ``'token s3cr3t\\n'``), URL-encoded
+    (either case of hex), and base64-encoded anywhere inside a base64 run
+    (``Authorization: Basic eDpzM2NyM3Q=`` hides ``x:s3cr3t``)."""
+    if not secret:
+        return text
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+    }
+    for form in sorted(forms, key=len, reverse=True):  # longest first: no half-masked forms
+        text = text.replace(form, mask)
+    # Percent-encoding may use lower-case hex (%0a): compare case-insensitively.
+    encoded = quote(secret, safe="")
+    if "%" in encoded:
+        text = re.sub(re.escape(encoded), mask, text, flags=re.IGNORECASE)
+    if len(secret) >= 2:  # shorter secrets cannot be told from any base64
+        text = _BASE64_RUN.sub(lambda run: _mask_base64(run.group(), secret, mask), text)
+    return text
+
+
+def _mask_base64(run: str, secret: str, mask: str) -> str:
+    """``mask`` when the base64 ``run`` decodes to bytes holding ``secret``
+    (trying each alignment, as the run may start mid-quantum)."""
+    needle = secret.encode("utf-8")
+    body = run.rstrip("=")
+    if len(body) * 3 // 4 < len(needle):
+        return run
+    for start in range(4):
+        chunk = body[start:]
+        if len(chunk) % 4 == 1:  # one stray character cannot be decoded
+            chunk = chunk[:-1]
+        chunk += "=" * (-len(chunk) % 4)
+        for alphabet in (b"+/", b"-_"):
+            try:
+                decoded = base64.b64decode(chunk, altchars=alphabet, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            if needle in decoded:
+                return mask
+    return run

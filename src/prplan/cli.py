@@ -20,8 +20,10 @@ import functools
 import json
 import os
 import re
+import stat
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -148,10 +150,16 @@ def _client(local: Path | None, github_url: str | None) -> ForgeClient:
         return LocalForge.open(local)
     from .github import GitHubClient
 
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
-    return GitHubClient(
-        token=token, base_url=github_url or os.environ.get("GITHUB_API_URL") or None
-    )
+    # The token's variable is named in warnings and problems, never its value.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            client = GitHubClient.from_env(base_url=github_url)
+        except InvalidRequestError as error:
+            raise Bad(list(error.problems)) from None
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    return client
 
 
 def _plan_key() -> bytes | None:
@@ -234,7 +242,8 @@ def change_options(func: F) -> F:
         click.option("--replace", "replaces", multiple=True, nargs=3, metavar="REPO_PATH OLD NEW",
                      help="Edit a file: replace the text OLD (exactly once) by NEW. Repeatable."),
         click.option("--from-dir", "from_dir", type=click.Path(file_okay=False, path_type=Path),
-                     help="Write every file under DIR to the same relative path (.git is left out)."),
+                     help="Write every file under DIR to the same relative path (.git is left out). "
+                     "Symbolic links are refused, never followed or committed as links."),
         click.option("--create-pr/--no-create-pr", default=True, show_default=True,
                      help="Open a pull request for the change."),
         click.option("--automerge/--no-automerge", default=False, show_default=True,
@@ -301,10 +310,8 @@ def _read_files(
         if not from_dir.is_dir():
             problems.append(Problem("--from-dir", f"{from_dir} is not a directory"))
         else:
-            for local in sorted(from_dir.rglob("*")):
-                relative = local.relative_to(from_dir)
-                if local.is_file() and ".git" not in relative.parts:
-                    put(relative.as_posix(), local.read_bytes(), "--from-dir")
+            for relative, content in _read_dir(from_dir, problems):
+                put(relative, content, "--from-dir")
     for spec in files:
         repo_path, sep, local_path = spec.partition("=")
         if not sep or not repo_path or not local_path:
@@ -319,6 +326,61 @@ def _read_files(
     for path in deletes:
         put(path, None, "--delete")
     return contents, problems
+
+
+def _read_dir(root: Path, problems: list[Problem]) -> list[tuple[str, bytes]]:
+    """Every regular file under ``root`` (``.git`` left out), never reading
+    outside it: a symbolic link, to a file or a directory, anywhere in the
+    tree, is a problem, not followed (it could put a file from elsewhere,
+    a secret, into the plan); so is a FIFO, socket or device."""
+    found: list[tuple[str, bytes]] = []
+
+    def visit(directory: Path, prefix: str) -> None:
+        with os.scandir(directory) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                relative = prefix + entry.name
+                if entry.name == ".git":
+                    continue
+                if entry.is_symlink():
+                    problems.append(
+                        Problem(
+                            "--from-dir",
+                            f"{relative} is a symbolic link; prplan reads no file outside "
+                            f"{root} and commits no links: copy the file in, or remove the link",
+                        )
+                    )
+                elif entry.is_dir(follow_symlinks=False):
+                    visit(Path(entry.path), relative + "/")
+                elif entry.is_file(follow_symlinks=False):
+                    content = _read_regular(Path(entry.path))
+                    if content is None:
+                        problems.append(
+                            Problem("--from-dir", f"{relative} was replaced while read: run again")
+                        )
+                    else:
+                        found.append((relative, content))
+                else:
+                    problems.append(
+                        Problem("--from-dir", f"{relative} is not a regular file: remove it")
+                    )
+
+    visit(root, "")
+    return found
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The content of ``path`` if it is still a regular file when opened (a
+    link swapped in after listing is not followed), else None."""
+    try:
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return None
+        return file.read()
 
 
 def _read_edits(

@@ -9,10 +9,14 @@ Cost, in requests (see docs/github.md):
   and differs from base: its tree (1) and a comparison (1); with an open pull
   request behind base: the merge base's tree (1). Never per file.
 * a commit: tree (1) + commit (1) + ref (1), plus one blob per binary file;
-  creating or resetting the branch rides on the same ref write.
+  creating or resetting the branch rides on the same ref write. Rewriting
+  files read as edits reads the parent's tree first (1), for their modes.
 * open, merge, delete: 1 each.
 
-Retries: PyGithub's ``GithubRetry`` retries GET, POST, PUT and DELETE on 5xx,
+Retries: a connection that cannot be made (refused, no route, unknown host)
+is tried again ``connect_retries`` times (3) after 0.5, 1 and 2 s, then fails
+naming the host: at most 3.5 s of waiting, for any method, since nothing was
+sent. PyGithub's ``GithubRetry`` retries GET, POST, PUT and DELETE on 5xx,
 honours ``Retry-After`` on 403/429 and waits for the primary rate limit's
 reset (capped by ``max_rate_limit_wait``), with exponential backoff. It never
 retries PATCH, so a ref update whose answer was lost is resolved by reading
@@ -23,7 +27,11 @@ loopback address) as GitHub asks of integrations.
 
 Tokens: the token lives only in PyGithub's ``Auth.Token``. Errors are built
 from status codes and GitHub's ``message`` only, and scrubbed of the token
-anyway; ``repr`` never shows it.
+anyway, in every encoding a message can carry it (``scrub_secret``);
+``repr`` never shows it. Surrounding whitespace (a trailing newline from an
+env file or a Kubernetes secret) is stripped with a warning naming where the
+token came from, never its value; a token with whitespace or control
+characters inside is refused.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -43,19 +52,30 @@ from urllib.parse import quote, urlparse
 
 import github
 import requests
+import urllib3.exceptions
 from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement
 from github.GitCommit import GitCommit
 from github.GitTree import GitTree
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from .._errors import ConflictError, ForgeError, MergeBlocked, NotFoundError
+from .._errors import (
+    ConflictError,
+    ForgeError,
+    InvalidRequestError,
+    MergeBlocked,
+    NotFoundError,
+    Problem,
+    scrub_secret,
+)
 from .._model import CommitInfo, PathEntry, PathKind, PullRequestInfo, entry_for, seal_message
 from .._ports import Branch, Comparison, RequestCount
 
-__all__ = ["GitHubClient", "DEFAULT_API_URL"]
+__all__ = ["GitHubClient", "DEFAULT_API_URL", "TOKEN_VARIABLES", "TokenWarning", "token_from_env"]
 
 DEFAULT_API_URL = "https://api.github.com"
+#: Where ``GitHubClient.from_env`` and the command look for a token, in order.
+TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 _READS = {"GET", "HEAD"}
 _FILE_MODE = "100644"
 _EXECUTABLE = "100755"
@@ -83,14 +103,40 @@ class _Counter:
 
 class _CountingRetry(GithubRetry):
     """GithubRetry that counts every attempt it decides to send again (the
-    first attempts are counted where PyGithub sends them)."""
+    first attempts are counted where PyGithub sends them), and waits its own
+    bounded backoff after a connection that could not be made."""
 
     counter: _Counter | None = None
+    #: After the n-th connection failure in a row: connect_backoff * 2**(n-1) seconds.
+    connect_backoff: float = 0.5
+    pause: Callable[[float], None] = time.sleep
 
     def new(self, **kw: Any) -> _CountingRetry:
         retry: _CountingRetry = super().new(**kw)  # urllib3 copies the policy at each step
         retry.counter = self.counter
+        retry.connect_backoff = self.connect_backoff
+        retry.pause = self.pause
         return retry
+
+    def _connect_failures(self) -> int:
+        """How many of the latest attempts, in a row, could not connect."""
+        count = 0
+        for attempt in reversed(self.history):
+            if attempt.error is None or not self._is_connection_error(attempt.error):
+                break
+            count += 1
+        return count
+
+    def get_backoff_time(self) -> float:
+        failures = self._connect_failures()
+        if failures:
+            return float(self.connect_backoff * 2 ** (failures - 1))
+        return float(super().get_backoff_time())
+
+    def _sleep_backoff(self) -> None:
+        delay = self.get_backoff_time()
+        if delay > 0:
+            self.pause(delay)  # the client's sleep (Retry-After waits are urllib3's own)
 
     def increment(
         self, method: str | None = None, url: str | None = None, *args: Any, **kw: Any
@@ -99,6 +145,51 @@ class _CountingRetry(GithubRetry):
         if self.counter is not None:
             self.counter.record(method)
         return retry
+
+
+class TokenWarning(UserWarning):
+    """A token was usable only after stripping whitespace around it."""
+
+
+def _clean_token(value: str, origin: str) -> str:
+    """``value`` without surrounding whitespace (warned about, naming
+    ``origin``, never the value); refused when whitespace or a control or
+    non-ASCII character is inside, which no token holds and which would put
+    the token into an error about an invalid HTTP header."""
+    token = value.strip()
+    if any(not (" " < char < "\x7f") for char in token):
+        raise InvalidRequestError(
+            [
+                Problem(
+                    origin,
+                    "the token has whitespace, control or non-ASCII characters inside it, "
+                    "which no token has: set it to the token alone (one line, nothing around it)",
+                )
+            ],
+            what="token",
+        )
+    if token != value:
+        warnings.warn(
+            f"{origin}: removed whitespace around the token (a trailing newline?); "
+            "set it to the token alone to silence this",
+            TokenWarning,
+            stacklevel=3,
+        )
+    return token
+
+
+def token_from_env(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """The token and the variable it came from, from the first of
+    ``TOKEN_VARIABLES`` that is set and not blank: ``(None, None)`` when
+    none is. Whitespace around it is stripped with a ``TokenWarning``; a
+    token with whitespace inside raises ``InvalidRequestError`` naming the
+    variable."""
+    environ = os.environ if environ is None else environ
+    for name in TOKEN_VARIABLES:
+        value = environ.get(name)
+        if value and value.strip():
+            return _clean_token(value, name), name
+    return None, None
 
 
 def _is_loopback(url: str) -> bool:
@@ -119,6 +210,9 @@ class GitHubClient:
     ``--token``). ``base_url``: None for github.com. ``write_spacing``:
     seconds between writes (None: 1 s, or 0 on a loopback address).
     ``retries``/``backoff``: the retry policy for transient failures.
+    ``connect_retries``/``connect_backoff``: a connection that cannot be
+    made is tried again this many times (within ``retries``), after
+    ``connect_backoff * 2**(n-1)`` s each (3 and 0.5: 3.5 s in all).
     ``max_rate_limit_wait``: the longest it will sleep for a rate limit
     before failing with a ForgeError that says so.
     """
@@ -133,10 +227,17 @@ class GitHubClient:
         retries: int = 5,
         backoff: float = 0.5,
         max_rate_limit_wait: int = 300,
+        connect_retries: int = 3,
+        connect_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        token = _clean_token(token, "token") if token else None
         self._token = token or ""
+        # Where the token came from (or where none was found), for a 401's message.
+        self._token_origin = (
+            "the token given to GitHubClient" if token else "no token was given to GitHubClient"
+        )
         self._sleep = sleep
         self._write_spacing = (
             (0.0 if _is_loopback(self.base_url) else 1.0)
@@ -147,7 +248,8 @@ class GitHubClient:
         self._counter = _Counter()
         self._settings: dict[str, Any] = {
             "token": token, "timeout": timeout, "retries": retries, "backoff": backoff,
-            "max_rate_limit_wait": max_rate_limit_wait,
+            "max_rate_limit_wait": max_rate_limit_wait, "connect_retries": connect_retries,
+            "connect_backoff": connect_backoff,
         }  # fmt: skip
         # PyGithub keeps one HTTP connection per Requester and stores each
         # request on it between sending and reading: not safe across threads.
@@ -159,6 +261,8 @@ class GitHubClient:
         # and the requested paths seen as executable (repo, commit, path).
         self._tree_of: dict[tuple[str, str], str] = {}
         self._executable: set[tuple[str, str, str]] = set()
+        # Files read through the contents API (edits), whose mode that API
+        # does not tell: learnt from the tree when a commit rewrites them.
 
     @property
     def _github(self) -> Github:
@@ -171,12 +275,15 @@ class GitHubClient:
         settings = self._settings
         retry = _CountingRetry(
             total=settings["retries"],
+            connect=settings["connect_retries"],
             backoff_factor=settings["backoff"],
             max_rate_limit_wait=settings["max_rate_limit_wait"],
             retry_after_max=settings["max_rate_limit_wait"],
             status_forcelist=[*range(500, 600), 429],
         )
         retry.counter = self._counter
+        retry.connect_backoff = settings["connect_backoff"]
+        retry.pause = self._sleep
         token = settings["token"]
         github_ = Github(
             base_url=self.base_url,
@@ -209,8 +316,17 @@ class GitHubClient:
     def from_env(cls, **options: Any) -> GitHubClient:
         """Token from ``GITHUB_TOKEN`` or ``GH_TOKEN``; ``GITHUB_API_URL``
         for Enterprise or a local forge (default https://api.github.com)."""
-        token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
-        return cls(token=token, base_url=os.environ.get("GITHUB_API_URL") or None, **options)
+        token, variable = token_from_env()
+        base_url = options.pop("base_url", None) or os.environ.get("GITHUB_API_URL") or None
+        client = cls(token=token, base_url=base_url, **options)
+        client._token_origin = (
+            f"the token from ${variable}"
+            if variable
+            else "no token was found: looked at "
+            + " and ".join(f"${name}" for name in TOKEN_VARIABLES)
+            + ", unset or empty"
+        )
+        return client
 
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self.base_url!r}, token={'set' if self._token else 'none'})"
@@ -218,7 +334,7 @@ class GitHubClient:
     # --- plumbing ------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return scrub_secret(text, self._token)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -235,8 +351,15 @@ class GitHubClient:
                 status=error.status,
             ) from None
         except github.BadCredentialsException as error:
+            if not self._token:
+                raise ForgeError(
+                    f"{what}: GitHub requires a token (401) and {self._token_origin}. "
+                    f"Export {' or '.join(TOKEN_VARIABLES)}.",
+                    status=error.status,
+                ) from None
             raise ForgeError(
-                f"{what}: GitHub rejected the token (401). Check GITHUB_TOKEN / GH_TOKEN.",
+                f"{what}: GitHub rejected {self._token_origin} (401): expired, revoked or "
+                f"mistyped? Check {' / '.join(TOKEN_VARIABLES)}.",
                 status=error.status,
             ) from None
         except github.UnknownObjectException:
@@ -247,6 +370,13 @@ class GitHubClient:
                 error.status,
             ) from None
         except requests.exceptions.RequestException as error:
+            unreachable = _connect_failure(error)
+            if unreachable is not None:
+                raise ForgeError(
+                    f"{what}: network error: cannot connect to {self._host()} ({unreachable}); "
+                    f"gave up after {self._connect_attempts()} attempts. Is {self.base_url} "
+                    "the right API URL, and reachable from here?"
+                ) from None
             # str() of these carries the URL but never headers; scrub anyway.
             raise ForgeError(
                 f"{what}: network error ({type(error).__name__}): {self._scrub(str(error))}"
@@ -257,6 +387,15 @@ class GitHubClient:
                 f"{what}: unexpected answer from {self.base_url} ({type(error).__name__}: "
                 f"{self._scrub(str(error))[:200]}); is the API URL right?"
             ) from None
+
+    def _host(self) -> str:
+        parsed = urlparse(self.base_url)
+        host = parsed.hostname or self.base_url
+        return f"{host}:{parsed.port}" if parsed.port else host
+
+    def _connect_attempts(self) -> int:
+        settings = self._settings
+        return 1 + max(0, min(int(settings["connect_retries"]), int(settings["retries"])))
 
     def _space_writes(self) -> None:
         with self._spacing_lock:  # concurrent writers still keep their distance
@@ -421,7 +560,8 @@ class GitHubClient:
                     continue
             if not isinstance(data, dict) or data.get("type") != "file":
                 out[path] = None  # a directory is not a file to edit
-            elif data.get("encoding") == "base64" and data.get("content") is not None:
+                continue
+            if data.get("encoding") == "base64" and data.get("content") is not None:
                 out[path] = base64.b64decode(data["content"])
             else:  # over 1 MB GitHub sends no content: read the blob
                 out[path] = self.read_blob(repo, str(data["sha"]))
@@ -665,6 +805,19 @@ def _message(error: GithubException) -> str:
                 message += f": {item['message']}"
         return message
     return str(data or "")
+
+
+def _connect_failure(error: requests.exceptions.RequestException) -> str | None:
+    """Why no connection could be made ("Connection refused", "Name or
+    service not known", "timed out"), or None when the failure was another."""
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError: the last failure
+    if not isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return None
+    if not isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "timed out"
+    cause = reason.__cause__ or reason.__context__
+    return str(getattr(cause, "strerror", None) or type(cause or reason).__name__)
 
 
 def _raise_blocked(number: int, message: str) -> NoReturn:
