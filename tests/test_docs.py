@@ -29,3 +29,10 @@ def test_the_reference_covers_every_command() -> None:
         "forge create-repo",
     ):
         assert f"## `prplan {command}`" in text
+
+
+def test_the_concepts_quote_the_size_of_the_situation_space_the_code_has() -> None:
+    from prplan._table import space_size
+
+    text = (DOCS / "concepts.md").read_text(encoding="utf-8")
+    assert f"every one of the {space_size():,} points" in text
