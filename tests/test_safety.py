@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
@@ -395,3 +396,70 @@ def test_a_saved_plan_against_a_rewound_base_exits_4(tmp_path: Path) -> None:
     forge = prplan.LocalForge.open(data)
     assert forge.read_file(REPO, "main", "bad.txt") is None
     forge.close()
+
+
+# --- an edited observation cannot pass the recheck (independent review) ---------------------
+
+
+def _retold(plan: prplan.Plan, **observed: object) -> prplan.Plan:
+    """The plan re-derived offline from an edited observation: what someone
+    without the plan key could produce (digest and integrity both fine)."""
+    edited = attrs.evolve(plan.observed, **observed)
+    return prplan.Plan.from_json(prplan.plan(edited, plan.request).to_json())
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["branch_in_base", "default_branch", "base_contents", "paths_beyond_base"],
+)
+def test_a_plan_whose_observation_was_edited_is_stale(claim: str) -> None:
+    forge = _forge({"app.yaml": "a: 1\n"})
+    human = forge.push(
+        REPO, BRANCH, {"app.yaml": "a: 2\n", "ci/deploy.sh": "curl | sh\n"}, message="Human work"
+    )
+    files: dict[str, object] = {"app.yaml": b"a: 3\n"}
+    flags: dict[str, object] = {"create_pr": False}
+    edits: dict[str, object] = {}
+    if claim == "branch_in_base":
+        edits = {"branch_in_base": True}  # "nothing of its own": disposable
+    elif claim == "default_branch":
+        forge.push(REPO, "release", {"r.txt": "r\n"})
+        flags = {"create_pr": False, "base": "release", "branch_policy": "reset"}
+        files = {"app.yaml": b"a: 3\n"}
+        edits = {"default_branch": "trunk"}
+    elif claim == "base_contents":
+        files = {"app.yaml": YamlSet(path="a", value="2")}
+        edits = {"base_contents": {"app.yaml": b"a: 1\nevil: yes\n"}}
+    else:
+        forge.set_branch(REPO, BRANCH, "main")
+        human = forge.push(
+            REPO, BRANCH, {"app.yaml": "a: 3\n", "ci/deploy.sh": "x\n"}, message="Stranger"
+        )
+        flags = {"automerge": True, "merge_foreign_commits": True}
+        edits = {"paths_beyond_base": ("app.yaml",)}
+    branch = {"default_branch": "main", "base_contents": "prplan/fresh"}.get(claim, BRANCH)
+    request = prplan.ChangeRequest(repo=REPO, branch=branch, files=files, **flags)  # type: ignore[arg-type]
+    honest = _plan(forge, request)
+    assert honest.refusal is None or claim != "base_contents"
+    edited = _retold(honest, **edits)
+    assert edited.actions  # the edited observation makes a plan that writes
+    before = _state(forge)
+    with pytest.raises(prplan.StalePlanError):
+        prplan.apply(edited, forge)
+    assert _state(forge) == before
+    assert forge.reachable(REPO, human)
+
+
+def test_a_commit_to_a_base_that_heads_another_pull_request_is_refused() -> None:
+    forge = _forge({"app.yaml": "v: 1\n"})
+    forge.push(REPO, "release", {"rel.txt": "r\n"})
+    forge.open_pr(REPO, "release", "main", title="Release")
+    head = forge.branches(REPO)["release"]
+    request = prplan.ChangeRequest(
+        repo=REPO, branch="release", base="release", files={"app.yaml": b"v: 9\n"},
+        create_pr=False,
+    )  # fmt: skip
+    plan = _plan(forge, request)
+    assert plan.refusal is not None and plan.refusal.code is prplan.RefusalCode.BRANCH_IN_USE
+    prplan.apply(plan, forge)
+    assert forge.branches(REPO)["release"] == head

@@ -45,10 +45,10 @@ def test_the_space_is_complete() -> None:
         "disposable": (1 + 1.5) * 2 * 2,
         "foreign": 1.5 * 2 * 2,
     }
-    # head_is_base True: nothing about the head is enumerated, except that a
-    # foreign branch always has foreign commits (so merge_foreign_commits).
-    expected = everywhere // 2 * sum(per_branch.values()) + everywhere // 2 * (4 + 1.5)
-    assert len(SITUATIONS) == expected == 453_120
+    # head_is_base True: only branch_in_use (another pull request from base),
+    # and a foreign branch always has foreign commits (so merge_foreign_commits).
+    expected = everywhere // 2 * sum(per_branch.values()) + everywhere // 2 * (4 + 1.5) * 2
+    assert len(SITUATIONS) == expected == 537_600
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
@@ -100,7 +100,9 @@ def _expected_refusal(s: Situation) -> RefusalCode | None:
     if not s.allow_modification and s.modifies:
         return RefusalCode.MODIFICATION_NOT_ALLOWED
     if s.head_is_base:
-        return RefusalCode.HEAD_IS_BASE if s.create_pr else None
+        if s.create_pr:
+            return RefusalCode.HEAD_IS_BASE
+        return RefusalCode.BRANCH_IN_USE if s.branch_in_use and not s.in_place else None
     merges_foreign = s.automerge and s.foreign_on_head and not s.merge_foreign_commits
     if s.pr is PRState.OPEN:
         if s.in_place:

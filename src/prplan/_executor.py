@@ -26,7 +26,7 @@ import time
 
 from ._errors import ConflictError, NotFoundError, PrplanError, StalePlanError
 from ._integrity import check_plan
-from ._model import PullRequestInfo, RepoSnapshot
+from ._model import PullRequestInfo, RepoSnapshot, git_blob_sha
 from ._observe import observe
 from ._outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from ._plan import (
@@ -95,6 +95,48 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
             ("branch protection", str(planned.branch_protected), str(current.branch_protected))
         )
     moved += _commits_moved(planned, current)
+    moved += _claims_moved(planned, current)
+    return moved
+
+
+def _claims_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """Every other fact of the snapshot, so that a plan whose observation was
+    edited (and re-derived offline) cannot pass the recheck: with base where
+    it was, the whole observation must be what the forge says now; with base
+    moved ahead, what base's move cannot change must be the same, and what it
+    can change may only have moved the way a move ahead moves it."""
+    moved: list[tuple[str, str, str]] = []
+
+    def differs(fact: str, was: object, now: object) -> None:
+        if was != now:
+            moved.append((fact, str(was), str(now)))
+
+    differs("default branch", planned.default_branch, current.default_branch)
+    # Contents the edits applied to must be the blobs the plan relies on.
+    for side, contents, blobs in (
+        ("base", planned.base_contents, planned.base_blobs),
+        ("branch", planned.branch_contents, planned.branch_blobs),
+    ):
+        for path, content in sorted(contents.items()):
+            sha = None if content is None else git_blob_sha(content)
+            if sha != blobs.get(path):
+                moved.append((f"content of {path} on {side}", _blob(blobs.get(path)), _blob(sha)))
+    differs(
+        "branch contents read", sorted(planned.branch_contents), sorted(current.branch_contents)
+    )
+    if planned.base_sha == current.base_sha:
+        differs("branch contains base", planned.branch_contains_base, current.branch_contains_base)
+        differs("branch is in base", planned.branch_in_base, current.branch_in_base)
+        differs("paths beyond base", planned.paths_beyond_base, current.paths_beyond_base)
+        differs("paths listed", planned.paths_complete, current.paths_complete)
+        differs("merge base blobs", planned.merge_base_blobs, current.merge_base_blobs)
+    else:
+        # Base moved ahead: it can take the branch in, never give it back.
+        if planned.branch_in_base and not current.branch_in_base:
+            moved.append(("branch is in base", "True", "False"))
+        extra = set(current.paths_beyond_base) - set(planned.paths_beyond_base)
+        if extra and planned.paths_complete:
+            moved.append(("paths beyond base", "as planned", f"also {', '.join(sorted(extra))}"))
     return moved
 
 

@@ -46,8 +46,16 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     paths = list(request.files)
     base_contents, base_blobs, base_kinds = _read(client, repo, base_sha, paths, edited)
     if request.branch == base:
-        # Committing straight to base: the branch *is* base.
+        # Committing straight to base: the branch *is* base. Still, if it is
+        # the head of an open pull request into another base, a commit on it
+        # would join that pull request unreviewed.
+        others = tuple(
+            pr
+            for pr in sorted(client.pull_requests_from(repo, base), key=lambda p: p.number)
+            if pr.is_open and pr.base_branch != base
+        )
         return RepoSnapshot(
+            other_pull_requests=others,
             repo=repo, default_branch=default, base=base, base_sha=base_sha,
             branch=request.branch, branch_sha=base_sha,
             base_blobs=base_blobs, branch_blobs=base_blobs, base_contents=base_contents,

@@ -248,7 +248,8 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
         branch_protected=on_head
         and (request.branch == snapshot.default_branch or snapshot.branch_protected),
         foreign_on_head=on_head and _foreign_on_head(snapshot),
-        branch_in_use=on_head and _branch_in_use(snapshot),
+        branch_in_use=(on_head and _branch_in_use(snapshot))
+        or (head_is_base and bool(snapshot.other_pull_requests)),
         merge_foreign_commits=request.merge_foreign_commits,
         pr=pr,
         branch=branch,

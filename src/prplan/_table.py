@@ -204,6 +204,11 @@ def _rules() -> tuple[Rule, ...]:
             note="the requested content is already on base",
         ),
         Rule(
+            name="base_in_use",
+            when=_when(head_is_base=True, branch_in_use=True),
+            refuse=RefusalCode.BRANCH_IN_USE,
+        ),
+        Rule(
             name="commit_to_base",
             when=_when(head_is_base=True),
             actions=(A.COMMIT,),
@@ -425,7 +430,8 @@ def _head_values(point: Mapping[str, object]) -> dict[str, tuple[object, ...]]:
     )
     return {
         "foreign_on_head": foreign,
-        "branch_in_use": (False, True) if exists else (False,),
+        # A base committed to straight may be the head of another pull request.
+        "branch_in_use": (False, True) if exists or point["head_is_base"] else (False,),
         # Protection matters only where the branch would be reset.
         "branch_protected": (False, True) if branch in _RESET and exists else (False,),
     }
