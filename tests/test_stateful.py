@@ -73,7 +73,7 @@ def tree_entries(forge: prplan.LocalForge, ref: str) -> dict[str, tuple[int, str
                 out[path] = (item.mode, item.sha.decode())
 
     commit = forge.git_object(REPO, forge.branches(REPO).get(ref, ref))
-    walk(commit.tree.decode(), "")  # type: ignore[union-attr]
+    walk(commit.tree.decode(), "")
     return out
 
 
@@ -157,8 +157,8 @@ class PrplanAmongHumans(RuleBasedStateMachine):
     @rule(base=bases)
     def human_force_pushes_base_back(self, base: str) -> None:
         head = self.forge.git_object(REPO, self.forge.branches(REPO)[base])
-        if head.parents:  # type: ignore[union-attr]
-            self.forge.set_branch(REPO, base, head.parents[0].decode())  # type: ignore[union-attr]
+        if head.parents:
+            self.forge.set_branch(REPO, base, head.parents[0].decode())
 
     @precondition(lambda self: self._has_branch())
     @rule(content=st.sampled_from([b"review: 1\n", b"review: 2\n"]))
@@ -211,9 +211,9 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         )
         amended = self.forge.git_create_commit(
             REPO,
-            message=commit.message.decode(),  # type: ignore[union-attr]
+            message=commit.message.decode(),
             tree=tree,
-            parents=[p.decode() for p in commit.parents],  # type: ignore[union-attr]
+            parents=[p.decode() for p in commit.parents],
         )
         self.forge.set_branch(REPO, BRANCH, amended)
         self.human_commits.add(amended)
