@@ -29,7 +29,6 @@ from __future__ import annotations
 import atexit
 from collections import Counter
 
-import pytest
 from dulwich.objects import Tree
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -116,8 +115,8 @@ def ancestors(forge: prplan.LocalForge, sha: str) -> set[str]:
 class PrplanAmongHumans(RuleBasedStateMachine):
     """prplan works through ``self.client``; humans act on ``self.forge``."""
 
-    #: humans may push submodules (off over HTTP until the forge's compare
-    #: handles them: see the xfail test at the end)
+    #: humans may push submodules (the forge's compare handles them: see
+    #: the submodule test at the end)
     submodules = True
 
     def __init__(self) -> None:
@@ -389,7 +388,7 @@ class PrplanAmongHumansOverHTTP(PrplanAmongHumans):
     """The same story with prplan talking to the forge through GitHubClient
     over HTTP, and every response checked against GitHub's schema."""
 
-    submodules = False
+    submodules = True
 
     def connect(self, forge: prplan.LocalForge) -> prplan.ForgeClient:
         self.served = Served(_shared_server(), forge)
@@ -409,12 +408,6 @@ TestPrplanAmongHumansOverHTTP.settings = settings(
 # --- bugs the moves above found -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LocalForge.changed_files reads every changed entry as a blob (store[sha].data): "
-    "a submodule (gitlink, mode 160000) in a compare makes the REST server answer 500 "
-    "(AttributeError: 'Commit' object has no attribute 'data'), so observe over HTTP fails",
-)
 def test_a_submodule_pushed_on_the_branch_is_observed_over_http(
     forge_server: ForgeServer,
 ) -> None:

@@ -1129,10 +1129,11 @@ class LocalForge:
         old_tree, new_tree = self._commit(repo, old).tree, self._commit(repo, new).tree
         out = []
         for change in store.tree_changes(old_tree, new_tree):
-            (old_path, new_path), _, (old_sha, new_sha) = change
+            (old_path, new_path), (old_mode, new_mode), (old_sha, new_sha) = change
             path = (new_path or old_path).decode("utf-8", "replace")
-            before = store[old_sha].data if old_sha else b""
-            after = store[new_sha].data if new_sha else b""
+            # A submodule's entry names a commit of another repository: no lines here.
+            before = store[old_sha].data if old_sha and old_mode != 0o160000 else b""
+            after = store[new_sha].data if new_sha and new_mode != 0o160000 else b""
             removed, added = _line_counts(before, after)
             status = "added" if old_sha is None else "removed" if new_sha is None else "modified"
             sha = (new_sha or old_sha).decode()
