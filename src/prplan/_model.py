@@ -29,7 +29,6 @@ __all__ = [
     "CommitInfo",
     "RepoSnapshot",
     "git_blob_sha",
-    "is_prplan_message",
     "seal_message",
     "sealed_tree",
     "PathKind",
@@ -96,12 +95,6 @@ def _trailers(message: str) -> dict[str, str]:
         if sep:
             out.setdefault(key, value.strip())
     return out
-
-
-def is_prplan_message(message: str) -> bool:
-    """Does a commit message end in prplan's request trailer? (Not evidence
-    that prplan made the commit: see ``sealed_tree``.)"""
-    return TRAILER in _trailers(message)
 
 
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")

@@ -57,10 +57,11 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
     # Edits become contents first; from there on the planner sees only
     # contents (the "effective" request), and the plan records both.
     effective, resolved, failure, edit_notes = _resolve_edits(snapshot, request)
+    not_files = _not_files(snapshot, request)
     situation = attrs.evolve(
         classify(snapshot, effective),
         edit_fails=failure is not None,
-        not_a_file=bool(_not_files(snapshot, request)),
+        not_a_file=bool(not_files),
     )
     rule = decide(situation)
     pr_state = situation.pr
@@ -75,7 +76,7 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
     }
     if rule.refuse is not None:
         if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
-            refusal = _not_a_file_refusal(_not_files(snapshot, request))
+            refusal = _not_a_file_refusal(not_files)
         elif rule.refuse is RefusalCode.EDIT_FAILED and failure is not None:
             refusal = _edit_refusal(failure)
         else:

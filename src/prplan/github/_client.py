@@ -450,8 +450,11 @@ class GitHubClient:
         owner = repo.split("/")[0]
         with self._errors(f"listing pull requests of {repo}"):
             pulls = self._repo(repo).get_pulls(state="all", head=f"{owner}:{head}")
-            out = [_info(pr) for pr in pulls]
-        return sorted((p for p in out if p.head_branch == head), key=lambda p: p.number)
+            # GitHub filters by head owner and branch; a server that ignored
+            # the filter (or a fork's branch of the same name) must not make
+            # prplan count a stranger's pull request as using the branch.
+            out = [_info(pr) for pr in pulls if pr.head.label == f"{owner}:{head}"]
+        return sorted(out, key=lambda p: p.number)
 
     def open_pull_requests_into(self, repo: str, base: str) -> list[PullRequestInfo]:
         with self._errors(f"listing pull requests into {base} of {repo}"):
