@@ -463,3 +463,39 @@ def test_a_commit_to_a_base_that_heads_another_pull_request_is_refused() -> None
     assert plan.refusal is not None and plan.refusal.code is prplan.RefusalCode.BRANCH_IN_USE
     prplan.apply(plan, forge)
     assert forge.branches(REPO)["release"] == head
+
+
+# --- through the command ---------------------------------------------------------------------
+
+
+def _cli_forge(tmp_path: Path) -> tuple[Path, str]:
+    data = tmp_path / "forge"
+    forge = prplan.LocalForge.open(data)
+    forge.create_repo(REPO, {"app.yaml": "v: 1\n", "config/a.yaml": "a: 1\n"})
+    stranger = forge.push(
+        REPO, BRANCH, {"app.yaml": "v: 2\n", "ci/deploy.sh": "echo ok\n"}, message="Deploy script"
+    )
+    forge.close()
+    (tmp_path / "app.yaml").write_text("v: 2\n")
+    return data, stranger
+
+
+def test_the_command_refuses_a_directory_and_a_foreign_merge_then_merges_when_asked(
+    tmp_path: Path,
+) -> None:
+    data, stranger = _cli_forge(tmp_path)
+    runner = CliRunner()
+    common = ["--repo", REPO, "--local", str(data), "--branch", BRANCH]
+    directory = runner.invoke(cli, ["plan", *common, "--file", f"config={tmp_path / 'app.yaml'}"])
+    assert directory.exit_code == 3, directory.output
+    assert "path_not_a_file" in directory.output and "config is a directory" in directory.output
+    change = ["--file", f"app.yaml={tmp_path / 'app.yaml'}", "--automerge", "--yes"]
+    refused = runner.invoke(cli, ["apply", *common, *change])
+    assert refused.exit_code == 3, refused.output
+    assert "merge_has_foreign_commits" in refused.output and stranger[:7] in refused.output
+    merged = runner.invoke(cli, ["apply", *common, *change, "--merge-foreign-commits"])
+    assert merged.exit_code == 0, merged.output
+    forge = prplan.LocalForge.open(data)
+    assert forge.read_file(REPO, "main", "ci/deploy.sh") == b"echo ok\n"
+    assert forge.read_file(REPO, "main", "config/a.yaml") == b"a: 1\n"
+    forge.close()

@@ -260,6 +260,9 @@ def change_options(func: F) -> F:
         click.option("--branch-policy", default="safe", show_default=True, metavar=_choices(BranchPolicy),
                      help="A branch holding others' commits: refuse (safe) or reset."),
         click.option("--delete-branch", is_flag=True, help="Delete the branch after merging."),
+        click.option("--merge-foreign-commits", is_flag=True,
+                     help="Merge even when the branch holds commits prplan did not make (the plan "
+                     "lists them); without it such a merge is refused."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -270,6 +273,7 @@ _CHANGE_KEYS = (
     "branch", "base", "files", "deletes", "sets", "set_strings", "set_jsons", "replaces", "from_dir", "create_pr",
     "automerge", "allow_modification",
     "merge_method", "title", "body", "on_closed", "branch_policy", "delete_branch",
+    "merge_foreign_commits",
 )  # fmt: skip
 
 _OPTION_OF = {
@@ -475,6 +479,7 @@ def _request(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
             on_closed=change["on_closed"],
             branch_policy=change["branch_policy"],
             delete_branch=change["delete_branch"],
+            merge_foreign_commits=change["merge_foreign_commits"],
         )
     except InvalidRequestError as error:
         problems += [Problem(_option(p.field), p.message) for p in error.problems]
