@@ -167,6 +167,8 @@ def test_prs_escapes_control_characters_in_titles(data: Path, tmp_path: Path) ->
         (["open-pr", REPO, "--head", "main", "--title", " "], "error: --title: is empty"),
         (["open-pr", REPO, "--head", "main", "--title", "a\nb"], "error: --title: contains a newline"),
         (["open-pr", REPO, "--head", "main", "--title", "t", "--as", "-x"], "error: --as: '-x' is not a login"),
+        (["open-pr", REPO, "--head", "main", "--title", "t" * 257], "error: --title: is 257 characters; GitHub allows 256"),
+        (["open-pr", REPO, "--head", "main", "--title", "t", "--body", "b" * 65_537], "error: --body: is 65537"),
         (["merge-pr", REPO, "7"], "error: NUMBER: acme/app has no pull request #7 (it has 0)"),
         (["close-pr", REPO, "7"], "error: NUMBER: acme/app has no pull request #7"),
         (["push", REPO, "bad..name", "--from", "."], "error: BRANCH:"),
@@ -200,6 +202,14 @@ def test_push_refuses_links_in_the_directory(data: Path, tmp_path: Path) -> None
     result = run("push", REPO, "b", "--from", work, "--data", data)
     assert result.exit_code == 1
     assert "error: --from: secret is a symbolic link" in result.stderr
+    assert "b" not in prplan.LocalForge.open(data).branches(REPO)
+
+
+def test_push_names_a_file_git_would_refuse(data: Path, tmp_path: Path) -> None:
+    work = work_dir(tmp_path, {"back\\slash.txt": b"x\n"})
+    result = run("push", REPO, "b", "--from", work, "--data", data)
+    assert result.exit_code == 1
+    assert "error: --from: path 'back\\\\slash.txt' contains a backslash" in result.stderr
     assert "b" not in prplan.LocalForge.open(data).branches(REPO)
 
 

@@ -51,6 +51,8 @@ _EXIT_HELP = (
 _LOGIN = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}")
 _IDENTITY = re.compile(r"(?P<name>[^<>]*[^<>\s])\s*<(?P<email>[^<>\s]+)>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: GitHub's limits for a pull request's title and body.
+_TITLE_LIMIT, _BODY_LIMIT = 256, 65_536
 
 
 class _Problems(click.ClickException):
@@ -367,9 +369,12 @@ def push(
     text = message or f"Update {branch} from {source.name or source.resolve().name}"
     with _opened(data, repo) as forge:
         existed = branch in forge.branches(repo)
-        sha = forge.push_tree(
-            repo, branch, files, executable=executable, message=text, author=identity
-        )
+        try:
+            sha = forge.push_tree(
+                repo, branch, files, executable=executable, message=text, author=identity
+            )
+        except InvalidRequestError as error:  # a file name git or GitHub would refuse
+            raise _Problems([Problem("--from", p.message) for p in error.problems]) from None
         if sha is None:
             where = forge.branches(repo)[branch][:7]
             said = "already has" if existed else "created at the default branch, which has"
@@ -399,6 +404,14 @@ def open_pr(
         problems.append(Problem("--title", "is empty; give the pull request a title"))
     elif _CONTROL.search(title):
         problems.append(Problem("--title", "contains a newline or control character; one line"))
+    elif len(title) > _TITLE_LIMIT:
+        problems.append(
+            Problem("--title", f"is {len(title)} characters; GitHub allows {_TITLE_LIMIT}")
+        )
+    if len(body) > _BODY_LIMIT:
+        problems.append(
+            Problem("--body", f"is {len(body)} characters; GitHub allows {_BODY_LIMIT}")
+        )
     problems += _login_problems(login)
     if problems:
         raise _Problems(problems)
