@@ -41,6 +41,8 @@ from ._changeset import (
 from ._demo import run_demo
 from ._errors import InvalidRequestError, Problem, PrplanError, StalePlanError
 from ._executor import apply as apply_plan
+from ._forge_cli import COMMANDS as FORGE_COMMANDS
+from ._forge_cli import forge_users
 from ._integrity import check_plan, normalise_digest
 from ._lifecycle import mermaid
 from ._model import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
@@ -1081,7 +1083,9 @@ def states(fmt: str) -> None:
 
 @cli.group()
 def forge() -> None:
-    """The local forge: serve it as a GitHub-compatible API, create repositories."""
+    """The local forge: serve it as a GitHub-compatible API, create repositories,
+    and see and change what is in it as a person would (repos, branches, prs,
+    log, cat, push, open-pr, merge-pr, close-pr), served or not."""
 
 
 #: The forge directory, as both forge commands take it.
@@ -1114,7 +1118,18 @@ _data_option = click.option(
     envvar="PRPLAN_FORGE_TOKEN",
     default=None,
     show_envvar=True,
-    help="Require this token on every request (401 otherwise). Prefer the environment variable.",
+    help="Require this token on every request (401 otherwise); it acts as login `prplan`. "
+    "Prefer the environment variable.",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="LOGIN=TOKEN",
+    envvar="PRPLAN_FORGE_USERS",
+    show_envvar=True,
+    help="Accept TOKEN as the user LOGIN (repeatable; the variable takes them space-separated): "
+    "the pull requests it opens and merges are recorded as LOGIN's.",
 )
 @click.option(
     "--faults",
@@ -1124,7 +1139,13 @@ _data_option = click.option(
 )
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 def forge_serve(
-    data: Path, host: str, port: int, token: str | None, faults_file: Path | None, verbose: bool
+    data: Path,
+    host: str,
+    port: int,
+    token: str | None,
+    users: tuple[str, ...],
+    faults_file: Path | None,
+    verbose: bool,
 ) -> None:
     """Serve the forge in DATA as GitHub's REST API (and git over HTTP) until interrupted.
 
@@ -1138,7 +1159,8 @@ def forge_serve(
         faults = Faults.from_file(faults_file) if faults_file else Faults()
     except InvalidRequestError as error:
         raise Bad([Problem(f"--faults {p.field}", p.message) for p in error.problems]) from None
-    app = ForgeApp(LocalForge.open(data), token=token, faults=faults)
+    logins = forge_users(users, token)
+    app = ForgeApp(LocalForge.open(data), token=token, users=logins, faults=faults)
     try:
         server = ForgeServer(app, host=host, port=port, quiet=not verbose)
     except OSError as error:
@@ -1187,6 +1209,11 @@ def forge_create_repo(name: str, data: Path, source: Path | None, default_branch
     click.echo(f"created {name} ({len(files)} file(s), {default_branch} at {sha[:7]}) in {data}")
 
 
+# The commands a person drives the forge with live in _forge_cli.py.
+for _command in FORGE_COMMANDS:
+    forge.add_command(_command)
+
+
 def main() -> None:
     """Entry point: click's own usage errors exit 2, which `prplan plan` uses
     for "changes planned"; here every usage error exits 1."""
@@ -1196,7 +1223,9 @@ def main() -> None:
         sys.exit(done.exit_code)
     except click.ClickException as error:
         error.show()
-        sys.exit(EXIT["error"])
+        # A usage error is invalid input (1); others carry their own code
+        # (a forge command's refusal is 3).
+        sys.exit(EXIT["error"] if isinstance(error, click.UsageError) else error.exit_code)
     except click.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT["error"])

@@ -35,7 +35,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -97,12 +97,21 @@ CREATE TABLE IF NOT EXISTS pulls (
     updated_at REAL NOT NULL DEFAULT 0,
     closed_at REAL,
     merged_at REAL,
+    author TEXT NOT NULL DEFAULT '',
+    merged_by TEXT,
     PRIMARY KEY (repo, number)
 );
 -- GitHub's rule: one open pull request per head and base.
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_pull
     ON pulls (repo, head, base) WHERE state = 'open' AND duplicate_ok = 0;
 """
+
+#: Columns added since the first forge.sqlite: a forge directory made by an
+#: older prplan gets them on open (its pull requests' author stays unknown, '').
+_ADDED_COLUMNS = {
+    "author": "ALTER TABLE pulls ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+    "merged_by": "ALTER TABLE pulls ADD COLUMN merged_by TEXT",
+}
 
 _FILE_MODE = 0o100644
 _EXECUTABLE = 0o100755
@@ -234,7 +243,8 @@ class LocalForge:
 
     Build one with ``LocalForge.in_memory()`` or ``LocalForge.open(path)``.
     ``user`` is the identity its ``ForgeClient`` writes carry (as a token's
-    owner would on GitHub); ``clock`` returns seconds since the epoch for
+    owner would on GitHub), and ``login`` the forge login recorded as the
+    author of the pull requests they open and merge; ``clock`` returns seconds since the epoch for
     commit times (pass a fixed one for reproducible shas). ``lock_timeout``:
     how many seconds a call on a forge on disk waits for other processes'
     calls before it fails with ``ForgeError``.
@@ -245,11 +255,13 @@ class LocalForge:
         *,
         root: Path | None = None,
         user: str = "prplan <prplan@localforge.invalid>",
+        login: str = "prplan",
         clock: Callable[[], float] = time.time,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self._root = root
         self._user = user.encode()
+        self.login = login
         self._clock = clock
         self._counts = {"reads": 0, "writes": 0}
         self._repos: dict[str, BaseRepo] = {}
@@ -266,6 +278,10 @@ class LocalForge:
         self._db.row_factory = sqlite3.Row
         with self._lock:  # two processes opening a new directory create the schema once
             self._db.executescript(_SCHEMA)
+            present = {row["name"] for row in self._db.execute("PRAGMA table_info(pulls)")}
+            for column, statement in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(statement)
         self._lock.db = self._db
 
     def _now(self) -> float:
@@ -641,10 +657,20 @@ class LocalForge:
     def create_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequestInfo:
-        return self._info(self._open_pull(repo, head, base, title, body, duplicate_ok=False))
+        return self._info(
+            self._open_pull(repo, head, base, title, body, duplicate_ok=False, author=self.login)
+        )
 
     def _open_pull(
-        self, repo: str, head: str, base: str, title: str, body: str, *, duplicate_ok: bool
+        self,
+        repo: str,
+        head: str,
+        base: str,
+        title: str,
+        body: str,
+        *,
+        duplicate_ok: bool,
+        author: str,
     ) -> sqlite3.Row:
         head_sha, base_sha = self._head(repo, head), self._head(repo, base)
         if head_sha is None or base_sha is None:
@@ -661,7 +687,8 @@ class LocalForge:
         try:
             self._db.execute(
                 "INSERT INTO pulls (repo, number, state, head, base, head_sha, title, body, "
-                "duplicate_ok, created_at, updated_at) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "duplicate_ok, created_at, updated_at, author) "
+                "VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     repo,
                     number,
@@ -673,6 +700,7 @@ class LocalForge:
                     int(duplicate_ok),
                     self._now(),
                     self._now(),
+                    author,
                 ),
             )
         except sqlite3.IntegrityError:
@@ -688,9 +716,11 @@ class LocalForge:
     def merge_pull_request(
         self, repo: str, number: int, *, method: str, expected_head_sha: str
     ) -> str:
-        return self._merge(repo, number, method, expected_head_sha)
+        return self._merge(repo, number, method, expected_head_sha, by=self.login)
 
-    def _merge(self, repo: str, number: int, method: str, expected_head_sha: str | None) -> str:
+    def _merge(
+        self, repo: str, number: int, method: str, expected_head_sha: str | None, *, by: str
+    ) -> str:
         row = self._pull(repo, number)
         if row["state"] != "open":
             raise MergeBlocked(number, "Pull Request is not mergeable (it is not open)")
@@ -726,8 +756,8 @@ class LocalForge:
         self._set_branch(repo, base, merge_sha, expected=base_sha)
         self._db.execute(
             "UPDATE pulls SET state = 'closed', merged = 1, merge_sha = ?, merged_at = ?, closed_at = ?, "
-            "updated_at = ? WHERE repo = ? AND number = ?",
-            (merge_sha, self._now(), self._now(), self._now(), repo, number),
+            "updated_at = ?, merged_by = ? WHERE repo = ? AND number = ?",
+            (merge_sha, self._now(), self._now(), self._now(), by, repo, number),
         )
         return merge_sha
 
@@ -1210,6 +1240,54 @@ class LocalForge:
         )
 
     @_locked
+    def push_tree(
+        self,
+        repo: str,
+        branch: str,
+        files: Mapping[str, bytes],
+        *,
+        executable: Collection[str] = (),
+        message: str = "A human's change",
+        author: str = HUMAN,
+    ) -> str | None:
+        """Push one commit whose tree is exactly ``files`` (paths not in it
+        are deleted; ``executable`` paths get mode 100755), as a person pushes
+        a working directory. A new ``branch`` starts from the default branch.
+        Returns the new commit's sha, or None when the branch (or, for a new
+        branch, the default branch) already has that tree: no empty commit is
+        made, a new branch is created at the default branch's head."""
+        problems = branch_problems("branch", branch)
+        for path in files:
+            problems += path_problems(f"files[{path!r}]", path)
+        if problems:
+            raise InvalidRequestError(problems)
+        head = self._head(repo, branch)
+        parent = head if head is not None else self._resolve(repo, self._default(repo))
+        empty = Tree()
+        self._store(repo, empty)
+        changes = [
+            (
+                path.encode(),
+                _EXECUTABLE if path in executable else _FILE_MODE,
+                self._store(repo, Blob.from_string(content)).encode(),
+            )
+            for path, content in sorted(files.items())
+        ]
+        try:
+            tree = commit_tree_changes(self._git(repo).object_store, empty.id, changes)
+        except (KeyError, ValueError, TypeError, AssertionError):
+            raise InvalidRequestError(
+                [Problem("files", "a path runs through a file (both 'a' and 'a/b' given)")]
+            ) from None
+        if self._commit(repo, parent).tree == tree:
+            if head is None:  # a new branch with its base's content: the branch, no commit
+                self._set_branch(repo, branch, parent, expected=None)
+            return None
+        sha = self._new_commit(repo, tree, [parent], message.rstrip("\n") + "\n", author.encode())
+        self._set_branch(repo, branch, sha, expected=head)
+        return sha
+
+    @_locked
     def set_branch(self, repo: str, branch: str, ref: str) -> None:
         """Point ``branch`` at a branch or commit (creating it), as a human's
         force-push would."""
@@ -1225,19 +1303,22 @@ class LocalForge:
         title: str = "A human's pull request",
         body: str = "",
         allow_duplicate: bool = False,
+        author: str = "human",
     ) -> int:
-        """Open a pull request; returns its number. ``allow_duplicate`` lets a
-        test create a second open pull request for the same head and base,
-        which GitHub refuses but prplan must still handle if it sees it."""
+        """Open a pull request as the forge login ``author``; returns its
+        number. ``allow_duplicate`` lets a test create a second open pull
+        request for the same head and base, which GitHub refuses but prplan
+        must still handle if it sees it."""
         base = base or self._default(repo)
-        return int(
-            self._open_pull(repo, head, base, title, body, duplicate_ok=allow_duplicate)["number"]
+        row = self._open_pull(
+            repo, head, base, title, body, duplicate_ok=allow_duplicate, author=author
         )
+        return int(row["number"])
 
     @_locked
-    def merge_pr(self, repo: str, number: int, method: str = "merge") -> str:
-        """Merge a pull request as a human presses the button."""
-        return self._merge(repo, number, method, None)
+    def merge_pr(self, repo: str, number: int, method: str = "merge", *, by: str = "human") -> str:
+        """Merge a pull request as a human (the forge login ``by``) presses the button."""
+        return self._merge(repo, number, method, None, by=by)
 
     @_locked
     def close_pr(self, repo: str, number: int) -> None:

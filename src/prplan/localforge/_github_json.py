@@ -372,11 +372,14 @@ class Urls:
         *,
         base_sha: str,
         full: bool,
-        login: str,
+        author: str,
+        merged_by: str,
         stats: tuple[int, int, int, int] | None = None,
     ) -> JSON:
         """``pull-request-simple`` (list items) or ``pull-request`` (``full``).
-        ``stats``: (commits, additions, deletions, changed files)."""
+        ``author``: the login that opened it; ``merged_by``: the login that
+        merged it (if merged). ``stats``: (commits, additions, deletions,
+        changed files)."""
         number = row["number"]
         api = f"{self.api}/repos/{repo}"
         html = f"{self.web}{repo}/pull/{number}"
@@ -409,7 +412,7 @@ class Urls:
             "state": row["state"],
             "locked": False,
             "title": row["title"],
-            "user": self.user(login),
+            "user": self.user(author),
             "body": row["body"] or None,
             "labels": [],
             "milestone": None,
@@ -447,7 +450,7 @@ class Urls:
                 mergeable=None if row["state"] != "open" else True,
                 rebaseable=None if row["state"] != "open" else True,
                 mergeable_state="clean" if row["state"] == "open" else "unknown",
-                merged_by=self.user(login) if merged else None,
+                merged_by=self.user(merged_by) if merged else None,
                 comments=0,
                 review_comments=0,
                 maintainer_can_modify=False,

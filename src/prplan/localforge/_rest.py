@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import math
 import re
@@ -24,7 +25,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -274,7 +275,11 @@ class _ReceivePack(ReceivePackHandler):  # type: ignore[misc]
 class ForgeApp:
     """The WSGI application. ``token``: when set, every request must carry
     it (``Authorization: token T`` / ``Bearer T``, or HTTP basic auth with it
-    as the password for git) or gets 401. ``login`` is the user it serves as."""
+    as the password for git) or gets 401. ``login`` is the user that token
+    (or, with no token at all, every request) acts as. ``users`` gives more
+    tokens each their own login (login -> token): a request carrying one acts
+    as that login, so the pull requests it opens and merges are recorded as
+    that login's, as on GitHub."""
 
     def __init__(
         self,
@@ -282,14 +287,18 @@ class ForgeApp:
         *,
         token: str | None = None,
         login: str = "prplan",
+        users: Mapping[str, str] | None = None,
         faults: Faults | None = None,
         rate_limit: int = 5000,
     ) -> None:
         self.forge = forge
         self.faults = faults or Faults()
         self.log = RequestLog()
-        self._token = token
         self._login = login
+        #: token -> the login it acts as
+        self._logins = {secret: user for user, secret in (users or {}).items()}
+        if token is not None:
+            self._logins[token] = login
         self._limit = rate_limit
         self._used = 0
         self._reset = int(time.time()) + 3600
@@ -299,7 +308,7 @@ class ForgeApp:
         self._git = make_wsgi_chain(_Repos(forge), handlers={b"git-receive-pack": _ReceivePack})
 
     def __repr__(self) -> str:  # never show the token
-        return f"ForgeApp({self.forge!r}, token={'set' if self._token else 'none'})"
+        return f"ForgeApp({self.forge!r}, token={'set' if self._logins else 'none'})"
 
     # --- WSGI -------------------------------------------------------------------
 
@@ -355,19 +364,35 @@ class ForgeApp:
             self._used += 1
 
     def _authorised(self, request: Request) -> bool:
-        if self._token is None:
-            return True
+        """Does the request carry a known token (or need none)? Remembers the
+        login it acts as in the request, for ``_who``."""
+        login = self._login_of(request)
+        request.environ["prplan.login"] = login
+        return login is not None
+
+    def _login_of(self, request: Request) -> str | None:
+        if not self._logins:
+            return self._login
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() in {"token", "bearer"}:
-            return value.strip() == self._token
-        if scheme.lower() == "basic":
+            given = value.strip()
+        elif scheme.lower() == "basic":
             try:
-                _, _, password = base64.b64decode(value).decode().partition(":")
+                _, _, given = base64.b64decode(value).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
-                return False
-            return password == self._token
-        return False
+                return None
+        else:
+            return None
+        found = None
+        for secret, login in self._logins.items():  # compare with every token, in constant time
+            if hmac.compare_digest(given.encode(), secret.encode()):
+                found = login
+        return found
+
+    def _who(self, request: Request) -> str:
+        """The login the (authorised) request acts as."""
+        return str(request.environ.get("prplan.login") or self._login)
 
     def _serve_git(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -554,7 +579,7 @@ class ForgeApp:
         return 200, urls.repository(repo, default), None
 
     def _h_user(self, request: Request, urls: Urls) -> Answer:
-        return 200, urls.private_user(self._login), None
+        return 200, urls.private_user(self._who(request)), None
 
     def _h_rate_limit(self, request: Request, urls: Urls) -> Answer:
         return (
@@ -878,8 +903,16 @@ class ForgeApp:
                 sum(f.deletions for f in files),
                 len(files),
             )
+        # A forge made by an older prplan did not record authors: its own login.
         return urls.pull_request(
-            repo, default, row, base_sha=base_sha, full=full, login=self._login, stats=stats
+            repo,
+            default,
+            row,
+            base_sha=base_sha,
+            full=full,
+            author=row.get("author") or self._login,
+            merged_by=row.get("merged_by") or self._login,
+            stats=stats,
         )
 
     def _h_pulls(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
@@ -934,7 +967,13 @@ class ForgeApp:
         try:
             with self.forge._lock:
                 number = self.forge._open_pull(
-                    repo, head_branch, base, title, str(body.get("body") or ""), duplicate_ok=False
+                    repo,
+                    head_branch,
+                    base,
+                    title,
+                    str(body.get("body") or ""),
+                    duplicate_ok=False,
+                    author=self._who(request),
                 )["number"]
         except ConflictError:
             owner = repo.split("/")[0]
@@ -992,7 +1031,11 @@ class ForgeApp:
             raise _Fail(409, "Head branch was modified. Review and try the merge again.")
         with self.forge._lock:
             sha = self.forge._merge(
-                repo, number, method, expected if isinstance(expected, str) else None
+                repo,
+                number,
+                method,
+                expected if isinstance(expected, str) else None,
+                by=self._who(request),
             )
         return (
             200,
