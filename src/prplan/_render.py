@@ -218,18 +218,22 @@ def _text_diff(diff: _Diff, style: Style) -> list[str]:
             "delete" if line.startswith("-") else
             "note" if line.startswith("@@") else ""
         )  # fmt: skip
-        out.append(style(indent + _text_safe(line), role) if role else indent + _text_safe(line))
+        out.append(style(indent + line, role) if role else _text_safe(indent + line))
     return out
 
 
 def plan_text(
-    plan: Plan, style: Style = _plain, *, review: Review | None = None, view: View = View()
+    plan: Plan, styled: Style = _plain, *, review: Review | None = None, view: View = View()
 ) -> str:
     """The plan for a terminal, with a diff under each file (as ``terraform
     plan``) unless ``view.diffs`` is off. ``review``: the old contents, when
     not in the plan itself."""
     review = review or plan.review
     seen = plan.observed
+
+    def style(text: str, role: str) -> str:  # names from a forge: no control sequences
+        return styled(_text_safe(text), role)
+
     lines = [
         style(
             f"prplan plan for {plan.request.repo}: {plan.request.branch} -> {seen.base}", "title"
@@ -242,6 +246,7 @@ def plan_text(
         f"   base: {seen.base} at {short(seen.base_sha)}",
         f"  stage: {plan.start.value}   rule: {plan.rule}",
     ]
+    lines = [lines[0], *(_text_safe(line) for line in lines[1:])]
     if plan.refusal is not None:
         lines.append(
             style(f"REFUSED ({plan.refusal.code.value}): {plan.refusal.message}", "refused")
@@ -263,17 +268,19 @@ def plan_text(
             if isinstance(action, ResetBranch):
                 for commit in action.dropped:
                     lines.append(
-                        f"       drops {short(commit.sha)} {commit.summary!r} by {commit.author}"
+                        _text_safe(
+                            f"       drops {short(commit.sha)} {commit.summary!r} by {commit.author}"
+                        )
                     )
             if isinstance(action, MergePullRequest):
-                lines += [f"       {line}" for line in brings_lines(plan, action)]
+                lines += [_text_safe(f"       {line}") for line in brings_lines(plan, action)]
                 if view.diffs and not _brings_only_ours(plan, action):
                     lines += _text_brought(plan, review, view, style)
-            lines.append(f"     why: {action.reason}")
+            lines.append(_text_safe(f"     why: {action.reason}"))
     for note in plan.notes:
         lines.append(style(f"  note: {note}", "note"))
     lines.append(f"  digest: sha256:{plan.digest}")
-    return "\n".join(_text_safe(line) for line in lines) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def _text_brought(plan: Plan, review: Review | None, view: View, style: Style) -> list[str]:
@@ -461,8 +468,8 @@ def _diff_block(label: str, summary: str, diff: _Diff) -> list[str]:
     """One file: its label, then its diff inline, or folded when long."""
     if diff.missing or diff.binary:
         return [f"{label}): {diff.missing or diff.binary}.", ""]
-    if len(diff.lines) <= FOLD_AFTER:
-        return [f"{label}, +{diff.added} -{diff.removed})", "", *_fenced(diff.lines), ""]
+    if len(diff.lines) <= FOLD_AFTER:  # a fence may follow its label's line directly
+        return [f"{label}, +{diff.added} -{diff.removed})", *_fenced(diff.lines), ""]
     return [
         f"<details><summary>{summary}, +{diff.added} -{diff.removed}, "
         f"{len(diff.lines)} lines)</summary>",
@@ -489,7 +496,7 @@ def _file_markdown(plan: Plan, entry: _Entry, view: View) -> list[str]:
 
 def _brings_markdown(plan: Plan, entry: _Entry, merge: MergePullRequest, view: View) -> list[str]:
     if _brings_only_ours(plan, merge):
-        return ["The merge brings only prplan's own commit: the changes above.", ""]
+        return []  # said in one line, on the merge's own
     out = ["**What the merge brings into base:**", ""]
     if merge.brings_commits:
         out += ["| commit | author | summary | prplan's |", "|---|---|---|---|"]
@@ -548,9 +555,15 @@ def _change_markdown(entry: _Entry, level: int, view: View) -> list[str]:
         out += ["✅ Nothing to do: the repository already is as asked.", ""]
     else:
         for number, action in enumerate(plan.actions, 1):
+            ours = isinstance(action, MergePullRequest) and _brings_only_ours(plan, action)
             out.append(
                 f"{number}. **{action.kind.value}**: {prose(action_summary(action))}. "
                 f"_Why:_ {prose(action.reason)}"
+                + (
+                    ". The merge brings only prplan's own commit: the changes below."
+                    if ours
+                    else ""
+                )
             )
         out.append("")
         out += _file_markdown(plan, entry, view)
@@ -608,7 +621,12 @@ def lifecycle_diagram(plans: Sequence[Plan]) -> list[str]:
         starts.add(stages[0])
         taken |= set(stages[1:-1])
         goals.add(stages[-1])
-    out = ["```mermaid", "stateDiagram-v2", "  direction LR"]
+    out = [
+        "```mermaid",
+        "%% prplan lifecycle. start: salmon, passed: blue, end: green",
+        "stateDiagram-v2",
+        "  direction LR",
+    ]
     out += [f"  classDef {name} {style}" for name, style in _CLASSES]
     out += [f"  [*] --> {stage.value}" for stage in Stage if stage in starts]
     out += [f"  {src.value} --> {dst.value}: {kind.value}" for kind, src, dst in TRANSITIONS]
@@ -639,7 +657,6 @@ def _document(
     plans = [e.plan for e in entries]
     out += _rules_markdown(plans)
     if view.diagram:
-        out += ["Lifecycle (start: salmon; passed: blue; end: green):", ""]
         out += lifecycle_diagram(plans)
     return "\n".join(out).rstrip("\n") + "\n"
 
