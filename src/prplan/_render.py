@@ -223,7 +223,7 @@ def _text_diff(diff: _Diff, style: Style) -> list[str]:
 
 
 def plan_text(
-    plan: Plan, styled: Style = _plain, *, review: Review | None = None, view: View = View()
+    plan: Plan, style: Style = _plain, *, review: Review | None = None, view: View = View()
 ) -> str:
     """The plan for a terminal, with a diff under each file (as ``terraform
     plan``) unless ``view.diffs`` is off. ``review``: the old contents, when
@@ -231,13 +231,13 @@ def plan_text(
     review = review or plan.review
     seen = plan.observed
 
-    def style(text: str, role: str) -> str:  # names from a forge: no control sequences
-        return styled(_text_safe(text), role)
+    colour = style
+
+    def safe(text: str, role: str) -> str:  # names from a forge: no control sequences
+        return colour(_text_safe(text), role)
 
     lines = [
-        style(
-            f"prplan plan for {plan.request.repo}: {plan.request.branch} -> {seen.base}", "title"
-        ),
+        safe(f"prplan plan for {plan.request.repo}: {plan.request.branch} -> {seen.base}", "title"),
         f"  pull requests: {plan.pr_state.value}"
         + "".join(
             f"  #{pr.number} {'merged' if pr.merged else pr.state}" for pr in seen.pull_requests
@@ -249,22 +249,22 @@ def plan_text(
     lines = [lines[0], *(_text_safe(line) for line in lines[1:])]
     if plan.refusal is not None:
         lines.append(
-            style(f"REFUSED ({plan.refusal.code.value}): {plan.refusal.message}", "refused")
+            safe(f"REFUSED ({plan.refusal.code.value}): {plan.refusal.message}", "refused")
         )
     elif not plan.actions:
-        lines.append(style("Nothing to do.", "ok"))
+        lines.append(safe("Nothing to do.", "ok"))
     else:
         lines.append(f"{len(plan.actions)} action(s):")
         for number, action in enumerate(plan.actions, 1):
-            lines.append(style(f"  {number}. {action_summary(action)}", "action"))
+            lines.append(safe(f"  {number}. {action_summary(action)}", "action"))
             if isinstance(action, Commit):
                 for index, change in enumerate(action.files):
                     lines.append(
-                        style(f"       {_MARK[change.change]} {change.path}", change.change)
+                        safe(f"       {_MARK[change.change]} {change.path}", change.change)
                     )
                     if view.diffs:
                         diff = _file_diff(plan, change, index, review, view, context=3)
-                        lines += _text_diff(diff, style)
+                        lines += _text_diff(diff, safe)
             if isinstance(action, ResetBranch):
                 for commit in action.dropped:
                     lines.append(
@@ -275,10 +275,10 @@ def plan_text(
             if isinstance(action, MergePullRequest):
                 lines += [_text_safe(f"       {line}") for line in brings_lines(plan, action)]
                 if view.diffs and not _brings_only_ours(plan, action):
-                    lines += _text_brought(plan, review, view, style)
+                    lines += _text_brought(plan, review, view, safe)
             lines.append(_text_safe(f"     why: {action.reason}"))
     for note in plan.notes:
-        lines.append(style(f"  note: {note}", "note"))
+        lines.append(safe(f"  note: {note}", "note"))
     lines.append(f"  digest: sha256:{plan.digest}")
     return "\n".join(lines) + "\n"
 
