@@ -466,7 +466,7 @@ API_CASES = [
     api("api-plan-edited-byte", Call("prplan.Plan.from_json", (PlanDoc(raw=_edit_a_byte),)),
         prplan.PlanFormatError, "edited after it was made", field="digest"),
     api("api-plan-format-version-1", Call("prplan.Plan.from_json", (PlanDoc(edit=_version(1)),)),
-        prplan.PlanFormatError, "reads version 3", field="format_version"),
+        prplan.PlanFormatError, "reads versions 3, 4", field="format_version"),
     api("api-plan-request-traversal",
         Call("prplan.Plan.from_json", (PlanDoc(edit=_traversal_in_request),)),
         prplan.PlanFormatError, "contains '..'", field="request.files['../../etc/cron.d/x']"),

@@ -100,7 +100,7 @@ def test_plan_json_is_the_plan_document(forge_dir: Path, new_values: Path, tmp_p
         "plan", *change(forge_dir, new_values), "--format", "json", "--out", tmp_path / "p.json"
     )
     document = json.loads(result.output)
-    assert document["format_version"] == 3 and document["rule"] == "absent_propose"
+    assert document["format_version"] == 4 and document["rule"] == "absent_propose"
     assert prplan.Plan.from_json((tmp_path / "p.json").read_text()).digest == document["digest"]
 
 
@@ -118,8 +118,10 @@ def test_plan_markdown_matches_the_golden_file(forge_dir: Path, new_values: Path
         and "-  tag: '1.4.1'" in result.output
         and "+  tag: '1.4.2'" in result.output
     )
-    assert "```mermaid" in result.output and "Class no_branch s_active" in result.output
-    assert "Class merged s_end" in result.output
+    assert "```mermaid" in result.output and "class no_branch start" in result.output
+    assert "class merged goal" in result.output
+    assert "none (none)" not in result.output and "specs/" not in result.output
+    assert "| 29 | `absent_merge` | pr ∈ {none, merged, closed}; branch = absent;" in result.output
 
 
 def test_refusal_markdown_matches_the_golden_file(forge_dir: Path, new_values: Path) -> None:
@@ -307,10 +309,8 @@ def test_show_renders_a_saved_plan_in_every_format(
     assert json.loads(run("show", saved, "--format", "json").stdout) == json.loads(
         saved.read_text()
     )
-    without = run("show", saved, "--format", "markdown")
-    assert "(diff not shown)" in without.output
-    with_diff = run("show", saved, "--format", "markdown", "--local", forge_dir)
-    assert "```diff" in with_diff.output
+    markdown = run("show", saved, "--format", "markdown")  # no forge: the plan carries it
+    assert "```diff" in markdown.output and "+  tag: '1.4.2'" in markdown.output
 
 
 def test_every_command_has_help() -> None:

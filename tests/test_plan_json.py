@@ -215,7 +215,7 @@ def test_canonical_form(any_plan: prplan.Plan) -> None:
     _assert_keys_sorted(document)
     assert text.endswith("}\n")
     assert not text.endswith("\n\n")
-    assert document["format_version"] == 3
+    assert document["format_version"] == 4
     assert document["digest"] == any_plan.digest
     assert text == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
@@ -422,7 +422,7 @@ def test_plan_format_error_is_an_invalid_request_error() -> None:
     assert str(error).startswith("invalid plan document (1 problem(s)):\n  - plan: ")
 
 
-@pytest.mark.parametrize("version", [4, 2, 1, 0, "3", None, 2.5], ids=repr)
+@pytest.mark.parametrize("version", [5, 2, 1, 0, "3", "4", None, 2.5, True], ids=repr)
 def test_an_unknown_format_version_is_refused(version: object) -> None:
     document = json.loads(tamper_subject().to_json())
     document["format_version"] = version

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import prplan
 from prplan._edits import YamlSet
 from prplan._render import plan_markdown, plan_text
+from prplan._review import with_review
 from prplan.cli import cli
 from prplan.localforge._forge import TreeInput
 from prplan.localforge._rest import ForgeServer
@@ -270,7 +271,7 @@ def test_merge_foreign_commits_merges_and_the_plan_shows_what_the_merge_brings()
     (merge,) = [a for a in plan.actions if isinstance(a, prplan.MergePullRequest)]
     assert [c.sha for c in merge.brings_commits] == [stranger]
     assert merge.brings_paths == ("app.yaml", "ci/deploy.sh")
-    text = plan_markdown(plan, brought={"ci/deploy.sh": (None, b"echo ok\n")})
+    text = plan_markdown(with_review(plan, forge))
     assert "What the merge brings" in text and "Deploy script" in text
     assert "+echo ok" in text and "**no**" in text  # the diff, and "not prplan's"
     assert "Deploy script" in plan_text(plan) and "ci/deploy.sh" in plan_text(plan)

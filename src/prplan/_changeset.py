@@ -38,7 +38,7 @@ from ._integrity import check_plan
 from ._model import ChangeRequest
 from ._observe import observe
 from ._outcome import ActionStatus, Outcome, OutcomeStatus, Reporter
-from ._plan import FORMAT_VERSION, Plan, canonical_json, check_signature, sign
+from ._plan import FORMAT_VERSION, READABLE_VERSIONS, Plan, canonical_json, check_signature, sign
 from ._planner import plan as make_plan
 from ._ports import ForgeClient
 from ._states import Stage
@@ -433,12 +433,13 @@ class ChangeSetPlan:
         """``key``: the document must be signed with it (``Plan.from_json``)."""
         if key is not None:
             check_signature(document, key)
-        if document.get("format_version") != FORMAT_VERSION:
+        version = document.get("format_version")
+        if type(version) is not int or version not in READABLE_VERSIONS:
             raise PlanFormatError(
                 [
                     Problem(
                         "format_version",
-                        f"is {document.get('format_version')!r}; expected {FORMAT_VERSION}",
+                        f"is {version!r}; expected one of {', '.join(map(str, READABLE_VERSIONS))}",
                     )
                 ]
             )
@@ -457,7 +458,7 @@ class ChangeSetPlan:
         )
         if problems:
             raise PlanFormatError(problems)
-        plan = cls(stages=stages, require=require)
+        plan = cls(stages=stages, require=require, format_version=version)
         if document.get("digest") != plan.digest:
             raise PlanFormatError(
                 [Problem("digest", "does not match the content: the change set plan was edited")]

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import attrs
+
 from ._errors import InvalidRequestError, PlanIntegrityError, Problem
 from ._model import git_blob_sha
 from ._plan import _CONVERTER, Plan
@@ -80,6 +82,10 @@ def check_plan(plan: Plan, *, expect_digest: str | None = None) -> None:
                 )
             ]
         ) from None
+    # What a reviewer's diffs start from is read beside the planner, not
+    # derived (checked against its blob shas when read); the version is the
+    # plan's own: a version 3 plan decides as this one does.
+    derived = attrs.evolve(derived, review=plan.review, format_version=plan.format_version)
     differences = plan_differences(plan, derived)
     if differences:
         named = differences[:_MAX_NAMED]

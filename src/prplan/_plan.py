@@ -46,6 +46,9 @@ __all__ = [
     "Action",
     "Refusal",
     "ResolvedFile",
+    "Blob",
+    "BroughtFile",
+    "Review",
     "Plan",
     "canonical_json",
     "PLAN_KEY_ENV",
@@ -116,8 +119,12 @@ def signature_status(document: object, key: bytes | None) -> str:
 #: Bumped whenever the meaning of a plan document changes. A plan written by
 #: a newer prplan is refused rather than half-understood.
 #: 2: structured edits (request.files edits, resolved, observed contents);
-#: 3: path kinds, sealed commits, pull requests into other bases, what a merge brings
-FORMAT_VERSION = 3
+#: 3: path kinds, sealed commits, pull requests into other bases, what a merge brings;
+#: 4: ``review``, the contents a reviewer's diffs start from (version 3 still loads)
+FORMAT_VERSION = 4
+
+#: The versions this prplan reads, applies and shows.
+READABLE_VERSIONS = (3, 4)
 
 
 @attrs.frozen(kw_only=True)
@@ -222,6 +229,48 @@ class ResolvedFile:
 
 
 @attrs.frozen(kw_only=True)
+class Blob:
+    """A file's content by its git blob sha: what a diff starts (or, for a
+    path a merge brings, ends) from. ``git_blob_sha(content) == sha`` is
+    checked when a plan is read, so the text a reviewer sees is the blob the
+    plan names."""
+
+    sha: str
+    content: bytes
+
+
+@attrs.frozen(kw_only=True)
+class BroughtFile:
+    """A path a merge brings into base besides this plan's own commit: its
+    blob on base and at the branch head (``None``: absent)."""
+
+    path: str
+    before: str | None
+    after: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Review:
+    """What a reviewer needs besides the plan's own contents, read once when
+    the plan was made (format version 4) so that showing it needs no forge:
+    the old blobs of the files it changes, and the paths a merge brings with
+    their blobs. Facts for people, not inputs of the planner: ``check_plan``
+    re-derives everything else; the digest (and signature) cover this too."""
+
+    blobs: tuple[Blob, ...] = ()
+    brought: tuple[BroughtFile, ...] = ()
+    #: False when a file was left out (past ``MAX_DIFFS``, or a merge's
+    #: paths the forge listed only in part)
+    complete: bool = True
+
+    def blob(self, sha: str) -> bytes | None:
+        for blob in self.blobs:
+            if blob.sha == sha:
+                return blob.content
+        return None
+
+
+@attrs.frozen(kw_only=True)
 class Refusal:
     """Why the planner will not act, with what it concerns."""
 
@@ -251,6 +300,9 @@ class Plan:
     #: the contents the request's edits resolved to (edited paths only)
     resolved: tuple[ResolvedFile, ...] = ()
     format_version: int = FORMAT_VERSION
+    #: what a reviewer's diffs need (None: not read, or a version 3 plan;
+    #: then left out of the document, so a version 3 plan keeps its digest)
+    review: Review | None = None
 
     def content(self, path: str) -> bytes | None:
         """The content this plan writes at ``path`` (None: deleted)."""
@@ -299,6 +351,8 @@ class Plan:
                 for path, content in observed.items():
                     if content is not None:
                         document["observed"][side][path] = {"redacted": git_blob_sha(content)}
+            for blob in document.get("review", {}).get("blobs", []):
+                blob["content"] = {"redacted": blob["sha"]}  # read back by sha to apply
             document["redacted"] = True
         return document
 
@@ -351,6 +405,9 @@ class Plan:
     def from_dict(cls, document: object) -> Plan:
         plan = _structure(document)
         assert isinstance(document, dict)
+        problems = _review_problems(plan)
+        if problems:
+            raise PlanFormatError(problems)
         claimed = document.get("digest")
         if claimed != plan.digest:
             raise PlanFormatError(
@@ -365,20 +422,61 @@ class Plan:
         return plan
 
 
+def _review_problems(plan: Plan) -> list[Problem]:
+    """A plan's review contents must be what they claim: each blob hashes to
+    its sha, and each is a blob the plan names (a changed file's old blob, a
+    brought path's), so an edited "before" text cannot mislead a reviewer."""
+    review = plan.review
+    if review is None:
+        return []
+    named: set[str] = set()
+    for action in plan.actions:
+        if isinstance(action, Commit):
+            named |= {c.old_sha for c in action.files if c.old_sha is not None}
+    merge = next((a for a in plan.actions if isinstance(a, MergePullRequest)), None)
+    brings = set(merge.brings_paths) if merge is not None else set()
+    problems = []
+    for index, brought in enumerate(review.brought):
+        named |= {sha for sha in (brought.before, brought.after) if sha is not None}
+        if brought.path not in brings:
+            problems.append(
+                Problem(f"review.brought[{index}]", "is not a path the plan's merge brings")
+            )
+    for index, blob in enumerate(review.blobs):
+        field = f"review.blobs[{index}]"
+        if git_blob_sha(blob.content) != blob.sha:
+            problems.append(
+                Problem(
+                    field,
+                    f"content is not blob {blob.sha[:10]} (it hashes to "
+                    f"{git_blob_sha(blob.content)[:10]}): it was edited after the plan was made. "
+                    "Make and review a new plan",
+                )
+            )
+        elif blob.sha not in named:
+            problems.append(Problem(field, "is not a blob the plan changes or a merge brings"))
+    return problems
+
+
 def _structure(document: object) -> Plan:
     """The plan a document describes, every field checked (but not the digest)."""
     if not isinstance(document, dict):
         raise PlanFormatError([Problem("plan", "must be a JSON object")])
     version = document.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version not in READABLE_VERSIONS:
         raise PlanFormatError(
             [
                 Problem(
                     "format_version",
-                    f"is {version!r}; this prplan reads version {FORMAT_VERSION}. "
+                    f"is {version!r}; this prplan reads versions "
+                    f"{', '.join(map(str, READABLE_VERSIONS))}. "
                     "Make the plan again with this prplan, or apply it with the prplan that made it",
                 )
             ]
+        )
+    if version < 4 and "review" in document:
+        raise PlanFormatError(
+            [Problem("review", f"is not part of a version {version} plan: it was added later")]
         )
     body = {k: v for k, v in document.items() if k not in ("digest", "signature")}
     try:
@@ -415,7 +513,7 @@ def _is_redacted(value: object) -> bool:
     return isinstance(value, dict) and set(value) == {"redacted"}
 
 
-def _check_redacted(document: dict[str, Any]) -> None:
+def _check_redacted(document: dict[str, Any]) -> Plan:
     """Check a redacted document in full before anything in it is used or
     read from the forge: each digest is a blob sha and stands only where
     content was (a request's file; an edited file's observed content, which
@@ -463,6 +561,14 @@ def _check_redacted(document: dict[str, Any]) -> None:
                 problems.append(
                     Problem(field, f"is not the blob observed.{blobs_side} names at {path!r}")
                 )
+    review = document.get("review")
+    blobs = review.get("blobs") if isinstance(review, dict) else None
+    for index, blob in enumerate(blobs if isinstance(blobs, list) else []):
+        field = f"review.blobs[{index}]"
+        if isinstance(blob, dict) and digest_at(field, blob.get("content")):
+            trial["review"]["blobs"][index]["content"] = {"text": ""}
+            if blob["content"]["redacted"] != blob.get("sha"):
+                problems.append(Problem(field, "the digest is not the blob's sha"))
     for index, entry in enumerate(resolved):
         if isinstance(entry, dict) and digest_at(f"resolved[{index}]", entry.get("content")):
             trial["resolved"][index]["content"] = {"text": ""}
@@ -470,7 +576,15 @@ def _check_redacted(document: dict[str, Any]) -> None:
                 problems.append(Problem(f"resolved[{index}]", "is not a file the request edits"))
     if problems:
         raise PlanFormatError(problems)
-    _structure(trial)  # every other field, named when wrong
+    return _structure(trial)  # every other field, named when wrong
+
+
+def redacted_for_review(document: dict[str, Any]) -> Plan:
+    """A redacted plan (``--redact-content``) as far as it can be read
+    without its contents: every field checked, each content an empty
+    placeholder. For showing only: its digest cannot be checked (it covers
+    the contents) and its diffs are withheld."""
+    return _check_redacted(document)
 
 
 def _unredact(
@@ -539,6 +653,18 @@ def _unredact(
                     Problem(f"observed.{side}[{path!r}]", "the forge returned other content")
                 )
             observed[side][path] = _restored(content)
+    review = document.get("review")
+    for index, blob in enumerate(review.get("blobs", []) if isinstance(review, dict) else []):
+        if not _is_redacted(blob.get("content")):
+            continue
+        field = f"review.blobs[{index}]"
+        if read_blob is None:
+            problems.append(Problem(field, "is redacted: name the forge to read it back"))
+            continue
+        content = read_blob(blob["sha"])
+        if git_blob_sha(content) != blob["sha"]:
+            problems.append(Problem(field, "the forge returned other content"))
+        blob["content"] = _restored(content)
     if problems:
         raise PlanFormatError(problems)
     if any(_is_redacted(entry.get("content")) for entry in document.get("resolved") or []):
@@ -687,6 +813,13 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(ResolvedFile, resolved_in)
 
     configure_tagged_union(Action, converter, tag_name="type", tag_generator=_tag)
+    # A plan without review contents (version 3, or not read) has no
+    # "review" key at all: a version 3 plan keeps its digest.
+    from cattrs.gen import make_dict_unstructure_fn, override
+
+    converter.register_unstructure_hook(
+        Plan, make_dict_unstructure_fn(Plan, converter, review=override(omit_if_default=True))
+    )
     return converter
 
 

@@ -48,10 +48,11 @@ from ._lifecycle import mermaid
 from ._model import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
 from ._observe import observe
 from ._outcome import ActionResult, Outcome, OutcomeStatus, Reporter
-from ._plan import PLAN_KEY_ENV, Plan, signature_status
+from ._plan import PLAN_KEY_ENV, Plan, Review, redacted_for_review, signature_status
 from ._planner import plan as make_plan
 from ._ports import ForgeClient
-from ._render import brought_paths, diff_paths, outcome_text, plan_markdown, plan_text
+from ._render import DEFAULT_VIEW, View, changeset_markdown, outcome_text, plan_markdown, plan_text
+from ._review import changeset_with_review, read_review, with_review
 from ._specgen import decision_table_markdown
 
 __all__ = ["main", "cli", "EXIT"]
@@ -512,46 +513,28 @@ def _given(change: dict[str, Any]) -> list[str]:
 # --- rendering ------------------------------------------------------------------------
 
 
-def _old_contents(the_plan: Plan, client: ForgeClient | None) -> dict[str, bytes]:
-    """Old content of the files a Markdown view diffs: one read each."""
-    if client is None:
-        return {}
-    return {
-        change.old_sha: client.read_blob(the_plan.request.repo, change.old_sha)
-        for change in diff_paths(the_plan)
-        if change.old_sha is not None
-    }
-
-
-def _brought_contents(
-    the_plan: Plan, client: ForgeClient | None
-) -> dict[str, tuple[bytes | None, bytes | None]]:
-    """Base's and the branch's content of the paths a merge brings beyond the
-    plan's own commit: what a reviewer must see before a merge."""
-    paths = brought_paths(the_plan)
-    seen = the_plan.observed
-    if client is None or not paths or seen.branch_sha is None:
-        return {}
-    before = client.read_files(seen.repo, seen.base_sha, paths)
-    after = client.read_files(seen.repo, seen.branch_sha, paths)
-    return {path: (before.get(path), after.get(path)) for path in paths}
-
-
-def _show_plan(the_plan: Plan, fmt: str, client: ForgeClient | None) -> None:
+def _show_plan(
+    the_plan: Plan, fmt: str, view: View = DEFAULT_VIEW, review: Review | None = None
+) -> None:
+    """The plan in ``fmt``; ``review``: old contents read for a plan that
+    does not carry them (a version 3 plan shown with a forge named)."""
     if fmt == "json":
         click.echo(the_plan.to_json(), nl=False)
     elif fmt == "markdown":
-        old, brought = _old_contents(the_plan, client), _brought_contents(the_plan, client)
-        click.echo(plan_markdown(the_plan, old, brought), nl=False)
+        click.echo(plan_markdown(the_plan, review=review, view=view), nl=False)
     else:
-        _echo(plan_text(the_plan, _style))
+        _echo(plan_text(the_plan, _style, review=review, view=view))
 
 
 def _show_outcome(outcome: Outcome, fmt: str) -> None:
     if fmt == "json":
         click.echo(outcome.to_json(), nl=False)
     elif fmt == "markdown":
-        click.echo("### Outcome\n\n```\n" + outcome_text(outcome) + "```\n", nl=False)
+        # A fence longer than any backtick run in the text (a title, an error):
+        # nothing in it can close the block.
+        text = outcome_text(outcome)
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
+        click.echo(f"### Outcome\n\n{fence}\n{text}{fence}\n", nl=False)
     else:
         _echo(outcome_text(outcome, _style))
 
@@ -584,6 +567,13 @@ class _Both(Reporter):
     def finished(self, outcome: Outcome) -> None:
         for reporter in self.reporters:
             reporter.finished(outcome)
+
+
+def _view_options(func: F) -> F:
+    func = click.option("--no-diagram", "no_diagram", is_flag=True,
+                        help="Markdown: leave out the lifecycle diagram.")(func)  # fmt: skip
+    return click.option("--no-diff", "no_diff", is_flag=True,
+                        help="text and markdown: list changed files without their diffs.")(func)  # fmt: skip
 
 
 def _format_option(func: F) -> F:
@@ -684,20 +674,36 @@ def _bar(label: str, total: int) -> _Bar:
     return _Bar(label, total)
 
 
-def _show_changeset(the_set: ChangeSetPlan, fmt: str, client: ForgeClient | None) -> None:
+def _show_changeset(
+    the_set: ChangeSetPlan,
+    fmt: str,
+    view: View = DEFAULT_VIEW,
+    reviews: dict[int, Review] | None = None,
+) -> None:
+    """The change set in ``fmt``; ``reviews``: old contents read for plans
+    that do not carry them, by position in ``the_set.plans``."""
     if fmt == "json":
         click.echo(the_set.to_json(), nl=False)
         return
+    reviews = reviews or {}
+    position = {id(p): index for index, p in enumerate(the_set.plans)}
+
+    def review_of(one: Plan) -> Review | None:
+        return one.review or reviews.get(position[id(one)])
+
     if fmt == "markdown":
-        click.echo(f"# prplan change set (`sha256:{the_set.digest}`)\n")
-    for name, plans in the_set.stages:
         click.echo(
-            f"## Stage {name}\n"
-            if fmt == "markdown"
-            else f"== stage {name}: {len(plans)} repositories"
-        )
+            changeset_markdown(
+                the_set.stages, the_set.digest, format_version=the_set.format_version,
+                reviews=review_of, view=view,
+            ),
+            nl=False,
+        )  # fmt: skip
+        return
+    for name, plans in the_set.stages:
+        click.echo(f"== stage {name}: {len(plans)} repositories")
         for one in plans:
-            _show_plan(one, fmt, client if fmt == "markdown" else None)
+            _show_plan(one, fmt, view, review_of(one))
     if fmt != "markdown":
         changes = sum(1 for p in the_set.plans if p.actions)
         click.echo(f"change set digest: sha256:{the_set.digest} ({changes} of {len(the_set.plans)} "
@@ -734,6 +740,7 @@ def _apply_changeset(
     plan_file: Path | None, file: Path | None, repo: str | None, change: dict[str, Any], local: Path | None,
     github_url: str | None, concurrency: int, write_concurrency: int, keep_going: bool,
     audit_log: Path | None, fmt: str, yes: bool, expect_digest: str | None, skip_refused: bool,
+    view: View = DEFAULT_VIEW,
 ) -> None:  # fmt: skip
     if plan_file is not None:
         if file is not None or _given(change):
@@ -752,13 +759,15 @@ def _apply_changeset(
     else:
         assert file is not None
         client, the_set = _plan_changeset(file, repo, change, local, github_url, concurrency)
+        if fmt == "text" and view.diffs:  # shown before it is applied: with its diffs
+            the_set = changeset_with_review(the_set, client, concurrency)
         recheck = False
     planned_at = time.monotonic()
     if expect_digest is not None and expect_digest != the_set.digest:
         raise Bad([Problem("--expect-digest", f"is sha256:{expect_digest} but the change set's digest "
                            f"is sha256:{the_set.digest}: it is not the one that was reviewed")])  # fmt: skip
     if fmt == "text":
-        _show_changeset(the_set, fmt, None)
+        _show_changeset(the_set, fmt, view)
     if _asks_to_apply_changeset(
         the_set, saved=plan_file is not None, yes=yes, skip_refused=skip_refused
     ):
@@ -835,6 +844,7 @@ def cli() -> None:
               "same --file inputs again, checked against the digests.")  # fmt: skip
 @_changeset_options
 @_format_option
+@_view_options
 def plan(
     repo: str | None,
     local: Path | None,
@@ -844,9 +854,16 @@ def plan(
     changeset: Path | None,
     concurrency: int,
     fmt: str,
+    no_diff: bool,
+    no_diagram: bool,
     **change: Any,
 ) -> None:
-    """Plan a change, or a change set: observe, decide, print the plan. Writes nothing to the forge."""
+    """Plan a change, or a change set: observe, decide, print the plan. Writes nothing to the forge.
+
+    The plan shows a diff of every file (--no-diff: the files only). A plan
+    saved with --out carries the old contents its diffs start from, so
+    `prplan show` needs no forge (--redact-content: digests only)."""
+    view = View(diffs=not no_diff, diagram=not no_diagram)
     if changeset is not None:
         if redact_content:
             raise Bad(
@@ -859,16 +876,19 @@ def plan(
             )
         key = _plan_key()
         client, the_set = _plan_changeset(changeset, repo, change, local, github_url, concurrency)
+        # Saved with what its review needs: `prplan show` then needs no forge.
+        the_set = changeset_with_review(the_set, client, concurrency)
         if out is not None:
             out.write_text(the_set.to_json(key=key), encoding="utf-8")
-        _show_changeset(the_set, fmt, client)
+        _show_changeset(the_set, fmt, view)
         if the_set.refused:
             sys.exit(EXIT["refused"])
         sys.exit(EXIT["changes"] if the_set.has_changes else EXIT["ok"])
     request = _request(repo, change)
     key = _plan_key()
     client = _client(local, github_url)
-    the_plan = make_plan(observe(client, request), request)
+    # Saved with the old contents its diffs need: `prplan show` needs no forge.
+    the_plan = with_review(make_plan(observe(client, request), request), client)
     try:
         document = the_plan.to_json(redact=redact_content, key=key)
     except InvalidRequestError as error:
@@ -878,7 +898,7 @@ def plan(
     if fmt == "json":
         click.echo(document, nl=False)
     else:
-        _show_plan(the_plan, fmt, client if fmt == "markdown" else None)
+        _show_plan(the_plan, fmt, view)
     if the_plan.refusal is not None:
         sys.exit(EXIT["refused"])
     sys.exit(EXIT["changes"] if the_plan.actions else EXIT["ok"])
@@ -907,10 +927,12 @@ def plan(
               help="Change sets: apply the entries that are not refused. Without it, a change set whose plan "
               "holds a refusal is not applied at all (exit 3).")  # fmt: skip
 @_format_option
+@_view_options
 def apply(
     plan_file: Path | None, repo: str | None, local: Path | None, github_url: str | None,
     yes: bool, audit_log: Path | None, expect_digest: str | None, changeset: Path | None, concurrency: int,
-    write_concurrency: int, keep_going: bool, skip_refused: bool, fmt: str, **change: Any,
+    write_concurrency: int, keep_going: bool, skip_refused: bool, fmt: str, no_diff: bool, no_diagram: bool,
+    **change: Any,
 ) -> None:  # fmt: skip
     """Apply a saved plan (PLAN_FILE), or plan and apply a change (or --changeset) in one go.
 
@@ -937,11 +959,13 @@ def apply(
                 )
             ]
         )
+    view = View(diffs=not no_diff, diagram=not no_diagram)
     if skip_refused and changeset is None and not saved_set:
         raise Bad([Problem("--skip-refused", "is for change sets; a refused plan for one repository applies nothing")])  # fmt: skip
     if changeset is not None or saved_set:
         _apply_changeset(plan_file if saved_set else None, changeset, repo, change, local, github_url,
-                         concurrency, write_concurrency, keep_going, audit_log, fmt, yes, expect_digest, skip_refused)  # fmt: skip
+                         concurrency, write_concurrency, keep_going, audit_log, fmt, yes, expect_digest, skip_refused,
+                         view)  # fmt: skip
     if plan_file is not None:
         raw = plan_file.read_bytes()
         given = _given(change)
@@ -1002,7 +1026,11 @@ def apply(
         recheck = False  # planned just now; compare-and-swap guards every write
         observed_at = time.monotonic()  # before any prompt: the wait counts
     if fmt != "json":
-        _show_plan(the_plan, fmt, client if fmt == "markdown" else None)
+        # The diffs a version 3 plan (or one planned now) does not carry are
+        # read from the forge named anyway; never for a redacted plan's view.
+        wants = view.diffs and the_plan.review is None
+        review = read_review(the_plan, client) if wants else None
+        _show_plan(the_plan, fmt, view, review)
     if the_plan.actions and plan_file is None:
         _confirm("this plan", yes)
     reporters: list[Reporter] = []
@@ -1034,13 +1062,26 @@ def apply(
 @click.option(
     "--local",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Read old contents here for diffs.",
+    help="A plan of format version 3 carries no old contents: read them here for diffs.",
 )
-@click.option("--github-url", metavar="URL", help="Read old contents from GitHub for diffs.")
+@click.option("--github-url", metavar="URL", help="As --local, from GitHub.")
 @_format_option
-def show(plan_file: Path, local: Path | None, github_url: str | None, fmt: str) -> None:
-    """Show a saved plan. Markdown diffs need the old contents: name the forge
-    (--local or --github-url) to include them.
+@_view_options
+def show(
+    plan_file: Path,
+    local: Path | None,
+    github_url: str | None,
+    fmt: str,
+    no_diff: bool,
+    no_diagram: bool,
+) -> None:
+    """Show a saved plan, of one repository or a change set, without the forge.
+
+    A plan saved by `prplan plan --out` carries the old contents its diffs
+    start from. A plan of format version 3 does not: each diff says so,
+    unless the forge is named (--local or --github-url) to read them. A
+    redacted plan (--redact-content) carries digests only: its diffs are
+    withheld, and its digest cannot be checked without the contents.
 
     A plan that is not what the planner derives from its own request and
     snapshot (edited by hand) is refused, as apply would. The last line says
@@ -1048,15 +1089,49 @@ def show(plan_file: Path, local: Path | None, github_url: str | None, fmt: str) 
     PRPLAN_PLAN_KEY (on stderr with --format json)."""
     raw = plan_file.read_bytes()
     key = _plan_key()
-    try:
-        the_plan = Plan.from_json(raw)
-        check_plan(the_plan)
-    except InvalidRequestError as error:
-        raise Bad([Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems]) from None
-    client = _client(local, github_url) if (local or github_url) and fmt == "markdown" else None
-    _show_plan(the_plan, fmt, client)
-    import json
+    view = View(diffs=not no_diff, diagram=not no_diagram, redacted=_is_redacted(raw))
 
+    def bad(error: InvalidRequestError) -> Bad:
+        return Bad([Problem(f"{plan_file}: {p.field}", p.message) for p in error.problems])
+
+    def reader() -> ForgeClient | None:
+        named = (local or github_url) and fmt != "json" and view.diffs
+        return _client(local, github_url) if named else None
+
+    if _is_changeset(plan_file):
+        try:
+            the_set = ChangeSetPlan.from_dict(json.loads(raw))
+            for one in the_set.plans:
+                check_plan(one)
+        except InvalidRequestError as error:
+            raise bad(error) from None
+        client = reader()
+        reviews = {}
+        if client is not None:
+            reviews = {
+                index: read_review(one, client)
+                for index, one in enumerate(the_set.plans)
+                if one.review is None
+            }
+        _show_changeset(the_set, fmt, view, reviews)
+    else:
+        try:
+            if view.redacted:  # digests only: shown, not checked (its digest covers the contents)
+                document = json.loads(raw)
+                the_plan = redacted_for_review(document) if isinstance(document, dict) else None
+                if the_plan is None:
+                    raise Bad([Problem(str(plan_file), "is not a plan document")])
+            else:
+                the_plan = Plan.from_json(raw)
+                check_plan(the_plan)
+        except InvalidRequestError as error:
+            raise bad(error) from None
+        if view.redacted and fmt == "json":
+            click.echo(raw.decode("utf-8"), nl=False)  # the document as saved, digests and all
+        else:
+            client = None if view.redacted or the_plan.review is not None else reader()
+            review = read_review(the_plan, client) if client is not None else None
+            _show_plan(the_plan, fmt, view, review)
     status = f"signature: {signature_status(json.loads(raw), key)}"
     click.echo(status, err=fmt == "json")
 
