@@ -529,6 +529,8 @@ CONTENTS = st.one_of(st.binary(max_size=64), st.text(max_size=64), st.none())
 TEXT = st.text(
     alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30
 )
+# A title is one line: no control characters (refused at validation).
+TITLES = st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc")), max_size=30)
 BRANCHES = st.from_regex(r"prplan/[a-z0-9]{1,8}(-[a-z0-9]{1,8})?", fullmatch=True)
 SHAS = st.from_regex(r"[0-9a-f]{40}", fullmatch=True)
 
@@ -544,7 +546,7 @@ def requests(draw: st.DrawFn, repo: str = REPO) -> prplan.ChangeRequest:
         automerge=draw(st.booleans()),
         allow_modification=draw(st.booleans()),
         delete_branch=draw(st.booleans()),
-        title=draw(TEXT),
+        title=draw(TITLES),
         body=draw(TEXT),
         commit_message=draw(TEXT),
         merge_method=draw(st.sampled_from([m.value for m in prplan.MergeMethod])),

@@ -7,6 +7,18 @@
 See docs/ for the states, the rules and the API.
 """
 
+from ._changeset import (
+    ChangeSet,
+    ChangeSetPlan,
+    ChangeSetResult,
+    ChangeSetStage,
+    EntryResult,
+    Goal,
+    apply_changeset,
+    load_changeset,
+    plan_changeset,
+)
+from ._edits import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
 from ._errors import (
     ApplyFailedError,
     ConflictError,
@@ -48,7 +60,7 @@ from ._plan import (
     ResetBranch,
 )
 from ._planner import plan
-from ._ports import Comparison, ForgeClient, RequestCount
+from ._ports import Comparison, ForgeClient, RequestCount, counting_requests
 from ._states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
 from .github import GitHubClient
 from .localforge import LocalForge
@@ -69,6 +81,22 @@ __all__ = [
     "PullRequestInfo",
     "CommitInfo",
     "git_blob_sha",
+    # structured edits (values of ChangeRequest.files)
+    "YamlSet",
+    "YamlDelete",
+    "JsonSet",
+    "JsonDelete",
+    "Replace",
+    # change sets: many repositories, one plan
+    "ChangeSet",
+    "ChangeSetStage",
+    "Goal",
+    "load_changeset",
+    "plan_changeset",
+    "ChangeSetPlan",
+    "apply_changeset",
+    "ChangeSetResult",
+    "EntryResult",
     # states
     "PRState",
     "BranchSituation",
@@ -96,6 +124,7 @@ __all__ = [
     "ForgeClient",
     "Comparison",
     "RequestCount",
+    "counting_requests",
     "LocalForge",
     "GitHubClient",
     # errors
@@ -109,6 +138,7 @@ __all__ = [
     "StalePlanError",
     "ConflictError",
     "MergeBlocked",
+    "EditError",
     "ApplyFailedError",
     "ForgeError",
     "NotFoundError",

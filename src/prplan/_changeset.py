@@ -25,7 +25,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from ._observe import observe
 from ._outcome import ActionStatus, Outcome, OutcomeStatus, Reporter
 from ._plan import FORMAT_VERSION, READABLE_VERSIONS, Plan, canonical_json, check_signature, sign
 from ._planner import plan as make_plan
-from ._ports import ForgeClient
+from ._ports import ForgeClient, RequestCount, counting_requests
 from ._states import Stage
 
 __all__ = [
@@ -86,44 +86,132 @@ class Goal(enum.StrEnum):
 _LEVELS = (Goal.APPLIED, Goal.PROPOSED, Goal.MERGED)
 
 
+def _goal_or_kept(value: object) -> object:
+    """``"merged"`` -> ``Goal.MERGED``; anything else is kept for the report."""
+    try:
+        return Goal(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def _as_requests(value: Iterable[ChangeRequest]) -> tuple[ChangeRequest, ...]:
+    return tuple(value)
+
+
+def _as_stages(value: Iterable[ChangeSetStage]) -> tuple[ChangeSetStage, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class ChangeSetStage:
+    """One stage: its requests are applied after every entry of the stage
+    before reached its goal. Lists are accepted where tuples are stored."""
+
     name: str
-    requests: tuple[ChangeRequest, ...]
+    requests: tuple[ChangeRequest, ...] = attrs.field(converter=_as_requests)
     #: None: each entry's goal follows its flags (merged when automerge, else proposed)
-    require: Goal | None = None
+    require: Goal | None = attrs.field(default=None, converter=_goal_or_kept)
 
 
 @attrs.frozen(kw_only=True)
 class ChangeSet:
-    stages: tuple[ChangeSetStage, ...]
+    """Stages of ``ChangeRequest``s: ``ChangeSet.load("release.yaml")``, or
+    built in code. Checked on construction, every problem at once
+    (``InvalidRequestError``): at least one stage, each with at least one
+    request, each repository once per branch."""
+
+    stages: tuple[ChangeSetStage, ...] = attrs.field(converter=_as_stages)
+
+    def __attrs_post_init__(self) -> None:
+        problems = _changeset_problems(self.stages)
+        if problems:
+            raise InvalidRequestError(problems, what="change set")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ChangeSet:
+        """Read a change set file (YAML, see docs/changesets.md); its local
+        file paths are relative to the file."""
+        return load_changeset(path)
+
+    @classmethod
+    def from_yaml(cls, text: str, *, base_dir: str | Path = ".") -> ChangeSet:
+        """A change set from YAML text; ``files:`` paths are relative to ``base_dir``."""
+        return _from_yaml(text, source="change set", base_dir=Path(base_dir))
+
+    @property
+    def requests(self) -> list[ChangeRequest]:
+        return [request for stage in self.stages for request in stage.requests]
+
+
+def _changeset_problems(stages: tuple[object, ...]) -> list[Problem]:
+    """What a change set built in code can get wrong (a file's entries are
+    checked as they are read, with their place in the file)."""
+    if not stages:
+        return [Problem("stages", "must hold at least one ChangeSetStage")]
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], str] = {}
+    for index, stage in enumerate(stages):
+        label = f"stages[{index}]"
+        if not isinstance(stage, ChangeSetStage):
+            problems.append(Problem(label, f"must be a ChangeSetStage, got {type(stage).__name__}"))
+            continue
+        if stage.require is not None and not isinstance(stage.require, Goal):
+            problems.append(
+                Problem(
+                    f"{label}.require", f"is {stage.require!r}; give merged, proposed or applied"
+                )
+            )
+        if not stage.requests:
+            problems.append(Problem(f"{label}.requests", "must hold at least one ChangeRequest"))
+        for number, request in enumerate(stage.requests):
+            where = f"{label}.requests[{number}]"
+            if not isinstance(request, ChangeRequest):
+                problems.append(
+                    Problem(where, f"must be a ChangeRequest, got {type(request).__name__}")
+                )
+                continue
+            key = (request.repo, request.branch)
+            if key in seen:
+                problems.append(
+                    Problem(
+                        where,
+                        f"{request.repo} via {request.branch} is also {seen[key]}: once per set",
+                    )
+                )
+            seen.setdefault(key, where)
+    return problems
 
 
 def load_changeset(path: str | Path) -> ChangeSet:
     """Read and validate a change set file; local file paths in it are
     relative to the file. Every problem is reported, each with its entry and
     field (``stages[1].changes[0].files['a.yaml']``)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
-        document = YAML(typ="safe").load(text)
-        _keep_written(YAML(typ="safe").compose(text), document)
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidRequestError(
             [Problem("--changeset", f"cannot read {file}: {error}")], what="change set"
         ) from None
+    return _from_yaml(text, source=str(file), base_dir=file.parent)
+
+
+def _from_yaml(text: str, *, source: str, base_dir: Path) -> ChangeSet:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = YAML(typ="safe").load(text)
+        _keep_written(YAML(typ="safe").compose(text), document)
     except YAMLError as error:
         # One line: ruamel's own message spans several with a caret diagram.
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         what = getattr(error, "problem", None) or type(error).__name__
         raise InvalidRequestError(
-            [Problem(str(file), f"is not YAML: {what}{where}")], what="change set"
+            [Problem(source, f"is not YAML: {what}{where}")], what="change set"
         ) from None
-    return parse_changeset(document, base_dir=file.parent)
+    return parse_changeset(document, base_dir=base_dir)
 
 
 def _keep_written(root: object, document: object) -> None:
@@ -354,7 +442,9 @@ def _entry(
                 files[str(repo_path)] = tuple(earlier or ()) + tuple(edits)
                 if kind != "replace":
                     set_paths.add(str(repo_path))
-    fields = {k: v for k, v in defaults.items()}
+    # An unknown default is reported once, where it is written; it must not
+    # come back from every change as an unexpected keyword argument.
+    fields = {k: v for k, v in defaults.items() if k in _REQUEST_FIELDS}
     fields.update({k: v for k, v in entry.items() if k in _REQUEST_FIELDS})
     if "repo" not in entry:
         problems.append(Problem(f"{where}.repo", "is required"))
@@ -385,6 +475,12 @@ class ChangeSetPlan:
     #: shorter than ``stages``, the rest being None
     require: tuple[Goal | None, ...] = ()
     format_version: int = FORMAT_VERSION
+    #: the requests each entry's observation took, by (repository, branch):
+    #: counted in the outcome when the plan is applied without a recheck.
+    #: Not part of the plan document or its digest (a saved plan is rechecked).
+    observed_with: Mapping[tuple[str, str], RequestCount] = attrs.field(
+        factory=dict, eq=False, repr=False
+    )
 
     def require_of(self, index: int) -> Goal | None:
         return self.require[index] if index < len(self.require) else None
@@ -476,8 +572,12 @@ def plan_changeset(
     """Observe every repository (at most ``concurrency`` at once) and plan."""
     requests = [request for stage in changeset.stages for request in stage.requests]
 
+    observed_with: dict[tuple[str, str], RequestCount] = {}
+
     def one(request: ChangeRequest) -> Plan:
-        planned = make_plan(observe(client, request), request)
+        with counting_requests() as observing:
+            planned = make_plan(observe(client, request), request)
+        observed_with[(request.repo, request.branch)] = observing.count
         if on_planned is not None:
             on_planned(planned)
         return planned
@@ -490,7 +590,9 @@ def plan_changeset(
         out.append((stage.name, tuple(plans[index : index + len(stage.requests)])))
         index += len(stage.requests)
     return ChangeSetPlan(
-        stages=tuple(out), require=tuple(stage.require for stage in changeset.stages)
+        stages=tuple(out),
+        require=tuple(stage.require for stage in changeset.stages),
+        observed_with=observed_with,
     )
 
 
@@ -700,7 +802,11 @@ def apply_changeset(
         # later stage starts, the earlier ones took their time.
         checked = recheck or index > 0
         live = [plan for plan in plans if plan.refusal is None]
-        stale = _stale(client, live, concurrency) if checked else {}
+        # The requests of each entry's latest observation: the check's, or the plan's own.
+        observing: dict[tuple[str, str], RequestCount] = {}
+        stale = _stale(client, live, concurrency, observing) if checked else {}
+        if not checked:
+            observing.update(changeset_plan.observed_with)
         when = time.monotonic() if checked or observed_at is None else observed_at
         if stale:
             stage_results = _unchecked_stage(name, plans, goals, stale)
@@ -708,7 +814,7 @@ def apply_changeset(
         else:
             stage_results = _write_stage(
                 name, plans, goals, client, keep_going, write_concurrency, when, reporter, refuse,
-                report,
+                report, observing,
             )  # fmt: skip
             results += stage_results
         short = [result for result in stage_results if not result.reached_goal]
@@ -750,6 +856,7 @@ def _write_stage(
     reporter: Callable[[str, Plan], Reporter] | None,
     refuse: Callable[[str, Plan, Goal], EntryResult],
     report: Callable[[EntryResult], EntryResult],
+    observing: Mapping[tuple[str, str], RequestCount],
 ) -> list[EntryResult]:
     """The writes of a checked stage, ``write_concurrency`` repositories at
     once. A failure stops the rest of the stage unless ``keep_going``; an
@@ -765,7 +872,10 @@ def _write_stage(
             return report(_not_run(name, plan, goal, note))
         try:
             entry_reporter = reporter(name, plan) if reporter else None
-            outcome = apply(plan, client, reporter=entry_reporter, recheck=False, observed_at=when)
+            outcome = apply(
+                plan, client, reporter=entry_reporter, recheck=False, observed_at=when,
+                observed_with=observing.get((plan.request.repo, plan.request.branch)),
+            )  # fmt: skip
             result = _applied(name, plan, goal, outcome)
         except PrplanError as error:
             result = _stopped(name, plan, goal, error)
@@ -778,18 +888,26 @@ def _write_stage(
 
 
 def _stale(
-    client: ForgeClient, plans: Sequence[Plan], concurrency: int
+    client: ForgeClient,
+    plans: Sequence[Plan],
+    concurrency: int,
+    observing: dict[tuple[str, str], RequestCount],
 ) -> dict[tuple[str, str], PrplanError]:
     """Check a stage's plans against their repositories, concurrently, empty
     plans included: "nothing to do" claims base holds the content, and base
     may have been reverted since. Keyed by (repository, branch): a set may
     change one repository on two branches. A forge error while checking is
-    that entry's failure."""
+    that entry's failure. ``observing`` gets each check's requests."""
 
     def check(plan: Plan) -> tuple[tuple[str, str], PrplanError | None]:
         key = (plan.request.repo, plan.request.branch)
         try:
-            moved = moved_facts(plan.observed, observe(client, plan.request))
+            with counting_requests() as tally:
+                try:
+                    current = observe(client, plan.request)
+                finally:
+                    observing[key] = tally.count
+            moved = moved_facts(plan.observed, current)
         except PrplanError as error:
             return key, error
         return key, StalePlanError(moved) if moved else None

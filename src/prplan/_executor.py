@@ -23,6 +23,7 @@ table's "branch already holds the change" rows are for.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from ._errors import ConflictError, NotFoundError, PrplanError, StalePlanError
 from ._integrity import check_plan
@@ -39,7 +40,7 @@ from ._plan import (
     Plan,
     ResetBranch,
 )
-from ._ports import ForgeClient
+from ._ports import ForgeClient, RequestCount, counting_requests
 from ._states import ActionKind
 
 __all__ = ["apply", "moved_facts"]
@@ -209,6 +210,7 @@ def apply(
     recheck: bool = True,
     observed_at: float | None = None,
     expect_digest: str | None = None,
+    observed_with: RequestCount | None = None,
 ) -> Outcome:
     """Apply ``plan`` through ``client``. Raises ``StalePlanError`` (writing
     nothing) if the repository moved; otherwise returns an ``Outcome``.
@@ -223,9 +225,20 @@ def apply(
     Before anything else, ``PlanIntegrityError`` (nothing read or written)
     if the plan is not what the planner derives from its own request and
     snapshot, or if ``expect_digest`` (the reviewed plan's digest, as
-    ``prplan plan`` prints it) is given and differs."""
+    ``prplan plan`` prints it) is given and differs.
+
+    ``observed_with``: the requests the plan's observation took, when this
+    call does not observe again (``recheck=False``); the outcome's
+    ``requests`` then count every request the change took."""
     check_plan(plan, expect_digest=expect_digest)
-    return _apply_checked(plan, client, reporter=reporter, recheck=recheck, observed_at=observed_at)
+    return _apply_checked(
+        plan,
+        client,
+        reporter=reporter,
+        recheck=recheck,
+        observed_at=observed_at,
+        observed_with=observed_with,
+    )
 
 
 def _apply_checked(
@@ -235,12 +248,32 @@ def _apply_checked(
     reporter: Reporter | None,
     recheck: bool,
     observed_at: float | None,
+    observed_with: RequestCount | None = None,
 ) -> Outcome:
     """``apply`` of a plan ``check_plan`` accepted. (Tests call it directly
     to run a plan cut short, as a crash would leave it.)"""
+    before = client.request_count()
+    # Count this thread's requests: other threads may share the client (a
+    # change set checks its repositories concurrently).
+    with counting_requests() as tally:
+
+        def spent() -> RequestCount:
+            own = tally.count if tally.reads or tally.writes else client.request_count() - before
+            return own + (observed_with or RequestCount())
+
+        return _apply_counted(plan, client, reporter, recheck, observed_at, spent)
+
+
+def _apply_counted(
+    plan: Plan,
+    client: ForgeClient,
+    reporter: Reporter | None,
+    recheck: bool,
+    observed_at: float | None,
+    spent: Callable[[], RequestCount],
+) -> Outcome:
     reporter = reporter or Reporter()
     repo = plan.request.repo
-    before = client.request_count()
     if plan.refusal is not None:
         outcome = Outcome(
             repo=repo,
@@ -248,6 +281,7 @@ def _apply_checked(
             plan_digest=plan.digest,
             error=plan.refusal.message,
             error_type=plan.refusal.code.value,
+            requests=spent(),
         )
         reporter.finished(outcome)
         return outcome
@@ -259,7 +293,17 @@ def _apply_checked(
         if moved:
             raise StalePlanError(moved)
     if not plan.actions:
-        outcome = Outcome(repo=repo, status=OutcomeStatus.UNCHANGED, plan_digest=plan.digest)
+        # Nothing to do still names the open pull request that carries the
+        # change (the caller's handle on it), and counts the recheck's reads.
+        open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
+        outcome = Outcome(
+            repo=repo,
+            status=OutcomeStatus.UNCHANGED,
+            plan_digest=plan.digest,
+            pull_request=open_pr.number if open_pr else None,
+            pull_request_url=open_pr.url if open_pr else "",
+            requests=spent(),
+        )
         reporter.finished(outcome)
         return outcome
     # The moment the facts were last known true: now (after the recheck), or
@@ -306,7 +350,7 @@ def _apply_checked(
         merge_sha=run.merge_sha,
         error="" if error is None else str(error),
         error_type="" if error is None else type(error).__name__,
-        requests=client.request_count() - before,
+        requests=spent(),
     )
     reporter.finished(outcome)
     return outcome

@@ -466,6 +466,41 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
             problems.append(Problem(name, "contains a NUL character"))
         elif not _encodable(value):
             problems.append(Problem(name, "is not valid Unicode text (a lone surrogate?)"))
+    problems += _pull_request_text_problems(request)
+    return problems
+
+
+#: GitHub's limits on a pull request's title and body (in characters). Past
+#: them GitHub answers 422 only when the pull request is opened: after the
+#: commit was pushed, so they are refused with the rest of the request.
+MAX_TITLE_CHARS = 256
+MAX_BODY_CHARS = 65536
+
+
+def _pull_request_text_problems(request: ChangeRequest) -> list[Problem]:
+    problems: list[Problem] = []
+    title, body = request.title, request.body
+    if isinstance(title, str) and "\x00" not in title:
+        if _CONTROL_RE.search(title):
+            problems.append(
+                Problem("title", f"{title!r} contains a control character (a newline?); "
+                        "a pull request title is one line")
+            )  # fmt: skip
+        elif len(title) > MAX_TITLE_CHARS:
+            problems.append(
+                Problem("title", f"is {len(title)} characters; GitHub allows at most {MAX_TITLE_CHARS}")
+            )  # fmt: skip
+        elif not title and isinstance(request.branch, str):
+            default = request.pr_title
+            if len(default) > MAX_TITLE_CHARS:
+                problems.append(
+                    Problem("title", f"the default title ('prplan: update <branch>') is {len(default)} "
+                            f"characters; GitHub allows at most {MAX_TITLE_CHARS}: give a shorter title")
+                )  # fmt: skip
+    if isinstance(body, str) and len(body) > MAX_BODY_CHARS:
+        problems.append(
+            Problem("body", f"is {len(body)} characters; GitHub allows at most {MAX_BODY_CHARS}")
+        )
     return problems
 
 

@@ -10,14 +10,24 @@ where the caller said, ``MergeBlocked`` when a merge is refused,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
 from ._model import CommitInfo, PathEntry, PullRequestInfo
 
-__all__ = ["Branch", "Comparison", "ForgeClient", "RequestCount"]
+__all__ = [
+    "Branch",
+    "Comparison",
+    "ForgeClient",
+    "RequestCount",
+    "RequestTally",
+    "counting_requests",
+    "record_request",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +66,47 @@ class RequestCount:
 
     def __sub__(self, other: RequestCount) -> RequestCount:
         return RequestCount(reads=self.reads - other.reads, writes=self.writes - other.writes)
+
+    def __add__(self, other: RequestCount) -> RequestCount:
+        return RequestCount(reads=self.reads + other.reads, writes=self.writes + other.writes)
+
+
+@attrs.define
+class RequestTally:
+    """Requests one thread made while ``counting_requests`` was open. A
+    client's ``request_count()`` is shared by every thread using it, so it
+    cannot say which of several concurrent observations made which request;
+    this can."""
+
+    reads: int = 0
+    writes: int = 0
+
+    @property
+    def count(self) -> RequestCount:
+        return RequestCount(reads=self.reads, writes=self.writes)
+
+
+_open_tallies = threading.local()
+
+
+@contextlib.contextmanager
+def counting_requests() -> Iterator[RequestTally]:
+    """Tally the requests this thread makes inside the block (blocks nest:
+    each open tally counts). Forge clients report through ``record_request``."""
+    stack: list[RequestTally] = _open_tallies.__dict__.setdefault("stack", [])
+    tally = RequestTally()
+    stack.append(tally)
+    try:
+        yield tally
+    finally:
+        stack.remove(tally)
+
+
+def record_request(kind: Literal["reads", "writes"]) -> None:
+    """Called by a forge client for every request it makes (in the thread
+    that makes it)."""
+    for tally in getattr(_open_tallies, "stack", ()):
+        setattr(tally, kind, getattr(tally, kind) + 1)
 
 
 @runtime_checkable

@@ -50,7 +50,7 @@ from ._observe import observe
 from ._outcome import ActionResult, Outcome, OutcomeStatus, Reporter
 from ._plan import PLAN_KEY_ENV, Plan, Review, redacted_for_review, signature_status
 from ._planner import plan as make_plan
-from ._ports import ForgeClient
+from ._ports import ForgeClient, RequestCount, counting_requests
 from ._render import DEFAULT_VIEW, View, changeset_markdown, outcome_text, plan_markdown, plan_text
 from ._review import changeset_with_review, read_review, with_review
 from ._specgen import decision_table_markdown
@@ -745,6 +745,11 @@ def _apply_changeset(
     if plan_file is not None:
         if file is not None or _given(change):
             raise Bad([Problem("--changeset", "a saved change set plan already holds its changes")])
+        if repo is not None:
+            # As for one repository's saved plan: an option the plan does not
+            # take is refused, never silently ignored.
+            raise Bad([Problem("--repo", "a saved change set plan names its own repositories; "
+                               "drop --repo (to change fewer repositories, plan a smaller set)")])  # fmt: skip
         import json
 
         key = _plan_key()
@@ -1019,10 +1024,13 @@ def apply(
             raise Bad([Problem("--repo", f"is {repo} but the plan is for {the_plan.request.repo}")])
         recheck = True
         observed_at: float | None = None
+        observed_with: RequestCount | None = None
     else:
         request = _request(repo, change)
         client = _client(local, github_url)
-        the_plan = make_plan(observe(client, request), request)
+        with counting_requests() as observing:
+            the_plan = make_plan(observe(client, request), request)
+        observed_with = observing.count  # the outcome counts the observation too
         recheck = False  # planned just now; compare-and-swap guards every write
         observed_at = time.monotonic()  # before any prompt: the wait counts
     if fmt != "json":
@@ -1042,7 +1050,7 @@ def apply(
     try:
         outcome = apply_plan(
             the_plan, client, reporter=_Both(*reporters), recheck=recheck,
-            observed_at=observed_at, expect_digest=expect_digest,
+            observed_at=observed_at, expect_digest=expect_digest, observed_with=observed_with,
         )  # fmt: skip
     except InvalidRequestError as error:  # not the derived plan, or not the reviewed one
         raise Bad([_in_plan(None, p) for p in error.problems]) from None

@@ -21,9 +21,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ._errors import RefusedError
+from ._errors import InvalidRequestError, Problem, RefusedError
 from ._executor import apply
-from ._model import ChangeRequest
+from ._model import _CONTROL_RE, ChangeRequest
 from ._observe import observe
 from ._outcome import Outcome
 from ._planner import plan
@@ -87,6 +87,8 @@ def add_or_modify_files(
     """Put ``files`` into ``repo`` via ``branch_name`` (and a pull request when
     ``create_pr``; merged when ``automerge``). Returns the ``Outcome`` (the
     legacy function returned None; callers that ignore it are unaffected).
+    When there is nothing to do, ``outcome.pull_request`` is still the open
+    pull request that carries the change (None when none is open).
 
     Raises ``InvalidRequestError`` for bad arguments, ``RefusedError`` when
     prplan will not act (the refusal says why), ``StalePlanError`` if the
@@ -97,6 +99,15 @@ def add_or_modify_files(
     make (a human's work on the pull request): that is a refusal unless
     ``merge_foreign_commits=True`` (prplan's only addition to the signature).
     """
+    if not isinstance(identity, str) or _CONTROL_RE.search(identity):
+        # It goes into the pull request title: a newline would split it.
+        raise InvalidRequestError(
+            [
+                Problem(
+                    "identity", f"{identity!r} must be one line of text, without control characters"
+                )
+            ]
+        )
     source = _source_commit(commit_store)
     title = f"{identity}: update {repo.name}"
     message = f"{title}\n\nSource commit: {source}" if source else title

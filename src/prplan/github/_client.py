@@ -69,7 +69,7 @@ from .._errors import (
     scrub_secret,
 )
 from .._model import CommitInfo, PathEntry, PathKind, PullRequestInfo, entry_for, seal_message
-from .._ports import Branch, Comparison, RequestCount
+from .._ports import Branch, Comparison, RequestCount, record_request
 
 __all__ = ["GitHubClient", "DEFAULT_API_URL", "TOKEN_VARIABLES", "TokenWarning", "token_from_env"]
 
@@ -97,8 +97,10 @@ class _Counter:
         with self._lock:
             if (verb or "GET").upper() in _READS:
                 self.reads += 1
+                record_request("reads")
             else:
                 self.writes += 1
+                record_request("writes")
 
 
 class _CountingRetry(GithubRetry):

@@ -35,6 +35,7 @@ import sqlite3
 import stat
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -68,7 +69,7 @@ from .._model import (
     repo_problems,
     seal_message,
 )
-from .._ports import Branch, Comparison, RequestCount
+from .._ports import Branch, Comparison, RequestCount, record_request
 
 __all__ = ["LocalForge", "HUMAN", "TreeEntry", "TreeInput", "ChangedFile"]
 
@@ -217,6 +218,7 @@ def _counted(kind: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
             self = args[0]
             with self._lock:  # type: ignore[attr-defined]
                 self._counts[kind] += 1  # type: ignore[attr-defined]
+                record_request(kind)  # type: ignore[arg-type]
                 return method(*args, **kwargs)
 
         return wrapper
@@ -236,6 +238,13 @@ def _ref_locked(repo: str, branch: str) -> ConflictError:
         "'.lock' file exists); nothing was changed. Run prplan again; if this persists and "
         "no git process is running, remove that stale lock file from the forge directory."
     )
+
+
+def _close_storage(repos: dict[str, BaseRepo], db: sqlite3.Connection) -> None:
+    for git in repos.values():
+        git.close()
+    repos.clear()
+    db.close()
 
 
 class LocalForge:
@@ -283,6 +292,16 @@ class LocalForge:
                 if column not in present:
                     self._db.execute(statement)
         self._lock.db = self._db
+        # Close the git repositories and the database when the forge is
+        # collected, or at interpreter exit at the latest: dulwich's packs
+        # left to their own ``__del__`` during shutdown print tracebacks.
+        self._finalizer = weakref.finalize(self, _close_storage, self._repos, self._db)
+
+    def __enter__(self) -> LocalForge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _now(self) -> float:
         return float(self._clock())
@@ -309,7 +328,9 @@ class LocalForge:
         return self._lock
 
     def close(self) -> None:
-        self._db.close()
+        """Close the database and every git repository opened (their pack
+        files). Idempotent; a closed forge answers no more calls."""
+        self._finalizer()
 
     # --- storage helpers -----------------------------------------------------------
 
