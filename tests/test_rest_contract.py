@@ -150,6 +150,13 @@ def test_trees_git_would_refuse_are_422_naming_every_entry(
         {"path": "t", "mode": "100644", "type": "tree", "content": "x"},
         {"path": "s", "mode": "100644", "type": "blob", "sha": "not-a-sha"},
         {"path": "n", "mode": "100644", "type": "blob"},
+        # Names Windows or macOS open as .git, and .gitmodules as a link (git fsck's hasDotgit, gitmodulesSymlink).
+        {"path": ".git /x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": ".git./x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": "git~1/config", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": "GIT~1/x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": ".git\u200c/x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": ".gitmodules", "mode": "120000", "type": "blob", "content": "x"},
     ]
     refs = forge.refs(REPO)
     answer = _raw(served, "POST", "/git/trees", {"base_tree": base_tree, "tree": bad})

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from ._errors import InvalidRequestError, Problem
+from ._gitpaths import is_dotgit
 
 __all__ = [
     "MergeMethod",
@@ -270,8 +271,8 @@ def path_problems(field: str, path: object) -> list[Problem]:
             why = "contains '..'; paths must stay inside the repository"
         elif any(part in {"", "."} for part in parts):
             why = "is not normalised (empty or '.' component, or trailing '/')"
-        elif any(part.lower() == ".git" for part in parts):
-            why = "has a '.git' component; prplan never writes git's own files"
+        elif any(is_dotgit(part) for part in parts):
+            why = "has a '.git' component (or a name a file system opens as .git, like git~1); prplan never writes git's own files"
     if why is None:
         return []
     return [Problem(field, f"path {path!r} {why}")]

@@ -58,6 +58,7 @@ from .._errors import (
     NotFoundError,
     Problem,
 )
+from .._gitpaths import is_dotgit, is_dotgitmodules
 from .._model import (
     CommitInfo,
     PathEntry,
@@ -1385,8 +1386,10 @@ _HEX_SHA = re.compile(r"[0-9a-f]{40}")
 def tree_path_problem(path: str) -> str | None:
     """Why git would refuse ``path`` in a tree (``git fsck``, ``verify_path``):
     an empty, ``.`` or ``..`` component (so no leading, trailing or double
-    ``/``), a ``.git`` component in any case, a NUL, or text that is not
-    UTF-8. None if it is fine."""
+    ``/``), a component some file system opens as ``.git`` (``.GIT``,
+    ``.git.``, ``git~1``...: see ``_gitpaths``), a NUL, or text that is not
+    UTF-8. None if it is fine. Backslashes, spaces and newlines are legal
+    in git paths on the platforms the forge runs on, so they are kept."""
     if not path:
         return "is empty"
     try:
@@ -1400,8 +1403,11 @@ def tree_path_problem(path: str) -> str | None:
         return "has an empty component (a leading, trailing or double '/')"
     if any(part in {".", ".."} for part in parts):
         return "has a '.' or '..' component; give it relative to the tree's root, normalised"
-    if any(part.lower() == ".git" for part in parts):
-        return "has a '.git' component, which git refuses to check out"
+    if any(is_dotgit(part) for part in parts):
+        return (
+            "has a component that a file system opens as '.git' (.git in any case, "
+            "with trailing dots or spaces, git~1), which git refuses to check out"
+        )
     return None
 
 
@@ -1418,6 +1424,13 @@ def tree_input_problems(index: int, entry: TreeInput) -> list[Problem]:
             Problem(
                 f"{where}.mode",
                 f"{entry.mode:o} is not one of 100644, 100755, 120000, 040000, 160000",
+            )
+        )
+    if why is None and entry.mode == _SYMLINK and is_dotgitmodules(entry.path.split("/")[-1]):
+        problems.append(
+            Problem(
+                f"{where}.path",
+                f"{entry.path!r} is .gitmodules as a symbolic link, which git refuses",
             )
         )
     if entry.content is not None and entry.sha is not None:
