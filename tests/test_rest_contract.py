@@ -272,3 +272,33 @@ def test_refs_git_or_github_would_refuse_are_422(driven: tuple[Served, Github], 
     assert answer.status_code == 422, answer.text
     assert served.forge.refs(REPO) == refs
     assert served.violations == []
+
+
+def test_numbers_and_names_the_forge_cannot_hold_are_4xx_not_500(
+    driven: tuple[Served, Github],
+) -> None:
+    served, _ = driven
+    forge = served.forge
+    main = forge.branches(REPO)["main"]
+    # A pull request number past SQLite's integers does not exist (404), for every verb.
+    huge = "99999999999999999999999"
+    for method, path in (("GET", f"/pulls/{huge}"), ("PATCH", f"/pulls/{huge}"),
+                         ("PUT", f"/pulls/{huge}/merge"), ("GET", f"/pulls/{huge}/files")):  # fmt: skip
+        answer = _raw(served, method, path, {"title": "x"} if method == "PATCH" else {})
+        assert answer.status_code == 404, (method, path, answer.text)
+    # A branch name where a tree sha goes names its commit's tree, as on GitHub;
+    # revision syntax git understands but GitHub does not is 404.
+    by_name = _raw(served, "GET", "/git/trees/main?recursive=1")
+    by_sha = _raw(served, "GET", f"/git/trees/{main}?recursive=1")
+    assert by_name.status_code == 200 and by_name.json() == by_sha.json()
+    for revision in ("HEAD~1", "main:apps", "main^{tree}"):
+        assert _raw(served, "GET", f"/git/trees/{revision}").status_code == 404, revision
+    # A ref under an existing branch, or too long for a file, is GitHub's 422.
+    refs = forge.refs(REPO)
+    for ref in ("refs/heads/main/sub", "refs/heads/" + "a" * 5000):
+        answer = _raw(served, "POST", "/git/refs", {"ref": ref, "sha": main})
+        assert answer.status_code == 422, answer.text[:200]
+    assert forge.refs(REPO) == refs
+    # GitHub answers 404 for a missing pull request on every verb, though its
+    # description documents 404 for some only: those are the sole deviations.
+    assert all(" 404: status 404 not documented" in v for v in served.violations), served.violations

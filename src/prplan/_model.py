@@ -219,6 +219,11 @@ def repo_problems(field: str, value: object) -> list[Problem]:
     return problems
 
 
+#: The longest branch name accepted, in UTF-8 bytes: a file name's limit on
+#: most file systems (git keeps each ref in a file named after it).
+MAX_BRANCH_BYTES = 255
+
+
 def branch_problems(field: str, value: object) -> list[Problem]:
     """git check-ref-format rules for a branch name (as ``refs/heads/<value>``)."""
     if not isinstance(value, str):
@@ -246,6 +251,9 @@ def branch_problems(field: str, value: object) -> list[Problem]:
         why = "starts with '-'"
     elif any(part.startswith(".") or part.endswith(".lock") for part in value.split("/")):
         why = "has a component starting with '.' or ending with '.lock'"
+    elif len(value.encode("utf-8")) > MAX_BRANCH_BYTES:
+        # A ref is a file on the forge's disk: longer names cannot be stored.
+        why = f"is longer than {MAX_BRANCH_BYTES} bytes"
     if why is None:
         return []
     return [Problem(field, f"{value!r} is not a valid git branch name: {why}")]

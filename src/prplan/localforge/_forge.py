@@ -106,6 +106,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_open_pull
 """
 
 _FILE_MODE = 0o100644
+#: The largest pull request number SQLite can store (a signed 64-bit integer).
+_MAX_NUMBER = 2**63 - 1
 _EXECUTABLE = 0o100755
 HUMAN = "A Human <human@example.com>"
 
@@ -393,6 +395,8 @@ class LocalForge:
         """Compare-and-swap a branch (``expected=None``: it must not exist),
         then let open pull requests from it follow."""
         refs = self._git(repo).refs
+        if expected is None:
+            self._check_ref_is_free(repo, _ref(branch).decode())
         try:
             if expected is None:  # "expected absent" means absent: never overwrite
                 ok = refs.add_if_new(_ref(branch), new.encode())
@@ -415,7 +419,22 @@ class LocalForge:
             )
             refs[f"refs/pull/{row['number']}/head".encode()] = new.encode()
 
+    def _check_ref_is_free(self, repo: str, ref: str) -> None:
+        """A new ref cannot sit under an existing ref (``heads/main/sub``
+        beside ``heads/main``) or over one: on disk a ref is a file, and a
+        file cannot be a directory too. git and GitHub refuse it (422)."""
+        for existing in self._git(repo).refs.allkeys():
+            name = existing.decode("utf-8", "replace")
+            if name.startswith(ref + "/") or ref.startswith(name + "/"):
+                raise ForgeError(
+                    f"{repo}: cannot create {ref!r}: it clashes with the existing {name!r} "
+                    "(a ref cannot be both a name and a directory of names)",
+                    status=422,
+                )
+
     def _pull(self, repo: str, number: int) -> sqlite3.Row:
+        if not 0 < number <= _MAX_NUMBER:  # SQLite holds no such number: no such pull request
+            raise NotFoundError(f"{repo}: no pull request #{number}")
         row = self._db.execute(
             "SELECT * FROM pulls WHERE repo = ? AND number = ?", (repo, number)
         ).fetchone()
@@ -862,6 +881,8 @@ class LocalForge:
 
     @_locked
     def git_object(self, repo: str, sha: str) -> Blob | Tree | GitCommit:
+        if not _HEX_SHA.fullmatch(sha):  # a ref or revision (main, HEAD~1) names no object here
+            raise NotFoundError(f"{repo}: no object {sha}")
         try:
             obj = self._git(repo).object_store[sha.encode()]
         except (KeyError, ValueError):
@@ -1048,6 +1069,9 @@ class LocalForge:
                 raise ForgeError("Reference already exists", status=422)
             self._set_branch(repo, ref[len("refs/heads/") :], sha, expected=None)
             return
+        if ref in self.refs(repo):
+            raise ForgeError("Reference already exists", status=422)
+        self._check_ref_is_free(repo, ref)
         if not self._git(repo).refs.add_if_new(ref.encode(), sha.encode()):
             raise ForgeError("Reference already exists", status=422)
 

@@ -242,6 +242,11 @@ class _ReceivePack(ReceivePackHandler):  # type: ignore[misc]
                 return b"the pushed object is missing"
             if not isinstance(commit, GitCommit):
                 return b"a branch must point at a commit"
+            if old_sha == _ZERO:
+                try:
+                    self.forge._check_ref_is_free(self.repo_name, ref)
+                except ForgeError as error:
+                    return str(error).encode("utf-8", "replace")
             missing = self._missing_history(new_sha)
             if missing is not None:
                 return (
@@ -684,6 +689,7 @@ class ForgeApp:
 
     def _h_tree(self, request: Request, urls: Urls, owner: str, name: str, sha: str) -> Answer:
         repo, _ = self._target(owner, name)
+        sha = self.forge.branches(repo).get(sha, sha)  # GitHub takes a branch name here too
         if not isinstance(self.forge.git_object(repo, sha), Tree | GitCommit):
             raise _Fail(422, f"{sha} is not a tree")
         recursive = request.args.get("recursive", "") not in {"", "0", "false"}
