@@ -69,7 +69,7 @@ class World:
     def valid_body(self, endpoint: str) -> dict[str, Any]:
         """A body the endpoint accepts, for mutating one field at a time."""
         tree_entry = {"path": "x.txt", "mode": "100644", "type": "blob", "content": "x"}
-        person = {"name": "A", "email": "a@example.com"}
+        person = {"name": "A", "email": "a@example.com", "date": "2020-01-02T03:04:05+02:00"}
         return {
             "create_ref": {"ref": "refs/heads/new", "sha": self.main},
             "update_ref": {"sha": self.feature, "force": True},

@@ -336,15 +336,26 @@ class LocalForge:
         return str(obj.id.decode())
 
     def _new_commit(
-        self, repo: str, tree: bytes, parents: Sequence[str], message: str, author: bytes
+        self,
+        repo: str,
+        tree: bytes,
+        parents: Sequence[str],
+        message: str,
+        author: bytes,
+        *,
+        author_date: tuple[int, int] | None = None,
+        commit_date: tuple[int, int] | None = None,
     ) -> str:
+        """A commit made now, unless dates are given: (epoch seconds, offset
+        in seconds east of UTC) for its author and its committer."""
         commit = GitCommit()
         commit.tree = tree
         commit.parents = [p.encode() for p in parents]
         commit.author = author
         commit.committer = self._user if author != self._user else author
-        commit.author_time = commit.commit_time = int(self._clock())
-        commit.author_timezone = commit.commit_timezone = 0
+        now = (int(self._clock()), 0)
+        commit.author_time, commit.author_timezone = author_date or now
+        commit.commit_time, commit.commit_timezone = commit_date or now
         commit.encoding = b"UTF-8"
         commit.message = message.encode("utf-8")
         return self._store(repo, commit)
@@ -1034,13 +1045,25 @@ class LocalForge:
         tree: str,
         parents: Sequence[str],
         author: str | None = None,
+        author_date: tuple[int, int] | None = None,
+        commit_date: tuple[int, int] | None = None,
     ) -> str:
+        """A commit of ``tree``; dates are (epoch seconds, offset in seconds),
+        now when not given."""
         if not isinstance(self.git_object(repo, tree), Tree):
             raise ForgeError(f"{repo}: {tree} is not a tree", status=422)
         for parent in parents:
             self._commit(repo, parent)
         who = author.encode() if author else self._user
-        return self._new_commit(repo, tree.encode(), list(parents), message, who)
+        return self._new_commit(
+            repo,
+            tree.encode(),
+            list(parents),
+            message,
+            who,
+            author_date=author_date,
+            commit_date=commit_date,
+        )
 
     @_locked
     def refs(self, repo: str, prefix: str = "refs/") -> dict[str, str]:
