@@ -35,7 +35,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -1200,12 +1200,16 @@ class LocalForge:
         *,
         default_branch: str = "main",
         message: str = "Initial commit",
+        executable: Collection[str] = (),
     ) -> str:
         """Create a repository with one initial commit of ``files`` on
-        ``default_branch``; returns that commit's sha."""
+        ``default_branch``; returns that commit's sha. The paths in
+        ``executable`` are committed 100755, the others 100644."""
         problems = repo_problems("repo", repo) + branch_problems("default_branch", default_branch)
         for path in files or {}:
             problems += path_problems(f"files[{path!r}]", path)
+        for path in set(executable) - set(files or {}):
+            problems.append(Problem("executable", f"{path!r} is not one of the files"))
         if problems:
             raise InvalidRequestError(problems)
         if self._db.execute("SELECT 1 FROM repos WHERE name = ?", (repo,)).fetchone():
@@ -1224,7 +1228,11 @@ class LocalForge:
         empty = Tree()
         self._store(repo, empty)
         changes = [
-            (path.encode(), _FILE_MODE, self._store(repo, Blob.from_string(_bytes(c))).encode())
+            (
+                path.encode(),
+                _EXECUTABLE if path in executable else _FILE_MODE,
+                self._store(repo, Blob.from_string(_bytes(c))).encode(),
+            )
             for path, c in sorted((files or {}).items())
         ]
         tree = commit_tree_changes(git.object_store, empty.id, changes)
