@@ -39,7 +39,7 @@ from ._changeset import (
     plan_changeset,
 )
 from ._demo import run_demo
-from ._errors import InvalidRequestError, Problem, PrplanError, StalePlanError
+from ._errors import InvalidRequestError, Problem, PrplanError, StalePlanError, mask_url_credentials
 from ._executor import apply as apply_plan
 from ._integrity import check_plan, normalise_digest
 from ._lifecycle import mermaid
@@ -1218,5 +1218,6 @@ def main() -> None:
             click.echo(f"error: {problem.field}: {problem.message}", err=True)
         sys.exit(EXIT["error"])
     except PrplanError as error:
-        click.echo(f"error: {error}", err=True)
+        # Whatever raised it, a URL's user-info (a password, a token) is not shown.
+        click.echo(f"error: {mask_url_credentials(str(error))}", err=True)
         sys.exit(EXIT["error"])
