@@ -34,6 +34,48 @@ def test_create_repo_from_a_directory(tmp_path: Path) -> None:
     assert forge.files("acme/deploy", "trunk") == {"apps/api/values.yaml": b"tag: 1\n"}
 
 
+def _modes(forge: prplan.LocalForge, repo: str, branch: str) -> dict[str, int]:
+    commit = forge.git_object(repo, forge.branches(repo)[branch])
+    tree = commit.tree.decode()  # type: ignore[union-attr]
+    return {e.path: e.mode for e in forge.git_tree_entries(repo, tree, recursive=True) if e.type == "blob"}  # fmt: skip
+
+
+def test_create_repo_keeps_the_executable_bit_of_each_file(tmp_path: Path) -> None:
+    source = tmp_path / "seed"
+    (source / "bin").mkdir(parents=True)
+    (source / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (source / "run.sh").chmod(0o755)
+    (source / "bin" / "x.json").write_text("{}\n")
+    (source / "bin" / "x.json").chmod(
+        0o744
+    )  # executable by its owner only: still executable to git
+    (source / "README.md").write_text("# seed\n")
+    (source / "README.md").chmod(0o644)
+    result = CliRunner().invoke(
+        cli, ["forge", "create-repo", "acme/tools", "--data", str(tmp_path / "forge"), "--from", str(source)]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    assert _modes(forge, "acme/tools", "main") == {
+        "run.sh": 0o100755, "bin/x.json": 0o100755, "README.md": 0o100644,
+    }  # fmt: skip
+
+
+def test_create_repo_refuses_a_symlink_out_of_the_directory(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cr3t\n")
+    source = tmp_path / "seed"
+    source.mkdir()
+    (source / "a.txt").write_text("a\n")
+    (source / "leak.txt").symlink_to(secret)
+    result = CliRunner().invoke(
+        cli, ["forge", "create-repo", "acme/leak", "--data", str(tmp_path / "forge"), "--from", str(source)]
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "leak.txt is a symbolic link" in result.output and "s3cr3t" not in result.output
+    assert "acme/leak" not in prplan.LocalForge.open(tmp_path / "forge").repositories()
+
+
 def test_create_repo_rejects_a_bad_name_naming_it(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["forge", "create-repo", "not-a-repo", "--data", str(tmp_path / "f")]

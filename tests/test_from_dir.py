@@ -90,3 +90,28 @@ def test_every_link_is_reported_at_once(forge_dir: Path, tree: Path, tmp_path: P
     lines = [line for line in output.splitlines() if "symbolic link" in line]
     assert code == 1 and len(lines) == 2, output
     assert json.dumps(SECRET)[1:-1] not in output
+
+
+def test_modes_are_the_repositorys_not_the_directorys(tmp_path: Path) -> None:
+    """As documented for --from-dir: content only. An executable file in the
+    repository stays 100755; a new file is 100644 even if executable here."""
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    forge.create_repo(REPO, {"run.sh": "#!/bin/sh\n"}, executable={"run.sh"})
+    forge.close()
+    root = tmp_path / "in"
+    root.mkdir()
+    for name in ("run.sh", "newexec.sh"):
+        (root / name).write_text("#!/bin/sh\necho changed\n")
+    (root / "run.sh").chmod(0o644)
+    (root / "newexec.sh").chmod(0o755)
+    result = CliRunner().invoke(
+        cli,
+        ["apply", "--repo", REPO, "--local", str(tmp_path / "forge"), "--branch", "b",
+         "--from-dir", str(root), "--no-create-pr", "--yes"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    commit = forge.git_object(REPO, forge.branches(REPO)["b"])
+    entries = forge.git_tree_entries(REPO, commit.tree.decode(), recursive=True)  # type: ignore[union-attr]
+    assert {e.path: e.mode for e in entries} == {"run.sh": 0o100755, "newexec.sh": 0o100644}
+    assert forge.read_file(REPO, "b", "newexec.sh") == b"#!/bin/sh\necho changed\n"

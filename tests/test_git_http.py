@@ -177,3 +177,62 @@ def test_a_broken_git_stream_is_a_client_error(forge_server: ForgeServer) -> Non
                                    headers={"Content-Type": f"application/x-{service}-request"})  # fmt: skip
             assert answer.status_code < 500, (service, garbage, answer.status_code)
     assert forge.refs(REPO) == refs
+
+
+#: Tree paths that look harmless but that some file system git supports opens
+#: as ``.git`` (or ``.gitmodules``, for a link), beside ones that are fine.
+DISGUISED_PATHS = [
+    (".git /x", "100644"), (".git./x", "100644"), (".git:x", "100644"), ("git~1/config", "100644"),
+    ("GIT~1/x", "100644"), (".git\u200c/x", "100644"), ("a\\.git\\x", "100644"),
+    (".gitmodules", "120000"), ("sub/gitmod~1", "120000"), ("x/.gitmodules.", "120000"),
+    ("a\\b", "100644"), ("a\nb", "100644"), (" ", "100644"), (".gitx/y", "100644"),
+    (".gitmodules", "100644"), ("git~2/x", "100644"), ("sub/.gitignore", "120000"),
+]  # fmt: skip
+
+
+def _git_fsck_refuses(tmp_path: Path, path: str, mode: str) -> bool:
+    """Does ``git fsck --strict`` (what GitHub runs on what it receives)
+    refuse a repository whose one commit holds ``path``?"""
+    from dulwich.object_store import commit_tree_changes
+    from dulwich.objects import Blob, Commit, Tree
+    from dulwich.repo import Repo
+
+    where = tmp_path / f"fsck-{abs(hash((path, mode)))}.git"
+    repo = Repo.init_bare(str(where), mkdir=True)
+    blob, empty = Blob.from_string(b"x"), Tree()
+    repo.object_store.add_objects([(blob, None), (empty, None)])
+    commit = Commit()
+    commit.tree = commit_tree_changes(repo.object_store, empty.id, [(path.encode(), int(mode, 8), blob.id)])  # fmt: skip
+    commit.author = commit.committer = b"A <a@example.com>"
+    commit.author_time = commit.commit_time = 1_700_000_000
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = b"m\n"
+    repo.object_store.add_object(commit)
+    repo.refs[b"refs/heads/main"] = commit.id
+    return _run_git(f"--git-dir={where}", "fsck", "--strict", "--no-dangling").returncode != 0
+
+
+def test_the_forge_refuses_exactly_the_tree_paths_git_fsck_refuses(
+    forge_server: ForgeServer, tmp_path: Path
+) -> None:
+    """Each path is 422 when git's fsck refuses it; each path accepted clones."""
+    import requests
+
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    forge.create_repo(REPO, {"a.txt": "a\n"})
+    Served(forge_server, forge, token=None)
+    api = f"{forge_server.api_url}/repos/{REPO}"
+    for index, (path, mode) in enumerate(DISGUISED_PATHS):
+        entry = {"path": path, "mode": mode, "type": "blob", "content": "x"}
+        answer = requests.post(f"{api}/git/trees", json={"tree": [entry]}, timeout=10)
+        refused_by_git = _git_fsck_refuses(tmp_path, path, mode)
+        assert answer.status_code == (422 if refused_by_git else 201), (path, mode, answer.text)
+        if answer.status_code != 201:
+            assert repr(path) in answer.json()["errors"][0]["message"]
+            continue
+        commit = requests.post(f"{api}/git/commits", timeout=10,
+                               json={"message": "m", "tree": answer.json()["sha"], "parents": []})  # fmt: skip
+        branch = f"accepted-{index}"
+        requests.post(f"{api}/git/refs", json={"ref": f"refs/heads/{branch}", "sha": commit.json()["sha"]}, timeout=10)  # fmt: skip
+        _git("clone", "-q", "-b", branch, f"{forge_server.url}/{REPO}.git", str(tmp_path / branch))
+    _git(f"--git-dir={tmp_path / 'forge' / 'repos' / 'acme' / 'app.git'}", "fsck", "--strict")

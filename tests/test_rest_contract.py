@@ -150,6 +150,13 @@ def test_trees_git_would_refuse_are_422_naming_every_entry(
         {"path": "t", "mode": "100644", "type": "tree", "content": "x"},
         {"path": "s", "mode": "100644", "type": "blob", "sha": "not-a-sha"},
         {"path": "n", "mode": "100644", "type": "blob"},
+        # Names Windows or macOS open as .git, and .gitmodules as a link (git fsck's hasDotgit, gitmodulesSymlink).
+        {"path": ".git /x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": ".git./x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": "git~1/config", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": "GIT~1/x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": ".git\u200c/x", "mode": "100644", "type": "blob", "content": "x"},
+        {"path": ".gitmodules", "mode": "120000", "type": "blob", "content": "x"},
     ]
     refs = forge.refs(REPO)
     answer = _raw(served, "POST", "/git/trees", {"base_tree": base_tree, "tree": bad})
@@ -213,6 +220,36 @@ def test_valid_trees_of_every_mode_still_work(driven: tuple[Served, Github]) -> 
         ("POST", "/git/commits", b"[" * 100_000 + b"]" * 100_000),
         ("POST", "/git/commits", b'{"message": ' * 50_000 + b"1" + b"}" * 50_000),
         ("POST", "/git/blobs", {"content": "x", "encoding": ["base64"]}),
+        # Not base64 (GitHub refuses it; it used to store an empty blob).
+        ("POST", "/git/blobs", {"content": "!!!", "encoding": "base64"}),
+        ("POST", "/git/blobs", {"content": "eA=", "encoding": "base64"}),
+        ("PUT", "/contents/new.txt", {"message": "m", "content": "!!!"}),
+        # Dates git cannot write (they used to be dropped silently), and a NUL in a message.
+        *[
+            (
+                "POST",
+                "/git/commits",
+                {
+                    "message": "m",
+                    "tree": "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+                    "author": {"name": "A", "email": "a@x", "date": date},
+                },
+            )
+            for date in (
+                "99999-01-01T00:00:00Z",
+                "2020-01-01T00:00:00+99:00",
+                "1000-01-01T00:00:00Z",
+                "yesterday",
+                "2020-13-45T99:00:00Z",
+                1577836800,
+            )
+        ],
+        (
+            "POST",
+            "/git/commits",
+            {"message": "m\u0000x", "tree": "4b825dc642cb6eb9a060e54bf8d69288fbee4904"},
+        ),
+        ("PUT", "/contents/new.txt", {"message": "m\u0000x", "content": "eA=="}),
         ("POST", "/git/refs", {"ref": "refs/heads/x", "sha": "main"}),
         ("PATCH", "/git/refs/heads/main", {"sha": "z" * 40}),
         ("PATCH", "/git/refs/heads/main", {"sha": "0" * 40, "force": "yes"}),
@@ -264,4 +301,55 @@ def test_refs_git_or_github_would_refuse_are_422(driven: tuple[Served, Github], 
     answer = _raw(served, "POST", "/git/refs", {"ref": ref, "sha": refs["refs/heads/main"]})
     assert answer.status_code == 422, answer.text
     assert served.forge.refs(REPO) == refs
+    assert served.violations == []
+
+
+def test_numbers_and_names_the_forge_cannot_hold_are_4xx_not_500(
+    driven: tuple[Served, Github],
+) -> None:
+    served, _ = driven
+    forge = served.forge
+    main = forge.branches(REPO)["main"]
+    # A pull request number past SQLite's integers does not exist (404), for every verb.
+    huge = "99999999999999999999999"
+    for method, path in (("GET", f"/pulls/{huge}"), ("PATCH", f"/pulls/{huge}"),
+                         ("PUT", f"/pulls/{huge}/merge"), ("GET", f"/pulls/{huge}/files")):  # fmt: skip
+        answer = _raw(served, method, path, {"title": "x"} if method == "PATCH" else {})
+        assert answer.status_code == 404, (method, path, answer.text)
+    # A branch name where a tree sha goes names its commit's tree, as on GitHub;
+    # revision syntax git understands but GitHub does not is 404.
+    by_name = _raw(served, "GET", "/git/trees/main?recursive=1")
+    by_sha = _raw(served, "GET", f"/git/trees/{main}?recursive=1")
+    assert by_name.status_code == 200 and by_name.json() == by_sha.json()
+    for revision in ("HEAD~1", "main:apps", "main^{tree}"):
+        assert _raw(served, "GET", f"/git/trees/{revision}").status_code == 404, revision
+    # A ref under an existing branch, or too long for a file, is GitHub's 422.
+    refs = forge.refs(REPO)
+    for ref in ("refs/heads/main/sub", "refs/heads/" + "a" * 5000):
+        answer = _raw(served, "POST", "/git/refs", {"ref": ref, "sha": main})
+        assert answer.status_code == 422, answer.text[:200]
+    assert forge.refs(REPO) == refs
+    # GitHub answers 404 for a missing pull request on every verb, though its
+    # description documents 404 for some only: those are the sole deviations.
+    assert all(" 404: status 404 not documented" in v for v in served.violations), served.violations
+
+
+def test_blob_base64_and_commit_dates_are_taken_as_given(driven: tuple[Served, Github]) -> None:
+    """Wrapped base64 (as MIME tools write it) decodes whole; an author's and
+    committer's dates are kept, with their offsets."""
+    served, gh = driven
+    wrapped = base64.encodebytes(b"x" * 100).decode()  # lines of 76 characters
+    blob = _raw(served, "POST", "/git/blobs", {"content": wrapped, "encoding": "base64"})
+    assert blob.status_code == 201
+    assert served.forge.read_blob(REPO, blob.json()["sha"]) == b"x" * 100
+    empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+    when = {"author": {"name": "A", "email": "a@example.com", "date": "2020-01-02T03:04:05+02:00"},
+            "committer": {"name": "C", "email": "c@example.com", "date": "2021-06-07T08:09:10Z"}}  # fmt: skip
+    made = _raw(served, "POST", "/git/commits", {"message": "m", "tree": empty_tree, **when})
+    assert made.status_code == 201, made.text
+    commit = gh.get_repo(REPO).get_git_commit(made.json()["sha"])
+    assert commit.author.date.isoformat() == "2020-01-02T01:04:05+00:00"
+    assert commit.committer.date.isoformat() == "2021-06-07T08:09:10+00:00"
+    git_commit = served.forge.git_object(REPO, made.json()["sha"])
+    assert git_commit.author_timezone == 7200  # type: ignore[union-attr]
     assert served.violations == []

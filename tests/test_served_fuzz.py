@@ -35,7 +35,10 @@ TOKEN = "ghp_fuzzTOKEN0123456789abcdef"
 #: Values a client can put where a field is expected: wrong types, empty,
 #: hostile text (a lone surrogate is valid JSON but not storable text).
 HOSTILE: list[Any] = [None, True, 0, -1, 10**30, 1.5, "", "\ud800", "..", ".git/config",
-                      "x" * 5000, "a\x00b", [], ["x"], {}, {"name": "n"}]  # fmt: skip
+                      "x" * 5000, "a\x00b", [], ["x"], {}, {"name": "n"},
+                      # a ref under an existing branch, over one, and names too long for a disk
+                      "refs/heads/main/sub", "refs/heads/feature/x", "refs/heads", "refs/heads/" + "a" * 5000,
+                      "refs/heads/" + "/".join(["b" * 200] * 30), "main", "HEAD~1"]  # fmt: skip
 
 #: Whole bodies that are not a JSON object of fields.
 BAD_BODIES: list[bytes] = [
@@ -66,7 +69,7 @@ class World:
     def valid_body(self, endpoint: str) -> dict[str, Any]:
         """A body the endpoint accepts, for mutating one field at a time."""
         tree_entry = {"path": "x.txt", "mode": "100644", "type": "blob", "content": "x"}
-        person = {"name": "A", "email": "a@example.com"}
+        person = {"name": "A", "email": "a@example.com", "date": "2020-01-02T03:04:05+02:00"}
         return {
             "create_ref": {"ref": "refs/heads/new", "sha": self.main},
             "update_ref": {"sha": self.feature, "force": True},
@@ -101,6 +104,14 @@ class World:
             for converter in ("", "path:", "int:"):
                 out = out.replace(f"<{converter}{key}>", value)
         return out
+
+
+#: Values for every path parameter: traversal, bad escapes, numbers no
+#: database holds, ref names and revision syntax where a sha goes, names too
+#: long for a file system.
+PATH_VALUES = ["..", ".git/config", "%00", "%ff%fe", "x" * 300, "-1", "0" * 40, "a/../b",
+               "99999999999999999999999", str(2**63), "main", "HEAD", "HEAD~1", "main:dir",
+               "main^{tree}", "heads/main/sub", "x" * 5000, "/".join(["y" * 250] * 20)]  # fmt: skip
 
 
 def _routes() -> list[tuple[str, str, str]]:
@@ -188,7 +199,7 @@ def test_every_route_refuses_a_catalogue_of_malformed_input(method: str, rule: s
     for name in ("owner", "name", "branch", "ref", "sha", "path", "basehead", "number"):
         if f"{name}>" not in rule:
             continue
-        for value in ("..", ".git/config", "%00", "%ff%fe", "x" * 300, "-1", "0" * 40, "a/../b"):
+        for value in PATH_VALUES:
             statuses.append(
                 _send(
                     world,
@@ -277,3 +288,26 @@ def test_every_route_survives_random_input(method: str, rule: str, endpoint: str
         body = _encode({**{k: v for k, v in valid.items() if k not in dropped}, **extra})
     url = world.url(rule, overrides) + ("?" + urlencode(query) if query else "")
     assert _send(world, method, url, body, headers) < 500
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["in memory", "on disk"])
+def test_refs_that_clash_or_cannot_be_files_are_422(on_disk: bool, tmp_path: Any) -> None:
+    """A ref under an existing branch (or over one) and names too long for a
+    file are refused as GitHub refuses them, in memory as on disk, where
+    they used to raise NotADirectoryError and 'File name too long'."""
+    world = World()
+    if on_disk:
+        world.forge = prplan.LocalForge.open(tmp_path, clock=lambda: 1_764_000_000.0)
+        world.main = world.forge.create_repo(REPO, {"a.txt": "a\n"})
+        world.forge.push(REPO, "team/x", {"f.txt": "f\n"})
+        world.client = Client(ForgeApp(world.forge))
+    else:
+        world.forge.push(REPO, "team/x", {"f.txt": "f\n"})
+    before = world.forge.branches(REPO)
+    clashing = ["refs/heads/main/sub", "refs/heads/team", "refs/heads/team/x/y",
+                "refs/heads/" + "a" * 5000, "refs/heads/" + "/".join(["b" * 200] * 30)]  # fmt: skip
+    for ref in clashing:
+        body = _encode({"ref": ref, "sha": world.main})
+        status = _send(world, "POST", f"{API}/repos/{REPO}/git/refs", body)
+        assert status == 422, ref[:40]
+    assert world.forge.branches(REPO) == before

@@ -171,3 +171,42 @@ def test_the_command_without_a_token_names_the_variables(forge_server: ForgeServ
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "no token was found: looked at $GITHUB_TOKEN and $GH_TOKEN" in done.stderr
+
+
+URL_SECRET = "URLPASSWORD9876"
+
+
+def test_credentials_in_the_api_url_never_show_in_cli_errors() -> None:
+    """A password (or a token as the user name) in GITHUB_API_URL is masked
+    wherever the URL is shown: here, the unreachable-host error."""
+    env = {**os.environ, "GITHUB_TOKEN": TOKEN, "GH_TOKEN": "",
+           "GITHUB_API_URL": f"http://user:{URL_SECRET}@127.0.0.1:1/api/v3"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "prplan", "plan", "--repo", "acme/api", "--branch", "zz", "--set", "values.yaml:image.tag=1"],
+        capture_output=True, text=True, env=env, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Is http://***@127.0.0.1:1/api/v3 the right API URL" in done.stderr
+    assert URL_SECRET not in done.stdout + done.stderr and "user:" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"https://bob:{URL_SECRET}@ghe.example.com/api/v3", f"https://{URL_SECRET}@ghe.example.com/api/v3",
+     f"https://bob:{quote(URL_SECRET + '/@:', safe='')}@ghe.example.com/api/v3"],
+)  # fmt: skip
+def test_the_clients_repr_and_errors_mask_url_credentials(url: str) -> None:
+    client = prplan.GitHubClient(token=TOKEN, base_url=url)
+    assert URL_SECRET not in repr(client) and "***@ghe.example.com" in repr(client)
+    # Any text naming the URL, and the bare password itself, are scrubbed.
+    said = client._scrub(f"GET {url}/repos/a/b failed; password was {unquote(url.split('@')[0].split(':')[-1])}")  # fmt: skip
+    assert URL_SECRET not in said and TOKEN not in said
+
+
+def test_scrubbing_masks_credentials_in_any_url_even_without_a_token() -> None:
+    text = (
+        "fetch http://x-access-token:abc123@127.0.0.1:5/acme/app.git and https://h/p?q=a@b failed"
+    )
+    assert scrub_secret(text, "") == (
+        "fetch http://***@127.0.0.1:5/acme/app.git and https://h/p?q=a@b failed"
+    )

@@ -43,6 +43,7 @@ __all__ = [
     "ForgeError",
     "NotFoundError",
     "scrub_secret",
+    "mask_url_credentials",
 ]
 
 
@@ -173,11 +174,26 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{4,}={0,2}")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
+#: The user-info part of a URL (``scheme://user:password@``): up to the
+#: first ``@`` before the host, where no ``/``, ``?``, ``#`` or space occurs.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@")
+
+
+def mask_url_credentials(text: str, mask: str = "***") -> str:
+    """``text`` with the credentials of every URL in it masked:
+    ``http://user:pw@host/`` -> ``http://***@host/`` (a token given as the
+    user name, ``https://TOKEN@host``, is masked the same way)."""
+    return _URL_CREDENTIALS.sub(lambda match: f"{match.group(1)}{mask}@", text)
+
+
 def scrub_secret(text: str, secret: str, mask: str = "***") -> str:
     """``text`` with ``secret`` masked in every form a message can carry it:
     as is, escaped (``repr``, JSON: ``'token s3cr3t\\n'``), URL-encoded
     (either case of hex), and base64-encoded anywhere inside a base64 run
-    (``Authorization: Basic eDpzM2NyM3Q=`` hides ``x:s3cr3t``)."""
+    (``Authorization: Basic eDpzM2NyM3Q=`` hides ``x:s3cr3t``). Credentials
+    written into any URL (``http://user:pw@host``) are masked too, with or
+    without ``secret``."""
+    text = mask_url_credentials(text, mask)
     if not secret:
         return text
     forms = {

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from ._errors import InvalidRequestError, Problem
+from ._gitpaths import is_dotgit
 
 __all__ = [
     "MergeMethod",
@@ -218,6 +219,11 @@ def repo_problems(field: str, value: object) -> list[Problem]:
     return problems
 
 
+#: The longest branch name accepted, in UTF-8 bytes: a file name's limit on
+#: most file systems (git keeps each ref in a file named after it).
+MAX_BRANCH_BYTES = 255
+
+
 def branch_problems(field: str, value: object) -> list[Problem]:
     """git check-ref-format rules for a branch name (as ``refs/heads/<value>``)."""
     if not isinstance(value, str):
@@ -245,6 +251,9 @@ def branch_problems(field: str, value: object) -> list[Problem]:
         why = "starts with '-'"
     elif any(part.startswith(".") or part.endswith(".lock") for part in value.split("/")):
         why = "has a component starting with '.' or ending with '.lock'"
+    elif len(value.encode("utf-8")) > MAX_BRANCH_BYTES:
+        # A ref is a file on the forge's disk: longer names cannot be stored.
+        why = f"is longer than {MAX_BRANCH_BYTES} bytes"
     if why is None:
         return []
     return [Problem(field, f"{value!r} is not a valid git branch name: {why}")]
@@ -270,8 +279,8 @@ def path_problems(field: str, path: object) -> list[Problem]:
             why = "contains '..'; paths must stay inside the repository"
         elif any(part in {"", "."} for part in parts):
             why = "is not normalised (empty or '.' component, or trailing '/')"
-        elif any(part.lower() == ".git" for part in parts):
-            why = "has a '.git' component; prplan never writes git's own files"
+        elif any(is_dotgit(part) for part in parts):
+            why = "has a '.git' component (or a name a file system opens as .git, like git~1); prplan never writes git's own files"
     if why is None:
         return []
     return [Problem(field, f"path {path!r} {why}")]

@@ -39,7 +39,7 @@ from ._changeset import (
     plan_changeset,
 )
 from ._demo import run_demo
-from ._errors import InvalidRequestError, Problem, PrplanError, StalePlanError
+from ._errors import InvalidRequestError, Problem, PrplanError, StalePlanError, mask_url_credentials
 from ._executor import apply as apply_plan
 from ._forge_cli import COMMANDS as FORGE_COMMANDS
 from ._forge_cli import forge_users
@@ -246,7 +246,9 @@ def change_options(func: F) -> F:
                      help="Edit a file: replace the text OLD (exactly once) by NEW. Repeatable."),
         click.option("--from-dir", "from_dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Write every file under DIR to the same relative path (.git is left out). "
-                     "Symbolic links are refused, never followed or committed as links."),
+                     "Symbolic links are refused, never followed or committed as links. Content only, "
+                     "as with --file: a file that exists keeps its mode (an executable stays 100755), "
+                     "a new file is committed 100644 even if executable here."),
         click.option("--create-pr/--no-create-pr", default=True, show_default=True,
                      help="Open a pull request for the change."),
         click.option("--automerge/--no-automerge", default=False, show_default=True,
@@ -335,11 +337,15 @@ def _read_files(
     return contents, problems
 
 
-def _read_dir(root: Path, problems: list[Problem]) -> list[tuple[str, bytes]]:
+def _read_dir(
+    root: Path, problems: list[Problem], executable: set[str] | None = None
+) -> list[tuple[str, bytes]]:
     """Every regular file under ``root`` (``.git`` left out), never reading
     outside it: a symbolic link, to a file or a directory, anywhere in the
     tree, is a problem, not followed (it could put a file from elsewhere,
-    a secret, into the plan); so is a FIFO, socket or device."""
+    a secret, into the plan); so is a FIFO, socket or device. The paths of
+    files executable by their owner (git's test for 100755) go into
+    ``executable`` when given."""
     found: list[tuple[str, bytes]] = []
 
     def visit(directory: Path, prefix: str) -> None:
@@ -366,6 +372,11 @@ def _read_dir(root: Path, problems: list[Problem]) -> list[tuple[str, bytes]]:
                         )
                     else:
                         found.append((relative, content))
+                        if (
+                            executable is not None
+                            and entry.stat(follow_symlinks=False).st_mode & stat.S_IXUSR
+                        ):
+                            executable.add(relative)
                 else:
                     problems.append(
                         Problem("--from-dir", f"{relative} is not a regular file: remove it")
@@ -1267,7 +1278,7 @@ def forge_serve(
     "--from",
     "source",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Directory whose files become the initial commit (.git is left out).",
+    help="Directory whose files become the initial commit (.git is left out; executable files are committed 100755; symbolic links are refused).",
 )
 @click.option("--default-branch", default="main", show_default=True)
 def forge_create_repo(name: str, data: Path, source: Path | None, default_branch: str) -> None:
@@ -1275,14 +1286,16 @@ def forge_create_repo(name: str, data: Path, source: Path | None, default_branch
     from .localforge import LocalForge
 
     files: dict[str, bytes] = {}
+    executable: set[str] = set()
     if source is not None:
-        for path in sorted(source.rglob("*")):
-            relative = path.relative_to(source)
-            if path.is_file() and ".git" not in relative.parts:
-                files[relative.as_posix()] = path.read_bytes()
+        # As --from-dir reads: never outside the directory (links refused).
+        problems: list[Problem] = []
+        files = dict(_read_dir(source, problems, executable))
+        if problems:
+            raise Bad([Problem("--from", p.message) for p in problems])
     forge_ = LocalForge.open(data)
     try:
-        sha = forge_.create_repo(name, files, default_branch=default_branch)
+        sha = forge_.create_repo(name, files, default_branch=default_branch, executable=executable)
     except InvalidRequestError as error:
         raise Bad([Problem(p.field, p.message) for p in error.problems]) from None
     except PrplanError as error:
@@ -1317,5 +1330,6 @@ def main() -> None:
             click.echo(f"error: {problem.field}: {problem.message}", err=True)
         sys.exit(EXIT["error"])
     except PrplanError as error:
-        click.echo(f"error: {error}", err=True)
+        # Whatever raised it, a URL's user-info (a password, a token) is not shown.
+        click.echo(f"error: {mask_url_credentials(str(error))}", err=True)
         sys.exit(EXIT["error"])

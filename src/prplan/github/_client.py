@@ -48,7 +48,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import github
 import requests
@@ -66,6 +66,7 @@ from .._errors import (
     MergeBlocked,
     NotFoundError,
     Problem,
+    mask_url_credentials,
     scrub_secret,
 )
 from .._model import CommitInfo, PathEntry, PathKind, PullRequestInfo, entry_for, seal_message
@@ -204,6 +205,16 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+def _url_secrets(url: str) -> list[str]:
+    """The password of ``url`` (or its user name, when it has no password:
+    ``https://TOKEN@host``), as written and decoded; none for a plain URL."""
+    parsed = urlparse(url)
+    secret = parsed.password if parsed.password is not None else parsed.username
+    if not secret:
+        return []
+    return sorted({secret, unquote(secret)}, key=len, reverse=True)
+
+
 class GitHubClient:
     """A ``ForgeClient`` for GitHub through PyGithub.
 
@@ -234,6 +245,10 @@ class GitHubClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        # What messages show of base_url: its user-info masked, and that
+        # password (or a token given as the user name) scrubbed from all text.
+        self._shown_url = mask_url_credentials(self.base_url)
+        self._url_secrets = _url_secrets(self.base_url)
         token = _clean_token(token, "token") if token else None
         self._token = token or ""
         # Where the token came from (or where none was found), for a 401's message.
@@ -331,11 +346,15 @@ class GitHubClient:
         return client
 
     def __repr__(self) -> str:
-        return f"GitHubClient(base_url={self.base_url!r}, token={'set' if self._token else 'none'})"
+        return (
+            f"GitHubClient(base_url={self._shown_url!r}, token={'set' if self._token else 'none'})"
+        )
 
     # --- plumbing ------------------------------------------------------------------
 
     def _scrub(self, text: str) -> str:
+        for secret in self._url_secrets:
+            text = scrub_secret(text, secret)
         return scrub_secret(text, self._token)
 
     @contextmanager
@@ -376,7 +395,7 @@ class GitHubClient:
             if unreachable is not None:
                 raise ForgeError(
                     f"{what}: network error: cannot connect to {self._host()} ({unreachable}); "
-                    f"gave up after {self._connect_attempts()} attempts. Is {self.base_url} "
+                    f"gave up after {self._connect_attempts()} attempts. Is {self._shown_url} "
                     "the right API URL, and reachable from here?"
                 ) from None
             # str() of these carries the URL but never headers; scrub anyway.
@@ -386,7 +405,7 @@ class GitHubClient:
         except (KeyError, TypeError, ValueError, github.BadAttributeException) as error:
             # Not GitHub's API answering (an HTML login page, a proxy...).
             raise ForgeError(
-                f"{what}: unexpected answer from {self.base_url} ({type(error).__name__}: "
+                f"{what}: unexpected answer from {self._shown_url} ({type(error).__name__}: "
                 f"{self._scrub(str(error))[:200]}); is the API URL right?"
             ) from None
 

@@ -59,6 +59,7 @@ from .._errors import (
     NotFoundError,
     Problem,
 )
+from .._gitpaths import is_dotgit, is_dotgitmodules
 from .._model import (
     CommitInfo,
     PathEntry,
@@ -115,6 +116,8 @@ _ADDED_COLUMNS = {
 }
 
 _FILE_MODE = 0o100644
+#: The largest pull request number SQLite can store (a signed 64-bit integer).
+_MAX_NUMBER = 2**63 - 1
 _EXECUTABLE = 0o100755
 HUMAN = "A Human <human@example.com>"
 
@@ -370,15 +373,26 @@ class LocalForge:
         return str(obj.id.decode())
 
     def _new_commit(
-        self, repo: str, tree: bytes, parents: Sequence[str], message: str, author: bytes
+        self,
+        repo: str,
+        tree: bytes,
+        parents: Sequence[str],
+        message: str,
+        author: bytes,
+        *,
+        author_date: tuple[int, int] | None = None,
+        commit_date: tuple[int, int] | None = None,
     ) -> str:
+        """A commit made now, unless dates are given: (epoch seconds, offset
+        in seconds east of UTC) for its author and its committer."""
         commit = GitCommit()
         commit.tree = tree
         commit.parents = [p.encode() for p in parents]
         commit.author = author
         commit.committer = self._user if author != self._user else author
-        commit.author_time = commit.commit_time = int(self._clock())
-        commit.author_timezone = commit.commit_timezone = 0
+        now = (int(self._clock()), 0)
+        commit.author_time, commit.author_timezone = author_date or now
+        commit.commit_time, commit.commit_timezone = commit_date or now
         commit.encoding = b"UTF-8"
         commit.message = message.encode("utf-8")
         return self._store(repo, commit)
@@ -429,6 +443,8 @@ class LocalForge:
         """Compare-and-swap a branch (``expected=None``: it must not exist),
         then let open pull requests from it follow."""
         refs = self._git(repo).refs
+        if expected is None:
+            self._check_ref_is_free(repo, _ref(branch).decode())
         try:
             if expected is None:  # "expected absent" means absent: never overwrite
                 ok = refs.add_if_new(_ref(branch), new.encode())
@@ -451,7 +467,22 @@ class LocalForge:
             )
             refs[f"refs/pull/{row['number']}/head".encode()] = new.encode()
 
+    def _check_ref_is_free(self, repo: str, ref: str) -> None:
+        """A new ref cannot sit under an existing ref (``heads/main/sub``
+        beside ``heads/main``) or over one: on disk a ref is a file, and a
+        file cannot be a directory too. git and GitHub refuse it (422)."""
+        for existing in self._git(repo).refs.allkeys():
+            name = existing.decode("utf-8", "replace")
+            if name.startswith(ref + "/") or ref.startswith(name + "/"):
+                raise ForgeError(
+                    f"{repo}: cannot create {ref!r}: it clashes with the existing {name!r} "
+                    "(a ref cannot be both a name and a directory of names)",
+                    status=422,
+                )
+
     def _pull(self, repo: str, number: int) -> sqlite3.Row:
+        if not 0 < number <= _MAX_NUMBER:  # SQLite holds no such number: no such pull request
+            raise NotFoundError(f"{repo}: no pull request #{number}")
         row = self._db.execute(
             "SELECT * FROM pulls WHERE repo = ? AND number = ?", (repo, number)
         ).fetchone()
@@ -912,6 +943,8 @@ class LocalForge:
 
     @_locked
     def git_object(self, repo: str, sha: str) -> Blob | Tree | GitCommit:
+        if not _HEX_SHA.fullmatch(sha):  # a ref or revision (main, HEAD~1) names no object here
+            raise NotFoundError(f"{repo}: no object {sha}")
         try:
             obj = self._git(repo).object_store[sha.encode()]
         except (KeyError, ValueError):
@@ -1063,13 +1096,25 @@ class LocalForge:
         tree: str,
         parents: Sequence[str],
         author: str | None = None,
+        author_date: tuple[int, int] | None = None,
+        commit_date: tuple[int, int] | None = None,
     ) -> str:
+        """A commit of ``tree``; dates are (epoch seconds, offset in seconds),
+        now when not given."""
         if not isinstance(self.git_object(repo, tree), Tree):
             raise ForgeError(f"{repo}: {tree} is not a tree", status=422)
         for parent in parents:
             self._commit(repo, parent)
         who = author.encode() if author else self._user
-        return self._new_commit(repo, tree.encode(), list(parents), message, who)
+        return self._new_commit(
+            repo,
+            tree.encode(),
+            list(parents),
+            message,
+            who,
+            author_date=author_date,
+            commit_date=commit_date,
+        )
 
     @_locked
     def refs(self, repo: str, prefix: str = "refs/") -> dict[str, str]:
@@ -1098,6 +1143,9 @@ class LocalForge:
                 raise ForgeError("Reference already exists", status=422)
             self._set_branch(repo, ref[len("refs/heads/") :], sha, expected=None)
             return
+        if ref in self.refs(repo):
+            raise ForgeError("Reference already exists", status=422)
+        self._check_ref_is_free(repo, ref)
         if not self._git(repo).refs.add_if_new(ref.encode(), sha.encode()):
             raise ForgeError("Reference already exists", status=422)
 
@@ -1203,12 +1251,16 @@ class LocalForge:
         *,
         default_branch: str = "main",
         message: str = "Initial commit",
+        executable: Collection[str] = (),
     ) -> str:
         """Create a repository with one initial commit of ``files`` on
-        ``default_branch``; returns that commit's sha."""
+        ``default_branch``; returns that commit's sha. The paths in
+        ``executable`` are committed 100755, the others 100644."""
         problems = repo_problems("repo", repo) + branch_problems("default_branch", default_branch)
         for path in files or {}:
             problems += path_problems(f"files[{path!r}]", path)
+        for path in set(executable) - set(files or {}):
+            problems.append(Problem("executable", f"{path!r} is not one of the files"))
         if problems:
             raise InvalidRequestError(problems)
         if self._db.execute("SELECT 1 FROM repos WHERE name = ?", (repo,)).fetchone():
@@ -1227,7 +1279,11 @@ class LocalForge:
         empty = Tree()
         self._store(repo, empty)
         changes = [
-            (path.encode(), _FILE_MODE, self._store(repo, Blob.from_string(_bytes(c))).encode())
+            (
+                path.encode(),
+                _EXECUTABLE if path in executable else _FILE_MODE,
+                self._store(repo, Blob.from_string(_bytes(c))).encode(),
+            )
             for path, c in sorted((files or {}).items())
         ]
         tree = commit_tree_changes(git.object_store, empty.id, changes)
@@ -1487,8 +1543,10 @@ _HEX_SHA = re.compile(r"[0-9a-f]{40}")
 def tree_path_problem(path: str) -> str | None:
     """Why git would refuse ``path`` in a tree (``git fsck``, ``verify_path``):
     an empty, ``.`` or ``..`` component (so no leading, trailing or double
-    ``/``), a ``.git`` component in any case, a NUL, or text that is not
-    UTF-8. None if it is fine."""
+    ``/``), a component some file system opens as ``.git`` (``.GIT``,
+    ``.git.``, ``git~1``...: see ``_gitpaths``), a NUL, or text that is not
+    UTF-8. None if it is fine. Backslashes, spaces and newlines are legal
+    in git paths on the platforms the forge runs on, so they are kept."""
     if not path:
         return "is empty"
     try:
@@ -1502,8 +1560,11 @@ def tree_path_problem(path: str) -> str | None:
         return "has an empty component (a leading, trailing or double '/')"
     if any(part in {".", ".."} for part in parts):
         return "has a '.' or '..' component; give it relative to the tree's root, normalised"
-    if any(part.lower() == ".git" for part in parts):
-        return "has a '.git' component, which git refuses to check out"
+    if any(is_dotgit(part) for part in parts):
+        return (
+            "has a component that a file system opens as '.git' (.git in any case, "
+            "with trailing dots or spaces, git~1), which git refuses to check out"
+        )
     return None
 
 
@@ -1520,6 +1581,13 @@ def tree_input_problems(index: int, entry: TreeInput) -> list[Problem]:
             Problem(
                 f"{where}.mode",
                 f"{entry.mode:o} is not one of 100644, 100755, 120000, 040000, 160000",
+            )
+        )
+    if why is None and entry.mode == _SYMLINK and is_dotgitmodules(entry.path.split("/")[-1]):
+        problems.append(
+            Problem(
+                f"{where}.path",
+                f"{entry.path!r} is .gitmodules as a symbolic link, which git refuses",
             )
         )
     if entry.content is not None and entry.sha is not None:

@@ -26,6 +26,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -243,6 +244,11 @@ class _ReceivePack(ReceivePackHandler):  # type: ignore[misc]
                 return b"the pushed object is missing"
             if not isinstance(commit, GitCommit):
                 return b"a branch must point at a commit"
+            if old_sha == _ZERO:
+                try:
+                    self.forge._check_ref_is_free(self.repo_name, ref)
+                except ForgeError as error:
+                    return str(error).encode("utf-8", "replace")
             missing = self._missing_history(new_sha)
             if missing is not None:
                 return (
@@ -660,10 +666,7 @@ class ForgeApp:
         if not isinstance(content, str):
             raise self._invalid("content is required", "Blob", "content", "missing_field")
         if encoding == "base64":
-            try:
-                data = base64.b64decode(content, validate=False)
-            except binascii.Error:
-                raise self._invalid("content is not valid base64", "Blob", "content") from None
+            data = _base64(content, "Blob")
         elif encoding in {"utf-8", "utf8"}:
             data = content.encode("utf-8")
         else:
@@ -709,6 +712,7 @@ class ForgeApp:
 
     def _h_tree(self, request: Request, urls: Urls, owner: str, name: str, sha: str) -> Answer:
         repo, _ = self._target(owner, name)
+        sha = self.forge.branches(repo).get(sha, sha)  # GitHub takes a branch name here too
         if not isinstance(self.forge.git_object(repo, sha), Tree | GitCommit):
             raise _Fail(422, f"{sha} is not a tree")
         recursive = request.args.get("recursive", "") not in {"", "0", "false"}
@@ -732,10 +736,17 @@ class ForgeApp:
                     f"parents[{index}] must be a 40-hex commit sha", "Commit", "parents"
                 )
         self._sha(tree, "Commit", "tree")
+        _check_message(message, "Commit")
         who = _identity(body, "author")
         _identity(body, "committer")  # checked as GitHub does; the forge commits as itself
         sha = self.forge.git_create_commit(
-            repo, message=message, tree=tree, parents=parents, author=who
+            repo,
+            message=message,
+            tree=tree,
+            parents=parents,
+            author=who,
+            author_date=_date(body, "author"),
+            commit_date=_date(body, "committer"),
         )
         return 201, urls.git_commit(repo, self._commit_obj(repo, sha)), None
 
@@ -793,6 +804,7 @@ class ForgeApp:
         message = body.get("message")
         if not isinstance(message, str):
             raise self._invalid("message is required", "Content", "message", "missing_field")
+        _check_message(message, "Content")
         head = self.forge.branches(repo).get(branch)
         if head is None:
             raise _Fail(404, f"Branch {branch} not found")
@@ -825,10 +837,7 @@ class ForgeApp:
         repo, branch, head, body, current = self._file_write(
             request, owner, name, path, delete=False
         )
-        try:
-            content = base64.b64decode(self._text(body, "content", "Content"), validate=False)
-        except binascii.Error:
-            raise self._invalid("content is not valid base64", "Content", "content") from None
+        content = _base64(self._text(body, "content", "Content"), "Content")
         with self.forge._lock:
             sha = self.forge._commit_files(
                 repo, branch, head, {path: content}, body["message"], self.forge._user
@@ -1093,6 +1102,57 @@ def _tree_input(index: int, entry: object) -> TreeInput | list[Problem]:
         sha=sha if isinstance(sha, str) else None,
         content=content.encode("utf-8") if isinstance(content, str) else None,
     )
+
+
+def _base64(text: str, resource: str) -> bytes:
+    """``content`` sent base64-encoded. Line breaks and spaces are allowed
+    (MIME tools wrap at 76 characters); anything else outside the alphabet,
+    or bad padding, is refused rather than dropped, so no blob is stored
+    other than the one the client meant."""
+    try:
+        return base64.b64decode(re.sub(r"\s+", "", text), validate=True)
+    except (binascii.Error, ValueError):
+        raise ForgeApp._invalid("content is not valid base64", resource, "content") from None
+
+
+def _check_message(message: str, resource: str) -> None:
+    """git ends a commit message at a NUL: what follows would vanish."""
+    if "\x00" in message:
+        raise ForgeApp._invalid("message contains a NUL character", resource, "message")
+
+
+def _date(body: dict[str, Any], key: str) -> tuple[int, int] | None:
+    """``author.date``/``committer.date`` (ISO 8601, GitHub's
+    ``YYYY-MM-DDTHH:MM:SSZ`` or with an offset) as git stores it: (seconds
+    since the epoch, offset in seconds). A date git cannot write (before
+    1970, an offset that is not whole minutes) is refused, never dropped."""
+    person = body.get(key)
+    value = person.get("date") if isinstance(person, dict) else None
+    if value is None:
+        return None
+    moment = None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # no offset given: UTC, as GitHub reads it
+    offset = None if moment is None else moment.utcoffset()
+    if moment is None or offset is None or offset.total_seconds() % 60:
+        raise ForgeApp._invalid(
+            f"{key}.date {value!r} is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SSZ or with an "
+            "offset of whole minutes, like +02:00)",
+            "Commit",
+            f"{key}.date",
+        )
+    if moment < datetime(1970, 1, 1, tzinfo=UTC):
+        raise ForgeApp._invalid(
+            f"{key}.date {value!r} is before 1970-01-01, which git cannot store",
+            "Commit",
+            f"{key}.date",
+        )
+    return int(moment.timestamp()), int(offset.total_seconds())
 
 
 def _identity(body: dict[str, Any], key: str) -> str | None:
