@@ -248,6 +248,7 @@ def _apply_checked(
             plan_digest=plan.digest,
             error=plan.refusal.message,
             error_type=plan.refusal.code.value,
+            refusal=plan.refusal,  # the field says it is set when refused; the audit shows it
         )
         reporter.finished(outcome)
         return outcome
