@@ -190,6 +190,23 @@ def test_a_failed_write_and_the_actions_never_run_are_on_the_record(
     ]
 
 
+def test_a_saved_plan_the_forge_failed_to_check_is_on_the_record_as_failed(
+    forge_server: ForgeServer, tmp_path: Path
+) -> None:
+    served, env = _served(forge_server)
+    saved, audit = tmp_path / "plan.json", tmp_path / "audit.jsonl"
+    assert _run("plan", *_change(tmp_path), "--out", saved, env=env).exit_code == 2
+    # The recheck's first read fails: apply raises before any action.
+    served.faults.add(method="GET", path=f".*/repos/{REPO}$", status=404, times=0)
+    done = CliRunner().invoke(cli, ["apply", str(saved), "--audit-log", str(audit)], env=env)
+    # The error goes on to the command's entry point, which prints it and exits 1.
+    assert isinstance(done.exception, prplan.ForgeError), done.output
+    (record,) = read_audit(audit)
+    assert record["status"] == "failed" and record["outcome"] is None
+    assert record["error_type"] == "ForgeError" and "404" in record["error"]
+    assert [w for w in served.app.log.entries if w[0] != "GET"] == []
+
+
 def _changeset(tmp_path: Path, *, refuse: str | None = None) -> Path:
     (tmp_path / "v2.yaml").write_text("tag: 2\n")
     change = {"files": {"values.yaml": "v2.yaml"}}
