@@ -20,6 +20,7 @@ import prplan
 from prplan.cli import cli
 from prplan.localforge._rest import ForgeServer
 
+from audit_records import read_audit
 from served import TOKEN, Served, fixed_clock
 
 REPO = "acme/deployments"
@@ -206,24 +207,31 @@ def test_apply_a_reviewed_plan_with_an_audit_log(
     outcome = json.loads(result.output)
     assert outcome["status"] == "merged" and outcome["pull_request"] == 1
     digest = prplan.Plan.from_json(saved.read_text()).digest
-    records = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert [r["type"] for r in records] == ["action"] * 4 + ["outcome"]
-    assert [r["action"] for r in records[:4]] == [
-        "create_branch",
-        "commit",
-        "create_pull_request",
-        "merge_pull_request",
+    records = read_audit(audit)
+    # Branch and commit are one write: both start, then both end.
+    assert [(r["type"], r.get("action", {}).get("kind")) for r in records] == [
+        ("action_started", "create_branch"),
+        ("action_started", "commit"),
+        ("action_finished", "create_branch"),
+        ("action_finished", "commit"),
+        ("action_started", "create_pull_request"),
+        ("action_finished", "create_pull_request"),
+        ("action_started", "merge_pull_request"),
+        ("action_finished", "merge_pull_request"),
+        ("outcome", None),
     ]
     assert all(
         r["plan_digest"] == digest and r["repo"] == REPO and r["time"].endswith("Z")
         for r in records
     )
-    assert all(r["result"] == "done" and r["reason"] for r in records[:4])
+    finished = [r for r in records if r["type"] == "action_finished"]
+    assert all(r["result"]["status"] == "done" and r["action"]["reason"] for r in finished)
     assert (
-        records[1]["files"][0]["path"] == "apps/app/values.yaml"
-        and records[1]["sha"] == outcome["commit_sha"]
+        finished[1]["action"]["files"][0]["path"] == "apps/app/values.yaml"
+        and finished[1]["result"]["sha"] == outcome["commit_sha"]
     )
-    assert records[2]["pull_request"] == 1 and records[4]["status"] == "merged"
+    assert finished[2]["result"]["pull_request"] == 1 and records[-1]["status"] == "merged"
+    assert records[-1]["outcome"] == outcome  # the outcome itself, every field
     assert "tag: '1.4.2'" not in audit.read_text(), "the audit log must not hold file contents"
 
 
@@ -244,7 +252,9 @@ def test_a_saved_plan_applied_after_the_forge_moved_exits_4_and_writes_nothing(
     assert "the plan is stale" in result.output and "apps/app/values.yaml on base" in result.output
     forge = open_forge(forge_dir)
     assert (forge.branches(REPO), forge.pull_requests(REPO)) == before
-    assert json.loads(audit.read_text().splitlines()[-1])["status"] == "stale"
+    (record,) = read_audit(audit)
+    assert record["status"] == "stale" and record["outcome"] is None
+    assert "apps/app/values.yaml on base" in record["error"]
 
 
 def test_apply_refused_exits_3(forge_dir: Path, new_values: Path) -> None:
@@ -362,6 +372,7 @@ def test_the_token_never_appears_anywhere(
     env["GITHUB_TOKEN"] = TOKEN + "x"  # a bad token: 401, reported without the token
     prplan_("plan", *base, code=1)
     env["GITHUB_TOKEN"] = TOKEN
+    assert [r["type"] for r in read_audit(audit)][-1] == "outcome"
     files = [saved.read_text(), audit.read_text()]
     assert all(TOKEN not in text for text in outputs + files)
     assert any("rejected the token" in text for text in outputs)

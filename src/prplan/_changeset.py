@@ -638,6 +638,9 @@ class EntryResult:
     #: the error's type (``StalePlanError``, ``ForgeError``...), as in ``Outcome``
     error_type: str = ""
     note: str = ""  # why an entry did not run
+    #: the digest of the entry's plan: which entry this is, even when a
+    #: stage changes one repository on two branches (the audit trail's key)
+    plan_digest: str = ""
 
     @property
     def reached_goal(self) -> bool:
@@ -671,6 +674,7 @@ def _applied(stage: str, plan: Plan, goal: Goal, outcome: Outcome) -> EntryResul
         goal=goal,
         outcome=outcome,
         achieved=reached(plan, outcome),
+        plan_digest=plan.digest,
     )
 
 
@@ -682,11 +686,19 @@ def _stopped(stage: str, plan: Plan, goal: Goal, error: PrplanError) -> EntryRes
         outcome=None,
         error=str(error),
         error_type=type(error).__name__,
+        plan_digest=plan.digest,
     )
 
 
 def _not_run(stage: str, plan: Plan, goal: Goal, note: str) -> EntryResult:
-    return EntryResult(stage=stage, repo=plan.request.repo, goal=goal, outcome=None, note=note)
+    return EntryResult(
+        stage=stage,
+        repo=plan.request.repo,
+        goal=goal,
+        outcome=None,
+        note=note,
+        plan_digest=plan.digest,
+    )
 
 
 @attrs.frozen(kw_only=True)

@@ -40,7 +40,7 @@ from ._plan import (
     Plan,
     ResetBranch,
 )
-from ._ports import ForgeClient, RequestCount, counting_requests
+from ._ports import ForgeClient, RequestCount, WriteIdentity, counting_requests
 from ._states import ActionKind
 
 __all__ = ["apply", "moved_facts"]
@@ -282,6 +282,7 @@ def _apply_counted(
             error=plan.refusal.message,
             error_type=plan.refusal.code.value,
             requests=spent(),
+            refusal=plan.refusal,  # the field says it is set when refused; the audit shows it
         )
         reporter.finished(outcome)
         return outcome
@@ -446,8 +447,19 @@ class _Run:
         done = ActionStatus.DONE
         return [
             ActionResult(index=index, kind=prepare.kind, status=done, sha=commit.parent_sha),
-            ActionResult(index=index + 1, kind=commit.kind, status=done, sha=self.commit_sha),
+            ActionResult(
+                index=index + 1,
+                kind=commit.kind,
+                status=done,
+                sha=self.commit_sha,
+                actor=self._actor(),
+            ),
         ]
+
+    def _actor(self) -> str | None:
+        """Who the forge said wrote, from its answer to the last write."""
+        client = self.client
+        return client.write_identity() if isinstance(client, WriteIdentity) else None
 
     def _no_new_pull_requests(self, action: CreatePullRequest) -> None:
         known = {pr.number for pr in self.plan.observed.pull_requests}
@@ -483,7 +495,9 @@ class _Run:
                 files=contents,
                 message=action.message,
             )
-            return ActionResult(index=index, kind=action.kind, status=done, sha=self.commit_sha)
+            return ActionResult(
+                index=index, kind=action.kind, status=done, sha=self.commit_sha, actor=self._actor()
+            )
         if isinstance(action, CreatePullRequest):
             if time.monotonic() - self.observed_at > self.PR_RECHECK_AFTER:
                 self._no_new_pull_requests(action)
@@ -491,7 +505,13 @@ class _Run:
                 repo, head=action.head, base=action.base, title=action.title, body=action.body
             )
             self.pr_number, self.pr_url = pr.number, pr.url
-            return ActionResult(index=index, kind=action.kind, status=done, pull_request=pr.number)
+            return ActionResult(
+                index=index,
+                kind=action.kind,
+                status=done,
+                pull_request=pr.number,
+                actor=self._actor(),
+            )
         if isinstance(action, MergePullRequest):
             number = action.number if action.number is not None else self.pr_number
             expected = action.expected_head_sha or self.commit_sha

@@ -41,6 +41,10 @@ class ActionResult:
     detail: str = ""
     sha: str | None = None
     pull_request: int | None = None
+    #: who wrote, as the forge named it in its answer to this write (a
+    #: commit's committer, a pull request's author); None when the answer
+    #: names no one (branch moves, merges, deletions) or was lost
+    actor: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -25,6 +25,7 @@ __all__ = [
     "ForgeClient",
     "RequestCount",
     "RequestTally",
+    "WriteIdentity",
     "counting_requests",
     "record_request",
 ]
@@ -211,3 +212,18 @@ class ForgeClient(Protocol):
 
     def delete_branch(self, repo: str, branch: str) -> None:
         """Delete a branch (never the default one). Cost: 1."""
+
+
+@runtime_checkable
+class WriteIdentity(Protocol):
+    """What a forge client may also tell, for the audit trail: who the forge
+    said wrote, in its answer to a write. Optional: a client without it
+    leaves ``ActionResult.actor`` empty."""
+
+    def write_identity(self) -> str | None:
+        """The identity named in the forge's answer to this thread's last
+        ``commit_files`` or ``create_pull_request`` (the commit's committer
+        as ``Name <email>``, the pull request's author's login), or None
+        when that answer named no one. Never a request: it is read from the
+        answer already received (per thread, as change sets write from
+        several)."""

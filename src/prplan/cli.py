@@ -30,10 +30,11 @@ from typing import Any, TypeVar
 
 import click
 
-from ._audit import AuditLog
+from ._audit import AuditTrail, audit_path_problem, forge_address
 from ._changeset import (
     ChangeSetPlan,
     ChangeSetResult,
+    EntryResult,
     apply_changeset,
     load_changeset,
     plan_changeset,
@@ -788,18 +789,29 @@ def _apply_changeset(
         the_set, saved=plan_file is not None, yes=yes, skip_refused=skip_refused
     ):
         _confirm("this change set", yes)
-    audit = None if audit_log is None else audit_log
+    trail = _audit_trail(audit_log, client)
+    reporter, audited = (
+        trail.for_changeset(the_set.stages, the_set.digest) if trail is not None else (None, None)
+    )
     try:
         with _bar("applying", len(the_set.plans)) as advance:
+
+            def on_entry(entry: EntryResult) -> None:
+                advance()
+                if audited is not None:
+                    audited(entry)
+
             result = apply_changeset(
                 client, the_set, concurrency=concurrency, keep_going=keep_going,
                 skip_refused=skip_refused, recheck=recheck,
                 write_concurrency=write_concurrency, observed_at=planned_at,
-                reporter=(lambda stage, one: AuditLog(audit, one)) if audit is not None else None,
-                on_entry=advance,
+                reporter=reporter, on_entry=on_entry,
             )  # fmt: skip
     except InvalidRequestError as error:  # a plan in the set is not what the planner derives
         raise Bad([Problem(p.field, p.message) for p in error.problems]) from None
+    finally:
+        if trail is not None:
+            trail.close()
     if fmt == "json":
         import json
 
@@ -807,6 +819,17 @@ def _apply_changeset(
     else:
         _summary(result)
     sys.exit(_changeset_exit(result))
+
+
+def _audit_trail(path: Path | None, client: ForgeClient) -> AuditTrail | None:
+    """The audit file, opened for appending (its place was checked before
+    anything was observed; this catches it vanishing since)."""
+    if path is None:
+        return None
+    try:
+        return AuditTrail(path, forge=forge_address(client))
+    except OSError as error:
+        raise Bad([Problem("--audit-log", f"cannot open {path}: {error.strerror}")]) from None
 
 
 def _summary(result: ChangeSetResult) -> None:
@@ -929,8 +952,9 @@ def plan(
 @click.option(
     "--yes", is_flag=True, help="Do not ask for confirmation (it is asked only on a terminal)."
 )
-@click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
-              help="Append one JSON line per action executed, and one for the outcome.")  # fmt: skip
+@click.option("--audit-log", type=click.Path(path_type=Path),
+              help="Append JSON lines to FILE: each write when it starts and when it ends, and each plan's "
+              "outcome (change sets: every entry's, run or not). See docs/audit.md.")  # fmt: skip
 @click.option("--expect-digest", metavar="SHA256",
               help="Apply only the plan (or change set) with this digest: the one that was reviewed.")  # fmt: skip
 @_changeset_options
@@ -960,6 +984,11 @@ def apply(
     else only with --yes. A change set is applied stage by stage; a stage
     starts only when every entry of the one before reached its goal
     (exit 5 when one did not; see docs/changesets.md)."""
+    if audit_log is not None:
+        # Before anything is observed: a run must never go unrecorded.
+        problem = audit_path_problem(audit_log)
+        if problem is not None:
+            raise Bad([Problem("--audit-log", problem)])
     if expect_digest is not None:
         try:
             expect_digest = normalise_digest(expect_digest, "--expect-digest")
@@ -1053,7 +1082,8 @@ def apply(
     if the_plan.actions and plan_file is None:
         _confirm("this plan", yes)
     reporters: list[Reporter] = []
-    audit = AuditLog(audit_log, the_plan) if audit_log is not None else None
+    trail = _audit_trail(audit_log, client)
+    audit = trail.log(the_plan) if trail is not None else None
     if audit is not None:
         reporters.append(audit)
     if sys.stderr.isatty():
@@ -1065,11 +1095,16 @@ def apply(
         )  # fmt: skip
     except InvalidRequestError as error:  # not the derived plan, or not the reviewed one
         raise Bad([_in_plan(None, p) for p in error.problems]) from None
-    except StalePlanError as error:
+    except PrplanError as error:  # stale, or the forge failed while checking: on the record
         if audit is not None:
-            audit.refused_before_apply(the_plan.request.repo, error)
+            audit.stopped(error)
+        if not isinstance(error, StalePlanError):
+            raise
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT["stale"])
+    finally:
+        if trail is not None:
+            trail.close()
     _show_outcome(outcome, fmt)
     if outcome.status is OutcomeStatus.REFUSED:
         sys.exit(EXIT["refused"])

@@ -723,6 +723,7 @@ class GitHubClient:
             sealed = seal_message(message, str(tree.sha))
             commit = github_repo.create_git_commit(sealed, tree, [parent])
             new_sha = str(commit.sha)
+            self._answered_by(_person(commit.raw_data.get("committer")))
         if create:
             self.create_branch(repo, branch, new_sha)
         else:
@@ -744,14 +745,26 @@ class GitHubClient:
         self, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequestInfo:
         self._space_writes()
+        self._answered_by(None)
         with self._errors(f"opening a pull request {head} -> {base} in {repo}"):
             try:
                 pr = self._repo(repo).create_pull(base=base, head=head, title=title, body=body)
             except GithubException as error:
                 if error.status == 422 and "already exists" in _message(error):
+                    # The answer that named the author was lost: none is claimed.
                     return self._adopt_pull(repo, head, base, title)
                 raise
+            self._answered_by((pr.raw_data.get("user") or {}).get("login"))
             return _info(pr)
+
+    def _answered_by(self, identity: str | None) -> None:
+        self._local.identity = identity
+
+    def write_identity(self) -> str | None:
+        """``WriteIdentity``: the committer of this thread's last commit, or
+        the author of its last pull request, from GitHub's answer."""
+        identity: str | None = getattr(self._local, "identity", None)
+        return identity
 
     def _adopt_pull(self, repo: str, head: str, base: str, title: str) -> PullRequestInfo:
         """After 422 "already exists": a retried POST that had succeeded
@@ -842,6 +855,14 @@ def _connect_failure(error: requests.exceptions.RequestException) -> str | None:
         return "timed out"
     cause = reason.__cause__ or reason.__context__
     return str(getattr(cause, "strerror", None) or type(cause or reason).__name__)
+
+
+def _person(answer: object) -> str | None:
+    """A commit's author or committer in GitHub's answer, as git writes it."""
+    if not isinstance(answer, dict) or not answer.get("name"):
+        return None
+    email = answer.get("email")
+    return f"{answer['name']} <{email}>" if email else str(answer["name"])
 
 
 def _raise_blocked(number: int, message: str) -> NoReturn:

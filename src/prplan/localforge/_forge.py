@@ -642,6 +642,12 @@ class LocalForge:
     def request_count(self) -> RequestCount:
         return RequestCount(reads=self._counts["reads"], writes=self._counts["writes"])
 
+    def write_identity(self) -> str | None:
+        """``WriteIdentity``: every write of this forge's ``ForgeClient``
+        side is made as ``user`` (the committer of its commits, the author
+        of its pull requests)."""
+        return self._user.decode("utf-8", "replace")
+
     # --- ForgeClient: writes ----------------------------------------------------------
 
     @_counted("writes")
