@@ -38,7 +38,7 @@ from ._states import (
     classify_pr_state,
     latest_pull_request,
 )
-from ._table import Rule, Situation, decide, start_stage
+from ._table import Mention, Rule, Situation, decide, start_stage
 
 __all__ = ["plan", "classify", "commit_message", "short", "resolve_edits", "foreign_commits"]
 
@@ -406,12 +406,12 @@ def _notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str
     if rule.note:
         notes.append(rule.note)
     latest = latest_pull_request(snapshot.pull_requests)
-    if rule.name in {"in_place", "base_in_place"} and latest is not None and latest.merged:
+    if rule.mentions is Mention.MERGED_EARLIER and latest is not None and latest.merged:
         notes.append(f"pull request #{latest.number} was merged earlier")
-    if rule.name == "closed_skip" and latest is not None:
+    if rule.mentions is Mention.CLOSED_SKIPPED and latest is not None:
         notes.append(f"pull request #{latest.number} is closed; nothing is done")
     open_numbers = _open_pulls(snapshot)
-    if rule.name in {"open_in_place", "open_current_review"} and open_numbers:
+    if rule.mentions is Mention.OPEN and open_numbers:
         notes.append(f"pull request #{open_numbers[0]} is open")
     if situation.automerge and not rule.refuse:
         merges = ActionKind.MERGE_PULL_REQUEST in rule.actions_for(situation)
@@ -547,7 +547,7 @@ def _materialise(
         else:  # DELETE_BRANCH
             after = (
                 f"now that pull request #{_latest_number(snapshot)} is merged"
-                if rule.name == "merged_cleanup"
+                if rule.mentions is Mention.MERGED_CLEAN_UP
                 else "after the merge"
             )
             actions.append(

@@ -22,6 +22,7 @@ ask to end.
 
 from __future__ import annotations
 
+import enum
 import functools
 import itertools
 from collections.abc import Iterator, Mapping
@@ -34,6 +35,7 @@ from ._states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
 __all__ = [
     "Situation",
     "Rule",
+    "Mention",
     "RULES",
     "TRANSITIONS",
     "DIMENSIONS",
@@ -103,6 +105,16 @@ DIMENSIONS: Mapping[str, tuple[object, ...]] = {
 }
 
 
+class Mention(enum.StrEnum):
+    """A pull request a rule's plan names besides its actions: keyed on the
+    row, never on the rule's name, so renaming a rule cannot drop it."""
+
+    MERGED_EARLIER = "merged_earlier"  # the latest pull request, merged before
+    CLOSED_SKIPPED = "closed_skipped"  # the latest pull request, closed; nothing done
+    OPEN = "open"  # the open pull request
+    MERGED_CLEAN_UP = "merged_clean_up"  # the merged pull request whose branch is deleted
+
+
 @attrs.frozen(kw_only=True)
 class Rule:
     """One row: when every condition holds (a dimension -> the values that
@@ -117,6 +129,8 @@ class Rule:
     refuse: RefusalCode | None = None
     then_delete: bool = False
     note: str = ""
+    #: which pull request the plan names, and how (the planner words it)
+    mentions: Mention | None = None
 
     def matches(self, situation: Situation) -> bool:
         return all(getattr(situation, dim) in values for dim, values in self.when.items())
@@ -202,6 +216,7 @@ def _rules() -> tuple[Rule, ...]:
             name="base_in_place",
             when=_when(head_is_base=True, in_place=True),
             note="the requested content is already on base",
+            mentions=Mention.MERGED_EARLIER,
         ),
         Rule(
             name="base_in_use",
@@ -218,6 +233,7 @@ def _rules() -> tuple[Rule, ...]:
             name="open_in_place",
             when=_when(pr=PRState.OPEN, in_place=True),
             note="the requested content is already on base; the open pull request is left as it is",
+            mentions=Mention.OPEN,
         ),
         Rule(
             name="open_pr_behind_base",
@@ -243,6 +259,7 @@ def _rules() -> tuple[Rule, ...]:
             name="open_current_review",
             when=_when(pr=PRState.OPEN, branch=BranchSituation.HAS_CHANGE),
             note="the open pull request already carries the change; it awaits review",
+            mentions=Mention.OPEN,
         ),
         Rule(
             name="open_branch_in_use",
@@ -275,16 +292,19 @@ def _rules() -> tuple[Rule, ...]:
             ),
             actions=(A.DELETE_BRANCH,),
             note="the pull request is merged and delete_branch is on: finish by deleting the branch",
+            mentions=Mention.MERGED_CLEAN_UP,
         ),
         Rule(
             name="in_place",
             when=_when(pr=_NO_OPEN_PR, in_place=True),
             note="the requested content is already on base",
+            mentions=Mention.MERGED_EARLIER,
         ),
         Rule(
             name="closed_skip",
             when=_when(pr=PRState.CLOSED, on_closed=OnClosed.SKIP),
             note="the latest pull request was closed without merging and on_closed is 'skip'",
+            mentions=Mention.CLOSED_SKIPPED,
         ),
         Rule(
             name="closed_fail",
