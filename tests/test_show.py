@@ -245,7 +245,8 @@ def test_a_saved_change_set_is_shown_in_every_format_without_a_forge(
     assert markdown.exit_code == 0, markdown.output
     document = planned.stdout
     signature = "signature: unsigned; not checked: PRPLAN_PLAN_KEY not set\n"
-    assert markdown.stdout == document + signature  # what `plan` showed, `show` shows
+    assert markdown.stdout == document  # what `plan` showed, `show` shows
+    assert markdown.stderr == signature  # the verdict is not part of the comment
     golden("changeset.md", document)
     lines = document.splitlines()
     assert len(lines) < 120, len(lines)

@@ -208,5 +208,5 @@ def test_scrubbing_masks_credentials_in_any_url_even_without_a_token() -> None:
         "fetch http://x-access-token:abc123@127.0.0.1:5/acme/app.git and https://h/p?q=a@b failed"
     )
     assert scrub_secret(text, "") == (
-        "fetch http://***@127.0.0.1:5/acme/app.git and https://h/p?q=a@b failed"
+        "fetch http://***@127.0.0.1:5/acme/app.git and https://h/p?q=*** failed"
     )

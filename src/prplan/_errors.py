@@ -177,13 +177,19 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 #: The user-info part of a URL (``scheme://user:password@``): up to the
 #: first ``@`` before the host, where no ``/``, ``?``, ``#`` or space occurs.
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@")
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+")
+_QUERY_VALUE = re.compile(r"([?&][^=&#\s]+)=[^&#\s'\"]*")
 
 
 def mask_url_credentials(text: str, mask: str = "***") -> str:
     """``text`` with the credentials of every URL in it masked:
     ``http://user:pw@host/`` -> ``http://***@host/`` (a token given as the
     user name, ``https://TOKEN@host``, is masked the same way)."""
-    return _URL_CREDENTIALS.sub(lambda match: f"{match.group(1)}{mask}@", text)
+    text = _URL_CREDENTIALS.sub(lambda match: f"{match.group(1)}{mask}@", text)
+    # Query strings carry tokens too (?access_token=...): keep the names only.
+    return _URL.sub(
+        lambda url: _QUERY_VALUE.sub(lambda q: f"{q.group(1)}={mask}", url.group()), text
+    )
 
 
 def scrub_secret(text: str, secret: str, mask: str = "***") -> str:

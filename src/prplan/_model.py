@@ -183,6 +183,9 @@ def entry_for(lookup: Callable[[str], tuple[int, str] | None], path: str) -> Pat
 _OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: Characters that make a one-line title show other than it is: C1 controls,
+#: line and paragraph separators, and bidirectional overrides and isolates.
+_INVISIBLE_RE = re.compile(r"[\x80-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _encodable(text: str) -> bool:
@@ -490,7 +493,7 @@ def _pull_request_text_problems(request: ChangeRequest) -> list[Problem]:
     problems: list[Problem] = []
     title, body = request.title, request.body
     if isinstance(title, str) and "\x00" not in title:
-        if _CONTROL_RE.search(title):
+        if _CONTROL_RE.search(title) or _INVISIBLE_RE.search(title):
             problems.append(
                 Problem("title", f"{title!r} contains a control character (a newline?); "
                         "a pull request title is one line")

@@ -201,10 +201,12 @@ def _brings_only_ours(plan: Plan, merge: MergePullRequest) -> bool:
 
 def _text_safe(text: str) -> str:
     """No terminal control sequences from names a forge returned."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(_escaped, text)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def _text_diff(diff: _Diff, style: Style) -> list[str]:
@@ -312,7 +314,7 @@ def brings_lines(plan: Plan, action: MergePullRequest) -> list[str]:
 
 def outcome_text(outcome: Outcome, style: Style = _plain) -> str:
     role = "failed" if not outcome.ok else "ok"
-    lines = [style(f"prplan apply {outcome.repo}: {outcome.status.value}", role)]
+    lines = [f"prplan apply {outcome.repo}: {outcome.status.value}"]
     for result in outcome.actions:
         extra = []
         if result.sha:
@@ -330,7 +332,10 @@ def outcome_text(outcome: Outcome, style: Style = _plain) -> str:
     lines.append(
         f"  requests: {outcome.requests.reads} read(s), {outcome.requests.writes} write(s)"
     )
-    return "\n".join(_text_safe(line) for line in lines) + "\n"
+    # Escape what the forge said first, then colour: escaping after styling
+    # would print the colour codes themselves.
+    safe = [_text_safe(line) for line in lines]
+    return "\n".join([style(safe[0], role), *safe[1:]]) + "\n"
 
 
 # --- Markdown-safe pieces ---------------------------------------------------------
@@ -339,9 +344,14 @@ def outcome_text(outcome: Outcome, style: Style = _plain) -> str:
 def _one_line(text: str) -> str:
     """Newlines and other control characters made visible: a name never
     starts a new line (a new paragraph, table row or heading)."""
-    return _CONTROL.sub(
-        lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\\n").replace("\n", "\\n")
-    ).replace("\r", "\\r")
+    return _CONTROL.sub(_escaped, text.replace("\r\n", "\\n").replace("\n", "\\n")).replace(
+        "\r", "\\r"
+    )
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def code(text: str, *, cell: bool = False) -> str:
@@ -363,7 +373,10 @@ _PUNCTUATION = re.compile(r"([\\`*_\[\]{}#+!~|])")
 def prose(text: str, *, cell: bool = False) -> str:
     """``text`` as literal Markdown text: HTML escaped, Markdown's
     punctuation backslash-escaped, on one line (cell: same)."""
-    return _PUNCTUATION.sub(r"\\\1", html.escape(_one_line(text), quote=False))
+    escaped = _PUNCTUATION.sub(r"\\\1", html.escape(_one_line(text), quote=False))
+    # GitHub links bare URLs and pings @handles even in escaped text: a name
+    # from the forge must neither link nor notify anyone.
+    return escaped.replace("@", "@\u200b").replace("://", ":\u200b//")
 
 
 def _html(text: str) -> str:

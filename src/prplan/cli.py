@@ -1187,7 +1187,9 @@ def show(
             review = read_review(the_plan, client) if client is not None else None
             _show_plan(the_plan, fmt, view, review)
     status = f"signature: {signature_status(json.loads(raw), key)}"
-    click.echo(status, err=fmt == "json")
+    # Only the text view is for a person reading stdout; JSON and Markdown
+    # are documents (a PR comment), so the verdict goes to stderr.
+    click.echo(status, err=fmt != "text")
 
 
 @cli.command()
