@@ -185,7 +185,7 @@ def test_a_kill_at_any_write_converges_on_rerun(
     assert (method, path) == WRITES[k], "the k-th write is the one held"
     if mode == "mid-request":
         # The server handles the write after its client died: it happens, its answer is lost.
-        deadline = time.monotonic() + HOLD + 5
+        deadline = time.monotonic() + HOLD + 30  # generous: a loaded machine is slow, not wrong
         while len(served.app.log.entries) == handled:
             assert time.monotonic() < deadline, "the held write was never handled"
             time.sleep(0.01)

@@ -125,7 +125,15 @@ def _claims_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[st
     differs(
         "branch contents read", sorted(planned.branch_contents), sorted(current.branch_contents)
     )
+    if planned.branch_sha != current.branch_sha:
+        return moved  # the branch moved: said already, and what it holds follows
+    # What a merge brings from the branch: the branch's side must hold still.
+    for path, sha in sorted(planned.brought_on_branch.items()):
+        if path in current.brought_on_branch and current.brought_on_branch[path] != sha:
+            moved.append((f"{path} on branch", _blob(sha), _blob(current.brought_on_branch[path])))
     if planned.base_sha == current.base_sha:
+        differs("paths brought, on base", planned.brought_on_base, current.brought_on_base)
+        differs("paths brought, on branch", planned.brought_on_branch, current.brought_on_branch)
         differs("branch contains base", planned.branch_contains_base, current.branch_contains_base)
         differs("branch is in base", planned.branch_in_base, current.branch_in_base)
         differs("paths beyond base", planned.paths_beyond_base, current.paths_beyond_base)

@@ -636,3 +636,7 @@ class RepoSnapshot:
     #: (what merging the branch as it is would change on base)
     paths_beyond_base: tuple[str, ...] = ()
     paths_complete: bool = True
+    #: blob shas (None: not a file there) of those paths, other than the
+    #: requested ones, on base and at the branch head: what a merge brings
+    brought_on_base: Mapping[str, str | None] = attrs.field(factory=dict)
+    brought_on_branch: Mapping[str, str | None] = attrs.field(factory=dict)

@@ -11,6 +11,7 @@ where a directory stands.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from ._errors import NotFoundError
@@ -44,8 +45,8 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
         raise NotFoundError(f"{repo}: the base branch {base!r} does not exist")
     edited = request.edited_paths
     paths = list(request.files)
-    base_contents, base_blobs, base_kinds = _read(client, repo, base_sha, paths, edited)
     if request.branch == base:
+        base_contents, base_blobs, base_kinds, _ = _read(client, repo, base_sha, paths, edited)
         # Committing straight to base: the branch *is* base. Still, if it is
         # the head of an open pull request into another base, a commit on it
         # would join that pull request unreviewed.
@@ -69,6 +70,7 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     pulls = tuple(pr for pr in every if pr.base_branch == base)
     others = tuple(pr for pr in every if pr.is_open and pr.base_branch != base)
     if head is None:
+        base_contents, base_blobs, base_kinds, _ = _read(client, repo, base_sha, paths, edited)
         return RepoSnapshot(
             repo=repo, default_branch=default, base=base, base_sha=base_sha,
             branch=request.branch, branch_sha=None, pull_requests=pulls, base_blobs=base_blobs,
@@ -82,22 +84,32 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     branch_contents: dict[str, bytes | None] = {}
     changed: tuple[str, ...] = ()
     files_complete = True
+    brought_base: dict[str, str | None] = {}
+    brought_branch: dict[str, str | None] = {}
     if branch_sha == base_sha:
+        base_contents, base_blobs, base_kinds, _ = _read(client, repo, base_sha, paths, edited)
         branch_blobs, branch_kinds = base_blobs, base_kinds
         contains, in_base, complete = True, True, True
         commits: tuple[CommitInfo, ...] = ()
     else:
-        # Edits apply to the branch only when a pull request is open on it:
-        # otherwise the branch is rebuilt from base. Read its contents then only.
-        on_branch = edited if any(pr.is_open for pr in pulls) else []
-        branch_contents, branch_blobs, branch_kinds = _read(
-            client, repo, branch_sha, paths, on_branch
-        )
         comparison = client.compare(repo, base_sha, branch_sha)
         contains = comparison.behind_by == 0
         in_base = comparison.ahead_by == 0
         commits, complete = comparison.commits, comparison.complete
         changed, files_complete = comparison.files, comparison.files_complete
+        # The blobs of every other path a merge would bring, on both sides,
+        # from the same tree listings: what the plan's review shows for them
+        # is then tied to facts the recheck holds the forge to.
+        extra = [path for path in changed if path not in request.files]
+        base_contents, base_blobs, base_kinds, brought_base = _read(
+            client, repo, base_sha, paths, edited, extra
+        )
+        # Edits apply to the branch only when a pull request is open on it:
+        # otherwise the branch is rebuilt from base. Read its contents then only.
+        on_branch = edited if any(pr.is_open for pr in pulls) else []
+        branch_contents, branch_blobs, branch_kinds, brought_branch = _read(
+            client, repo, branch_sha, paths, on_branch, extra
+        )
         if not contains and any(pr.is_open for pr in pulls) and comparison.merge_base_sha:
             # Will merging the open pull request deliver the request? Only
             # the merge base can tell (see the planner's pr_behind).
@@ -110,6 +122,7 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
         base_kinds=base_kinds, branch_kinds=branch_kinds,
         branch_protected=head.protected, other_pull_requests=others,
         pull_requests_into_branch=into, paths_beyond_base=changed, paths_complete=files_complete,
+        brought_on_base=brought_base, brought_on_branch=brought_branch,
         branch_contains_base=contains, branch_in_base=in_base,
         commits_beyond_base=commits, commits_complete=complete, merge_base_blobs=merge_base_blobs,
         base_contents=base_contents, branch_contents=branch_contents,
@@ -117,13 +130,21 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
 
 
 def _read(
-    client: ForgeClient, repo: str, commit_sha: str, paths: list[str], edited: list[str]
-) -> tuple[dict[str, bytes | None], dict[str, str | None], dict[str, PathKind]]:
+    client: ForgeClient,
+    repo: str,
+    commit_sha: str,
+    paths: list[str],
+    edited: list[str],
+    extra: Sequence[str] = (),
+) -> tuple[
+    dict[str, bytes | None], dict[str, str | None], dict[str, PathKind], dict[str, str | None]
+]:
     """What each requested path is in that commit, from one tree listing,
     and the contents of the edited paths that are files (one read each).
     Blob shas of edited paths are computed from what was read, so they
-    describe exactly the content the edits applied to."""
-    entries = client.path_entries(repo, commit_sha, paths)
+    describe exactly the content the edits applied to. The same listing
+    gives the blobs of the ``extra`` paths (returned last)."""
+    entries = client.path_entries(repo, commit_sha, [*paths, *extra])
     kinds = {path: entries[path].kind for path in paths}
     blobs: dict[str, str | None] = {path: entries[path].sha for path in paths}
     readable = [p for p in edited if kinds[p] in {PathKind.FILE, PathKind.EXECUTABLE}]
@@ -133,4 +154,4 @@ def _read(
     for path in readable:
         content = contents[path]
         blobs[path] = None if content is None else git_blob_sha(content)
-    return contents, blobs, kinds
+    return contents, blobs, kinds, {path: entries[path].sha for path in extra}

@@ -422,6 +422,22 @@ class Plan:
         return plan
 
 
+#: Past this many files a plan lists changes without diffs: a review page
+#: of thousands of diffs helps nobody, and each costs a read.
+MAX_DIFFS = 50
+
+
+def brought_paths(plan: Plan) -> tuple[list[str], bool]:
+    """Paths a merge in this plan brings that its own commit does not write
+    (their diffs are base -> branch head), and whether that is all of them."""
+    merge = next((a for a in plan.actions if isinstance(a, MergePullRequest)), None)
+    if merge is None:
+        return [], True
+    ours = {c.path for a in plan.actions if isinstance(a, Commit) for c in a.files}
+    theirs = [path for path in merge.brings_paths if path not in ours]
+    return theirs[:MAX_DIFFS], len(theirs) <= MAX_DIFFS
+
+
 def _review_problems(plan: Plan) -> list[Problem]:
     """A plan's review contents must be what they claim: each blob hashes to
     its sha, and each is a blob the plan names (a changed file's old blob, a
@@ -435,12 +451,39 @@ def _review_problems(plan: Plan) -> list[Problem]:
             named |= {c.old_sha for c in action.files if c.old_sha is not None}
     merge = next((a for a in plan.actions if isinstance(a, MergePullRequest)), None)
     brings = set(merge.brings_paths) if merge is not None else set()
+    seen = plan.observed
     problems = []
+    wanted, _ = brought_paths(plan)
+    if sorted(b.path for b in review.brought) != sorted(wanted):
+        problems.append(
+            Problem(
+                "review.brought",
+                f"shows {sorted(b.path for b in review.brought)} but the merge brings "
+                f"{sorted(wanted)} besides the plan's own commit: a diff was left out or added. "
+                "Make and review a new plan",
+            )
+        )
     for index, brought in enumerate(review.brought):
         named |= {sha for sha in (brought.before, brought.after) if sha is not None}
         if brought.path not in brings:
             problems.append(
                 Problem(f"review.brought[{index}]", "is not a path the plan's merge brings")
+            )
+            continue
+        # The blobs shown must be the ones observed (which the recheck holds
+        # the forge to): a diff of other content would mislead the reviewer.
+        observed = (
+            (seen.base_blobs.get(brought.path), seen.branch_blobs.get(brought.path))
+            if brought.path in seen.base_blobs
+            else (seen.brought_on_base.get(brought.path), seen.brought_on_branch.get(brought.path))
+        )
+        if (brought.before, brought.after) != observed:
+            problems.append(
+                Problem(
+                    f"review.brought[{index}]",
+                    f"shows {brought.path} as blobs other than the ones observed on base and "
+                    "the branch: it was edited after the plan was made. Make and review a new plan",
+                )
             )
     for index, blob in enumerate(review.blobs):
         field = f"review.blobs[{index}]"

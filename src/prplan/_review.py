@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._model import git_blob_sha
-from ._plan import Blob, BroughtFile, Commit, MergePullRequest, Plan, Review
+from ._plan import MAX_DIFFS, Blob, BroughtFile, Commit, Plan, Review, brought_paths
 from ._ports import ForgeClient
 
 if TYPE_CHECKING:
@@ -26,27 +26,12 @@ __all__ = [
     "brought_paths",
 ]
 
-#: Past this many files a plan lists changes without diffs: a review page
-#: of thousands of diffs helps nobody, and each costs a read.
-MAX_DIFFS = 50
-
 
 def diff_changes(plan: Plan) -> list[tuple[str, str | None]]:
     """(path, old blob sha) of the files a view diffs, the first
     ``MAX_DIFFS`` of the plan's commit."""
     changes = [c for a in plan.actions if isinstance(a, Commit) for c in a.files]
     return [(c.path, c.old_sha) for c in changes[:MAX_DIFFS]]
-
-
-def brought_paths(plan: Plan) -> tuple[list[str], bool]:
-    """Paths a merge in this plan brings that its own commit does not write
-    (their diffs are base -> branch head), and whether that is all of them."""
-    merge = next((a for a in plan.actions if isinstance(a, MergePullRequest)), None)
-    if merge is None:
-        return [], True
-    ours = {c.path for a in plan.actions if isinstance(a, Commit) for c in a.files}
-    theirs = [path for path in merge.brings_paths if path not in ours]
-    return theirs[:MAX_DIFFS], len(theirs) <= MAX_DIFFS
 
 
 def read_review(plan: Plan, client: ForgeClient) -> Review:
