@@ -128,6 +128,6 @@ def test_an_observation_edited_to_match_a_forged_diff_is_stale_at_apply() -> Non
     evil["after"] = sha
     observed["brought_on_branch"]["evil.sh"] = sha
     plan = prplan.Plan.from_json(_redigest(document))
-    with pytest.raises(prplan.StalePlanError, match="evil.sh on branch"):
+    with pytest.raises(prplan.StalePlanError, match=r"evil\.sh on branch"):
         prplan.apply(plan, forge)
     assert forge.read_file(REPO, "main", "evil.sh") is None
