@@ -29,6 +29,7 @@ from __future__ import annotations
 import atexit
 from collections import Counter
 
+import pytest
 from dulwich.objects import Tree
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -419,3 +420,18 @@ def test_a_submodule_pushed_on_the_branch_is_observed_over_http(
     request = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={PATHS[0]: b"tag: 1\n"})
     prplan.observe(served.client, request)  # raises: the compare answers 500
     assert served.violations == []
+
+
+def test_a_file_against_a_directory_is_a_merge_conflict_not_a_crash() -> None:
+    """Found by the machine above: a human turned a file into a directory on
+    base, the branch has it as a file, then base has it as a file again."""
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {PATHS[0]: "tag: 0\n"})
+    inner = f"{PATHS[0]}/inner.yaml"
+    human_push(forge, "main", {inner: TreeInput(path=inner, content=b"x\n")}, "A directory")
+    human_push(forge, BRANCH, {PATHS[0]: TreeInput(path=PATHS[0], content=b"tag: 1\n")}, "File")
+    number = forge.open_pr(REPO, BRANCH, "main")
+    human_push(forge, "main", {PATHS[0]: TreeInput(path=PATHS[0], content=b"h: 1\n")}, "Back")
+    with pytest.raises(prplan.MergeBlocked, match="not mergeable"):
+        forge.merge_pr(REPO, number)
+    assert forge.pull_requests(REPO)[0].is_open

@@ -838,7 +838,14 @@ class LocalForge:
         changed on one side only is that side's, as git and GitHub merge it:
         dulwich calls any difference of modes a conflict."""
         store = self._git(repo).object_store
-        tree, conflicts = three_way_merge(store, base, ours, theirs)
+        try:
+            tree, conflicts = three_way_merge(store, base, ours, theirs)
+        except (TypeError, ValueError, KeyError):
+            # dulwich cannot merge a file against a directory at one path;
+            # git calls that a conflict, and so does the forge.
+            ours_tree = store[ours.tree]
+            assert isinstance(ours_tree, Tree)
+            return ours_tree, [b"(a file on one side is a directory on the other)"]
         store.add_object(tree)
         resolved: list[tuple[bytes, int | None, bytes | None]] = []
         remaining: list[bytes] = []
