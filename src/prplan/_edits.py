@@ -82,7 +82,9 @@ class YamlSet:
 
     ``value`` is typed as given (a Python ``str`` is a string). With
     ``as_written=True`` it is the text a user wrote (``--set``, a change
-    set's ``set:``), typed against the document: see ``_edit_values``.
+    set's ``set:``), typed against the document: see ``_edit_values``; or a
+    list or mapping of such texts (a change set's ``set: {k: {tag: 1.10}}``),
+    each typed as for a new key (a quoted text, ``'"1.10"'``, is a string).
     A document that is JSON stays JSON."""
 
     path: str
@@ -1236,6 +1238,30 @@ def _merged_in(data: Any, resolved: list[Any]) -> bool:
     return isinstance(parent, dict) and isinstance(own, set) and resolved[-1] not in own
 
 
+def _written_otherwise(
+    text: str,
+    root: Node | None,
+    data: Any,
+    resolved: list[Any],
+    segments: list[Segment],
+    value: object,
+) -> bool:
+    """Is the number already there written otherwise than the user wrote
+    it (``1`` for ``+1``, ``1.1`` for ``1.10``)? Then it is rewritten as
+    given; any other value equal to what is there is already in place."""
+    written = written_text(value)
+    if written is None:
+        return False
+    try:
+        loc = _yaml_locate(root, data, resolved, segments)
+    except _Refused:  # through an alias: leave it be, it is in place
+        return False
+    old = loc.value if loc is not None else None
+    if not isinstance(old, ScalarNode) or old.style is not None:
+        return False
+    return text[old.start_mark.index : old.end_mark.index] != written
+
+
 def _yaml_edit(text: str, change: _Change) -> str:
     segments, delete = change.segments, change.delete
     data, root, guess, guess_offset = _yaml_load(text)
@@ -1255,14 +1281,10 @@ def _yaml_edit(text: str, change: _Change) -> str:
             change.notes.append(
                 f"adds key {where} (it was merged in with '<<'; the merged mapping is unchanged)"
             )
+    in_place = exists and not delete and _same(_get(data, resolved), value)
+    if in_place and not _written_otherwise(text, root, data, resolved, segments, value):
+        return text
     loc = _yaml_locate(root, data, resolved, segments)
-    if exists and not delete and _same(_get(data, resolved), value):
-        written = written_text(value)
-        old = loc.value if loc is not None else None
-        if written is None or not isinstance(old, ScalarNode) or old.style is not None:
-            return text
-        if text[old.start_mark.index : old.end_mark.index] == written:
-            return text  # else the same number, written as asked (1 -> +1)
     doc = _YamlDoc(
         text=text,
         root=root,
