@@ -690,3 +690,118 @@ def test_a_bad_set_json_value_is_named(tmp_path: Path) -> None:
         load_changeset(path)
     assert caught.value.problems[0].field == "changes[0].set_json['v.yaml']['a']"
     assert caught.value.problems[0].message.startswith("is not JSON")
+
+
+# --- values as written, wherever they are in set: (review of issue 10) ---------------
+
+
+def _set_edits(tmp_path: Path, changes: str) -> list[tuple[str, object, bool]]:
+    """The (path, value, as_written) of each edit the one change makes."""
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        "version: 1\ndefaults: &d {branch: bump}\nchanges:\n" + changes, encoding="utf-8"
+    )
+    (request,) = load_changeset(path).stages[0].requests
+    edits = request.files["values.yaml"]
+    assert isinstance(edits, tuple)
+    return [(e.path, getattr(e, "value", None), getattr(e, "as_written", False)) for e in edits]
+
+
+def test_texts_inside_lists_and_mappings_are_kept_as_written(tmp_path: Path) -> None:
+    changes = (
+        "  - repo: acme/api\n"
+        "    set:\n"
+        "      values.yaml:\n"
+        "        image: {tag: 1.10, pull: 'IfNotPresent'}\n"
+        "        tags: [1.10, 1.20]\n"
+        "        block:\n"
+        "          text: |\n"
+        "            x\n"
+    )
+    assert _set_edits(tmp_path, changes) == [
+        ("image", {"tag": "1.10", "pull": '"IfNotPresent"'}, True),
+        ("tags", ["1.10", "1.20"], True),
+        ("block", {"text": '"x\\n"'}, True),
+    ]
+    (request,) = load_changeset(tmp_path / "set.yaml").stages[0].requests
+    edits = request.files["values.yaml"]
+    assert isinstance(edits, tuple)
+    after = prplan._edits.apply_edits(
+        b"image:\n  tag: '1.9'\ntags: []\nblock: {}\n", edits, filename="values.yaml"
+    )
+    assert after == (
+        b"image:\n  tag: '1.10'\n  pull: IfNotPresent\ntags:\n- '1.10'\n- '1.20'\n"
+        b'block:\n  text: "x\\n"\n'
+    )
+
+
+def test_an_explicit_tag_is_an_explicit_type(tmp_path: Path) -> None:
+    changes = (
+        "  - repo: acme/api\n"
+        "    set: {values.yaml: {a: !!str 1.10, b: !!float 1.10, c: &n !!int '7', d: *n,\n"
+        "                        e: {x: !!str 1.10, y: !!float 1.10, z: !!bool 'true'}}}\n"
+    )
+    assert _set_edits(tmp_path, changes) == [
+        ("a", "1.10", False),
+        ("b", 1.1, False),
+        ("c", 7, False),
+        ("d", 7, False),
+        ("e", {"x": '"1.10"', "y": "1.1", "z": "true"}, True),
+    ]
+
+
+def test_keys_are_the_text_as_written(tmp_path: Path) -> None:
+    changes = (
+        "  - repo: acme/api\n"
+        "    set: {values.yaml: {1.10: y, true: 1, ~: 2, nested: {1.10: z}}}\n"
+        "    replace: {other.txt: {1.10: 1.20}}\n"
+    )
+    assert _set_edits(tmp_path, changes) == [
+        ("1.10", "y", True),
+        ("true", "1", True),
+        ("~", "2", True),
+        ("nested", {"1.10": "z"}, True),
+    ]
+    (request,) = load_changeset(tmp_path / "set.yaml").stages[0].requests
+    (replace,) = request.files["other.txt"]  # type: ignore[misc]
+    assert (replace.old, replace.new) == ("1.10", "1.20")
+
+
+def test_merge_keys_in_a_change_and_in_set_keep_values_as_written(tmp_path: Path) -> None:
+    changes = (
+        "  - <<: *d\n"
+        "    repo: acme/api\n"
+        "    set: {values.yaml: {<<: {a: 1.10}, image.tag: 1.10, m: {<<: {x: 1.10}, y: 2}}}\n"
+    )
+    assert sorted(_set_edits(tmp_path, changes), key=str) == sorted(
+        [
+            ("a", "1.10", True),
+            ("image.tag", "1.10", True),
+            ("m", {"x": "1.10", "y": "2"}, True),
+        ],
+        key=str,
+    )
+
+
+def test_a_value_set_cannot_write_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        "version: 1\nchanges:\n  - repo: acme/c\n    branch: b\n"
+        "    set: {v.yaml: {a: {when: !!timestamp 2024-01-01, plain: 2024-01-01}, "
+        "b: [!!binary aGk=]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(prplan.InvalidRequestError) as caught:
+        load_changeset(path)
+    assert [(p.field, p.message) for p in caught.value.problems][:2] == [
+        (
+            "changes[0].set['v.yaml']['a']",
+            "a.when has the tag !!timestamp; set: writes text, numbers, booleans, null, "
+            "lists and mappings: drop the tag to write it as text",
+        ),
+        (
+            "changes[0].set['v.yaml']['b']",
+            "b[0] has the tag !!binary; set: writes text, numbers, booleans, null, "
+            "lists and mappings: drop the tag to write it as text",
+        ),
+    ]

@@ -209,6 +209,7 @@ def test_set_values_are_kept_as_written_and_typed_by_the_file(forge_dir: Path) -
         (["--set-json", "values.yaml:replicas=1e3"], "replicas: 1000.0"),
         (["--set-json", 'values.yaml:replicas={"min": 1}'], "replicas:\n  min: 1"),
         (["--set", "values.yaml:replicas=many"], "replicas: many"),
+        (["--set", "values.yaml:replicas=no"], "replicas: 'no'"),  # false to Helm unquoted
     ],
 )
 def test_explicit_types_beat_the_files_type(

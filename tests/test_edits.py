@@ -93,6 +93,8 @@ class Case:
     edits: list[Edit]
     removed: list[str]
     added: list[str]
+    #: what a path reads as afterwards, where it is not the edit's value (typed as written)
+    reads: dict[str, object] = attrs.field(factory=dict)
 
     @property
     def expected_path(self) -> Path:
@@ -391,6 +393,22 @@ CASES.append(
     )
 )
 
+# YAML 1.1 readers (Helm's): a string stays one for them, a boolean word on a
+# boolean is that boolean (review of issue 10).
+CASES.append(
+    Case(
+        source="webapp",
+        name="yaml11-words",
+        edits=[
+            YamlSet(path="ingress.className", value="on", as_written=True),
+            YamlSet(path="ingress.enabled", value="no", as_written=True),
+        ],
+        removed=["  enabled: true", "  className: nginx"],
+        added=["  enabled: false", '  className: "on"'],
+        reads={"ingress.enabled": False},
+    )
+)
+
 #: JSON golden cases: (name, edits, lines removed, lines added) on settings.json,
 #: whose numbers and escapes a re-serialisation would rewrite.
 JSON_CASES = [
@@ -431,7 +449,7 @@ def test_golden(case: Case) -> None:
     data = load(after)
     for edit in case.edits:
         if isinstance(edit, YamlSet):
-            assert at(data, edit.path) == edit.value
+            assert at(data, edit.path) == case.reads.get(edit.path, edit.value)
 
 
 def test_every_golden_file_belongs_to_a_case() -> None:
@@ -630,14 +648,14 @@ def _encodable(text: str) -> bool:
         (
             "a:\n  b: {}  # none\nc: 1\n",
             YamlSet(path="a.b.x", value="y"),
-            "a:\n  b:  # none\n    x: y\nc: 1\n",
+            'a:\n  b:  # none\n    x: "y"\nc: 1\n',  # y is true to YAML 1.1: quoted
         ),
-        ("a: 1\nb:\n  c: x", YamlSet(path="b.d", value="n"), "a: 1\nb:\n  c: x\n  d: n"),
+        ("a: 1\nb:\n  c: x", YamlSet(path="b.d", value="n"), 'a: 1\nb:\n  c: x\n  d: "n"'),
         ("k: v\n", YamlSet(path='"we ird: key"', value=1), 'k: v\n"we ird: key": 1\n'),
         (
             "a:\n  x: 1\n  # x is the only one\n\nb: 2\n",
             YamlSet(path="a.y", value=2),
-            "a:\n  x: 1\n  # x is the only one\n  y: 2\n\nb: 2\n",
+            'a:\n  x: 1\n  # x is the only one\n  "y": 2\n\nb: 2\n',
         ),
         # Sequences.
         ("- a\n- b\n", YamlSet(path="[1]", value="c"), "- a\n- c\n"),
@@ -676,7 +694,7 @@ def _encodable(text: str) -> bool:
             "b: &b\n  port: 80\ns:\n  <<: *b\n  name: x\n  port: 81\n",
         ),
         # Line endings, byte-order mark and document marker are kept.
-        ("a: 1\r\nb:\r\n  c: x\r\n", YamlSet(path="b.c", value="y"), "a: 1\r\nb:\r\n  c: y\r\n"),
+        ("a: 1\r\nb:\r\n  c: x\r\n", YamlSet(path="b.c", value="y"), 'a: 1\r\nb:\r\n  c: "y"\r\n'),
         (
             "a: 1\r\nb:\r\n  c: x\r\n",
             YamlSet(path="b.d", value={"e": 1}),
@@ -1237,7 +1255,7 @@ def written(path: str, text: str) -> YamlSet:
         ("n: 2\n", written("n", "3"), "n: 3\n"),
         ("n: 2\n", written("n", "many"), "n: many\n"),  # not a number: a string, noted
         ("b: true\n", written("b", "false"), "b: false\n"),
-        ("b: true\n", written("b", "no"), "b: no\n"),
+        ("b: true\n", written("b", "no"), "b: false\n"),  # YAML 1.1's false: noted
         # A quoted text is a string whatever the key holds.
         ("n: 2\n", written("n", '"3"'), 'n: "3"\n'),
         # A new key: YAML 1.2 inference, unless it would not read back as written.
@@ -1248,7 +1266,7 @@ def written(path: str, text: str) -> YamlSet:
         ("a: 1\n", written("b", "010"), 'a: 1\nb: "010"\n'),
         ("a: 1\n", written("b", "1e3"), 'a: 1\nb: "1e3"\n'),
         # Missing parents are created, as Helm does.
-        ("a: 1\n", written("image.tag", "1.10"), "a: 1\nimage:\n  tag: '1.10'\n"),
+        ("a: 1\n", written("image.tag", "1.10"), 'a: 1\nimage:\n  tag: "1.10"\n'),
     ],
 )
 def test_values_are_typed_as_written(before: str, edit: YamlSet, after: str) -> None:
@@ -1294,7 +1312,11 @@ def test_notes_say_what_a_reviewer_should_know() -> None:
 
 def test_an_as_written_value_must_be_text() -> None:
     assert edit_problems(YamlSet(path="a", value=1, as_written=True), "e") == [
-        Problem("e.value", "must be the text as written (a str) with as_written=True, got int")
+        Problem(
+            "e.value",
+            "must be the text as written (a str, or lists and mappings of str) with "
+            "as_written=True, got int",
+        )
     ]
 
 
@@ -1519,3 +1541,175 @@ def _span(text: str, keys: tuple[str | int, ...]) -> tuple[int, int]:
 def _member_text(text: str, keys: tuple[str | int, ...]) -> str:
     start, end = _span(text, keys)
     return text[start:end]
+
+
+# --- review of issue 10: YAML 1.1 readers, tags, notes --------------------------------
+
+
+def yaml11(text: str) -> Any:
+    """The document as a YAML 1.1 reader (Helm's and Kubernetes' go-yaml,
+    PyYAML) reads it: ``no`` is false, ``1:20`` is 80."""
+    with_directive = text if text.startswith("%YAML") else "%YAML 1.1\n---\n" + text
+    return YAML(typ="safe").load(with_directive)
+
+
+#: Plain texts a YAML 1.1 reader takes as a boolean, null or number, though
+#: YAML 1.2 reads them as strings.
+YAML11_WORDS = ["no", "yes", "on", "off", "No", "YES", "Off", "y", "n", "Y", "N", "yEs", "1:20"]
+
+
+@pytest.mark.parametrize("word", YAML11_WORDS)
+def test_a_string_a_yaml_1_1_reader_would_not_read_as_a_string_is_quoted(word: str) -> None:
+    # The key holds a string: the text is one, and stays one for every reader.
+    out = yaml_apply("tag: v1\n", written("tag", word))
+    assert out == f'tag: "{word}"\n'
+    assert yaml11(out) == {"tag": word} == load(out)
+    # A Python str is a string too, also inside a collection.
+    out = yaml_apply("a: 1\n", YamlSet(path="a", value=word))
+    assert yaml11(out) == {"a": word}
+    out = yaml_apply("a: 1\n", YamlSet(path="a", value={"c": [word], word: "x"}))
+    assert yaml11(out) == {"a": {"c": [word], word: "x"}} == load(out)
+
+
+def test_a_new_key_a_yaml_1_1_reader_would_not_read_as_a_string_is_quoted() -> None:
+    out = yaml_apply("a: 1\n", YamlSet(path="on", value=1))
+    assert out == 'a: 1\n"on": 1\n'
+    assert yaml11(out) == {"a": 1, "on": 1}
+    flow = yaml_apply("a: {b: 1}\n", YamlSet(path="a.off", value="no"))
+    assert yaml11(flow) == {"a": {"b": 1, "off": "no"}}
+
+
+def test_a_yaml_1_1_boolean_word_on_a_new_key_is_a_string_with_a_note() -> None:
+    out, notes = edit_file(b"a: b\n", [written("c", "on")], filename="v.yaml")
+    assert out == b'a: b\nc: "on"\n'
+    assert notes[0] == (
+        'v.yaml: c: on is written as the string "on" (YAML 1.1 readers, Helm\'s among '
+        "them, would read it unquoted as a boolean; write true or false for one)"
+    )
+
+
+@pytest.mark.parametrize(("word", "value"), [("no", "false"), ("Off", "false"), ("yes", "true")])
+def test_a_yaml_1_1_boolean_word_on_a_boolean_key_is_that_boolean(word: str, value: str) -> None:
+    out, notes = edit_file(b"enabled: true\n", [written("enabled", word)], filename="v.yaml")
+    assert out == f"enabled: {value}\n".encode()
+    assert notes == (f"v.yaml: enabled: {word} is written as {value}, the boolean it means",)
+
+
+def test_a_number_in_a_yaml_1_1_document_is_typed_as_that_document_reads_it() -> None:
+    before = "%YAML 1.1\n---\na: 1\n"
+    out, notes = edit_file(before.encode(), [written("a", "010")], filename="v.yaml")
+    assert out == b"%YAML 1.1\n---\na: 010\n"
+    assert yaml11(out.decode()) == {"a": 8}
+    assert notes == (
+        "v.yaml: a: the document is YAML 1.1 (%YAML 1.1), where 010 reads as 8, not 10",
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "text", "after"),
+    [
+        ("a: 1\n", "+1", "a: +1\n"),
+        ("tag: 1.1\n", "1.10", "tag: 1.10\n"),
+        ("n: 16\n", "0x10", "n: 0x10\n"),
+    ],
+)
+def test_a_number_the_same_but_written_otherwise_is_written_as_given(
+    before: str, text: str, after: str
+) -> None:
+    key = before.split(":")[0]
+    assert yaml_apply(before, written(key, text)) == after
+    assert yaml_apply(after, written(key, text)) == after  # once written, it is in place
+
+
+def test_a_json_number_the_same_but_written_otherwise_is_written_as_given() -> None:
+    after = json_apply('{"tag": 1.1}', JsonSet(path="tag", value="1.10", as_written=True))
+    assert after == '{"tag": 1.10}'
+    assert json_apply(after, JsonSet(path="tag", value="1.10", as_written=True)) == after
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [written("r", "bar"), YamlSet(path="r", value="bar"), YamlSet(path="l", value=["b"])],
+)
+def test_a_value_with_a_custom_tag_is_not_replaced_by_a_guess(edit: YamlSet) -> None:
+    before = "r: !Ref foo\nl: !Sub [a]\n"
+    with pytest.raises(EditError) as caught:
+        yaml_apply(before, edit)
+    tag = "!Ref" if edit.path == "r" else "!Sub"
+    assert caught.value.reason == (
+        f"{edit.path!r} has the tag {tag}, which prplan cannot keep or drop for you: "
+        "change it with --replace (Replace) or write the file whole"
+    )
+    # deleting it, or replacing text, is fine
+    assert yaml_apply(before, YamlDelete(path="r")) == "l: !Sub [a]\n"
+    assert yaml_apply(before, Replace(old="!Ref foo", new="!Ref bar")) == (
+        "r: !Ref bar\nl: !Sub [a]\n"
+    )
+
+
+@pytest.mark.parametrize("text", ["[1.10, 2]", "{x: 1}"])
+def test_a_flow_collection_given_as_written_is_a_string_with_a_note(text: str) -> None:
+    out, notes = edit_file(b"a: 1\n", [written("b", text)], filename="v.yaml")
+    assert load(out) == {"a": 1, "b": text}
+    assert notes[0] == (
+        f"v.yaml: b: {text} is written as the string {json.dumps(text)}: --set does not "
+        "read lists or mappings (give it with --set-json, or in a change set's set:)"
+    )
+
+
+def test_setting_a_key_that_comes_from_a_merge_key_is_noted() -> None:
+    before = 'base: &b\n  tag: "1.9"\nother:\n  <<: *b\n  x: 1\n'
+    out, notes = edit_file(before.encode(), [written("other.tag", "1.10")], filename="v.yaml")
+    assert load(out)["other"]["tag"] == "1.10"
+    assert load(out)["base"]["tag"] == "1.9"
+    assert notes == (
+        "v.yaml: adds key other.tag (it was merged in with '<<'; the merged mapping is unchanged)",
+    )
+
+
+def test_a_selector_value_holding_an_equals_sign_is_quoted_in_notes() -> None:
+    before = "env:\n- name: 'A=B'\n  value: x\n- name: A\n  value: y\n"
+    out, notes = edit_file(
+        before.encode(), [written('env[name="A=B"].value', "z")], filename="v.yaml"
+    )
+    assert load(out)["env"][0]["value"] == "z"
+    assert notes == ('v.yaml: env[name="A=B"] is item env[0]',)
+    assert parse_path(format_path([Select("name", "A=B")])) == [Select("name", "A=B")]
+
+
+# --- values as written inside a list or mapping (change sets' set:) ------------------
+
+
+def test_texts_inside_a_collection_are_each_typed_as_for_a_new_key() -> None:
+    edit = YamlSet(
+        path="image",
+        value={"tag": "1.10", "n": "3", "q": '"3"', "on": "yes", "tags": ["1.10", "true"]},
+        as_written=True,
+    )
+    out, notes = edit_file(b"image: {}\nx: 1\n", [edit], filename="v.yaml")
+    assert load(out)["image"] == {
+        "tag": "1.10", "n": 3, "q": "3", "on": "yes", "tags": ["1.10", True]
+    }  # fmt: skip
+    assert yaml11(out.decode())["image"]["on"] == "yes"
+    assert notes == (
+        'v.yaml: image.tag: 1.10 is written as the string "1.10", as written (unquoted it '
+        "would read as 1.1; give it with --set-json or set_json: to write that)",
+        'v.yaml: image.on: yes is written as the string "yes" (YAML 1.1 readers, Helm\'s '
+        "among them, would read it unquoted as a boolean; write true or false for one)",
+        'v.yaml: image.tags[0]: 1.10 is written as the string "1.10", as written (unquoted '
+        "it would read as 1.1; give it with --set-json or set_json: to write that)",
+    )
+    as_json = json_apply(
+        '{"image": 1}', JsonSet(path="image", value=["1.10", "7"], as_written=True)
+    )
+    assert as_json == '{"image": ["1.10", 7]}'
+
+
+def test_a_collection_as_written_holds_only_texts() -> None:
+    assert edit_problems(YamlSet(path="a", value={"b": [1]}, as_written=True), "e") == [
+        Problem(
+            "e.value",
+            "must be the text as written (a str, or lists and mappings of str) with "
+            "as_written=True, got int at value['b'][0]",
+        )
+    ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -63,9 +64,26 @@ _ENTRY_KEYS = _REQUEST_FIELDS | {"repo", "files", "delete", "replace", *_SET_KEY
 
 
 class _Written(str):
-    """A plain (unquoted) value of a change's ``set:``, ``set_string:`` or
-    ``set_json:``, as written in the file: ``1.10`` stays ``1.10``, where
-    the YAML loader would have made it the float 1.1."""
+    """A plain (unquoted) value of a change's ``set:``, ``set_string:``,
+    ``set_json:`` or ``replace:``, as written in the file: ``1.10`` stays
+    ``1.10``, where the YAML loader would have made it the float 1.1."""
+
+
+@attrs.frozen
+class _WrittenTree:
+    """A list or mapping given to ``set:``, each scalar in it as written:
+    a plain one as its text (``1.10``), any other as a double-quoted text
+    (``"1.10"``), so that the edit types each one (``_edit_values``)."""
+
+    tree: object
+
+
+@attrs.frozen
+class _Unwritable:
+    """A ``set:`` value holding something no edit can write (``!!binary``):
+    reported as a problem of its entry."""
+
+    reason: str
 
 
 class Goal(enum.StrEnum):
@@ -202,7 +220,7 @@ def _from_yaml(text: str, *, source: str, base_dir: Path) -> ChangeSet:
 
     try:
         document = YAML(typ="safe").load(text)
-        _keep_written(YAML(typ="safe").compose(text), document)
+        _keep_written(YAML(typ="safe").compose(text), document, text)
     except YAMLError as error:
         # One line: ruamel's own message spans several with a caret diagram.
         mark = getattr(error, "problem_mark", None)
@@ -214,42 +232,142 @@ def _from_yaml(text: str, *, source: str, base_dir: Path) -> ChangeSet:
     return parse_changeset(document, base_dir=base_dir)
 
 
-def _keep_written(root: object, document: object) -> None:
-    """Replace each plain scalar value of the changes' ``set``-family maps in
-    ``document`` by its text as written (``_Written``), found in the node
-    tree ``root`` of the same file. Shapes that do not line up (aliases,
-    merge keys) keep their loaded values."""
-    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+def _keep_written(root: object, document: object, text: str) -> None:
+    """Replace the keys and values of the changes' ``set``-family and
+    ``replace`` maps in ``document`` by their text as written, found in the
+    node tree ``root`` of the same file (``text``): ``1.10`` is not the float
+    1.1, in a key, a value or anywhere inside a list or mapping value. Merge
+    keys (``<<``) are followed as the loader follows them."""
+    from ruamel.yaml.nodes import SequenceNode
 
-    def pairs(node: object, data: object) -> list[tuple[Any, Any, Any]]:
-        if not isinstance(node, MappingNode) or not isinstance(data, dict):
-            return []
-        if len(node.value) != len(data):
-            return []
-        return [(value_node, key, value) for (_, value_node), (key, value) in zip(node.value, data.items(), strict=True)]  # fmt: skip
-
-    def items(node: object, data: object) -> list[tuple[Any, Any]]:
+    def listed(node: object, data: object) -> list[tuple[Any, Any]]:
         if not isinstance(node, SequenceNode) or not isinstance(data, list):
             return []
         return list(zip(node.value, data, strict=False)) if len(node.value) == len(data) else []
 
-    changes: list[tuple[Any, Any]] = []
-    for node, key, value in pairs(root, document):
-        if key == "changes":
-            changes += items(node, value)
-        elif key == "stages":
-            for stage_node, stage in items(node, value):
-                for inner, name, listed in pairs(stage_node, stage):
-                    if name == "changes":
-                        changes += items(inner, listed)
+    if not isinstance(document, dict):
+        return
+    top = _node_entries(root)
+    changes = listed(top.get("changes"), document.get("changes"))
+    for stage_node, stage in listed(top.get("stages"), document.get("stages")):
+        if isinstance(stage, dict):
+            changes += listed(_node_entries(stage_node).get("changes"), stage.get("changes"))
     for change_node, change in changes:
-        for node, key, spec in pairs(change_node, change):
-            if key not in _SET_KEYS:
-                continue
-            for file_node, _, edits in pairs(node, spec):
-                for value_node, path, _loaded in pairs(file_node, edits):
-                    if isinstance(value_node, ScalarNode) and value_node.style is None:
-                        edits[path] = _Written(value_node.value)
+        if not isinstance(change, dict):
+            continue
+        entries = _node_entries(change_node)
+        for kind in (*_SET_KEYS, "replace"):
+            if kind in change and kind in entries:
+                spec = _written_spec(kind, entries[kind], text)
+                if spec is not None:
+                    change[kind] = spec
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _node_entries(node: object) -> dict[str, Any]:
+    """A mapping node's values by their keys' text, with the entries of
+    merged mappings (``<<``) that the mapping does not override, as YAML
+    merges them. Empty for anything else."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    if not isinstance(node, MappingNode):
+        return {}
+    own: dict[str, Any] = {}
+    merged: dict[str, Any] = {}
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        if key.tag == _MERGE_TAG:
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in sources:  # the first merged mapping wins
+                for name, item in _node_entries(source).items():
+                    merged.setdefault(name, item)
+        else:
+            own[str(key.value)] = value
+    return {**merged, **own}
+
+
+def _written_spec(kind: str, node: object, text: str) -> dict[str, Any] | None:
+    """``{file: {key: value}}`` rebuilt from the nodes, keys and plain
+    values as written; None when its shape is not that (the parser then
+    says what it must be)."""
+    from ruamel.yaml.nodes import MappingNode
+
+    files = _node_entries(node)
+    if not isinstance(node, MappingNode) or len(files) != len(node.value):
+        return None  # a complex key, or a merge key among the files
+    spec: dict[str, Any] = {}
+    for name, file_node in files.items():
+        if not isinstance(file_node, MappingNode):
+            return None
+        spec[name] = {
+            key: _written_value(kind, value, text, key)
+            for key, value in _node_entries(file_node).items()
+        }
+    return spec
+
+
+def _explicit_tag(node: Any, text: str) -> str | None:
+    """The tag written on a node (``!!str``), after its anchor if any."""
+    found = re.match(r"(?:&\S+\s+)?(!\S*)", text[node.start_mark.index :])
+    return found.group(1) if found else None
+
+
+def _construct(node: Any) -> object:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").constructor.construct_object(node, deep=True)
+
+
+def _written_value(kind: str, node: Any, text: str, where: str) -> object:
+    """One value of a ``set``-family or ``replace`` map: a plain scalar's
+    text (``_Written``); for ``set:``, a list or mapping of texts
+    (``_WrittenTree``); anything else as loaded (quoted, tagged)."""
+    from ruamel.yaml.nodes import ScalarNode
+
+    if isinstance(node, ScalarNode):
+        if node.style is None and _explicit_tag(node, text) is None:
+            return _Written(node.value)
+        return _construct(node)
+    if kind != "set":
+        return _construct(node)
+    try:
+        return _WrittenTree(_texts(node, text, where))
+    except _UnwritableError as error:
+        return _Unwritable(str(error))
+
+
+class _UnwritableError(Exception):
+    pass
+
+
+def _texts(node: Any, text: str, where: str) -> object:
+    """A list or mapping node as a tree of texts (see ``_WrittenTree``)."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    from ._edit_values import canonical
+    from ._edits import _yaml_double
+
+    if isinstance(node, MappingNode):
+        return {
+            key: _texts(value, text, f"{where}.{key}") for key, value in _node_entries(node).items()
+        }
+    if isinstance(node, SequenceNode):
+        return [_texts(item, text, f"{where}[{i}]") for i, item in enumerate(node.value)]
+    tag = _explicit_tag(node, text)
+    if node.style is None and tag is None:
+        return str(node.value)
+    value = _construct(node)
+    if isinstance(value, str):
+        return _yaml_double(value)
+    if value is None or isinstance(value, bool | int | float):
+        return canonical(value)  # !!float 1.10: the number, which 1.1 reads as
+    raise _UnwritableError(
+        f"{where} has the tag {tag}; set: writes text, numbers, booleans, null, "
+        "lists and mappings: drop the tag to write it as text"
+    )
 
 
 def _set_value(
@@ -270,8 +388,15 @@ def _set_value(
             problems.append(Problem(where, "must be text: set_string values are strings"))
             return None
         return str(value), False
+    if isinstance(value, _Unwritable):
+        problems.append(Problem(where, value.reason))
+        return None
     if kind == "set" and isinstance(value, _Written):
         return str(value), True
+    if kind == "set" and isinstance(value, _WrittenTree):
+        return value.tree, True
+    if isinstance(value, _WrittenTree):  # set_string, set_json: as loaded
+        raise AssertionError("a tree of texts is only made for set:")
     return value, False
 
 

@@ -14,19 +14,32 @@ precedence (docs/changesets.md, "How values are typed"):
    a value that would print differently from what was written (``1.10``,
    ``010``, ``1e3``) is written as a string, with a note.
 
-A quoted text (``'"1.10"'``) is a string whatever the key holds. Pure.
+A quoted text (``'"1.10"'``) is a string whatever the key holds. A document
+that declares ``%YAML 1.1`` reads the text as YAML 1.1 does. Helm and
+Kubernetes read YAML with a YAML 1.1 reader, where ``no``, ``on`` and ``y``
+are booleans: such a text is a string only when the key holds one (and the
+writer quotes it); on a boolean it is that boolean. Pure.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import warnings
+from typing import Any
 
 import attrs
 
-__all__ = ["Typed", "type_written", "WrittenInt", "WrittenFloat", "written_text"]
+__all__ = [
+    "Typed",
+    "type_written",
+    "WrittenInt",
+    "WrittenFloat",
+    "written_text",
+    "yaml11_not_a_string",
+]
 
 #: A number as JSON writes it (RFC 8259, section 6).
 _JSON_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
@@ -72,16 +85,42 @@ class Typed:
     note: str | None = None
 
 
-def _read(text: str) -> tuple[object, bool]:
-    """The text read as one YAML 1.2 scalar, and whether it was quoted.
-    Anything that is not a plain scalar of a known type is the text itself."""
+#: YAML 1.1's booleans, in any case (go-yaml, which Helm uses, takes y and n
+#: too), and its null: plain, a YAML 1.1 reader does not read them as strings.
+_YAML11_BOOLEANS = {"y": True, "yes": True, "on": True, "true": True,
+                    "n": False, "no": False, "off": False, "false": False}  # fmt: skip
+
+
+@functools.cache
+def _yaml11_resolver() -> Any:
+    from ruamel.yaml.resolver import VersionedResolver
+
+    return VersionedResolver(version=(1, 1))
+
+
+def yaml11_not_a_string(text: str) -> bool:
+    """Would a YAML 1.1 reader (Helm's and Kubernetes' go-yaml, PyYAML) take
+    this text, written plain, as something other than a string (``no``,
+    ``on``, ``1:20``, ``0b1``)? Such a string must be quoted."""
+    from ruamel.yaml.nodes import ScalarNode
+
+    if text.lower() in _YAML11_BOOLEANS or text.lower() in ("null", "~"):
+        return True
+    tag = _yaml11_resolver().resolve(ScalarNode, text, (True, False))
+    return not str(tag).endswith(":str")
+
+
+def _read(text: str, *, yaml11: bool = False) -> tuple[object, bool]:
+    """The text read as one YAML 1.2 scalar (YAML 1.1 with ``yaml11``), and
+    whether it was quoted. Anything that is not a plain scalar of a known
+    type is the text itself."""
     from ruamel.yaml import YAML
 
     stripped = text.strip()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            value = YAML(typ="safe").load(text)
+            value = YAML(typ="safe").load(("%YAML 1.1\n--- " if yaml11 else "") + text)
     except Exception:  # not YAML at all: it is text
         return text, False
     quoted = stripped[:1] in ("'", '"') and isinstance(value, str)
@@ -90,6 +129,20 @@ def _read(text: str) -> tuple[object, bool]:
     if value is None or isinstance(value, str | bool | int | float):
         return value, False
     return text, False  # a date, a collection, a tagged value: the text
+
+
+def _is_collection(text: str) -> bool:
+    """Is the text a YAML flow list or mapping (``[1.10, 2]``, ``{x: 1}``)?"""
+    from ruamel.yaml import YAML
+
+    if text.strip()[:1] not in ("[", "{"):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return isinstance(YAML(typ="safe").load(text), list | dict)
+    except Exception:  # not YAML: text
+        return False
 
 
 def canonical(value: object) -> str:
@@ -139,18 +192,44 @@ def _kind(value: object) -> str:
     return "a number" if _is_number(value) else "a string"
 
 
-def type_written(text: str, current: object, *, exists: bool, is_json: bool, where: str) -> Typed:
+def type_written(
+    text: str, current: object, *, exists: bool, is_json: bool, where: str, yaml11: bool = False
+) -> Typed:
     """The value ``text`` stands for at ``where``, given what is there now
-    (``current``, when ``exists``), by the precedence above."""
-    value, quoted = _read(text)
+    (``current``, when ``exists``), by the precedence above; ``yaml11``: the
+    document says ``%YAML 1.1``."""
+    typed = _type_written(text, current, exists=exists, is_json=is_json, where=where, yaml11=yaml11)
+    if yaml11 and typed.note is None and _is_number(typed.value):
+        as_12, _ = _read(text)
+        if _is_number(as_12) and canonical(as_12) != canonical(typed.value):
+            # 010 is 8 in YAML 1.1 and 10 in 1.2: say which one the file gets.
+            return Typed(
+                typed.value,
+                f"{where}: the document is YAML 1.1 (%YAML 1.1), where {text.strip()} "
+                f"reads as {canonical(typed.value)}, not {canonical(as_12)}",
+            )
+    return typed
+
+
+def _type_written(
+    text: str, current: object, *, exists: bool, is_json: bool, where: str, yaml11: bool
+) -> Typed:
+    value, quoted = _read(text, yaml11=yaml11 and not is_json)
     if quoted:
         return Typed(value)
+    word = text.strip()
     if exists and current is not None and not isinstance(current, dict | list):
         if isinstance(current, str) and not isinstance(current, bool):
             return Typed(text)
         if isinstance(current, bool):
             if isinstance(value, bool):
                 return Typed(value)
+            if not is_json and word.lower() in _YAML11_BOOLEANS:
+                # "enabled: no" means false to Helm: a boolean stays one.
+                meant = _YAML11_BOOLEANS[word.lower()]
+                return Typed(
+                    meant, f"{where}: {word} is written as {canonical(meant)}, the boolean it means"
+                )
         elif _is_number(current):
             number = _as_number(text, value, is_json=is_json)
             if number is not None:
@@ -162,8 +241,21 @@ def type_written(text: str, current: object, *, exists: bool, is_json: bool, whe
             f"{where} was {_kind(current)}; {text!r} is not one, so it is written as a string",
         )
     if isinstance(value, str):
+        if not is_json and word.lower() in _YAML11_BOOLEANS:
+            return Typed(
+                text,
+                f"{where}: {word} is written as the string {json.dumps(text)} (YAML 1.1 "
+                "readers, Helm's among them, would read it unquoted as a boolean; "
+                "write true or false for one)",
+            )
+        if _is_collection(text):
+            return Typed(
+                text,
+                f"{where}: {word} is written as the string {json.dumps(text)}: --set does "
+                "not read lists or mappings (give it with --set-json, or in a change set's set:)",
+            )
         return Typed(text)
-    if canonical(value) == text.strip():
+    if canonical(value) == word:
         return Typed(value)
     return Typed(
         text,

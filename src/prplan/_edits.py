@@ -38,7 +38,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from ._edit_values import WrittenFloat, WrittenInt, canonical, type_written, written_text
+from ._edit_values import (
+    WrittenFloat,
+    WrittenInt,
+    canonical,
+    type_written,
+    written_text,
+    yaml11_not_a_string,
+)
 from ._errors import InvalidRequestError, Problem, RepositoryDisagreesError
 
 __all__ = [
@@ -75,7 +82,9 @@ class YamlSet:
 
     ``value`` is typed as given (a Python ``str`` is a string). With
     ``as_written=True`` it is the text a user wrote (``--set``, a change
-    set's ``set:``), typed against the document: see ``_edit_values``.
+    set's ``set:``), typed against the document: see ``_edit_values``; or a
+    list or mapping of such texts (a change set's ``set: {k: {tag: 1.10}}``),
+    each typed as for a new key (a quoted text, ``'"1.10"'``, is a string).
     A document that is JSON stays JSON."""
 
     path: str
@@ -315,7 +324,9 @@ def format_path(segments: Sequence[Segment]) -> str:
             continue
         if isinstance(seg, Select):
             key = seg.key if _SELECT_KEY_RE.fullmatch(seg.key) else _quoted(seg.key)
-            value = seg.value if _SELECT_VALUE_RE.fullmatch(seg.value) else _quoted(seg.value)
+            # "=" parses in a bare value, but [name=A=B] reads as a typo.
+            plain = _SELECT_VALUE_RE.fullmatch(seg.value) and "=" not in seg.value
+            value = seg.value if plain else _quoted(seg.value)
             parts.append(f"[{key}={value}]")
             continue
         text = seg if _PLAIN_SEGMENT_RE.fullmatch(seg) else _quoted(seg)
@@ -382,12 +393,12 @@ def edit_problems(edit: object, field: str) -> list[Problem]:
         is_json = isinstance(edit, JsonSet)
         if not isinstance(edit.as_written, bool):
             problems.append(Problem(f"{field}.as_written", "must be True or False"))
-        elif edit.as_written and not isinstance(edit.value, str):
+        elif edit.as_written and (found := _not_text(edit.value, "value")) is not None:
             problems.append(
                 Problem(
                     f"{field}.value",
-                    f"must be the text as written (a str) with as_written=True, "
-                    f"got {type(edit.value).__name__}",
+                    "must be the text as written (a str, or lists and mappings of str) "
+                    f"with as_written=True, got {found}",
                 )
             )
             return problems
@@ -396,6 +407,23 @@ def edit_problems(edit: object, field: str) -> list[Problem]:
             for message in _value_problems(edit.value, "value", is_json, set())
         ]
     return problems
+
+
+def _not_text(value: object, where: str, depth: int = 0) -> str | None:
+    """What in an as-written value is not text (``int at value['b'][0]``),
+    or None: a change set's ``set:`` gives lists and mappings of texts."""
+    if type(value) is str:
+        return None
+    if isinstance(value, dict | list | tuple) and depth < 100:
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(value, dict) and type(key) is not str:
+                return f"a key of type {type(key).__name__} in {where}"
+            found = _not_text(item, f"{where}[{key!r}]", depth + 1)
+            if found is not None:
+                return found
+        return None
+    return type(value).__name__ if depth == 0 else f"{type(value).__name__} at {where}"
 
 
 _SCALAR_TYPES = (str, int, float, bool, type(None), WrittenInt, WrittenFloat)
@@ -716,22 +744,29 @@ def _select(items: list[Any], select: Select, where: Sequence[Segment], is_json:
     raise _Refused(f"{format_path(where)!r} matches {matched}; it must match exactly one")
 
 
-def _resolve_change(data: Any, change: _Change, *, is_json: bool) -> tuple[list[Any], bool, object]:
+def _resolve_change(
+    data: Any, change: _Change, *, is_json: bool, yaml11: bool = False
+) -> tuple[list[Any], bool, object]:
     """Resolve the change's path in ``data``: the keys, whether the leaf
     exists, and the value to write there (typed, when the change holds the
-    text a user wrote; wrapped in the new parent mappings a path needs)."""
+    text a user wrote; wrapped in the new parent mappings a path needs).
+    ``yaml11``: the document says ``%YAML 1.1``."""
     resolved, exists, below = _resolve(
         data, change.segments, create=not change.delete, is_json=is_json, notes=change.notes
     )
     value = change.value
     where = format_path(change.segments)
     if change.as_written:
-        assert isinstance(value, str)  # edit_problems checks it
         current = _get(data, resolved) if exists else None
-        typed = type_written(value, current, exists=exists, is_json=is_json, where=where)
-        value = typed.value
-        if typed.note:
-            change.notes.append(typed.note)
+        if isinstance(value, str):
+            typed = type_written(
+                value, current, exists=exists, is_json=is_json, where=where, yaml11=yaml11
+            )
+            value = typed.value
+            if typed.note:
+                change.notes.append(typed.note)
+        else:
+            value = _type_texts(value, change.segments, is_json, yaml11, change.notes)
     if not exists and not change.delete:
         for key in reversed(below):
             value = {key: value}
@@ -740,6 +775,29 @@ def _resolve_change(data: Any, change: _Change, *, is_json: bool) -> tuple[list[
             f"adds key {where}" + (f" (with new parent mappings from {parents})" if below else "")
         )
     return resolved, exists, value
+
+
+def _type_texts(
+    value: object, here: list[Segment], is_json: bool, yaml11: bool, notes: list[str]
+) -> object:
+    """A list or mapping of texts as written (a change set's ``set:`` value
+    ``{tag: 1.10}``), each text typed as for a new key: the collection
+    replaces what is there, so nothing in it has a type yet."""
+    if isinstance(value, dict):
+        return {
+            key: _type_texts(item, [*here, key], is_json, yaml11, notes)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _type_texts(item, [*here, i], is_json, yaml11, notes) for i, item in enumerate(value)
+        ]
+    assert isinstance(value, str)  # edit_problems checks it
+    where = format_path(here)
+    typed = type_written(value, None, exists=False, is_json=is_json, where=where, yaml11=yaml11)
+    if typed.note:
+        notes.append(typed.note)
+    return typed.value
 
 
 def _get(data: Any, keys: Sequence[Any]) -> Any:
@@ -892,6 +950,7 @@ def _yaml_scalar_texts(
             and value == value.strip()
             and _PRINTABLE_RE.fullmatch(value)
             and "\t" not in value
+            and not yaml11_not_a_string(value)  # "no" is false to Helm
         ):
             texts.append(value)
         texts.append(single if quote == "'" and single else double)
@@ -1140,9 +1199,9 @@ def _yaml_dumper(indents: _Indents) -> YAML:
     return yaml
 
 
-def _dump_yaml(data: Any, indents: _Indents) -> str:
+def _dump_yaml(data: Any, indents: _Indents, quote: str = '"') -> str:
     stream = io.StringIO()
-    _yaml_dumper(indents).dump(data, stream)
+    _yaml_dumper(indents).dump(_quoted_for_yaml11(data, quote), stream)
     return stream.getvalue()
 
 
@@ -1159,11 +1218,71 @@ class _YamlDoc:
     newline: str
 
 
+#: A ``%YAML 1.1`` directive before the document starts.
+_YAML11_RE = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n|%(?!YAML)[^\n]*\n)*%YAML[ \t]+1\.1\b")
+
+
+def _custom_tag(value: object) -> str | None:
+    """The tag of a value tagged with one of its own (``!Ref``), else None."""
+    tag = getattr(value, "tag", None)
+    name = getattr(tag, "value", tag)
+    if isinstance(name, str) and name and not name.startswith("tag:yaml.org,2002:"):
+        return name
+    return None
+
+
+def _merged_in(data: Any, resolved: list[Any]) -> bool:
+    """Is the leaf a key its mapping only has through a merge key (``<<``)?"""
+    parent = _get(data, resolved[:-1])
+    own = getattr(parent, "_ok", None)  # ruamel's CommentedMap: its own keys
+    return isinstance(parent, dict) and isinstance(own, set) and resolved[-1] not in own
+
+
+def _written_otherwise(
+    text: str,
+    root: Node | None,
+    data: Any,
+    resolved: list[Any],
+    segments: list[Segment],
+    value: object,
+) -> bool:
+    """Is the number already there written otherwise than the user wrote
+    it (``1`` for ``+1``, ``1.1`` for ``1.10``)? Then it is rewritten as
+    given; any other value equal to what is there is already in place."""
+    written = written_text(value)
+    if written is None:
+        return False
+    try:
+        loc = _yaml_locate(root, data, resolved, segments)
+    except _Refused:  # through an alias: leave it be, it is in place
+        return False
+    old = loc.value if loc is not None else None
+    if not isinstance(old, ScalarNode) or old.style is not None:
+        return False
+    return text[old.start_mark.index : old.end_mark.index] != written
+
+
 def _yaml_edit(text: str, change: _Change) -> str:
     segments, delete = change.segments, change.delete
     data, root, guess, guess_offset = _yaml_load(text)
-    resolved, exists, value = _resolve_change(data, change, is_json=False)
-    if exists and not delete and _same(_get(data, resolved), value):
+    yaml11 = _YAML11_RE.match(text) is not None
+    resolved, exists, value = _resolve_change(data, change, is_json=False, yaml11=yaml11)
+    where = format_path(segments)
+    if exists and not delete:
+        tag = _custom_tag(_get(data, resolved))
+        if tag is not None:
+            # !Ref foo set to bar: keep the tag (a reference) or drop it (a
+            # string)? Either guess can be wrong, so say how to be exact.
+            raise _Refused(
+                f"{where!r} has the tag {tag}, which prplan cannot keep or drop for you: "
+                "change it with --replace (Replace) or write the file whole"
+            )
+        if _merged_in(data, resolved):
+            change.notes.append(
+                f"adds key {where} (it was merged in with '<<'; the merged mapping is unchanged)"
+            )
+    in_place = exists and not delete and _same(_get(data, resolved), value)
+    if in_place and not _written_otherwise(text, root, data, resolved, segments, value):
         return text
     loc = _yaml_locate(root, data, resolved, segments)
     doc = _YamlDoc(
@@ -1198,7 +1317,27 @@ def _yaml_edit(text: str, change: _Change) -> str:
         for candidate in candidates:
             if _yaml_reads_as(candidate, expected):
                 return candidate
+    if not delete:  # strings YAML 1.1 reads otherwise are quoted in the dump too
+        _get(data, resolved[:-1])[resolved[-1]] = _quoted_for_yaml11(value, doc.quote)
     return _yaml_redump(doc, data, expected)
+
+
+def _quoted_for_yaml11(value: object, quote: str) -> object:
+    """``value`` with each string (and key) that a YAML 1.1 reader would not
+    read as a string (``no``, ``on``) marked to be dumped quoted."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+    if isinstance(value, dict):
+        return {
+            _quoted_for_yaml11(key, quote): _quoted_for_yaml11(item, quote)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_quoted_for_yaml11(item, quote) for item in value]
+    if type(value) is str and yaml11_not_a_string(value):
+        single = quote == "'" and _yaml_single(value) is not None
+        return SingleQuotedScalarString(value) if single else DoubleQuotedScalarString(value)
+    return value
 
 
 def _builtin(value: Any) -> object:
@@ -1336,7 +1475,7 @@ def _rewrite_item(doc: _YamlDoc, node: Node, value: object) -> Iterator[str]:
     elif not value:
         forms = ["{}" if isinstance(value, dict) else "[]"]
     else:
-        forms = [textwrap.dedent(_dump_yaml(value, doc.indents)).rstrip("\n")]
+        forms = [textwrap.dedent(_dump_yaml(value, doc.indents, doc.quote)).rstrip("\n")]
     for form in forms:
         first, sep, more = form.partition("\n")
         item = first + comment + sep + more
@@ -1393,7 +1532,7 @@ def _entry_tails(
     """What follows a key: ``: 1.4.2``, or ``:`` and an indented block."""
     if type(value) in _SCALAR_TYPES:
         return [": " + t for t in _scalar_forms(doc, value, old, column, quote=quote)]
-    dumped = _dump_yaml({"k": value}, doc.indents)
+    dumped = _dump_yaml({"k": value}, doc.indents, doc.quote)
     return [dumped[1:].rstrip("\n")]
 
 
@@ -1446,7 +1585,7 @@ def _insert_candidates(doc: _YamlDoc, loc: _Loc, key: str, value: object) -> Ite
     key_quote, value_quote = _sibling_quotes(parent)
     single = _yaml_single(key)
     quoted = single if (key_quote or doc.quote) == "'" and single else _yaml_double(key)
-    plain = [key] if _PLAIN_KEY_RE.fullmatch(key) else []
+    plain = [key] if _PLAIN_KEY_RE.fullmatch(key) and not yaml11_not_a_string(key) else []
     key_texts = [quoted, *plain] if key_quote else [*plain, quoted]
     for key_text in key_texts:
         for tail in _entry_tails(doc, value, None, column, quote=value_quote):
@@ -1502,7 +1641,7 @@ def _flow_insert(doc: _YamlDoc, parent: MappingNode, key: str, value: object) ->
     end = None if _via_alias(last_key, last_value) else _content_end(text, last_value)
     if end is None:
         return
-    plain = [key] if _PLAIN_KEY_RE.fullmatch(key) else []
+    plain = [key] if _PLAIN_KEY_RE.fullmatch(key) and not yaml11_not_a_string(key) else []
     forms = (
         _yaml_scalar_texts(value, None, doc.quote)
         if type(value) in _SCALAR_TYPES
@@ -1796,7 +1935,12 @@ def _json_edit(text: str, change: _Change) -> str:
         if problems:
             raise _Refused(f"the file is JSON, and {problems[0]}")
     if exists and not change.delete and _same(_get(data, resolved), value):
-        return text
+        start = _json_find(text, resolved)
+        written = written_text(value)
+        if written is None or start is None:
+            return text
+        if text[start : json.JSONDecoder().raw_decode(text, start)[1]] == written:
+            return text  # else the same number, written as asked (1.1 -> 1.10)
     style = _json_style(text, data)
     _mutate(data, resolved, value, delete=change.delete)
     # Only the edited value's bytes change: re-serialising would rewrite
