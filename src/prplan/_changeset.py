@@ -792,38 +792,26 @@ class EntryResult:
         )
 
 
-def _applied(stage: str, plan: Plan, goal: Goal, outcome: Outcome) -> EntryResult:
+def _result(stage: str, plan: Plan, goal: Goal, **result: Any) -> EntryResult:
+    """An entry's result: which stage, repository, plan and goal, and what
+    happened (``result``: the outcome, or the error, or why it did not run)."""
     return EntryResult(
-        stage=stage,
-        repo=plan.request.repo,
-        goal=goal,
-        outcome=outcome,
-        achieved=reached(plan, outcome),
-        plan_digest=plan.digest,
+        stage=stage, repo=plan.request.repo, goal=goal, plan_digest=plan.digest, **result
     )
 
 
+def _applied(stage: str, plan: Plan, goal: Goal, outcome: Outcome) -> EntryResult:
+    return _result(stage, plan, goal, outcome=outcome, achieved=reached(plan, outcome))
+
+
 def _stopped(stage: str, plan: Plan, goal: Goal, error: PrplanError) -> EntryResult:
-    return EntryResult(
-        stage=stage,
-        repo=plan.request.repo,
-        goal=goal,
-        outcome=None,
-        error=str(error),
-        error_type=type(error).__name__,
-        plan_digest=plan.digest,
+    return _result(
+        stage, plan, goal, outcome=None, error=str(error), error_type=type(error).__name__
     )
 
 
 def _not_run(stage: str, plan: Plan, goal: Goal, note: str) -> EntryResult:
-    return EntryResult(
-        stage=stage,
-        repo=plan.request.repo,
-        goal=goal,
-        outcome=None,
-        note=note,
-        plan_digest=plan.digest,
-    )
+    return _result(stage, plan, goal, outcome=None, note=note)
 
 
 @attrs.frozen(kw_only=True)
