@@ -500,3 +500,31 @@ def test_the_command_refuses_a_directory_and_a_foreign_merge_then_merges_when_as
     assert forge.read_file(REPO, "main", "ci/deploy.sh") == b"echo ok\n"
     assert forge.read_file(REPO, "main", "config/a.yaml") == b"a: 1\n"
     forge.close()
+
+
+class _TwinBetweenReads:
+    """A forge client through which a twin run creates the branch and its
+    pull request right after prplan read the branch as absent."""
+
+    def __init__(self, forge: prplan.LocalForge) -> None:
+        self.forge, self.done = forge, False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.forge, name)
+
+    def branch(self, repo: str, branch: str) -> object:
+        found = self.forge.branch(repo, branch)
+        if not self.done:
+            self.done = True
+            self.forge.push(repo, branch, {"app.yaml": "v: 2\n"}, message=EARLIER_RUN, sealed=True)
+            self.forge.open_pr(repo, branch)
+        return found
+
+
+def test_a_branch_made_between_two_reads_is_read_again_not_refused() -> None:
+    forge = _forge({"app.yaml": "v: 1\n"})
+    request = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"app.yaml": b"v: 2\n"})
+    snapshot = prplan.observe(_TwinBetweenReads(forge), request)  # type: ignore[arg-type]
+    assert snapshot.branch_sha == forge.branches(REPO)[BRANCH]
+    plan = prplan.plan(snapshot, request)
+    assert plan.refusal is None and plan.rule == "open_current_review"

@@ -69,6 +69,11 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     every = sorted(client.pull_requests_from(repo, request.branch), key=lambda p: p.number)
     pulls = tuple(pr for pr in every if pr.base_branch == base)
     others = tuple(pr for pr in every if pr.is_open and pr.base_branch != base)
+    if head is None and any(pr.is_open for pr in every):
+        # An open pull request from a branch read as absent: most likely the
+        # branch and the pull request were made between the two reads (a
+        # twin run). Read the branch once more rather than refuse.
+        head = client.branch(repo, request.branch)
     if head is None:
         base_contents, base_blobs, base_kinds, _ = _read(client, repo, base_sha, paths, edited)
         return RepoSnapshot(
