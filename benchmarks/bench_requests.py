@@ -188,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             total(a["change"]) <= 10 and a["change"]["commits"] == 1,
         ),
         (
-            "(b) re-run <= 7 reads and no writes",
-            a["rerun"]["reads"] <= 7 and a["rerun"]["writes"] == 0,
+            # 8: the open pull requests *into* the branch are read too (is it in use?)
+            "(b) re-run <= 8 reads and no writes",
+            a["rerun"]["reads"] <= 8 and a["rerun"]["writes"] == 0,
         ),
         ("(c) 1,000 files: same count as (a)", total(c["change"]) == total(a["change"])),
         (
