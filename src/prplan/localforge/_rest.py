@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import math
@@ -92,7 +93,10 @@ class RequestLog:
         self.entries.clear()
 
 
+@functools.cache
 def _rules() -> Map:
+    """The routes: one map for every app (compiling it costs ~75 ms, and the
+    tests make an app per case); apps only read it."""
     repo = f"{API}/repos/<owner>/<name>"
     r = Rule
     return Map(
