@@ -25,8 +25,8 @@ lint: $(STAMP)
 
 # Regenerate what is generated: specs/ from the decision table, docs/cli.md from the commands.
 specs docs: $(STAMP)
-	$(PY) -m prplan._specgen --write specs
-	$(PY) -m prplan._clidoc --write docs/cli.md
+	$(PY) -m prplan.tools.specgen --write specs
+	$(PY) -m prplan.tools.clidoc --write docs/cli.md
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_planner.py

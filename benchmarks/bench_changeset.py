@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import prplan
-from prplan.localforge._rest import ForgeApp, ForgeServer
+from prplan.forges.local.server.app import ForgeApp, ForgeServer
 
 VALUES = "# api values\nimage:\n  repository: registry.example.com/acme/api\n  tag: '1.4.1'\nreplicas: 2\n"
 TOKEN = "bench-token"

@@ -24,7 +24,7 @@ import github
 from github import Auth, Github
 
 import prplan
-from prplan.localforge._rest import ForgeApp, ForgeServer
+from prplan.forges.local.server.app import ForgeApp, ForgeServer
 
 github.set_log_level(logging.WARNING)
 TOKEN = "bench-token"

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import prplan
-from prplan.localforge._rest import ForgeApp, ForgeServer
+from prplan.forges.local.server.app import ForgeApp, ForgeServer
 
 import fault_matrix
 

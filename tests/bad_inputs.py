@@ -4,7 +4,7 @@ Each ``Case`` says how the input is given, and what must come back:
 
 * ``via="subprocess"``: ``ARGS`` to the real command (``python -m prplan``);
 * ``via="runner"``: the same, through ``click.testing.CliRunner`` on
-  ``prplan.cli.cli`` (in-process: fast, and it can pass a NUL in an argument);
+  ``prplan.cli.main.cli`` (in-process: fast, and it can pass a NUL in an argument);
 * ``via="api"``: ``call``, a Python API call (a dotted name and arguments).
 
 CLI cases run against a fresh forge holding ``REPO`` (``SEED``): by default
@@ -37,8 +37,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import prplan
-from prplan._edits import EditError, JsonSet, Replace, YamlSet
-from prplan._plan import canonical_json
+from prplan.core.plan import canonical_json
+from prplan.edits.ops import EditError, JsonSet, Replace, YamlSet
 
 REPO = "acme/deployments"
 BRANCH = "prplan/bad-input"
@@ -456,14 +456,14 @@ API_CASES = [
         prplan.InvalidRequestError, "JSON cannot represent", field="files['config.json'].value"),
     api("api-yaml-set-bad-path", request(files={"apps/app/values.yaml": YamlSet(path="a..b", value=1)}),
         prplan.InvalidRequestError, "empty key", field="files['apps/app/values.yaml'].path"),
-    api("api-edits-regex", Call("prplan._edits.apply_edits", (b"x\n", [Replace(old="(", new="", regex=True)]),
+    api("api-edits-regex", Call("prplan.edits.ops.apply_edits", (b"x\n", [Replace(old="(", new="", regex=True)]),
         {"filename": "a.txt"}), prplan.InvalidRequestError, "not a valid regular expression",
         field="edits[0].old"),
-    api("api-edits-not-utf8", Call("prplan._edits.apply_edits", (NOT_UTF8, [YamlSet(path="image.tag", value="2")]),
+    api("api-edits-not-utf8", Call("prplan.edits.ops.apply_edits", (NOT_UTF8, [YamlSet(path="image.tag", value="2")]),
         {"filename": "apps/latin1.yaml"}), EditError, "file is not UTF-8 text (byte 0xe9"),
-    api("api-edits-key-path-dotdot", Call("prplan._edits.parse_path", ("a..b",)), ValueError,
+    api("api-edits-key-path-dotdot", Call("prplan.edits.ops.parse_path", ("a..b",)), ValueError,
         "empty key at position 2"),
-    api("api-edits-key-path-bracket", Call("prplan._edits.parse_path", ("[x]",)), ValueError,
+    api("api-edits-key-path-bracket", Call("prplan.edits.ops.parse_path", ("[x]",)), ValueError,
         "bad index at position 0"),
     api("api-plan-not-json", Call("prplan.Plan.from_json", ("{",)), prplan.PlanFormatError,
         "is not JSON", field="plan"),
@@ -476,21 +476,21 @@ API_CASES = [
         prplan.PlanFormatError, "contains '..'", field="request.files['../../etc/cron.d/x']"),
     api("api-plan-deeply-nested", Call("prplan.Plan.from_json", (_DEEP,)), prplan.PlanFormatError,
         "is not JSON", field="plan"),
-    api("api-changeset-not-a-mapping", Call("prplan._changeset.parse_changeset", ([1, 2],)),
+    api("api-changeset-not-a-mapping", Call("prplan.run.changeset.parse_changeset", ([1, 2],)),
         prplan.InvalidRequestError, "must be a mapping", field="change set"),
     api("api-changeset-missing-version",
-        Call("prplan._changeset.parse_changeset", ({"changes": [{"repo": REPO, "branch": "b", "delete": ["x"]}]},)),
+        Call("prplan.run.changeset.parse_changeset", ({"changes": [{"repo": REPO, "branch": "b", "delete": ["x"]}]},)),
         prplan.InvalidRequestError, "reads version 1", field="version"),
     api("api-changeset-duplicate",
-        Call("prplan._changeset.parse_changeset", ({"version": 1, "defaults": {"branch": "b"},
+        Call("prplan.run.changeset.parse_changeset", ({"version": 1, "defaults": {"branch": "b"},
              "changes": [{"repo": REPO, "delete": ["x"]}, {"repo": REPO, "delete": ["y"]}]},)),
         prplan.InvalidRequestError, "once per set", field="changes[1]"),
     api("api-changeset-bad-set-value",
-        Call("prplan._changeset.parse_changeset", ({"version": 1, "changes": [{"repo": REPO,
+        Call("prplan.run.changeset.parse_changeset", ({"version": 1, "changes": [{"repo": REPO,
              "branch": "b", "set": {"a.yaml": {"x": datetime.date(2024, 1, 1)}}}]},)),
         prplan.InvalidRequestError, "has type date", field="changes[0].set['a.yaml']['x'].value"),
     api("api-changeset-set-is-a-list",
-        Call("prplan._changeset.parse_changeset", ({"version": 1, "changes": [{"repo": REPO,
+        Call("prplan.run.changeset.parse_changeset", ({"version": 1, "changes": [{"repo": REPO,
              "branch": "b", "set": ["a.yaml"]}]},)),
         prplan.InvalidRequestError, "set", field="changes[0].set"),
     api("api-head-is-base-refused",

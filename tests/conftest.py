@@ -21,7 +21,7 @@ settings.load_profile(
 
 import pytest  # noqa: E402 - after the profiles, which must load first
 
-from prplan.localforge._rest import ForgeApp, ForgeServer  # noqa: E402
+from prplan.forges.local.server.app import ForgeApp, ForgeServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")

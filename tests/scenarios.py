@@ -15,7 +15,7 @@ import attrs
 
 import prplan
 from prplan import BranchPolicy, BranchSituation, OnClosed, PRState
-from prplan._planner import commit_message
+from prplan.core.planner import commit_message
 
 REPO = "acme/app"
 BRANCH = "prplan/change"

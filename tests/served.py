@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import prplan
-from prplan.localforge._faults import Faults
-from prplan.localforge._rest import API, ForgeApp, ForgeServer
+from prplan.forges.local.faults import Faults
+from prplan.forges.local.server.app import API, ForgeApp, ForgeServer
 
 import openapi_contract
 

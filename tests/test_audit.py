@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan import _plan
-from prplan.cli import cli
-from prplan.localforge._rest import ForgeServer
+from prplan.cli.main import cli
+from prplan.core import plan as _plan
+from prplan.forges.local.server.app import ForgeServer
 
 from audit_records import SCHEMA, read_audit
 from served import TOKEN, Served, fixed_clock
@@ -135,7 +135,7 @@ def test_over_github_the_forge_url_and_the_writers_come_from_the_answers(
 
 
 def test_a_forge_url_in_the_record_never_carries_credentials() -> None:
-    from prplan._audit import forge_address
+    from prplan.run.audit import forge_address
 
     client = prplan.GitHubClient(
         token=TOKEN, base_url=f"https://x:{TOKEN}@ghe.example:8443/api/v3?t={TOKEN}"

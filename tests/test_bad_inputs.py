@@ -22,8 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli import cli
-from prplan.localforge._rest import ForgeServer
+from prplan.cli.main import cli
+from prplan.forges.local.server.app import ForgeServer
 
 from bad_inputs import (
     API,

@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan._changeset import (
+from prplan.cli.main import cli
+from prplan.forges.local.server.app import ForgeServer
+from prplan.run.changeset import (
     ChangeSetPlan,
     Goal,
     apply_changeset,
@@ -20,8 +22,6 @@ from prplan._changeset import (
     parse_changeset,
     plan_changeset,
 )
-from prplan.cli import cli
-from prplan.localforge._rest import ForgeServer
 
 from served import Served
 
@@ -122,7 +122,7 @@ def test_twenty_repositories_in_two_stages_converge(
     path = _write(tmp_path, _document(tmp_path))
     planned = plan_changeset(client, load_changeset(path), concurrency=8)
     assert [len(plans) for _, plans in planned.stages] == [1, 19]
-    assert prplan._changeset.ChangeSetPlan.from_dict(json.loads(planned.to_json())) == planned
+    assert prplan.run.changeset.ChangeSetPlan.from_dict(json.loads(planned.to_json())) == planned
     result = apply_changeset(client, planned)
     assert result.ok and all(
         e.outcome and e.outcome.status is prplan.OutcomeStatus.MERGED for e in result.entries
@@ -546,7 +546,7 @@ class _Terminal:
 def test_yes_does_not_ask_on_a_terminal(
     tmp_path: Path, forge_dir: Path, monkeypatch: pytest.MonkeyPatch, yes: bool
 ) -> None:
-    from prplan import cli as cli_module
+    from prplan.cli import main as cli_module
 
     monkeypatch.setattr(cli_module, "sys", _Terminal())
     args = ["apply", "--changeset", str(_small(tmp_path)), "--local", str(forge_dir)]
@@ -566,7 +566,7 @@ def test_who_is_asked_before_a_change_set_is_applied(
 ) -> None:
     import sys
 
-    from prplan.cli import _asks_to_apply_changeset as asks
+    from prplan.cli.main import _asks_to_apply_changeset as asks
 
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
@@ -673,7 +673,7 @@ def test_set_values_are_read_as_written_and_typed_by_the_file(tmp_path: Path) ->
         ("resources", {"cpu": 1}, False),
     ]
     before = b"image:\n  tag: '1.9'\nreplicas: 2\n"
-    after = prplan._edits.apply_edits(before, edits, filename="values.yaml")
+    after = prplan.edits.ops.apply_edits(before, edits, filename="values.yaml")
     assert after == (
         b"image:\n  tag: '1.10'\n  pullPolicy: '010'\nreplicas: 0x10\nresources:\n  cpu: 1\n"
     )
@@ -726,7 +726,7 @@ def test_texts_inside_lists_and_mappings_are_kept_as_written(tmp_path: Path) -> 
     (request,) = load_changeset(tmp_path / "set.yaml").stages[0].requests
     edits = request.files["values.yaml"]
     assert isinstance(edits, tuple)
-    after = prplan._edits.apply_edits(
+    after = prplan.edits.ops.apply_edits(
         b"image:\n  tag: '1.9'\ntags: []\nblock: {}\n", edits, filename="values.yaml"
     )
     assert after == (

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan.cli import cli
-from prplan.localforge._rest import ForgeServer
+from prplan.cli.main import cli
+from prplan.forges.local.server.app import ForgeServer
 
 from audit_records import read_audit
 from served import TOKEN, Served, fixed_clock
@@ -385,7 +385,7 @@ def test_the_token_never_appears_anywhere(
 def test_colour_only_on_a_terminal_without_no_color(
     monkeypatch: pytest.MonkeyPatch, tty: bool, no_color: str | None, expected: bool
 ) -> None:
-    from prplan import cli as cli_module
+    from prplan.cli import main as cli_module
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
     if no_color is None:

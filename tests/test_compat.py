@@ -21,7 +21,7 @@ import pytest
 
 import prplan
 from prplan.compat import add_or_modify_files
-from prplan.localforge._rest import ForgeServer
+from prplan.forges.local.server.app import ForgeServer
 
 from served import Served
 

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 import prplan
-from prplan.localforge._rest import API, ForgeServer
+from prplan.forges.local.server.app import API, ForgeServer
 
 from served import FIXED_CLOCK, TOKEN, Served, fixed_clock
 

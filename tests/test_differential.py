@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 import prplan
-from prplan.localforge._rest import ForgeServer
+from prplan.forges.local.server.app import ForgeServer
 
 import scenarios
 from served import THOROUGH, Served, fixed_clock

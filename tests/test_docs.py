@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prplan._clidoc import reference
+from prplan.tools.clidoc import reference
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -12,7 +12,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def test_cli_reference_matches_the_commands() -> None:
     committed = (DOCS / "cli.md").read_text(encoding="utf-8")
     assert committed == reference(), (
-        "docs/cli.md is out of date: run `python -m prplan._clidoc --write docs/cli.md`"
+        "docs/cli.md is out of date: run `python -m prplan.tools.clidoc --write docs/cli.md`"
     )
 
 
@@ -32,7 +32,7 @@ def test_the_reference_covers_every_command() -> None:
 
 
 def test_the_concepts_quote_the_size_of_the_situation_space_the_code_has() -> None:
-    from prplan._table import space_size
+    from prplan.core.table import space_size
 
     text = (DOCS / "concepts.md").read_text(encoding="utf-8")
     assert f"every one of the {space_size():,} points" in text

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan._edits import JsonSet, Replace, YamlSet
-from prplan.cli import cli
-from prplan.localforge._rest import ForgeServer
+from prplan.cli.main import cli
+from prplan.edits.ops import JsonSet, Replace, YamlSet
+from prplan.forges.local.server.app import ForgeServer
 
 from served import Served
 

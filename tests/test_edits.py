@@ -1,4 +1,4 @@
-"""Structured file edits (``prplan._edits``): exact bytes, one-line diffs,
+"""Structured file edits (``prplan.edits.ops``): exact bytes, one-line diffs,
 every error with its reason.
 
 Golden files: ``tests/golden/edits/<name>.yaml`` are inputs written in the
@@ -24,7 +24,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from prplan._edits import (
+from prplan.edits.ops import (
     Edit,
     EditError,
     JsonDelete,
@@ -40,7 +40,7 @@ from prplan._edits import (
     kind,
     parse_path,
 )
-from prplan._errors import InvalidRequestError, Problem, RepositoryDisagreesError
+from prplan.errors import InvalidRequestError, Problem, RepositoryDisagreesError
 
 GOLDEN = Path(__file__).parent / "golden" / "edits"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -711,7 +711,7 @@ def test_yaml_edit(before: str, edit: Edit, after: str) -> None:
 def test_the_last_resort_is_a_verified_round_trip_dump(monkeypatch: pytest.MonkeyPatch) -> None:
     """Deleting a document's only key leaves nothing to splice: ruamel
     writes it, and the result is still checked against the intent."""
-    import prplan._edits as edits
+    import prplan.edits.ops as edits
 
     calls: list[object] = []
     real = edits._yaml_redump
@@ -1531,7 +1531,7 @@ def at_keys(data: Any, keys: tuple[str | int, ...]) -> Any:
 
 def _span(text: str, keys: tuple[str | int, ...]) -> tuple[int, int]:
     """Where the value at ``keys`` is written (the last of duplicate keys)."""
-    from prplan._edits import _json_find
+    from prplan.edits.ops import _json_find
 
     start = _json_find(text, list(keys))
     assert start is not None

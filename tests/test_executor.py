@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 import prplan
 from prplan import ActionStatus, OutcomeStatus, StalePlanError
-from prplan._executor import _apply_checked
-from prplan.cli import cli
+from prplan.cli.main import cli
+from prplan.run.executor import _apply_checked
 
 REPO = "acme/app"
 BRANCH = "prplan/bump"

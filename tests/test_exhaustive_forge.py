@@ -24,8 +24,8 @@ from prplan import (
     RefusalCode,
     Stage,
 )
-from prplan._planner import classify
-from prplan._table import goal_stage
+from prplan.core.planner import classify
+from prplan.core.table import goal_stage
 
 import scenarios
 from scenarios import BRANCH, CONTENTS, REPO, build, request_for, state

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan.cli import cli
-from prplan.localforge._rest import ForgeApp, ForgeServer
+from prplan.cli.main import cli
+from prplan.forges.local.server.app import ForgeApp, ForgeServer
 
 from served import ContractCheck
 

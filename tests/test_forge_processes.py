@@ -31,7 +31,7 @@ import pytest
 
 import prplan
 from prplan import ConflictError, ForgeError
-from prplan.localforge._rest import ForgeServer
+from prplan.forges.local.server.app import ForgeServer
 
 from served import Served
 

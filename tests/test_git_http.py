@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import prplan
-from prplan.localforge._rest import ForgeServer
+from prplan.forges.local.server.app import ForgeServer
 
 from served import TOKEN, Served
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 import prplan
-from prplan.localforge._rest import ForgeServer
+from prplan.forges.local.server.app import ForgeServer
 
 import fault_matrix
 from served import Served

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 import prplan
-from prplan._edits import Replace
-from prplan.localforge._forge import TreeInput
-from prplan.localforge._rest import ForgeServer
+from prplan.edits.ops import Replace
+from prplan.forges.local.forge import TreeInput
+from prplan.forges.local.server.app import ForgeServer
 
 from served import Served
 

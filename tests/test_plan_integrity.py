@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan._plan import canonical_json
-from prplan.cli import cli
-from prplan.localforge._rest import ForgeServer
+from prplan.cli.main import cli
+from prplan.core.plan import canonical_json
+from prplan.forges.local.server.app import ForgeServer
 
 from served import TOKEN, Served, fixed_clock
 
@@ -186,7 +186,7 @@ def test_a_plan_key_lets_only_plans_signed_with_it_through() -> None:
 
 
 def _redacted_with_edits(forge: prplan.LocalForge) -> dict[str, Any]:
-    from prplan._edits import YamlSet
+    from prplan.edits.ops import YamlSet
 
     request = prplan.ChangeRequest(
         repo=REPO, branch=BRANCH, files={"values.yaml": (YamlSet(path="image.tag", value="2"),)}
@@ -437,7 +437,7 @@ def test_nothing_to_do_needs_no_yes(served: Served, tmp_path: Path) -> None:
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """stdin and stdout are a terminal (CliRunner swaps the streams: patch the check)."""
-    from prplan import cli as cli_module
+    from prplan.cli import main as cli_module
 
     monkeypatch.setattr(cli_module, "_on_a_terminal", lambda: True)
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan._edits import YamlSet
-from prplan.cli import cli
+from prplan.cli.main import cli
+from prplan.edits.ops import YamlSet
 
 REPO = "acme/secrets"
 SECRET = "password: hunter2-do-not-leak\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import prplan
-from prplan.localforge._rest import ForgeServer
+from prplan.forges.local.server.app import ForgeServer
 
 from served import Served
 

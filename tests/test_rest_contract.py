@@ -14,7 +14,7 @@ from dulwich.objects import Blob
 from github import Auth, Github
 
 import prplan
-from prplan.localforge._rest import ForgeServer
+from prplan.forges.local.server.app import ForgeServer
 
 import openapi_contract
 from served import TOKEN, Served

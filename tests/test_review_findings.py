@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan._render import prose
-from prplan.cli import cli
+from prplan.cli.main import cli
+from prplan.cli.render import prose
 
 REPO = "acme/dep"
 
@@ -67,7 +67,7 @@ def test_apply_off_a_terminal_prints_no_colour_codes(tmp_path: Path) -> None:
 def _brought_plan() -> tuple[prplan.LocalForge, dict[str, object]]:
     """A plan that merges a branch holding a stranger's script, saved with
     its review (what `show` displays offline)."""
-    from prplan._review import with_review
+    from prplan.run.review import with_review
 
     forge = prplan.LocalForge.in_memory()
     forge.create_repo(REPO, {"app.yaml": "v: 1\n"})
@@ -82,7 +82,7 @@ def _brought_plan() -> tuple[prplan.LocalForge, dict[str, object]]:
 
 
 def _redigest(document: dict[str, object]) -> str:
-    from prplan._plan import canonical_json
+    from prplan.core.plan import canonical_json
 
     body = {k: v for k, v in document.items() if k not in {"digest", "signature"}}
     document["digest"] = hashlib.sha256(canonical_json(body)).hexdigest()

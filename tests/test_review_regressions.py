@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan._changeset import apply_changeset, parse_changeset, plan_changeset
-from prplan.cli import cli
-from prplan.localforge._rest import ForgeServer
+from prplan.cli.main import cli
+from prplan.forges.local.server.app import ForgeServer
+from prplan.run.changeset import apply_changeset, parse_changeset, plan_changeset
 
 from served import Served
 
@@ -180,7 +180,7 @@ def test_a_malformed_redacted_plan_is_a_format_error() -> None:
 
 
 def _with_script(forge: prplan.LocalForge) -> None:
-    from prplan.localforge._forge import TreeInput
+    from prplan.forges.local.forge import TreeInput
 
     forge.create_repo(REPO, {"a.txt": "a\n"})
     main = forge.branches(REPO)["main"]

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan._edits import YamlSet
-from prplan._render import plan_markdown, plan_text
-from prplan._review import with_review
-from prplan.cli import cli
-from prplan.localforge._forge import TreeInput
-from prplan.localforge._rest import ForgeServer
+from prplan.cli.main import cli
+from prplan.cli.render import plan_markdown, plan_text
+from prplan.edits.ops import YamlSet
+from prplan.forges.local.forge import TreeInput
+from prplan.forges.local.server.app import ForgeServer
+from prplan.run.review import with_review
 
 from served import Served
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 import prplan
-from prplan.localforge._rest import API, ForgeApp, _rules
+from prplan.forges.local.server.app import API, ForgeApp, _rules
 
 REPO = "acme/app"
 TOKEN = "ghp_fuzzTOKEN0123456789abcdef"

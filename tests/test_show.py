@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan._plan import canonical_json
-from prplan._render import View, code, plan_markdown, plan_text, prose
-from prplan._review import with_review
-from prplan.cli import cli
+from prplan.cli.main import cli
+from prplan.cli.render import View, code, plan_markdown, plan_text, prose
+from prplan.core.plan import canonical_json
+from prplan.run.review import with_review
 
 from served import fixed_clock
 
@@ -107,7 +107,7 @@ def test_no_diff_and_no_diagram_leave_them_out(forge_dir: Path, tmp_path: Path) 
 def test_text_diffs_are_coloured_on_a_terminal(
     forge_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prplan import cli as cli_module
+    from prplan.cli import main as cli_module
 
     saved = _saved(forge_dir, tmp_path)
     assert "\x1b[" not in run("show", saved).output  # not a terminal
@@ -267,7 +267,7 @@ def test_a_saved_change_set_is_shown_in_every_format_without_a_forge(
 
 
 def test_a_version_3_change_set_still_shows_and_applies(forge_dir: Path, tmp_path: Path) -> None:
-    from prplan._changeset import ChangeSetPlan
+    from prplan.run.changeset import ChangeSetPlan
 
     saved = tmp_path / "set.json"
     run("plan", "--changeset", _changeset(tmp_path), "--local", forge_dir, "--out", saved)

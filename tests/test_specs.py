@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from prplan import Stage
-from prplan._lifecycle import mermaid
-from prplan._specgen import generate
-from prplan._table import RULES, TRANSITIONS
+from prplan.core.lifecycle import mermaid
+from prplan.core.table import RULES, TRANSITIONS
+from prplan.tools.specgen import generate
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
@@ -18,7 +18,7 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 def test_committed_spec_matches_the_code(name: str) -> None:
     committed = (SPECS / name).read_text(encoding="utf-8")
     assert committed == generate()[name], (
-        f"specs/{name} is out of date: run `python -m prplan._specgen --write specs`"
+        f"specs/{name} is out of date: run `python -m prplan.tools.specgen --write specs`"
     )
 
 

@@ -14,8 +14,8 @@ import pytest
 from transitions import MachineError
 
 from prplan import ActionKind, BranchPolicy, BranchSituation, OnClosed, PRState, RefusalCode, Stage
-from prplan._lifecycle import walk
-from prplan._table import RULES, A, Situation, all_situations, decide, goal_stage, start_stage
+from prplan.core.lifecycle import walk
+from prplan.core.table import RULES, A, Situation, all_situations, decide, goal_stage, start_stage
 
 SITUATIONS = list(all_situations())
 #: Each situation with its rule and actions, decided once for every test.

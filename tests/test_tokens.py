@@ -17,10 +17,10 @@ import requests
 from click.testing import CliRunner
 
 import prplan
-from prplan._errors import scrub_secret
-from prplan.cli import cli
-from prplan.github._client import TokenWarning
-from prplan.localforge._rest import ForgeServer
+from prplan.cli.main import cli
+from prplan.errors import scrub_secret
+from prplan.forges.github.client import TokenWarning
+from prplan.forges.local.server.app import ForgeServer
 
 from served import TOKEN, Served
 

@@ -7,19 +7,32 @@
 See docs/ for the states, the rules and the API.
 """
 
-from ._changeset import (
-    ChangeSet,
-    ChangeSetPlan,
-    ChangeSetResult,
-    ChangeSetStage,
-    EntryResult,
-    Goal,
-    apply_changeset,
-    load_changeset,
-    plan_changeset,
+from prplan.core.model import (
+    BranchPolicy,
+    ChangeRequest,
+    CommitInfo,
+    MergeMethod,
+    OnClosed,
+    PullRequestInfo,
+    RepoSnapshot,
+    git_blob_sha,
 )
-from ._edits import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
-from ._errors import (
+from prplan.core.plan import (
+    Action,
+    Commit,
+    CreateBranch,
+    CreatePullRequest,
+    DeleteBranch,
+    FileChange,
+    MergePullRequest,
+    Plan,
+    Refusal,
+    ResetBranch,
+)
+from prplan.core.planner import plan
+from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
+from prplan.edits.ops import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
+from prplan.errors import (
     ApplyFailedError,
     ConflictError,
     ForgeError,
@@ -34,36 +47,23 @@ from ._errors import (
     RepositoryDisagreesError,
     StalePlanError,
 )
-from ._executor import apply
-from ._model import (
-    BranchPolicy,
-    ChangeRequest,
-    CommitInfo,
-    MergeMethod,
-    OnClosed,
-    PullRequestInfo,
-    RepoSnapshot,
-    git_blob_sha,
+from prplan.forges.github import GitHubClient
+from prplan.forges.local import LocalForge
+from prplan.run.changeset import (
+    ChangeSet,
+    ChangeSetPlan,
+    ChangeSetResult,
+    ChangeSetStage,
+    EntryResult,
+    Goal,
+    apply_changeset,
+    load_changeset,
+    plan_changeset,
 )
-from ._observe import observe
-from ._outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
-from ._plan import (
-    Action,
-    Commit,
-    CreateBranch,
-    CreatePullRequest,
-    DeleteBranch,
-    FileChange,
-    MergePullRequest,
-    Plan,
-    Refusal,
-    ResetBranch,
-)
-from ._planner import plan
-from ._ports import Comparison, ForgeClient, RequestCount, counting_requests
-from ._states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
-from .github import GitHubClient
-from .localforge import LocalForge
+from prplan.run.executor import apply
+from prplan.run.observe import observe
+from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
+from prplan.run.port import Comparison, ForgeClient, RequestCount, counting_requests
 
 __version__ = "0.1.0"
 

@@ -1,3 +1,3 @@
-from .cli import main
+from prplan.cli.main import main
 
 main()

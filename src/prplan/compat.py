@@ -21,14 +21,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ._errors import InvalidRequestError, Problem, RefusedError
-from ._executor import apply
-from ._model import _CONTROL_RE, ChangeRequest
-from ._observe import observe
-from ._outcome import Outcome
-from ._planner import plan
-from ._ports import ForgeClient
-from ._render import outcome_text, plan_text
+from prplan.cli.render import outcome_text, plan_text
+from prplan.core.model import _CONTROL_RE, ChangeRequest
+from prplan.core.planner import plan
+from prplan.errors import InvalidRequestError, Problem, RefusedError
+from prplan.run.executor import apply
+from prplan.run.observe import observe
+from prplan.run.outcome import Outcome
+from prplan.run.port import ForgeClient
 
 __all__ = ["add_or_modify_files", "GitRepo"]
 

@@ -1,0 +1,85 @@
+"""``prplan demo``: the main job, end to end, on a throw-away local forge.
+
+It is the README's first command, so it must work on a fresh machine with
+no network and no token, and show what prplan is for in one screen or two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prplan.cli.render import outcome_text, plan_text
+from prplan.core.model import ChangeRequest
+from prplan.core.planner import plan
+from prplan.forges.local import LocalForge
+from prplan.run.executor import apply
+from prplan.run.observe import observe
+
+__all__ = ["run_demo"]
+
+VALUES_V1 = """\
+# Helm values for the app (managed by the release pipeline)
+image:
+  repository: registry.example.com/acme/app
+  tag: "1.4.1"
+replicas: 3
+"""
+
+
+def run_demo(echo: Callable[[str], None] = print) -> int:
+    forge = LocalForge.in_memory()
+    repo = "acme/deployments"
+    forge.create_repo(repo, {"apps/app/values.yaml": VALUES_V1, "README.md": "# deployments\n"})
+    echo(f"A local forge with {repo} (main holds apps/app/values.yaml, tag 1.4.1).\n")
+
+    release = ChangeRequest(
+        repo=repo,
+        branch="prplan/app-1.4.2",
+        files={"apps/app/values.yaml": VALUES_V1.replace("1.4.1", "1.4.2")},
+        title="Deploy app 1.4.2",
+        create_pr=True,
+        automerge=True,
+        delete_branch=True,
+    )
+    echo("== 1. Plan a release: new values file, via a pull request, merged automatically")
+    first = plan(observe(forge, release), release)
+    echo(plan_text(first))
+    echo("== Apply exactly that plan")
+    echo(outcome_text(apply(first, forge)))
+    tag = (forge.read_file(repo, "main", "apps/app/values.yaml") or b"").decode()
+    echo(f"main now says: {next(line.strip() for line in tag.splitlines() if 'tag' in line)}\n")
+
+    echo("== 2. Plan the same request again: the repository already is as asked")
+    again = plan(observe(forge, release), release)
+    echo(plan_text(again))
+
+    review = ChangeRequest(
+        repo=repo,
+        branch="prplan/app-replicas",
+        files={"apps/app/values.yaml": VALUES_V1.replace("1.4.1", "1.4.2").replace("3", "5")},
+        title="Scale app to 5 replicas",
+        automerge=False,
+    )
+    echo("== 3. A change for human review: a pull request, left open")
+    echo(outcome_text(apply(plan(observe(forge, review), review), forge)))
+
+    revised = ChangeRequest(
+        repo=repo,
+        branch="prplan/app-replicas",
+        files={"apps/app/values.yaml": VALUES_V1.replace("1.4.1", "1.4.2").replace("3", "4")},
+        title="Scale app to 4 replicas",
+        automerge=False,
+    )
+    echo("== 4. The request changes before review: the open pull request is reused")
+    reuse = plan(observe(forge, revised), revised)
+    echo(plan_text(reuse))
+    outcome = apply(reuse, forge)
+    echo(outcome_text(outcome))
+    prs = forge.pull_requests(repo)
+    echo("Pull requests on the forge:")
+    for pr in prs:
+        echo(f"  #{pr.number} {pr.title!r}: {'merged' if pr.merged else pr.state}")
+    final = plan(observe(forge, revised), revised)
+    converged = final.is_empty and again.is_empty
+    echo("\nEvery re-plan is empty: converged." if converged else "\nNOT converged!")
+    return 0 if converged else 1

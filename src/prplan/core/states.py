@@ -1,0 +1,126 @@
+"""The vocabulary of states: pull-request states, branch situations, lifecycle
+stages, action kinds and refusal codes, and how a list of pull requests is
+classified. Pure data and pure functions; the rules that use them live in
+``_table``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from prplan.core.model import PullRequestInfo
+
+__all__ = [
+    "PRState",
+    "BranchSituation",
+    "Stage",
+    "ActionKind",
+    "RefusalCode",
+    "classify_pr_state",
+    "latest_pull_request",
+]
+
+
+class PRState(enum.StrEnum):
+    """The pull requests from the head branch into base, summarised."""
+
+    NONE = "none"  # there never was one
+    OPEN = "open"  # exactly one is open
+    MERGED = "merged"  # none open; the most recent was merged
+    CLOSED = "closed"  # none open; the most recent was closed unmerged
+    MULTIPLE = "multiple"  # two or more are open (GitHub forbids it, but data can hold it)
+
+
+class BranchSituation(enum.StrEnum):
+    """The head branch, seen from the request."""
+
+    ABSENT = "absent"
+    #: exists at exactly the base commit: ready to commit on, nothing to reset
+    AT_BASE = "at_base"
+    #: holds the requested content (and contains base when no PR is open:
+    #: typically a re-run after a crash between commit and pull request)
+    HAS_CHANGE = "has_change"
+    #: lacks the change, and resetting it loses nothing: it is an ancestor of
+    #: base, or the head of one of its pull requests, or only prplan's commits
+    DISPOSABLE = "disposable"
+    #: lacks the change and holds commits that are neither prplan's nor
+    #: preserved by a pull request: a human's work
+    FOREIGN = "foreign"
+
+
+class Stage(enum.StrEnum):
+    """Lifecycle stages of one change: the states of the ``transitions``
+    machine. Action kinds are its triggers."""
+
+    NO_BRANCH = "no_branch"
+    BRANCH_OUTDATED = "branch_outdated"
+    BRANCH_READY = "branch_ready"
+    COMMITTED = "committed"
+    PROPOSED_OUTDATED = "proposed_outdated"
+    PROPOSED = "proposed"
+    MERGED = "merged"
+    BRANCH_DELETED = "branch_deleted"
+    BASE_OUTDATED = "base_outdated"
+    IN_PLACE = "in_place"
+
+
+class ActionKind(enum.StrEnum):
+    CREATE_BRANCH = "create_branch"
+    RESET_BRANCH = "reset_branch"
+    COMMIT = "commit"
+    CREATE_PULL_REQUEST = "create_pull_request"
+    MERGE_PULL_REQUEST = "merge_pull_request"
+    DELETE_BRANCH = "delete_branch"
+
+
+class RefusalCode(enum.StrEnum):
+    MULTIPLE_OPEN_PRS = "multiple_open_prs"
+    MODIFICATION_NOT_ALLOWED = "modification_not_allowed"
+    HEAD_IS_BASE = "head_is_base"
+    PR_CLOSED = "pr_closed"
+    BRANCH_HAS_FOREIGN_COMMITS = "branch_has_foreign_commits"
+    #: an open pull request whose head branch is gone (GitHub closes such
+    #: pull requests shortly; the observation caught it in between)
+    BRANCH_MISSING = "branch_missing"
+    #: the open pull request's branch forked from an older base, and merging
+    #: it would not bring some requested path to its requested content
+    PR_BEHIND_BASE = "pr_behind_base"
+    #: a structured edit cannot be applied (file or key missing, file does
+    #: not parse, a replace matched another number of times)
+    EDIT_FAILED = "edit_failed"
+    #: a requested path is a directory or a submodule, or lies under a file,
+    #: on base or on the branch: writing or deleting it would destroy what is
+    #: there (or an edited path is a symlink)
+    PATH_NOT_A_FILE = "path_not_a_file"
+    #: the branch would be reset, but it is the default branch or the forge
+    #: protects it: prplan never resets those, whatever branch_policy says
+    BRANCH_PROTECTED = "branch_protected"
+    #: merging would bring commits into base that prplan did not make and the
+    #: request did not say merge_foreign_commits
+    MERGE_HAS_FOREIGN_COMMITS = "merge_has_foreign_commits"
+    #: the branch is the head of an open pull request into another base, or
+    #: the base of an open pull request: committing to it or resetting it
+    #: would change those pull requests
+    BRANCH_IN_USE = "branch_in_use"
+
+
+def latest_pull_request(pulls: Iterable[PullRequestInfo]) -> PullRequestInfo | None:
+    """The most recent pull request: the highest number (forges number them
+    in creation order)."""
+    return max(pulls, key=lambda pr: pr.number, default=None)
+
+
+def classify_pr_state(pulls: Iterable[PullRequestInfo]) -> PRState:
+    """MULTIPLE if two or more are open, OPEN if exactly one is; otherwise
+    MERGED or CLOSED after the most recent one; NONE if there is none."""
+    pulls = list(pulls)
+    open_count = sum(1 for pr in pulls if pr.is_open)
+    if open_count >= 2:
+        return PRState.MULTIPLE
+    if open_count == 1:
+        return PRState.OPEN
+    latest = latest_pull_request(pulls)
+    if latest is None:
+        return PRState.NONE
+    return PRState.MERGED if latest.merged else PRState.CLOSED

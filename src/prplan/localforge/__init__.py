@@ -1,5 +1,0 @@
-"""The local forge: GitHub's rules in process (``LocalForge``)."""
-
-from ._forge import HUMAN, LocalForge
-
-__all__ = ["LocalForge", "HUMAN"]

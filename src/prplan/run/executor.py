@@ -1,0 +1,536 @@
+"""``apply(plan, client)``: carry out exactly the plan, or nothing.
+
+First, without a request to the forge, the plan must be what the planner
+derives from its own request and snapshot, and the reviewed one when
+``expect_digest`` pins it (``PlanIntegrityError`` otherwise; see
+``_integrity``): a hand-edited plan is never applied, digest or not.
+
+Before writing, the executor observes again and refuses the whole plan with
+``StalePlanError`` if a fact the plan relied on moved: the branch head, the
+set and states of pull requests, the blob of any requested path on base or
+branch, or which branch is base. (Base merely moving ahead is not enough:
+a plan that creates a branch at the old base is still a correct plan.)
+
+Then it runs the actions in order. Every write is compare-and-swap (commits
+name their parent, resets their old sha, merges the expected head), so a
+race with a human loses cleanly rather than clobbering. The first failure
+stops the run; the ``Outcome`` lists each action as done, failed or not run.
+A crash between two actions leaves the repository in a state from which the
+next ``observe``/``plan``/``apply`` carries on: that is what the decision
+table's "branch already holds the change" rows are for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prplan.core.integrity import check_plan
+from prplan.core.model import PullRequestInfo, RepoSnapshot, git_blob_sha
+from prplan.core.plan import (
+    Action,
+    Commit,
+    CreateBranch,
+    CreatePullRequest,
+    DeleteBranch,
+    MergePullRequest,
+    Plan,
+    ResetBranch,
+)
+from prplan.core.states import ActionKind
+from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
+from prplan.run.observe import observe
+from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
+from prplan.run.port import ForgeClient, RequestCount, WriteIdentity, counting_requests
+
+__all__ = ["apply", "moved_facts"]
+
+
+def _pulls(snapshot: RepoSnapshot) -> str:
+    parts = [
+        f"#{pr.number} {'merged' if pr.merged else pr.state} at {pr.head_sha[:7]}"
+        for pr in snapshot.pull_requests
+    ]
+    return ", ".join(parts) or "none"
+
+
+def _blob(sha: str | None) -> str:
+    return "absent" if sha is None else sha[:10]
+
+
+def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """The facts a plan relies on that differ between two observations, as
+    ``(fact, planned, now)``."""
+    moved: list[tuple[str, str, str]] = []
+    if planned.base != current.base:
+        moved.append(("base branch", planned.base, current.base))
+    if planned.branch_sha != current.branch_sha:
+        moved.append(
+            (f"branch {planned.branch}", _blob(planned.branch_sha), _blob(current.branch_sha))
+        )
+    if _pulls(planned) != _pulls(current):
+        moved.append(("pull requests", _pulls(planned), _pulls(current)))
+    for side, before, after in (
+        ("base", planned.base_blobs, current.base_blobs),
+        ("branch", planned.branch_blobs, current.branch_blobs),
+    ):
+        for path in sorted(set(before) | set(after)):
+            if before.get(path) != after.get(path):
+                moved.append((f"{path} on {side}", _blob(before.get(path)), _blob(after.get(path))))
+    for side, kinds_before, kinds_after in (
+        ("base", planned.base_kinds, current.base_kinds),
+        ("branch", planned.branch_kinds, current.branch_kinds),
+    ):
+        for path in sorted(set(kinds_before) | set(kinds_after)):
+            was, now = kinds_before.get(path, "absent"), kinds_after.get(path, "absent")
+            if was != now:
+                moved.append((f"what {path} is on {side}", str(was), str(now)))
+    for fact, was_prs, now_prs in (
+        ("pull requests from the branch into other bases", planned.other_pull_requests, current.other_pull_requests),
+        ("pull requests into the branch", planned.pull_requests_into_branch, current.pull_requests_into_branch),
+    ):  # fmt: skip
+        if _listed_pulls(was_prs) != _listed_pulls(now_prs):
+            moved.append((fact, _listed_pulls(was_prs), _listed_pulls(now_prs)))
+    if planned.branch_protected != current.branch_protected:
+        moved.append(
+            ("branch protection", str(planned.branch_protected), str(current.branch_protected))
+        )
+    moved += _commits_moved(planned, current)
+    moved += _claims_moved(planned, current)
+    return moved
+
+
+def _claims_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """Every other fact of the snapshot, so that a plan whose observation was
+    edited (and re-derived offline) cannot pass the recheck: with base where
+    it was, the whole observation must be what the forge says now; with base
+    moved ahead, what base's move cannot change must be the same, and what it
+    can change may only have moved the way a move ahead moves it."""
+    moved: list[tuple[str, str, str]] = []
+
+    def differs(fact: str, was: object, now: object) -> None:
+        if was != now:
+            moved.append((fact, str(was), str(now)))
+
+    differs("default branch", planned.default_branch, current.default_branch)
+    # Contents the edits applied to must be the blobs the plan relies on.
+    for side, contents, blobs in (
+        ("base", planned.base_contents, planned.base_blobs),
+        ("branch", planned.branch_contents, planned.branch_blobs),
+    ):
+        for path, content in sorted(contents.items()):
+            sha = None if content is None else git_blob_sha(content)
+            if sha != blobs.get(path):
+                moved.append((f"content of {path} on {side}", _blob(blobs.get(path)), _blob(sha)))
+    differs(
+        "branch contents read", sorted(planned.branch_contents), sorted(current.branch_contents)
+    )
+    if planned.branch_sha != current.branch_sha:
+        return moved  # the branch moved: said already, and what it holds follows
+    # What a merge brings from the branch: the branch's side must hold still.
+    for path, sha in sorted(planned.brought_on_branch.items()):
+        if path in current.brought_on_branch and current.brought_on_branch[path] != sha:
+            moved.append((f"{path} on branch", _blob(sha), _blob(current.brought_on_branch[path])))
+    if planned.base_sha == current.base_sha:
+        differs("paths brought, on base", planned.brought_on_base, current.brought_on_base)
+        differs("paths brought, on branch", planned.brought_on_branch, current.brought_on_branch)
+        differs("branch contains base", planned.branch_contains_base, current.branch_contains_base)
+        differs("branch is in base", planned.branch_in_base, current.branch_in_base)
+        differs("paths beyond base", planned.paths_beyond_base, current.paths_beyond_base)
+        differs("paths listed", planned.paths_complete, current.paths_complete)
+        differs("merge base blobs", planned.merge_base_blobs, current.merge_base_blobs)
+    else:
+        # Base moved ahead: it can take the branch in, never give it back.
+        if planned.branch_in_base and not current.branch_in_base:
+            moved.append(("branch is in base", "True", "False"))
+        extra = set(current.paths_beyond_base) - set(planned.paths_beyond_base)
+        if extra and planned.paths_complete:
+            moved.append(("paths beyond base", "as planned", f"also {', '.join(sorted(extra))}"))
+    return moved
+
+
+def _listed_pulls(pulls: tuple[PullRequestInfo, ...]) -> str:
+    return ", ".join(f"#{pr.number} into {pr.base_branch}" for pr in pulls) or "none"
+
+
+def _commits_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """The plan's claims about the head's commits must be what the forge
+    says now: a commit is the same commit by sha, so its evidence (tree and
+    seal) cannot differ unless the plan document was edited. A commit may
+    leave the list only because base took it in (base moved ahead)."""
+    if planned.branch_sha != current.branch_sha:
+        return []  # the branch moved: said already, and its commits follow
+    now = {c.sha: c for c in current.commits_beyond_base}
+    moved = []
+    for commit in planned.commits_beyond_base:
+        seen = now.get(commit.sha)
+        if seen is None:
+            if planned.base_sha == current.base_sha:
+                moved.append((f"commit {commit.sha[:7]} on the branch", "present", "gone"))
+        elif (seen.tree_sha, seen.sealed_tree) != (commit.tree_sha, commit.sealed_tree):
+            moved.append(
+                (
+                    f"commit {commit.sha[:7]}",
+                    "prplan's" if commit.by_prplan else "not prplan's",
+                    "prplan's" if seen.by_prplan else "not prplan's",
+                )
+            )
+    known = {c.sha for c in planned.commits_beyond_base}
+    for sha in now.keys() - known:
+        moved.append((f"commit {sha[:7]} on the branch", "absent", "present"))
+    if planned.commits_complete != current.commits_complete:
+        moved.append(
+            ("commits listed", str(planned.commits_complete), str(current.commits_complete))
+        )
+    return moved
+
+
+def _base_rewound(
+    client: ForgeClient, planned: RepoSnapshot, current: RepoSnapshot
+) -> list[tuple[str, str, str]]:
+    """Base may move ahead after a plan (a plan that creates a branch at the
+    old base is still right), but never lose the commit the plan saw: a
+    force-push back would make the merge bring the rewound work back."""
+    if planned.base_sha == current.base_sha:
+        return []
+    try:
+        comparison = client.compare(planned.repo, planned.base_sha, current.base_sha)
+    except NotFoundError:
+        contains = False
+    else:
+        contains = comparison.behind_by == 0
+    if contains:
+        return []
+    return [
+        (
+            f"base {current.base}",
+            f"contains {planned.base_sha[:7]}",
+            f"at {current.base_sha[:7]}, which no longer contains it (rewound or force-pushed)",
+        )
+    ]
+
+
+def apply(
+    plan: Plan,
+    client: ForgeClient,
+    *,
+    reporter: Reporter | None = None,
+    recheck: bool = True,
+    observed_at: float | None = None,
+    expect_digest: str | None = None,
+    observed_with: RequestCount | None = None,
+) -> Outcome:
+    """Apply ``plan`` through ``client``. Raises ``StalePlanError`` (writing
+    nothing) if the repository moved; otherwise returns an ``Outcome``.
+
+    ``recheck=False`` skips the second observation, for a plan made moments
+    ago by the same process (``prplan apply TARGET CHANGE``): it saves one
+    observation's requests, and compare-and-swap on every write still makes
+    a race lose cleanly. A saved plan should always be rechecked.
+    ``observed_at`` (``time.monotonic()``) is when a plan applied without
+    recheck was observed; by default, now.
+
+    Before anything else, ``PlanIntegrityError`` (nothing read or written)
+    if the plan is not what the planner derives from its own request and
+    snapshot, or if ``expect_digest`` (the reviewed plan's digest, as
+    ``prplan plan`` prints it) is given and differs.
+
+    ``observed_with``: the requests the plan's observation took, when this
+    call does not observe again (``recheck=False``); the outcome's
+    ``requests`` then count every request the change took."""
+    check_plan(plan, expect_digest=expect_digest)
+    return _apply_checked(
+        plan,
+        client,
+        reporter=reporter,
+        recheck=recheck,
+        observed_at=observed_at,
+        observed_with=observed_with,
+    )
+
+
+def _apply_checked(
+    plan: Plan,
+    client: ForgeClient,
+    *,
+    reporter: Reporter | None,
+    recheck: bool,
+    observed_at: float | None,
+    observed_with: RequestCount | None = None,
+) -> Outcome:
+    """``apply`` of a plan ``check_plan`` accepted. (Tests call it directly
+    to run a plan cut short, as a crash would leave it.)"""
+    before = client.request_count()
+    # Count this thread's requests: other threads may share the client (a
+    # change set checks its repositories concurrently).
+    with counting_requests() as tally:
+
+        def spent() -> RequestCount:
+            own = tally.count if tally.reads or tally.writes else client.request_count() - before
+            return own + (observed_with or RequestCount())
+
+        return _apply_counted(plan, client, reporter, recheck, observed_at, spent)
+
+
+def _apply_counted(
+    plan: Plan,
+    client: ForgeClient,
+    reporter: Reporter | None,
+    recheck: bool,
+    observed_at: float | None,
+    spent: Callable[[], RequestCount],
+) -> Outcome:
+    reporter = reporter or Reporter()
+    repo = plan.request.repo
+    if plan.refusal is not None:
+        outcome = Outcome(
+            repo=repo,
+            status=OutcomeStatus.REFUSED,
+            plan_digest=plan.digest,
+            error=plan.refusal.message,
+            error_type=plan.refusal.code.value,
+            requests=spent(),
+            refusal=plan.refusal,  # the field says it is set when refused; the audit shows it
+        )
+        reporter.finished(outcome)
+        return outcome
+    # An empty plan is rechecked too: "nothing to do" is a claim about the
+    # repository (base holds the content), and base may have been reverted.
+    if recheck:
+        current = observe(client, plan.request)
+        moved = moved_facts(plan.observed, current) + _base_rewound(client, plan.observed, current)
+        if moved:
+            raise StalePlanError(moved)
+    if not plan.actions:
+        # Nothing to do still names the open pull request that carries the
+        # change (the caller's handle on it), and counts the recheck's reads.
+        open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
+        outcome = Outcome(
+            repo=repo,
+            status=OutcomeStatus.UNCHANGED,
+            plan_digest=plan.digest,
+            pull_request=open_pr.number if open_pr else None,
+            pull_request_url=open_pr.url if open_pr else "",
+            requests=spent(),
+        )
+        reporter.finished(outcome)
+        return outcome
+    # The moment the facts were last known true: now (after the recheck), or
+    # "moments ago" for a plan made just before (recheck=False).
+
+    run = _Run(plan, client, observed_at=None if recheck else observed_at)
+    results: list[ActionResult] = []
+    error: PrplanError | None = None
+    for index, step in _steps(plan.actions):
+        if error is not None:
+            results += [
+                ActionResult(index=index + k, kind=a.kind, status=ActionStatus.NOT_RUN)
+                for k, a in enumerate(step)
+            ]
+            continue
+        for k, action in enumerate(step):
+            reporter.action_started(repo, index + k, action)
+        try:
+            done = run.do(index, step)
+        except PrplanError as failure:
+            error = failure
+            done = [
+                ActionResult(
+                    index=index, kind=step[0].kind, status=ActionStatus.FAILED, detail=str(failure)
+                )
+            ]
+            done += [
+                ActionResult(index=index + k, kind=a.kind, status=ActionStatus.NOT_RUN)
+                for k, a in enumerate(step)
+                if k
+            ]
+        results += done
+        for action, result in zip(step, done, strict=True):
+            reporter.action_finished(repo, action, result)
+
+    outcome = Outcome(
+        repo=repo,
+        status=_status(plan, results, failed=error is not None),
+        plan_digest=plan.digest,
+        actions=tuple(results),
+        pull_request=run.pr_number,
+        pull_request_url=run.pr_url,
+        commit_sha=run.commit_sha,
+        merge_sha=run.merge_sha,
+        error="" if error is None else str(error),
+        error_type="" if error is None else type(error).__name__,
+        requests=spent(),
+    )
+    reporter.finished(outcome)
+    return outcome
+
+
+def _steps(actions: tuple[Action, ...]) -> list[tuple[int, tuple[Action, ...]]]:
+    """Group the actions into forge calls: a CreateBranch or ResetBranch
+    directly followed by the Commit made on it is one call (one ref write
+    instead of two), everything else one call each. The outcome still
+    reports every action."""
+    steps: list[tuple[int, tuple[Action, ...]]] = []
+    index = 0
+    while index < len(actions):
+        action = actions[index]
+        follower = actions[index + 1] if index + 1 < len(actions) else None
+        target = (
+            action.sha
+            if isinstance(action, CreateBranch)
+            else action.to_sha
+            if isinstance(action, ResetBranch)
+            else None
+        )
+        if (
+            target is not None
+            and isinstance(follower, Commit)
+            and follower.branch == getattr(action, "branch", None)
+            and follower.parent_sha == target
+        ):
+            steps.append((index, (action, follower)))
+            index += 2
+        else:
+            steps.append((index, (action,)))
+            index += 1
+    return steps
+
+
+def _status(plan: Plan, results: list[ActionResult], *, failed: bool) -> OutcomeStatus:
+    if failed:
+        return OutcomeStatus.FAILED
+    done = {r.kind for r in results if r.status is ActionStatus.DONE}
+    if done == {ActionKind.DELETE_BRANCH}:
+        return (
+            OutcomeStatus.UNCHANGED
+        )  # finishing an earlier run's clean-up: the change was already merged
+    if ActionKind.MERGE_PULL_REQUEST in done:
+        return OutcomeStatus.MERGED
+    if ActionKind.CREATE_PULL_REQUEST in done:
+        return OutcomeStatus.CREATED
+    if any(pr.is_open for pr in plan.observed.pull_requests):
+        return OutcomeStatus.UPDATED
+    return OutcomeStatus.COMMITTED
+
+
+class _Run:
+    """The state carried from one action to the next: the commit made and the
+    pull request opened, which later actions refer to."""
+
+    #: If more than this many seconds passed since the repository was
+    #: observed, the pull requests are read again before one is opened: a run
+    #: stalled mid-apply (a rate-limit wait, a slow network) must not open a
+    #: second pull request after a twin run finished the same change. A run
+    #: that goes straight through pays nothing for it.
+    PR_RECHECK_AFTER = 1.0
+
+    def __init__(
+        self, plan: Plan, client: ForgeClient, *, observed_at: float | None = None
+    ) -> None:
+        self.observed_at = time.monotonic() if observed_at is None else observed_at
+        self.plan = plan
+        self.client = client
+        self.repo = plan.request.repo
+        open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
+        self.pr_number: int | None = open_pr.number if open_pr else None
+        self.pr_url = open_pr.url if open_pr else ""
+        self.commit_sha: str | None = None
+        self.merge_sha: str | None = None
+
+    def do(self, index: int, step: tuple[Action, ...]) -> list[ActionResult]:
+        if len(step) == 1:
+            return [self.do_one(index, step[0])]
+        prepare, commit = step
+        assert isinstance(commit, Commit)
+        contents = {change.path: self.plan.content(change.path) for change in commit.files}
+        self.commit_sha = self.client.commit_files(
+            self.repo,
+            commit.branch,
+            parent_sha=commit.parent_sha,
+            files=contents,
+            message=commit.message,
+            create=isinstance(prepare, CreateBranch),
+            reset_from=prepare.from_sha if isinstance(prepare, ResetBranch) else None,
+        )
+        done = ActionStatus.DONE
+        return [
+            ActionResult(index=index, kind=prepare.kind, status=done, sha=commit.parent_sha),
+            ActionResult(
+                index=index + 1,
+                kind=commit.kind,
+                status=done,
+                sha=self.commit_sha,
+                actor=self._actor(),
+            ),
+        ]
+
+    def _actor(self) -> str | None:
+        """Who the forge said wrote, from its answer to the last write."""
+        client = self.client
+        return client.write_identity() if isinstance(client, WriteIdentity) else None
+
+    def _no_new_pull_requests(self, action: CreatePullRequest) -> None:
+        known = {pr.number for pr in self.plan.observed.pull_requests}
+        appeared = [
+            pr
+            for pr in self.client.pull_requests_for(self.repo, action.head, action.base)
+            if pr.number not in known
+        ]
+        if appeared:
+            seen = ", ".join(
+                f"#{pr.number} ({'merged' if pr.merged else pr.state})" for pr in appeared
+            )
+            raise ConflictError(
+                f"{self.repo}: pull request {seen} from {action.head} into {action.base} appeared since "
+                "the plan (another run?); no second one was opened. Run prplan again: it will see it."
+            )
+
+    def do_one(self, index: int, action: Action) -> ActionResult:
+        client, repo = self.client, self.repo
+        done = ActionStatus.DONE
+        if isinstance(action, CreateBranch):
+            client.create_branch(repo, action.branch, action.sha)
+            return ActionResult(index=index, kind=action.kind, status=done, sha=action.sha)
+        if isinstance(action, ResetBranch):
+            client.reset_branch(repo, action.branch, action.to_sha, expected_sha=action.from_sha)
+            return ActionResult(index=index, kind=action.kind, status=done, sha=action.to_sha)
+        if isinstance(action, Commit):
+            contents = {change.path: self.plan.content(change.path) for change in action.files}
+            self.commit_sha = client.commit_files(
+                repo,
+                action.branch,
+                parent_sha=action.parent_sha,
+                files=contents,
+                message=action.message,
+            )
+            return ActionResult(
+                index=index, kind=action.kind, status=done, sha=self.commit_sha, actor=self._actor()
+            )
+        if isinstance(action, CreatePullRequest):
+            if time.monotonic() - self.observed_at > self.PR_RECHECK_AFTER:
+                self._no_new_pull_requests(action)
+            pr = client.create_pull_request(
+                repo, head=action.head, base=action.base, title=action.title, body=action.body
+            )
+            self.pr_number, self.pr_url = pr.number, pr.url
+            return ActionResult(
+                index=index,
+                kind=action.kind,
+                status=done,
+                pull_request=pr.number,
+                actor=self._actor(),
+            )
+        if isinstance(action, MergePullRequest):
+            number = action.number if action.number is not None else self.pr_number
+            expected = action.expected_head_sha or self.commit_sha
+            if number is None or expected is None:
+                raise PrplanError("the plan merges a pull request or commit it never made")
+            self.merge_sha = client.merge_pull_request(
+                repo, number, method=action.method, expected_head_sha=expected
+            )
+            return ActionResult(
+                index=index, kind=action.kind, status=done, sha=self.merge_sha, pull_request=number
+            )
+        assert isinstance(action, DeleteBranch)
+        client.delete_branch(repo, action.branch)
+        return ActionResult(index=index, kind=action.kind, status=done)

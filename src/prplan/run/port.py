@@ -1,0 +1,229 @@
+"""The ``ForgeClient`` protocol: everything prplan asks of a forge.
+
+Like resolvelib's provider, each method states its contract and its cost in
+requests on GitHub's REST API (the in-process ``LocalForge`` costs none).
+Reads never change anything. Writes are compare-and-swap where the forge
+allows it and raise prplan's errors: ``ConflictError`` when a branch was not
+where the caller said, ``MergeBlocked`` when a merge is refused,
+``NotFoundError`` / ``ForgeError`` otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+import attrs
+
+from prplan.core.model import CommitInfo, PathEntry, PullRequestInfo
+
+__all__ = [
+    "Branch",
+    "Comparison",
+    "ForgeClient",
+    "RequestCount",
+    "RequestTally",
+    "WriteIdentity",
+    "counting_requests",
+    "record_request",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Comparison:
+    """How ``head`` relates to ``base``: ``status`` is GitHub's word
+    (identical | ahead | behind | diverged); ``commits`` are head's commits
+    that base lacks, oldest first; ``complete`` is False when the forge
+    listed only some of them."""
+
+    status: str
+    ahead_by: int
+    behind_by: int
+    commits: tuple[CommitInfo, ...] = ()
+    complete: bool = True
+    merge_base_sha: str | None = None
+    #: every path that differs between the merge base and head (a rename
+    #: names both paths); ``files_complete`` is False when the forge listed
+    #: only some of them (GitHub stops at 300)
+    files: tuple[str, ...] = ()
+    files_complete: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class Branch:
+    """A branch as the forge reports it: its head, and whether the forge
+    protects it (GitHub's ``protected``)."""
+
+    sha: str
+    protected: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RequestCount:
+    reads: int = 0
+    writes: int = 0
+
+    def __sub__(self, other: RequestCount) -> RequestCount:
+        return RequestCount(reads=self.reads - other.reads, writes=self.writes - other.writes)
+
+    def __add__(self, other: RequestCount) -> RequestCount:
+        return RequestCount(reads=self.reads + other.reads, writes=self.writes + other.writes)
+
+
+@attrs.define
+class RequestTally:
+    """Requests one thread made while ``counting_requests`` was open. A
+    client's ``request_count()`` is shared by every thread using it, so it
+    cannot say which of several concurrent observations made which request;
+    this can."""
+
+    reads: int = 0
+    writes: int = 0
+
+    @property
+    def count(self) -> RequestCount:
+        return RequestCount(reads=self.reads, writes=self.writes)
+
+
+_open_tallies = threading.local()
+
+
+@contextlib.contextmanager
+def counting_requests() -> Iterator[RequestTally]:
+    """Tally the requests this thread makes inside the block (blocks nest:
+    each open tally counts). Forge clients report through ``record_request``."""
+    stack: list[RequestTally] = _open_tallies.__dict__.setdefault("stack", [])
+    tally = RequestTally()
+    stack.append(tally)
+    try:
+        yield tally
+    finally:
+        stack.remove(tally)
+
+
+def record_request(kind: Literal["reads", "writes"]) -> None:
+    """Called by a forge client for every request it makes (in the thread
+    that makes it)."""
+    for tally in getattr(_open_tallies, "stack", ()):
+        setattr(tally, kind, getattr(tally, kind) + 1)
+
+
+@runtime_checkable
+class ForgeClient(Protocol):
+    # --- reads ---------------------------------------------------------------
+    def default_branch(self, repo: str) -> str:
+        """The repository's default branch. NotFoundError if no such
+        repository. Cost: 1 request."""
+
+    def branch_sha(self, repo: str, branch: str) -> str | None:
+        """The commit a branch points at, or None if it does not exist.
+        Cost: 1 request."""
+
+    def branch(self, repo: str, branch: str) -> Branch | None:
+        """The branch's head and protection, or None if it does not exist.
+        Cost: 1 request."""
+
+    def pull_requests_for(self, repo: str, head: str, base: str) -> Sequence[PullRequestInfo]:
+        """Every pull request (open, closed, merged) from ``head`` (a branch
+        of this repository) into ``base``, lowest number first. Cost: 1
+        request per 100 pull requests."""
+
+    def pull_requests_from(self, repo: str, head: str) -> Sequence[PullRequestInfo]:
+        """Every pull request (open, closed, merged) from ``head`` into any
+        base, lowest number first. Cost: 1 request per 100 pull requests."""
+
+    def open_pull_requests_into(self, repo: str, base: str) -> Sequence[PullRequestInfo]:
+        """The open pull requests whose base is ``base`` (at most the first
+        100: enough to tell whether the branch is in use). Cost: 1 request."""
+
+    def path_entries(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> Mapping[str, PathEntry]:
+        """For each path, what that commit's tree holds there (absent, file,
+        executable, symlink, directory, submodule, under a file) and its
+        blob sha when it is a file, classified by ``entry_for``. Cost: 1
+        request (one recursive tree), whatever the number of paths."""
+
+    def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
+        """How ``head_sha`` relates to ``base_sha``. Cost: 1 request (GitHub
+        lists at most 250 commits; beyond that ``complete`` is False)."""
+
+    def read_files(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> Mapping[str, bytes | None]:
+        """The content of each path in that commit (None: absent), for the
+        files a request edits. Cost: 1 request per path (2 for a file over
+        1 MB on GitHub)."""
+
+    def read_blob(self, repo: str, sha: str) -> bytes:
+        """A blob's content. Cost: 1 request. Used only where content is
+        needed (diffs, structured edits), never to compare."""
+
+    def request_count(self) -> RequestCount:
+        """Requests made so far by this client (reads, writes)."""
+
+    # --- writes --------------------------------------------------------------
+    def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        """Create ``branch`` at ``sha``. ConflictError if it exists. Cost: 1."""
+
+    def reset_branch(self, repo: str, branch: str, sha: str, *, expected_sha: str) -> None:
+        """Point ``branch`` at ``sha`` (not necessarily a fast-forward), only
+        if it is still at ``expected_sha``; else ConflictError. Cost: 1-2."""
+
+    def commit_files(
+        self,
+        repo: str,
+        branch: str,
+        *,
+        parent_sha: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+        create: bool = False,
+        reset_from: str | None = None,
+    ) -> str:
+        """One commit on ``parent_sha`` writing (bytes) or deleting (None)
+        each path, then point ``branch`` at it, compare-and-swap:
+
+        * by default the branch must still be at ``parent_sha`` (a
+          fast-forward);
+        * ``create=True``: the branch must not exist; it is created at the
+          new commit (a plan's CreateBranch and Commit in one write);
+        * ``reset_from=SHA``: the branch must still be at SHA; it is moved to
+          the new commit (a plan's ResetBranch and Commit in one write).
+
+        Otherwise ConflictError, and the branch is unchanged. Returns the new
+        commit's sha. Cost: 3 requests (tree, commit, ref; 4 with
+        ``reset_from``: the ref is read first) plus 1 per binary file."""
+
+    def create_pull_request(
+        self, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> PullRequestInfo:
+        """Open a pull request. ConflictError if one is already open for
+        head/base. Cost: 1."""
+
+    def merge_pull_request(
+        self, repo: str, number: int, *, method: str, expected_head_sha: str
+    ) -> str:
+        """Merge only if the pull request's head is ``expected_head_sha``
+        (else ConflictError); MergeBlocked if the forge will not merge.
+        Returns the merge commit's sha. Cost: 1."""
+
+    def delete_branch(self, repo: str, branch: str) -> None:
+        """Delete a branch (never the default one). Cost: 1."""
+
+
+@runtime_checkable
+class WriteIdentity(Protocol):
+    """What a forge client may also tell, for the audit trail: who the forge
+    said wrote, in its answer to a write. Optional: a client without it
+    leaves ``ActionResult.actor`` empty."""
+
+    def write_identity(self) -> str | None:
+        """The identity named in the forge's answer to this thread's last
+        ``commit_files`` or ``create_pull_request`` (the commit's committer
+        as ``Name <email>``, the pull request's author's login), or None
+        when that answer named no one. Never a request: it is read from the
+        answer already received (per thread, as change sets write from
+        several)."""
