@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import prplan
 from prplan.cli.main import cli
 from prplan.errors import scrub_secret
-from prplan.forges.github.client import TokenWarning
+from prplan.forges.github import TokenWarning
 from prplan.forges.local.server.app import ForgeServer
 
 from served import TOKEN, Served
@@ -90,7 +90,7 @@ def test_scrubbing_covers_every_form_a_message_carries(form: str) -> None:
     message = CARRIED[form]
     assert _carries_token(message)  # the control: the form really holds the token
     client = prplan.GitHubClient(token=TOKEN, base_url="http://127.0.0.1:9/api/v3")
-    with pytest.raises(prplan.ForgeError) as raised, client._errors("reading"):
+    with pytest.raises(prplan.ForgeError) as raised, client._http.errors("reading"):
         raise requests.exceptions.InvalidHeader(message)
     assert "network error (InvalidHeader)" in str(raised.value)
     assert not _carries_token(str(raised.value)), str(raised.value)
@@ -199,7 +199,7 @@ def test_the_clients_repr_and_errors_mask_url_credentials(url: str) -> None:
     client = prplan.GitHubClient(token=TOKEN, base_url=url)
     assert URL_SECRET not in repr(client) and "***@ghe.example.com" in repr(client)
     # Any text naming the URL, and the bare password itself, are scrubbed.
-    said = client._scrub(f"GET {url}/repos/a/b failed; password was {unquote(url.split('@')[0].split(':')[-1])}")  # fmt: skip
+    said = client._http.scrub(f"GET {url}/repos/a/b failed; password was {unquote(url.split('@')[0].split(':')[-1])}")  # fmt: skip
     assert URL_SECRET not in said and TOKEN not in said
 
 

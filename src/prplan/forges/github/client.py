@@ -25,6 +25,10 @@ the client then reads back and adopts what it finds when it is what it asked
 for. Writes are spaced (``write_spacing``, 1 s by default except on a
 loopback address) as GitHub asks of integrations.
 
+How requests are sent, counted, retried and spaced, and how failures
+become prplan's errors: ``transport.py``. Where the token comes from:
+``auth.py``.
+
 Tokens: the token lives only in PyGithub's ``Auth.Token``. Errors are built
 from status codes and GitHub's ``message`` only, and scrubbed of the token
 anyway, in every encoding a message can carry it (``scrub_secret``);
@@ -38,22 +42,16 @@ from __future__ import annotations
 
 import base64
 import functools
-import ipaddress
 import itertools
-import logging
 import os
-import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote
 
 import github
 import requests
-import urllib3.exceptions
-from github import Auth, Github, GithubException, GithubRetry, InputGitTreeElement
+from github import GithubException, InputGitTreeElement
 from github.GitCommit import GitCommit
 from github.GitTree import GitTree
 from github.PullRequest import PullRequest
@@ -67,159 +65,18 @@ from prplan.core.snapshot import (
     entry_for,
     seal_message,
 )
-from prplan.errors import (
-    ConflictError,
-    ForgeError,
-    InvalidRequestError,
-    MergeBlocked,
-    NotFoundError,
-    Problem,
-    mask_url_credentials,
-    scrub_secret,
-)
-from prplan.run.port import Branch, Comparison, RequestCount, record_request
+from prplan.errors import ConflictError, MergeBlocked
+from prplan.forges.github.auth import clean_token, token_from_env, token_origin
+from prplan.forges.github.transport import Transport, github_message
+from prplan.run.port import Branch, Comparison, RequestCount
 
-__all__ = ["GitHubClient", "DEFAULT_API_URL", "TOKEN_VARIABLES", "TokenWarning", "token_from_env"]
+__all__ = ["GitHubClient", "DEFAULT_API_URL"]
 
 DEFAULT_API_URL = "https://api.github.com"
-#: Where ``GitHubClient.from_env`` and the command look for a token, in order.
-TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
-_READS = {"GET", "HEAD"}
 _FILE_MODE = "100644"
 _EXECUTABLE = "100755"
 #: GitHub's compare endpoint lists at most this many files.
 _COMPARE_FILES_LIMIT = 300
-
-# PyGithub logs every retry at INFO on its own stderr handler; prplan reports
-# through its outcome instead.
-github.set_log_level(logging.WARNING)
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.reads = 0
-        self.writes = 0
-
-    def record(self, verb: str | None) -> None:
-        with self._lock:
-            if (verb or "GET").upper() in _READS:
-                self.reads += 1
-                record_request("reads")
-            else:
-                self.writes += 1
-                record_request("writes")
-
-
-class _CountingRetry(GithubRetry):
-    """GithubRetry that counts every attempt it decides to send again (the
-    first attempts are counted where PyGithub sends them), and waits its own
-    bounded backoff after a connection that could not be made."""
-
-    counter: _Counter | None = None
-    #: After the n-th connection failure in a row: connect_backoff * 2**(n-1) seconds.
-    connect_backoff: float = 0.5
-    pause: Callable[[float], None] = time.sleep
-
-    def new(self, **kw: Any) -> _CountingRetry:
-        retry: _CountingRetry = super().new(**kw)  # urllib3 copies the policy at each step
-        retry.counter = self.counter
-        retry.connect_backoff = self.connect_backoff
-        retry.pause = self.pause
-        return retry
-
-    def _connect_failures(self) -> int:
-        """How many of the latest attempts, in a row, could not connect."""
-        count = 0
-        for attempt in reversed(self.history):
-            if attempt.error is None or not self._is_connection_error(attempt.error):
-                break
-            count += 1
-        return count
-
-    def get_backoff_time(self) -> float:
-        failures = self._connect_failures()
-        if failures:
-            return float(self.connect_backoff * 2 ** (failures - 1))
-        return float(super().get_backoff_time())
-
-    def _sleep_backoff(self) -> None:
-        delay = self.get_backoff_time()
-        if delay > 0:
-            self.pause(delay)  # the client's sleep (Retry-After waits are urllib3's own)
-
-    def increment(
-        self, method: str | None = None, url: str | None = None, *args: Any, **kw: Any
-    ) -> Any:
-        retry = super().increment(method, url, *args, **kw)  # raises when it gives up
-        if self.counter is not None:
-            self.counter.record(method)
-        return retry
-
-
-class TokenWarning(UserWarning):
-    """A token was usable only after stripping whitespace around it."""
-
-
-def _clean_token(value: str, origin: str) -> str:
-    """``value`` without surrounding whitespace (warned about, naming
-    ``origin``, never the value); refused when whitespace or a control or
-    non-ASCII character is inside, which no token holds and which would put
-    the token into an error about an invalid HTTP header."""
-    token = value.strip()
-    if any(not (" " < char < "\x7f") for char in token):
-        raise InvalidRequestError(
-            [
-                Problem(
-                    origin,
-                    "the token has whitespace, control or non-ASCII characters inside it, "
-                    "which no token has: set it to the token alone (one line, nothing around it)",
-                )
-            ],
-            what="token",
-        )
-    if token != value:
-        warnings.warn(
-            f"{origin}: removed whitespace around the token (a trailing newline?); "
-            "set it to the token alone to silence this",
-            TokenWarning,
-            stacklevel=3,
-        )
-    return token
-
-
-def token_from_env(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
-    """The token and the variable it came from, from the first of
-    ``TOKEN_VARIABLES`` that is set and not blank: ``(None, None)`` when
-    none is. Whitespace around it is stripped with a ``TokenWarning``; a
-    token with whitespace inside raises ``InvalidRequestError`` naming the
-    variable."""
-    environ = os.environ if environ is None else environ
-    for name in TOKEN_VARIABLES:
-        value = environ.get(name)
-        if value and value.strip():
-            return _clean_token(value, name), name
-    return None, None
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _url_secrets(url: str) -> list[str]:
-    """The password of ``url`` (or its user name, when it has no password:
-    ``https://TOKEN@host``), as written and decoded; none for a plain URL."""
-    parsed = urlparse(url)
-    secret = parsed.password if parsed.password is not None else parsed.username
-    if not secret:
-        return []
-    return sorted({secret, unquote(secret)}, key=len, reverse=True)
 
 
 class GitHubClient:
@@ -252,89 +109,21 @@ class GitHubClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
-        # What messages show of base_url: its user-info masked, and that
-        # password (or a token given as the user name) scrubbed from all text.
-        self._shown_url = mask_url_credentials(self.base_url)
-        self._url_secrets = _url_secrets(self.base_url)
-        token = _clean_token(token, "token") if token else None
-        self._token = token or ""
-        # Where the token came from (or where none was found), for a 401's message.
-        self._token_origin = (
-            "the token given to GitHubClient" if token else "no token was given to GitHubClient"
-        )
-        self._sleep = sleep
-        self._write_spacing = (
-            (0.0 if _is_loopback(self.base_url) else 1.0)
-            if write_spacing is None
-            else write_spacing
-        )
-        self._last_write = 0.0
-        self._counter = _Counter()
-        self._settings: dict[str, Any] = {
-            "token": token, "timeout": timeout, "retries": retries, "backoff": backoff,
-            "max_rate_limit_wait": max_rate_limit_wait, "connect_retries": connect_retries,
-            "connect_backoff": connect_backoff,
-        }  # fmt: skip
-        # PyGithub keeps one HTTP connection per Requester and stores each
-        # request on it between sending and reading: not safe across threads.
-        # Change sets observe from several threads, so each thread gets its
-        # own Github instance; they share the request counter.
-        self._local = threading.local()
-        self._spacing_lock = threading.Lock()
+        token = clean_token(token, "token") if token else None
+        self._http = Transport(
+            self.base_url, token, write_spacing=write_spacing, sleep=sleep,
+            settings={
+                "timeout": timeout, "retries": retries, "backoff": backoff,
+                "max_rate_limit_wait": max_rate_limit_wait, "connect_retries": connect_retries,
+                "connect_backoff": connect_backoff,
+            },
+        )  # fmt: skip
         # Learnt while reading, used when committing: (repo, commit) -> tree,
         # and the requested paths seen as executable (repo, commit, path).
+        # Files read through the contents API (edits), whose mode that API
+        # does not tell, learn it from the tree when a commit rewrites them.
         self._tree_of: dict[tuple[str, str], str] = {}
         self._executable: set[tuple[str, str, str]] = set()
-        # Files read through the contents API (edits), whose mode that API
-        # does not tell: learnt from the tree when a commit rewrites them.
-
-    @property
-    def _github(self) -> Github:
-        instance: Github | None = getattr(self._local, "github", None)
-        if instance is None:
-            instance = self._local.github = self._make_github()
-        return instance
-
-    def _make_github(self) -> Github:
-        settings = self._settings
-        retry = _CountingRetry(
-            total=settings["retries"],
-            connect=settings["connect_retries"],
-            backoff_factor=settings["backoff"],
-            max_rate_limit_wait=settings["max_rate_limit_wait"],
-            retry_after_max=settings["max_rate_limit_wait"],
-            status_forcelist=[*range(500, 600), 429],
-        )
-        retry.counter = self._counter
-        retry.connect_backoff = settings["connect_backoff"]
-        retry.pause = self._sleep
-        token = settings["token"]
-        github_ = Github(
-            base_url=self.base_url,
-            auth=Auth.Token(token) if token else None,
-            retry=retry,
-            timeout=settings["timeout"],
-            per_page=100,
-            lazy=True,
-            seconds_between_requests=None,
-            seconds_between_writes=None,  # spacing is ours, so it can be 0 locally and counted
-        )
-        # Count first attempts where PyGithub sends every request (retries are
-        # counted by the policy above). Per instance, not global.
-        requester = github_.requester
-        send = requester._Requester__requestRaw  # type: ignore[attr-defined]
-        counter = self._counter
-
-        def counted(connection: Any, verb: str, url: str, *args: Any, **kw: Any) -> Any:
-            counter.record(verb)
-            if verb == "GET" and args and isinstance(args[0], dict):
-                # GitHub may answer ref and pull-request reads from a cache up
-                # to 60 s old; a plan's facts (and their recheck) must be fresh.
-                args[0].setdefault("Cache-Control", "no-cache")
-            return send(connection, verb, url, *args, **kw)
-
-        requester._Requester__requestRaw = counted  # type: ignore[attr-defined]
-        return github_
 
     @classmethod
     def from_env(cls, **options: Any) -> GitHubClient:
@@ -343,116 +132,21 @@ class GitHubClient:
         token, variable = token_from_env()
         base_url = options.pop("base_url", None) or os.environ.get("GITHUB_API_URL") or None
         client = cls(token=token, base_url=base_url, **options)
-        client._token_origin = (
-            f"the token from ${variable}"
-            if variable
-            else "no token was found: looked at "
-            + " and ".join(f"${name}" for name in TOKEN_VARIABLES)
-            + ", unset or empty"
-        )
+        client._http.token_origin = token_origin(variable)
         return client
 
     def __repr__(self) -> str:
-        return (
-            f"GitHubClient(base_url={self._shown_url!r}, token={'set' if self._token else 'none'})"
-        )
-
-    # --- plumbing ------------------------------------------------------------------
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._url_secrets:
-            text = scrub_secret(text, secret)
-        return scrub_secret(text, self._token)
-
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        """Turn PyGithub's and requests' exceptions into prplan's, saying
-        what was being done, and never carrying request headers along."""
-        try:
-            yield
-        except (ForgeError, ConflictError, MergeBlocked):
-            raise
-        except github.RateLimitExceededException as error:
-            raise ForgeError(
-                f"{what}: GitHub's rate limit is exhausted ({self._scrub(_message(error))}). "
-                "Wait for the reset, or use a token with a higher limit.",
-                status=error.status,
-            ) from None
-        except github.BadCredentialsException as error:
-            if not self._token:
-                raise ForgeError(
-                    f"{what}: GitHub requires a token (401) and {self._token_origin}. "
-                    f"Export {' or '.join(TOKEN_VARIABLES)}.",
-                    status=error.status,
-                ) from None
-            raise ForgeError(
-                f"{what}: GitHub rejected {self._token_origin} (401): expired, revoked or "
-                f"mistyped? Check {' / '.join(TOKEN_VARIABLES)}.",
-                status=error.status,
-            ) from None
-        except github.UnknownObjectException:
-            raise NotFoundError(f"{what}: not found (or the token cannot see it)") from None
-        except GithubException as error:
-            raise ForgeError(
-                f"{what}: GitHub answered {error.status}: {self._scrub(_message(error))}",
-                error.status,
-            ) from None
-        except requests.exceptions.RequestException as error:
-            unreachable = _connect_failure(error)
-            if unreachable is not None:
-                raise ForgeError(
-                    f"{what}: network error: cannot connect to {self._host()} ({unreachable}); "
-                    f"gave up after {self._connect_attempts()} attempts. Is {self._shown_url} "
-                    "the right API URL, and reachable from here?"
-                ) from None
-            # str() of these carries the URL but never headers; scrub anyway.
-            raise ForgeError(
-                f"{what}: network error ({type(error).__name__}): {self._scrub(str(error))}"
-            ) from None
-        except (KeyError, TypeError, ValueError, github.BadAttributeException) as error:
-            # Not GitHub's API answering (an HTML login page, a proxy...).
-            raise ForgeError(
-                f"{what}: unexpected answer from {self._shown_url} ({type(error).__name__}: "
-                f"{self._scrub(str(error))[:200]}); is the API URL right?"
-            ) from None
-
-    def _host(self) -> str:
-        parsed = urlparse(self.base_url)
-        host = parsed.hostname or self.base_url
-        return f"{host}:{parsed.port}" if parsed.port else host
-
-    def _connect_attempts(self) -> int:
-        settings = self._settings
-        return 1 + max(0, min(int(settings["connect_retries"]), int(settings["retries"])))
-
-    def _space_writes(self) -> None:
-        with self._spacing_lock:  # concurrent writers still keep their distance
-            if self._write_spacing:
-                wait = self._last_write + self._write_spacing - time.monotonic()
-                if wait > 0:
-                    self._sleep(wait)
-            self._last_write = time.monotonic()
-
-    def _repo(self, repo: str) -> Repository:
-        """A lazy repository object: no request until an attribute is read."""
-        return self._github.get_repo(repo)
-
-    def _raw(
-        self, verb: str, path: str, body: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], Any]:
-        headers, data = self._github.requester.requestJsonAndCheck(
-            verb, self.base_url + path, input=body
-        )
-        return headers, data
+        shown, token = self._http.shown_url, "set" if self._http.token else "none"
+        return f"GitHubClient(base_url={shown!r}, token={token})"
 
     def request_count(self) -> RequestCount:
-        return RequestCount(reads=self._counter.reads, writes=self._counter.writes)
+        return self._http.request_count()
 
     # --- reads ------------------------------------------------------------------------
 
     def default_branch(self, repo: str) -> str:
-        with self._errors(f"reading repository {repo}"):
-            return str(self._repo(repo).default_branch)
+        with self._http.errors(f"reading repository {repo}"):
+            return str(self._http.repo(repo).default_branch)
 
     def branch_sha(self, repo: str, branch: str) -> str | None:
         found = self.branch(repo, branch)
@@ -462,9 +156,9 @@ class GitHubClient:
         # The branches endpoint answers the head commit *and* its tree in one
         # request; the tree is what a commit on this head needs as base_tree,
         # so committing later costs no extra read.
-        with self._errors(f"reading branch {branch} of {repo}"):
+        with self._http.errors(f"reading branch {branch} of {repo}"):
             try:
-                _, data = self._raw("GET", f"/repos/{repo}/branches/{quote(branch)}")
+                _, data = self._http.raw("GET", f"/repos/{repo}/branches/{quote(branch)}")
             except github.UnknownObjectException:
                 return None
             sha = str(data["commit"]["sha"])
@@ -476,8 +170,8 @@ class GitHubClient:
 
     def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:
         owner = repo.split("/")[0]
-        with self._errors(f"listing pull requests of {repo}"):
-            pulls = self._repo(repo).get_pulls(state="all", head=f"{owner}:{head}")
+        with self._http.errors(f"listing pull requests of {repo}"):
+            pulls = self._http.repo(repo).get_pulls(state="all", head=f"{owner}:{head}")
             # GitHub filters by head owner and branch; a server that ignored
             # the filter (or a fork's branch of the same name) must not make
             # prplan count a stranger's pull request as using the branch.
@@ -485,8 +179,8 @@ class GitHubClient:
         return sorted(out, key=lambda p: p.number)
 
     def open_pull_requests_into(self, repo: str, base: str) -> list[PullRequestInfo]:
-        with self._errors(f"listing pull requests into {base} of {repo}"):
-            pulls = self._repo(repo).get_pulls(state="open", base=base)
+        with self._http.errors(f"listing pull requests into {base} of {repo}"):
+            pulls = self._http.repo(repo).get_pulls(state="open", base=base)
             # The first page (100) tells whether the branch is in use.
             out = [_info(pr) for pr in itertools.islice(pulls, 100)]
         return sorted(
@@ -495,8 +189,8 @@ class GitHubClient:
 
     def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
         owner = repo.split("/")[0]
-        with self._errors(f"listing pull requests of {repo}"):
-            pulls = self._repo(repo).get_pulls(state="all", head=f"{owner}:{head}", base=base)
+        with self._http.errors(f"listing pull requests of {repo}"):
+            pulls = self._http.repo(repo).get_pulls(state="all", head=f"{owner}:{head}", base=base)
             # merged_at tells merged from closed without a request per pull request (_info).
             out = [_info(pr) for pr in pulls]
         # GitHub filters by head and base; a server that ignored the filter
@@ -509,8 +203,8 @@ class GitHubClient:
     def path_entries(
         self, repo: str, commit_sha: str, paths: Sequence[str]
     ) -> dict[str, PathEntry]:
-        with self._errors(f"reading the tree of {commit_sha[:7]} in {repo}"):
-            tree = self._repo(repo).get_git_tree(commit_sha, recursive=True)
+        with self._http.errors(f"reading the tree of {commit_sha[:7]} in {repo}"):
+            tree = self._http.repo(repo).get_git_tree(commit_sha, recursive=True)
             self._tree_of[(repo, commit_sha)] = tree.sha
             listed = {entry.path: (int(entry.mode, 8), entry.sha) for entry in tree.tree}
             lookup: Callable[[str], tuple[int, str] | None] = listed.get
@@ -529,7 +223,7 @@ class GitHubClient:
 
         @functools.cache
         def listing(tree_sha: str) -> dict[str, tuple[int, str]]:
-            tree = self._repo(repo).get_git_tree(tree_sha, recursive=False)
+            tree = self._http.repo(repo).get_git_tree(tree_sha, recursive=False)
             return {e.path: (int(e.mode, 8), e.sha) for e in tree.tree}
 
         @functools.cache
@@ -547,8 +241,8 @@ class GitHubClient:
     def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
         # One raw request: PyGithub's lazy Comparison would fetch it twice
         # (once for its fields, once more for its list of commits).
-        with self._errors(f"comparing {base_sha[:7]}...{head_sha[:7]} in {repo}"):
-            _, data = self._raw("GET", f"/repos/{repo}/compare/{base_sha}...{head_sha}")
+        with self._http.errors(f"comparing {base_sha[:7]}...{head_sha[:7]} in {repo}"):
+            _, data = self._http.raw("GET", f"/repos/{repo}/compare/{base_sha}...{head_sha}")
             commits = tuple(
                 CommitInfo.from_message(
                     sha=c["sha"],
@@ -581,9 +275,9 @@ class GitHubClient:
     ) -> dict[str, bytes | None]:
         out: dict[str, bytes | None] = {}
         for path in paths:
-            with self._errors(f"reading {path} at {commit_sha[:7]} in {repo}"):
+            with self._http.errors(f"reading {path} at {commit_sha[:7]} in {repo}"):
                 try:
-                    _, data = self._raw(
+                    _, data = self._http.raw(
                         "GET", f"/repos/{repo}/contents/{quote(path)}?ref={commit_sha}"
                     )
                 except github.UnknownObjectException:
@@ -599,8 +293,8 @@ class GitHubClient:
         return out
 
     def read_blob(self, repo: str, sha: str) -> bytes:
-        with self._errors(f"reading blob {sha[:7]} of {repo}"):
-            blob = self._repo(repo).get_git_blob(sha)
+        with self._http.errors(f"reading blob {sha[:7]} of {repo}"):
+            blob = self._http.repo(repo).get_git_blob(sha)
             return base64.b64decode(blob.content)
 
     # --- writes -----------------------------------------------------------------------
@@ -609,14 +303,14 @@ class GitHubClient:
         return self.branch_sha(repo, branch)
 
     def create_branch(self, repo: str, branch: str, sha: str) -> None:
-        self._space_writes()
-        with self._errors(f"creating branch {branch} in {repo}"):
+        self._http.space_writes()
+        with self._http.errors(f"creating branch {branch} in {repo}"):
             try:
-                self._raw(
+                self._http.raw(
                     "POST", f"/repos/{repo}/git/refs", {"ref": f"refs/heads/{branch}", "sha": sha}
                 )
             except GithubException as error:
-                if error.status == 422 and "already exists" in _message(error):
+                if error.status == 422 and "already exists" in github_message(error):
                     # A retried POST that had succeeded, or someone else's branch?
                     if self._ref_sha(repo, branch) == sha:
                         return
@@ -638,19 +332,19 @@ class GitHubClient:
         """PATCH a branch. REST has no expected-old-sha, so: fast-forward only
         unless forced, and when the answer is lost (PATCH is never retried),
         read the branch back to learn what happened."""
-        self._space_writes()
+        self._http.space_writes()
         path = f"/repos/{repo}/git/refs/heads/{quote(branch)}"
         if force and was is not None:
             # A forced update cannot name the old sha (REST has no
             # compare-and-swap for it): check right before it, after the
             # write spacing, so the window is one round trip, not seconds.
             self._expect_at(repo, branch, was)
-        with self._errors(f"updating branch {branch} of {repo}"):
+        with self._http.errors(f"updating branch {branch} of {repo}"):
             try:
-                self._raw("PATCH", path, {"sha": sha, "force": force})
+                self._http.raw("PATCH", path, {"sha": sha, "force": force})
                 return
             except GithubException as error:
-                if error.status == 422 and "fast forward" in _message(error).lower():
+                if error.status == 422 and "fast forward" in github_message(error).lower():
                     raise ConflictError(
                         f"{repo}: branch {branch!r} moved while prplan was committing (not a fast "
                         "forward); nothing was changed. Run prplan again."
@@ -664,7 +358,7 @@ class GitHubClient:
             if now == sha:
                 return  # it went through; only the answer was lost
             if now == was:
-                self._raw("PATCH", path, {"sha": sha, "force": force})  # it did not: once more
+                self._http.raw("PATCH", path, {"sha": sha, "force": force})  # it did not: once more
                 return
             raise ConflictError(
                 f"{repo}: branch {branch!r} moved elsewhere while prplan updated it ({type(failure).__name__}); "
@@ -694,38 +388,20 @@ class GitHubClient:
                 f"{repo}: branch {branch!r} is not at {reset_from[:7]} any more (someone pushed "
                 "meanwhile); nothing was committed. Run prplan again."
             )
-        github_repo = self._repo(repo)
-
-        def mode(path: str) -> str:
-            return _EXECUTABLE if (repo, parent_sha, path) in self._executable else _FILE_MODE
-
-        with self._errors(f"committing {len(files)} file(s) to {branch} in {repo}"):
-            elements = []
-            for path, content in files.items():
-                if content is None:
-                    elements.append(InputGitTreeElement(path, _FILE_MODE, "blob", sha=None))
-                    continue
-                try:
-                    text = content.decode("utf-8")
-                except UnicodeDecodeError:
-                    self._space_writes()
-                    blob = github_repo.create_git_blob(
-                        base64.b64encode(content).decode("ascii"), "base64"
-                    )
-                    elements.append(InputGitTreeElement(path, mode(path), "blob", sha=blob.sha))
-                    continue
-                elements.append(InputGitTreeElement(path, mode(path), "blob", content=text))
+        github_repo = self._http.repo(repo)
+        with self._http.errors(f"committing {len(files)} file(s) to {branch} in {repo}"):
+            elements = self._tree_elements(github_repo, repo, parent_sha, files)
             base_tree = GitTree(
                 github_repo.requester,
                 attributes={"sha": self._tree(repo, parent_sha)},
                 completed=True,
             )
-            self._space_writes()
+            self._http.space_writes()
             tree = github_repo.create_git_tree(elements, base_tree=base_tree)
             parent = GitCommit(
                 github_repo.requester, attributes={"sha": parent_sha}, completed=True
             )
-            self._space_writes()
+            self._http.space_writes()
             # The tree is known before the commit exists: seal the message with it.
             sealed = seal_message(message, str(tree.sha))
             commit = github_repo.create_git_commit(sealed, tree, [parent])
@@ -739,11 +415,42 @@ class GitHubClient:
             )
         return new_sha
 
+    def _tree_elements(
+        self,
+        github_repo: Repository,
+        repo: str,
+        parent_sha: str,
+        files: Mapping[str, bytes | None],
+    ) -> list[InputGitTreeElement]:
+        """The new tree's entries: text inline, binary as a blob written
+        first (one request each), a deletion as no sha; an executable that
+        is rewritten stays executable."""
+
+        def mode(path: str) -> str:
+            return _EXECUTABLE if (repo, parent_sha, path) in self._executable else _FILE_MODE
+
+        elements = []
+        for path, content in files.items():
+            if content is None:
+                elements.append(InputGitTreeElement(path, _FILE_MODE, "blob", sha=None))
+                continue
+            try:
+                text = content.decode("utf-8")
+            except UnicodeDecodeError:
+                self._http.space_writes()
+                blob = github_repo.create_git_blob(
+                    base64.b64encode(content).decode("ascii"), "base64"
+                )
+                elements.append(InputGitTreeElement(path, mode(path), "blob", sha=blob.sha))
+                continue
+            elements.append(InputGitTreeElement(path, mode(path), "blob", content=text))
+        return elements
+
     def _tree(self, repo: str, commit_sha: str) -> str:
         """The tree of a commit: known from observing (no request), else read."""
         known = self._tree_of.get((repo, commit_sha))
         if known is None:
-            _, data = self._raw("GET", f"/repos/{repo}/git/commits/{commit_sha}")
+            _, data = self._http.raw("GET", f"/repos/{repo}/git/commits/{commit_sha}")
             known = str(data["tree"]["sha"])
             self._tree_of[(repo, commit_sha)] = known
         return known
@@ -751,13 +458,13 @@ class GitHubClient:
     def create_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequestInfo:
-        self._space_writes()
+        self._http.space_writes()
         self._answered_by(None)
-        with self._errors(f"opening a pull request {head} -> {base} in {repo}"):
+        with self._http.errors(f"opening a pull request {head} -> {base} in {repo}"):
             try:
-                pr = self._repo(repo).create_pull(base=base, head=head, title=title, body=body)
+                pr = self._http.repo(repo).create_pull(base=base, head=head, title=title, body=body)
             except GithubException as error:
-                if error.status == 422 and "already exists" in _message(error):
+                if error.status == 422 and "already exists" in github_message(error):
                     # The answer that named the author was lost: none is claimed.
                     return self._adopt_pull(repo, head, base, title)
                 raise
@@ -765,12 +472,12 @@ class GitHubClient:
             return _info(pr)
 
     def _answered_by(self, identity: str | None) -> None:
-        self._local.identity = identity
+        self._http.local.identity = identity
 
     def write_identity(self) -> str | None:
         """``WriteIdentity``: the committer of this thread's last commit, or
         the author of its last pull request, from GitHub's answer."""
-        identity: str | None = getattr(self._local, "identity", None)
+        identity: str | None = getattr(self._http.local, "identity", None)
         return identity
 
     def _adopt_pull(self, repo: str, head: str, base: str, title: str) -> PullRequestInfo:
@@ -790,22 +497,22 @@ class GitHubClient:
         self, repo: str, number: int, *, method: str, expected_head_sha: str
     ) -> str:
         pr = PullRequest(
-            self._repo(repo).requester,
+            self._http.repo(repo).requester,
             url=f"{self.base_url}/repos/{repo}/pulls/{number}",
             completed=False,
         )
         attempts = 3
         for attempt in range(attempts):
-            self._space_writes()
-            with self._errors(f"merging pull request #{number} of {repo}"):
+            self._http.space_writes()
+            with self._http.errors(f"merging pull request #{number} of {repo}"):
                 try:
                     status = pr.merge(merge_method=method, sha=expected_head_sha)
                     return str(status.sha)
                 except GithubException as error:
-                    message = _message(error)
+                    message = github_message(error)
                     if error.status == 409:
                         raise ConflictError(
-                            f"{repo}: #{number}: {self._scrub(message)} (its head is no longer the reviewed "
+                            f"{repo}: #{number}: {self._http.scrub(message)} (its head is no longer the reviewed "
                             f"{expected_head_sha[:7]}); nothing was merged. Run prplan again."
                         ) from None
                     if (
@@ -813,55 +520,31 @@ class GitHubClient:
                         and "base branch was modified" in message.lower()
                         and attempt < attempts - 1
                     ):
-                        self._sleep(1.0 * (attempt + 1))  # transient on GitHub: try again
+                        self._http.sleep(1.0 * (attempt + 1))  # transient on GitHub: try again
                         continue
                     if error.status == 405:
                         merged = self._merged_sha(repo, number, expected_head_sha)
                         if merged is not None:
                             return merged  # a retried PUT: our first attempt had merged it
-                        _raise_blocked(number, self._scrub(message))
+                        _raise_blocked(number, self._http.scrub(message))
                     raise
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _merged_sha(self, repo: str, number: int, head_sha: str) -> str | None:
-        _, data = self._raw("GET", f"/repos/{repo}/pulls/{number}")
+        _, data = self._http.raw("GET", f"/repos/{repo}/pulls/{number}")
         if data.get("merged") and data.get("head", {}).get("sha") == head_sha:
             return str(data["merge_commit_sha"])
         return None
 
     def delete_branch(self, repo: str, branch: str) -> None:
-        self._space_writes()
-        with self._errors(f"deleting branch {branch} of {repo}"):
+        self._http.space_writes()
+        with self._http.errors(f"deleting branch {branch} of {repo}"):
             try:
-                self._raw("DELETE", f"/repos/{repo}/git/refs/heads/{quote(branch)}")
+                self._http.raw("DELETE", f"/repos/{repo}/git/refs/heads/{quote(branch)}")
             except GithubException as error:
                 if error.status == 422 and self._ref_sha(repo, branch) is None:
                     return  # a retried DELETE that had succeeded
                 raise
-
-
-def _message(error: GithubException) -> str:
-    data = error.data
-    if isinstance(data, dict):
-        message = str(data.get("message") or "")
-        for item in data.get("errors") or []:
-            if isinstance(item, dict) and item.get("message"):
-                message += f": {item['message']}"
-        return message
-    return str(data or "")
-
-
-def _connect_failure(error: requests.exceptions.RequestException) -> str | None:
-    """Why no connection could be made ("Connection refused", "Name or
-    service not known", "timed out"), or None when the failure was another."""
-    reason = error.args[0] if error.args else None
-    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError: the last failure
-    if not isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
-        return None
-    if not isinstance(reason, urllib3.exceptions.NewConnectionError):
-        return "timed out"
-    cause = reason.__cause__ or reason.__context__
-    return str(getattr(cause, "strerror", None) or type(cause or reason).__name__)
 
 
 def _person(answer: object) -> str | None:
