@@ -281,52 +281,75 @@ def _apply_counted(
     spent: Callable[[], RequestCount],
 ) -> Outcome:
     reporter = reporter or Reporter()
-    repo = plan.request.repo
     if plan.refusal is not None:
-        outcome = Outcome(
-            repo=repo,
-            status=OutcomeStatus.REFUSED,
-            plan_digest=plan.digest,
-            error=plan.refusal.message,
-            error_type=plan.refusal.code.value,
-            requests=spent(),
-            refusal=plan.refusal,  # the field says it is set when refused; the audit shows it
-        )
-        reporter.finished(outcome)
-        return outcome
-    # An empty plan is rechecked too: "nothing to do" is a claim about the
-    # repository (base holds the content), and base may have been reverted.
-    if recheck:
-        current = observe(client, plan.request)
-        moved = moved_facts(plan.observed, current) + _base_rewound(client, plan.observed, current)
-        if moved:
-            raise StalePlanError(moved)
-    if not plan.actions:
-        # Nothing to do still names the open pull request that carries the
-        # change (the caller's handle on it), and counts the recheck's reads.
-        open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
-        outcome = Outcome(
-            repo=repo,
-            status=OutcomeStatus.UNCHANGED,
-            plan_digest=plan.digest,
-            pull_request=open_pr.number if open_pr else None,
-            pull_request_url=open_pr.url if open_pr else "",
-            requests=spent(),
-        )
-        reporter.finished(outcome)
-        return outcome
-    # The moment the facts were last known true: now (after the recheck), or
-    # "moments ago" for a plan made just before (recheck=False).
+        outcome = _refused(plan, spent())
+    else:
+        # An empty plan is rechecked too: "nothing to do" is a claim about the
+        # repository (base holds the content), and base may have been reverted.
+        if recheck:
+            _recheck(plan, client)
+        if plan.actions:
+            # The moment the facts were last known true: now (after the
+            # recheck), or "moments ago" for a plan made just before.
+            run = _Run(plan, client, observed_at=None if recheck else observed_at)
+            results, error = _run_steps(run, reporter)
+            outcome = _ran(run, results, error, spent())
+        else:
+            outcome = _unchanged(plan, spent())
+    reporter.finished(outcome)
+    return outcome
 
-    run = _Run(plan, client, observed_at=None if recheck else observed_at)
+
+def _recheck(plan: Plan, client: ForgeClient) -> None:
+    """Observe again; ``StalePlanError`` if a fact the plan relied on moved."""
+    current = observe(client, plan.request)
+    moved = moved_facts(plan.observed, current) + _base_rewound(client, plan.observed, current)
+    if moved:
+        raise StalePlanError(moved)
+
+
+def _refused(plan: Plan, requests: RequestCount) -> Outcome:
+    assert plan.refusal is not None
+    return Outcome(
+        repo=plan.request.repo,
+        status=OutcomeStatus.REFUSED,
+        plan_digest=plan.digest,
+        error=plan.refusal.message,
+        error_type=plan.refusal.code.value,
+        requests=requests,
+        refusal=plan.refusal,  # the field says it is set when refused; the audit shows it
+    )
+
+
+def _unchanged(plan: Plan, requests: RequestCount) -> Outcome:
+    """Nothing to do still names the open pull request that carries the
+    change (the caller's handle on it), and counts the recheck's reads."""
+    open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
+    return Outcome(
+        repo=plan.request.repo,
+        status=OutcomeStatus.UNCHANGED,
+        plan_digest=plan.digest,
+        pull_request=open_pr.number if open_pr else None,
+        pull_request_url=open_pr.url if open_pr else "",
+        requests=requests,
+    )
+
+
+def _not_run(index: int, actions: tuple[Action, ...]) -> list[ActionResult]:
+    return [
+        ActionResult(index=index + k, kind=a.kind, status=ActionStatus.NOT_RUN)
+        for k, a in enumerate(actions)
+    ]
+
+
+def _run_steps(run: _Run, reporter: Reporter) -> tuple[list[ActionResult], PrplanError | None]:
+    """Every step in order until one fails; the ones after it are not run."""
+    repo = run.repo
     results: list[ActionResult] = []
     error: PrplanError | None = None
-    for index, step in _steps(plan.actions):
+    for index, step in _steps(run.plan.actions):
         if error is not None:
-            results += [
-                ActionResult(index=index + k, kind=a.kind, status=ActionStatus.NOT_RUN)
-                for k, a in enumerate(step)
-            ]
+            results += _not_run(index, step)
             continue
         for k, action in enumerate(step):
             reporter.action_started(repo, index + k, action)
@@ -334,24 +357,24 @@ def _apply_counted(
             done = run.do(index, step)
         except PrplanError as failure:
             error = failure
+            failed = ActionStatus.FAILED
             done = [
-                ActionResult(
-                    index=index, kind=step[0].kind, status=ActionStatus.FAILED, detail=str(failure)
-                )
+                ActionResult(index=index, kind=step[0].kind, status=failed, detail=str(failure))
             ]
-            done += [
-                ActionResult(index=index + k, kind=a.kind, status=ActionStatus.NOT_RUN)
-                for k, a in enumerate(step)
-                if k
-            ]
+            done += _not_run(index + 1, step[1:])
         results += done
         for action, result in zip(step, done, strict=True):
             reporter.action_finished(repo, action, result)
+    return results, error
 
-    outcome = Outcome(
-        repo=repo,
-        status=_status(plan, results, failed=error is not None),
-        plan_digest=plan.digest,
+
+def _ran(
+    run: _Run, results: list[ActionResult], error: PrplanError | None, requests: RequestCount
+) -> Outcome:
+    return Outcome(
+        repo=run.repo,
+        status=_status(run.plan, results, failed=error is not None),
+        plan_digest=run.plan.digest,
         actions=tuple(results),
         pull_request=run.pr_number,
         pull_request_url=run.pr_url,
@@ -359,10 +382,8 @@ def _apply_counted(
         merge_sha=run.merge_sha,
         error="" if error is None else str(error),
         error_type="" if error is None else type(error).__name__,
-        requests=spent(),
+        requests=requests,
     )
-    reporter.finished(outcome)
-    return outcome
 
 
 def _steps(actions: tuple[Action, ...]) -> list[tuple[int, tuple[Action, ...]]]:
@@ -442,6 +463,20 @@ class _Run:
             return [self.do_one(index, step[0])]
         prepare, commit = step
         assert isinstance(commit, Commit)
+        reset_from = prepare.from_sha if isinstance(prepare, ResetBranch) else None
+        done = ActionStatus.DONE
+        return [
+            ActionResult(index=index, kind=prepare.kind, status=done, sha=commit.parent_sha),
+            self.commit(
+                index + 1, commit, create=isinstance(prepare, CreateBranch), reset_from=reset_from
+            ),
+        ]
+
+    def commit(
+        self, index: int, commit: Commit, *, create: bool = False, reset_from: str | None = None
+    ) -> ActionResult:
+        """Make ``commit`` with the plan's contents for its files, creating
+        or resetting its branch on the same ref write when asked."""
         contents = {change.path: self.plan.content(change.path) for change in commit.files}
         self.commit_sha = self.client.commit_files(
             self.repo,
@@ -449,20 +484,16 @@ class _Run:
             parent_sha=commit.parent_sha,
             files=contents,
             message=commit.message,
-            create=isinstance(prepare, CreateBranch),
-            reset_from=prepare.from_sha if isinstance(prepare, ResetBranch) else None,
+            create=create,
+            reset_from=reset_from,
         )
-        done = ActionStatus.DONE
-        return [
-            ActionResult(index=index, kind=prepare.kind, status=done, sha=commit.parent_sha),
-            ActionResult(
-                index=index + 1,
-                kind=commit.kind,
-                status=done,
-                sha=self.commit_sha,
-                actor=self._actor(),
-            ),
-        ]
+        return ActionResult(
+            index=index,
+            kind=commit.kind,
+            status=ActionStatus.DONE,
+            sha=self.commit_sha,
+            actor=self._actor(),
+        )
 
     def _actor(self) -> str | None:
         """Who the forge said wrote, from its answer to the last write."""
@@ -495,17 +526,7 @@ class _Run:
             client.reset_branch(repo, action.branch, action.to_sha, expected_sha=action.from_sha)
             return ActionResult(index=index, kind=action.kind, status=done, sha=action.to_sha)
         if isinstance(action, Commit):
-            contents = {change.path: self.plan.content(change.path) for change in action.files}
-            self.commit_sha = client.commit_files(
-                repo,
-                action.branch,
-                parent_sha=action.parent_sha,
-                files=contents,
-                message=action.message,
-            )
-            return ActionResult(
-                index=index, kind=action.kind, status=done, sha=self.commit_sha, actor=self._actor()
-            )
+            return self.commit(index, action)
         if isinstance(action, CreatePullRequest):
             if time.monotonic() - self.observed_at > self.PR_RECHECK_AFTER:
                 self._no_new_pull_requests(action)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from typing import Any
 
 from prplan.core.request import ChangeRequest
-from prplan.core.snapshot import CommitInfo, PathKind, RepoSnapshot, git_blob_sha
+from prplan.core.snapshot import PathKind, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.errors import NotFoundError
-from prplan.run.port import ForgeClient
+from prplan.run.port import Branch, ForgeClient
 
 __all__ = ["observe"]
 
@@ -44,29 +45,64 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     base_sha = client.branch_sha(repo, base)
     if base_sha is None:
         raise NotFoundError(f"{repo}: the base branch {base!r} does not exist")
-    edited = request.edited_paths
-    paths = list(request.files)
+    where: dict[str, Any] = {
+        "repo": repo, "default_branch": default, "base": base, "base_sha": base_sha,
+        "branch": request.branch,
+    }  # fmt: skip
     if request.branch == base:
-        base_contents, base_blobs, base_kinds, _ = _read(client, repo, base_sha, paths, edited)
-        # Committing straight to base: the branch *is* base. Still, if it is
-        # the head of an open pull request into another base, a commit on it
-        # would join that pull request unreviewed.
-        others = tuple(
-            pr
-            for pr in sorted(client.pull_requests_from(repo, base), key=lambda p: p.number)
-            if pr.is_open and pr.base_branch != base
-        )
+        return _straight_to_base(client, request, where)
+    head, pulls, others = _read_branch_and_pulls(client, request, base)
+    if head is None:
+        base_contents, base_blobs, base_kinds, _ = _read_base(client, request, base_sha)
         return RepoSnapshot(
-            other_pull_requests=others,
-            repo=repo, default_branch=default, base=base, base_sha=base_sha,
-            branch=request.branch, branch_sha=base_sha,
-            base_blobs=base_blobs, branch_blobs=base_blobs, base_contents=base_contents,
-            base_kinds=base_kinds, branch_kinds=base_kinds,
-            branch_contains_base=True, branch_in_base=True,
+            **where, branch_sha=None, pull_requests=pulls, base_blobs=base_blobs,
+            base_contents=base_contents, base_kinds=base_kinds, other_pull_requests=others,
         )  # fmt: skip
+    into = tuple(
+        sorted(client.open_pull_requests_into(repo, request.branch), key=lambda p: p.number)
+    )
+    if head.sha == base_sha:
+        trees = _same_as_base(client, request, base_sha)
+    else:
+        trees = _read_compare(client, request, base_sha, head.sha, pulls)
+    return RepoSnapshot(
+        **where, branch_sha=head.sha, pull_requests=pulls, branch_protected=head.protected,
+        other_pull_requests=others, pull_requests_into_branch=into, **trees,
+    )  # fmt: skip
+
+
+def _read_base(client: ForgeClient, request: ChangeRequest, base_sha: str) -> _Read:
+    return _read(client, request.repo, base_sha, list(request.files), request.edited_paths)
+
+
+def _straight_to_base(
+    client: ForgeClient, request: ChangeRequest, where: dict[str, Any]
+) -> RepoSnapshot:
+    """Committing straight to base: the branch *is* base. Still, if it is
+    the head of an open pull request into another base, a commit on it
+    would join that pull request unreviewed."""
+    base, base_sha = where["base"], where["base_sha"]
+    base_contents, base_blobs, base_kinds, _ = _read_base(client, request, base_sha)
+    others = tuple(
+        pr
+        for pr in sorted(client.pull_requests_from(request.repo, base), key=lambda p: p.number)
+        if pr.is_open and pr.base_branch != base
+    )
+    return RepoSnapshot(
+        **where, other_pull_requests=others, branch_sha=base_sha,
+        base_blobs=base_blobs, branch_blobs=base_blobs, base_contents=base_contents,
+        base_kinds=base_kinds, branch_kinds=base_kinds,
+        branch_contains_base=True, branch_in_base=True,
+    )  # fmt: skip
+
+
+def _read_branch_and_pulls(
+    client: ForgeClient, request: ChangeRequest, base: str
+) -> tuple[Branch | None, tuple[PullRequestInfo, ...], tuple[PullRequestInfo, ...]]:
+    """The branch's head, its pull requests into base, and its open pull
+    requests into other bases (those make the branch someone else's too)."""
+    repo = request.repo
     head = client.branch(repo, request.branch)
-    # Every pull request from the branch, into any base: those into other
-    # bases make the branch someone else's too.
     every = sorted(client.pull_requests_from(repo, request.branch), key=lambda p: p.number)
     pulls = tuple(pr for pr in every if pr.base_branch == base)
     others = tuple(pr for pr in every if pr.is_open and pr.base_branch != base)
@@ -75,64 +111,71 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
         # branch and the pull request were made between the two reads (a
         # twin run). Read the branch once more rather than refuse.
         head = client.branch(repo, request.branch)
-    if head is None:
-        base_contents, base_blobs, base_kinds, _ = _read(client, repo, base_sha, paths, edited)
-        return RepoSnapshot(
-            repo=repo, default_branch=default, base=base, base_sha=base_sha,
-            branch=request.branch, branch_sha=None, pull_requests=pulls, base_blobs=base_blobs,
-            base_contents=base_contents, base_kinds=base_kinds, other_pull_requests=others,
-        )  # fmt: skip
-    branch_sha = head.sha
-    into = tuple(
-        sorted(client.open_pull_requests_into(repo, request.branch), key=lambda p: p.number)
+    return head, pulls, others
+
+
+def _same_as_base(client: ForgeClient, request: ChangeRequest, base_sha: str) -> dict[str, Any]:
+    """The branch is at base: one tree read serves both sides."""
+    base_contents, base_blobs, base_kinds, _ = _read_base(client, request, base_sha)
+    return {
+        "base_blobs": base_blobs, "branch_blobs": base_blobs,
+        "base_kinds": base_kinds, "branch_kinds": base_kinds,
+        "paths_beyond_base": (), "paths_complete": True,
+        "brought_on_base": {}, "brought_on_branch": {},
+        "branch_contains_base": True, "branch_in_base": True,
+        "commits_beyond_base": (), "commits_complete": True, "merge_base_blobs": None,
+        "base_contents": base_contents, "branch_contents": {},
+    }  # fmt: skip
+
+
+def _read_compare(
+    client: ForgeClient,
+    request: ChangeRequest,
+    base_sha: str,
+    branch_sha: str,
+    pulls: tuple[PullRequestInfo, ...],
+) -> dict[str, Any]:
+    """The branch differs from base: the comparison, both trees, and the
+    merge base's blobs when an open pull request is behind base."""
+    repo, paths, edited = request.repo, list(request.files), request.edited_paths
+    comparison = client.compare(repo, base_sha, branch_sha)
+    contains = comparison.behind_by == 0
+    # The blobs of every other path a merge would bring, on both sides,
+    # from the same tree listings: what the plan's review shows for them
+    # is then tied to facts the recheck holds the forge to.
+    extra = [path for path in comparison.files if path not in request.files]
+    base_contents, base_blobs, base_kinds, brought_base = _read(
+        client, repo, base_sha, paths, edited, extra
+    )
+    # Edits apply to the branch only when a pull request is open on it:
+    # otherwise the branch is rebuilt from base. Read its contents then only.
+    pr_open = any(pr.is_open for pr in pulls)
+    branch_contents, branch_blobs, branch_kinds, brought_branch = _read(
+        client, repo, branch_sha, paths, edited if pr_open else [], extra
     )
     merge_base_blobs: dict[str, str | None] | None = None
-    branch_contents: dict[str, bytes | None] = {}
-    changed: tuple[str, ...] = ()
-    files_complete = True
-    brought_base: dict[str, str | None] = {}
-    brought_branch: dict[str, str | None] = {}
-    if branch_sha == base_sha:
-        base_contents, base_blobs, base_kinds, _ = _read(client, repo, base_sha, paths, edited)
-        branch_blobs, branch_kinds = base_blobs, base_kinds
-        contains, in_base, complete = True, True, True
-        commits: tuple[CommitInfo, ...] = ()
-    else:
-        comparison = client.compare(repo, base_sha, branch_sha)
-        contains = comparison.behind_by == 0
-        in_base = comparison.ahead_by == 0
-        commits, complete = comparison.commits, comparison.complete
-        changed, files_complete = comparison.files, comparison.files_complete
-        # The blobs of every other path a merge would bring, on both sides,
-        # from the same tree listings: what the plan's review shows for them
-        # is then tied to facts the recheck holds the forge to.
-        extra = [path for path in changed if path not in request.files]
-        base_contents, base_blobs, base_kinds, brought_base = _read(
-            client, repo, base_sha, paths, edited, extra
-        )
-        # Edits apply to the branch only when a pull request is open on it:
-        # otherwise the branch is rebuilt from base. Read its contents then only.
-        on_branch = edited if any(pr.is_open for pr in pulls) else []
-        branch_contents, branch_blobs, branch_kinds, brought_branch = _read(
-            client, repo, branch_sha, paths, on_branch, extra
-        )
-        if not contains and any(pr.is_open for pr in pulls) and comparison.merge_base_sha:
-            # Will merging the open pull request deliver the request? Only
-            # the merge base can tell (see the planner's pr_behind).
-            entries = client.path_entries(repo, comparison.merge_base_sha, paths)
-            merge_base_blobs = {path: entry.sha for path, entry in entries.items()}
-    return RepoSnapshot(
-        repo=repo, default_branch=default, base=base, base_sha=base_sha,
-        branch=request.branch, branch_sha=branch_sha, pull_requests=pulls,
-        base_blobs=base_blobs, branch_blobs=branch_blobs,
-        base_kinds=base_kinds, branch_kinds=branch_kinds,
-        branch_protected=head.protected, other_pull_requests=others,
-        pull_requests_into_branch=into, paths_beyond_base=changed, paths_complete=files_complete,
-        brought_on_base=brought_base, brought_on_branch=brought_branch,
-        branch_contains_base=contains, branch_in_base=in_base,
-        commits_beyond_base=commits, commits_complete=complete, merge_base_blobs=merge_base_blobs,
-        base_contents=base_contents, branch_contents=branch_contents,
-    )  # fmt: skip
+    if not contains and pr_open and comparison.merge_base_sha:
+        # Will merging the open pull request deliver the request? Only
+        # the merge base can tell (see the planner's pr_behind).
+        entries = client.path_entries(repo, comparison.merge_base_sha, paths)
+        merge_base_blobs = {path: entry.sha for path, entry in entries.items()}
+    return {
+        "base_blobs": base_blobs, "branch_blobs": branch_blobs,
+        "base_kinds": base_kinds, "branch_kinds": branch_kinds,
+        "paths_beyond_base": comparison.files, "paths_complete": comparison.files_complete,
+        "brought_on_base": brought_base, "brought_on_branch": brought_branch,
+        "branch_contains_base": contains, "branch_in_base": comparison.ahead_by == 0,
+        "commits_beyond_base": comparison.commits, "commits_complete": comparison.complete,
+        "merge_base_blobs": merge_base_blobs,
+        "base_contents": base_contents, "branch_contents": branch_contents,
+    }  # fmt: skip
+
+
+#: What one side's tree read gives: contents of the edited paths, blob shas
+#: and kinds of the requested paths, and blob shas of the extra paths.
+_Read = tuple[
+    dict[str, bytes | None], dict[str, str | None], dict[str, PathKind], dict[str, str | None]
+]
 
 
 def _read(
@@ -142,9 +185,7 @@ def _read(
     paths: list[str],
     edited: list[str],
     extra: Sequence[str] = (),
-) -> tuple[
-    dict[str, bytes | None], dict[str, str | None], dict[str, PathKind], dict[str, str | None]
-]:
+) -> _Read:
     """What each requested path is in that commit, from one tree listing,
     and the contents of the edited paths that are files (one read each).
     Blob shas of edited paths are computed from what was read, so they
