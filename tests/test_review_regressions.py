@@ -14,7 +14,8 @@ from click.testing import CliRunner
 import prplan
 from prplan.cli.main import cli
 from prplan.forges.local.server.app import ForgeServer
-from prplan.run.changeset import apply_changeset, parse_changeset, plan_changeset
+from prplan.run.changeset import apply_changeset, plan_changeset
+from prplan.run.changeset_file import parse_changeset
 
 from served import Served
 

@@ -42,16 +42,13 @@ from prplan.errors import (
 from prplan.forges.github import GitHubClient
 from prplan.forges.local import LocalForge
 from prplan.run.changeset import (
-    ChangeSet,
     ChangeSetPlan,
     ChangeSetResult,
-    ChangeSetStage,
     EntryResult,
-    Goal,
     apply_changeset,
-    load_changeset,
     plan_changeset,
 )
+from prplan.run.changeset_file import ChangeSet, ChangeSetStage, Goal, load_changeset
 from prplan.run.executor import apply
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter

@@ -59,9 +59,9 @@ from prplan.run.changeset import (
     ChangeSetResult,
     EntryResult,
     apply_changeset,
-    load_changeset,
     plan_changeset,
 )
+from prplan.run.changeset_file import load_changeset
 from prplan.run.executor import apply as apply_plan
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, Outcome, OutcomeStatus, Reporter
