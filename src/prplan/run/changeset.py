@@ -358,66 +358,106 @@ def apply_changeset(
     starts, so a hand-edited later stage never follows a written first one."""
     for plan in changeset_plan.plans:
         check_plan(plan)
-    lock = threading.Lock()
-
-    def report(result: EntryResult) -> EntryResult:
-        if on_entry is not None:
-            with lock:
-                on_entry(result)
-        return result
-
-    def refuse(stage: str, plan: Plan, goal: Goal) -> EntryResult:
-        # apply() writes nothing for a refused plan; it reports the refusal.
-        outcome = apply(plan, client, reporter=reporter(stage, plan) if reporter else None)
-        return _applied(stage, plan, goal, outcome)
-
-    refused = changeset_plan.refused
+    entries = _Entries(client, reporter, on_entry)
     # Why the entries from here on are not applied ("" while they are).
-    held = ""
-    if refused and not skip_refused:
-        names = ", ".join(plan.request.repo for plan in refused)
-        held = (
-            f"not applied: the change set plan holds {len(refused)} refused plan(s) ({names}); "
-            "skip_refused (--skip-refused) applies the rest"
-        )
+    held = _held_by_refusals(changeset_plan.refused, skip_refused)
     results: list[EntryResult] = []
     for index, (name, plans) in enumerate(changeset_plan.stages):
         goals = [entry_goal(plan, changeset_plan.require_of(index)) for plan in plans]
         if held:
-            results += [
-                report(
-                    refuse(name, plan, goal)
-                    if plan.refusal is not None
-                    else _not_run(name, plan, goal, held)
-                )
-                for plan, goal in zip(plans, goals, strict=True)
-            ]
+            results += entries.held(name, plans, goals, held)
             continue
         # "Planned just now" holds for the first stage only: by the time a
         # later stage starts, the earlier ones took their time.
         checked = recheck or index > 0
-        live = [plan for plan in plans if plan.refusal is None]
-        # The requests of each entry's latest observation: the check's, or the plan's own.
-        observing: dict[tuple[str, str], RequestCount] = {}
-        stale = _stale(client, live, concurrency, observing) if checked else {}
-        if not checked:
-            observing.update(changeset_plan.observed_with)
+        stale, observing = _check_stage(client, changeset_plan, index, checked, concurrency)
         when = time.monotonic() if checked or observed_at is None else observed_at
         if stale:
-            stage_results = _unchecked_stage(name, plans, goals, stale)
-            results += [report(result) for result in stage_results]
+            stage_results = [entries.report(r) for r in _unchecked_stage(name, plans, goals, stale)]
         else:
             stage_results = _write_stage(
-                name, plans, goals, client, keep_going, write_concurrency, when, reporter, refuse,
-                report, observing,
+                name, plans, goals, client, keep_going, write_concurrency, when, reporter,
+                entries.refuse, entries.report, observing,
             )  # fmt: skip
-            results += stage_results
-        short = [result for result in stage_results if not result.reached_goal]
-        if short:
-            which = ", ".join(f"{r.repo} {r.status}" for r in short[:3])
-            more = f" and {len(short) - 3} more" if len(short) > 3 else ""
-            held = f"not started: stage {name!r} did not reach its goal ({which}{more})"
+        results += stage_results
+        held = _held_by_stage(name, stage_results)
     return ChangeSetResult(digest=changeset_plan.digest, entries=tuple(results))
+
+
+class _Entries:
+    """Each entry's result as it is known: told to ``on_entry`` (one call
+    at a time, whichever thread wrote it), and what a refused or held entry
+    reports."""
+
+    def __init__(
+        self,
+        client: ForgeClient,
+        reporter: Callable[[str, Plan], Reporter] | None,
+        on_entry: Callable[[EntryResult], None] | None,
+    ) -> None:
+        self._client, self._reporter, self._on_entry = client, reporter, on_entry
+        self._lock = threading.Lock()
+
+    def report(self, result: EntryResult) -> EntryResult:
+        if self._on_entry is not None:
+            with self._lock:
+                self._on_entry(result)
+        return result
+
+    def refuse(self, stage: str, plan: Plan, goal: Goal) -> EntryResult:
+        # apply() writes nothing for a refused plan; it reports the refusal.
+        reporter = self._reporter(stage, plan) if self._reporter else None
+        return _applied(stage, plan, goal, apply(plan, self._client, reporter=reporter))
+
+    def held(
+        self, stage: str, plans: Sequence[Plan], goals: Sequence[Goal], why: str
+    ) -> list[EntryResult]:
+        """A stage not applied: refused entries report their refusal, the
+        others ``not_run`` with ``why``."""
+        return [
+            self.report(
+                self.refuse(stage, plan, goal)
+                if plan.refusal is not None
+                else _not_run(stage, plan, goal, why)
+            )
+            for plan, goal in zip(plans, goals, strict=True)
+        ]
+
+
+def _held_by_refusals(refused: Sequence[Plan], skip_refused: bool) -> str:
+    """Why nothing is applied when the plan holds refusals ("" when it holds
+    none, or ``skip_refused``)."""
+    if not refused or skip_refused:
+        return ""
+    names = ", ".join(plan.request.repo for plan in refused)
+    return (
+        f"not applied: the change set plan holds {len(refused)} refused plan(s) ({names}); "
+        "skip_refused (--skip-refused) applies the rest"
+    )
+
+
+def _held_by_stage(name: str, stage_results: Sequence[EntryResult]) -> str:
+    """Why the next stages do not start ("" when every entry reached its goal)."""
+    short = [result for result in stage_results if not result.reached_goal]
+    if not short:
+        return ""
+    which = ", ".join(f"{r.repo} {r.status}" for r in short[:3])
+    more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+    return f"not started: stage {name!r} did not reach its goal ({which}{more})"
+
+
+def _check_stage(
+    client: ForgeClient, changeset_plan: ChangeSetPlan, index: int, checked: bool, concurrency: int
+) -> tuple[dict[tuple[str, str], PrplanError], dict[tuple[str, str], RequestCount]]:
+    """What moved since each plan of a stage was made (when ``checked``),
+    and the requests of each entry's latest observation: the check's, or
+    the plan's own."""
+    live = [plan for plan in changeset_plan.stages[index][1] if plan.refusal is None]
+    observing: dict[tuple[str, str], RequestCount] = {}
+    stale = _stale(client, live, concurrency, observing) if checked else {}
+    if not checked:
+        observing.update(changeset_plan.observed_with)
+    return stale, observing
 
 
 def _unchecked_stage(
