@@ -335,8 +335,8 @@ def test_commands_on_a_served_directory_are_seen_over_http_and_back(
     forge_server: ForgeServer, served: ContractCheck, data: Path, tmp_path: Path
 ) -> None:
     alice, bob = client(forge_server, ALICE), client(forge_server, BOB)
-    assert alice._github.get_user().login == "alice"
-    assert client(forge_server, PRPLAN)._github.get_user().login == "prplan"
+    assert alice._http.github.get_user().login == "alice"
+    assert client(forge_server, PRPLAN)._http.github.get_user().login == "prplan"
 
     # A person pushes and opens a pull request on the directory...
     ok(
@@ -353,7 +353,7 @@ def test_commands_on_a_served_directory_are_seen_over_http_and_back(
     [pull] = alice.pull_requests_from(REPO, "human")
     assert (pull.number, pull.state, pull.title) == (1, "open", "By hand")
     assert pull.head_sha == prplan.LocalForge.open(data).branches(REPO)["human"]
-    assert alice._github.get_repo(REPO).get_pull(1).user.login == "carol"
+    assert alice._http.github.get_repo(REPO).get_pull(1).user.login == "carol"
     assert alice.read_files(REPO, pull.head_sha, ["values.yaml", "README.md"]) == {
         "values.yaml": b"tag: 9\n", "README.md": None,
     }  # fmt: skip
@@ -371,7 +371,7 @@ def test_commands_on_a_served_directory_are_seen_over_http_and_back(
                                  title="Bump the tag", automerge=True)  # fmt: skip
     outcome = prplan.apply(prplan.plan(prplan.observe(bob, merge), merge), bob)
     assert outcome.status is prplan.OutcomeStatus.MERGED
-    rest = bob._github.get_repo(REPO).get_pull(2)
+    rest = bob._http.github.get_repo(REPO).get_pull(2)
     assert (rest.user.login, rest.merged_by.login) == ("alice", "bob")
     assert pr_lines(data, "closed") == [
         ["#2", "prplan/bump", "→", "main", "alice", "merged", "Bump", "the", "tag"]
@@ -381,7 +381,7 @@ def test_commands_on_a_served_directory_are_seen_over_http_and_back(
     # The person merges theirs on the directory: a conflict, refused; closes it instead.
     assert run("merge-pr", REPO, "1", "--data", data).exit_code == 3
     ok("close-pr", REPO, "1", "--data", data)
-    assert alice._github.get_repo(REPO).get_pull(1).state == "closed"
+    assert alice._http.github.get_repo(REPO).get_pull(1).state == "closed"
     log = ok("log", REPO, "main", "--data", data).splitlines()
     assert log[0].split()[0] == alice.branch_sha(REPO, "main")[:7]
 
@@ -399,7 +399,7 @@ def test_a_pull_request_opened_over_http_is_merged_on_the_directory(
     ok("merge-pr", REPO, "1", "--as", "alice", "--data", data)
     [pull] = bob.pull_requests_from(REPO, "prplan/x")
     assert pull.merged and pull.merge_sha == bob.branch_sha(REPO, "main")
-    assert bob._github.get_repo(REPO).get_pull(1).merged_by.login == "alice"
+    assert bob._http.github.get_repo(REPO).get_pull(1).merged_by.login == "alice"
     assert bob.read_files(REPO, pull.merge_sha, ["x.txt"]) == {"x.txt": b"x\n"}
     # prplan sees its change delivered: nothing left to do.
     assert prplan.plan(prplan.observe(bob, request), request).is_empty
