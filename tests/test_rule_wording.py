@@ -46,8 +46,8 @@ def test_the_scan_finds_a_comparison_of_a_rule_name() -> None:
     assert _name_comparisons(ast.parse("if rule.mentions is Mention.OPEN:\n    pass\n")) == []
 
 
-@pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=str)
-def test_no_rule_name_is_compared_as_a_string(path: Path) -> None:
+@pytest.mark.parametrize("path", sorted(SRC.joinpath("core").rglob("*.py")), ids=str)
+def test_no_rule_name_is_compared_as_a_string_in_the_core(path: Path) -> None:
     assert _name_comparisons(ast.parse(path.read_text(encoding="utf-8"))) == []
 
 
