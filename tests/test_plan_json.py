@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,6 +22,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import prplan
+from prplan.core.integrity import check_plan
+from prplan.core.plan import redacted_for_review
+from prplan.core.snapshot import git_blob_sha
 
 REPO = "acme/app"
 PNG = b"\x89PNG\r\n\x1a\n\x00\xff\xfe\x80"  # not UTF-8
@@ -669,3 +673,46 @@ def test_property_different_requests_give_different_digests(
     snapshot = data.draw(snapshots_for(one))
     first, second = prplan.plan(snapshot, one), prplan.plan(snapshot, two)
     assert (first.digest == second.digest) == (one == two)
+
+
+# --- plan files saved before the core was split ---------------------------------------------
+# tests/golden/plan-v4*.json were written by the prplan of commit fce5689 (before
+# the plan module was split into data, JSON and redaction): a real plan with
+# edits, binary and deleted files, a review with a brought file, its redacted
+# form, and a refusal. They must load, verify and re-serialise byte for byte.
+
+GOLDEN = Path(__file__).parent / "golden"
+SAVED = ("plan-v4.json", "plan-v4-refused.json")
+
+
+@pytest.mark.parametrize("name", SAVED)
+def test_a_plan_saved_before_the_split_loads_byte_identically(name: str) -> None:
+    text = (GOLDEN / name).read_text(encoding="utf-8")
+    plan = prplan.Plan.from_json(text)
+    assert plan.to_json() == text
+    assert plan.digest == json.loads(text)["digest"] == digest_of(json.loads(text))
+    check_plan(plan, expect_digest=plan.digest)  # the planner still derives it exactly
+
+
+def test_the_saved_plan_holds_what_the_format_covers() -> None:
+    plan = prplan.Plan.from_json((GOLDEN / "plan-v4.json").read_bytes())
+    assert plan.resolved and plan.review is not None and plan.review.brought and plan.review.blobs
+    assert [a.kind for a in plan.actions] == ["commit", "merge_pull_request", "delete_branch"]
+    assert plan.request.files["old.txt"] is None and isinstance(
+        plan.request.files["app.yaml"], tuple
+    )
+    refused = prplan.Plan.from_json((GOLDEN / "plan-v4-refused.json").read_bytes())
+    assert refused.refusal is not None and refused.resolved
+
+
+def test_a_redacted_plan_saved_before_the_split_restores_byte_identically() -> None:
+    full = prplan.Plan.from_json((GOLDEN / "plan-v4.json").read_bytes())
+    text = (GOLDEN / "plan-v4-redacted.json").read_text(encoding="utf-8")
+    assert full.to_json(redact=True) == text
+    blobs = {git_blob_sha(c): c for c in full.observed.base_contents.values() if c is not None}
+    blobs |= {b.sha: b.content for b in full.review.blobs} if full.review else {}
+    files = {p: c for p, c in full.request.files.items() if not isinstance(c, tuple)}
+    restored = prplan.Plan.from_json(text, contents=files, read_blob=blobs.__getitem__)
+    assert restored == full and restored.to_json() == full.to_json()
+    shown = redacted_for_review(json.loads(text))
+    assert shown.rule == full.rule and shown.actions == full.actions

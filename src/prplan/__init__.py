@@ -7,7 +7,7 @@
 See docs/ for the states, the rules and the API.
 """
 
-from prplan.core.plan import (
+from prplan.core.actions import (
     Action,
     Commit,
     CreateBranch,
@@ -15,10 +15,10 @@ from prplan.core.plan import (
     DeleteBranch,
     FileChange,
     MergePullRequest,
-    Plan,
     Refusal,
     ResetBranch,
 )
+from prplan.core.plan import Plan
 from prplan.core.planner import plan
 from prplan.core.request import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
 from prplan.core.snapshot import CommitInfo, PullRequestInfo, RepoSnapshot, git_blob_sha

@@ -35,8 +35,8 @@ from prplan.core.plan import (
     ResetBranch,
     Review,
 )
-from prplan.core.planner import short
 from prplan.core.states import ActionKind, Stage
+from prplan.core.text import short
 from prplan.run.outcome import Outcome
 from prplan.run.review import MAX_DIFFS, brought_paths
 

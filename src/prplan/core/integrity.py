@@ -9,7 +9,7 @@ made. A plan whose actions (or refusal, rule, notes, resolved edits) differ
 was edited by hand: a merge added, a commit retargeted at base, a file's
 content swapped. What re-derivation cannot catch, an edit of the request
 itself re-planned offline, the reviewer's pinned digest (``expect_digest``)
-and the plan key's signature (``_plan.sign``) do.
+and the plan key's signature (``plan_json.sign``) do.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from typing import Any
 
 import attrs
 
-from prplan.core.plan import _CONVERTER, Plan
+from prplan.core.plan import Plan
+from prplan.core.plan_json import CONVERTER
+from prplan.core.planner import plan as derive
 from prplan.core.snapshot import git_blob_sha
 from prplan.errors import InvalidRequestError, PlanIntegrityError, Problem
 
@@ -68,8 +70,6 @@ def check_plan(plan: Plan, *, expect_digest: str | None = None) -> None:
                 )
             ]
         )
-    from prplan.core.planner import plan as derive  # the planner imports this package's plans
-
     try:
         derived = derive(plan.observed, plan.request)
     except Exception as error:  # a hand-made snapshot the planner cannot read
@@ -104,8 +104,8 @@ def check_plan(plan: Plan, *, expect_digest: str | None = None) -> None:
 
 def plan_differences(given: Plan, derived: Plan) -> list[Problem]:
     """Where ``given`` departs from ``derived``, one problem each, in words."""
-    ours: dict[str, Any] = _CONVERTER.unstructure(given)
-    theirs: dict[str, Any] = _CONVERTER.unstructure(derived)
+    ours: dict[str, Any] = CONVERTER.unstructure(given)
+    theirs: dict[str, Any] = CONVERTER.unstructure(derived)
     problems: list[Problem] = []
     for key in sorted(set(ours) | set(theirs), key=_in_plan_order):
         if key in _INPUTS or ours.get(key) == theirs.get(key):
@@ -202,7 +202,7 @@ def _resolved(entries: list[dict[str, Any]]) -> str:
         if value is None:
             parts.append(f"{entry['path']!r} deleted")
         else:
-            data = _CONVERTER.structure(value, bytes)
+            data = CONVERTER.structure(value, bytes)
             parts.append(f"{entry['path']!r} as blob {git_blob_sha(data)[:10]}")
     return ", ".join(parts)
 

@@ -114,6 +114,18 @@ class Mention(enum.StrEnum):
     OPEN = "open"  # the open pull request
     MERGED_CLEAN_UP = "merged_clean_up"  # the merged pull request whose branch is deleted
 
+    def words(self, number: int) -> str:
+        """What the plan says of pull request ``number``."""
+        return _MENTION_WORDS[self].format(number=number)
+
+
+_MENTION_WORDS: Mapping[Mention, str] = {
+    Mention.MERGED_EARLIER: "pull request #{number} was merged earlier",
+    Mention.CLOSED_SKIPPED: "pull request #{number} is closed; nothing is done",
+    Mention.OPEN: "pull request #{number} is open",
+    Mention.MERGED_CLEAN_UP: "now that pull request #{number} is merged",
+}
+
 
 @attrs.frozen(kw_only=True)
 class Rule:

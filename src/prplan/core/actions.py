@@ -1,0 +1,189 @@
+"""What a plan is made of: its actions, its refusal, the contents its
+edits resolved to, and what a reviewer's diffs start from.
+
+Plain frozen values with no behaviour beyond reading themselves. They sit
+below the plan, its JSON form and its redaction, which all need them.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from prplan.core.snapshot import CommitInfo
+from prplan.core.states import ActionKind, RefusalCode
+
+__all__ = [
+    "FileChange",
+    "CreateBranch",
+    "ResetBranch",
+    "Commit",
+    "CreatePullRequest",
+    "MergePullRequest",
+    "DeleteBranch",
+    "Action",
+    "Refusal",
+    "ResolvedFile",
+    "Blob",
+    "BroughtFile",
+    "Review",
+]
+
+
+@attrs.frozen(kw_only=True)
+class FileChange:
+    """One path in a commit: its blob before and after (``None``: absent)."""
+
+    path: str
+    old_sha: str | None
+    new_sha: str | None
+
+    @property
+    def change(self) -> str:
+        if self.old_sha is None:
+            return "add"
+        if self.new_sha is None:
+            return "delete"
+        return "modify"
+
+
+@attrs.frozen(kw_only=True)
+class CreateBranch:
+    """Make the branch at ``sha`` (base's head when the plan was made)."""
+
+    kind = ActionKind.CREATE_BRANCH
+    branch: str
+    sha: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ResetBranch:
+    """Point an existing branch back at base; ``dropped`` names the commits
+    that leave the branch (each either prplan's, or preserved elsewhere,
+    unless the request said ``branch_policy='reset'``)."""
+
+    kind = ActionKind.RESET_BRANCH
+    branch: str
+    from_sha: str
+    to_sha: str
+    dropped: tuple[CommitInfo, ...] = ()
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Commit:
+    """One commit of every changed path on ``branch``, whose head must be
+    ``parent_sha`` when it is made (compare-and-swap)."""
+
+    kind = ActionKind.COMMIT
+    branch: str
+    parent_sha: str
+    files: tuple[FileChange, ...]
+    message: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class CreatePullRequest:
+    """Open a pull request from ``head`` into ``base``."""
+
+    kind = ActionKind.CREATE_PULL_REQUEST
+    head: str
+    base: str
+    title: str
+    body: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class MergePullRequest:
+    """Merge a pull request only if its head is still the expected commit.
+
+    ``number=None``: the pull request this plan opens. ``expected_head_sha=None``:
+    the commit this plan makes (its sha is only known once made)."""
+
+    kind = ActionKind.MERGE_PULL_REQUEST
+    number: int | None
+    expected_head_sha: str | None
+    method: str
+    reason: str
+    #: what the merge brings into base besides this plan's own commit: the
+    #: head's commits beyond base (prplan's or not), oldest first
+    brings_commits: tuple[CommitInfo, ...] = ()
+    #: every path the merge changes on base (this plan's commit included),
+    #: sorted; ``brings_complete`` is False when the forge listed only some
+    brings_paths: tuple[str, ...] = ()
+    brings_complete: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class DeleteBranch:
+    """Remove the branch once its pull request is merged."""
+
+    kind = ActionKind.DELETE_BRANCH
+    branch: str
+    reason: str
+
+
+Action = CreateBranch | ResetBranch | Commit | CreatePullRequest | MergePullRequest | DeleteBranch
+
+
+@attrs.frozen(kw_only=True)
+class ResolvedFile:
+    """What a request's edits made of a file, from the observed content."""
+
+    path: str
+    content: bytes | None
+
+
+@attrs.frozen(kw_only=True)
+class Blob:
+    """A file's content by its git blob sha: what a diff starts (or, for a
+    path a merge brings, ends) from. ``git_blob_sha(content) == sha`` is
+    checked when a plan is read, so the text a reviewer sees is the blob the
+    plan names."""
+
+    sha: str
+    content: bytes
+
+
+@attrs.frozen(kw_only=True)
+class BroughtFile:
+    """A path a merge brings into base besides this plan's own commit: its
+    blob on base and at the branch head (``None``: absent)."""
+
+    path: str
+    before: str | None
+    after: str | None
+
+
+@attrs.frozen(kw_only=True)
+class Review:
+    """What a reviewer needs besides the plan's own contents, read once when
+    the plan was made (format version 4) so that showing it needs no forge:
+    the old blobs of the files it changes, and the paths a merge brings with
+    their blobs. Facts for people, not inputs of the planner: ``check_plan``
+    re-derives everything else; the digest (and signature) cover this too."""
+
+    blobs: tuple[Blob, ...] = ()
+    brought: tuple[BroughtFile, ...] = ()
+    #: False when a file was left out (past ``MAX_DIFFS``, or a merge's
+    #: paths the forge listed only in part)
+    complete: bool = True
+
+    def blob(self, sha: str) -> bytes | None:
+        for blob in self.blobs:
+            if blob.sha == sha:
+                return blob.content
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class Refusal:
+    """Why the planner will not act, with what it concerns."""
+
+    code: RefusalCode
+    message: str
+    pull_requests: tuple[int, ...] = ()
+    paths: tuple[str, ...] = ()
+    commits: tuple[str, ...] = ()
