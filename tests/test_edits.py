@@ -1,4 +1,4 @@
-"""Structured file edits (``prplan.edits.ops``): exact bytes, one-line diffs,
+"""Structured file edits (``prplan.edits``): exact bytes, one-line diffs,
 every error with its reason.
 
 Golden files: ``tests/golden/edits/<name>.yaml`` are inputs written in the
@@ -24,7 +24,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from prplan.edits.ops import (
+from prplan.edits import (
     Edit,
     EditError,
     JsonDelete,
@@ -711,16 +711,16 @@ def test_yaml_edit(before: str, edit: Edit, after: str) -> None:
 def test_the_last_resort_is_a_verified_round_trip_dump(monkeypatch: pytest.MonkeyPatch) -> None:
     """Deleting a document's only key leaves nothing to splice: ruamel
     writes it, and the result is still checked against the intent."""
-    import prplan.edits.ops as edits
+    import prplan.edits.yaml as yaml_editor
 
     calls: list[object] = []
-    real = edits._yaml_redump
+    real = yaml_editor._yaml_redump
 
     def spy(*args: Any) -> str:
         calls.append(args)
         return real(*args)
 
-    monkeypatch.setattr(edits, "_yaml_redump", spy)
+    monkeypatch.setattr(yaml_editor, "_yaml_redump", spy)
     assert yaml_apply("# only\nx: 1\n", YamlDelete(path="x")) == "# only\n{}\n"
     assert len(calls) == 1
     # No splice would be checked in vain: the golden cases never get here.
@@ -1531,7 +1531,7 @@ def at_keys(data: Any, keys: tuple[str | int, ...]) -> Any:
 
 def _span(text: str, keys: tuple[str | int, ...]) -> tuple[int, int]:
     """Where the value at ``keys`` is written (the last of duplicate keys)."""
-    from prplan.edits.ops import _json_find
+    from prplan.edits.json import _json_find
 
     start = _json_find(text, list(keys))
     assert start is not None

@@ -31,7 +31,7 @@ from prplan.core.plan import (
 )
 from prplan.core.planner import plan
 from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
-from prplan.edits.ops import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
+from prplan.edits import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
 from prplan.errors import (
     ApplyFailedError,
     ConflictError,

@@ -315,7 +315,7 @@ def _files(value: object) -> object:
     """Sort by path, encode text as UTF-8, and make edits a tuple (one edit
     or a list of them). Anything else is kept as it is for
     ``__attrs_post_init__`` to report."""
-    from prplan.edits.codec import is_edit
+    from prplan.edits import is_edit
 
     if not isinstance(value, Mapping):
         return value
@@ -402,7 +402,7 @@ def _identity(content: object) -> object:
         return None
     if isinstance(content, bytes):
         return git_blob_sha(content)
-    from prplan.edits.codec import edit_to_dict
+    from prplan.edits import edit_to_dict
 
     return [edit_to_dict(edit) for edit in content]  # type: ignore[attr-defined]
 
@@ -433,7 +433,7 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
     elif not files:
         problems.append(Problem("files", "is empty: name at least one file to write or delete"))
     else:
-        from prplan.edits.ops import edit_problems
+        from prplan.edits import edit_problems
 
         for path, content in files.items():
             problems += path_problems(f"files[{path!r}]", path)

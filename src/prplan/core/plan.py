@@ -781,7 +781,7 @@ def _make_converter() -> cattrs.Converter:
         if content is None:
             return None
         if isinstance(content, tuple):
-            from prplan.edits.codec import edit_to_dict
+            from prplan.edits import edit_to_dict
 
             return {"edits": [edit_to_dict(edit) for edit in content]}
         assert isinstance(content, bytes)
@@ -794,7 +794,7 @@ def _make_converter() -> cattrs.Converter:
         if value is None:
             return None
         if isinstance(value, dict) and set(value) == {"edits"} and isinstance(value["edits"], list):
-            from prplan.edits.codec import edit_from_dict
+            from prplan.edits import edit_from_dict
 
             return tuple(edit_from_dict(item) for item in value["edits"])
         if isinstance(value, dict) and set(value) == {"text"} and isinstance(value["text"], str):

@@ -38,7 +38,7 @@ from prplan.core.states import (
     latest_pull_request,
 )
 from prplan.core.table import Mention, Rule, Situation, decide, start_stage
-from prplan.edits.ops import EditError, edit_file
+from prplan.edits import EditError, edit_file
 
 __all__ = ["plan", "classify", "commit_message", "short", "resolve_edits", "foreign_commits"]
 

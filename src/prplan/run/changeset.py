@@ -354,8 +354,7 @@ def _texts(node: Any, text: str, where: str) -> object:
     """A list or mapping node as a tree of texts (see ``_WrittenTree``)."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-    from prplan.edits.ops import _yaml_double
-    from prplan.edits.values import canonical
+    from prplan.edits import canonical, yaml_double
 
     if isinstance(node, MappingNode):
         return {
@@ -368,7 +367,7 @@ def _texts(node: Any, text: str, where: str) -> object:
         return str(node.value)
     value = _construct(node)
     if isinstance(value, str):
-        return _yaml_double(value)
+        return yaml_double(value)
     if value is None or isinstance(value, bool | int | float):
         return canonical(value)  # !!float 1.10: the number, which 1.1 reads as
     raise _UnwritableError(
@@ -412,7 +411,7 @@ def _edits_for(
 ) -> list[Any]:
     """``set: {file: {key.path: value}}`` (and ``set_string:``, ``set_json:``)
     and ``replace: {file: {old: new}}``."""
-    from prplan.edits import ops as _edits
+    from prplan import edits as _edits
 
     if not isinstance(spec, dict) or not spec:
         problems.append(
