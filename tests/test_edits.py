@@ -36,6 +36,7 @@ from prplan.edits import (
     apply_edits,
     edit_file,
     edit_problems,
+    encodable,
     format_path,
     kind,
     parse_path,
@@ -606,16 +607,8 @@ def test_any_new_key_is_one_added_line(key: str, value: object) -> None:
 
 @given(segments=st.lists(st.one_of(st.text(max_size=8), st.integers(0, 99)), min_size=1))
 def test_format_path_and_parse_path_round_trip(segments: list[str | int]) -> None:
-    assume(all(isinstance(s, int) or _encodable(s) for s in segments))
+    assume(all(isinstance(s, int) or encodable(s) for s in segments))
     assert parse_path(format_path(segments)) == segments
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # --- YAML details -------------------------------------------------------------------
