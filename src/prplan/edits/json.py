@@ -14,16 +14,7 @@ from typing import Any
 
 import attrs
 
-from prplan.edits.document import (
-    Change,
-    Refused,
-    comparable,
-    mutate,
-    newline_of,
-    resolve_change,
-    same_value,
-    value_at,
-)
+from prplan.edits import document
 from prplan.edits.values import value_problems, written_text
 
 __all__ = ["is_json_document", "json_edit"]
@@ -52,15 +43,30 @@ class _JsonStyle:
     newline: str
 
 
+#: (indent, separators, ensure_ascii): how ``json.dumps`` is told to write.
+_Settings = tuple[int | str | None, tuple[str, str], bool]
+
+
 def _json_style(text: str, data: Any) -> _JsonStyle:
-    """How the source was written: exactly what ``json.dumps`` settings
-    reproduce it when some do, else the indentation of its first indented
-    line (multi-line) or the spacing after its first colon (one line)."""
+    """How the source was written: its settings (``_dumps_settings``), the
+    white space around it and its line break."""
     body = text.strip(_JSON_WS)
-    lead = text[: len(text) - len(text.lstrip(_JSON_WS))]
-    trail = text[len(text.rstrip(_JSON_WS)) :]
-    newline = newline_of(body)
     plain = body.replace("\r\n", "\n")
+    indent, separators, ensure_ascii = _dumps_settings(plain, data)
+    return _JsonStyle(
+        indent=indent,
+        separators=separators,
+        ensure_ascii=ensure_ascii,
+        lead=text[: len(text) - len(text.lstrip(_JSON_WS))],
+        trail=text[len(text.rstrip(_JSON_WS)) :],
+        newline=document.newline_of(body),
+    )
+
+
+def _dumps_settings(plain: str, data: Any) -> _Settings:
+    """Exactly the ``json.dumps`` settings that reproduce ``plain`` when some
+    do, else the indentation of its first indented line (multi-line) or the
+    spacing after its first colon (one line)."""
     options: list[tuple[int | str | None, tuple[str, str]]] = [
         (None, (", ", ": ")),
         (None, (",", ":")),
@@ -73,33 +79,15 @@ def _json_style(text: str, data: Any) -> _JsonStyle:
                 data, indent=indent, separators=separators, ensure_ascii=ensure_ascii
             )
             if dumped == plain:
-                return _JsonStyle(
-                    indent=indent,
-                    separators=separators,
-                    ensure_ascii=ensure_ascii,
-                    lead=lead,
-                    trail=trail,
-                    newline=newline,
-                )
+                return indent, separators, ensure_ascii
     ensure_ascii = plain.isascii() and "\\u" in plain
-    guessed: int | str | None
     if "\n" in plain:
         found = re.search(r"\n([ \t]+)\S", plain)
         spaces = found.group(1) if found else "  "
-        guessed = len(spaces) if set(spaces) == {" "} else spaces
-        separators = (",", ": ")
-    else:
-        guessed = None
-        found = re.match(r'[\[{]\s*(?:"(?:[^"\\]|\\.)*"\s*:|[^,\]}]*,)(\s?)', plain)
-        separators = (", ", ": ") if found is None or found.group(1) else (",", ":")
-    return _JsonStyle(
-        indent=guessed,
-        separators=separators,
-        ensure_ascii=ensure_ascii,
-        lead=lead,
-        trail=trail,
-        newline=newline,
-    )
+        return (len(spaces) if set(spaces) == {" "} else spaces), (",", ": "), ensure_ascii
+    found = re.match(r'[\[{]\s*(?:"(?:[^"\\]|\\.)*"\s*:|[^,\]}]*,)(\s?)', plain)
+    separators = (", ", ": ") if found is None or found.group(1) else (",", ":")
+    return None, separators, ensure_ascii
 
 
 @attrs.frozen
@@ -274,21 +262,25 @@ def _json_remove(text: str, resolved: list[Any]) -> str | None:
             return text  # one array item; the next one moved into its place
 
 
-def json_edit(text: str, change: Change) -> str:
+def json_edit(text: str, change: document.Change) -> str:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Refused(
+        raise document.Refused(
             f"does not parse as JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
     except RecursionError:
-        raise Refused("does not parse as JSON: nested too deeply") from None
-    resolved, exists, value = resolve_change(data, change, is_json=True)
+        raise document.Refused("does not parse as JSON: nested too deeply") from None
+    resolved, exists, value = document.resolve_change(data, change, is_json=True)
     if not change.delete:
         problems = value_problems(value, "the value", True, set())
         if problems:
-            raise Refused(f"the file is JSON, and {problems[0]}")
-    if exists and not change.delete and same_value(value_at(data, resolved), value):
+            raise document.Refused(f"the file is JSON, and {problems[0]}")
+    if (
+        exists
+        and not change.delete
+        and document.same_value(document.value_at(data, resolved), value)
+    ):
         start = _json_find(text, resolved)
         written = written_text(value)
         if written is None or start is None:
@@ -296,7 +288,7 @@ def json_edit(text: str, change: Change) -> str:
         if text[start : json.JSONDecoder().raw_decode(text, start)[1]] == written:
             return text  # else the same number, written as asked (1.1 -> 1.10)
     style = _json_style(text, data)
-    mutate(data, resolved, value, delete=change.delete)
+    document.mutate(data, resolved, value, delete=change.delete)
     # Only the edited value's bytes change: re-serialising would rewrite
     # every number and escape in the file (1.50 -> 1.5, \/ -> /).
     try:
@@ -308,7 +300,7 @@ def json_edit(text: str, change: Change) -> str:
         candidate = None
     if candidate is not None and _json_reads_as(candidate, data):
         return candidate
-    raise Refused(
+    raise document.Refused(
         "cannot make this edit without rewriting other parts of the file; "
         "edit the file and write it whole (--file) instead"
     )
@@ -316,6 +308,9 @@ def json_edit(text: str, change: Change) -> str:
 
 def _json_reads_as(text: str, data: Any) -> bool:
     try:
-        return bool(comparable(json.loads(text), ordered=True) == comparable(data, ordered=True))
+        return bool(
+            document.comparable(json.loads(text), ordered=True)
+            == document.comparable(data, ordered=True)
+        )
     except ValueError:
         return False

@@ -26,21 +26,7 @@ from prplan.edits.values import encodable, value_problems
 from prplan.edits.yaml import yaml_edit
 from prplan.errors import InvalidRequestError, Problem, RepositoryDisagreesError
 
-__all__ = [
-    "YamlSet",
-    "YamlDelete",
-    "JsonSet",
-    "JsonDelete",
-    "Replace",
-    "Edit",
-    "EditError",
-    "apply_edits",
-    "edit_file",
-    "set_edit",
-    "is_json_name",
-    "edit_problems",
-    "kind",
-]
+# What is public is listed once, in prplan.edits.__all__.
 
 # --- the edits ---------------------------------------------------------------
 #

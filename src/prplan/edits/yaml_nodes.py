@@ -7,6 +7,7 @@ points, in the style it measures.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, cast
 
 import attrs
@@ -192,6 +193,21 @@ class Indents:
     offset: int
 
 
+def _entries(node: Node | None, *, through_aliases: bool) -> Iterator[tuple[Node | None, Node]]:
+    """Every mapping entry and sequence item under ``node``, depth first, as
+    (key, value); the key is None for an item. An alias's value is the
+    anchor's node: walked again ``through_aliases``, else skipped."""
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if through_aliases or not via_alias(key, value):
+                yield key, value
+                yield from _entries(value, through_aliases=through_aliases)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            yield None, item
+            yield from _entries(item, through_aliases=through_aliases)
+
+
 def measure_indents(root: Node | None, guess: int | None, guess_offset: int | None) -> Indents:
     """The document's own indentation, measured on its nodes; ruamel's
     ``load_yaml_guess_indent`` (which takes the first sequence's indent for
@@ -199,26 +215,15 @@ def measure_indents(root: Node | None, guess: int | None, guess_offset: int | No
     mappings: Counter[int] = Counter()
     sequences: Counter[tuple[int, int]] = Counter()
 
-    def walk(node: Node) -> None:
-        if isinstance(node, MappingNode):
-            for key, value in node.value:
-                if via_alias(key, value):
-                    continue
-                column = key.start_mark.column
-                if isinstance(value, MappingNode) and not value.flow_style and value.value:
-                    mappings[value.value[0][0].start_mark.column - column] += 1
-                if isinstance(value, SequenceNode) and not value.flow_style and value.value:
-                    item = value.value[0]
-                    sequences[
-                        (item.start_mark.column - column, value.start_mark.column - column)
-                    ] += 1
-                walk(value)
-        elif isinstance(node, SequenceNode):
-            for item in node.value:
-                walk(item)
-
-    if root is not None:
-        walk(root)
+    for key, value in _entries(root, through_aliases=False):
+        if key is None:
+            continue
+        column = key.start_mark.column
+        if isinstance(value, MappingNode) and not value.flow_style and value.value:
+            mappings[value.value[0][0].start_mark.column - column] += 1
+        if isinstance(value, SequenceNode) and not value.flow_style and value.value:
+            item = value.value[0]
+            sequences[(item.start_mark.column - column, value.start_mark.column - column)] += 1
     measured_mapping = next((n for n, _ in mappings.most_common() if n > 0), None)
     # ruamel's guess is the first sequence's item indent when there is one.
     mapping = measured_mapping or (guess if guess_offset is None else None) or 2
@@ -236,20 +241,11 @@ def preferred_quote(root: Node | None) -> str:
     """The quote character the document mostly uses for values: a value that
     must be quoted follows the house style."""
     counts: Counter[str] = Counter()
-
-    def walk(node: Node) -> None:
-        if isinstance(node, ScalarNode):
-            if node.style in ("'", '"'):
-                counts[node.style] += 1
-        elif isinstance(node, MappingNode):
-            for _, value in node.value:
-                walk(value)
-        elif isinstance(node, SequenceNode):
-            for item in node.value:
-                walk(item)
-
-    if root is not None:
-        walk(root)
+    values = [] if root is None else [root]
+    values += [value for _, value in _entries(root, through_aliases=True)]
+    for node in values:
+        if isinstance(node, ScalarNode) and node.style in ("'", '"'):
+            counts[node.style] += 1
     return "'" if counts["'"] > counts['"'] else '"'
 
 
