@@ -282,7 +282,7 @@ def test_problem_str_is_field_colon_message() -> None:
 
 
 def test_oversized_content_is_refused() -> None:
-    from prplan.core.model import MAX_FILE_BYTES
+    from prplan.core.request import MAX_FILE_BYTES
 
     problems = problems_of(files={"big.bin": bytes(MAX_FILE_BYTES + 1)})
     assert [p.field for p in problems] == [files_field("big.bin")]
@@ -290,7 +290,7 @@ def test_oversized_content_is_refused() -> None:
 
 
 def test_content_at_the_size_limit_is_accepted() -> None:
-    from prplan.core.model import MAX_FILE_BYTES
+    from prplan.core.request import MAX_FILE_BYTES
 
     request = make(files={"big.bin": bytes(MAX_FILE_BYTES)})
     assert len(request.files["big.bin"]) == MAX_FILE_BYTES

@@ -7,16 +7,6 @@
 See docs/ for the states, the rules and the API.
 """
 
-from prplan.core.model import (
-    BranchPolicy,
-    ChangeRequest,
-    CommitInfo,
-    MergeMethod,
-    OnClosed,
-    PullRequestInfo,
-    RepoSnapshot,
-    git_blob_sha,
-)
 from prplan.core.plan import (
     Action,
     Commit,
@@ -30,6 +20,8 @@ from prplan.core.plan import (
     ResetBranch,
 )
 from prplan.core.planner import plan
+from prplan.core.request import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
+from prplan.core.snapshot import CommitInfo, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
 from prplan.edits import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
 from prplan.errors import (

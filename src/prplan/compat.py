@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from prplan.cli.render import outcome_text, plan_text
-from prplan.core.model import _CONTROL_RE, ChangeRequest
+from prplan.core.names import CONTROL_RE
 from prplan.core.planner import plan
+from prplan.core.request import ChangeRequest
 from prplan.errors import InvalidRequestError, Problem, RefusedError
 from prplan.run.executor import apply
 from prplan.run.observe import observe
@@ -99,7 +100,7 @@ def add_or_modify_files(
     make (a human's work on the pull request): that is a refusal unless
     ``merge_foreign_commits=True`` (prplan's only addition to the signature).
     """
-    if not isinstance(identity, str) or _CONTROL_RE.search(identity):
+    if not isinstance(identity, str) or CONTROL_RE.search(identity):
         # It goes into the pull request title: a newline would split it.
         raise InvalidRequestError(
             [

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prplan.cli.render import outcome_text, plan_text
-from prplan.core.model import ChangeRequest
 from prplan.core.planner import plan
+from prplan.core.request import ChangeRequest
 from prplan.forges.local import LocalForge
 from prplan.run.executor import apply
 from prplan.run.observe import observe

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from prplan.core.model import branch_problems, repo_problems
+from prplan.core.names import branch_problems, repo_problems
 from prplan.errors import (
     ConflictError,
     ForgeError,

@@ -43,9 +43,9 @@ from prplan.cli.render import (
 )
 from prplan.core.integrity import check_plan, normalise_digest
 from prplan.core.lifecycle import mermaid
-from prplan.core.model import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
 from prplan.core.plan import PLAN_KEY_ENV, Plan, Review, redacted_for_review, signature_status
 from prplan.core.planner import plan as make_plan
+from prplan.core.request import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
 from prplan.errors import (
     InvalidRequestError,
     Problem,

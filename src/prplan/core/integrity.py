@@ -19,8 +19,8 @@ from typing import Any
 
 import attrs
 
-from prplan.core.model import git_blob_sha
 from prplan.core.plan import _CONVERTER, Plan
+from prplan.core.snapshot import git_blob_sha
 from prplan.errors import InvalidRequestError, PlanIntegrityError, Problem
 
 __all__ = ["check_plan", "normalise_digest"]

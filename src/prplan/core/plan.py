@@ -30,7 +30,8 @@ import attrs
 import cattrs
 from cattrs.strategies import configure_tagged_union
 
-from prplan.core.model import ChangeRequest, CommitInfo, RepoSnapshot, git_blob_sha
+from prplan.core.request import ChangeRequest
+from prplan.core.snapshot import CommitInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind, PRState, RefusalCode, Stage
 from prplan.errors import InvalidRequestError, PlanFormatError, PlanIntegrityError, Problem
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import attrs
 
-from prplan.core.model import ChangeRequest, CommitInfo, PathKind, RepoSnapshot
 from prplan.core.plan import (
     Action,
     Commit,
@@ -29,6 +28,8 @@ from prplan.core.plan import (
     ResetBranch,
     ResolvedFile,
 )
+from prplan.core.request import ChangeRequest
+from prplan.core.snapshot import CommitInfo, PathKind, RepoSnapshot
 from prplan.core.states import (
     ActionKind,
     BranchSituation,

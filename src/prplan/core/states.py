@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from prplan.core.model import PullRequestInfo
+from prplan.core.snapshot import PullRequestInfo
 
 __all__ = [
     "PRState",

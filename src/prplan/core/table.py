@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 
 import attrs
 
-from prplan.core.model import BranchPolicy, OnClosed
+from prplan.core.request import BranchPolicy, OnClosed
 from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
 
 __all__ = [

@@ -34,7 +34,6 @@ from typing import Any
 import attrs
 
 from prplan.core.integrity import check_plan
-from prplan.core.model import ChangeRequest
 from prplan.core.plan import (
     FORMAT_VERSION,
     READABLE_VERSIONS,
@@ -44,6 +43,7 @@ from prplan.core.plan import (
     sign,
 )
 from prplan.core.planner import plan as make_plan
+from prplan.core.request import ChangeRequest
 from prplan.core.states import Stage
 from prplan.errors import InvalidRequestError, PlanFormatError, Problem, PrplanError, StalePlanError
 from prplan.run.executor import apply, moved_facts
@@ -411,7 +411,7 @@ def _edits_for(
 ) -> list[Any]:
     """``set: {file: {key.path: value}}`` (and ``set_string:``, ``set_json:``)
     and ``replace: {file: {old: new}}``."""
-    from prplan import edits as _edits
+    import prplan.edits as _edits
 
     if not isinstance(spec, dict) or not spec:
         problems.append(

@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 
 from prplan.core.integrity import check_plan
-from prplan.core.model import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.plan import (
     Action,
     Commit,
@@ -37,6 +36,7 @@ from prplan.core.plan import (
     Plan,
     ResetBranch,
 )
+from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind
 from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
 from prplan.run.observe import observe

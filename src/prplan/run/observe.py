@@ -14,7 +14,8 @@ import contextlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
-from prplan.core.model import ChangeRequest, CommitInfo, PathKind, RepoSnapshot, git_blob_sha
+from prplan.core.request import ChangeRequest
+from prplan.core.snapshot import CommitInfo, PathKind, RepoSnapshot, git_blob_sha
 from prplan.errors import NotFoundError
 from prplan.run.port import ForgeClient
 

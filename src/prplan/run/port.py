@@ -17,7 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
-from prplan.core.model import CommitInfo, PathEntry, PullRequestInfo
+from prplan.core.snapshot import CommitInfo, PathEntry, PullRequestInfo
 
 __all__ = [
     "Branch",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prplan.core.model import git_blob_sha
 from prplan.core.plan import MAX_DIFFS, Blob, BroughtFile, Commit, Plan, Review, brought_paths
+from prplan.core.snapshot import git_blob_sha
 from prplan.run.port import ForgeClient
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 
 from prplan.core.lifecycle import mermaid
-from prplan.core.model import BranchPolicy, OnClosed
+from prplan.core.request import BranchPolicy, OnClosed
 from prplan.core.states import BranchSituation, PRState
 from prplan.core.table import DIMENSIONS, RULES, TRANSITIONS, Rule, Situation, decide, space_size
 

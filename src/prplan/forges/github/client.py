@@ -59,7 +59,7 @@ from github.GitTree import GitTree
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from prplan.core.model import (
+from prplan.core.snapshot import (
     CommitInfo,
     PathEntry,
     PathKind,

@@ -52,16 +52,8 @@ from dulwich.objects import Commit as GitCommit
 from dulwich.repo import BaseRepo, MemoryRepo, Repo
 
 from prplan.core.gitpaths import is_dotgit, is_dotgitmodules
-from prplan.core.model import (
-    CommitInfo,
-    PathEntry,
-    PullRequestInfo,
-    branch_problems,
-    entry_for,
-    path_problems,
-    repo_problems,
-    seal_message,
-)
+from prplan.core.names import branch_problems, path_problems, repo_problems
+from prplan.core.snapshot import CommitInfo, PathEntry, PullRequestInfo, entry_for, seal_message
 from prplan.errors import (
     ConflictError,
     ForgeError,

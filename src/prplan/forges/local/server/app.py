@@ -50,7 +50,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from prplan.core.model import branch_problems
+from prplan.core.names import branch_problems
 from prplan.errors import (
     ConflictError,
     ForgeError,
