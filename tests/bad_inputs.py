@@ -38,7 +38,7 @@ from typing import Any
 
 import prplan
 from prplan.core.plan import canonical_json
-from prplan.edits.ops import EditError, JsonSet, Replace, YamlSet
+from prplan.edits import EditError, JsonSet, Replace, YamlSet
 
 REPO = "acme/deployments"
 BRANCH = "prplan/bad-input"
@@ -456,14 +456,14 @@ API_CASES = [
         prplan.InvalidRequestError, "JSON cannot represent", field="files['config.json'].value"),
     api("api-yaml-set-bad-path", request(files={"apps/app/values.yaml": YamlSet(path="a..b", value=1)}),
         prplan.InvalidRequestError, "empty key", field="files['apps/app/values.yaml'].path"),
-    api("api-edits-regex", Call("prplan.edits.ops.apply_edits", (b"x\n", [Replace(old="(", new="", regex=True)]),
+    api("api-edits-regex", Call("prplan.edits.apply_edits", (b"x\n", [Replace(old="(", new="", regex=True)]),
         {"filename": "a.txt"}), prplan.InvalidRequestError, "not a valid regular expression",
         field="edits[0].old"),
-    api("api-edits-not-utf8", Call("prplan.edits.ops.apply_edits", (NOT_UTF8, [YamlSet(path="image.tag", value="2")]),
+    api("api-edits-not-utf8", Call("prplan.edits.apply_edits", (NOT_UTF8, [YamlSet(path="image.tag", value="2")]),
         {"filename": "apps/latin1.yaml"}), EditError, "file is not UTF-8 text (byte 0xe9"),
-    api("api-edits-key-path-dotdot", Call("prplan.edits.ops.parse_path", ("a..b",)), ValueError,
+    api("api-edits-key-path-dotdot", Call("prplan.edits.parse_path", ("a..b",)), ValueError,
         "empty key at position 2"),
-    api("api-edits-key-path-bracket", Call("prplan.edits.ops.parse_path", ("[x]",)), ValueError,
+    api("api-edits-key-path-bracket", Call("prplan.edits.parse_path", ("[x]",)), ValueError,
         "bad index at position 0"),
     api("api-plan-not-json", Call("prplan.Plan.from_json", ("{",)), prplan.PlanFormatError,
         "is not JSON", field="plan"),

@@ -667,7 +667,7 @@ def test_set_values_are_read_as_written_and_typed_by_the_file(tmp_path: Path) ->
         ("resources", {"cpu": 1}, False),
     ]
     before = b"image:\n  tag: '1.9'\nreplicas: 2\n"
-    after = prplan.edits.ops.apply_edits(before, edits, filename="values.yaml")
+    after = prplan.edits.apply_edits(before, edits, filename="values.yaml")
     assert after == (
         b"image:\n  tag: '1.10'\n  pullPolicy: '010'\nreplicas: 0x10\nresources:\n  cpu: 1\n"
     )
@@ -720,7 +720,7 @@ def test_texts_inside_lists_and_mappings_are_kept_as_written(tmp_path: Path) -> 
     (request,) = load_changeset(tmp_path / "set.yaml").stages[0].requests
     edits = request.files["values.yaml"]
     assert isinstance(edits, tuple)
-    after = prplan.edits.ops.apply_edits(
+    after = prplan.edits.apply_edits(
         b"image:\n  tag: '1.9'\ntags: []\nblock: {}\n", edits, filename="values.yaml"
     )
     assert after == (

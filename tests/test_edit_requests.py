@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import prplan
 from prplan.cli.main import cli
-from prplan.edits.ops import JsonSet, Replace, YamlSet
+from prplan.edits import JsonSet, Replace, YamlSet
 from prplan.forges.local.server.app import ForgeServer
 
 from served import Served

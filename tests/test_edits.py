@@ -1,4 +1,4 @@
-"""Structured file edits (``prplan.edits.ops``): exact bytes, one-line diffs,
+"""Structured file edits (``prplan.edits``): exact bytes, one-line diffs,
 every error with its reason.
 
 Golden files: ``tests/golden/edits/<name>.yaml`` are inputs written in the
@@ -24,7 +24,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from prplan.edits.ops import (
+from prplan.edits import (
     Edit,
     EditError,
     JsonDelete,
@@ -36,6 +36,7 @@ from prplan.edits.ops import (
     apply_edits,
     edit_file,
     edit_problems,
+    encodable,
     format_path,
     kind,
     parse_path,
@@ -606,16 +607,8 @@ def test_any_new_key_is_one_added_line(key: str, value: object) -> None:
 
 @given(segments=st.lists(st.one_of(st.text(max_size=8), st.integers(0, 99)), min_size=1))
 def test_format_path_and_parse_path_round_trip(segments: list[str | int]) -> None:
-    assume(all(isinstance(s, int) or _encodable(s) for s in segments))
+    assume(all(isinstance(s, int) or encodable(s) for s in segments))
     assert parse_path(format_path(segments)) == segments
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # --- YAML details -------------------------------------------------------------------
@@ -711,16 +704,16 @@ def test_yaml_edit(before: str, edit: Edit, after: str) -> None:
 def test_the_last_resort_is_a_verified_round_trip_dump(monkeypatch: pytest.MonkeyPatch) -> None:
     """Deleting a document's only key leaves nothing to splice: ruamel
     writes it, and the result is still checked against the intent."""
-    import prplan.edits.ops as edits
+    import prplan.edits.yaml as yaml_editor
 
     calls: list[object] = []
-    real = edits._yaml_redump
+    real = yaml_editor._yaml_redump
 
     def spy(*args: Any) -> str:
         calls.append(args)
         return real(*args)
 
-    monkeypatch.setattr(edits, "_yaml_redump", spy)
+    monkeypatch.setattr(yaml_editor, "_yaml_redump", spy)
     assert yaml_apply("# only\nx: 1\n", YamlDelete(path="x")) == "# only\n{}\n"
     assert len(calls) == 1
     # No splice would be checked in vain: the golden cases never get here.
@@ -1531,7 +1524,7 @@ def at_keys(data: Any, keys: tuple[str | int, ...]) -> Any:
 
 def _span(text: str, keys: tuple[str | int, ...]) -> tuple[int, int]:
     """Where the value at ``keys`` is written (the last of duplicate keys)."""
-    from prplan.edits.ops import _json_find
+    from prplan.edits.json import _json_find
 
     start = _json_find(text, list(keys))
     assert start is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import prplan
-from prplan.edits.ops import Replace
+from prplan.edits import Replace
 from prplan.forges.local.forge import TreeInput
 from prplan.forges.local.server.app import ForgeServer
 

@@ -186,7 +186,7 @@ def test_a_plan_key_lets_only_plans_signed_with_it_through() -> None:
 
 
 def _redacted_with_edits(forge: prplan.LocalForge) -> dict[str, Any]:
-    from prplan.edits.ops import YamlSet
+    from prplan.edits import YamlSet
 
     request = prplan.ChangeRequest(
         repo=REPO, branch=BRANCH, files={"values.yaml": (YamlSet(path="image.tag", value="2"),)}

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import prplan
 from prplan.cli.main import cli
-from prplan.edits.ops import YamlSet
+from prplan.edits import YamlSet
 
 REPO = "acme/secrets"
 SECRET = "password: hunter2-do-not-leak\n"

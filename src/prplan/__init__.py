@@ -23,7 +23,7 @@ from prplan.core.planner import plan
 from prplan.core.request import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
 from prplan.core.snapshot import CommitInfo, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
-from prplan.edits.ops import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
+from prplan.edits import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
 from prplan.errors import (
     ApplyFailedError,
     ConflictError,

@@ -424,7 +424,7 @@ def _read_edits(
     """--set values are kept as written and typed against the file when the
     edit is applied (``_edit_values``); --set-string and --set-json say the
     type themselves. Edits of one file apply in the order given."""
-    from prplan.edits.ops import Replace, set_edit, split_assignment
+    from prplan.edits import Replace, set_edit, split_assignment
 
     edits: dict[str, list[Any]] = {}
     problems: list[Problem] = []

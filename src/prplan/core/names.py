@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from prplan.core.gitpaths import is_dotgit
+from prplan.edits import encodable
 from prplan.errors import Problem
 
 _OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
@@ -18,16 +19,6 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: Characters that make a one-line title show other than it is: C1 controls,
 #: line and paragraph separators, and bidirectional overrides and isolates.
 INVISIBLE_RE = re.compile(r"[\x80-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def encodable(text: str) -> bool:
-    """False for text with lone surrogates: it cannot be written as UTF-8
-    (to git, to JSON), so it is refused up front instead of crashing later."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def repo_problems(field: str, value: object) -> list[Problem]:

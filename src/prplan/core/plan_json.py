@@ -25,7 +25,7 @@ from cattrs.strategies import configure_tagged_union
 
 from prplan.core.actions import Action, ResolvedFile
 from prplan.core.request import ChangeRequest
-from prplan.edits.codec import edit_from_dict, edit_to_dict
+from prplan.edits import edit_from_dict, edit_to_dict
 from prplan.errors import InvalidRequestError, PlanFormatError, PlanIntegrityError, Problem
 
 __all__ = [

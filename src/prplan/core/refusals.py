@@ -15,7 +15,7 @@ from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import CommitInfo, PathKind, RepoSnapshot
 from prplan.core.states import PRState, RefusalCode, classify_pr_state, latest_pull_request
 from prplan.core.text import commits_listed
-from prplan.edits.ops import EditError
+from prplan.edits import EditError
 
 __all__ = [
     "refusal",

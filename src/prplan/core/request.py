@@ -20,13 +20,11 @@ from prplan.core.names import (
     CONTROL_RE,
     INVISIBLE_RE,
     branch_problems,
-    encodable,
     path_problems,
     repo_problems,
 )
 from prplan.core.snapshot import git_blob_sha
-from prplan.edits.codec import edit_to_dict, is_edit
-from prplan.edits.ops import edit_problems
+from prplan.edits import edit_problems, edit_to_dict, encodable, is_edit
 from prplan.errors import InvalidRequestError, Problem
 
 #: half-way through a change.

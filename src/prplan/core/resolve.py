@@ -13,7 +13,7 @@ from prplan.core.actions import ResolvedFile
 from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import RepoSnapshot
 from prplan.core.states import PRState, classify_pr_state
-from prplan.edits.ops import EditError, edit_file
+from prplan.edits import EditError, edit_file
 
 __all__ = ["Resolution", "resolve", "resolve_edits"]
 

@@ -1,7 +1,7 @@
 """Edits as data: recognising them, and their JSON form in plan documents.
 
 ``{"kind": "yaml-set", "path": "image.tag", "value": "1.4.2"}``; the kinds
-are those of ``_edits.kind``. A value given as text to be typed against the
+are those of ``prplan.edits.kind``. A value given as text to be typed against the
 file (``--set``) carries ``"as_written": true``.
 """
 

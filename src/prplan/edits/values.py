@@ -39,6 +39,9 @@ __all__ = [
     "WrittenFloat",
     "written_text",
     "yaml11_not_a_string",
+    "SCALAR_TYPES",
+    "value_problems",
+    "encodable",
 ]
 
 #: A number as JSON writes it (RFC 8259, section 6).
@@ -263,3 +266,51 @@ def _type_written(
         f"(unquoted it would read as {canonical(value)}; "
         "give it with --set-json or set_json: to write that)",
     )
+
+
+# --- what a value may be ----------------------------------------------------
+
+SCALAR_TYPES = (str, int, float, bool, type(None), WrittenInt, WrittenFloat)
+
+
+def value_problems(value: object, where: str, is_json: bool, active: set[int]) -> list[str]:
+    fmt = "JSON" if is_json else "YAML"
+    kind_of = type(value)
+    if kind_of in SCALAR_TYPES:
+        if isinstance(value, str) and not encodable(value):
+            return [f"{where} is not valid Unicode text (a lone surrogate?)"]
+        if isinstance(value, float) and is_json and not math.isfinite(value):
+            return [f"{where} is {value!r}, which JSON cannot represent"]
+        return []
+    if kind_of not in (dict, list, tuple):
+        return [
+            f"{where} has type {kind_of.__name__}; {fmt} values are str, int, float, bool, "
+            "None, lists and dicts (with str keys)"
+        ]
+    if id(value) in active:
+        return [f"{where} contains itself"]
+    active = active | {id(value)}
+    problems: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or type(key) is not str:
+                problems.append(f"{where} has a key of type {type(key).__name__}; keys must be str")
+            elif not encodable(key):
+                problems.append(f"{where} has a key that is not valid Unicode text")
+            else:
+                problems += value_problems(item, f"{where}[{key!r}]", is_json, active)
+    else:
+        assert isinstance(value, list | tuple)
+        for i, item in enumerate(value):
+            problems += value_problems(item, f"{where}[{i}]", is_json, active)
+    return problems
+
+
+def encodable(text: str) -> bool:
+    """False for text with lone surrogates: it cannot be written as UTF-8
+    (to git, to JSON), so it is refused up front instead of crashing later."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -210,7 +210,7 @@ def _edits_for(
 ) -> list[Any]:
     """``set: {file: {key.path: value}}`` (and ``set_string:``, ``set_json:``)
     and ``replace: {file: {old: new}}``."""
-    from prplan.edits import ops as _edits
+    import prplan.edits as _edits
 
     if not isinstance(spec, dict) or not spec:
         problems.append(

@@ -158,8 +158,7 @@ def _texts(node: Any, text: str, where: str) -> object:
     """A list or mapping node as a tree of texts (see ``WrittenTree``)."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-    from prplan.edits.ops import _yaml_double
-    from prplan.edits.values import canonical
+    from prplan.edits import canonical, yaml_double
 
     if isinstance(node, MappingNode):
         return {
@@ -172,7 +171,7 @@ def _texts(node: Any, text: str, where: str) -> object:
         return str(node.value)
     value = _construct(node)
     if isinstance(value, str):
-        return _yaml_double(value)
+        return yaml_double(value)
     if value is None or isinstance(value, bool | int | float):
         return canonical(value)  # !!float 1.10: the number, which 1.1 reads as
     raise _UnwritableError(
