@@ -97,38 +97,14 @@ class GitData(ForgeRules):
             for entry in tree.iteritems():
                 path = prefix + entry.path.decode("utf-8", "replace")
                 if stat.S_ISDIR(entry.mode):
-                    out.append(
-                        TreeEntry(
-                            path=path,
-                            mode=entry.mode,
-                            type="tree",
-                            sha=entry.sha.decode(),
-                            size=None,
-                        )
-                    )
-                    if recursive:
-                        walk(store[entry.sha], path + "/")
+                    kind, size = "tree", None
                 elif stat.S_ISLNK(entry.mode) or stat.S_ISREG(entry.mode):
-                    size = len(store[entry.sha].data)
-                    out.append(
-                        TreeEntry(
-                            path=path,
-                            mode=entry.mode,
-                            type="blob",
-                            sha=entry.sha.decode(),
-                            size=size,
-                        )
-                    )
+                    kind, size = "blob", len(store[entry.sha].data)
                 else:  # a submodule (gitlink)
-                    out.append(
-                        TreeEntry(
-                            path=path,
-                            mode=entry.mode,
-                            type="commit",
-                            sha=entry.sha.decode(),
-                            size=None,
-                        )
-                    )
+                    kind, size = "commit", None
+                out.append(TreeEntry(path, entry.mode, kind, entry.sha.decode(), size))
+                if kind == "tree" and recursive:
+                    walk(store[entry.sha], path + "/")
 
         walk(root, "")
         return out

@@ -17,15 +17,9 @@ from dulwich.objects import Commit as GitCommit
 from werkzeug.wrappers import Request
 
 from prplan import errors
+from prplan.forges.local.server import routes
 from prplan.forges.local.server.payloads import JSON, Urls
-from prplan.forges.local.server.routes import (
-    Answer,
-    Fail,
-    Routes,
-    base64_content,
-    check_message,
-    invalid,
-)
+from prplan.forges.local.server.routes import Answer, Fail, Routes, invalid
 from prplan.forges.local.trees import GIT_MODES, HEX_SHA, TreeInput, tree_input_problems
 
 __all__ = ["GitRoutes"]
@@ -99,7 +93,7 @@ class GitRoutes(Routes):
         if not isinstance(content, str):
             raise invalid("content is required", "Blob", "content", "missing_field")
         if encoding == "base64":
-            data = base64_content(content, "Blob")
+            data = routes.base64_content(content, "Blob")
         elif encoding in {"utf-8", "utf8"}:
             data = content.encode("utf-8")
         else:
@@ -165,7 +159,7 @@ class GitRoutes(Routes):
             if not isinstance(parent, str) or not HEX_SHA.fullmatch(parent):
                 raise invalid(f"parents[{index}] must be a 40-hex commit sha", "Commit", "parents")
         self._sha(tree, "Commit", "tree")
-        check_message(message, "Commit")
+        routes.check_message(message, "Commit")
         who = _identity(body, "author")
         _identity(body, "committer")  # checked as GitHub does; the forge commits as itself
         sha = self.forge.git_create_commit(

@@ -13,15 +13,9 @@ from typing import Any
 from dulwich.objects import Blob
 from werkzeug.wrappers import Request
 
+from prplan.forges.local.server import routes
 from prplan.forges.local.server.payloads import Urls
-from prplan.forges.local.server.routes import (
-    Answer,
-    Fail,
-    Routes,
-    base64_content,
-    check_message,
-    invalid,
-)
+from prplan.forges.local.server.routes import Answer, Fail, Routes, invalid
 from prplan.forges.local.trees import tree_path_problem
 
 __all__ = ["RepoRoutes"]
@@ -89,7 +83,7 @@ class RepoRoutes(Routes):
         message = body.get("message")
         if not isinstance(message, str):
             raise invalid("message is required", "Content", "message", "missing_field")
-        check_message(message, "Content")
+        routes.check_message(message, "Content")
         head = self.forge.branches(repo).get(branch)
         if head is None:
             raise Fail(404, f"Branch {branch} not found")
@@ -119,7 +113,7 @@ class RepoRoutes(Routes):
         repo, branch, head, body, current = self._file_write(
             request, owner, name, path, delete=False
         )
-        content = base64_content(self._text(body, "content", "Content"), "Content")
+        content = routes.base64_content(self._text(body, "content", "Content"), "Content")
         sha = self.forge.commit_on_branch(repo, branch, head, {path: content}, body["message"])
         blob = Blob.from_string(content)
         answer = {
