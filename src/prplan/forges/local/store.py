@@ -511,7 +511,6 @@ class ForgeStore:
 
         return {path: entry_for(lookup, path) for path in paths}
 
-    @counted("reads")
     def _compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
         git = self._git(repo)
         self._commit(repo, base_sha), self._commit(repo, head_sha)
