@@ -11,8 +11,8 @@ import pytest
 
 import prplan
 from prplan.edits import Replace
-from prplan.forges.local.forge import TreeInput
 from prplan.forges.local.server.app import ForgeServer
+from prplan.forges.local.trees import TreeInput
 
 from served import Served
 

@@ -181,7 +181,7 @@ def test_a_malformed_redacted_plan_is_a_format_error() -> None:
 
 
 def _with_script(forge: prplan.LocalForge) -> None:
-    from prplan.forges.local.forge import TreeInput
+    from prplan.forges.local.trees import TreeInput
 
     forge.create_repo(REPO, {"a.txt": "a\n"})
     main = forge.branches(REPO)["main"]

@@ -16,8 +16,8 @@ import prplan
 from prplan.cli.main import cli
 from prplan.cli.render import plan_markdown, plan_text
 from prplan.edits import YamlSet
-from prplan.forges.local.forge import TreeInput
 from prplan.forges.local.server.app import ForgeServer
+from prplan.forges.local.trees import TreeInput
 from prplan.run.review import with_review
 
 from served import Served

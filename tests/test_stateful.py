@@ -37,8 +37,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import prplan
 from prplan import OutcomeStatus
-from prplan.forges.local.forge import TreeInput
 from prplan.forges.local.server.app import ForgeApp, ForgeServer
+from prplan.forges.local.trees import TreeInput
 
 from served import Served
 

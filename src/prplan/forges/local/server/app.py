@@ -11,6 +11,13 @@ dulwich's smart-HTTP server.
 It counts every request it serves (reads, writes, and a log), which is how
 the benchmarks and tests measure prplan's cost in requests, and it can be
 told to misbehave (``Faults``).
+
+This module is the application itself: routing (one map, compiled once),
+authentication, rate-limit headers, turning the forge's errors into GitHub's
+answers, and the threaded server. The routes live by GitHub API area in
+``repos``, ``git`` and ``pulls`` (over ``routes``), git over HTTP in
+``gitwire``, and the JSON bodies in ``payloads``. Every route talks to the
+forge through its public methods only.
 """
 
 from __future__ import annotations
@@ -20,70 +27,33 @@ import binascii
 import functools
 import hmac
 import json
-import math
-import re
 import socket
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import attrs
-from dulwich.errors import (
-    ApplyDeltaError,
-    ChecksumMismatch,
-    GitProtocolError,
-    HookError,
-    ObjectFormatException,
-)
-from dulwich.hooks import Hook
-from dulwich.objects import Blob, Tree
-from dulwich.objects import Commit as GitCommit
-from dulwich.server import Backend, ReceivePackHandler
-from dulwich.web import make_wsgi_chain
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from prplan.core.names import branch_problems
-from prplan.errors import (
-    ConflictError,
-    ForgeError,
-    InvalidRequestError,
-    MergeBlocked,
-    NotFoundError,
-    Problem,
-    PrplanError,
-)
+from prplan import errors
+from prplan.forges.local import LocalForge
 from prplan.forges.local.faults import Faults
-from prplan.forges.local.forge import (
-    GIT_MODES,
-    LocalForge,
-    TreeInput,
-    tree_input_problems,
-    tree_path_problem,
-)
-from prplan.forges.local.server.payloads import JSON, Urls
+from prplan.forges.local.server.git import GitRoutes
+from prplan.forges.local.server.gitwire import BAD_GIT_STREAM, GIT_PATH, git_app
+from prplan.forges.local.server.payloads import Urls
+from prplan.forges.local.server.pulls import PullRoutes
+from prplan.forges.local.server.repos import RepoRoutes
+from prplan.forges.local.server.routes import Answer, Fail
 
 __all__ = ["ForgeApp", "ForgeServer", "RequestLog"]
 
 API = "/api/v3"
 _WRITES = {"POST", "PATCH", "PUT", "DELETE"}
-_GIT_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<name>[^/]+?)\.git(?P<rest>/.*)?$")
-_HEX_SHA = re.compile(r"[0-9a-f]{40}")
-
-
-class _Fail(Exception):
-    """An HTTP error answer with GitHub's body."""
-
-    def __init__(self, status: int, message: str, errors: list[JSON] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.errors = status, message, errors
 
 
 @attrs.define
@@ -140,155 +110,7 @@ def _rules() -> Map:
     )
 
 
-class _Repos(Backend):  # type: ignore[misc]
-    """dulwich's smart-HTTP backend over the forge's repositories."""
-
-    def __init__(self, forge: LocalForge) -> None:
-        self.forge = forge
-
-    def open_repository(self, path: str | bytes) -> Any:
-        # dulwich passes a str for info/refs and bytes for the service calls.
-        text = path.decode("utf-8", "replace") if isinstance(path, bytes) else path
-        match = _GIT_PATH.match(text.rstrip("/"))
-        if match is None:
-            raise NotFoundError(f"no repository at {text}")
-        git = self.forge._git(f"{match['owner']}/{match['name']}")
-        if not isinstance(git.hooks.get("update"), _CompareAndSwap):
-            git.hooks["update"] = _CompareAndSwap(git, git.hooks.get("update"))
-        return git
-
-
-_ABSENT = b"0" * 40
-
-
-class _CompareAndSwap(Hook):  # type: ignore[misc]
-    """git's ``update`` hook for pushes: refuse a ref update whose old sha is
-    not the ref's current value. dulwich's receive-pack compares and swaps
-    but answers "ok" even when the swap lost, so a push racing another writer
-    (a CLI run on the forge directory) was reported accepted while the branch
-    stayed where the other writer put it. It runs under the forge's lock
-    (``ForgeApp._serve_git``), so the check and the write are one step."""
-
-    def __init__(self, git: Any, then: Any) -> None:
-        self._git, self._then = git, then
-
-    def execute(self, ref: bytes, old: bytes, new: bytes) -> tuple[bytes, bytes]:
-        """(stdout, stderr) for the pusher, as dulwich expects; HookError refuses."""
-        try:
-            current = self._git.refs[ref]
-        except KeyError:
-            current = _ABSENT
-        if current != old:
-            raise HookError(
-                f"{ref.decode(errors='replace')} moved meanwhile (it is at "
-                f"{current[:7].decode()}, the push expected {old[:7].decode()}); fetch and push again"
-            )
-        if self._then is None:
-            return b"", b""
-        out: tuple[bytes, bytes] = self._then.execute(ref, old, new)
-        return out
-
-
-_ZERO = b"0" * 40
-#: What a client's broken git stream makes dulwich raise: bad pkt-lines, a
-#: truncated or corrupt pack, a hang-up mid-request. Answered 400, not 500.
-_BAD_GIT_STREAM = (
-    GitProtocolError,
-    ObjectFormatException,
-    ApplyDeltaError,
-    ChecksumMismatch,
-    zlib.error,
-    EOFError,
-    ValueError,
-    AssertionError,
-    KeyError,
-    IndexError,
-    OSError,
-)
-
-
-class _ReceivePack(ReceivePackHandler):  # type: ignore[misc]
-    """dulwich's receive-pack with the forge's rules, and shallow clones.
-
-    A push from a shallow clone (``git clone --depth 1``, CI's default) sends
-    ``shallow <sha>`` lines before its ref updates, which dulwich's handler
-    takes for malformed updates; they only say where the client's history
-    stops, so they are skipped, and the pushed history is checked to be
-    complete here instead. Each ref update then obeys what the REST API
-    obeys: the default branch cannot be deleted, ``refs/pull/*`` belongs to
-    the forge, a branch name must be valid and point at a commit."""
-
-    def __init__(self, backend: _Repos, args: Sequence[Any], proto: Any, **options: Any) -> None:
-        super().__init__(backend, args, proto, **options)
-        self.forge = backend.forge
-        path = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        match = _GIT_PATH.match(path.rstrip("/"))
-        self.repo_name = f"{match['owner']}/{match['name']}" if match else ""
-        read_line, commands_started = proto.read_pkt_line, False
-
-        def without_shallow_lines() -> bytes | None:
-            nonlocal commands_started
-            while True:
-                line: bytes | None = read_line()
-                if commands_started or line is None or not line.startswith(b"shallow "):
-                    commands_started = True
-                    return line
-
-        proto.read_pkt_line = without_shallow_lines
-
-    def _on_update(self, ref_name: bytes, old_sha: bytes, new_sha: bytes) -> bytes | None:
-        ref = ref_name.decode("utf-8", "replace")
-        if ref.startswith("refs/pull/"):
-            return b"refs/pull/* is read-only: the forge keeps each pull request's head there"
-        if new_sha == _ZERO:
-            if ref == f"refs/heads/{self.forge._default(self.repo_name)}":
-                return b"refusing to delete the default branch"
-            return super()._on_update(ref_name, old_sha, new_sha)  # type: ignore[no-any-return]
-        if ref.startswith("refs/heads/"):
-            problems = branch_problems("branch", ref[len("refs/heads/") :])
-            if problems:
-                return problems[0].message.encode("utf-8", "replace")
-            try:
-                commit = self.repo.object_store[new_sha]
-            except KeyError:
-                return b"the pushed object is missing"
-            if not isinstance(commit, GitCommit):
-                return b"a branch must point at a commit"
-            if old_sha == _ZERO:
-                try:
-                    self.forge._check_ref_is_free(self.repo_name, ref)
-                except ForgeError as error:
-                    return str(error).encode("utf-8", "replace")
-            missing = self._missing_history(new_sha)
-            if missing is not None:
-                return (
-                    b"the history is incomplete (commit " + missing[:7] + b" is missing): "
-                    b"push from a clone that shares history with the forge, or fetch more "
-                    b"(git fetch --deepen)"
-                )
-        return super()._on_update(ref_name, old_sha, new_sha)  # type: ignore[no-any-return]
-
-    def _missing_history(self, sha: bytes) -> bytes | None:
-        """The first commit the pushed history needs that the forge lacks
-        (a shallow clone can only push onto history the forge has)."""
-        store = self.repo.object_store
-        known = set(self.repo.get_refs().values())
-        seen, todo = set(), [sha]
-        while todo:
-            current = todo.pop()
-            if current in seen or current in known:
-                continue
-            seen.add(current)
-            try:
-                commit = store[current]
-            except KeyError:
-                return current
-            if isinstance(commit, GitCommit):
-                todo.extend(commit.parents)
-        return None
-
-
-class ForgeApp:
+class ForgeApp(RepoRoutes, GitRoutes, PullRoutes):
     """The WSGI application. ``token``: when set, every request must carry
     it (``Authorization: token T`` / ``Bearer T``, or HTTP basic auth with it
     as the password for git) or gets 401. ``login`` is the user that token
@@ -320,8 +142,7 @@ class ForgeApp:
         self._reset = int(time.time()) + 3600
         self._lock = threading.Lock()
         self._routes = _rules()
-        # With dulwich's request-size limit and gunzip filters.
-        self._git = make_wsgi_chain(_Repos(forge), handlers={b"git-receive-pack": _ReceivePack})
+        self._git = git_app(forge)
 
     def __repr__(self) -> str:  # never show the token
         return f"ForgeApp({self.forge!r}, token={'set' if self._logins else 'none'})"
@@ -350,7 +171,7 @@ class ForgeApp:
                 response = self._json(fault.status, {"message": fault.message}, extra=marked)
                 self._count(method, path, fault.status)
                 return response(environ, start_response)
-        if _GIT_PATH.match(path):
+        if GIT_PATH.match(path):
             answer = self._serve_git(environ, start_response)
         else:
             request = Request(environ)
@@ -406,10 +227,6 @@ class ForgeApp:
                 found = login
         return found
 
-    def _who(self, request: Request) -> str:
-        """The login the (authorised) request acts as."""
-        return str(request.environ.get("prplan.login") or self._login)
-
     def _serve_git(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
@@ -423,11 +240,11 @@ class ForgeApp:
             )
             self._count(method, path, 401)
             return response(environ, start_response)
-        match = _GIT_PATH.match(path)
+        match = GIT_PATH.match(path)
         assert match is not None
         try:
-            self.forge._default(f"{match['owner']}/{match['name']}")
-        except NotFoundError:
+            self.forge.default_branch_name(f"{match['owner']}/{match['name']}")
+        except errors.NotFoundError:
             self._count(method, path, 404)
             return Response("Repository not found\n", status=404)(environ, start_response)
         repo = f"{match['owner']}/{match['name']}"
@@ -438,12 +255,12 @@ class ForgeApp:
             answer[:] = [status, headers]
             return chunks.append
 
-        with self.forge._lock:
+        with self.forge.consistent_reads():
             before = self.forge.branches(repo)
             try:
                 for piece in self._git(environ, buffered):  # in order with write()'s
                     chunks.append(piece)
-            except _BAD_GIT_STREAM as error:
+            except BAD_GIT_STREAM as error:
                 # A client's malformed stream is its error (400), never ours.
                 self._count(method, path, 400)
                 text = f"bad git request: {type(error).__name__}\n"
@@ -483,22 +300,22 @@ class ForgeApp:
         handler = getattr(self, f"_h_{endpoint}")
         try:
             status, body, headers = handler(request, urls, **args)
-        except _Fail as fail:
+        except Fail as fail:
             return self._json(fail.status, urls.error(fail.message, fail.errors))
-        except MergeBlocked as error:
+        except errors.MergeBlocked as error:
             return self._json(405, urls.error(str(error).split(": ", 1)[-1]))
-        except ConflictError as error:
+        except errors.ConflictError as error:
             return self._json(409, urls.error(str(error)))
-        except InvalidRequestError as error:
+        except errors.InvalidRequestError as error:
             problems = [
                 {"field": p.field, "code": "invalid", "message": str(p)} for p in error.problems
             ]
             return self._json(422, urls.error("Validation Failed", problems))
-        except NotFoundError:
+        except errors.NotFoundError:
             return self._json(404, urls.error("Not Found"))
-        except ForgeError as error:
+        except errors.ForgeError as error:
             return self._json(error.status or 422, urls.error(str(error)))
-        except PrplanError as error:
+        except errors.PrplanError as error:
             return self._json(422, urls.error(str(error)))
         return self._json(status, body, extra=headers)
 
@@ -524,76 +341,6 @@ class ForgeApp:
             content_type="application/json; charset=utf-8",
         )
 
-    # --- helpers ------------------------------------------------------------------------
-
-    @staticmethod
-    def _body(request: Request) -> dict[str, Any]:
-        """The request's JSON object. Text that is not JSON, JSON nested past
-        Python's recursion limit, or strings with lone surrogates (valid JSON
-        escapes, but not text git or SQLite can store) are GitHub's 400."""
-        if not request.get_data():
-            return {}
-        try:
-            body = json.loads(request.get_data())
-            json.dumps(body, ensure_ascii=False).encode("utf-8")
-        except (ValueError, RecursionError):  # UnicodeError is a ValueError
-            raise _Fail(400, "Problems parsing JSON") from None
-        if not isinstance(body, dict):
-            raise _Fail(400, "Problems parsing JSON")
-        return body
-
-    @staticmethod
-    def _text(body: dict[str, Any], key: str, resource: str, *, default: str | None = None) -> str:
-        """A required string field (or ``default`` when absent or null)."""
-        value = body.get(key)
-        if value is None and default is not None:
-            return default
-        if not isinstance(value, str):
-            code = "missing_field" if value is None else "invalid"
-            raise ForgeApp._invalid(f"{key} must be a string", resource, key, code)
-        return value
-
-    @staticmethod
-    def _optional_text(body: dict[str, Any], key: str, resource: str) -> str | None:
-        value = body.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ForgeApp._invalid(f"{key} must be a string or null", resource, key)
-        return value
-
-    @staticmethod
-    def _sha(value: str, resource: str, field: str) -> str:
-        if not _HEX_SHA.fullmatch(value):
-            raise ForgeApp._invalid(f"{field} {value!r} is not a 40-hex sha", resource, field)
-        return value
-
-    def _target(self, owner: str, name: str) -> tuple[str, str]:
-        """(repository, its default branch); 404 if there is no such repository."""
-        repo = f"{owner}/{name}"
-        return repo, self.forge._default(repo)
-
-    def _commit_obj(self, repo: str, ref: str) -> GitCommit:
-        sha = self.forge.branches(repo).get(ref) or ref
-        obj = self.forge.git_object(repo, sha) if re.fullmatch(r"[0-9a-f]{40}", sha) else None
-        if not isinstance(obj, GitCommit):
-            raise _Fail(422 if obj is not None else 404, f"No commit found for SHA: {ref}")
-        return obj
-
-    @staticmethod
-    def _invalid(message: str, resource: str, field: str, code: str = "invalid") -> _Fail:
-        return _Fail(
-            422,
-            "Validation Failed",
-            [{"resource": resource, "field": field, "code": code, "message": message}],
-        )
-
-    # --- handlers: each returns (status, body, extra headers) ------------------------------
-
-    Answer = tuple[int, Any, dict[str, str] | None]
-
-    def _h_repo(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
-        repo, default = self._target(owner, name)
-        return 200, urls.repository(repo, default), None
-
     def _h_user(self, request: Request, urls: Urls) -> Answer:
         return 200, urls.private_user(self._who(request)), None
 
@@ -603,585 +350,6 @@ class ForgeApp:
             urls.rate_limit(self._limit, max(self._limit - self._used, 0), self._reset),
             None,
         )
-
-    def _h_branch(self, request: Request, urls: Urls, owner: str, name: str, branch: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        sha = self.forge.branches(repo).get(branch)
-        if sha is None:
-            raise _Fail(404, "Branch not found")
-        return 200, urls.branch(repo, branch, self._commit_obj(repo, sha)), None
-
-    # --- refs ------------------------------------------------------------------------------
-
-    def _h_get_ref(self, request: Request, urls: Urls, owner: str, name: str, ref: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        full = f"refs/{ref}"
-        sha = self.forge.refs(repo).get(full)
-        if sha is None:
-            raise _Fail(404, "Not Found")
-        return 200, urls.git_ref(repo, full, sha), None
-
-    def _h_matching_refs(
-        self, request: Request, urls: Urls, owner: str, name: str, ref: str
-    ) -> Answer:
-        repo, _ = self._target(owner, name)
-        refs = self.forge.refs(repo, f"refs/{ref}")
-        return 200, [urls.git_ref(repo, r, sha) for r, sha in sorted(refs.items())], None
-
-    def _h_create_ref(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        body = self._body(request)
-        ref, sha = body.get("ref"), body.get("sha")
-        if not isinstance(ref, str) or not isinstance(sha, str):
-            raise self._invalid("ref and sha are required", "Reference", "ref", "missing_field")
-        self._sha(sha, "Reference", "sha")
-        try:
-            self.forge.create_ref(repo, ref, sha)
-        except NotFoundError:
-            raise _Fail(422, "Object does not exist") from None
-        return 201, urls.git_ref(repo, ref, sha), {"Location": f"{urls.api}/repos/{repo}/git/{ref}"}
-
-    def _h_delete_ref(
-        self, request: Request, urls: Urls, owner: str, name: str, ref: str
-    ) -> Answer:
-        repo, _ = self._target(owner, name)
-        full = f"refs/{ref}"
-        if full not in self.forge.refs(repo):
-            raise _Fail(422, "Reference does not exist")
-        if not full.startswith("refs/heads/"):
-            raise _Fail(422, "prplan's forge deletes branches only")
-        self.forge.remove_branch(repo, full[len("refs/heads/") :])
-        return 204, None, None
-
-    def _h_update_ref(
-        self, request: Request, urls: Urls, owner: str, name: str, ref: str
-    ) -> Answer:
-        repo, _ = self._target(owner, name)
-        full = f"refs/{ref}"
-        body = self._body(request)
-        sha = self._sha(self._text(body, "sha", "Reference"), "Reference", "sha")
-        force = body.get("force", False)
-        if not isinstance(force, bool):
-            raise self._invalid("force must be true or false", "Reference", "force")
-        self.forge.update_ref(repo, full, sha, force=force)
-        return 200, urls.git_ref(repo, full, sha), None
-
-    # --- git objects ----------------------------------------------------------------------
-
-    def _h_create_blob(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        body = self._body(request)
-        content = body.get("content")
-        encoding = self._text(body, "encoding", "Blob", default="utf-8")
-        if not isinstance(content, str):
-            raise self._invalid("content is required", "Blob", "content", "missing_field")
-        if encoding == "base64":
-            data = _base64(content, "Blob")
-        elif encoding in {"utf-8", "utf8"}:
-            data = content.encode("utf-8")
-        else:
-            raise self._invalid(f"encoding {encoding!r} is not utf-8 or base64", "Blob", "encoding")
-        sha = self.forge.git_create_blob(repo, data)
-        return 201, urls.short_blob(repo, sha), None
-
-    def _h_blob(self, request: Request, urls: Urls, owner: str, name: str, sha: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        obj = self.forge.git_object(repo, sha)
-        if not isinstance(obj, Blob):
-            raise _Fail(422, f"{sha} is not a blob")
-        return 200, urls.blob(repo, obj), None
-
-    def _h_create_tree(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        body = self._body(request)
-        entries = body.get("tree")
-        if not isinstance(entries, list):
-            raise self._invalid("tree is required", "Tree", "tree", "missing_field")
-        base_tree = self._optional_text(body, "base_tree", "Tree")
-        inputs, problems = [], []
-        for index, entry in enumerate(entries):
-            parsed = _tree_input(index, entry)
-            if isinstance(parsed, TreeInput):
-                inputs.append(parsed)
-                problems += tree_input_problems(index, parsed)
-            else:
-                problems += parsed
-        if problems:  # every entry's problems at once, before anything is stored
-            raise InvalidRequestError(problems, what="tree")
-        sha = self.forge.git_create_tree(repo, inputs, base_tree)
-        return 201, self._tree_json(repo, urls, sha, recursive=False), None
-
-    def _tree_json(self, repo: str, urls: Urls, sha: str, *, recursive: bool) -> JSON:
-        obj = self.forge.git_object(repo, sha)
-        tree_sha = obj.tree.decode() if isinstance(obj, GitCommit) else sha
-        entries = [
-            urls.tree_entry(repo, e.path, e.mode, e.type, e.sha, e.size)
-            for e in self.forge.git_tree_entries(repo, tree_sha, recursive=recursive)
-        ]
-        return urls.tree(repo, tree_sha, entries)
-
-    def _h_tree(self, request: Request, urls: Urls, owner: str, name: str, sha: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        sha = self.forge.branches(repo).get(sha, sha)  # GitHub takes a branch name here too
-        if not isinstance(self.forge.git_object(repo, sha), Tree | GitCommit):
-            raise _Fail(422, f"{sha} is not a tree")
-        recursive = request.args.get("recursive", "") not in {"", "0", "false"}
-        return 200, self._tree_json(repo, urls, sha, recursive=recursive), None
-
-    def _h_create_commit(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        body = self._body(request)
-        message, tree, parents = body.get("message"), body.get("tree"), body.get("parents", [])
-        if (
-            not isinstance(message, str)
-            or not isinstance(tree, str)
-            or not isinstance(parents, list)
-        ):
-            raise self._invalid(
-                "message and tree are required", "Commit", "message", "missing_field"
-            )
-        for index, parent in enumerate(parents):
-            if not isinstance(parent, str) or not _HEX_SHA.fullmatch(parent):
-                raise self._invalid(
-                    f"parents[{index}] must be a 40-hex commit sha", "Commit", "parents"
-                )
-        self._sha(tree, "Commit", "tree")
-        _check_message(message, "Commit")
-        who = _identity(body, "author")
-        _identity(body, "committer")  # checked as GitHub does; the forge commits as itself
-        sha = self.forge.git_create_commit(
-            repo,
-            message=message,
-            tree=tree,
-            parents=parents,
-            author=who,
-            author_date=_date(body, "author"),
-            commit_date=_date(body, "committer"),
-        )
-        return 201, urls.git_commit(repo, self._commit_obj(repo, sha)), None
-
-    def _h_git_commit(
-        self, request: Request, urls: Urls, owner: str, name: str, sha: str
-    ) -> Answer:
-        repo, _ = self._target(owner, name)
-        return 200, urls.git_commit(repo, self._commit_obj(repo, sha)), None
-
-    # --- contents, commits, compare -------------------------------------------------------
-
-    def _h_contents_root(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
-        return self._h_contents(request, urls, owner, name, "")
-
-    def _h_contents(self, request: Request, urls: Urls, owner: str, name: str, path: str) -> Answer:
-        repo, default = self._target(owner, name)
-        ref = request.args.get("ref") or default
-        commit = self._commit_obj(repo, ref)
-        if path == "":
-            entries = self.forge.git_tree_entries(repo, commit.tree.decode(), recursive=False)
-        else:
-            entries = [e for e in self.forge.git_tree_entries(repo, commit.tree.decode(), recursive=True)
-                       if e.path == path or e.path.startswith(path + "/")]  # fmt: skip
-        exact = next((e for e in entries if e.path == path), None)
-        if exact is not None and exact.type == "blob":
-            blob = self.forge.git_object(repo, exact.sha)
-            assert isinstance(blob, Blob)
-            return 200, urls.content_file(repo, path, ref, blob), None
-        children = [
-            e
-            for e in entries
-            if e.path != path and "/" not in e.path[len(path) + 1 if path else 0 :]
-        ]
-        if not children:
-            raise _Fail(404, "Not Found")
-        listing = [
-            urls.content_item(
-                repo, e.path, ref, "file" if e.type == "blob" else "dir", e.sha, e.size or 0
-            )
-            for e in children
-        ]
-        return 200, listing, None
-
-    def _file_write(
-        self, request: Request, owner: str, name: str, path: str, *, delete: bool
-    ) -> tuple[str, str, str, dict[str, Any], str | None]:
-        """Checks shared by PUT and DELETE of one file: one commit per file,
-        with the blob sha as precondition. (repo, branch, head, body, current sha)"""
-        repo, default = self._target(owner, name)
-        why = tree_path_problem(path)
-        if why is not None:
-            raise self._invalid(f"path {path!r} {why}", "Content", "path")
-        body = self._body(request)
-        branch = self._text(body, "branch", "Content", default=default)
-        message = body.get("message")
-        if not isinstance(message, str):
-            raise self._invalid("message is required", "Content", "message", "missing_field")
-        _check_message(message, "Content")
-        head = self.forge.branches(repo).get(branch)
-        if head is None:
-            raise _Fail(404, f"Branch {branch} not found")
-        current = self.forge._blobs(repo, head, [path])[path]
-        given = body.get("sha")
-        if delete or current is not None:
-            if not isinstance(given, str):
-                raise self._invalid('"sha" was not supplied.', "Content", "sha", "missing_field")
-            if given != current:
-                raise _Fail(409, f"{path} does not match {given}")
-        return repo, branch, head, body, current
-
-    def _h_delete_contents(
-        self, request: Request, urls: Urls, owner: str, name: str, path: str
-    ) -> Answer:
-        repo, branch, head, body, _ = self._file_write(request, owner, name, path, delete=True)
-        with self.forge._lock:
-            sha = self.forge._commit_files(
-                repo, branch, head, {path: None}, body["message"], self.forge._user
-            )
-        return (
-            200,
-            {"content": None, "commit": urls.git_commit(repo, self._commit_obj(repo, sha))},
-            None,
-        )
-
-    def _h_put_contents(
-        self, request: Request, urls: Urls, owner: str, name: str, path: str
-    ) -> Answer:
-        repo, branch, head, body, current = self._file_write(
-            request, owner, name, path, delete=False
-        )
-        content = _base64(self._text(body, "content", "Content"), "Content")
-        with self.forge._lock:
-            sha = self.forge._commit_files(
-                repo, branch, head, {path: content}, body["message"], self.forge._user
-            )
-        blob = Blob.from_string(content)
-        answer = {
-            "content": urls.content_file(repo, path, branch, blob),
-            "commit": urls.git_commit(repo, self._commit_obj(repo, sha)),
-        }
-        return (201 if current is None else 200), answer, None
-
-    def _h_commit(self, request: Request, urls: Urls, owner: str, name: str, ref: str) -> Answer:
-        repo, _ = self._target(owner, name)
-        commit = self._commit_obj(repo, ref)
-        parent = commit.parents[0].decode() if commit.parents else None
-        files = self._files(repo, urls, parent, commit.id.decode()) if parent else []
-        return 200, urls.commit(repo, commit, files), None
-
-    def _files(self, repo: str, urls: Urls, old: str, new: str) -> list[JSON]:
-        return [
-            urls.diff_entry(repo, new, f.path, f.status, f.sha, f.additions, f.deletions)
-            for f in self.forge.changed_files(repo, old, new)
-        ]
-
-    def _h_compare(
-        self, request: Request, urls: Urls, owner: str, name: str, basehead: str
-    ) -> Answer:
-        repo, _ = self._target(owner, name)
-        base_ref, sep, head_ref = basehead.partition("...")
-        if not sep:
-            raise _Fail(404, "Not Found")
-        base, head = self._commit_obj(repo, base_ref), self._commit_obj(repo, head_ref)
-        with self.forge._lock:
-            comparison = self.forge._compare(repo, base.id.decode(), head.id.decode())
-        merge_base = self._commit_obj(repo, comparison.merge_base_sha or base.id.decode())
-        commits = [
-            urls.commit(repo, self._commit_obj(repo, c.sha)) for c in comparison.commits[:250]
-        ]
-        html = f"{urls.web}{repo}/compare/{basehead}"
-        body = {
-            "url": f"{urls.api}/repos/{repo}/compare/{basehead}",
-            "html_url": html,
-            "permalink_url": html,
-            "diff_url": f"{html}.diff",
-            "patch_url": f"{html}.patch",
-            "base_commit": urls.commit(repo, base),
-            "merge_base_commit": urls.commit(repo, merge_base),
-            "status": comparison.status,
-            "ahead_by": comparison.ahead_by,
-            "behind_by": comparison.behind_by,
-            "total_commits": comparison.ahead_by,
-            "commits": commits,
-            "files": self._files(repo, urls, merge_base.id.decode(), head.id.decode()),
-        }
-        return 200, body, None
-
-    # --- pull requests ----------------------------------------------------------------------
-
-    def _pull_json(
-        self, repo: str, default: str, urls: Urls, row: dict[str, Any], *, full: bool
-    ) -> JSON:
-        base_sha = self.forge.branches(repo).get(row["base"]) or row["head_sha"]
-        stats = None
-        if full:
-            merge_base = self.forge.merge_base(repo, base_sha, row["head_sha"]) or base_sha
-            files = self.forge.changed_files(repo, merge_base, row["head_sha"])
-            with self.forge._lock:
-                commits = self.forge._compare(repo, merge_base, row["head_sha"]).ahead_by
-            stats = (
-                commits,
-                sum(f.additions for f in files),
-                sum(f.deletions for f in files),
-                len(files),
-            )
-        # A forge made by an older prplan did not record authors: its own login.
-        return urls.pull_request(
-            repo,
-            default,
-            row,
-            base_sha=base_sha,
-            full=full,
-            author=row.get("author") or self._login,
-            merged_by=row.get("merged_by") or self._login,
-            stats=stats,
-        )
-
-    def _h_pulls(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
-        repo, default = self._target(owner, name)
-        state = request.args.get("state", "open")
-        head = request.args.get("head")
-        base = request.args.get("base")
-        rows = self.forge.pull_rows(repo)
-        if state in {"open", "closed"}:
-            rows = [r for r in rows if r["state"] == state]
-        if head and ":" in head:  # GitHub ignores a head without 'owner:'
-            head_owner, _, head_branch = head.partition(":")
-            rows = [r for r in rows if r["head"] == head_branch and head_owner == owner]
-        if base:
-            rows = [r for r in rows if r["base"] == base]
-        rows.sort(key=lambda r: r["number"], reverse=request.args.get("direction", "desc") != "asc")
-        # Not a number: GitHub falls back to the default, so do we.
-        per_page = min(max(request.args.get("per_page", 30, type=int), 1), 100)
-        page = max(request.args.get("page", 1, type=int), 1)
-        chunk = rows[(page - 1) * per_page : page * per_page]
-        body = [self._pull_json(repo, default, urls, r, full=False) for r in chunk]
-        return 200, body, self._links(request, urls, page, math.ceil(len(rows) / per_page))
-
-    @staticmethod
-    def _links(request: Request, urls: Urls, page: int, last: int) -> dict[str, str] | None:
-        """GitHub's ``Link`` header for paginated lists."""
-        if last <= 1:
-            return None
-        base = urls.web.rstrip("/") + request.path
-        args = {k: v for k, v in request.args.items() if k != "page"}
-
-        def link(number: int, rel: str) -> str:
-            return f'<{base}?{urlencode({**args, "page": number})}>; rel="{rel}"'
-
-        parts = []
-        if page < last:
-            parts += [link(page + 1, "next"), link(last, "last")]
-        if page > 1:
-            parts += [link(1, "first"), link(page - 1, "prev")]
-        return {"Link": ", ".join(parts)}
-
-    def _h_create_pull(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
-        repo, default = self._target(owner, name)
-        body = self._body(request)
-        title, head, base = body.get("title"), body.get("head"), body.get("base")
-        if not all(isinstance(v, str) and v for v in (title, head, base)):
-            raise self._invalid(
-                "title, head and base are required", "PullRequest", "title", "missing_field"
-            )
-        assert isinstance(head, str) and isinstance(base, str) and isinstance(title, str)
-        head_branch = head.split(":", 1)[1] if ":" in head else head
-        try:
-            with self.forge._lock:
-                number = self.forge._open_pull(
-                    repo,
-                    head_branch,
-                    base,
-                    title,
-                    str(body.get("body") or ""),
-                    duplicate_ok=False,
-                    author=self._who(request),
-                )["number"]
-        except ConflictError:
-            owner = repo.split("/")[0]
-            raise _Fail(422, "Validation Failed", [{
-                "resource": "PullRequest", "code": "custom",
-                "message": f"A pull request already exists for {owner}:{head_branch}.",
-            }]) from None  # fmt: skip
-        except ForgeError as error:
-            raise _Fail(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                                     "message": str(error).split(": ", 1)[-1]}]) from None  # fmt: skip
-        row = self.forge.pull_row(repo, number)
-        headers = {"Location": f"{urls.api}/repos/{repo}/pulls/{number}"}
-        return 201, self._pull_json(repo, default, urls, row, full=True), headers
-
-    def _h_edit_pull(
-        self, request: Request, urls: Urls, owner: str, name: str, number: int
-    ) -> Answer:
-        repo, _ = self._target(owner, name)
-        body = self._body(request)
-        state = self._optional_text(body, "state", "PullRequest")
-        if state is not None and state not in {"open", "closed"}:
-            raise self._invalid("state must be open or closed", "PullRequest", "state")
-        title = self._optional_text(body, "title", "PullRequest")
-        text = self._optional_text(body, "body", "PullRequest")
-        self.forge.edit_pull(repo, number, title=title, body=text, state=state)
-        return self._h_pull(request, urls, owner, name, number)
-
-    def _h_pull(self, request: Request, urls: Urls, owner: str, name: str, number: int) -> Answer:
-        repo, default = self._target(owner, name)
-        return (
-            200,
-            self._pull_json(repo, default, urls, self.forge.pull_row(repo, number), full=True),
-            None,
-        )
-
-    def _h_merged(self, request: Request, urls: Urls, owner: str, name: str, number: int) -> Answer:
-        repo, _ = self._target(owner, name)
-        return (204 if self.forge.pull_row(repo, number)["merged"] else 404), None, None
-
-    def _h_merge(self, request: Request, urls: Urls, owner: str, name: str, number: int) -> Answer:
-        repo, _ = self._target(owner, name)
-        row = self.forge.pull_row(repo, number)
-        body = self._body(request)
-        method = self._text(body, "merge_method", "PullRequest", default="merge")
-        if method not in {"merge", "squash", "rebase"}:
-            raise self._invalid(
-                f"merge_method {method!r} is not merge, squash or rebase",
-                "PullRequest",
-                "merge_method",
-            )
-        expected = self._optional_text(body, "sha", "PullRequest")
-        if row["state"] != "open":
-            raise _Fail(405, "Pull Request is not mergeable")
-        if isinstance(expected, str) and expected != row["head_sha"]:
-            raise _Fail(409, "Head branch was modified. Review and try the merge again.")
-        with self.forge._lock:
-            sha = self.forge._merge(
-                repo,
-                number,
-                method,
-                expected if isinstance(expected, str) else None,
-                by=self._who(request),
-            )
-        return (
-            200,
-            {"sha": sha, "merged": True, "message": "Pull Request successfully merged"},
-            None,
-        )
-
-    def _h_pull_files(
-        self, request: Request, urls: Urls, owner: str, name: str, number: int
-    ) -> Answer:
-        repo, _ = self._target(owner, name)
-        row = self.forge.pull_row(repo, number)
-        base_sha = self.forge.branches(repo).get(row["base"]) or row["head_sha"]
-        merge_base = self.forge.merge_base(repo, base_sha, row["head_sha"]) or base_sha
-        return 200, self._files(repo, urls, merge_base, row["head_sha"]), None
-
-
-def _tree_input(index: int, entry: object) -> TreeInput | list[Problem]:
-    """One entry of ``POST git/trees`` as GitHub takes it: ``path``, ``mode``
-    (a string, one of git's five), ``type`` (optional, but it must agree with
-    the mode) and exactly one of ``content`` or ``sha`` (null deletes)."""
-    where = f"tree[{index}]"
-    if not isinstance(entry, dict):
-        return [Problem(where, "must be an object with path, mode, type and sha or content")]
-    problems = []
-    path, mode_text, kind = entry.get("path"), entry.get("mode", "100644"), entry.get("type")
-    if not isinstance(path, str):
-        problems.append(Problem(f"{where}.path", "is required and must be a string"))
-    mode = int(mode_text, 8) if isinstance(mode_text, str) and re.fullmatch(r"0?[0-7]{6}", mode_text) else None  # fmt: skip
-    if mode is None or mode not in GIT_MODES:
-        problems.append(
-            Problem(
-                f"{where}.mode",
-                f"{mode_text!r} is not one of '100644', '100755', '120000', '040000', '160000'",
-            )
-        )
-    elif kind is not None and kind != GIT_MODES[mode]:
-        problems.append(
-            Problem(
-                f"{where}.type", f"{kind!r} does not match mode {mode_text} (a {GIT_MODES[mode]})"
-            )
-        )
-    content, sha = entry.get("content"), entry.get("sha")
-    if "content" not in entry and "sha" not in entry:
-        problems.append(Problem(where, "give content, or sha (null deletes the path)"))
-    if content is not None and not isinstance(content, str):
-        problems.append(Problem(f"{where}.content", "must be a string"))
-    if sha is not None and not isinstance(sha, str):
-        problems.append(Problem(f"{where}.sha", "must be a string, or null to delete"))
-    if problems or not isinstance(path, str) or mode is None:
-        return problems
-    return TreeInput(
-        path=path,
-        mode=mode,
-        sha=sha if isinstance(sha, str) else None,
-        content=content.encode("utf-8") if isinstance(content, str) else None,
-    )
-
-
-def _base64(text: str, resource: str) -> bytes:
-    """``content`` sent base64-encoded. Line breaks and spaces are allowed
-    (MIME tools wrap at 76 characters); anything else outside the alphabet,
-    or bad padding, is refused rather than dropped, so no blob is stored
-    other than the one the client meant."""
-    try:
-        return base64.b64decode(re.sub(r"\s+", "", text), validate=True)
-    except (binascii.Error, ValueError):
-        raise ForgeApp._invalid("content is not valid base64", resource, "content") from None
-
-
-def _check_message(message: str, resource: str) -> None:
-    """git ends a commit message at a NUL: what follows would vanish."""
-    if "\x00" in message:
-        raise ForgeApp._invalid("message contains a NUL character", resource, "message")
-
-
-def _date(body: dict[str, Any], key: str) -> tuple[int, int] | None:
-    """``author.date``/``committer.date`` (ISO 8601, GitHub's
-    ``YYYY-MM-DDTHH:MM:SSZ`` or with an offset) as git stores it: (seconds
-    since the epoch, offset in seconds). A date git cannot write (before
-    1970, an offset that is not whole minutes) is refused, never dropped."""
-    person = body.get(key)
-    value = person.get("date") if isinstance(person, dict) else None
-    if value is None:
-        return None
-    moment = None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            moment = None
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # no offset given: UTC, as GitHub reads it
-    offset = None if moment is None else moment.utcoffset()
-    if moment is None or offset is None or offset.total_seconds() % 60:
-        raise ForgeApp._invalid(
-            f"{key}.date {value!r} is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SSZ or with an "
-            "offset of whole minutes, like +02:00)",
-            "Commit",
-            f"{key}.date",
-        )
-    if moment < datetime(1970, 1, 1, tzinfo=UTC):
-        raise ForgeApp._invalid(
-            f"{key}.date {value!r} is before 1970-01-01, which git cannot store",
-            "Commit",
-            f"{key}.date",
-        )
-    return int(moment.timestamp()), int(offset.total_seconds())
-
-
-def _identity(body: dict[str, Any], key: str) -> str | None:
-    """A commit's ``author``/``committer`` as git writes it, ``Name <email>``;
-    GitHub needs both, and neither may break the commit header."""
-    person = body.get(key)
-    if person is None:
-        return None
-    fields = person if isinstance(person, dict) else {}
-    name, email = fields.get("name"), fields.get("email")
-    for field, value in (("name", name), ("email", email)):
-        if not isinstance(value, str) or not value.strip() or re.search(r"[<>\x00\n]", value):
-            raise ForgeApp._invalid(
-                f"{key}.{field} is required: a non-empty string without '<', '>' or a newline",
-                "Commit",
-                f"{key}.{field}",
-                "missing_field" if value is None else "invalid",
-            )
-    return f"{name} <{email}>"
 
 
 class _QuietHandler(WSGIRequestHandler):

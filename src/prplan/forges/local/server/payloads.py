@@ -193,12 +193,18 @@ class Urls:
             },
         }
 
+    def _git_object(self, repo: str, kind: str, sha: str) -> JSON:
+        """The ``sha``, ``node_id`` and ``url`` of a git object (``kind``: Commit or Blob)."""
+        return {
+            "sha": sha,
+            "node_id": node_id(kind, repo, sha),
+            "url": f"{self.api}/repos/{repo}/git/{kind.lower()}s/{sha}",
+        }
+
     def git_commit(self, repo: str, commit: GitCommit) -> JSON:
         sha = commit.id.decode()
         return {
-            "sha": sha,
-            "node_id": node_id("Commit", repo, sha),
-            "url": f"{self.api}/repos/{repo}/git/commits/{sha}",
+            **self._git_object(repo, "Commit", sha),
             "html_url": f"{self.web}{repo}/commit/{sha}",
             "author": _person(commit.author, commit.author_time),
             "committer": _person(commit.committer, commit.commit_time),
@@ -281,11 +287,8 @@ class Urls:
         return out
 
     def blob(self, repo: str, blob: Blob) -> JSON:
-        sha = blob.id.decode()
         return {
-            "sha": sha,
-            "node_id": node_id("Blob", repo, sha),
-            "url": f"{self.api}/repos/{repo}/git/blobs/{sha}",
+            **self._git_object(repo, "Blob", blob.id.decode()),
             "size": len(blob.data),
             "content": base64.b64encode(blob.data).decode() + "\n",
             "encoding": "base64",
@@ -380,35 +383,10 @@ class Urls:
         ``author``: the login that opened it; ``merged_by``: the login that
         merged it (if merged). ``stats``: (commits, additions, deletions,
         changed files)."""
-        number = row["number"]
-        api = f"{self.api}/repos/{repo}"
-        html = f"{self.web}{repo}/pull/{number}"
-        owner = repo.split("/")[0]
         repository = self.repository(repo, default_branch)
-
-        def side(ref: str, sha: str) -> JSON:
-            return {
-                "label": f"{owner}:{ref}",
-                "ref": ref,
-                "sha": sha,
-                "user": self.user(owner),
-                "repo": repository,
-            }
-
         out: JSON = {
-            "url": f"{api}/pulls/{number}",
-            "id": numeric_id("pull", repo, number),
-            "node_id": node_id("PullRequest", repo, number),
-            "html_url": html,
-            "diff_url": f"{html}.diff",
-            "patch_url": f"{html}.patch",
-            "issue_url": f"{api}/issues/{number}",
-            "commits_url": f"{api}/pulls/{number}/commits",
-            "review_comments_url": f"{api}/pulls/{number}/comments",
-            "review_comment_url": f"{api}/pulls/comments{{/number}}",
-            "comments_url": f"{api}/issues/{number}/comments",
-            "statuses_url": f"{api}/statuses/{row['head_sha']}",
-            "number": number,
+            **self._pull_urls(repo, row["number"], row["head_sha"]),
+            "number": row["number"],
             "state": row["state"],
             "locked": False,
             "title": row["title"],
@@ -426,40 +404,81 @@ class Urls:
             "assignees": [],
             "requested_reviewers": [],
             "requested_teams": [],
-            "head": side(row["head"], row["head_sha"]),
-            "base": side(row["base"], base_sha),
-            "_links": {
-                "self": {"href": f"{api}/pulls/{number}"},
-                "html": {"href": html},
-                "issue": {"href": f"{api}/issues/{number}"},
-                "comments": {"href": f"{api}/issues/{number}/comments"},
-                "review_comments": {"href": f"{api}/pulls/{number}/comments"},
-                "review_comment": {"href": f"{api}/pulls/comments{{/number}}"},
-                "commits": {"href": f"{api}/pulls/{number}/commits"},
-                "statuses": {"href": f"{api}/statuses/{row['head_sha']}"},
-            },
+            "head": self._pull_side(repository, row["head"], row["head_sha"]),
+            "base": self._pull_side(repository, row["base"], base_sha),
+            "_links": self._pull_links(repo, row["number"], row["head_sha"]),
             "author_association": "OWNER",
             "auto_merge": None,
             "draft": False,
         }
         if full:
-            commits, additions, deletions, changed = stats or (0, 0, 0, 0)
-            merged = bool(row["merged"])
-            out.update(
-                merged=merged,
-                mergeable=None if row["state"] != "open" else True,
-                rebaseable=None if row["state"] != "open" else True,
-                mergeable_state="clean" if row["state"] == "open" else "unknown",
-                merged_by=self.user(merged_by) if merged else None,
-                comments=0,
-                review_comments=0,
-                maintainer_can_modify=False,
-                commits=commits,
-                additions=additions,
-                deletions=deletions,
-                changed_files=changed,
-            )
+            out.update(self._pull_details(row, merged_by, stats))
         return out
+
+    def _pull_urls(self, repo: str, number: int, head_sha: str) -> JSON:
+        """A pull request's ids and the URLs of what belongs to it."""
+        api = f"{self.api}/repos/{repo}"
+        html = f"{self.web}{repo}/pull/{number}"
+        return {
+            "url": f"{api}/pulls/{number}",
+            "id": numeric_id("pull", repo, number),
+            "node_id": node_id("PullRequest", repo, number),
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": f"{api}/issues/{number}",
+            "commits_url": f"{api}/pulls/{number}/commits",
+            "review_comments_url": f"{api}/pulls/{number}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "comments_url": f"{api}/issues/{number}/comments",
+            "statuses_url": f"{api}/statuses/{head_sha}",
+        }
+
+    def _pull_links(self, repo: str, number: int, head_sha: str) -> JSON:
+        """A pull request's hypermedia ``_links``."""
+        api = f"{self.api}/repos/{repo}"
+        return {
+            "self": {"href": f"{api}/pulls/{number}"},
+            "html": {"href": f"{self.web}{repo}/pull/{number}"},
+            "issue": {"href": f"{api}/issues/{number}"},
+            "comments": {"href": f"{api}/issues/{number}/comments"},
+            "review_comments": {"href": f"{api}/pulls/{number}/comments"},
+            "review_comment": {"href": f"{api}/pulls/comments{{/number}}"},
+            "commits": {"href": f"{api}/pulls/{number}/commits"},
+            "statuses": {"href": f"{api}/statuses/{head_sha}"},
+        }
+
+    def _pull_side(self, repository: JSON, ref: str, sha: str) -> JSON:
+        """A pull request's ``head`` or ``base``: a branch of ``repository``."""
+        owner = repository["owner"]["login"]
+        return {
+            "label": f"{owner}:{ref}",
+            "ref": ref,
+            "sha": sha,
+            "user": self.user(owner),
+            "repo": repository,
+        }
+
+    def _pull_details(
+        self, row: JSON, merged_by: str, stats: tuple[int, int, int, int] | None
+    ) -> JSON:
+        """What the full ``pull-request`` adds to a list item."""
+        commits, additions, deletions, changed = stats or (0, 0, 0, 0)
+        merged = bool(row["merged"])
+        return {
+            "merged": merged,
+            "mergeable": None if row["state"] != "open" else True,
+            "rebaseable": None if row["state"] != "open" else True,
+            "mergeable_state": "clean" if row["state"] == "open" else "unknown",
+            "merged_by": self.user(merged_by) if merged else None,
+            "comments": 0,
+            "review_comments": 0,
+            "maintainer_can_modify": False,
+            "commits": commits,
+            "additions": additions,
+            "deletions": deletions,
+            "changed_files": changed,
+        }
 
     # --- errors and odds and ends ------------------------------------------------------
 

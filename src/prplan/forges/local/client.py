@@ -1,0 +1,140 @@
+"""The local forge as prplan's ``ForgeClient``: the reads and writes a run makes.
+
+Each call is counted as the one GitHub request it would be (``request_count``),
+so tests and benchmarks measure prplan's cost in requests without a server;
+writes are made as the forge's ``user`` and its pull requests are opened and
+merged as its ``login``. It is separate from the REST server's calls
+(``gitdata``) and from what a test's human does (``human``), which are not
+prplan's requests and are not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from dulwich.objects import Blob
+
+from prplan import errors
+from prplan.core.snapshot import PathEntry, PullRequestInfo
+from prplan.forges.local.rules import ForgeRules
+from prplan.forges.local.store import counted
+from prplan.run.port import Branch, Comparison, RequestCount
+
+__all__ = ["ClientSide"]
+
+
+class ClientSide(ForgeRules):
+    """``ForgeClient``: every method one counted request (``read_files``: one per path)."""
+
+    # --- reads ---------------------------------------------------------------------
+
+    @counted("reads")
+    def default_branch(self, repo: str) -> str:
+        return self._default(repo)
+
+    @counted("reads")
+    def branch_sha(self, repo: str, branch: str) -> str | None:
+        return self._head(repo, branch)
+
+    @counted("reads")
+    def branch(self, repo: str, branch: str) -> Branch | None:
+        sha = self._head(repo, branch)
+        return None if sha is None else Branch(sha=sha, protected=False)
+
+    @counted("reads")
+    def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:
+        return self._pull_infos(repo, "AND head = ?", head)
+
+    @counted("reads")
+    def open_pull_requests_into(self, repo: str, base: str) -> list[PullRequestInfo]:
+        return self._pull_infos(repo, "AND base = ? AND state = 'open'", base, limit=100)
+
+    @counted("reads")
+    def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
+        return self._pull_infos(repo, "AND head = ? AND base = ?", head, base)
+
+    @counted("reads")
+    def path_entries(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> dict[str, PathEntry]:
+        return self._entries(repo, commit_sha, paths)
+
+    @counted("reads")
+    def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
+        return self._compare(repo, base_sha, head_sha)
+
+    def read_files(
+        self, repo: str, commit_sha: str, paths: Sequence[str]
+    ) -> dict[str, bytes | None]:
+        with self._lock:
+            self._counts["reads"] += len(paths)  # one request per path, as on GitHub
+            blobs = self._blobs(repo, commit_sha, paths)
+            out: dict[str, bytes | None] = {}
+            for path, sha in blobs.items():
+                obj = None if sha is None else self._git(repo).object_store[sha.encode()]
+                out[path] = bytes(obj.data) if isinstance(obj, Blob) else None
+            return out
+
+    @counted("reads")
+    def read_blob(self, repo: str, sha: str) -> bytes:
+        return bytes(self._object(repo, sha, (Blob,), "blob", "blob").data)
+
+    def request_count(self) -> RequestCount:
+        return RequestCount(reads=self._counts["reads"], writes=self._counts["writes"])
+
+    def write_identity(self) -> str | None:
+        """``WriteIdentity``: every write of this forge's ``ForgeClient``
+        side is made as ``user`` (the committer of its commits, the author
+        of its pull requests)."""
+        return self._user.decode("utf-8", "replace")
+
+    # --- writes ----------------------------------------------------------------------
+
+    @counted("writes")
+    def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        self._commit(repo, sha)
+        if self._head(repo, branch) is not None:
+            raise errors.ConflictError(
+                f"{repo}: branch {branch!r} already exists (Reference already exists)"
+            )
+        self._set_branch(repo, branch, sha, expected=None)
+
+    @counted("writes")
+    def reset_branch(self, repo: str, branch: str, sha: str, *, expected_sha: str) -> None:
+        self._commit(repo, sha)
+        self._set_branch(repo, branch, sha, expected=expected_sha)
+
+    @counted("writes")
+    def commit_files(
+        self,
+        repo: str,
+        branch: str,
+        *,
+        parent_sha: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+        create: bool = False,
+        reset_from: str | None = None,
+    ) -> str:
+        expected = None if create else (reset_from or parent_sha)
+        return self._commit_files(
+            repo, branch, parent_sha, files, message, self._user, expected=expected, seal=True
+        )
+
+    @counted("writes")
+    def create_pull_request(
+        self, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> PullRequestInfo:
+        return self._info(
+            self._open_pull(repo, head, base, title, body, duplicate_ok=False, author=self.login)
+        )
+
+    @counted("writes")
+    def merge_pull_request(
+        self, repo: str, number: int, *, method: str, expected_head_sha: str
+    ) -> str:
+        return self._merge(repo, number, method, expected_head_sha, by=self.login)
+
+    @counted("writes")
+    def delete_branch(self, repo: str, branch: str) -> None:
+        self._delete_branch(repo, branch)
