@@ -22,16 +22,10 @@ from typing import Any, TypeVar
 
 import click
 
+from prplan import errors
+from prplan.cli.change import read_dir
 from prplan.core.names import branch_problems, repo_problems
-from prplan.errors import (
-    ConflictError,
-    ForgeError,
-    InvalidRequestError,
-    MergeBlocked,
-    NotFoundError,
-    Problem,
-    PrplanError,
-)
+from prplan.errors import Problem
 from prplan.forges.local import LocalForge
 from prplan.forges.local.forge import HUMAN
 
@@ -173,17 +167,17 @@ def _opened(data: Path, repo: str | None = None) -> Iterator[LocalForge]:
             known = ", ".join(forge.repositories()) or "none yet"
             raise _fail("REPO", f"no repository {repo!r} in {data} (it has: {known})")
         yield forge
-    except InvalidRequestError as error:
+    except errors.InvalidRequestError as error:
         raise _Problems(error.problems) from None
-    except NotFoundError as error:
+    except errors.NotFoundError as error:
         raise _fail("not found", str(error)) from None
-    except (MergeBlocked, ConflictError) as error:
+    except (errors.MergeBlocked, errors.ConflictError) as error:
         raise _Refused(str(error)) from None
-    except ForgeError as error:
+    except errors.ForgeError as error:
         if error.status is None:  # not the forge's verdict: it could not answer (a held lock)
             raise click.ClickException(str(error)) from None
         raise _Refused(str(error)) from None
-    except PrplanError as error:
+    except errors.PrplanError as error:
         raise click.ClickException(str(error)) from None
     finally:
         forge.close()
@@ -195,7 +189,7 @@ def _commit_of(forge: LocalForge, repo: str, ref: str, field: str) -> str:
     if ref in branches:
         return branches[ref]
     if re.fullmatch(r"[0-9a-f]{40}", ref):
-        with contextlib.suppress(NotFoundError):
+        with contextlib.suppress(errors.NotFoundError):
             forge.commit_parents(repo, ref)  # it is a commit of this repository
             return ref
     raise _fail(
@@ -325,12 +319,8 @@ def _author(value: str) -> str:
 def _read_tree(source: Path) -> tuple[dict[str, bytes], set[str]]:
     """DIR's files (``.git`` left out; links and special files refused, as
     ``plan --from-dir`` does) and which of them are executable."""
-    from prplan.cli.main import (
-        _read_dir,  # the same reader as `plan --from-dir`; cli imports this module
-    )
-
     problems: list[Problem] = []
-    files = dict(_read_dir(source, problems))
+    files = dict(read_dir(source, problems))
     if problems:
         raise _Problems([Problem("--from", p.message) for p in problems])
     executable = {p for p in files if os.stat(source / p, follow_symlinks=False).st_mode & 0o100}
@@ -375,7 +365,7 @@ def push(
             sha = forge.push_tree(
                 repo, branch, files, executable=executable, message=text, author=identity
             )
-        except InvalidRequestError as error:  # a file name git or GitHub would refuse
+        except errors.InvalidRequestError as error:  # a file name git or GitHub would refuse
             raise _Problems([Problem("--from", p.message) for p in error.problems]) from None
         if sha is None:
             where = forge.branches(repo)[branch][:7]
@@ -469,7 +459,7 @@ def close_pr(repo: str, number: int, data: Path) -> None:
 def _pull(forge: LocalForge, repo: str, number: int) -> dict[str, Any]:
     try:
         return forge.pull_row(repo, number)
-    except NotFoundError:
+    except errors.NotFoundError:
         count = len(forge.pull_rows(repo))
         raise _fail("NUMBER", f"{repo} has no pull request #{number} (it has {count})") from None
 
