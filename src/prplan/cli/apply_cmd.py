@@ -14,24 +14,11 @@ from typing import Any, NoReturn
 
 import click
 
+from prplan.cli import options as opt
 from prplan.cli import saved
 from prplan.cli.change import change_options, given, read_files, request_from
-from prplan.cli.changeset_cmd import apply_set
-from prplan.cli.options import (
-    EXIT,
-    EXIT_HELP,
-    ApplyOptions,
-    Bad,
-    audit_trail,
-    changeset_options,
-    checked_apply_inputs,
-    confirm,
-    forge_client,
-    format_option,
-    plan_key,
-    target_options,
-    view_options,
-)
+from prplan.cli.changeset_cmd import apply_set, apply_set_options
+from prplan.cli.options import EXIT, Bad
 from prplan.cli.output import Both, Progress, show_outcome, show_plan
 from prplan.cli.render import View
 from prplan.core.integrity import check_plan
@@ -47,11 +34,11 @@ from prplan.run.review import read_review
 __all__ = ["apply"]
 
 
-@click.command(epilog=EXIT_HELP["apply"])
+@click.command(epilog=opt.EXIT_HELP["apply"])
 @click.argument(
     "plan_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@target_options
+@opt.target_options
 @change_options
 @click.option(
     "--yes", is_flag=True, help="Do not ask for confirmation (it is asked only on a terminal)."
@@ -61,17 +48,10 @@ __all__ = ["apply"]
               "outcome (change sets: every entry's, run or not). See docs/audit.md.")  # fmt: skip
 @click.option("--expect-digest", metavar="SHA256",
               help="Apply only the plan (or change set) with this digest: the one that was reviewed.")  # fmt: skip
-@changeset_options
-@click.option("--write-concurrency", default=1, show_default=True, type=click.IntRange(1, 32),
-              help="Change sets: repositories written at once. 1 is what GitHub asks of integrations; "
-              "raise it only for a forge that allows concurrent writes.")  # fmt: skip
-@click.option("--keep-going", is_flag=True,
-              help="Change sets: finish the stage past a failed entry (later stages still never start).")  # fmt: skip
-@click.option("--skip-refused", is_flag=True,
-              help="Change sets: apply the entries that are not refused. Without it, a change set whose plan "
-              "holds a refusal is not applied at all (exit 3).")  # fmt: skip
-@format_option
-@view_options
+@opt.changeset_options
+@apply_set_options
+@opt.format_option
+@opt.view_options
 def apply(
     plan_file: Path | None, repo: str | None, local: Path | None, github_url: str | None,
     yes: bool, audit_log: Path | None, expect_digest: str | None, changeset: Path | None, concurrency: int,
@@ -88,10 +68,10 @@ def apply(
     else only with --yes. A change set is applied stage by stage; a stage
     starts only when every entry of the one before reached its goal
     (exit 5 when one did not; see docs/changesets.md)."""
-    expect_digest = checked_apply_inputs(audit_log, expect_digest)
+    expect_digest = opt.checked_apply_inputs(audit_log, expect_digest)
     saved_set = plan_file is not None and saved.is_changeset(plan_file)
     _check_mode(plan_file, changeset, saved_set=saved_set, skip_refused=skip_refused)
-    o = ApplyOptions(
+    o = opt.ApplyOptions(
         repo=repo, change=change, local=local, github_url=github_url, yes=yes,
         audit_log=audit_log, expect_digest=expect_digest, fmt=fmt,
         view=View(diffs=not no_diff, diagram=not no_diagram), concurrency=concurrency,
@@ -136,7 +116,7 @@ def _redacted_contents(change: dict[str, Any], named: list[str]) -> dict[str, by
     return read
 
 
-def _apply_saved(plan_file: Path, o: ApplyOptions) -> tuple[Plan, ForgeClient]:
+def _apply_saved(plan_file: Path, o: opt.ApplyOptions) -> tuple[Plan, ForgeClient]:
     """A saved plan of one repository, checked (digest, signature, that the
     planner derives it) before it is shown or applied."""
     raw = plan_file.read_bytes()
@@ -148,8 +128,8 @@ def _apply_saved(plan_file: Path, o: ApplyOptions) -> tuple[Plan, ForgeClient]:
     elif named:
         raise Bad([Problem(", ".join(named),
                            "a saved plan already holds its change; give PLAN_FILE or a change, not both")])  # fmt: skip
-    key = plan_key()
-    client = forge_client(o.local, o.github_url)
+    key = opt.plan_key()
+    client = opt.forge_client(o.local, o.github_url)
     document_repo = saved.plan_repo(raw)
 
     def read_blob(sha: str) -> bytes:
@@ -167,11 +147,11 @@ def _apply_saved(plan_file: Path, o: ApplyOptions) -> tuple[Plan, ForgeClient]:
     return the_plan, client
 
 
-def _plan_now(o: ApplyOptions) -> tuple[Plan, ForgeClient, float, RequestCount]:
+def _plan_now(o: opt.ApplyOptions) -> tuple[Plan, ForgeClient, float, RequestCount]:
     """The change on the command line, planned now; the outcome counts the
     observation's requests too."""
     request = request_from(o.repo, o.change)
-    client = forge_client(o.local, o.github_url)
+    client = opt.forge_client(o.local, o.github_url)
     with counting_requests() as observing:
         the_plan = make_plan(observe(client, request), request)
     # compare-and-swap guards every write; the wait for an answer counts
@@ -181,7 +161,7 @@ def _plan_now(o: ApplyOptions) -> tuple[Plan, ForgeClient, float, RequestCount]:
 def _execute(
     the_plan: Plan,
     client: ForgeClient,
-    o: ApplyOptions,
+    o: opt.ApplyOptions,
     *,
     from_file: bool,
     observed_at: float | None = None,
@@ -197,9 +177,9 @@ def _execute(
         review = read_review(the_plan, client) if wants else None
         show_plan(the_plan, o.fmt, o.view, review)
     if the_plan.actions and not from_file:
-        confirm("this plan", o.yes)
+        opt.confirm("this plan", o.yes)
     reporters: list[Reporter] = []
-    trail = audit_trail(o.audit_log, client)
+    trail = opt.audit_trail(o.audit_log, client)
     audit = trail.log(the_plan) if trail is not None else None
     if audit is not None:
         reporters.append(audit)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -32,7 +33,21 @@ from prplan.run.changeset import (
 from prplan.run.port import ForgeClient
 from prplan.run.review import changeset_with_review
 
-__all__ = ["plan_set", "apply_set"]
+__all__ = ["plan_set", "apply_set", "apply_set_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def apply_set_options(func: F) -> F:
+    """The options only `prplan apply` of a change set takes."""
+    func = click.option("--skip-refused", is_flag=True,
+                        help="Change sets: apply the entries that are not refused. Without it, a change set whose plan "
+                        "holds a refusal is not applied at all (exit 3).")(func)  # fmt: skip
+    func = click.option("--keep-going", is_flag=True,
+                        help="Change sets: finish the stage past a failed entry (later stages still never start).")(func)  # fmt: skip
+    return click.option("--write-concurrency", default=1, show_default=True, type=click.IntRange(1, 32),
+                        help="Change sets: repositories written at once. 1 is what GitHub asks of integrations; "
+                        "raise it only for a forge that allows concurrent writes.")(func)  # fmt: skip
 
 
 def plan_set(

@@ -29,7 +29,7 @@ from prplan.errors import Problem
 from prplan.forges.local import LocalForge
 from prplan.forges.local.forge import HUMAN
 
-__all__ = ["COMMANDS", "REFUSED", "forge_users"]
+__all__ = ["COMMANDS", "REFUSED", "forge_users", "data_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,12 +76,20 @@ def _fail(field: str, message: str) -> _Problems:
 
 # --- arguments ---------------------------------------------------------------------
 
-_data_option = click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory of the forge, as given to `prplan forge serve --data` (it may be serving).",
+
+def data_option(help: str) -> Callable[[F], F]:
+    """``--data DIR``: the forge's directory, as every forge command takes it."""
+    return click.option(
+        "--data",
+        "data",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help,
+    )
+
+
+_data_option = data_option(
+    "Directory of the forge, as given to `prplan forge serve --data` (it may be serving)."
 )
 _repo_argument = click.argument("repo", metavar="REPO")
 
@@ -94,6 +102,13 @@ def _login_option(what: str) -> Callable[[F], F]:
         show_default=True,
         metavar="LOGIN",
         help=f"The forge login recorded as the one who {what} (as a token's owner on GitHub).",
+    )
+
+
+def _choice(name: str, choices: list[str], help: str) -> Callable[[F], F]:
+    """An option taking one of ``choices``, the first by default."""
+    return click.option(
+        name, type=click.Choice(choices), default=choices[0], show_default=True, help=help
     )
 
 
@@ -252,13 +267,7 @@ def _state(row: dict[str, Any]) -> str:
 @click.command("prs", epilog=_EXIT_HELP)
 @_repo_argument
 @_data_option
-@click.option(
-    "--state",
-    type=click.Choice(["open", "closed", "all"]),
-    default="open",
-    show_default=True,
-    help="Which pull requests: closed includes merged ones.",
-)
+@_choice("--state", ["open", "closed", "all"], "Which pull requests: closed includes merged ones.")
 def prs(repo: str, data: Path, state: str) -> None:
     """List REPO's pull requests: number, head → base, author, state, title."""
     with _opened(data, repo) as forge:
@@ -421,12 +430,8 @@ def open_pr(
 @_repo_argument
 @click.argument("number", metavar="NUMBER", type=click.IntRange(min=1))
 @_data_option
-@click.option(
-    "--method",
-    type=click.Choice(["merge", "squash", "rebase"]),
-    default="merge",
-    show_default=True,
-    help="How to merge, as GitHub's merge button offers.",
+@_choice(
+    "--method", ["merge", "squash", "rebase"], "How to merge, as GitHub's merge button offers."
 )
 @_login_option("merged it")
 def merge_pr(repo: str, number: int, data: Path, method: str, login: str) -> None:

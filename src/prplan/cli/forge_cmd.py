@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from prplan.cli.change import read_dir
-from prplan.cli.forge import COMMANDS, forge_users
+from prplan.cli.forge import COMMANDS, data_option, forge_users
 from prplan.cli.options import Bad
 from prplan.errors import InvalidRequestError, Problem, PrplanError
 
@@ -27,12 +27,8 @@ def forge() -> None:
 
 
 #: The forge directory, as both forge commands take it.
-_data_option = click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory of the forge (created if missing): bare repositories and forge.sqlite.",
+_data_option = data_option(
+    "Directory of the forge (created if missing): bare repositories and forge.sqlite."
 )
 
 

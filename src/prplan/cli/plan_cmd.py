@@ -11,19 +11,10 @@ from typing import Any
 
 import click
 
+from prplan.cli import options as opt
 from prplan.cli.change import change_options, request_from
 from prplan.cli.changeset_cmd import plan_set
-from prplan.cli.options import (
-    EXIT,
-    EXIT_HELP,
-    Bad,
-    changeset_options,
-    forge_client,
-    format_option,
-    plan_key,
-    target_options,
-    view_options,
-)
+from prplan.cli.options import EXIT, Bad
 from prplan.cli.output import show_changeset, show_plan
 from prplan.cli.render import View
 from prplan.core.planner import plan as make_plan
@@ -34,17 +25,17 @@ from prplan.run.review import changeset_with_review, with_review
 __all__ = ["plan"]
 
 
-@click.command(epilog=EXIT_HELP["plan"])
-@target_options
+@click.command(epilog=opt.EXIT_HELP["plan"])
+@opt.target_options
 @change_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan as JSON, for `prplan apply PLAN_FILE` after review.")  # fmt: skip
 @click.option("--redact-content", is_flag=True,
               help="Store file digests, not contents, in the plan (--out, json). Applying it then needs the "
               "same --file inputs again, checked against the digests.")  # fmt: skip
-@changeset_options
-@format_option
-@view_options
+@opt.changeset_options
+@opt.format_option
+@opt.view_options
 def plan(
     repo: str | None,
     local: Path | None,
@@ -70,8 +61,8 @@ def plan(
                                "is not available for change sets yet; plan them without it")])  # fmt: skip
         _plan_changeset(changeset, repo, change, local, github_url, concurrency, out, fmt, view)
     request = request_from(repo, change)
-    key = plan_key()
-    client = forge_client(local, github_url)
+    key = opt.plan_key()
+    client = opt.forge_client(local, github_url)
     # Saved with the old contents its diffs need: `prplan show` needs no forge.
     the_plan = with_review(make_plan(observe(client, request), request), client)
     try:
@@ -94,7 +85,7 @@ def _plan_changeset(
     github_url: str | None, concurrency: int, out: Path | None, fmt: str, view: View,
 ) -> None:  # fmt: skip
     """`prplan plan --changeset`: exits with the set's exit code."""
-    key = plan_key()
+    key = opt.plan_key()
     client, the_set = plan_set(changeset, repo, change, local, github_url, concurrency)
     # Saved with what its review needs: `prplan show` then needs no forge.
     the_set = changeset_with_review(the_set, client, concurrency)

@@ -24,16 +24,8 @@ from prplan.cli.diffs import (
     file_diff,
     why_missing,
 )
-from prplan.core.plan import (
-    Commit,
-    CreateBranch,
-    CreatePullRequest,
-    DeleteBranch,
-    MergePullRequest,
-    Plan,
-    ResetBranch,
-    Review,
-)
+from prplan.core import plan as p
+from prplan.core.plan import Plan, Review
 from prplan.core.planner import short
 from prplan.run.outcome import Outcome
 from prplan.run.review import MAX_DIFFS
@@ -63,21 +55,21 @@ _MARK = {"add": "+", "modify": "~", "delete": "-"}
 
 
 def action_summary(action: object) -> str:
-    if isinstance(action, CreateBranch):
+    if isinstance(action, p.CreateBranch):
         return f"create branch {action.branch} at {short(action.sha)}"
-    if isinstance(action, ResetBranch):
+    if isinstance(action, p.ResetBranch):
         return (
             f"reset branch {action.branch} from {short(action.from_sha)} to {short(action.to_sha)}"
         )
-    if isinstance(action, Commit):
+    if isinstance(action, p.Commit):
         return f"commit {len(action.files)} file(s) on {action.branch} (parent {short(action.parent_sha)})"
-    if isinstance(action, CreatePullRequest):
+    if isinstance(action, p.CreatePullRequest):
         return f"open pull request {action.head} -> {action.base}: {action.title!r}"
-    if isinstance(action, MergePullRequest):
+    if isinstance(action, p.MergePullRequest):
         which = f"#{action.number}" if action.number is not None else "the new pull request"
         head = short(action.expected_head_sha) if action.expected_head_sha else "the commit above"
         return f"merge {which} ({action.method}) if its head is {head}"
-    assert isinstance(action, DeleteBranch)
+    assert isinstance(action, p.DeleteBranch)
     return f"delete branch {action.branch}"
 
 
@@ -148,30 +140,38 @@ def plan_text(
         lines.append(f"{len(plan.actions)} action(s):")
         for number, action in enumerate(plan.actions, 1):
             lines.append(safe(f"  {number}. {action_summary(action)}", "action"))
-            if isinstance(action, Commit):
-                for index, change in enumerate(action.files):
-                    lines.append(
-                        safe(f"       {_MARK[change.change]} {change.path}", change.change)
-                    )
-                    if view.diffs:
-                        diff = file_diff(plan, change, index, review, view, context=3)
-                        lines += _text_diff(diff, safe)
-            if isinstance(action, ResetBranch):
-                for commit in action.dropped:
-                    lines.append(
-                        escape_controls(
-                            f"       drops {short(commit.sha)} {commit.summary!r} by {commit.author}"
-                        )
-                    )
-            if isinstance(action, MergePullRequest):
-                lines += [escape_controls(f"       {line}") for line in brings_lines(plan, action)]
-                if view.diffs and not brings_only_ours(plan, action):
-                    lines += _text_brought(plan, review, view, safe)
+            lines += _action_details(plan, action, review, view, safe)
             lines.append(escape_controls(f"     why: {action.reason}"))
     for note in plan.notes:
         lines.append(safe(f"  note: {note}", "note"))
     lines.append(f"  digest: sha256:{plan.digest}")
     return "\n".join(lines) + "\n"
+
+
+def _action_details(
+    plan: Plan, action: object, review: Review | None, view: View, safe: Style
+) -> list[str]:
+    """Under an action: a commit's files and their diffs, the commits a reset
+    drops, what a merge brings."""
+    lines: list[str] = []
+    if isinstance(action, p.Commit):
+        for index, change in enumerate(action.files):
+            lines.append(safe(f"       {_MARK[change.change]} {change.path}", change.change))
+            if view.diffs:
+                diff = file_diff(plan, change, index, review, view, context=3)
+                lines += _text_diff(diff, safe)
+    if isinstance(action, p.ResetBranch):
+        for commit in action.dropped:
+            lines.append(
+                escape_controls(
+                    f"       drops {short(commit.sha)} {commit.summary!r} by {commit.author}"
+                )
+            )
+    if isinstance(action, p.MergePullRequest):
+        lines += [escape_controls(f"       {line}") for line in brings_lines(plan, action)]
+        if view.diffs and not brings_only_ours(plan, action):
+            lines += _text_brought(plan, review, view, safe)
+    return lines
 
 
 def _text_brought(plan: Plan, review: Review | None, view: View, style: Style) -> list[str]:
@@ -186,7 +186,7 @@ def _text_brought(plan: Plan, review: Review | None, view: View, style: Style) -
     return out
 
 
-def brings_lines(plan: Plan, action: MergePullRequest) -> list[str]:
+def brings_lines(plan: Plan, action: p.MergePullRequest) -> list[str]:
     """What a merge brings into base: one line when it is exactly prplan's
     own commit, else every commit (prplan's or not) and every path."""
     if brings_only_ours(plan, action):

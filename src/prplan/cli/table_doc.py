@@ -244,17 +244,21 @@ def _lifecycle() -> list[str]:
     return [*out, "", "Diagram: [`lifecycle.mmd`](lifecycle.mmd)."]
 
 
+def _table_section(title: str, intro: list[str], columns: list[str]) -> list[str]:
+    """A section that is a table: its heading, what it shows, the table's head."""
+    head = "| " + " | ".join(columns) + " |"
+    return ["", f"## {title}", "", *intro, "", head, "|" + "---|" * len(columns)]
+
+
 def _common_cases() -> list[str]:
-    out = [
-        "",
-        "## Every pull-request state, branch situation and flag pair",
-        "",
-        "The common case expanded: content differs from base, modification allowed, "
-        "`on_closed=new`, `branch_policy=safe`, `delete_branch` off.",
-        "",
-        "| pr | branch | create_pr | automerge | rule | actions |",
-        "|---|---|---|---|---|---|",
-    ]
+    out = _table_section(
+        "Every pull-request state, branch situation and flag pair",
+        [
+            "The common case expanded: content differs from base, modification allowed, "
+            "`on_closed=new`, `branch_policy=safe`, `delete_branch` off."
+        ],
+        ["pr", "branch", "create_pr", "automerge", "rule", "actions"],
+    )
     for pr in PRState:
         for branch in BranchSituation:
             for create_pr, automerge in _FLAG_PAIRS:
@@ -268,17 +272,15 @@ def _common_cases() -> list[str]:
 
 
 def _legacy() -> list[str]:
-    out = [
-        "",
-        "## The legacy scenarios",
-        "",
-        "The 15 scenarios of the legacy `add_or_modify_files` matrix, each mapped to its rule.",
-        "`extra_message` does not change the decision (it goes into the pull request body).",
-        "A merged PR's branch is taken as left behind at the PR's head (disposable).",
-        "",
-        "| # | existing PRs | create_pr | automerge | extra_message | rule | actions |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    out = _table_section(
+        "The legacy scenarios",
+        [
+            "The 15 scenarios of the legacy `add_or_modify_files` matrix, each mapped to its rule.",
+            "`extra_message` does not change the decision (it goes into the pull request body).",
+            "A merged PR's branch is taken as left behind at the PR's head (disposable).",
+        ],
+        ["#", "existing PRs", "create_pr", "automerge", "extra_message", "rule", "actions"],
+    )
     for scenario in LEGACY_SCENARIOS:
         rule, outcome = _situation_outcome(legacy_situation(scenario))
         out.append(
