@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy --strict src
+	$(VENV)/bin/lint-imports --no-cache
 
 # Regenerate what is generated: specs/ from the decision table, docs/cli.md from the commands.
 specs docs: $(STAMP)
