@@ -540,7 +540,7 @@ class _Terminal:
 def test_yes_does_not_ask_on_a_terminal(
     tmp_path: Path, forge_dir: Path, monkeypatch: pytest.MonkeyPatch, yes: bool
 ) -> None:
-    from prplan.cli import main as cli_module
+    from prplan.cli import options as cli_module
 
     monkeypatch.setattr(cli_module, "sys", _Terminal())
     args = ["apply", "--changeset", str(_small(tmp_path)), "--local", str(forge_dir)]
@@ -560,7 +560,7 @@ def test_who_is_asked_before_a_change_set_is_applied(
 ) -> None:
     import sys
 
-    from prplan.cli.main import _asks_to_apply_changeset as asks
+    from prplan.cli.changeset_cmd import _asks_to_apply_changeset as asks
 
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)

@@ -385,7 +385,7 @@ def test_the_token_never_appears_anywhere(
 def test_colour_only_on_a_terminal_without_no_color(
     monkeypatch: pytest.MonkeyPatch, tty: bool, no_color: str | None, expected: bool
 ) -> None:
-    from prplan.cli import main as cli_module
+    from prplan.cli import output as cli_module
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
     if no_color is None:

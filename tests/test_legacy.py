@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 import prplan
+from prplan.cli.table_doc import LEGACY_SCENARIOS, LegacyScenario, legacy_situation
 from prplan.core.table import decide
-from prplan.tools.specgen import LEGACY_SCENARIOS, LegacyScenario, legacy_situation
 
 REPO = "acme/configuration"
 BRANCH = "deploy/app"

@@ -437,7 +437,7 @@ def test_nothing_to_do_needs_no_yes(served: Served, tmp_path: Path) -> None:
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """stdin and stdout are a terminal (CliRunner swaps the streams: patch the check)."""
-    from prplan.cli import main as cli_module
+    from prplan.cli import options as cli_module
 
     monkeypatch.setattr(cli_module, "_on_a_terminal", lambda: True)
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import prplan
 from prplan.cli.main import cli
-from prplan.cli.render import prose
+from prplan.cli.render_md import prose
 
 REPO = "acme/dep"
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 import prplan
 from prplan.cli.main import cli
-from prplan.cli.render import plan_markdown, plan_text
+from prplan.cli.render import plan_text
+from prplan.cli.render_md import plan_markdown
 from prplan.edits import YamlSet
 from prplan.forges.local.server.app import ForgeServer
 from prplan.forges.local.trees import TreeInput

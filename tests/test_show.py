@@ -18,7 +18,8 @@ from click.testing import CliRunner, Result
 
 import prplan
 from prplan.cli.main import cli
-from prplan.cli.render import View, code, plan_markdown, plan_text, prose
+from prplan.cli.render import View, plan_text
+from prplan.cli.render_md import code, plan_markdown, prose
 from prplan.core.plan import canonical_json
 from prplan.run.review import with_review
 
@@ -107,7 +108,7 @@ def test_no_diff_and_no_diagram_leave_them_out(forge_dir: Path, tmp_path: Path) 
 def test_text_diffs_are_coloured_on_a_terminal(
     forge_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prplan.cli import main as cli_module
+    from prplan.cli import output as cli_module
 
     saved = _saved(forge_dir, tmp_path)
     assert "\x1b[" not in run("show", saved).output  # not a terminal

@@ -71,6 +71,18 @@ def _source_commit(commit_store: Any) -> str:
     )
 
 
+def _check_identity(identity: object) -> None:
+    """The identity goes into the pull request title: a newline would split it."""
+    if not isinstance(identity, str) or CONTROL_RE.search(identity):
+        raise InvalidRequestError(
+            [
+                Problem(
+                    "identity", f"{identity!r} must be one line of text, without control characters"
+                )
+            ]
+        )
+
+
 def add_or_modify_files(
     client: ForgeClient,
     repo: GitRepo,
@@ -100,15 +112,7 @@ def add_or_modify_files(
     make (a human's work on the pull request): that is a refusal unless
     ``merge_foreign_commits=True`` (prplan's only addition to the signature).
     """
-    if not isinstance(identity, str) or CONTROL_RE.search(identity):
-        # It goes into the pull request title: a newline would split it.
-        raise InvalidRequestError(
-            [
-                Problem(
-                    "identity", f"{identity!r} must be one line of text, without control characters"
-                )
-            ]
-        )
+    _check_identity(identity)
     source = _source_commit(commit_store)
     title = f"{identity}: update {repo.name}"
     message = f"{title}\n\nSource commit: {source}" if source else title

@@ -6,7 +6,10 @@ no network and no token, and show what prplan is for in one screen or two.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+
+import click
 
 from prplan.cli.render import outcome_text, plan_text
 from prplan.core.planner import plan
@@ -15,7 +18,7 @@ from prplan.forges.local import LocalForge
 from prplan.run.executor import apply
 from prplan.run.observe import observe
 
-__all__ = ["run_demo"]
+__all__ = ["demo", "run_demo"]
 
 VALUES_V1 = """\
 # Helm values for the app (managed by the release pipeline)
@@ -24,6 +27,27 @@ image:
   tag: "1.4.1"
 replicas: 3
 """
+
+
+def _replicas(repo: str, count: int) -> ChangeRequest:
+    """A change for human review: the released values scaled to ``count``
+    replicas, through one pull request left open."""
+    return ChangeRequest(
+        repo=repo,
+        branch="prplan/app-replicas",
+        files={
+            "apps/app/values.yaml": VALUES_V1.replace("1.4.1", "1.4.2").replace("3", str(count))
+        },
+        title=f"Scale app to {count} replicas",
+        automerge=False,
+    )
+
+
+@click.command()
+def demo() -> None:
+    """Run the main job end to end on a temporary local forge: plan, apply,
+    re-plan (empty), and reuse an open pull request."""
+    sys.exit(run_demo(click.echo))
 
 
 def run_demo(echo: Callable[[str], None] = print) -> int:
@@ -53,23 +77,11 @@ def run_demo(echo: Callable[[str], None] = print) -> int:
     again = plan(observe(forge, release), release)
     echo(plan_text(again))
 
-    review = ChangeRequest(
-        repo=repo,
-        branch="prplan/app-replicas",
-        files={"apps/app/values.yaml": VALUES_V1.replace("1.4.1", "1.4.2").replace("3", "5")},
-        title="Scale app to 5 replicas",
-        automerge=False,
-    )
+    review = _replicas(repo, 5)
     echo("== 3. A change for human review: a pull request, left open")
     echo(outcome_text(apply(plan(observe(forge, review), review), forge)))
 
-    revised = ChangeRequest(
-        repo=repo,
-        branch="prplan/app-replicas",
-        files={"apps/app/values.yaml": VALUES_V1.replace("1.4.1", "1.4.2").replace("3", "4")},
-        title="Scale app to 4 replicas",
-        automerge=False,
-    )
+    revised = _replicas(repo, 4)
     echo("== 4. The request changes before review: the open pull request is reused")
     reuse = plan(observe(forge, revised), revised)
     echo(plan_text(reuse))

@@ -22,20 +22,14 @@ from typing import Any, TypeVar
 
 import click
 
+from prplan import errors
+from prplan.cli.change import read_dir
 from prplan.core.names import branch_problems, repo_problems
-from prplan.errors import (
-    ConflictError,
-    ForgeError,
-    InvalidRequestError,
-    MergeBlocked,
-    NotFoundError,
-    Problem,
-    PrplanError,
-)
+from prplan.errors import Problem
 from prplan.forges.local import LocalForge
 from prplan.forges.local.forge import HUMAN
 
-__all__ = ["COMMANDS", "REFUSED", "forge_users"]
+__all__ = ["COMMANDS", "REFUSED", "forge_users", "data_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,12 +76,20 @@ def _fail(field: str, message: str) -> _Problems:
 
 # --- arguments ---------------------------------------------------------------------
 
-_data_option = click.option(
-    "--data",
-    "data",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory of the forge, as given to `prplan forge serve --data` (it may be serving).",
+
+def data_option(help: str) -> Callable[[F], F]:
+    """``--data DIR``: the forge's directory, as every forge command takes it."""
+    return click.option(
+        "--data",
+        "data",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help,
+    )
+
+
+_data_option = data_option(
+    "Directory of the forge, as given to `prplan forge serve --data` (it may be serving)."
 )
 _repo_argument = click.argument("repo", metavar="REPO")
 
@@ -100,6 +102,13 @@ def _login_option(what: str) -> Callable[[F], F]:
         show_default=True,
         metavar="LOGIN",
         help=f"The forge login recorded as the one who {what} (as a token's owner on GitHub).",
+    )
+
+
+def _choice(name: str, choices: list[str], help: str) -> Callable[[F], F]:
+    """An option taking one of ``choices``, the first by default."""
+    return click.option(
+        name, type=click.Choice(choices), default=choices[0], show_default=True, help=help
     )
 
 
@@ -173,17 +182,17 @@ def _opened(data: Path, repo: str | None = None) -> Iterator[LocalForge]:
             known = ", ".join(forge.repositories()) or "none yet"
             raise _fail("REPO", f"no repository {repo!r} in {data} (it has: {known})")
         yield forge
-    except InvalidRequestError as error:
+    except errors.InvalidRequestError as error:
         raise _Problems(error.problems) from None
-    except NotFoundError as error:
+    except errors.NotFoundError as error:
         raise _fail("not found", str(error)) from None
-    except (MergeBlocked, ConflictError) as error:
+    except (errors.MergeBlocked, errors.ConflictError) as error:
         raise _Refused(str(error)) from None
-    except ForgeError as error:
+    except errors.ForgeError as error:
         if error.status is None:  # not the forge's verdict: it could not answer (a held lock)
             raise click.ClickException(str(error)) from None
         raise _Refused(str(error)) from None
-    except PrplanError as error:
+    except errors.PrplanError as error:
         raise click.ClickException(str(error)) from None
     finally:
         forge.close()
@@ -195,7 +204,7 @@ def _commit_of(forge: LocalForge, repo: str, ref: str, field: str) -> str:
     if ref in branches:
         return branches[ref]
     if re.fullmatch(r"[0-9a-f]{40}", ref):
-        with contextlib.suppress(NotFoundError):
+        with contextlib.suppress(errors.NotFoundError):
             forge.commit_parents(repo, ref)  # it is a commit of this repository
             return ref
     raise _fail(
@@ -258,13 +267,7 @@ def _state(row: dict[str, Any]) -> str:
 @click.command("prs", epilog=_EXIT_HELP)
 @_repo_argument
 @_data_option
-@click.option(
-    "--state",
-    type=click.Choice(["open", "closed", "all"]),
-    default="open",
-    show_default=True,
-    help="Which pull requests: closed includes merged ones.",
-)
+@_choice("--state", ["open", "closed", "all"], "Which pull requests: closed includes merged ones.")
 def prs(repo: str, data: Path, state: str) -> None:
     """List REPO's pull requests: number, head → base, author, state, title."""
     with _opened(data, repo) as forge:
@@ -325,12 +328,8 @@ def _author(value: str) -> str:
 def _read_tree(source: Path) -> tuple[dict[str, bytes], set[str]]:
     """DIR's files (``.git`` left out; links and special files refused, as
     ``plan --from-dir`` does) and which of them are executable."""
-    from prplan.cli.main import (
-        _read_dir,  # the same reader as `plan --from-dir`; cli imports this module
-    )
-
     problems: list[Problem] = []
-    files = dict(_read_dir(source, problems))
+    files = dict(read_dir(source, problems))
     if problems:
         raise _Problems([Problem("--from", p.message) for p in problems])
     executable = {p for p in files if os.stat(source / p, follow_symlinks=False).st_mode & 0o100}
@@ -375,7 +374,7 @@ def push(
             sha = forge.push_tree(
                 repo, branch, files, executable=executable, message=text, author=identity
             )
-        except InvalidRequestError as error:  # a file name git or GitHub would refuse
+        except errors.InvalidRequestError as error:  # a file name git or GitHub would refuse
             raise _Problems([Problem("--from", p.message) for p in error.problems]) from None
         if sha is None:
             where = forge.branches(repo)[branch][:7]
@@ -431,12 +430,8 @@ def open_pr(
 @_repo_argument
 @click.argument("number", metavar="NUMBER", type=click.IntRange(min=1))
 @_data_option
-@click.option(
-    "--method",
-    type=click.Choice(["merge", "squash", "rebase"]),
-    default="merge",
-    show_default=True,
-    help="How to merge, as GitHub's merge button offers.",
+@_choice(
+    "--method", ["merge", "squash", "rebase"], "How to merge, as GitHub's merge button offers."
 )
 @_login_option("merged it")
 def merge_pr(repo: str, number: int, data: Path, method: str, login: str) -> None:
@@ -469,7 +464,7 @@ def close_pr(repo: str, number: int, data: Path) -> None:
 def _pull(forge: LocalForge, repo: str, number: int) -> dict[str, Any]:
     try:
         return forge.pull_row(repo, number)
-    except NotFoundError:
+    except errors.NotFoundError:
         count = len(forge.pull_rows(repo))
         raise _fail("NUMBER", f"{repo} has no pull request #{number} (it has {count})") from None
 

@@ -8,15 +8,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import click
 
 from prplan.cli.main import EXIT, cli
+from prplan.tools.driver import Generated, drive
 
-__all__ = ["reference"]
+__all__ = ["reference", "main"]
 
 _INTRO = """\
 # `prplan` command reference
@@ -76,21 +76,12 @@ def reference() -> str:
     return "\n".join(out)
 
 
+def _files(target: Path) -> Generated:
+    return [(str(target), target, reference())]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prplan.tools.clidoc")
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", metavar="FILE")
-    group.add_argument("--check", metavar="FILE")
-    args = parser.parse_args(argv)
-    text = reference()
-    if args.write:
-        Path(args.write).write_text(text, encoding="utf-8")
-        return 0
-    path = Path(args.check)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        print(f"out of date: {path}; run: python -m prplan.tools.clidoc --write {path}")
-        return 1
-    return 0
+    return drive("prplan.tools.clidoc", "FILE", _files, argv)
 
 
 if __name__ == "__main__":

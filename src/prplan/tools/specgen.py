@@ -4,292 +4,33 @@
     python -m prplan.tools.specgen --check specs    # exit 1 if they differ
 
 ``tests/test_specs.py`` fails when the committed files differ from what this
-module generates, so the spec cannot drift from the code.
+module generates, so the spec cannot drift from the code. The documents
+themselves are made by ``prplan.cli.table_doc`` (`prplan states` shows the
+same); this module only writes or checks them.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-import attrs
+from prplan.cli.table_doc import decision_table_markdown, lifecycle_mermaid
+from prplan.tools.driver import Generated, drive
 
-from prplan.core.lifecycle import mermaid
-from prplan.core.request import BranchPolicy, OnClosed
-from prplan.core.states import BranchSituation, PRState
-from prplan.core.table import DIMENSIONS, RULES, TRANSITIONS, Rule, Situation, decide, space_size
-
-__all__ = [
-    "decision_table_markdown",
-    "lifecycle_mermaid",
-    "LEGACY_SCENARIOS",
-    "legacy_situation",
-    "generate",
-]
-
-
-@attrs.frozen
-class LegacyScenario:
-    number: int
-    prs: str  # "none" | "open" | "merged" | "two open"
-    create_pr: bool
-    automerge: bool
-    extra_message: bool
-
-
-#: The 15 scenarios of the legacy helper's matrix (../shared/legacy/).
-LEGACY_SCENARIOS: tuple[LegacyScenario, ...] = (
-    *(
-        LegacyScenario(n, prs, c, a, False)
-        for n, (prs, c, a) in enumerate(
-            [
-                (prs, c, a)
-                for prs in ("none", "open", "merged")
-                for c, a in ((True, True), (True, False), (False, True), (False, False))
-            ],
-            start=1,
-        )
-    ),
-    LegacyScenario(13, "two open", True, True, False),
-    LegacyScenario(14, "none", True, True, True),
-    LegacyScenario(15, "open", True, True, True),
-)
-
-_LEGACY_PR = {
-    "none": PRState.NONE,
-    "open": PRState.OPEN,
-    "merged": PRState.MERGED,
-    "two open": PRState.MULTIPLE,
-}
-_LEGACY_BRANCH = {
-    # The legacy callers' typical repository: a fresh branch when there is no
-    # PR; the PR's own branch when one is open; the merged PR's branch left
-    # behind (GitHub keeps it unless deleted) when merged.
-    "none": BranchSituation.ABSENT,
-    "open": BranchSituation.DISPOSABLE,
-    "merged": BranchSituation.DISPOSABLE,
-    "two open": BranchSituation.DISPOSABLE,
-}
-
-
-def legacy_situation(scenario: LegacyScenario) -> Situation:
-    """The situation a legacy scenario describes: new content not yet on base,
-    default flags otherwise."""
-    return Situation(
-        pr=_LEGACY_PR[scenario.prs],
-        branch=_LEGACY_BRANCH[scenario.prs],
-        head_is_base=False,
-        in_place=False,
-        modifies=True,
-        pr_behind=False,
-        edit_fails=False,
-        create_pr=scenario.create_pr,
-        automerge=scenario.automerge,
-        allow_modification=True,
-        on_closed=OnClosed.NEW,
-        branch_policy=BranchPolicy.SAFE,
-        delete_branch=False,
-    )
-
-
-def _value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _condition(rule: Rule) -> str:
-    parts = []
-    for dim in DIMENSIONS:  # in the table's order, not the rule's
-        if dim not in rule.when:
-            continue
-        values = [v for v in DIMENSIONS[dim] if v in rule.when[dim]]
-        if len(values) == 1:
-            parts.append(f"{dim} = {_value(values[0])}")
-        else:
-            parts.append(f"{dim} ∈ {{{', '.join(_value(v) for v in values)}}}")
-    return "; ".join(parts) or "(always)"
-
-
-def _outcome(rule: Rule) -> str:
-    if rule.refuse is not None:
-        return f"**refuse** `{rule.refuse.value}`"
-    if not rule.actions and not rule.then_delete:
-        return "nothing"
-    steps = [f"`{kind.value}`" for kind in rule.actions]
-    if rule.then_delete:
-        steps.append("(`delete_branch` if delete_branch)")
-    return " → ".join(steps)
-
-
-def _situation_outcome(situation: Situation) -> tuple[Rule, str]:
-    rule = decide(situation)
-    if rule.refuse is not None:
-        return rule, f"refuse `{rule.refuse.value}`"
-    kinds = rule.actions_for(situation)
-    return rule, " → ".join(k.value for k in kinds) if kinds else "nothing"
-
-
-_DIMENSION_MEANING = {
-    "pr": "pull requests from the branch into base: none; one open; none open and the latest merged; "
-    "none open and the latest closed unmerged; two or more open",
-    "branch": "absent; exactly at base; holds the requested content (and contains base when no "
-    "pull request is open); disposable (lacks it, and is an ancestor of base, or the head of one "
-    "of its pull requests, or only prplan's commits); foreign (lacks it, and has others' commits)",
-    "head_is_base": "the request's branch is the base branch itself",
-    "edit_fails": "a structured edit (yaml-set, json-set, replace...) cannot be applied to the file it edits",
-    "pr_behind": "an open pull request cannot deliver a requested path by being merged: base "
-    "changed it after the branch forked, away from content the fork point already had as requested",
-    "in_place": "base already holds every requested path as requested",
-    "modifies": "a requested path exists with other content, or is to be deleted, on base "
-    "(or on the branch when a pull request is open)",
-    "create_pr": "the request's flag: open a pull request for the change",
-    "automerge": "the request's flag: merge the pull request that carries the change",
-    "allow_modification": "the request's flag: may existing files be changed or deleted",
-    "on_closed": "the request's policy when the latest pull request was closed unmerged",
-    "branch_policy": "the request's policy for a branch with foreign commits",
-    "delete_branch": "the request's flag: delete the branch after merging",
-    "not_a_file": "a requested path is a directory, a submodule or lies under a file (a parent is a "
-    "file, symlink or submodule) on base or on the branch, or an edited path is a symlink",
-    "branch_protected": "the branch is the repository's default branch, or the forge reports it "
-    "protected (enumerated only where the branch would be reset)",
-    "foreign_on_head": "the branch has commits beyond base that are not provably prplan's (sealed "
-    "with the tree they wrote), or more than the forge listed (enumerated only where the branch "
-    "has commits beyond base; always true for a foreign branch)",
-    "branch_in_use": "the branch is the head of an open pull request into another base, or the base "
-    "of an open pull request (enumerated only where the branch exists)",
-    "merge_foreign_commits": "the request's flag: merge even when the head holds commits prplan "
-    "did not make (enumerated only where they exist and automerge is on)",
-}
-
-
-def decision_table_markdown() -> str:
-    out = [
-        "# prplan decision table",
-        "",
-        "<!-- Generated by `python -m prplan.tools.specgen --write specs` from `prplan.core.table`."
-        " Do not edit: tests/test_specs.py fails when this file differs from the code. -->",
-        "",
-        "This is the normative specification of what prplan does. The planner reduces what it",
-        "observed and what was asked to a *situation*, then takes the **first** rule below whose",
-        "conditions all hold. A dimension a rule does not name matches any value. The planner",
-        "makes no other decision: it only fills in shas, paths and reasons.",
-        "",
-        "## Situation dimensions",
-        "",
-        "| dimension | values | meaning |",
-        "|---|---|---|",
-    ]
-    for dim, values in DIMENSIONS.items():
-        out.append(
-            f"| `{dim}` | {', '.join(_value(v) for v in values)} | {_DIMENSION_MEANING[dim]} |"
-        )
-    out += [
-        "",
-        "## Rules (first match wins)",
-        "",
-        "| # | rule | when | then | note |",
-        "|---|---|---|---|---|",
-    ]
-    for number, rule in enumerate(RULES, 1):
-        out.append(
-            f"| {number} | `{rule.name}` | {_condition(rule)} | {_outcome(rule)} | {rule.note} |"
-        )
-    out += [
-        "",
-        "The table is total: a test enumerates every one of the "
-        f"{space_size():,} points of the situation space and checks that a rule matches, that its",
-        "actions are a legal path in the lifecycle below, and that the path ends where the flags ask.",
-        "Dimensions about the head are enumerated only where they can change the answer (see their",
-        "meaning above); a test flips the held ones and checks that the answer stays the same.",
-        "",
-        "## Lifecycle (the `transitions` machine; actions are its triggers)",
-        "",
-        "| action | from | to |",
-        "|---|---|---|",
-    ]
-    for kind, source, dest in TRANSITIONS:
-        out.append(f"| `{kind.value}` | {source.value} | {dest.value} |")
-    out += [
-        "",
-        "Diagram: [`lifecycle.mmd`](lifecycle.mmd).",
-        "",
-        "## Every pull-request state, branch situation and flag pair",
-        "",
-        "The common case expanded: content differs from base, modification allowed, "
-        "`on_closed=new`, `branch_policy=safe`, `delete_branch` off.",
-        "",
-        "| pr | branch | create_pr | automerge | rule | actions |",
-        "|---|---|---|---|---|---|",
-    ]
-    for pr in PRState:
-        for branch in BranchSituation:
-            for create_pr, automerge in (
-                (True, True),
-                (True, False),
-                (False, True),
-                (False, False),
-            ):
-                situation = Situation(
-                    pr=pr, branch=branch, head_is_base=False, in_place=False, modifies=True, pr_behind=False, edit_fails=False,
-                    create_pr=create_pr, automerge=automerge, allow_modification=True,
-                    on_closed=OnClosed.NEW, branch_policy=BranchPolicy.SAFE, delete_branch=False,
-                )  # fmt: skip
-                rule, outcome = _situation_outcome(situation)
-                out.append(
-                    f"| {pr.value} | {branch.value} | {_value(create_pr)} | {_value(automerge)} "
-                    f"| `{rule.name}` | {outcome} |"
-                )
-    out += [
-        "",
-        "## The legacy scenarios",
-        "",
-        "The 15 scenarios of the legacy `add_or_modify_files` matrix, each mapped to its rule.",
-        "`extra_message` does not change the decision (it goes into the pull request body).",
-        "A merged PR's branch is taken as left behind at the PR's head (disposable).",
-        "",
-        "| # | existing PRs | create_pr | automerge | extra_message | rule | actions |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for scenario in LEGACY_SCENARIOS:
-        rule, outcome = _situation_outcome(legacy_situation(scenario))
-        out.append(
-            f"| {scenario.number} | {scenario.prs} | {_value(scenario.create_pr)} "
-            f"| {_value(scenario.automerge)} | {'yes' if scenario.extra_message else 'no'} "
-            f"| `{rule.name}` | {outcome} |"
-        )
-    return "\n".join(out) + "\n"
-
-
-def lifecycle_mermaid() -> str:
-    return mermaid()
+__all__ = ["generate", "main"]
 
 
 def generate() -> dict[str, str]:
+    """Every file of ``specs/``, by name."""
     return {"decision-table.md": decision_table_markdown(), "lifecycle.mmd": lifecycle_mermaid()}
 
 
+def _files(target: Path) -> Generated:
+    return [(name, target / name, text) for name, text in generate().items()]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prplan.tools.specgen")
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", metavar="DIR")
-    group.add_argument("--check", metavar="DIR")
-    args = parser.parse_args(argv)
-    target = Path(args.write or args.check)
-    stale = []
-    for name, text in generate().items():
-        path = target / name
-        if args.write:
-            path.write_text(text, encoding="utf-8")
-        elif not path.exists() or path.read_text(encoding="utf-8") != text:
-            stale.append(name)
-    if stale:
-        print(
-            f"out of date: {', '.join(stale)}; run: python -m prplan.tools.specgen --write {target}"
-        )
-        return 1
-    return 0
+    return drive("prplan.tools.specgen", "DIR", _files, argv)
 
 
 if __name__ == "__main__":
