@@ -37,7 +37,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import prplan
-from prplan.core.plan import canonical_json
+from prplan.core.plan_json import canonical_json
 from prplan.edits import EditError, JsonSet, Replace, YamlSet
 
 REPO = "acme/deployments"

@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 
 import prplan
 from prplan.cli.main import cli
-from prplan.core import plan as _plan
+from prplan.core import actions as _plan
 from prplan.forges.local.server.app import ForgeServer
 
 from audit_records import SCHEMA, read_audit

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 import prplan
 from prplan.cli.main import cli
-from prplan.core.plan import canonical_json
+from prplan.core.plan_json import canonical_json
 from prplan.forges.local.server.app import ForgeServer
 
 from served import TOKEN, Served, fixed_clock

@@ -82,7 +82,7 @@ def _brought_plan() -> tuple[prplan.LocalForge, dict[str, object]]:
 
 
 def _redigest(document: dict[str, object]) -> str:
-    from prplan.core.plan import canonical_json
+    from prplan.core.plan_json import canonical_json
 
     body = {k: v for k, v in document.items() if k not in {"digest", "signature"}}
     document["digest"] = hashlib.sha256(canonical_json(body)).hexdigest()

@@ -20,7 +20,7 @@ import prplan
 from prplan.cli.main import cli
 from prplan.cli.render import View, plan_text
 from prplan.cli.render_md import code, plan_markdown, prose
-from prplan.core.plan import canonical_json
+from prplan.core.plan_json import canonical_json
 from prplan.run.review import with_review
 
 from served import fixed_clock

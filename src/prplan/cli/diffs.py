@@ -12,7 +12,8 @@ import difflib
 
 import attrs
 
-from prplan.core.plan import Commit, FileChange, MergePullRequest, Plan, Review
+from prplan.core.actions import Commit, FileChange, MergePullRequest, Review
+from prplan.core.plan import Plan
 from prplan.core.text import short
 from prplan.run.review import MAX_DIFFS, brought_paths
 

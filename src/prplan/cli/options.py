@@ -22,7 +22,7 @@ import click
 
 from prplan.cli.render import View
 from prplan.core.integrity import normalise_digest
-from prplan.core.plan import PLAN_KEY_ENV
+from prplan.core.plan_json import PLAN_KEY_ENV
 from prplan.errors import InvalidRequestError, Problem
 from prplan.run.audit import AuditTrail, audit_path_problem, forge_address
 from prplan.run.port import ForgeClient

@@ -17,7 +17,8 @@ import click
 
 from prplan.cli.render import DEFAULT_VIEW, View, outcome_text, plan_text
 from prplan.cli.render_md import changeset_markdown, plan_markdown
-from prplan.core.plan import Plan, Review
+from prplan.core.actions import Review
+from prplan.core.plan import Plan
 from prplan.run.changeset import ChangeSetPlan, ChangeSetResult
 from prplan.run.outcome import ActionResult, Outcome, Reporter
 

@@ -24,8 +24,9 @@ from prplan.cli.diffs import (
     file_diff,
     why_missing,
 )
-from prplan.core import plan as p
-from prplan.core.plan import Plan, Review
+from prplan.core import actions as p
+from prplan.core.actions import Review
+from prplan.core.plan import Plan
 from prplan.core.text import short
 from prplan.run.outcome import Outcome
 from prplan.run.review import MAX_DIFFS

@@ -21,7 +21,8 @@ from prplan.cli import diffs
 from prplan.cli.diffs import DEFAULT_VIEW, Diff, View
 from prplan.cli.render import action_summary, escape_controls
 from prplan.cli.table_doc import rule_condition, rule_outcome
-from prplan.core.plan import CreatePullRequest, MergePullRequest, Plan, Review
+from prplan.core.actions import CreatePullRequest, MergePullRequest, Review
+from prplan.core.plan import Plan
 from prplan.core.states import ActionKind, Stage
 from prplan.core.text import short
 

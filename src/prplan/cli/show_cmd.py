@@ -16,7 +16,8 @@ from prplan.cli.options import Bad, forge_client, format_option, plan_key, view_
 from prplan.cli.output import show_changeset, show_plan
 from prplan.cli.render import View
 from prplan.core.integrity import check_plan
-from prplan.core.plan import Plan, redacted_for_review, signature_status
+from prplan.core.plan import Plan, redacted_for_review
+from prplan.core.plan_json import signature_status
 from prplan.errors import InvalidRequestError, Problem
 from prplan.run.changeset import ChangeSetPlan
 from prplan.run.port import ForgeClient

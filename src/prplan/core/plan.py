@@ -16,8 +16,7 @@ docs/plan-format.md.)
 This module holds the ``Plan`` value and its reading and writing as methods;
 what it is made of is in ``actions``, the document format in ``plan_json``,
 redaction in ``redact`` and the checks of its review contents in
-``review_check``. The names those modules define for users are exported
-here too: ``prplan.core.plan`` is where a plan's names are found.
+``review_check``.
 """
 
 from __future__ import annotations
@@ -31,60 +30,22 @@ from prplan.core import plan_json as pj
 from prplan.core import redact as _redact
 from prplan.core.actions import (
     Action,
-    Blob,
-    BroughtFile,
-    Commit,
-    CreateBranch,
-    CreatePullRequest,
-    DeleteBranch,
-    FileChange,
-    MergePullRequest,
     Refusal,
-    ResetBranch,
     ResolvedFile,
     Review,
 )
 from prplan.core.plan_json import (
     FORMAT_VERSION,
-    PLAN_KEY_ENV,
-    READABLE_VERSIONS,
-    canonical_json,
     check_signature,
     sign,
-    signature_status,
 )
 from prplan.core.request import ChangeRequest
-from prplan.core.review_check import MAX_DIFFS, brought_paths, review_problems
+from prplan.core.review_check import review_problems
 from prplan.core.snapshot import RepoSnapshot
 from prplan.core.states import PRState, Stage
 from prplan.errors import PlanFormatError, Problem
 
-__all__ = [
-    "FORMAT_VERSION",
-    "READABLE_VERSIONS",
-    "FileChange",
-    "CreateBranch",
-    "ResetBranch",
-    "Commit",
-    "CreatePullRequest",
-    "MergePullRequest",
-    "DeleteBranch",
-    "Action",
-    "Refusal",
-    "ResolvedFile",
-    "Blob",
-    "BroughtFile",
-    "Review",
-    "Plan",
-    "MAX_DIFFS",
-    "brought_paths",
-    "redacted_for_review",
-    "canonical_json",
-    "PLAN_KEY_ENV",
-    "sign",
-    "check_signature",
-    "signature_status",
-]
+__all__ = ["Plan", "redacted_for_review"]
 
 
 @attrs.frozen(kw_only=True)

@@ -195,27 +195,33 @@ def _in_use(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
     )
 
 
-def _merge_foreign(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
+def _foreign(snapshot: RepoSnapshot) -> tuple[tuple[str, ...], str]:
+    """The foreign commits' shas, and how a message lists them (saying so
+    when the forge listed only some)."""
     foreign = foreign_commits(snapshot)
     unknown = "" if snapshot.commits_complete else _MORE
+    return tuple(c.sha for c in foreign), commits_listed(foreign) + unknown
+
+
+def _merge_foreign(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
+    shas, listed = _foreign(snapshot)
     return Refusal(
         code=C.MERGE_HAS_FOREIGN_COMMITS,
         pull_requests=tuple(open_pulls(snapshot)),
-        commits=tuple(c.sha for c in foreign),
+        commits=shas,
         message=f"merging would bring commits into {snapshot.base} that prplan did not make: "
-        f"{commits_listed(foreign)}{unknown}. Review them and run with merge_foreign_commits=True "
+        f"{listed}. Review them and run with merge_foreign_commits=True "
         "(--merge-foreign-commits) to merge them too, or remove them from the branch.",
     )
 
 
 def _branch_foreign(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
-    foreign = foreign_commits(snapshot)
-    unknown = "" if snapshot.commits_complete else _MORE
+    shas, listed = _foreign(snapshot)
     return Refusal(
         code=C.BRANCH_HAS_FOREIGN_COMMITS,
-        commits=tuple(c.sha for c in foreign),
+        commits=shas,
         message=f"the branch {request.branch!r} has commits that prplan did not make and no pull "
-        f"request preserves: {commits_listed(foreign)}{unknown}. Merge or move them, delete the "
+        f"request preserves: {listed}. Merge or move them, delete the "
         "branch, or run with branch_policy='reset' to drop them.",
     )
 

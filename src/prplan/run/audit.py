@@ -28,7 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 import cattrs
 
-from prplan.core.plan import Action, Commit, Plan
+from prplan.core.actions import Action, Commit
+from prplan.core.plan import Plan
 from prplan.errors import StalePlanError
 from prplan.run.changeset import EntryResult
 from prplan.run.outcome import ActionResult, Outcome, Reporter

@@ -34,10 +34,10 @@ from typing import Any
 import attrs
 
 from prplan.core.integrity import check_plan
-from prplan.core.plan import (
+from prplan.core.plan import Plan
+from prplan.core.plan_json import (
     FORMAT_VERSION,
     READABLE_VERSIONS,
-    Plan,
     canonical_json,
     check_signature,
     sign,

@@ -25,17 +25,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from prplan.core.integrity import check_plan
-from prplan.core.plan import (
+from prplan.core.actions import (
     Action,
     Commit,
     CreateBranch,
     CreatePullRequest,
     DeleteBranch,
     MergePullRequest,
-    Plan,
     ResetBranch,
 )
+from prplan.core.integrity import check_plan
+from prplan.core.plan import Plan
 from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind
 from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError

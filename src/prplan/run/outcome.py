@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from prplan.core.plan import Refusal
+from prplan.core.actions import Refusal
 from prplan.core.states import ActionKind
 from prplan.errors import ApplyFailedError, RefusedError
 from prplan.run.port import RequestCount

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prplan.core.plan import MAX_DIFFS, Blob, BroughtFile, Commit, Plan, Review, brought_paths
+from prplan.core.actions import Blob, BroughtFile, Commit, Review
+from prplan.core.plan import Plan
+from prplan.core.review_check import MAX_DIFFS, brought_paths
 from prplan.core.snapshot import git_blob_sha
 from prplan.run.port import ForgeClient
 
