@@ -215,7 +215,7 @@ def _read_edits(
     set_jsons: tuple[str, ...] = (),
 ) -> tuple[dict[str, tuple[Any, ...]], list[Problem]]:
     """--set values are kept as written and typed against the file when the
-    edit is applied (``_edit_values``); --set-string and --set-json say the
+    edit is applied (``prplan.edits.values``); --set-string and --set-json say the
     type themselves. Edits of one file apply in the order given."""
     from prplan.edits import Replace, set_edit, split_assignment
 

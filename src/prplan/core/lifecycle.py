@@ -1,5 +1,5 @@
 """The lifecycle of one change as a ``transitions`` state machine, built from
-``_table.TRANSITIONS``, and its Mermaid diagram.
+``table.TRANSITIONS``, and its Mermaid diagram.
 
 The machine is the referee for plans: a plan's actions, fired as triggers
 from the plan's start stage, must be legal (an illegal trigger raises

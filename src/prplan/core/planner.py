@@ -5,7 +5,7 @@ plan, byte for byte. The planner (1) classifies the snapshot into a
 ``Situation``, (2) asks the decision table which rule applies, and (3) fills
 in the concrete shas, paths and reasons for that rule's action kinds. Step 3
 makes no decision; if you are looking for *why* prplan does something, read
-``_table.RULES``.
+``table.RULES``.
 """
 
 from __future__ import annotations

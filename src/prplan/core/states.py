@@ -1,7 +1,7 @@
 """The vocabulary of states: pull-request states, branch situations, lifecycle
 stages, action kinds and refusal codes, and how a list of pull requests is
 classified. Pure data and pure functions; the rules that use them live in
-``_table``.
+``table``.
 """
 
 from __future__ import annotations

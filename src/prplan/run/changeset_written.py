@@ -30,7 +30,7 @@ class Written(str):
 class WrittenTree:
     """A list or mapping given to ``set:``, each scalar in it as written:
     a plain one as its text (``1.10``), any other as a double-quoted text
-    (``"1.10"``), so that the edit types each one (``_edit_values``)."""
+    (``"1.10"``), so that the edit types each one (``prplan.edits.values``)."""
 
     tree: object
 

@@ -3,7 +3,7 @@
 First, without a request to the forge, the plan must be what the planner
 derives from its own request and snapshot, and the reviewed one when
 ``expect_digest`` pins it (``PlanIntegrityError`` otherwise; see
-``_integrity``): a hand-edited plan is never applied, digest or not.
+``prplan.core.integrity``): a hand-edited plan is never applied, digest or not.
 
 Before writing, the executor observes again and refuses the whole plan with
 ``StalePlanError`` if a fact the plan relied on moved: the branch head, the

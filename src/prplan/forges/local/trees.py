@@ -47,7 +47,7 @@ def tree_path_problem(path: str) -> str | None:
     """Why git would refuse ``path`` in a tree (``git fsck``, ``verify_path``):
     an empty, ``.`` or ``..`` component (so no leading, trailing or double
     ``/``), a component some file system opens as ``.git`` (``.GIT``,
-    ``.git.``, ``git~1``...: see ``_gitpaths``), a NUL, or text that is not
+    ``.git.``, ``git~1``...: see ``prplan.core.gitpaths``), a NUL, or text that is not
     UTF-8. None if it is fine. Backslashes, spaces and newlines are legal
     in git paths on the platforms the forge runs on, so they are kept."""
     if not path:
