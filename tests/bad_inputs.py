@@ -4,7 +4,7 @@ Each ``Case`` says how the input is given, and what must come back:
 
 * ``via="subprocess"``: ``ARGS`` to the real command (``python -m prplan``);
 * ``via="runner"``: the same, through ``click.testing.CliRunner`` on
-  ``prplan.cli.main.cli`` (in-process: fast, and it can pass a NUL in an argument);
+  ``prplan.cli.cli`` (in-process: fast, and it can pass a NUL in an argument);
 * ``via="api"``: ``call``, a Python API call (a dotted name and arguments).
 
 CLI cases run against a fresh forge holding ``REPO`` (``SEED``): by default
@@ -333,6 +333,9 @@ CHANGE_CASES = [
         says="contains '..'"),
     cli("usage-error-exits-1", *apply_change(*WRITE, "--format", "yaml"),
         says="Invalid value for '--format'", via=SUBPROCESS),
+    cli("github-url-not-http", *plan_change("--delete", "x", "--github-url", "ftp://u:pw@example.com"),
+        says="--github-url/GITHUB_API_URL: 'ftp://***@example.com' is not an http(s) URL",
+        env={"GITHUB_TOKEN": "ghp_0123456789abcdef"}, via=SUBPROCESS),
 ]  # fmt: skip
 
 FORGE_CASES = [
@@ -456,6 +459,8 @@ API_CASES = [
         prplan.InvalidRequestError, "JSON cannot represent", field="files['config.json'].value"),
     api("api-yaml-set-bad-path", request(files={"apps/app/values.yaml": YamlSet(path="a..b", value=1)}),
         prplan.InvalidRequestError, "empty key", field="files['apps/app/values.yaml'].path"),
+    api("api-github-url-without-host", Call("prplan.GitHubClient", kwargs={"token": "t", "base_url": "https:///api/v3"}),
+        prplan.InvalidRequestError, "is not an http(s) URL", field="base_url"),
     api("api-edits-regex", Call("prplan.edits.apply_edits", (b"x\n", [Replace(old="(", new="", regex=True)]),
         {"filename": "a.txt"}), prplan.InvalidRequestError, "not a valid regular expression",
         field="edits[0].old"),

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.core import actions as _plan
 from prplan.forges.local.server.app import ForgeServer
 

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.forges.local.server.app import ForgeServer
 
 from bad_inputs import (

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.forges.local.server.app import ForgeServer
 from prplan.run.changeset import ChangeSetPlan, apply_changeset, plan_changeset
 from prplan.run.changeset_file import Goal, load_changeset, parse_changeset

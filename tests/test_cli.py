@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.forges.local.server.app import ForgeServer
 
 from audit_records import read_audit

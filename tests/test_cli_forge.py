@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 
 TOKEN = "forge-token-123"
 

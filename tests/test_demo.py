@@ -7,7 +7,7 @@ import sys
 
 from click.testing import CliRunner
 
-from prplan.cli.main import cli
+from prplan.cli import cli
 
 
 def test_demo_runs_and_converges() -> None:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.edits import JsonSet, Replace, YamlSet
 from prplan.forges.local.server.app import ForgeServer
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import prplan
 from prplan import ActionStatus, OutcomeStatus, StalePlanError
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.run.executor import _apply_checked
 
 REPO = "acme/app"

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 
 REPO = "acme/app"
 SECRET = "aws_secret_access_key = do-not-leak-0123\n"

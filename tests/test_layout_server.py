@@ -70,3 +70,23 @@ def test_the_check_catches_a_reach_and_a_private_import() -> None:
         "line 1: from prplan.forges.local.store import _ForgeLock",
         "line 3: forge._git",
     ]
+
+
+def test_the_raw_git_repository_is_handed_out_only_inside_exclusive() -> None:
+    """``git_repository`` bypasses the forge's rules (compare-and-swap,
+    pull-request heads): the server may take it only while it is the
+    forge's one user, so nothing moves the refs underneath a push."""
+    import prplan
+    from prplan import errors
+
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo("acme/app", {"a.txt": "one\n"})
+    try:
+        forge.git_repository("acme/app")
+    except errors.ForgeError as error:
+        assert "exclusive()" in str(error)
+    else:
+        raise AssertionError("git_repository was handed out without the lock")
+    with forge.exclusive():
+        git = forge.git_repository("acme/app")
+        assert git.refs[b"refs/heads/main"] == forge.branch_sha("acme/app", "main").encode()

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.core.plan_json import canonical_json
 from prplan.forges.local.server.app import ForgeServer
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.compat import add_or_modify_files
 
 ROOT = Path(__file__).resolve().parent.parent

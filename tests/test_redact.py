@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.edits import YamlSet
 
 REPO = "acme/secrets"

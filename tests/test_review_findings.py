@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.cli.render_md import prose
 
 REPO = "acme/dep"

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.cli.render import View, plan_text
 from prplan.cli.render_md import code, plan_markdown, prose
 from prplan.core.plan_json import canonical_json

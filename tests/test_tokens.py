@@ -17,7 +17,7 @@ import requests
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli.main import cli
+from prplan.cli import cli
 from prplan.errors import scrub_secret
 from prplan.forges.github import TokenWarning
 from prplan.forges.local.server.app import ForgeServer

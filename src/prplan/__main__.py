@@ -1,3 +1,3 @@
-from prplan.cli.main import main
+from prplan.cli import main
 
 main()

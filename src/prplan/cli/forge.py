@@ -469,5 +469,5 @@ def _pull(forge: LocalForge, repo: str, number: int) -> dict[str, Any]:
         raise _fail("NUMBER", f"{repo} has no pull request #{number} (it has {count})") from None
 
 
-#: Registered on the `prplan forge` group by cli.py.
+#: Registered on the `prplan forge` group by forge_cmd.
 COMMANDS = [repos, branches, prs, log, cat, push, open_pr, merge_pr, close_pr]

@@ -118,7 +118,15 @@ def forge_client(local: Path | None, github_url: str | None) -> ForgeClient:
         try:
             client = GitHubClient.from_env(base_url=github_url)
         except InvalidRequestError as error:
-            raise Bad(list(error.problems)) from None
+            # The library names its argument; the command names its option.
+            raise Bad(
+                [
+                    Problem("--github-url/GITHUB_API_URL", p.message)
+                    if p.field == "base_url"
+                    else p
+                    for p in error.problems
+                ]
+            ) from None
     for warning in caught:
         click.echo(f"warning: {warning.message}", err=True)
     return client

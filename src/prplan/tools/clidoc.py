@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from prplan.cli.main import EXIT, cli
+from prplan.cli import EXIT, cli
 from prplan.tools.driver import Generated, drive
 
 __all__ = ["reference", "main"]

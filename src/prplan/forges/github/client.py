@@ -65,9 +65,12 @@ from prplan.core.snapshot import (
     entry_for,
     seal_message,
 )
-from prplan.errors import ConflictError, MergeBlocked
+from prplan.errors import (
+    ConflictError,
+    MergeBlocked,
+)
 from prplan.forges.github.auth import clean_token, token_from_env, token_origin
-from prplan.forges.github.transport import Transport, github_message
+from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
 __all__ = ["GitHubClient", "DEFAULT_API_URL"]
@@ -108,7 +111,7 @@ class GitHubClient:
         connect_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        self.base_url = api_url(base_url or DEFAULT_API_URL)
         token = clean_token(token, "token") if token else None
         self._http = Transport(
             self.base_url, token, write_spacing=write_spacing, sleep=sleep,

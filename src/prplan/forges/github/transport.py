@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit
 
 import github
 import requests
@@ -341,3 +341,22 @@ class Transport:
             verb, self.base_url + path, input=body
         )
         return headers, data
+
+
+def api_url(url: str) -> str:
+    """The API's base URL, refused before any request unless it is an
+    http(s) URL with a host (PyGithub would fail later with a bare
+    AssertionError)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = prplan_errors.mask_url_credentials(url)
+        raise prplan_errors.InvalidRequestError(
+            [
+                prplan_errors.Problem(
+                    "base_url",
+                    f"{shown!r} is not an http(s) URL of GitHub's API: give "
+                    "https://api.github.com or https://HOST/api/v3 (GitHub Enterprise)",
+                )
+            ]
+        )
+    return url.rstrip("/")

@@ -348,8 +348,17 @@ class GitData(ForgeRules):
     # --- what the REST server needs besides GitHub's Git Data endpoints --------------
 
     def git_repository(self, repo: str) -> BaseRepo:
-        """The dulwich repository itself, for git's smart HTTP protocol (the
-        server serves clones and pushes from it, under ``consistent_reads``)."""
+        """The dulwich repository itself, for git's smart HTTP protocol: the
+        server serves clones and pushes from it. It bypasses the forge's
+        rules (counting, compare-and-swap, pull-request heads), so it is
+        handed out only to a caller inside ``exclusive()``, which then owns
+        what happens to it (the server checks each pushed ref's old value
+        and brings pull requests up to date before it lets go)."""
+        if not self._lock.held_here():
+            raise errors.ForgeError(
+                "git_repository is for serving git inside forge.exclusive(): "
+                "outside it another writer could move the refs underneath"
+            )
         return self._git(repo)
 
     @locked

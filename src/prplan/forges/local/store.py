@@ -125,6 +125,7 @@ class _ForgeLock:
         self._path = path
         self._timeout = timeout
         self._depth = 0
+        self._owner: int | None = None
         #: the database to run a transaction on; set once it is connected
         self.db: sqlite3.Connection | None = None
 
@@ -137,7 +138,12 @@ class _ForgeLock:
                 self._threads.release()
                 raise
         self._depth += 1
+        self._owner = threading.get_ident()
         return self
+
+    def held_here(self) -> bool:
+        """Does the calling thread hold the lock?"""
+        return self._depth > 0 and self._owner == threading.get_ident()
 
     def _begin(self) -> None:
         if self._file is not None:
@@ -161,6 +167,7 @@ class _ForgeLock:
         self._depth -= 1
         try:
             if self._depth == 0:
+                self._owner = None
                 self._end()
         finally:
             self._threads.release()
@@ -285,6 +292,13 @@ class ForgeStore:
         """Hold the forge still across several calls: until the block ends, no
         other thread or process writes to it (``observe`` uses this, so one
         observation is one moment)."""
+        return self._lock
+
+    def exclusive(self) -> contextlib.AbstractContextManager[object]:
+        """Be the forge's only user until the block ends: no other thread or
+        process reads or writes. The git endpoint serves a push under it, so
+        the push's ref updates and the pull requests that follow them are
+        one step; ``git_repository`` is only handed out inside it."""
         return self._lock
 
     def close(self) -> None:

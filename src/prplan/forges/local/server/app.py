@@ -255,7 +255,7 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes):
             answer[:] = [status, headers]
             return chunks.append
 
-        with self.forge.consistent_reads():
+        with self.forge.exclusive():
             before = self.forge.branches(repo)
             try:
                 for piece in self._git(environ, buffered):  # in order with write()'s
