@@ -343,6 +343,97 @@ class GitData(ForgeRules):
             )
         return sorted(out, key=lambda f: f.path)
 
+    # --- what the GraphQL server needs (createCommitOnBranch, updateRefs) ------------------
+
+    @locked
+    def commit_verified(
+        self,
+        repo: str,
+        branch: str,
+        *,
+        expected_head: str,
+        files: Mapping[str, bytes | None],
+        message: str,
+        author: str,
+    ) -> str:
+        """GraphQL's ``createCommitOnBranch``: one commit on the existing
+        ``branch`` (NotFoundError if absent) only if its head is
+        ``expected_head`` (ConflictError if not); ``files`` written as 100644
+        or deleted (None); ``author`` (``Name <email>``) is the token's user.
+        The commit is recorded as signed by the forge (``is_verified``)."""
+        head = self._head(repo, branch)
+        if head is None:
+            raise errors.NotFoundError(f"{repo}: branch {branch!r} does not exist")
+        if head != expected_head:
+            raise errors.ConflictError(
+                f'{repo}: Expected branch to point to "{expected_head}" but it did not. '
+                "Pull and try again."
+            )
+        entries = [TreeInput(path=path, content=content) for path, content in files.items()]
+        tree = self.git_create_tree(repo, entries, self._commit(repo, head).tree.decode())
+        sha = self.git_create_commit(
+            repo, message=message, tree=tree, parents=[head], author=author
+        )
+        self._set_branch(repo, branch, sha, expected=head)
+        self._verified_table()
+        self._db.execute("INSERT OR IGNORE INTO verified_commits VALUES (?, ?)", (repo, sha))
+        return sha
+
+    def _verified_table(self) -> None:
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS verified_commits "
+            "(repo TEXT NOT NULL, sha TEXT NOT NULL, PRIMARY KEY (repo, sha))"
+        )
+
+    @locked
+    def is_verified(self, repo: str, sha: str) -> bool:
+        """Was the commit made (and signed) by the forge itself, as GitHub
+        signs ``createCommitOnBranch`` commits?"""
+        self._verified_table()
+        found = self._db.execute(
+            "SELECT 1 FROM verified_commits WHERE repo = ? AND sha = ?", (repo, sha)
+        ).fetchone()
+        return found is not None
+
+    @locked
+    def update_refs(
+        self, repo: str, updates: Sequence[tuple[str, str | None, str | None, bool]]
+    ) -> None:
+        """GraphQL's ``updateRefs``, atomic: each (ref, before, after, force)
+        moves branch ``ref`` from exactly ``before`` (None: not checked;
+        all zeros: it must not exist) to ``after`` (None: delete it). Every
+        update is checked before any is made: ConflictError if a ref is not at
+        its ``before``, ForgeError (422) for anything else GitHub refuses."""
+        current = self._branches(repo)
+        for ref, before, after, force in updates:
+            if not ref.startswith("refs/heads/"):
+                raise errors.ForgeError(
+                    f"prplan's forge updates branches only, not {ref!r}", status=422
+                )
+            branch = ref[len("refs/heads/") :]
+            now = current.get(branch)
+            if before is not None and now != (None if set(before) == {"0"} else before):
+                raise errors.ConflictError(
+                    f"{repo}: {ref} is at {now or 'nothing'}, not at {before}; nothing was changed"
+                )
+            if after is None:
+                if now is None or branch == self._default(repo):
+                    raise errors.ForgeError(f"{repo}: cannot delete {ref}", status=422)
+                continue
+            self._commit(repo, after)
+            if now is None:
+                self._check_ref_is_free(repo, ref)
+                if branch_problems("ref", ref[len("refs/") :]):
+                    raise errors.ForgeError(f"{repo}: {ref!r} is not a valid ref name", status=422)
+            elif not force and self._compare(repo, now, after).behind_by != 0:
+                raise errors.ForgeError(f"{repo}: {ref}: Update is not a fast forward", status=422)
+        for ref, _, after, _ in updates:
+            branch = ref[len("refs/heads/") :]
+            if after is None:
+                self._delete_branch(repo, branch)
+            else:
+                self._set_branch(repo, branch, after, expected=self._head(repo, branch))
+
     # --- what a human does (tests, the demo) ---------------------------------------------
 
     # --- what the REST server needs besides GitHub's Git Data endpoints --------------

@@ -15,8 +15,8 @@ told to misbehave (``Faults``).
 This module is the application itself: routing (one map, compiled once),
 authentication, rate-limit headers, turning the forge's errors into GitHub's
 answers, and the threaded server. The routes live by GitHub API area in
-``repos``, ``git`` and ``pulls`` (over ``routes``), git over HTTP in
-``gitwire``, and the JSON bodies in ``payloads``. Every route talks to the
+``repos``, ``git`` and ``pulls`` (over ``routes``), GraphQL in ``graphql``,
+git over HTTP in ``gitwire``, and the JSON bodies in ``payloads``. Every route talks to the
 forge through its public methods only.
 """
 
@@ -45,6 +45,7 @@ from prplan.forges.local import LocalForge
 from prplan.forges.local.faults import Faults
 from prplan.forges.local.server.git import GitRoutes
 from prplan.forges.local.server.gitwire import BAD_GIT_STREAM, GIT_PATH, git_app
+from prplan.forges.local.server.graphql import GraphQLRoutes
 from prplan.forges.local.server.payloads import Urls
 from prplan.forges.local.server.pulls import PullRoutes
 from prplan.forges.local.server.repos import RepoRoutes
@@ -106,11 +107,14 @@ def _rules() -> Map:
             r(f"{repo}/pulls/<int:number>/files", endpoint="pull_files", methods=["GET"]),
             r(f"{API}/rate_limit", endpoint="rate_limit", methods=["GET"]),
             r(f"{API}/user", endpoint="user", methods=["GET"]),
+            # GraphQL: Enterprise's path (PyGithub derives it from /api/v3) and github.com's.
+            r("/api/graphql", endpoint="graphql", methods=["POST"]),
+            r("/graphql", endpoint="graphql", methods=["POST"]),
         ]
     )
 
 
-class ForgeApp(RepoRoutes, GitRoutes, PullRoutes):
+class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, GraphQLRoutes):
     """The WSGI application. ``token``: when set, every request must carry
     it (``Authorization: token T`` / ``Bearer T``, or HTTP basic auth with it
     as the password for git) or gets 401. ``login`` is the user that token
@@ -176,7 +180,9 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes):
         else:
             request = Request(environ)
             response = self._dispatch(request)
-            self._count(method, path, response.status_code)
+            # A GraphQL query is a POST that reads; only a mutation writes.
+            graphql_read = path.endswith("/graphql") and not environ.get("prplan.graphql_write")
+            self._count(method, path, response.status_code, read=graphql_read)
             answer = response(environ, start_response)
         if fault is not None and fault.drop == "after":
             list(answer)  # the request was handled; its answer is lost
@@ -191,9 +197,9 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes):
         # werkzeug's server treats a ConnectionError as "the client went away".
         raise ConnectionAbortedError("fault injected: connection dropped")
 
-    def _count(self, method: str, path: str, status: int) -> None:
+    def _count(self, method: str, path: str, status: int, *, read: bool = False) -> None:
         with self._lock:
-            if method in _WRITES:
+            if method in _WRITES and not read:
                 self.log.writes += 1
             else:
                 self.log.reads += 1

@@ -177,7 +177,9 @@ class GitRoutes(Routes):
         self, request: Request, urls: Urls, owner: str, name: str, sha: str
     ) -> Answer:
         repo, _ = self._target(owner, name)
-        return 200, urls.git_commit(repo, self._commit_obj(repo, sha)), None
+        commit = self._commit_obj(repo, sha)
+        verified = self.forge.is_verified(repo, commit.id.decode())
+        return 200, urls.git_commit(repo, commit, verified=verified), None
 
 
 def _tree_input(index: int, entry: object) -> TreeInput | list[errors.Problem]:

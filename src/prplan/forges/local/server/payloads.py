@@ -49,6 +49,17 @@ def _person(raw: bytes, when: int) -> JSON:
     return {"name": name, "email": email.rstrip(">"), "date": iso(when)}
 
 
+def _verification(commit: GitCommit) -> JSON:
+    """A commit the forge signed, as GitHub shows its own signatures."""
+    return {
+        "verified": True,
+        "reason": "valid",
+        "signature": "-----BEGIN PGP SIGNATURE-----\n\nlocal forge\n-----END PGP SIGNATURE-----\n",
+        "payload": commit.as_raw_string().decode("utf-8", "replace"),
+        "verified_at": iso(commit.commit_time),
+    }
+
+
 _USER_LINKS = {
     "followers_url": "/followers",
     "following_url": "/following{/other_user}",
@@ -201,7 +212,8 @@ class Urls:
             "url": f"{self.api}/repos/{repo}/git/{kind.lower()}s/{sha}",
         }
 
-    def git_commit(self, repo: str, commit: GitCommit) -> JSON:
+    def git_commit(self, repo: str, commit: GitCommit, *, verified: bool = False) -> JSON:
+        """``verified``: the forge signed it (GraphQL's createCommitOnBranch)."""
         sha = commit.id.decode()
         return {
             **self._git_object(repo, "Commit", sha),
@@ -218,16 +230,23 @@ class Urls:
                 }
                 for p in commit.parents
             ],
-            "verification": {
+            "verification": _verification(commit) if verified else {
                 "verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None,
             },
         }  # fmt: skip
 
-    def commit(self, repo: str, commit: GitCommit, files: list[JSON] | None = None) -> JSON:
+    def commit(
+        self,
+        repo: str,
+        commit: GitCommit,
+        files: list[JSON] | None = None,
+        *,
+        verified: bool = False,
+    ) -> JSON:
         """The ``commit`` shape (REST commits, compare): a git commit wrapped
         with GitHub's links."""
         sha = commit.id.decode()
-        inner = self.git_commit(repo, commit)
+        inner = self.git_commit(repo, commit, verified=verified)
         out: JSON = {
             "url": f"{self.api}/repos/{repo}/commits/{sha}",
             "sha": sha,

@@ -127,7 +127,8 @@ class RepoRoutes(Routes):
         commit = self._commit_obj(repo, ref)
         parent = commit.parents[0].decode() if commit.parents else None
         files = self._files(repo, urls, parent, commit.id.decode()) if parent else []
-        return 200, urls.commit(repo, commit, files), None
+        verified = self.forge.is_verified(repo, commit.id.decode())
+        return 200, urls.commit(repo, commit, files, verified=verified), None
 
     def _h_compare(
         self, request: Request, urls: Urls, owner: str, name: str, basehead: str

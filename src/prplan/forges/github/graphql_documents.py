@@ -1,0 +1,317 @@
+"""The GraphQL documents prplan sends to GitHub (and to the local forge).
+
+Pure text and small builders: no I/O, no client. Each document names only
+types, fields and arguments of GitHub's public schema (a test validates every
+one against ``../shared/github-graphql/schema.graphql``), and the local forge
+serves a strict subset of that schema which answers them all.
+
+Reads take their values as GraphQL variables, never spliced into the text, so
+no path or branch name needs escaping; a builder numbers its aliases and
+variables (``r0``, ``r1``, ... per repository; ``b0``/``h0`` per directory on
+base/branch) so that one query reads many repositories.
+
+* ``observe_document``: one query for what ``observe`` reads of each
+  repository: default branch, base and branch refs (commit oid, tree oid,
+  protection), the comparison base...branch with its commits, every pull
+  request from the branch (into any base) and from the base, open pull
+  requests into the branch, and the parent directory of every requested path
+  on base and branch (GraphQL gives a mode only in ``Tree.entries``).
+  ``OBSERVE`` is its text for one repository and no paths.
+* ``WRITE_BRANCH_AND_COMMIT`` (``createRef``, then ``createCommitOnBranch``)
+  and ``RESET_BRANCH_AND_COMMIT`` (``updateRefs`` with ``beforeOid`` and
+  ``force``, then the commit): top-level mutation fields run in order and
+  each has its own result or error. The pull request is never opened in the
+  same document: only once the commit's oid is known to be ours.
+* ``CREATE_PULL_REQUEST``, ``MERGE_PULL_REQUEST`` (with ``expectedHeadOid``),
+  ``UPDATE_REFS`` (also a delete: ``afterOid`` all zeros), ``DELETE_REF``.
+* ``recheck_document``: one query for a saved plan's facts (the branch heads
+  and the pull requests it names, and the planned paths' directories at the
+  planned base commit, by oid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+__all__ = [
+    "CREATE_PULL_REQUEST",
+    "DELETE_REF",
+    "MERGE_PULL_REQUEST",
+    "OBSERVE",
+    "RESET_BRANCH_AND_COMMIT",
+    "UPDATE_REFS",
+    "WRITE_BRANCH_AND_COMMIT",
+    "ZERO_OID",
+    "Document",
+    "RepositoryRead",
+    "observe_document",
+    "parent_directories",
+    "recheck_document",
+]
+
+#: ``beforeOid`` all zeros: the ref must not exist; ``afterOid``: delete it.
+ZERO_OID = "0" * 40
+
+#: How many pull requests a connection reads at once (GitHub's maximum).
+PAGE = 100
+
+
+class Document(NamedTuple):
+    """A GraphQL document and the variables it is sent with."""
+
+    text: str
+    variables: dict[str, Any]
+
+
+class RepositoryRead(NamedTuple):
+    """What ``observe`` reads of one repository: ``base`` and ``branch`` are
+    branch names, ``paths`` the files the request touches."""
+
+    owner: str
+    name: str
+    base: str
+    branch: str
+    paths: Sequence[str] = ()
+
+
+_FRAGMENTS = {
+    "CommitFacts": """
+fragment CommitFacts on Commit {
+  oid
+  message
+  tree { oid }
+  author { name email date }
+  committer { name email date }
+  signature { isValid state }
+}
+""",
+    "RefFacts": """
+fragment RefFacts on Ref {
+  id
+  name
+  target { oid ... on Commit { tree { oid } } }
+  branchProtectionRule { id pattern }
+  refUpdateRule { pattern allowsForcePushes }
+}
+""",
+    "PullRequestFacts": """
+fragment PullRequestFacts on PullRequest {
+  id
+  number
+  state
+  merged
+  isDraft
+  baseRefName
+  headRefName
+  headRefOid
+  title
+  body
+  url
+  mergeCommit { oid }
+  author { login }
+}
+""",
+    "DirectoryEntries": """
+fragment DirectoryEntries on GitObject {
+  __typename
+  oid
+  ... on Tree { entries { name type mode oid } }
+}
+""",
+}
+
+
+def _with_fragments(text: str) -> str:
+    """``text`` with the fragments it spreads (GraphQL refuses unused ones)."""
+    used = [body for name, body in _FRAGMENTS.items() if f"...{name}" in text]
+    return text + "".join(used)
+
+
+def parent_directories(paths: Sequence[str]) -> list[str]:
+    """The distinct parent directories of ``paths``, in first-seen order
+    (``""`` is the root)."""
+    seen: dict[str, None] = {}
+    for path in paths:
+        seen.setdefault(path.rpartition("/")[0], None)
+    return list(seen)
+
+
+def _expression(revision: str, directory: str) -> str:
+    """``object(expression:)`` for a directory at a revision: ``REV:dir``
+    (``REV:`` is the root tree)."""
+    return f"{revision}:{directory}"
+
+
+def _observe_one(index: int, read: RepositoryRead, variables: dict[str, Any]) -> str:
+    i = str(index)
+    variables.update(
+        {
+            f"owner{i}": read.owner,
+            f"name{i}": read.name,
+            f"base{i}": f"refs/heads/{read.base}",
+            f"baseName{i}": read.base,
+            f"head{i}": f"refs/heads/{read.branch}",
+            f"headName{i}": read.branch,
+        }
+    )
+    directories = []
+    for number, directory in enumerate(parent_directories(read.paths)):
+        variables[f"b{i}_{number}"] = _expression(f"refs/heads/{read.base}", directory)
+        variables[f"h{i}_{number}"] = _expression(f"refs/heads/{read.branch}", directory)
+        directories.append(
+            f"    b{number}: object(expression: $b{i}_{number}) {{ ...DirectoryEntries }}\n"
+            f"    h{number}: object(expression: $h{i}_{number}) {{ ...DirectoryEntries }}\n"
+        )
+    return (
+        f"  r{i}: repository(owner: $owner{i}, name: $name{i}) {{\n"
+        "    id\n    nameWithOwner\n"
+        "    defaultBranchRef { name target { oid } }\n"
+        f"    base: ref(qualifiedName: $base{i}) {{\n"
+        "      ...RefFacts\n"
+        f"      compare(headRef: $headName{i}) {{\n"
+        "        aheadBy behindBy status\n"
+        f"        commits(first: {PAGE}) {{ totalCount nodes {{ ...CommitFacts }} }}\n"
+        "      }\n    }\n"
+        f"    head: ref(qualifiedName: $head{i}) {{ ...RefFacts }}\n"
+        f"    fromBranch: pullRequests(headRefName: $headName{i}, first: {PAGE}) "
+        "{ totalCount nodes { ...PullRequestFacts } }\n"
+        f"    fromBase: pullRequests(headRefName: $baseName{i}, first: {PAGE}) "
+        "{ totalCount nodes { ...PullRequestFacts } }\n"
+        f"    intoBranch: pullRequests(baseRefName: $headName{i}, states: [OPEN], first: {PAGE}) "
+        "{ totalCount nodes { ...PullRequestFacts } }\n" + "".join(directories) + "  }\n"
+    )
+
+
+def _declarations(variables: Mapping[str, Any]) -> str:
+    return ", ".join(f"${name}: String!" for name in variables)
+
+
+def observe_document(reads: Sequence[RepositoryRead]) -> Document:
+    """One query reading what ``observe`` needs of every repository in
+    ``reads`` (alias ``rN`` for ``reads[N]``). Within a repository, ``bK`` and
+    ``hK`` are the ``K``-th of ``parent_directories(paths)`` on base and
+    branch (null where the branch or the directory does not exist)."""
+    variables: dict[str, Any] = {}
+    bodies = [_observe_one(index, read, variables) for index, read in enumerate(reads)]
+    text = f"query Observe({_declarations(variables)}) {{\n{''.join(bodies)}}}\n"
+    return Document(_with_fragments(text), variables)
+
+
+def recheck_document(
+    owner: str, name: str, *, branches: Sequence[str], commit: str, paths: Sequence[str]
+) -> Document:
+    """One query for what applying a saved plan checks first: the heads of
+    ``branches`` (``refN``) and the pull requests from each (``pullsN``), and
+    the directories of ``paths`` at ``commit`` (``dirN``: the planned base, by
+    oid, so what it held cannot have changed)."""
+    variables: dict[str, Any] = {"owner": owner, "name": name}
+    parts = []
+    for index, branch in enumerate(branches):
+        variables[f"ref{index}"] = f"refs/heads/{branch}"
+        variables[f"prs{index}"] = branch
+        parts.append(
+            f"    ref{index}: ref(qualifiedName: $ref{index}) {{ ...RefFacts }}\n"
+            f"    pulls{index}: pullRequests(headRefName: $prs{index}, first: {PAGE}) "
+            "{ totalCount nodes { ...PullRequestFacts } }\n"
+        )
+    for index, directory in enumerate(parent_directories(paths)):
+        variables[f"dir{index}"] = _expression(commit, directory)
+        parts.append(f"    dir{index}: object(expression: $dir{index}) {{ ...DirectoryEntries }}\n")
+    text = (
+        f"query Recheck({_declarations(variables)}) {{\n"
+        "  repository(owner: $owner, name: $name) {\n    id\n"
+        "    defaultBranchRef { name target { oid } }\n"
+        + "".join(parts)
+        + "  }\n  rateLimit { cost remaining resetAt }\n}\n"
+    )
+    return Document(_with_fragments(text), variables)
+
+
+#: ``observe_document`` for one repository and no paths.
+OBSERVE = observe_document([RepositoryRead("OWNER", "NAME", "BASE", "BRANCH")]).text
+
+_COMMIT_FIELD = """
+  commit: createCommitOnBranch(input: {
+    branch: {repositoryNameWithOwner: $repository, branchName: $branch},
+    expectedHeadOid: $expectedHeadOid,
+    message: {headline: $headline, body: $body},
+    fileChanges: {additions: $additions, deletions: $deletions}
+  }) {
+    commit { oid tree { oid } signature { isValid state } }
+  }
+"""
+
+_COMMIT_VARIABLES = (
+    "$repository: String!, $branch: String!, $expectedHeadOid: GitObjectID!, "
+    "$headline: String!, $body: String, $additions: [FileAddition!], $deletions: [FileDeletion!]"
+)
+
+#: A new branch at ``$oid`` (``$ref`` is ``refs/heads/BRANCH``), then one
+#: commit on it (``$expectedHeadOid`` = ``$oid``). Variables: ``repositoryId``,
+#: ``ref``, ``oid`` and the commit's (``repository`` is ``owner/name``,
+#: ``branch`` the branch name, ``additions`` ``[{path, contents}]`` base64,
+#: ``deletions`` ``[{path}]``).
+WRITE_BRANCH_AND_COMMIT = (
+    f"mutation WriteBranchAndCommit($repositoryId: ID!, $ref: String!, $oid: GitObjectID!, "
+    f"{_COMMIT_VARIABLES}) {{\n"
+    "  branch: createRef(input: {repositoryId: $repositoryId, name: $ref, oid: $oid}) {\n"
+    "    ref { name target { oid } }\n  }" + _COMMIT_FIELD + "}\n"
+)
+
+#: An existing branch reset from exactly ``$beforeOid`` to ``$oid`` (an exact
+#: compare-and-swap: ``STALE_DATA`` and nothing changed if it moved), then one
+#: commit on it (``$expectedHeadOid`` = ``$oid``).
+RESET_BRANCH_AND_COMMIT = (
+    f"mutation ResetBranchAndCommit($repositoryId: ID!, $ref: GitRefname!, "
+    f"$beforeOid: GitObjectID!, $oid: GitObjectID!, {_COMMIT_VARIABLES}) {{\n"
+    "  branch: updateRefs(input: {repositoryId: $repositoryId, refUpdates: [\n"
+    "    {name: $ref, beforeOid: $beforeOid, afterOid: $oid, force: true}\n"
+    "  ]}) {\n    clientMutationId\n  }" + _COMMIT_FIELD + "}\n"
+)
+
+CREATE_PULL_REQUEST = """
+mutation CreatePullRequest($repositoryId: ID!, $base: String!, $head: String!,
+                           $title: String!, $body: String) {
+  createPullRequest(input: {repositoryId: $repositoryId, baseRefName: $base,
+                            headRefName: $head, title: $title, body: $body}) {
+    pullRequest { ...PullRequestFacts }
+  }
+}
+
+fragment PullRequestFacts on PullRequest {
+  id number state merged isDraft baseRefName headRefName headRefOid title body url
+  mergeCommit { oid }
+  author { login }
+}
+"""
+
+#: ``$mergeMethod``: MERGE, SQUASH or REBASE; refused with ``STALE_DATA``
+#: when the pull request's head is not ``$expectedHeadOid``.
+MERGE_PULL_REQUEST = """
+mutation MergePullRequest($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod,
+                          $expectedHeadOid: GitObjectID!) {
+  mergePullRequest(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod,
+                           expectedHeadOid: $expectedHeadOid}) {
+    pullRequest { number state merged headRefOid mergeCommit { oid } }
+  }
+}
+"""
+
+#: Atomic compare-and-swap of refs: ``$refUpdates`` ``[{name, beforeOid,
+#: afterOid, force}]``; ``afterOid`` all zeros deletes the ref only if it is
+#: still at ``beforeOid`` (the safe way to delete a branch).
+UPDATE_REFS = """
+mutation UpdateRefs($repositoryId: ID!, $refUpdates: [RefUpdate!]!) {
+  updateRefs(input: {repositoryId: $repositoryId, refUpdates: $refUpdates}) {
+    clientMutationId
+  }
+}
+"""
+
+#: Delete a ref by its node id (``Ref.id``), whatever it points at.
+DELETE_REF = """
+mutation DeleteRef($refId: ID!) {
+  deleteRef(input: {refId: $refId}) { clientMutationId }
+}
+"""

@@ -1,0 +1,66 @@
+"""Every GraphQL document prplan sends validates against GitHub's full schema.
+
+The documents live in ``prplan.forges.github.graphql_documents``; GitHub's
+schema in ``../shared/github-graphql`` (``graphql_contract``).
+"""
+
+from __future__ import annotations
+
+import graphql
+import pytest
+
+from prplan.forges.github import graphql_documents as documents
+from prplan.forges.github.graphql_documents import RepositoryRead
+
+import graphql_contract
+
+_READS = [
+    RepositoryRead("acme", "app", "main", "prplan/x", ("apps/a/values.yaml", "README.md")),
+    RepositoryRead("acme", "other", "develop", "prplan/x", ("a/b/c.json", "a/b/d.json", "e")),
+    RepositoryRead("acme", "empty", "main", "prplan/x"),
+]
+
+DOCUMENTS = {
+    "OBSERVE": documents.OBSERVE,
+    "observe, one repository": documents.observe_document(_READS[:1]).text,
+    "observe, many repositories": documents.observe_document(_READS).text,
+    "WRITE_BRANCH_AND_COMMIT": documents.WRITE_BRANCH_AND_COMMIT,
+    "RESET_BRANCH_AND_COMMIT": documents.RESET_BRANCH_AND_COMMIT,
+    "CREATE_PULL_REQUEST": documents.CREATE_PULL_REQUEST,
+    "MERGE_PULL_REQUEST": documents.MERGE_PULL_REQUEST,
+    "UPDATE_REFS": documents.UPDATE_REFS,
+    "DELETE_REF": documents.DELETE_REF,
+    "recheck": documents.recheck_document(
+        "acme", "app", branches=["prplan/x", "main"], commit="a" * 40, paths=["x/y", "z"]
+    ).text,
+}
+
+
+@pytest.fixture(scope="module")
+def github() -> graphql.GraphQLSchema:
+    return graphql_contract.github_schema()
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_every_document_validates_against_githubs_schema(
+    github: graphql.GraphQLSchema, name: str
+) -> None:
+    problems = graphql.validate(github, graphql.parse(DOCUMENTS[name]))
+    assert [p.message for p in problems] == []
+
+
+def test_a_builder_declares_every_variable_it_sends() -> None:
+    doc = documents.observe_document(_READS)
+    declared = {
+        d.variable.name.value
+        for op in graphql.parse(doc.text).definitions
+        if isinstance(op, graphql.OperationDefinitionNode)
+        for d in op.variable_definitions
+    }
+    assert declared == set(doc.variables)
+    assert doc.variables["b1_0"] == "refs/heads/develop:a/b"
+    assert doc.variables["h0_1"] == "refs/heads/prplan/x:"
+
+
+def test_paths_read_through_their_parent_directories_once() -> None:
+    assert documents.parent_directories(["a/b/c", "a/b/d", "e", "a/f"]) == ["a/b", "", "a"]
