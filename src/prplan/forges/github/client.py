@@ -70,6 +70,7 @@ from prplan.errors import (
     MergeBlocked,
 )
 from prplan.forges.github.auth import clean_token, token_from_env, token_origin
+from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
 from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
@@ -82,7 +83,7 @@ _EXECUTABLE = "100755"
 _COMPARE_FILES_LIMIT = 300
 
 
-class GitHubClient:
+class GitHubClient(GraphQLObserving):
     """A ``ForgeClient`` for GitHub through PyGithub.
 
     ``token``: a personal access token, app installation token or
@@ -94,7 +95,8 @@ class GitHubClient:
     made is tried again this many times (within ``retries``), after
     ``connect_backoff * 2**(n-1)`` s each (3 and 0.5: 3.5 s in all).
     ``max_rate_limit_wait``: the longest it will sleep for a rate limit
-    before failing with a ForgeError that says so.
+    before failing with a ForgeError that says so. ``transport``:
+    ``"graphql"`` observes through one query (``graphql_reads.py``).
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class GitHubClient:
         connect_retries: int = 3,
         connect_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        transport: str = "rest",
     ) -> None:
         self.base_url = api_url(base_url or DEFAULT_API_URL)
         token = clean_token(token, "token") if token else None
@@ -127,6 +130,10 @@ class GitHubClient:
         # does not tell, learn it from the tree when a commit rewrites them.
         self._tree_of: dict[tuple[str, str], str] = {}
         self._executable: set[tuple[str, str, str]] = set()
+        if transport not in ("graphql", "rest"):
+            raise ValueError(f"transport: 'graphql' or 'rest', not {transport!r}")
+        graphql = transport == "graphql"
+        self._reads = GraphQLReads(self._http, self._tree_of, self._executable) if graphql else None
 
     @classmethod
     def from_env(cls, **options: Any) -> GitHubClient:
@@ -147,6 +154,7 @@ class GitHubClient:
 
     # --- reads ------------------------------------------------------------------------
 
+    @prefetched
     def default_branch(self, repo: str) -> str:
         with self._http.errors(f"reading repository {repo}"):
             return str(self._http.repo(repo).default_branch)
@@ -155,6 +163,7 @@ class GitHubClient:
         found = self.branch(repo, branch)
         return None if found is None else found.sha
 
+    @prefetched
     def branch(self, repo: str, branch: str) -> Branch | None:
         # The branches endpoint answers the head commit *and* its tree in one
         # request; the tree is what a commit on this head needs as base_tree,
@@ -171,6 +180,7 @@ class GitHubClient:
             self._tree_of[(repo, sha)] = str(tree["sha"])
         return Branch(sha=sha, protected=protected)
 
+    @prefetched
     def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:
         owner = repo.split("/")[0]
         with self._http.errors(f"listing pull requests of {repo}"):
@@ -181,6 +191,7 @@ class GitHubClient:
             out = [_info(pr) for pr in pulls if pr.head.label == f"{owner}:{head}"]
         return sorted(out, key=lambda p: p.number)
 
+    @prefetched
     def open_pull_requests_into(self, repo: str, base: str) -> list[PullRequestInfo]:
         with self._http.errors(f"listing pull requests into {base} of {repo}"):
             pulls = self._http.repo(repo).get_pulls(state="open", base=base)
@@ -190,6 +201,7 @@ class GitHubClient:
             (p for p in out if p.base_branch == base and p.is_open), key=lambda p: p.number
         )
 
+    @prefetched
     def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
         owner = repo.split("/")[0]
         with self._http.errors(f"listing pull requests of {repo}"):
@@ -203,6 +215,7 @@ class GitHubClient:
             key=lambda p: p.number,
         )
 
+    @prefetched
     def path_entries(
         self, repo: str, commit_sha: str, paths: Sequence[str]
     ) -> dict[str, PathEntry]:
@@ -241,6 +254,7 @@ class GitHubClient:
 
         return lookup
 
+    @prefetched
     def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
         # One raw request: PyGithub's lazy Comparison would fetch it twice
         # (once for its fields, once more for its list of commits).
@@ -273,6 +287,7 @@ class GitHubClient:
                 files_complete=len(listed) < _COMPARE_FILES_LIMIT,
             )
 
+    @prefetched
     def read_files(
         self, repo: str, commit_sha: str, paths: Sequence[str]
     ) -> dict[str, bytes | None]:

@@ -51,10 +51,12 @@ class _Counter:
         self._lock = threading.Lock()
         self.reads = 0
         self.writes = 0
+        #: set while this thread sends a GraphQL query: a POST that only reads
+        self.querying = threading.local()
 
     def record(self, verb: str | None) -> None:
         with self._lock:
-            if (verb or "GET").upper() in _READS:
+            if (verb or "GET").upper() in _READS or getattr(self.querying, "on", False):
                 self.reads += 1
                 record_request("reads")
             else:
@@ -341,6 +343,20 @@ class Transport:
             verb, self.base_url + path, input=body
         )
         return headers, data
+
+    def graphql_query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """One GraphQL query (a POST that reads, counted and spaced as a
+        read): GitHub's whole answer, ``data`` and any ``errors`` (PyGithub's
+        ``graphql_query`` would raise on any error and drop the partial data)."""
+        requester = self.github.requester
+        self._counter.querying.on = True
+        try:
+            _, answer = requester.requestJsonAndCheck(
+                "POST", requester.graphql_url, input={"query": query, "variables": variables}
+            )
+        finally:
+            self._counter.querying.on = False
+        return answer if isinstance(answer, dict) else {}
 
 
 def api_url(url: str) -> str:
