@@ -62,3 +62,25 @@ def test_github_client_over_http_equals_local_forge(
     assert (
         served.check.checked > 0 or served.check.contract is None
     )  # no ../shared: nothing to check against
+
+
+#: Observing over GraphQL: one query, then REST where it cannot tell. What
+#: is observed depends only on the situation and the content (the flags
+#: change the plan, not the reads): one case of each (every other one in
+#: the dev profile, to stay in the time budget).
+GRAPHQL_CASES = list({c[:3]: c for c in scenarios.all_cases()}.values())[:: 1 if THOROUGH else 2]
+
+
+@pytest.mark.parametrize("case", GRAPHQL_CASES, ids=[scenarios.case_id(c) for c in GRAPHQL_CASES])
+def test_observing_over_graphql_equals_local_forge(
+    case: scenarios.Case, forge_server: ForgeServer
+) -> None:
+    pr, branch, content, flags = case
+    request = scenarios.request_for(content, **flags)
+    direct = scenarios.build(pr, branch, request, clock=fixed_clock).forge
+    served = Served(forge_server, scenarios.build(pr, branch, request, clock=fixed_clock).forge)
+    client = served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
+    served.app.log.reset()
+    seen_http = prplan.observe(client, request)
+    assert _without_urls(seen_http) == _without_urls(prplan.observe(direct, request))
+    assert any(path.endswith("/graphql") for _, path, _ in served.app.log.entries)
