@@ -25,9 +25,8 @@ the client then reads back and adopts what it finds when it is what it asked
 for. Writes are spaced (``write_spacing``, 1 s by default except on a
 loopback address) as GitHub asks of integrations.
 
-How requests are sent, counted, retried and spaced, and how failures
-become prplan's errors: ``transport.py``. Where the token comes from:
-``auth.py``.
+How requests are sent, counted, retried, spaced and fail: ``transport.py``;
+the token's origin: ``auth.py``; writes over GraphQL: ``graphql_writes.py``.
 
 Tokens: the token lives only in PyGithub's ``Auth.Token``. Errors are built
 from status codes and GitHub's ``message`` only, and scrubbed of the token
@@ -70,6 +69,7 @@ from prplan.errors import (
     MergeBlocked,
 )
 from prplan.forges.github.auth import clean_token, token_from_env, token_origin
+from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
 from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
@@ -94,7 +94,8 @@ class GitHubClient:
     made is tried again this many times (within ``retries``), after
     ``connect_backoff * 2**(n-1)`` s each (3 and 0.5: 3.5 s in all).
     ``max_rate_limit_wait``: the longest it will sleep for a rate limit
-    before failing with a ForgeError that says so.
+    before failing with a ForgeError that says so. ``transport``: "rest"
+    (the Git Data API) or "graphql" (writes as ``graphql_writes`` says).
     """
 
     def __init__(
@@ -110,6 +111,7 @@ class GitHubClient:
         connect_retries: int = 3,
         connect_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        transport: str = "rest",
     ) -> None:
         self.base_url = api_url(base_url or DEFAULT_API_URL)
         token = clean_token(token, "token") if token else None
@@ -127,6 +129,8 @@ class GitHubClient:
         # does not tell, learn it from the tree when a commit rewrites them.
         self._tree_of: dict[tuple[str, str], str] = {}
         self._executable: set[tuple[str, str, str]] = set()
+        self.transport = transport_name(transport)
+        self._graphql = GraphQLWrites(self._http, self) if transport == "graphql" else None
 
     @classmethod
     def from_env(cls, **options: Any) -> GitHubClient:
@@ -306,6 +310,8 @@ class GitHubClient:
         return self.branch_sha(repo, branch)
 
     def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.create_branch(repo, branch, sha)
         self._http.space_writes()
         with self._http.errors(f"creating branch {branch} in {repo}"):
             try:
@@ -323,6 +329,8 @@ class GitHubClient:
                 raise
 
     def reset_branch(self, repo: str, branch: str, sha: str, *, expected_sha: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.reset_branch(repo, branch, sha, expected_sha=expected_sha)
         current = self._ref_sha(repo, branch)
         if current != expected_sha:
             raise ConflictError(
@@ -386,6 +394,10 @@ class GitHubClient:
         create: bool = False,
         reset_from: str | None = None,
     ) -> str:
+        if self._graphql is not None and (made := self._graphql.commit_files(
+            repo, branch, parent_sha=parent_sha, files=files, message=message, create=create,
+            reset_from=reset_from)) is not None:  # fmt: skip
+            return made  # else GraphQL cannot make it as meant (a mode, a size): REST does
         if reset_from is not None and self._ref_sha(repo, branch) != reset_from:
             raise ConflictError(
                 f"{repo}: branch {branch!r} is not at {reset_from[:7]} any more (someone pushed "
@@ -461,6 +473,10 @@ class GitHubClient:
     def create_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequestInfo:
+        if self._graphql is not None:
+            return self._graphql.create_pull_request(
+                repo, head=head, base=base, title=title, body=body
+            )
         self._http.space_writes()
         self._answered_by(None)
         with self._http.errors(f"opening a pull request {head} -> {base} in {repo}"):
@@ -499,6 +515,9 @@ class GitHubClient:
     def merge_pull_request(
         self, repo: str, number: int, *, method: str, expected_head_sha: str
     ) -> str:
+        if self._graphql is not None and (merged := self._graphql.merge_pull_request(
+            repo, number, method=method, expected_head_sha=expected_head_sha)) is not None:  # fmt: skip
+            return merged
         pr = PullRequest(
             self._http.repo(repo).requester,
             url=f"{self.base_url}/repos/{repo}/pulls/{number}",
@@ -540,6 +559,8 @@ class GitHubClient:
         return None
 
     def delete_branch(self, repo: str, branch: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.delete_branch(repo, branch)
         self._http.space_writes()
         with self._http.errors(f"deleting branch {branch} of {repo}"):
             try:
