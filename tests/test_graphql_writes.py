@@ -8,9 +8,15 @@ errors are read per field, and the reset race REST loses is won.
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 
 import prplan
+from prplan.cli import cli
 from prplan.core.snapshot import PathKind
 from prplan.errors import ConflictError, InvalidRequestError
 from prplan.forges.github import graphql_writes
@@ -18,7 +24,7 @@ from prplan.forges.github.tree_prediction import directories_on_the_way, predict
 from prplan.forges.local.server.app import ForgeServer
 from prplan.run import executor
 
-from served import Served
+from served import TOKEN, Served
 
 REPO = "acme/app"
 MESSAGE = "Up\n\nwhy\n\nPrplan-Request: 0123abcd"
@@ -244,3 +250,69 @@ def test_prediction_leaves_modes_it_cannot_keep_to_rest() -> None:
     assert predict_tree({"": listing}, {"link": b"target"}) is None
     assert predict_tree({"": listing}, {"d": b"a file over a directory"}) is None
     assert predict_tree({"": listing}, {"run.sh": None, "link": None}) is not None
+
+
+@pytest.mark.parametrize("transport", ["rest", "graphql"])
+def test_the_reset_race(transport: str, forge_server: ForgeServer) -> None:
+    """prplan resets its branch (a forced move: the branch is behind base)
+    while a human pushes to it between prplan's last read and its write.
+
+    REST has no compare-and-swap for a forced ref update: prplan reads the
+    ref right before the PATCH, but a push landing while the PATCH is in
+    flight is overwritten, and the human's commit is lost from the branch.
+    GraphQL's ``updateRefs(beforeOid)`` is exact: the reset fails cleanly
+    with ConflictError, the commit does not run, and the push stays."""
+    served = Served(forge_server, _forge(1))
+    client = served.new_client(transport=transport, retries=0, timeout=10)
+    base = served.forge.branches(REPO)["main"]
+    old = client.commit_files(
+        REPO, "prplan/up", parent_sha=base, files={"x": b"1\n"}, message="m", create=True
+    )
+    # The ref write: REST's PATCH, GraphQL's mutation (after its one read).
+    served.app.log.reset()
+    if transport == "rest":
+        served.faults.add(method="PATCH", path=r"/git/refs/", delay=0.5)
+    else:
+        served.faults.add(method="POST", path=r"graphql$", skip=1, delay=0.5)
+    outcome: dict[str, object] = {}
+
+    def reset() -> None:
+        try:
+            outcome["sha"] = client.commit_files(
+                REPO, "prplan/up", parent_sha=base, files={"x": b"2\n"}, message="m", reset_from=old
+            )
+        except ConflictError as error:
+            outcome["error"] = error
+
+    writer = threading.Thread(target=reset)
+    writer.start()
+    deadline = time.monotonic() + 10
+    while not served.faults.injected:  # prplan's write is in flight, held
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    human = served.forge.commit_files(
+        REPO, "prplan/up", parent_sha=old, files={"human.txt": b"mine\n"}, message="human's"
+    )
+    writer.join(timeout=20)
+    head = served.forge.branches(REPO)["prplan/up"]
+    if transport == "rest":
+        assert outcome.get("sha") == head != human, "REST overwrote the human's push"
+    else:
+        assert isinstance(outcome.get("error"), ConflictError), outcome
+        assert "nothing was changed" in str(outcome["error"])
+        assert head == human, "the human's push stays"
+
+
+def test_the_cli_writes_through_graphql_when_told(
+    forge_server: ForgeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = Served(forge_server, _forge(1))
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    values = tmp_path / "values.yaml"
+    values.write_text("tag: 2\n")
+    change = ["--repo", REPO, "--branch", "prplan/up", "--file", f"apps/a0/values.yaml={values}"]
+    where = ["--github-url", forge_server.api_url, "--yes"]
+    result = CliRunner().invoke(cli, ["apply", *change, *where, "--github-transport", "graphql"])
+    assert result.exit_code == 0, result.output
+    assert [e[1] for e in served.app.log.entries if e[0] != "GET"] == ["/api/graphql"] * 3
+    assert not _writes(served)
