@@ -316,3 +316,29 @@ def test_the_cli_writes_through_graphql_when_told(
     assert result.exit_code == 0, result.output
     assert [e[1] for e in served.app.log.entries if e[0] != "GET"] == ["/api/graphql"] * 3
     assert not _writes(served)
+
+
+def test_graphql_rate_limits_are_waited_out_like_rest(forge_server: ForgeServer) -> None:
+    served = Served(forge_server, _forge(1))
+    slept: list[float] = []
+    client = served.new_client(transport="graphql", sleep=slept.append, max_rate_limit_wait=60)
+    answers = [
+        ({"retry-after": "7"}, {"errors": [{"type": "RATE_LIMITED", "message": "slow down"}]}),
+        ({}, {"data": {"ok": True}}),
+    ]
+    http = client._http
+    http.github.requester.requestJsonAndCheck = lambda *a, **k: answers.pop(0)  # type: ignore[method-assign]
+    assert http.graphql("query { ok }", {}, mutation=False) == ({"ok": True}, [])
+    assert slept == [7.0]
+    answers[:] = [({"retry-after": "3600"}, {"errors": [{"type": "RATE_LIMITED", "message": "x"}]})]
+    with pytest.raises(prplan.errors.ForgeError, match="rate limit"):
+        http.graphql("query { ok }", {}, mutation=False)
+
+
+def test_a_query_is_counted_as_a_read_and_a_mutation_as_a_write(forge_server: ForgeServer) -> None:
+    served = Served(forge_server, _forge(1))
+    client = _graphql(served)
+    base = served.forge.branches(REPO)["main"]
+    before = client.request_count()
+    client.commit_files(REPO, "b", parent_sha=base, files={"x": b"1\n"}, message="m", create=True)
+    assert client.request_count() - before == prplan.RequestCount(reads=1, writes=1)
