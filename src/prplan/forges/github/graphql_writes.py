@@ -266,7 +266,8 @@ class GraphQLWrites:
         field's compare-and-swap lost (nothing changed), or the ref moved and
         the commit failed (the branch is at the parent: a re-run goes on)."""
         commit_problem = failed.get("commit") or {"type": "INTERNAL", "message": "no commit"}
-        adopted = self._own_head(repo, branch, parent_sha, predicted)
+        moved = commit_problem.get("type") == "STALE_DATA"
+        adopted = self._own_head(repo, branch, parent_sha, predicted) if moved else None
         if adopted is not None:
             self._heads[(repo, branch)] = adopted
             self._rest._answered_by(None)  # the answer naming the committer was lost
