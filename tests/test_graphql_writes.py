@@ -342,3 +342,24 @@ def test_a_query_is_counted_as_a_read_and_a_mutation_as_a_write(forge_server: Fo
     before = client.request_count()
     client.commit_files(REPO, "b", parent_sha=base, files={"x": b"1\n"}, message="m", create=True)
     assert client.request_count() - before == prplan.RequestCount(reads=1, writes=1)
+
+
+def test_directories_observe_read_cost_no_request(forge_server: ForgeServer) -> None:
+    """The hook for observe's query: a commit whose parent's directories it
+    read is one request, the write."""
+    served = Served(forge_server, _forge(1))
+    client = _graphql(served)
+    base = served.forge.branches(REPO)["main"]
+    writes = client._graphql
+    assert writes is not None
+    listed = {e.path: e for e in served.forge.git_tree_entries(REPO, base, recursive=True)}
+    root = {p: (int(e.mode), e.sha) for p, e in listed.items() if "/" not in p}
+    repository_id = writes._repository_id(REPO)
+    writes.learn(
+        REPO, repository_id=repository_id, commit=base, directories={"": root, "new": None}
+    )
+    served.app.log.reset()
+    client.commit_files(
+        REPO, "b", parent_sha=base, files={"new/x": b"1\n"}, message="m", create=True
+    )
+    assert (served.app.log.reads, served.app.log.writes) == (0, 1)

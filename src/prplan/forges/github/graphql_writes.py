@@ -156,6 +156,17 @@ class GraphQLWrites:
         self._pulls: dict[tuple[str, int], tuple[str, str]] = {}
         #: (repo, branch) -> the head prplan last made or merged.
         self._heads: dict[tuple[str, str], str] = {}
+        #: (repo, commit) -> directory -> listing, as observe read them.
+        self._directories: dict[tuple[str, str], dict[str, Listing]] = {}
+
+    def learn(
+        self, repo: str, *, repository_id: str, commit: str, directories: Mapping[str, Listing]
+    ) -> None:
+        """What observe's query already read (the repository's node id, and
+        directories at a commit, absent ones as None): a commit on that
+        commit whose directories are all known then reads nothing first."""
+        self._repository_ids[repo] = repository_id
+        self._directories.setdefault((repo, commit), {}).update(directories)
 
     def _post(self, what: str, query: str, variables: dict[str, Any], *, mutation: bool) -> Any:
         with self._http.errors(what):
@@ -181,8 +192,11 @@ class GraphQLWrites:
     def _listings(self, repo: str, parent_sha: str, paths: list[str]) -> dict[str, Listing] | None:
         """The parent's directories on the way to ``paths`` (one query),
         None when one of them is a file."""
-        owner, name = repo.split("/", 1)
         directories = directories_on_the_way(paths)
+        known = self._directories.get((repo, parent_sha), {})
+        if repo in self._repository_ids and all(d in known for d in directories):
+            return {d: known[d] for d in directories}  # observe read them: no request
+        owner, name = repo.split("/", 1)
         document = documents.directories_document(owner, name, parent_sha, directories)
         what = f"reading the tree of {parent_sha[:7]} in {repo}"
         data, failed = self._post(what, document.text, document.variables, mutation=False)
