@@ -1,12 +1,16 @@
-"""Requests per change, counted at the server, for prplan and for a naive
-PyGithub script; and how many simple GETs per second the local forge serves.
+"""Requests per change, counted at the server, for prplan and two peers (a
+naive PyGithub script; git clone + commit + push, then REST for the pull
+request and the merge, as create-pull-request does); and how many simple
+GETs per second the local forge serves.
 
     .venv/bin/python benchmarks/bench_requests.py [--json]
 
 Everything runs against ``prplan forge`` served on loopback in this process.
 The naive script does what the legacy helper's callers did: a branch, then
 per file ``get_contents`` and ``create_file``/``update_file`` (one commit per
-file), then ``create_pull`` and ``merge``.
+file), then ``create_pull`` and ``merge``. The git peer clones over smart
+HTTP (shallow, one branch), commits every file at once, pushes a new branch,
+then opens and merges the pull request through PyGithub.
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ import argparse
 import http.client
 import json
 import logging
+import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import github
@@ -114,6 +122,47 @@ def naive_change(count: int) -> dict[str, Any]:
         server.stop()
 
 
+def _git(*args: str, cwd: Path | None = None) -> None:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "bench",
+           "GIT_AUTHOR_EMAIL": "bench@example.com", "GIT_COMMITTER_NAME": "bench",
+           "GIT_COMMITTER_EMAIL": "bench@example.com"}  # fmt: skip
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def git_push_change(count: int) -> dict[str, Any]:
+    """create-pull-request's way: clone, commit every file, push a new
+    branch, then REST for the pull request and the merge."""
+    server, forge = _serve(_files(count, "1.0"))
+    app = server.app
+    try:
+        url = server.url.replace("http://", f"http://x-access-token:{TOKEN}@")
+        before = _commits_on(forge, "main")
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as scratch:
+            work = Path(scratch) / "work"
+            _git("clone", "-q", "--depth", "1", "-b", "main", f"{url}/{REPO}.git", str(work))
+            for path, content in _files(count, "2.0").items():
+                (work / path).parent.mkdir(parents=True, exist_ok=True)
+                (work / path).write_bytes(content)
+            _git("add", "-A", cwd=work)
+            _git("commit", "-q", "-m", "Release 2.0", cwd=work)
+            _git("push", "-q", "origin", "HEAD:refs/heads/peer/release-2.0", cwd=work)
+        gh = Github(base_url=server.api_url, auth=Auth.Token(TOKEN),
+                    seconds_between_requests=None, seconds_between_writes=None)  # fmt: skip
+        repo = gh.get_repo(REPO)
+        pr = repo.create_pull(base="main", head="peer/release-2.0", title="Release 2.0")
+        pr.merge()
+        return {
+            "files": count,
+            "reads": app.log.reads,
+            "writes": app.log.writes,
+            "commits": _commits_on(forge, "main") - before - 1,
+            "seconds": time.perf_counter() - started,
+        }
+    finally:
+        server.stop()
+
+
 def forge_gets_per_second(seconds: float = 2.0) -> dict[str, Any]:
     """Sequential simple GETs (a ref), one connection each as PyGithub's
     pool would see with this server, from one client thread."""
@@ -152,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         "prplan_3_plus_2_binary": prplan_change(3, binary=2),
         "naive_3": naive_change(3),
         "naive_100": naive_change(100),
+        "git_push_3": git_push_change(3),
+        "git_push_100": git_push_change(100),
         "forge_gets": forge_gets_per_second(),
     }
     if args.json:
@@ -171,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         rerun = results[name]["rerun"]
         print(f"{name + ': re-run':38}{rerun['reads']:>7}{rerun['writes']:>8}{total(rerun):>7}")
-    for name in ("naive_3", "naive_100"):
+    for name in ("naive_3", "naive_100", "git_push_3", "git_push_100"):
         row = results[name]
         print(
             f"{name:38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}{row['commits']:>9}{row['seconds']:>9.2f}"
