@@ -31,6 +31,10 @@ DOCUMENTS = {
     "MERGE_PULL_REQUEST": documents.MERGE_PULL_REQUEST,
     "UPDATE_REFS": documents.UPDATE_REFS,
     "DELETE_REF": documents.DELETE_REF,
+    "COMMIT_ON_BRANCH": documents.COMMIT_ON_BRANCH,
+    "CREATE_REF": documents.CREATE_REF,
+    "BRANCH_HEAD": documents.BRANCH_HEAD,
+    "directories": documents.directories_document("acme", "app", "a" * 40, ["", "x", "x/y"]).text,
     "recheck": documents.recheck_document(
         "acme", "app", branches=["prplan/x", "main"], commit="a" * 40, paths=["x/y", "z"]
     ).text,

@@ -25,9 +25,8 @@ the client then reads back and adopts what it finds when it is what it asked
 for. Writes are spaced (``write_spacing``, 1 s by default except on a
 loopback address) as GitHub asks of integrations.
 
-How requests are sent, counted, retried and spaced, and how failures
-become prplan's errors: ``transport.py``. Where the token comes from:
-``auth.py``.
+How requests are sent, counted, retried, spaced and fail: ``transport.py``;
+the token's origin: ``auth.py``; writes over GraphQL: ``graphql_writes.py``.
 
 Tokens: the token lives only in PyGithub's ``Auth.Token``. Errors are built
 from status codes and GitHub's ``message`` only, and scrubbed of the token
@@ -46,7 +45,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import quote
 
 import github
@@ -67,10 +66,11 @@ from prplan.core.snapshot import (
 )
 from prplan.errors import (
     ConflictError,
-    MergeBlocked,
 )
+from prplan.forges.github.answers import person, pull_request_info, raise_blocked
 from prplan.forges.github.auth import clean_token, token_from_env, token_origin
 from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
+from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
 from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
@@ -95,8 +95,9 @@ class GitHubClient(GraphQLObserving):
     made is tried again this many times (within ``retries``), after
     ``connect_backoff * 2**(n-1)`` s each (3 and 0.5: 3.5 s in all).
     ``max_rate_limit_wait``: the longest it will sleep for a rate limit
-    before failing with a ForgeError that says so. ``transport``:
-    ``"graphql"`` observes through one query (``graphql_reads.py``).
+    before failing with a ForgeError that says so. ``transport``: "rest"
+    (the Git Data API) or "graphql" (observes through one query,
+    ``graphql_reads``; writes as ``graphql_writes`` says).
     """
 
     def __init__(
@@ -130,10 +131,15 @@ class GitHubClient(GraphQLObserving):
         # does not tell, learn it from the tree when a commit rewrites them.
         self._tree_of: dict[tuple[str, str], str] = {}
         self._executable: set[tuple[str, str, str]] = set()
-        if transport not in ("graphql", "rest"):
-            raise ValueError(f"transport: 'graphql' or 'rest', not {transport!r}")
+        self.transport = transport_name(transport)
         graphql = transport == "graphql"
         self._reads = GraphQLReads(self._http, self._tree_of, self._executable) if graphql else None
+        self._graphql = GraphQLWrites(self._http, self) if graphql else None
+        if self._reads is not None and self._graphql is not None:
+            writes = self._graphql  # what observe read, a commit need not read again
+            self._reads.on_directories = lambda repo, rid, commit, listings: writes.learn(
+                repo, repository_id=rid, commit=commit, directories=listings
+            )
 
     @classmethod
     def from_env(cls, **options: Any) -> GitHubClient:
@@ -188,7 +194,7 @@ class GitHubClient(GraphQLObserving):
             # GitHub filters by head owner and branch; a server that ignored
             # the filter (or a fork's branch of the same name) must not make
             # prplan count a stranger's pull request as using the branch.
-            out = [_info(pr) for pr in pulls if pr.head.label == f"{owner}:{head}"]
+            out = [pull_request_info(pr) for pr in pulls if pr.head.label == f"{owner}:{head}"]
         return sorted(out, key=lambda p: p.number)
 
     @prefetched
@@ -196,7 +202,7 @@ class GitHubClient(GraphQLObserving):
         with self._http.errors(f"listing pull requests into {base} of {repo}"):
             pulls = self._http.repo(repo).get_pulls(state="open", base=base)
             # The first page (100) tells whether the branch is in use.
-            out = [_info(pr) for pr in itertools.islice(pulls, 100)]
+            out = [pull_request_info(pr) for pr in itertools.islice(pulls, 100)]
         return sorted(
             (p for p in out if p.base_branch == base and p.is_open), key=lambda p: p.number
         )
@@ -207,7 +213,7 @@ class GitHubClient(GraphQLObserving):
         with self._http.errors(f"listing pull requests of {repo}"):
             pulls = self._http.repo(repo).get_pulls(state="all", head=f"{owner}:{head}", base=base)
             # merged_at tells merged from closed without a request per pull request (_info).
-            out = [_info(pr) for pr in pulls]
+            out = [pull_request_info(pr) for pr in pulls]
         # GitHub filters by head and base; a server that ignored the filter
         # must not make prplan adopt a stranger's pull request.
         return sorted(
@@ -321,6 +327,8 @@ class GitHubClient(GraphQLObserving):
         return self.branch_sha(repo, branch)
 
     def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.create_branch(repo, branch, sha)
         self._http.space_writes()
         with self._http.errors(f"creating branch {branch} in {repo}"):
             try:
@@ -338,6 +346,8 @@ class GitHubClient(GraphQLObserving):
                 raise
 
     def reset_branch(self, repo: str, branch: str, sha: str, *, expected_sha: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.reset_branch(repo, branch, sha, expected_sha=expected_sha)
         current = self._ref_sha(repo, branch)
         if current != expected_sha:
             raise ConflictError(
@@ -401,6 +411,10 @@ class GitHubClient(GraphQLObserving):
         create: bool = False,
         reset_from: str | None = None,
     ) -> str:
+        if self._graphql is not None and (made := self._graphql.commit_files(
+            repo, branch, parent_sha=parent_sha, files=files, message=message, create=create,
+            reset_from=reset_from)) is not None:  # fmt: skip
+            return made  # else GraphQL cannot make it as meant (a mode, a size): REST does
         if reset_from is not None and self._ref_sha(repo, branch) != reset_from:
             raise ConflictError(
                 f"{repo}: branch {branch!r} is not at {reset_from[:7]} any more (someone pushed "
@@ -424,7 +438,7 @@ class GitHubClient(GraphQLObserving):
             sealed = seal_message(message, str(tree.sha))
             commit = github_repo.create_git_commit(sealed, tree, [parent])
             new_sha = str(commit.sha)
-            self._answered_by(_person(commit.raw_data.get("committer")))
+            self._answered_by(person(commit.raw_data.get("committer")))
         if create:
             self.create_branch(repo, branch, new_sha)
         else:
@@ -476,6 +490,10 @@ class GitHubClient(GraphQLObserving):
     def create_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequestInfo:
+        if self._graphql is not None:
+            return self._graphql.create_pull_request(
+                repo, head=head, base=base, title=title, body=body
+            )
         self._http.space_writes()
         self._answered_by(None)
         with self._http.errors(f"opening a pull request {head} -> {base} in {repo}"):
@@ -487,7 +505,7 @@ class GitHubClient(GraphQLObserving):
                     return self._adopt_pull(repo, head, base, title)
                 raise
             self._answered_by((pr.raw_data.get("user") or {}).get("login"))
-            return _info(pr)
+            return pull_request_info(pr)
 
     def _answered_by(self, identity: str | None) -> None:
         self._http.local.identity = identity
@@ -514,6 +532,9 @@ class GitHubClient(GraphQLObserving):
     def merge_pull_request(
         self, repo: str, number: int, *, method: str, expected_head_sha: str
     ) -> str:
+        if self._graphql is not None and (merged := self._graphql.merge_pull_request(
+            repo, number, method=method, expected_head_sha=expected_head_sha)) is not None:  # fmt: skip
+            return merged
         pr = PullRequest(
             self._http.repo(repo).requester,
             url=f"{self.base_url}/repos/{repo}/pulls/{number}",
@@ -544,7 +565,7 @@ class GitHubClient(GraphQLObserving):
                         merged = self._merged_sha(repo, number, expected_head_sha)
                         if merged is not None:
                             return merged  # a retried PUT: our first attempt had merged it
-                        _raise_blocked(number, self._http.scrub(message))
+                        raise_blocked(number, self._http.scrub(message))
                     raise
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -555,6 +576,8 @@ class GitHubClient(GraphQLObserving):
         return None
 
     def delete_branch(self, repo: str, branch: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.delete_branch(repo, branch)
         self._http.space_writes()
         with self._http.errors(f"deleting branch {branch} of {repo}"):
             try:
@@ -563,32 +586,3 @@ class GitHubClient(GraphQLObserving):
                 if error.status == 422 and self._ref_sha(repo, branch) is None:
                     return  # a retried DELETE that had succeeded
                 raise
-
-
-def _person(answer: object) -> str | None:
-    """A commit's author or committer in GitHub's answer, as git writes it."""
-    if not isinstance(answer, dict) or not answer.get("name"):
-        return None
-    email = answer.get("email")
-    return f"{answer['name']} <{email}>" if email else str(answer["name"])
-
-
-def _raise_blocked(number: int, message: str) -> NoReturn:
-    raise MergeBlocked(number, message)
-
-
-def _info(pr: PullRequest) -> PullRequestInfo:
-    """From a list item or a created pull request: no extra request (list
-    items lack ``merged``, so ``merged_at`` tells merged from closed)."""
-    merged = pr.merged_at is not None
-    return PullRequestInfo(
-        number=pr.number,
-        state=pr.state,
-        merged=merged,
-        head_branch=pr.head.ref,
-        base_branch=pr.base.ref,
-        head_sha=pr.head.sha,
-        title=pr.title,
-        url=pr.html_url,
-        merge_sha=pr.merge_commit_sha if merged else None,
-    )

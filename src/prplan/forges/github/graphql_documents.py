@@ -26,6 +26,9 @@ base/branch) so that one query reads many repositories.
   ``force``, then the commit): top-level mutation fields run in order and
   each has its own result or error. The pull request is never opened in the
   same document: only once the commit's oid is known to be ours.
+* ``COMMIT_ON_BRANCH`` (the commit alone, a fast-forward), ``CREATE_REF``,
+  ``directories_document`` (what a commit's tree is predicted from) and
+  ``BRANCH_HEAD`` (a lost answer read back).
 * ``CREATE_PULL_REQUEST``, ``MERGE_PULL_REQUEST`` (with ``expectedHeadOid``),
   ``UPDATE_REFS`` (also a delete: ``afterOid`` all zeros), ``DELETE_REF``.
 * ``recheck_document``: one query for a saved plan's facts (the branch heads
@@ -39,7 +42,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 __all__ = [
+    "BRANCH_HEAD",
+    "COMMIT_ON_BRANCH",
     "CREATE_PULL_REQUEST",
+    "CREATE_REF",
     "DELETE_REF",
     "MERGE_PULL_REQUEST",
     "OBSERVE",
@@ -47,6 +53,7 @@ __all__ = [
     "UPDATE_REFS",
     "WRITE_BRANCH_AND_COMMIT",
     "ZERO_OID",
+    "directories_document",
     "Document",
     "RepositoryRead",
     "ancestor_directories",
@@ -295,7 +302,7 @@ _COMMIT_FIELD = """
     message: {headline: $headline, body: $body},
     fileChanges: {additions: $additions, deletions: $deletions}
   }) {
-    commit { oid tree { oid } signature { isValid state } }
+    commit { oid tree { oid } committer { name email } signature { isValid state } }
   }
 """
 
@@ -365,6 +372,51 @@ mutation UpdateRefs($repositoryId: ID!, $refUpdates: [RefUpdate!]!) {
   }
 }
 """
+
+#: One commit on an existing branch, only if its head is ``$expectedHeadOid``
+#: (a fast-forward; ``STALE_DATA`` and nothing changed if it moved).
+COMMIT_ON_BRANCH = f"mutation CommitOnBranch({_COMMIT_VARIABLES}) {{" + _COMMIT_FIELD + "}\n"
+
+#: A new ref (``$ref`` is ``refs/heads/BRANCH``) at ``$oid``.
+CREATE_REF = """
+mutation CreateRef($repositoryId: ID!, $ref: String!, $oid: GitObjectID!) {
+  createRef(input: {repositoryId: $repositoryId, name: $ref, oid: $oid}) {
+    ref { name target { oid } }
+  }
+}
+"""
+
+#: A branch's head with its tree and parents: what a write whose answer was
+#: lost reads back to tell its own commit from someone else's.
+BRANCH_HEAD = """
+query BranchHead($owner: String!, $name: String!, $ref: String!) {
+  repository(owner: $owner, name: $name) {
+    id
+    ref(qualifiedName: $ref) {
+      target { oid ... on Commit { tree { oid } parents(first: 2) { nodes { oid } } } }
+    }
+  }
+}
+"""
+
+
+def directories_document(
+    owner: str, name: str, commit: str, directories: Sequence[str]
+) -> Document:
+    """One query for the repository's node id and the listing of each of
+    ``directories`` at ``commit`` (``dirN``; ``""`` is the root): what a
+    commit through ``createCommitOnBranch`` needs to predict its tree."""
+    variables: dict[str, Any] = {"owner": owner, "name": name}
+    parts = []
+    for index, directory in enumerate(directories):
+        variables[f"dir{index}"] = _expression(commit, directory)
+        parts.append(f"    dir{index}: object(expression: $dir{index}) {{ ...DirectoryEntries }}\n")
+    text = (
+        f"query Directories({_declarations(variables)}) {{\n"
+        "  repository(owner: $owner, name: $name) {\n    id\n" + "".join(parts) + "  }\n}\n"
+    )
+    return Document(_with_fragments(text), variables)
+
 
 #: Delete a ref by its node id (``Ref.id``), whatever it points at.
 DELETE_REF = """

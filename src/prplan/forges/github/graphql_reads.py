@@ -51,6 +51,7 @@ from prplan.forges.github.graphql_documents import (
     observe_document,
 )
 from prplan.forges.github.transport import Transport
+from prplan.forges.github.tree_prediction import Listing, listing_of
 from prplan.run.port import Branch, Comparison
 
 __all__ = [
@@ -253,12 +254,25 @@ class _RepoAnswer:
             raise _Uncovered
         lookup = self._lookup(commit_sha)
         entries = {path: entry_for(lookup, path) for path in paths}
-        _, target = self._side(commit_sha)
+        side, target = self._side(commit_sha)
         self._reads.learn_tree(self.read, commit_sha, target["tree"]["oid"])
+        self._reads.learn_directories(self.read, self.data["id"], commit_sha, self._listings(side))
         for path, entry in entries.items():
             if entry.kind is PathKind.EXECUTABLE:
                 self._reads.learn_executable(self.read, commit_sha, path)
         return entries
+
+    def _listings(self, side: str) -> dict[str, Listing]:
+        """The directories read on one side, as a commit's tree prediction
+        takes them (only called once the lookup chained them by oid); empty
+        when one is not a tree (a file where a directory should be)."""
+        listings: dict[str, Listing] = {}
+        for number, directory in enumerate(self._directories):
+            listing = listing_of(self.data[f"{side}{number}"])
+            if listing is False:
+                return {}
+            listings[directory] = listing if isinstance(listing, dict) else None
+        return listings
 
     def _read_files(self, commit_sha: str, paths: Sequence[str]) -> dict[str, bytes | None]:
         side, _ = self._side(commit_sha)
@@ -344,12 +358,22 @@ class GraphQLReads:
         self._pending: dict[RepositoryRead, _RepoAnswer] = {}
         self._lock = threading.Lock()
         self._active = threading.local()
+        #: (repo, repository id, commit, listings): set by the client
+        self.on_directories: Callable[[str, str, str, dict[str, Listing]], None] | None = None
 
     def learn_tree(self, read: RepositoryRead, commit: str, tree: str) -> None:
         self._trees[(f"{read.owner}/{read.name}", commit)] = tree
 
     def learn_executable(self, read: RepositoryRead, commit: str, path: str) -> None:
         self._executables.add((f"{read.owner}/{read.name}", commit, path))
+
+    def learn_directories(
+        self, read: RepositoryRead, repository_id: str, commit: str, listings: dict[str, Listing]
+    ) -> None:
+        """Hand what the query read of a commit's directories to whoever
+        commits on it (the GraphQL writes), so a commit reads nothing first."""
+        if listings and self.on_directories is not None:
+            self.on_directories(f"{read.owner}/{read.name}", repository_id, commit, listings)
 
     def answer(self, method: str, repo: str, args: tuple[Any, ...]) -> Any:
         """The prefetched answer to ``method(repo, *args)``, or _NOT_COVERED."""

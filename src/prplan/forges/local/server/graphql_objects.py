@@ -168,11 +168,15 @@ def _expression(ctx: Context, repo: str, expression: str) -> Obj | None:
     current = found.tree.decode() if isinstance(found, GitCommit) else sha
     walked = ""
     for part in [p for p in path.split("/") if p]:
-        entries = ctx.forge.git_tree_entries(repo, current, recursive=False)
-        match = next((e for e in entries if e.path == part), None)
-        if match is None or match.type == "commit":
+        # One entry looked up by name, not the whole directory listed (with
+        # each blob's size): a query naming a thousand directories stays fast.
+        tree = ctx.forge.git_object(repo, current)
+        if not isinstance(tree, Tree) or part.encode("utf-8") not in tree:
             return None
-        current, walked = match.sha, walked + part + "/"
+        mode, oid = tree[part.encode("utf-8")]
+        if mode == 0o160000:  # a submodule's commit is not in this repository
+            return None
+        current, walked = oid.decode("ascii"), walked + part + "/"
     return _object(ctx, repo, current, walked)
 
 
