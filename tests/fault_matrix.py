@@ -39,6 +39,22 @@ POINTS: tuple[tuple[str, str, str, bool], ...] = (
     ("write-delete-branch", "DELETE", r"/git/refs/heads/", False),
 )
 
+#: REST's own answers: no GraphQL point can meet them.
+REST_ONLY_FAULTS = frozenset({"422-race", "405-base-modified"})
+
+#: The same run over GraphQL (``transport="graphql"``): every document is a
+#: POST to /graphql, so a point is the k-th one (``skip``), checked to be
+#: the operation named. (name, operation, skip, needs an open PR first)
+GRAPHQL_POINTS: tuple[tuple[str, str, int, bool], ...] = (
+    ("gql-observe", "Observe", 0, False),
+    ("gql-recheck", "Observe", 1, False),
+    ("gql-write-branch-and-commit", "WriteBranchAndCommit", 2, False),
+    ("gql-commit-on-branch", "CommitOnBranch", 2, True),
+    ("gql-open-pr", "CreatePullRequest", 3, False),
+    ("gql-merge", "MergePullRequest", 4, False),
+    ("gql-delete-branch", "UpdateRefs", 5, False),
+)
+
 FAULTS: dict[str, dict[str, Any]] = {
     "500": {"status": 500},
     "502": {"status": 502},
@@ -106,10 +122,21 @@ def _run(client: prplan.GitHubClient, change: prplan.ChangeRequest) -> prplan.Ou
 
 
 def run_case(server: Any, point: str, fault: str) -> CaseResult:
-    name, method, path, open_pr = next(p for p in POINTS if p[0] == point)
-    served = Served(server, _forge(open_pr=open_pr))
-    served.faults.add(method=method, path=path, **FAULTS[fault])
-    client = served.new_client(timeout=1, retries=3, backoff=0.0, sleep=lambda seconds: None)
+    """A point of ``POINTS`` (REST) or of ``GRAPHQL_POINTS`` (GraphQL)."""
+    graphql = next((p for p in GRAPHQL_POINTS if p[0] == point), None)
+    if graphql is not None:
+        name, operation, skip, open_pr = graphql
+        served = Served(server, _forge(open_pr=open_pr))
+        served.faults.add(method="POST", path=r"/graphql$", skip=skip, **FAULTS[fault])
+        transport = "graphql"
+    else:
+        name, method, path, open_pr = next(p for p in POINTS if p[0] == point)
+        served = Served(server, _forge(open_pr=open_pr))
+        served.faults.add(method=method, path=path, **FAULTS[fault])
+        operation, skip, transport = "", 0, "rest"
+    client = served.new_client(
+        transport=transport, timeout=1, retries=3, backoff=0.0, sleep=lambda seconds: None
+    )
     change = request()
     verdict, detail = "converged", ""
     try:
@@ -138,6 +165,10 @@ def run_case(server: Any, point: str, fault: str) -> CaseResult:
     if len(ours) != 1:
         violations.append(f"{len(ours)} commits of the change on main")
     violations += served.violations
+    if operation and served.check.operations[skip : skip + 1] != [operation]:
+        violations.append(
+            f"the fault met {served.check.operations[skip : skip + 1]}, not {operation}"
+        )
     return CaseResult(
         point=name, fault=fault, verdict=verdict, violations=tuple(violations),
         injected=bool(served.faults.injected) or verdict == "typed_error", detail=detail[:300],

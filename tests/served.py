@@ -8,8 +8,10 @@ lists what did not validate.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,11 +42,15 @@ class ContractCheck:
         self.violations: list[str] = []
         self.checked = 0
         self.links: list[str] = []
+        #: the operation name of each GraphQL document posted, in order
+        self.operations: list[str] = []
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
+        if environ.get("PATH_INFO", "").endswith("/graphql"):
+            self.operations.append(_operation(environ))
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"] = int(status.split()[0])
@@ -75,6 +81,18 @@ class ContractCheck:
             self.checked += 1
             self.violations += [f"{method} {path} {captured['status']}: {e}" for e in errors]
         return [body]
+
+
+def _operation(environ: dict[str, Any]) -> str:
+    """The GraphQL document's operation name (the body is put back)."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        query = json.loads(body).get("query", "")
+    except ValueError:
+        return "?"
+    found = re.search(r"\b(?:query|mutation)\s+(\w+)", query)
+    return found.group(1) if found else "?"
 
 
 class Served:
