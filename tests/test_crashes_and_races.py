@@ -53,6 +53,7 @@ WRITES = [
 #: injection and kill the process (milliseconds), short enough to keep the run fast.
 HOLD = 1.0
 MODES = ("boundary", "mid-request")
+TRANSPORTS = ("rest", "graphql")
 
 
 def _fresh_forge() -> prplan.LocalForge:
@@ -336,3 +337,38 @@ def test_a_human_acting_between_plan_and_apply_makes_the_plan_stale(
     assert applied.returncode == 4, applied.stdout + applied.stderr
     assert named in applied.stderr, applied.stderr
     assert (forge.branches(REPO), forge.pull_requests(REPO), served.app.log.writes) == before
+
+
+# --- races over GraphQL, in-process: findings of the suites above -------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_human_commit_of_the_same_tree_on_the_same_parent_is_not_adopted(
+    transport: str, forge_server: ForgeServer
+) -> None:
+    """A human pushes, between prplan's plan and its commit, exactly the
+    tree prplan predicted onto the same parent. ``createCommitOnBranch``
+    loses its compare-and-swap (``STALE_DATA``); the read-back that adopts a
+    lost answer must not take the human's commit for prplan's (its message
+    is not prplan's sealed one): the run loses the race, typed."""
+    forge = _fresh_forge()
+    earlier = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"values.yaml": "tag: 1.5\n"})
+    prplan.apply(prplan.plan(prplan.observe(forge, earlier), earlier), forge)
+    served = Served(forge_server, forge)
+    client = served.new_client(transport=transport, retries=3, backoff=0.0, timeout=5)
+    request = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"values.yaml": VALUES})
+    plan = prplan.plan(prplan.observe(client, request), request)
+    pushed: list[str] = []
+
+    class HumanPushesTheSameTree(prplan.Reporter):
+        def action_started(self, repo: str, index: int, action: object) -> None:
+            if isinstance(action, prplan.Commit):  # after the recheck, before the commit
+                pushed.append(forge.push(REPO, BRANCH, {"values.yaml": VALUES}, message="By hand"))
+
+    outcome = prplan.apply(plan, client, reporter=HumanPushesTheSameTree())
+
+    (human,) = pushed
+    assert outcome.status is prplan.OutcomeStatus.FAILED, outcome
+    assert outcome.error_type == "ConflictError", outcome.error
+    assert forge.branches(REPO)[BRANCH] == human
+    assert not forge.log(REPO, BRANCH)[0].by_prplan

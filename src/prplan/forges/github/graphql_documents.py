@@ -393,7 +393,10 @@ query BranchHead($owner: String!, $name: String!, $ref: String!) {
   repository(owner: $owner, name: $name) {
     id
     ref(qualifiedName: $ref) {
-      target { oid ... on Commit { tree { oid } parents(first: 2) { nodes { oid } } } }
+      target {
+        oid
+        ... on Commit { message tree { oid } parents(first: 2) { nodes { oid } } }
+      }
     }
   }
 }

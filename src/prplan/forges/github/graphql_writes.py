@@ -145,6 +145,13 @@ def _commit_variables(
     }  # fmt: skip
 
 
+def _sent_message(variables: Mapping[str, Any]) -> str:
+    """The message a commit made from ``variables`` has (GitHub joins the
+    headline and a body with a blank line)."""
+    body = variables.get("body")
+    return str(variables["headline"]) + (f"\n\n{body}" if body else "")
+
+
 class GraphQLWrites:
     """The GraphQL half of ``GitHubClient``'s writes (see the module doc)."""
 
@@ -248,9 +255,8 @@ class GraphQLWrites:
         data, failed = self._post(what, query, variables, mutation=True)
         made = (data.get("commit") or {}).get("commit")
         if "commit" in failed or not made:
-            return self._commit_failed(
-                repo, branch, parent_sha, predicted, failed, create, reset_from
-            )
+            meant = (parent_sha, predicted, _sent_message(variables))
+            return self._commit_failed(repo, branch, meant, failed, create, reset_from)
         if (made.get("tree") or {}).get("oid") != predicted:
             raise ForgeError(
                 f"{what}: GitHub made commit {made['oid'][:7]} with tree "
@@ -270,18 +276,19 @@ class GraphQLWrites:
         self,
         repo: str,
         branch: str,
-        parent_sha: str,
-        predicted: str,
+        meant: tuple[str, str, str],
         failed: dict[str, dict[str, Any]],
         create: bool,
         reset_from: str | None,
     ) -> str:
         """The commit field failed: its own answer lost (adopted), the ref
         field's compare-and-swap lost (nothing changed), or the ref moved and
-        the commit failed (the branch is at the parent: a re-run goes on)."""
+        the commit failed (the branch is at the parent: a re-run goes on).
+        ``meant``: the commit's parent, predicted tree and message."""
+        parent_sha = meant[0]
         commit_problem = failed.get("commit") or {"type": "INTERNAL", "message": "no commit"}
         moved = commit_problem.get("type") == "STALE_DATA"
-        adopted = self._own_head(repo, branch, parent_sha, predicted) if moved else None
+        adopted = self._own_head(repo, branch, meant) if moved else None
         if adopted is not None:
             self._heads[(repo, branch)] = adopted
             self._rest._answered_by(None)  # the answer naming the committer was lost
@@ -302,9 +309,13 @@ class GraphQLWrites:
             f"failed ({_message(commit_problem)}). Run prplan again: it continues from there.",
         )
 
-    def _own_head(self, repo: str, branch: str, parent_sha: str, predicted: str) -> str | None:
-        """The branch's head when it is the commit this write meant (the
-        predicted tree on the parent: a retried POST that had succeeded)."""
+    def _own_head(self, repo: str, branch: str, meant: tuple[str, str, str]) -> str | None:
+        """The branch's head when it is the commit this write meant: the
+        predicted tree on the parent with the sealed message sent (a retried
+        POST that had succeeded). The same tree on the same parent under
+        another message is someone else's commit (a human pushed what prplan
+        meant to): never adopted as prplan's."""
+        parent_sha, predicted, message = meant
         owner, name = repo.split("/", 1)
         variables = {"owner": owner, "name": name, "ref": f"refs/heads/{branch}"}
         data, _ = self._post(
@@ -312,7 +323,11 @@ class GraphQLWrites:
         )
         head = ((data.get("repository") or {}).get("ref") or {}).get("target") or {}
         parents = [p.get("oid") for p in ((head.get("parents") or {}).get("nodes") or [])]
-        if (head.get("tree") or {}).get("oid") == predicted and parents == [parent_sha]:
+        if (
+            (head.get("tree") or {}).get("oid") == predicted
+            and parents == [parent_sha]
+            and str(head.get("message") or "").rstrip("\n") == message.rstrip("\n")
+        ):
             return str(head["oid"])
         return None
 
