@@ -52,6 +52,13 @@ WRITES = [
 #: How long the server holds the write it was told to: long enough to see the
 #: injection and kill the process (milliseconds), short enough to keep the run fast.
 HOLD = 1.0
+#: The same over GraphQL: the mutations, after the one observe query.
+GRAPHQL_WRITES = [
+    ("POST", "WriteBranchAndCommit"),
+    ("POST", "CreatePullRequest"),
+    ("POST", "MergePullRequest"),
+    ("POST", "UpdateRefs"),
+]
 MODES = ("boundary", "mid-request")
 TRANSPORTS = ("rest", "graphql")
 
@@ -74,9 +81,11 @@ def _local_files(directory: Path) -> list[str]:
     ]
 
 
-def _change(directory: Path) -> list[str]:
-    """The change's options: both files, merged, branch deleted."""
+def _change(directory: Path, transport: str = "rest") -> list[str]:
+    """The change's options: both files, merged, branch deleted, through ``transport``."""
     return [
+        "--github-transport",
+        transport,
         "--repo",
         REPO,
         "--branch",
@@ -125,25 +134,45 @@ def _writes(served: Served) -> list[tuple[str, str]]:
     ]
 
 
+Uninterrupted = dict[str, tuple[dict[str, Any], list[tuple[str, str]]]]
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(
     forge_server: ForgeServer, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The state an uninterrupted run leaves on a fresh forge, and its writes."""
-    served = Served(forge_server, _fresh_forge())
-    done = _run(forge_server, "apply", *_change(tmp_path_factory.mktemp("local")), "--yes")
-    assert done.returncode == 0, done.stderr
-    return _state(served.forge), _writes(served)
+) -> Uninterrupted:
+    """Per transport, the state an uninterrupted run leaves on a fresh forge,
+    and its writes (REST) or its GraphQL documents' operations (GraphQL)."""
+    out: Uninterrupted = {}
+    for transport in TRANSPORTS:
+        served = Served(forge_server, _fresh_forge())
+        change = _change(tmp_path_factory.mktemp("local"), transport)
+        done = _run(forge_server, "apply", *change, "--yes")
+        assert done.returncode == 0, done.stderr
+        operations = [("POST", operation) for operation in served.check.operations]
+        out[transport] = (
+            _state(served.forge),
+            _writes(served) if transport == "rest" else operations,
+        )
+    return out
 
 
 def test_an_uninterrupted_run_makes_the_writes_the_kill_points_assume(
-    uninterrupted: tuple[dict[str, Any], list[tuple[str, str]]],
+    uninterrupted: Uninterrupted,
 ) -> None:
-    state, writes = uninterrupted
-    assert writes == WRITES
-    assert state["files on main"] == {"values.yaml": VALUES, "logo.png": LOGO}
-    assert state["branches"] == ["main"]
-    assert [pr[1:3] for pr in state["pull requests"]] == [("closed", True)]
+    for transport, writes in (
+        ("rest", WRITES),
+        ("graphql", [("POST", "Observe"), *GRAPHQL_WRITES]),
+    ):
+        state, made = uninterrupted[transport]
+        assert made == writes
+        assert state["files on main"] == {"values.yaml": VALUES, "logo.png": LOGO}
+        assert state["branches"] == ["main"]
+        assert [pr[1:3] for pr in state["pull requests"]] == [("closed", True)]
+    # The same commits (the fixed clock gives them one time: their order may differ).
+    assert sorted(uninterrupted["rest"][0]["history of main"]) == sorted(
+        uninterrupted["graphql"][0]["history of main"]
+    )
 
 
 def _hold_and_kill(served: Served, process: subprocess.Popen[bytes]) -> None:
@@ -161,29 +190,40 @@ def _hold_and_kill(served: Served, process: subprocess.Popen[bytes]) -> None:
     assert time.monotonic() - seen < HOLD / 2
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("k", range(len(WRITES)), ids=[f"write{k}" for k in range(len(WRITES))])
-def test_a_kill_at_any_write_converges_on_rerun(
-    k: int,
-    mode: str,
-    forge_server: ForgeServer,
-    tmp_path: Path,
-    uninterrupted: tuple[dict[str, Any], list[tuple[str, str]]],
-) -> None:
-    expected, _ = uninterrupted
-    served = Served(forge_server, _fresh_forge())
+def _hold(served: Served, transport: str, k: int, mode: str) -> tuple[str, str]:
+    """Make the server hold the k-th write; the (method, what) it must be."""
     drop = {"drop": "before"} if mode == "boundary" else {}
+    if transport == "graphql":  # the k-th mutation: after the one observe query
+        served.faults.add(method="POST", path=r"/graphql$", skip=1 + k, delay=HOLD, times=1, **drop)
+        return GRAPHQL_WRITES[k]
     served.faults.add(
         method="POST|PATCH|PUT|DELETE", path=".*", skip=k, delay=HOLD, times=1, **drop
     )
-    command = _command("apply", *_change(tmp_path), "--yes")
+    return WRITES[k]
+
+
+def _held(served: Served, k: int, entry: tuple[str, str, int] | None = None) -> tuple[str, str]:
+    """What the server held (or ``entry``, a request it handled): (method,
+    path under the API), a GraphQL document by its operation (the (1+k)-th)."""
+    if entry is None:
+        method, path, _ = served.faults.injected[0]  # its path is under the API already
+    else:
+        method, path = entry[0], entry[1][len(API) :] if entry[1].startswith(API) else entry[1]
+    if path.endswith("/graphql"):
+        return method, served.check.operations[1 + k]
+    return method, path
+
+
+def _kill_at(served: Served, transport: str, k: int, mode: str, command: list[str]) -> None:
+    """Run ``command``, SIGKILL it while the server holds its k-th write, and
+    (mid-request) wait until the server handled that write for the dead client."""
+    write = _hold(served, transport, k, mode)
     process = subprocess.Popen(
-        command, env=_env(forge_server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env=_env(served.server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     _hold_and_kill(served, process)
     handled = len(served.app.log.entries)  # the client is dead: only the held write may follow
-    method, path, _ = served.faults.injected[0]
-    assert (method, path) == WRITES[k], "the k-th write is the one held"
+    assert _held(served, k) == write, "the k-th write is the one held"
     if mode == "mid-request":
         # The server handles the write after its client died: it happens, its answer is lost.
         deadline = time.monotonic() + HOLD + 30  # generous: a loaded machine is slow, not wrong
@@ -191,8 +231,36 @@ def test_a_kill_at_any_write_converges_on_rerun(
             assert time.monotonic() < deadline, "the held write was never handled"
             time.sleep(0.01)
         (late,) = served.app.log.entries[handled:]
-        assert (late[0], late[1][len(API) :]) == WRITES[k] and late[2] < 300, late
+        assert _held(served, k, late) == write and late[2] < 300, late
     served.faults.clear()
+
+
+#: Over GraphQL (4 writes: branch and commit, pull request, merge, delete):
+#: a kill mid-request at each (the write happens, its answer is lost: the
+#: re-run must adopt it), and at the first boundary (a kill between writes is
+#: a mid-request kill of the write before, answered): 5 cases, ~12 s.
+KILLS = (
+    [("rest", k, mode) for mode in MODES for k in range(len(WRITES))]
+    + [("graphql", k, "mid-request") for k in range(len(GRAPHQL_WRITES))]
+    + [("graphql", 0, "boundary")]
+)
+
+
+@pytest.mark.parametrize(
+    ("transport", "k", "mode"), KILLS, ids=[f"{t}-write{k}-{m}" for t, k, m in KILLS]
+)
+def test_a_kill_at_any_write_converges_on_rerun(
+    transport: str,
+    k: int,
+    mode: str,
+    forge_server: ForgeServer,
+    tmp_path: Path,
+    uninterrupted: Uninterrupted,
+) -> None:
+    expected, _ = uninterrupted[transport]
+    served = Served(forge_server, _fresh_forge())
+    command = _command("apply", *_change(tmp_path, transport), "--yes")
+    _kill_at(served, transport, k, mode, command)
 
     again = subprocess.run(
         command, env=_env(forge_server), capture_output=True, text=True, timeout=60
@@ -209,12 +277,16 @@ def test_a_kill_at_any_write_converges_on_rerun(
 # --- races --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attempt", range(5))
+#: Five attempts in all (~2.5 s each on a loaded machine): three over REST, two over GraphQL.
+TWINS = [("rest", attempt) for attempt in range(3)] + [("graphql", a) for a in range(2)]
+
+
+@pytest.mark.parametrize(("transport", "attempt"), TWINS, ids=[f"{t}-{a}" for t, a in TWINS])
 def test_two_processes_applying_the_same_request_at_once(
-    attempt: int, forge_server: ForgeServer, tmp_path: Path
+    transport: str, attempt: int, forge_server: ForgeServer, tmp_path: Path
 ) -> None:
     served = Served(forge_server, _fresh_forge())
-    change = _change(tmp_path)
+    change = _change(tmp_path, transport)
     processes = [
         subprocess.Popen(
             _command("apply", *change, "--yes"),
@@ -243,8 +315,9 @@ def test_two_processes_applying_the_same_request_at_once(
     assert BRANCH not in served.forge.branches(REPO)
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_stalled_twin_never_opens_a_second_pull_request(
-    forge_server: ForgeServer, tmp_path: Path
+    transport: str, forge_server: ForgeServer, tmp_path: Path
 ) -> None:
     """The same race, with one process stalled (a slow network, a rate-limit
     wait) between observing and its first write while the other one runs the
@@ -257,8 +330,11 @@ def test_a_stalled_twin_never_opens_a_second_pull_request(
     forge.create_repo(REPO, {"values.yaml": "tag: 1\n", "logo.png": b"\x89PNG\x00old"})
     served = Served(forge_server, forge)
     stall = 2.5
-    served.faults.add(method="POST", path=r"/git/blobs$", delay=stall, times=1)
-    change = _change(tmp_path)
+    if transport == "graphql":  # its first write: the branch and the commit
+        served.faults.add(method="POST", path=r"/graphql$", skip=1, delay=stall, times=1)
+    else:
+        served.faults.add(method="POST", path=r"/git/blobs$", delay=stall, times=1)
+    change = _change(tmp_path, transport)
     stalled = subprocess.Popen(
         _command("apply", *change, "--yes"),
         env=_env(forge_server),
@@ -314,9 +390,18 @@ HUMANS = {
 }
 
 
-@pytest.mark.parametrize("human", list(HUMANS))
+#: Every human over REST; over GraphQL (the saved plan's recheck is one
+#: query) the two that move what it reads differently: the branch, and a
+#: pull request's state (~2.5 s each).
+STALE = [(human, "rest") for human in HUMANS] + [
+    ("pushes-to-the-branch", "graphql"),
+    ("merges-the-pr", "graphql"),
+]
+
+
+@pytest.mark.parametrize(("human", "transport"), STALE, ids=[f"{h}-{t}" for h, t in STALE])
 def test_a_human_acting_between_plan_and_apply_makes_the_plan_stale(
-    human: str, forge_server: ForgeServer, tmp_path: Path
+    human: str, transport: str, forge_server: ForgeServer, tmp_path: Path
 ) -> None:
     forge = _fresh_forge()
     # An earlier run's pull request, left open for review.
@@ -325,14 +410,15 @@ def test_a_human_acting_between_plan_and_apply_makes_the_plan_stale(
     assert first.status is prplan.OutcomeStatus.CREATED
     served = Served(forge_server, forge)
     plan_file = tmp_path / "plan.json"
-    planned = _run(forge_server, "plan", *_change(tmp_path / "local"), "--out", str(plan_file))
+    change = _change(tmp_path / "local", transport)
+    planned = _run(forge_server, "plan", *change, "--out", str(plan_file))
     assert planned.returncode == 2, planned.stdout + planned.stderr
 
     act, named = HUMANS[human]
     act(forge, first.pull_request)  # type: ignore[arg-type]
     before = (forge.branches(REPO), forge.pull_requests(REPO), served.app.log.writes)
 
-    applied = _run(forge_server, "apply", str(plan_file))
+    applied = _run(forge_server, "apply", "--github-transport", transport, str(plan_file))
 
     assert applied.returncode == 4, applied.stdout + applied.stderr
     assert named in applied.stderr, applied.stderr
