@@ -406,6 +406,23 @@ TestPrplanAmongHumansOverHTTP.settings = settings(
 )
 
 
+class PrplanAmongHumansOverGraphQL(PrplanAmongHumansOverHTTP):
+    """The same story with GitHubClient's GraphQL transport: observe in one
+    query, the commit's tree predicted and sealed, branch and commit in one
+    mutation, merge and delete by expected head (REST where GraphQL cannot)."""
+
+    def connect(self, forge: prplan.LocalForge) -> prplan.ForgeClient:
+        super().connect(forge)
+        return self.served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
+
+
+TestPrplanAmongHumansOverGraphQL = PrplanAmongHumansOverGraphQL.TestCase
+#: A sixth of the profile's examples (dev 5, CI 25), 25 steps each.
+TestPrplanAmongHumansOverGraphQL.settings = settings(
+    stateful_step_count=25, max_examples=settings.default.max_examples // 6 or 1
+)
+
+
 # --- bugs the moves above found -------------------------------------------------
 
 
