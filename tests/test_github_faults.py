@@ -152,3 +152,110 @@ def test_a_race_on_open_pr_is_never_a_second_pull_request(forge_server: ForgeSer
     outcome = prplan.apply(plan, served.client, reporter=HumanOpensFirst())
     assert outcome.status is prplan.OutcomeStatus.FAILED and outcome.error_type == "ConflictError"
     assert [p.title for p in served.forge.pull_requests(REPO)] == ["A human got there first"]
+
+
+# --- races and edges over both transports, in-process --------------------------------------
+
+
+class HumanPushesAt(prplan.Reporter):
+    """A human pushes a commit to the branch when prplan starts an action
+    of the given kind (after the recheck, before the write)."""
+
+    def __init__(self, forge: prplan.LocalForge, kind: type) -> None:
+        self.forge, self.kind, self.pushed = forge, kind, []
+
+    def action_started(self, repo: str, index: int, action: object) -> None:
+        if isinstance(action, self.kind):
+            self.pushed.append(
+                self.forge.push(REPO, BRANCH, {"notes.md": "mine\n"}, message="A human's")
+            )
+
+
+@pytest.mark.parametrize("transport", ["rest", "graphql"])
+def test_a_push_racing_a_reset_is_never_overwritten(
+    transport: str, forge_server: ForgeServer
+) -> None:
+    """An earlier run's pull request was merged and its branch kept: the
+    next run resets the branch to base. A human pushes to it between the
+    recheck and the reset: the reset (a compare-and-swap from the head
+    prplan saw) loses, typed, and the human's commit stays."""
+    forge = fault_matrix._forge(open_pr=False)
+    earlier = prplan.ChangeRequest(
+        repo=REPO, branch=BRANCH, files={"values.yaml": "tag: 1.5\n"}, automerge=True
+    )
+    prplan.apply(prplan.plan(prplan.observe(forge, earlier), earlier), forge)
+    served = Served(forge_server, forge)
+    client = served.new_client(transport=transport, retries=2, backoff=0.0, timeout=5)
+    request = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"values.yaml": "tag: 2\n"})
+    plan = prplan.plan(prplan.observe(client, request), request)
+    assert any(isinstance(a, prplan.ResetBranch) for a in plan.actions), plan.rule
+    human = HumanPushesAt(forge, prplan.ResetBranch)
+
+    outcome = prplan.apply(plan, client, reporter=human)
+
+    assert outcome.status is prplan.OutcomeStatus.FAILED, outcome
+    assert outcome.error_type in {"ConflictError", "StalePlanError"}, outcome.error
+    (pushed,) = human.pushed
+    assert forge.branches(REPO)[BRANCH] == pushed
+
+
+@pytest.mark.parametrize(
+    "transport",
+    [
+        pytest.param(
+            "rest",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="REST's DELETE of a ref names no expected sha, and GitHubClient does not "
+                "read the branch first: a push made after the merge is deleted with the branch",
+            ),
+        ),
+        "graphql",
+    ],
+)
+def test_a_push_after_the_merge_is_never_deleted_with_the_branch(
+    transport: str, forge_server: ForgeServer
+) -> None:
+    """A human pushes to the branch between prplan's merge and its delete:
+    GraphQL deletes only from the merged head (updateRefs beforeOid), so the
+    push stays; the run ends typed (nothing of the human's is lost)."""
+    served = Served(forge_server, _forge(open_pr=False))
+    client = served.new_client(transport=transport, retries=2, backoff=0.0, timeout=5)
+    request = _request()
+    plan = prplan.plan(prplan.observe(client, request), request)
+    human = HumanPushesAt(served.forge, prplan.DeleteBranch)
+
+    outcome = prplan.apply(plan, client, reporter=human)
+
+    (pushed,) = human.pushed
+    assert served.forge.branches(REPO).get(BRANCH) == pushed, outcome
+    assert [p.merged for p in served.forge.pull_requests(REPO)] == [True]
+    assert outcome.status is prplan.OutcomeStatus.FAILED, outcome
+    assert outcome.error_type == "ConflictError" and "not deleted" in outcome.error
+
+
+def test_over_a_hundred_pull_requests_from_the_branch_fall_back_to_rest(
+    forge_server: ForgeServer,
+) -> None:
+    """GraphQL reads the first 100 pull requests from the branch; with 101
+    closed ones before it, the open one is beyond that page: observe must
+    fall back (REST pages through all) and update it, never open a second."""
+    forge = _forge(open_pr=False)
+    forge.push(REPO, BRANCH, {"values.yaml": "tag: 1.5\n"}, message="A human's start")
+    for _ in range(101):
+        forge.close_pr(REPO, forge.open_pr(REPO, BRANCH, "main"))
+    number = forge.open_pr(REPO, BRANCH, "main", title="The open one")
+    served = Served(forge_server, forge)
+    client = served.new_client(transport="graphql", retries=2, backoff=0.0, timeout=5)
+    request = prplan.ChangeRequest(repo=REPO, branch=BRANCH, files={"values.yaml": "tag: 2\n"})
+
+    seen = prplan.observe(client, request)
+
+    def facts(snapshot: prplan.RepoSnapshot) -> list[tuple[object, ...]]:
+        return [(p.number, p.state, p.head_sha, p.base_branch) for p in snapshot.pull_requests]
+
+    assert facts(seen) == facts(prplan.observe(forge, request))
+    assert len(seen.pull_requests) == 102
+    outcome = prplan.apply(prplan.plan(seen, request), client)
+    assert outcome.pull_request == number, outcome
+    assert [p.number for p in forge.pull_requests(REPO) if p.is_open] == [number]
