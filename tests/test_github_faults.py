@@ -259,3 +259,37 @@ def test_over_a_hundred_pull_requests_from_the_branch_fall_back_to_rest(
     outcome = prplan.apply(prplan.plan(seen, request), client)
     assert outcome.pull_request == number, outcome
     assert [p.number for p in forge.pull_requests(REPO) if p.is_open] == [number]
+
+
+#: (forge with an earlier run's open pull request?, the action before which a human pushes)
+PUSH_POINTS = [
+    (False, prplan.CreatePullRequest),
+    (False, prplan.MergePullRequest),
+    (True, prplan.Commit),
+    (True, prplan.MergePullRequest),
+]
+
+
+@pytest.mark.parametrize("transport", ["rest", "graphql"])
+@pytest.mark.parametrize(
+    ("open_pr", "kind"),
+    PUSH_POINTS,
+    ids=[("open-" if o else "") + k.__name__ for o, k in PUSH_POINTS],
+)
+def test_a_push_before_any_write_is_kept_and_never_merged_unreviewed(
+    open_pr: bool, kind: type, transport: str, forge_server: ForgeServer
+) -> None:
+    served = Served(forge_server, _forge(open_pr=open_pr))
+    client = served.new_client(transport=transport, retries=2, backoff=0.0, timeout=5)
+    request = _request()
+    plan = prplan.plan(prplan.observe(client, request), request)
+    human = HumanPushesAt(served.forge, kind)
+
+    outcome = prplan.apply(plan, client, reporter=human)
+
+    (pushed,) = human.pushed
+    assert served.forge.reachable(REPO, pushed), outcome
+    assert "notes.md" not in served.forge.files(REPO, "main"), "merged what nobody reviewed"
+    assert outcome.ok or outcome.error_type in {"ConflictError", "StalePlanError"}, outcome
+    assert len([p for p in served.forge.pull_requests(REPO) if p.is_open]) <= 1
+    assert served.violations == []
