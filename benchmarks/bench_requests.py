@@ -59,12 +59,12 @@ def _commits_on(forge: prplan.LocalForge, ref: str) -> int:
     return len(forge.log(REPO, ref))
 
 
-def prplan_change(count: int, *, binary: int = 0) -> dict[str, Any]:
+def prplan_change(count: int, *, binary: int = 0, transport: str = "rest") -> dict[str, Any]:
     """(a)/(c): no branch -> merged PR; (b): the same request again."""
     server, forge = _serve(_files(count, "1.0", binary=binary))
     app = server.app
     try:
-        client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url)
+        client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url, transport=transport)
         request = prplan.ChangeRequest(
             repo=REPO, branch="prplan/release-2.0", files=_files(count, "2.0", binary=binary),
             title="Release 2.0", automerge=True,
@@ -86,6 +86,27 @@ def prplan_change(count: int, *, binary: int = 0) -> dict[str, Any]:
         assert again.is_empty
         rerun = {"reads": app.log.reads, "writes": app.log.writes}
         return {"files": count, "binary": binary, "change": first, "rerun": rerun}
+    finally:
+        server.stop()
+
+
+def prplan_saved_plan(count: int, *, transport: str) -> dict[str, Any]:
+    """A plan saved for review, then applied: the recheck included."""
+    server, _ = _serve(_files(count, "1.0"))
+    app = server.app
+    try:
+        client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url, transport=transport)
+        request = prplan.ChangeRequest(
+            repo=REPO, branch="prplan/release-2.0", files=_files(count, "2.0"),
+            title="Release 2.0", automerge=True,
+        )  # fmt: skip
+        saved = prplan.Plan.from_json(
+            prplan.plan(prplan.observe(client, request), request).to_json()
+        )
+        app.log.reset()
+        outcome = prplan.apply(saved, client)
+        assert outcome.status is prplan.OutcomeStatus.MERGED, outcome.error
+        return {"files": count, "reads": app.log.reads, "writes": app.log.writes}
     finally:
         server.stop()
 
@@ -199,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         "prplan_100": prplan_change(100),
         "prplan_1000": prplan_change(1000),
         "prplan_3_plus_2_binary": prplan_change(3, binary=2),
+        "prplan_graphql_3": prplan_change(3, transport="graphql"),
+        "prplan_graphql_1000": prplan_change(1000, transport="graphql"),
+        "saved_rest_3": prplan_saved_plan(3, transport="rest"),
+        "saved_graphql_3": prplan_saved_plan(3, transport="graphql"),
         "naive_3": naive_change(3),
         "naive_100": naive_change(100),
         "git_push_3": git_push_change(3),
@@ -215,13 +240,21 @@ def main(argv: list[str] | None = None) -> int:
     a, c = results["prplan_3"], results["prplan_1000"]
     print(f"Python {results['python']} on {results['machine']}")
     print(f"{'':38}{'reads':>7}{'writes':>8}{'total':>7}{'commits':>9}{'seconds':>9}")
-    for name in ("prplan_3", "prplan_100", "prplan_1000", "prplan_3_plus_2_binary"):
+    for name in (
+        "prplan_3", "prplan_100", "prplan_1000", "prplan_3_plus_2_binary",
+        "prplan_graphql_3", "prplan_graphql_1000",
+    ):  # fmt: skip
         row = results[name]["change"]
         print(
             f"{name + ': change':38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}{row['commits']:>9}{row['seconds']:>9.2f}"
         )
         rerun = results[name]["rerun"]
         print(f"{name + ': re-run':38}{rerun['reads']:>7}{rerun['writes']:>8}{total(rerun):>7}")
+    for name in ("saved_rest_3", "saved_graphql_3"):
+        row = results[name]
+        print(
+            f"{name + ': apply a saved plan':38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}"
+        )
     for name in ("naive_3", "naive_100", "git_push_3", "git_push_100"):
         row = results[name]
         print(
@@ -250,6 +283,22 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (f">= 20x fewer than naive at 100 files ({ratio:.0f}x)", ratio >= 20),
         (">= 300 simple GETs/s", gets["per_second"] >= 300),
+        (
+            "GraphQL: 3 files -> merged PR <= 4 requests (1 read, 3 writes)",
+            total(g3 := results["prplan_graphql_3"]["change"]) <= 4 and g3["writes"] <= 3,
+        ),
+        (
+            "GraphQL: 1,000 files the same",
+            total(results["prplan_graphql_1000"]["change"]) == total(g3),
+        ),
+        (
+            "GraphQL: re-run with nothing to do: 1 read",
+            total(results["prplan_graphql_3"]["rerun"]) == 1,
+        ),
+        (
+            "GraphQL: apply a saved plan (recheck included) <= 4",
+            total(results["saved_graphql_3"]) <= 4,
+        ),
     ]
     print("\nGoals")
     for label, ok in goals:

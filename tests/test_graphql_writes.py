@@ -86,6 +86,21 @@ def test_a_new_merged_change_is_three_writes_whatever_the_number_of_files(
     assert "main" in head
 
 
+def test_a_saved_plan_is_applied_in_four_requests_recheck_included(
+    forge_server: ForgeServer,
+) -> None:
+    """The issue's budget for a reviewed plan: the recheck is the one observe
+    query (its directories serve the commit too), then three writes."""
+    served = Served(forge_server, _forge(3))
+    client = _graphql(served)
+    request = _request(3, automerge=True)
+    saved = prplan.Plan.from_json(prplan.plan(prplan.observe(client, request), request).to_json())
+    served.app.log.reset()
+    outcome = prplan.apply(saved, client)
+    assert outcome.status is prplan.OutcomeStatus.MERGED, outcome
+    assert (served.app.log.reads, served.app.log.writes) == (1, 3), served.app.log.entries
+
+
 def test_the_commit_is_sealed_with_the_tree_github_built(forge_server: ForgeServer) -> None:
     served = Served(forge_server, _forge(2, {"docs/x/y.md": "y\n"}))
     client = _graphql(served)
