@@ -39,17 +39,6 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("point", "fault"), CASES, ids=[f"{p}-{f}" for p, f in CASES])
-def test_a_fault_converges_or_fails_typed_without_violations(
-    point: str, fault: str, forge_server: ForgeServer
-) -> None:
-    result = fault_matrix.run_case(forge_server, point, fault)
-    assert result.injected, "the fault was never injected: the test proves nothing"
-    assert result.violations == ()
-    if result.verdict == "typed_error":
-        assert result.detail  # says what happened
-
-
 #: The same matrix over GraphQL (``transport="graphql"``): every GraphQL
 #: point (the observe query, the recheck, each mutation) × every fault that
 #: can meet a GraphQL request (``REST_ONLY_FAULTS`` cannot), the slow answer
@@ -66,16 +55,17 @@ GRAPHQL_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("point", "fault"), GRAPHQL_CASES, ids=[f"{p}-{f}" for p, f in GRAPHQL_CASES]
+    ("point", "fault"), CASES + GRAPHQL_CASES, ids=[f"{p}-{f}" for p, f in CASES + GRAPHQL_CASES]
 )
-def test_a_fault_over_graphql_converges_or_fails_typed_without_violations(
+def test_a_fault_converges_or_fails_typed_without_violations(
     point: str, fault: str, forge_server: ForgeServer
 ) -> None:
+    """REST's points and GraphQL's (``gql-…``)."""
     result = fault_matrix.run_case(forge_server, point, fault)
     assert result.injected, "the fault was never injected: the test proves nothing"
     assert result.violations == ()
     if result.verdict == "typed_error":
-        assert result.detail
+        assert result.detail  # says what happened
 
 
 def _forge(*, open_pr: bool) -> prplan.LocalForge:
