@@ -121,19 +121,25 @@ def _run(client: prplan.GitHubClient, change: prplan.ChangeRequest) -> prplan.Ou
     return prplan.apply(prplan.plan(prplan.observe(client, change), change), client)
 
 
-def run_case(server: Any, point: str, fault: str) -> CaseResult:
-    """A point of ``POINTS`` (REST) or of ``GRAPHQL_POINTS`` (GraphQL)."""
+def _served(server: Any, point: str, fault: str) -> tuple[Served, str, int]:
+    """A forge for ``point`` (of ``POINTS``, REST, or of ``GRAPHQL_POINTS``)
+    with ``fault`` at it; for GraphQL, the operation and index it must meet."""
     graphql = next((p for p in GRAPHQL_POINTS if p[0] == point), None)
     if graphql is not None:
-        name, operation, skip, open_pr = graphql
+        _, operation, skip, open_pr = graphql
         served = Served(server, _forge(open_pr=open_pr))
         served.faults.add(method="POST", path=r"/graphql$", skip=skip, **FAULTS[fault])
-        transport = "graphql"
-    else:
-        name, method, path, open_pr = next(p for p in POINTS if p[0] == point)
-        served = Served(server, _forge(open_pr=open_pr))
-        served.faults.add(method=method, path=path, **FAULTS[fault])
-        operation, skip, transport = "", 0, "rest"
+        return served, operation, skip
+    _, method, path, open_pr = next(p for p in POINTS if p[0] == point)
+    served = Served(server, _forge(open_pr=open_pr))
+    served.faults.add(method=method, path=path, **FAULTS[fault])
+    return served, "", 0
+
+
+def run_case(server: Any, point: str, fault: str) -> CaseResult:
+    """A point of ``POINTS`` (REST) or of ``GRAPHQL_POINTS`` (GraphQL)."""
+    served, operation, skip = _served(server, point, fault)
+    transport = "graphql" if operation else "rest"
     client = served.new_client(
         transport=transport, timeout=1, retries=3, backoff=0.0, sleep=lambda seconds: None
     )
@@ -170,7 +176,7 @@ def run_case(server: Any, point: str, fault: str) -> CaseResult:
             f"the fault met {served.check.operations[skip : skip + 1]}, not {operation}"
         )
     return CaseResult(
-        point=name, fault=fault, verdict=verdict, violations=tuple(violations),
+        point=point, fault=fault, verdict=verdict, violations=tuple(violations),
         injected=bool(served.faults.injected) or verdict == "typed_error", detail=detail[:300],
     )  # fmt: skip
 
