@@ -1,12 +1,16 @@
-"""Requests per change, counted at the server, for prplan and for a naive
-PyGithub script; and how many simple GETs per second the local forge serves.
+"""Requests per change, counted at the server, for prplan and two peers (a
+naive PyGithub script; git clone + commit + push, then REST for the pull
+request and the merge, as create-pull-request does); and how many simple
+GETs per second the local forge serves.
 
     .venv/bin/python benchmarks/bench_requests.py [--json]
 
 Everything runs against ``prplan forge`` served on loopback in this process.
 The naive script does what the legacy helper's callers did: a branch, then
 per file ``get_contents`` and ``create_file``/``update_file`` (one commit per
-file), then ``create_pull`` and ``merge``.
+file), then ``create_pull`` and ``merge``. The git peer clones over smart
+HTTP (shallow, one branch), commits every file at once, pushes a new branch,
+then opens and merges the pull request through PyGithub.
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ import argparse
 import http.client
 import json
 import logging
+import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import github
@@ -51,12 +59,12 @@ def _commits_on(forge: prplan.LocalForge, ref: str) -> int:
     return len(forge.log(REPO, ref))
 
 
-def prplan_change(count: int, *, binary: int = 0) -> dict[str, Any]:
+def prplan_change(count: int, *, binary: int = 0, transport: str = "rest") -> dict[str, Any]:
     """(a)/(c): no branch -> merged PR; (b): the same request again."""
     server, forge = _serve(_files(count, "1.0", binary=binary))
     app = server.app
     try:
-        client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url)
+        client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url, transport=transport)
         request = prplan.ChangeRequest(
             repo=REPO, branch="prplan/release-2.0", files=_files(count, "2.0", binary=binary),
             title="Release 2.0", automerge=True,
@@ -82,6 +90,27 @@ def prplan_change(count: int, *, binary: int = 0) -> dict[str, Any]:
         server.stop()
 
 
+def prplan_saved_plan(count: int, *, transport: str) -> dict[str, Any]:
+    """A plan saved for review, then applied: the recheck included."""
+    server, _ = _serve(_files(count, "1.0"))
+    app = server.app
+    try:
+        client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url, transport=transport)
+        request = prplan.ChangeRequest(
+            repo=REPO, branch="prplan/release-2.0", files=_files(count, "2.0"),
+            title="Release 2.0", automerge=True,
+        )  # fmt: skip
+        saved = prplan.Plan.from_json(
+            prplan.plan(prplan.observe(client, request), request).to_json()
+        )
+        app.log.reset()
+        outcome = prplan.apply(saved, client)
+        assert outcome.status is prplan.OutcomeStatus.MERGED, outcome.error
+        return {"files": count, "reads": app.log.reads, "writes": app.log.writes}
+    finally:
+        server.stop()
+
+
 def naive_change(count: int) -> dict[str, Any]:
     server, forge = _serve(_files(count, "1.0"))
     app = server.app
@@ -102,6 +131,47 @@ def naive_change(count: int) -> dict[str, Any]:
                 assert not isinstance(current, list)
                 repo.update_file(path, f"update {path}", content, current.sha, branch=branch)
         pr = repo.create_pull(base=repo.default_branch, head=branch, title="Release 2.0")
+        pr.merge()
+        return {
+            "files": count,
+            "reads": app.log.reads,
+            "writes": app.log.writes,
+            "commits": _commits_on(forge, "main") - before - 1,
+            "seconds": time.perf_counter() - started,
+        }
+    finally:
+        server.stop()
+
+
+def _git(*args: str, cwd: Path | None = None) -> None:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "bench",
+           "GIT_AUTHOR_EMAIL": "bench@example.com", "GIT_COMMITTER_NAME": "bench",
+           "GIT_COMMITTER_EMAIL": "bench@example.com"}  # fmt: skip
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def git_push_change(count: int) -> dict[str, Any]:
+    """create-pull-request's way: clone, commit every file, push a new
+    branch, then REST for the pull request and the merge."""
+    server, forge = _serve(_files(count, "1.0"))
+    app = server.app
+    try:
+        url = server.url.replace("http://", f"http://x-access-token:{TOKEN}@")
+        before = _commits_on(forge, "main")
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as scratch:
+            work = Path(scratch) / "work"
+            _git("clone", "-q", "--depth", "1", "-b", "main", f"{url}/{REPO}.git", str(work))
+            for path, content in _files(count, "2.0").items():
+                (work / path).parent.mkdir(parents=True, exist_ok=True)
+                (work / path).write_bytes(content)
+            _git("add", "-A", cwd=work)
+            _git("commit", "-q", "-m", "Release 2.0", cwd=work)
+            _git("push", "-q", "origin", "HEAD:refs/heads/peer/release-2.0", cwd=work)
+        gh = Github(base_url=server.api_url, auth=Auth.Token(TOKEN),
+                    seconds_between_requests=None, seconds_between_writes=None)  # fmt: skip
+        repo = gh.get_repo(REPO)
+        pr = repo.create_pull(base="main", head="peer/release-2.0", title="Release 2.0")
         pr.merge()
         return {
             "files": count,
@@ -150,8 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         "prplan_100": prplan_change(100),
         "prplan_1000": prplan_change(1000),
         "prplan_3_plus_2_binary": prplan_change(3, binary=2),
+        "prplan_graphql_3": prplan_change(3, transport="graphql"),
+        "prplan_graphql_1000": prplan_change(1000, transport="graphql"),
+        "saved_rest_3": prplan_saved_plan(3, transport="rest"),
+        "saved_graphql_3": prplan_saved_plan(3, transport="graphql"),
         "naive_3": naive_change(3),
         "naive_100": naive_change(100),
+        "git_push_3": git_push_change(3),
+        "git_push_100": git_push_change(100),
         "forge_gets": forge_gets_per_second(),
     }
     if args.json:
@@ -164,14 +240,22 @@ def main(argv: list[str] | None = None) -> int:
     a, c = results["prplan_3"], results["prplan_1000"]
     print(f"Python {results['python']} on {results['machine']}")
     print(f"{'':38}{'reads':>7}{'writes':>8}{'total':>7}{'commits':>9}{'seconds':>9}")
-    for name in ("prplan_3", "prplan_100", "prplan_1000", "prplan_3_plus_2_binary"):
+    for name in (
+        "prplan_3", "prplan_100", "prplan_1000", "prplan_3_plus_2_binary",
+        "prplan_graphql_3", "prplan_graphql_1000",
+    ):  # fmt: skip
         row = results[name]["change"]
         print(
             f"{name + ': change':38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}{row['commits']:>9}{row['seconds']:>9.2f}"
         )
         rerun = results[name]["rerun"]
         print(f"{name + ': re-run':38}{rerun['reads']:>7}{rerun['writes']:>8}{total(rerun):>7}")
-    for name in ("naive_3", "naive_100"):
+    for name in ("saved_rest_3", "saved_graphql_3"):
+        row = results[name]
+        print(
+            f"{name + ': apply a saved plan':38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}"
+        )
+    for name in ("naive_3", "naive_100", "git_push_3", "git_push_100"):
         row = results[name]
         print(
             f"{name:38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}{row['commits']:>9}{row['seconds']:>9.2f}"
@@ -199,6 +283,22 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (f">= 20x fewer than naive at 100 files ({ratio:.0f}x)", ratio >= 20),
         (">= 300 simple GETs/s", gets["per_second"] >= 300),
+        (
+            "GraphQL: 3 files -> merged PR <= 4 requests (1 read, 3 writes)",
+            total(g3 := results["prplan_graphql_3"]["change"]) <= 4 and g3["writes"] <= 3,
+        ),
+        (
+            "GraphQL: 1,000 files the same",
+            total(results["prplan_graphql_1000"]["change"]) == total(g3),
+        ),
+        (
+            "GraphQL: re-run with nothing to do: 1 read",
+            total(results["prplan_graphql_3"]["rerun"]) == 1,
+        ),
+        (
+            "GraphQL: apply a saved plan (recheck included) <= 4",
+            total(results["saved_graphql_3"]) <= 4,
+        ),
     ]
     print("\nGoals")
     for label, ok in goals:

@@ -62,3 +62,77 @@ def test_github_client_over_http_equals_local_forge(
     assert (
         served.check.checked > 0 or served.check.contract is None
     )  # no ../shared: nothing to check against
+
+
+#: Observing over GraphQL: one query, then REST where it cannot tell. What
+#: is observed depends only on the situation and the content (the flags
+#: change the plan, not the reads): one case of each (every other one in
+#: the dev profile, to stay in the time budget).
+GRAPHQL_CASES = list({c[:3]: c for c in scenarios.all_cases()}.values())[:: 1 if THOROUGH else 2]
+
+
+@pytest.mark.parametrize("case", GRAPHQL_CASES, ids=[scenarios.case_id(c) for c in GRAPHQL_CASES])
+def test_observing_over_graphql_equals_local_forge(
+    case: scenarios.Case, forge_server: ForgeServer
+) -> None:
+    pr, branch, content, flags = case
+    request = scenarios.request_for(content, **flags)
+    direct = scenarios.build(pr, branch, request, clock=fixed_clock).forge
+    served = Served(forge_server, scenarios.build(pr, branch, request, clock=fixed_clock).forge)
+    client = served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
+    served.app.log.reset()
+    seen_http = prplan.observe(client, request)
+    assert _without_urls(seen_http) == _without_urls(prplan.observe(direct, request))
+    assert any(path.endswith("/graphql") for _, path, _ in served.app.log.entries)
+
+
+#: GraphQL writes (``transport="graphql"``) on a sample: GitHub makes the
+#: commits (author, signature), so shas differ; trees, pull requests and
+#: outcomes must not.
+GRAPHQL_WRITE_CASES = scenarios.all_cases()[:: 20 if THOROUGH else 50]
+
+
+def _shapeless(outcome: prplan.Outcome) -> tuple[object, ...]:
+    return (
+        outcome.status,
+        [(r.kind, r.status, r.pull_request) for r in outcome.actions],
+        outcome.pull_request,
+        outcome.error_type,
+    )
+
+
+def _trees(forge: prplan.LocalForge) -> tuple[object, ...]:
+    state = scenarios.state(forge)
+    trees = {
+        name: forge.git_object(scenarios.REPO, sha).tree for name, sha in state.branches.items()
+    }
+    pulls = [
+        (p.number, p.state, p.merged, p.head_branch, p.base_branch, p.title) for p in state.pulls
+    ]
+    return trees, pulls, state.base_files, state.human_commits
+
+
+@pytest.mark.parametrize(
+    "case", GRAPHQL_WRITE_CASES, ids=[scenarios.case_id(c) for c in GRAPHQL_WRITE_CASES]
+)
+def test_graphql_writes_over_http_equal_local_forge(
+    case: scenarios.Case, forge_server: ForgeServer
+) -> None:
+    pr, branch, content, flags = case
+    request = scenarios.request_for(content, **flags)
+    direct = scenarios.build(pr, branch, request, clock=fixed_clock).forge
+    served = Served(forge_server, scenarios.build(pr, branch, request, clock=fixed_clock).forge)
+    client = served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
+
+    plan_direct = prplan.plan(prplan.observe(direct, request), request)
+    plan_http = prplan.plan(prplan.observe(client, request), request)
+    assert plan_http.actions == plan_direct.actions
+
+    assert _shapeless(prplan.apply(plan_http, client)) == _shapeless(
+        prplan.apply(plan_direct, direct)
+    )
+    assert _trees(served.forge) == _trees(direct)
+    # What GraphQL made is prplan's by its seal: planning again changes nothing.
+    assert prplan.plan(prplan.observe(client, request), request).actions == (
+        prplan.plan(prplan.observe(direct, request), request).actions
+    )

@@ -18,6 +18,7 @@ _READS = [
     RepositoryRead("acme", "app", "main", "prplan/x", ("apps/a/values.yaml", "README.md")),
     RepositoryRead("acme", "other", "develop", "prplan/x", ("a/b/c.json", "a/b/d.json", "e")),
     RepositoryRead("acme", "empty", "main", "prplan/x"),
+    RepositoryRead("acme", "texts", "", "prplan/x", ("a/v.yaml", "w.json"), ("a/v.yaml",)),
 ]
 
 DOCUMENTS = {
@@ -30,6 +31,10 @@ DOCUMENTS = {
     "MERGE_PULL_REQUEST": documents.MERGE_PULL_REQUEST,
     "UPDATE_REFS": documents.UPDATE_REFS,
     "DELETE_REF": documents.DELETE_REF,
+    "COMMIT_ON_BRANCH": documents.COMMIT_ON_BRANCH,
+    "CREATE_REF": documents.CREATE_REF,
+    "BRANCH_HEAD": documents.BRANCH_HEAD,
+    "directories": documents.directories_document("acme", "app", "a" * 40, ["", "x", "x/y"]).text,
     "recheck": documents.recheck_document(
         "acme", "app", branches=["prplan/x", "main"], commit="a" * 40, paths=["x/y", "z"]
     ).text,
@@ -58,8 +63,17 @@ def test_a_builder_declares_every_variable_it_sends() -> None:
         for d in op.variable_definitions
     }
     assert declared == set(doc.variables)
-    assert doc.variables["b1_0"] == "refs/heads/develop:a/b"
-    assert doc.variables["h0_1"] == "refs/heads/prplan/x:"
+    assert doc.variables["b1_2"] == "refs/heads/develop:a/b"
+    assert doc.variables["h0_0"] == "refs/heads/prplan/x:"
+    # no base named: the default branch, HEAD in expressions; edited files' text
+    assert doc.variables["bt3_0"] == "HEAD:a/v.yaml"
+    assert doc.variables["ht3_0"] == "refs/heads/prplan/x:a/v.yaml"
+    assert "base3" not in doc.variables
+
+
+def test_paths_read_through_every_ancestor_directory_once() -> None:
+    assert documents.ancestor_directories(["a/b/c", "a/b/d", "e", "a/f"]) == ["", "a", "a/b"]
+    assert documents.ancestor_directories([]) == []
 
 
 def test_paths_read_through_their_parent_directories_once() -> None:

@@ -114,13 +114,17 @@ def test_observe_reads_refs_comparison_pull_requests_and_modes(served: Served) -
     assert r["fromBranch"]["nodes"][0]["baseRefName"] == "other"
     assert [p["number"] for p in r["intoBranch"]["nodes"]] == [into_branch]
     assert r["intoBranch"]["nodes"][0]["state"] == "OPEN"
-    assert _entries(r["b0"]) == {
+    # every ancestor directory: "", apps, apps/a, vendor, nope
+    assert _entries(r["b2"]) == {
         "values.yaml": ("blob", 0o100644), "run.sh": ("blob", 0o100755),
         "link": ("blob", 0o120000),
     }  # fmt: skip
-    assert _entries(r["b1"]) == {"lib": ("commit", 0o160000)}
-    assert _entries(r["b2"])["apps"] == ("tree", 0o040000)
-    assert r["b3"] is None and r["h3"] is None  # no such directory
+    assert _entries(r["b3"]) == {"lib": ("commit", 0o160000)}
+    assert _entries(r["b0"])["apps"] == ("tree", 0o040000)
+    assert r["b4"] is None and r["h4"] is None  # no such directory
+    [open_pull] = r["openFromBranch"]["nodes"]  # its files: GraphQL's compare lists none
+    assert open_pull["number"] == from_branch and open_pull["changedFiles"] == 1
+    assert open_pull["files"]["nodes"] == [{"path": "apps/a/values.yaml", "changeType": "MODIFIED"}]
 
 
 def test_branch_and_commit_in_one_document_make_a_verified_commit(served: Served) -> None:

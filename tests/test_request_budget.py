@@ -67,3 +67,22 @@ def test_binary_files_cost_one_blob_each(forge_server: ForgeServer) -> None:
     )
     writes = [path for method, path, _ in served.app.log.entries if method != "GET"]
     assert sum(path.endswith("/git/blobs") for path in writes) == 2
+
+
+@pytest.mark.parametrize("automerge", [False, True], ids=["open PR", "merged PR"])
+def test_a_rerun_with_nothing_to_do_is_one_read_over_graphql(
+    automerge: bool, forge_server: ForgeServer
+) -> None:
+    served = Served(forge_server, _forge(3))
+    client = served.new_client(transport="graphql")
+    request = prplan.ChangeRequest(
+        repo=REPO, branch="prplan/up", files={"apps/a0/values.yaml": "tag: 2\n"},
+        automerge=automerge,
+    )  # fmt: skip
+    served.app.log.reset()
+    plan = prplan.plan(prplan.observe(client, request), request)
+    assert (served.app.log.reads, served.app.log.writes) == (1, 0)  # no branch: one query
+    prplan.apply(plan, client, recheck=False)
+    served.app.log.reset()
+    assert prplan.plan(prplan.observe(client, request), request).is_empty
+    assert (served.app.log.reads, served.app.log.writes) == (1, 0), served.app.log.entries

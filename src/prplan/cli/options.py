@@ -85,11 +85,30 @@ def target_options(func: F) -> F:
         metavar="URL",
         help="GitHub's API: default $GITHUB_API_URL, else https://api.github.com. Token: $GITHUB_TOKEN or $GH_TOKEN.",
     )
+    @click.option(
+        "--github-transport",
+        type=click.Choice(["rest", "graphql"]),
+        default="rest",
+        show_default=True,
+        expose_value=False,
+        callback=_remember_transport,
+        help="How prplan writes to GitHub: the REST Git Data API, or GraphQL (a new change in 3 writes, commits signed by GitHub; see docs/github.md).",
+    )
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+_TRANSPORT = "prplan.github_transport"
+
+
+def _remember_transport(ctx: click.Context, _: click.Parameter, value: str) -> str:
+    """``--github-transport``, kept where ``forge_client`` finds it, so no
+    command has to pass it along."""
+    ctx.meta[_TRANSPORT] = value
+    return value
 
 
 def forge_client(local: Path | None, github_url: str | None) -> ForgeClient:
@@ -116,7 +135,9 @@ def forge_client(local: Path | None, github_url: str | None) -> ForgeClient:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            client = GitHubClient.from_env(base_url=github_url)
+            context = click.get_current_context(silent=True)
+            transport = context.meta.get(_TRANSPORT, "rest") if context else "rest"
+            client = GitHubClient.from_env(base_url=github_url, transport=transport)
         except InvalidRequestError as error:
             # The library names its argument; the command names its option.
             raise Bad(

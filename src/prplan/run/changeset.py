@@ -23,12 +23,14 @@ The file and what it holds (``ChangeSet``, ``load_changeset``) are in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -157,6 +159,15 @@ class ChangeSetPlan:
         return plan
 
 
+def _observing_many(
+    client: ForgeClient, requests: Sequence[ChangeRequest]
+) -> AbstractContextManager[object]:
+    """A client that can read many repositories at once (GitHub over GraphQL:
+    a few queries for all) does so before they are observed one by one."""
+    hook = getattr(client, "observing_many", None)
+    return hook(requests) if callable(hook) else contextlib.nullcontext()
+
+
 def plan_changeset(
     client: ForgeClient,
     changeset: ChangeSet,
@@ -177,7 +188,7 @@ def plan_changeset(
             on_planned(planned)
         return planned
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    with _observing_many(client, requests), ThreadPoolExecutor(max(1, concurrency)) as pool:
         plans = list(pool.map(one, requests))
     out: list[tuple[str, tuple[Plan, ...]]] = []
     index = 0

@@ -24,8 +24,16 @@ __all__ = ["observe"]
 
 
 def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
-    with _held_still(client):
+    with _held_still(client), _prefetched(client, request):
         return _observe(client, request)
+
+
+def _prefetched(client: ForgeClient, request: ChangeRequest) -> AbstractContextManager[object]:
+    """A client that can read everything one observation needs at once (a
+    GitHub client over GraphQL: one query) does so here, and answers the
+    reads below from it; anything it did not cover is read as usual."""
+    hook = getattr(client, "observing", None)
+    return hook(request) if callable(hook) else contextlib.nullcontext()
 
 
 def _held_still(client: ForgeClient) -> AbstractContextManager[object]:

@@ -25,9 +25,8 @@ the client then reads back and adopts what it finds when it is what it asked
 for. Writes are spaced (``write_spacing``, 1 s by default except on a
 loopback address) as GitHub asks of integrations.
 
-How requests are sent, counted, retried and spaced, and how failures
-become prplan's errors: ``transport.py``. Where the token comes from:
-``auth.py``.
+How requests are sent, counted, retried, spaced and fail: ``transport.py``;
+the token's origin: ``auth.py``; writes over GraphQL: ``graphql_writes.py``.
 
 Tokens: the token lives only in PyGithub's ``Auth.Token``. Errors are built
 from status codes and GitHub's ``message`` only, and scrubbed of the token
@@ -46,7 +45,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import quote
 
 import github
@@ -67,9 +66,11 @@ from prplan.core.snapshot import (
 )
 from prplan.errors import (
     ConflictError,
-    MergeBlocked,
 )
+from prplan.forges.github.answers import person, pull_request_info, raise_blocked
 from prplan.forges.github.auth import clean_token, token_from_env, token_origin
+from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
+from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
 from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
@@ -82,7 +83,7 @@ _EXECUTABLE = "100755"
 _COMPARE_FILES_LIMIT = 300
 
 
-class GitHubClient:
+class GitHubClient(GraphQLObserving):
     """A ``ForgeClient`` for GitHub through PyGithub.
 
     ``token``: a personal access token, app installation token or
@@ -94,7 +95,9 @@ class GitHubClient:
     made is tried again this many times (within ``retries``), after
     ``connect_backoff * 2**(n-1)`` s each (3 and 0.5: 3.5 s in all).
     ``max_rate_limit_wait``: the longest it will sleep for a rate limit
-    before failing with a ForgeError that says so.
+    before failing with a ForgeError that says so. ``transport``: "rest"
+    (the Git Data API) or "graphql" (observes through one query,
+    ``graphql_reads``; writes as ``graphql_writes`` says).
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class GitHubClient:
         connect_retries: int = 3,
         connect_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        transport: str = "rest",
     ) -> None:
         self.base_url = api_url(base_url or DEFAULT_API_URL)
         token = clean_token(token, "token") if token else None
@@ -127,6 +131,15 @@ class GitHubClient:
         # does not tell, learn it from the tree when a commit rewrites them.
         self._tree_of: dict[tuple[str, str], str] = {}
         self._executable: set[tuple[str, str, str]] = set()
+        self.transport = transport_name(transport)
+        graphql = transport == "graphql"
+        self._reads = GraphQLReads(self._http, self._tree_of, self._executable) if graphql else None
+        self._graphql = GraphQLWrites(self._http, self) if graphql else None
+        if self._reads is not None and self._graphql is not None:
+            writes = self._graphql  # what observe read, a commit need not read again
+            self._reads.on_directories = lambda repo, rid, commit, listings: writes.learn(
+                repo, repository_id=rid, commit=commit, directories=listings
+            )
 
     @classmethod
     def from_env(cls, **options: Any) -> GitHubClient:
@@ -147,6 +160,7 @@ class GitHubClient:
 
     # --- reads ------------------------------------------------------------------------
 
+    @prefetched
     def default_branch(self, repo: str) -> str:
         with self._http.errors(f"reading repository {repo}"):
             return str(self._http.repo(repo).default_branch)
@@ -155,6 +169,7 @@ class GitHubClient:
         found = self.branch(repo, branch)
         return None if found is None else found.sha
 
+    @prefetched
     def branch(self, repo: str, branch: str) -> Branch | None:
         # The branches endpoint answers the head commit *and* its tree in one
         # request; the tree is what a commit on this head needs as base_tree,
@@ -171,6 +186,7 @@ class GitHubClient:
             self._tree_of[(repo, sha)] = str(tree["sha"])
         return Branch(sha=sha, protected=protected)
 
+    @prefetched
     def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:
         owner = repo.split("/")[0]
         with self._http.errors(f"listing pull requests of {repo}"):
@@ -178,24 +194,26 @@ class GitHubClient:
             # GitHub filters by head owner and branch; a server that ignored
             # the filter (or a fork's branch of the same name) must not make
             # prplan count a stranger's pull request as using the branch.
-            out = [_info(pr) for pr in pulls if pr.head.label == f"{owner}:{head}"]
+            out = [pull_request_info(pr) for pr in pulls if pr.head.label == f"{owner}:{head}"]
         return sorted(out, key=lambda p: p.number)
 
+    @prefetched
     def open_pull_requests_into(self, repo: str, base: str) -> list[PullRequestInfo]:
         with self._http.errors(f"listing pull requests into {base} of {repo}"):
             pulls = self._http.repo(repo).get_pulls(state="open", base=base)
             # The first page (100) tells whether the branch is in use.
-            out = [_info(pr) for pr in itertools.islice(pulls, 100)]
+            out = [pull_request_info(pr) for pr in itertools.islice(pulls, 100)]
         return sorted(
             (p for p in out if p.base_branch == base and p.is_open), key=lambda p: p.number
         )
 
+    @prefetched
     def pull_requests_for(self, repo: str, head: str, base: str) -> list[PullRequestInfo]:
         owner = repo.split("/")[0]
         with self._http.errors(f"listing pull requests of {repo}"):
             pulls = self._http.repo(repo).get_pulls(state="all", head=f"{owner}:{head}", base=base)
             # merged_at tells merged from closed without a request per pull request (_info).
-            out = [_info(pr) for pr in pulls]
+            out = [pull_request_info(pr) for pr in pulls]
         # GitHub filters by head and base; a server that ignored the filter
         # must not make prplan adopt a stranger's pull request.
         return sorted(
@@ -203,6 +221,7 @@ class GitHubClient:
             key=lambda p: p.number,
         )
 
+    @prefetched
     def path_entries(
         self, repo: str, commit_sha: str, paths: Sequence[str]
     ) -> dict[str, PathEntry]:
@@ -241,6 +260,7 @@ class GitHubClient:
 
         return lookup
 
+    @prefetched
     def compare(self, repo: str, base_sha: str, head_sha: str) -> Comparison:
         # One raw request: PyGithub's lazy Comparison would fetch it twice
         # (once for its fields, once more for its list of commits).
@@ -273,6 +293,7 @@ class GitHubClient:
                 files_complete=len(listed) < _COMPARE_FILES_LIMIT,
             )
 
+    @prefetched
     def read_files(
         self, repo: str, commit_sha: str, paths: Sequence[str]
     ) -> dict[str, bytes | None]:
@@ -306,6 +327,8 @@ class GitHubClient:
         return self.branch_sha(repo, branch)
 
     def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.create_branch(repo, branch, sha)
         self._http.space_writes()
         with self._http.errors(f"creating branch {branch} in {repo}"):
             try:
@@ -323,6 +346,8 @@ class GitHubClient:
                 raise
 
     def reset_branch(self, repo: str, branch: str, sha: str, *, expected_sha: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.reset_branch(repo, branch, sha, expected_sha=expected_sha)
         current = self._ref_sha(repo, branch)
         if current != expected_sha:
             raise ConflictError(
@@ -386,6 +411,10 @@ class GitHubClient:
         create: bool = False,
         reset_from: str | None = None,
     ) -> str:
+        if self._graphql is not None and (made := self._graphql.commit_files(
+            repo, branch, parent_sha=parent_sha, files=files, message=message, create=create,
+            reset_from=reset_from)) is not None:  # fmt: skip
+            return made  # else GraphQL cannot make it as meant (a mode, a size): REST does
         if reset_from is not None and self._ref_sha(repo, branch) != reset_from:
             raise ConflictError(
                 f"{repo}: branch {branch!r} is not at {reset_from[:7]} any more (someone pushed "
@@ -409,7 +438,7 @@ class GitHubClient:
             sealed = seal_message(message, str(tree.sha))
             commit = github_repo.create_git_commit(sealed, tree, [parent])
             new_sha = str(commit.sha)
-            self._answered_by(_person(commit.raw_data.get("committer")))
+            self._answered_by(person(commit.raw_data.get("committer")))
         if create:
             self.create_branch(repo, branch, new_sha)
         else:
@@ -461,6 +490,10 @@ class GitHubClient:
     def create_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequestInfo:
+        if self._graphql is not None:
+            return self._graphql.create_pull_request(
+                repo, head=head, base=base, title=title, body=body
+            )
         self._http.space_writes()
         self._answered_by(None)
         with self._http.errors(f"opening a pull request {head} -> {base} in {repo}"):
@@ -472,7 +505,7 @@ class GitHubClient:
                     return self._adopt_pull(repo, head, base, title)
                 raise
             self._answered_by((pr.raw_data.get("user") or {}).get("login"))
-            return _info(pr)
+            return pull_request_info(pr)
 
     def _answered_by(self, identity: str | None) -> None:
         self._http.local.identity = identity
@@ -499,6 +532,9 @@ class GitHubClient:
     def merge_pull_request(
         self, repo: str, number: int, *, method: str, expected_head_sha: str
     ) -> str:
+        if self._graphql is not None and (merged := self._graphql.merge_pull_request(
+            repo, number, method=method, expected_head_sha=expected_head_sha)) is not None:  # fmt: skip
+            return merged
         pr = PullRequest(
             self._http.repo(repo).requester,
             url=f"{self.base_url}/repos/{repo}/pulls/{number}",
@@ -529,7 +565,7 @@ class GitHubClient:
                         merged = self._merged_sha(repo, number, expected_head_sha)
                         if merged is not None:
                             return merged  # a retried PUT: our first attempt had merged it
-                        _raise_blocked(number, self._http.scrub(message))
+                        raise_blocked(number, self._http.scrub(message))
                     raise
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
@@ -540,6 +576,8 @@ class GitHubClient:
         return None
 
     def delete_branch(self, repo: str, branch: str) -> None:
+        if self._graphql is not None:
+            return self._graphql.delete_branch(repo, branch)
         self._http.space_writes()
         with self._http.errors(f"deleting branch {branch} of {repo}"):
             try:
@@ -548,32 +586,3 @@ class GitHubClient:
                 if error.status == 422 and self._ref_sha(repo, branch) is None:
                     return  # a retried DELETE that had succeeded
                 raise
-
-
-def _person(answer: object) -> str | None:
-    """A commit's author or committer in GitHub's answer, as git writes it."""
-    if not isinstance(answer, dict) or not answer.get("name"):
-        return None
-    email = answer.get("email")
-    return f"{answer['name']} <{email}>" if email else str(answer["name"])
-
-
-def _raise_blocked(number: int, message: str) -> NoReturn:
-    raise MergeBlocked(number, message)
-
-
-def _info(pr: PullRequest) -> PullRequestInfo:
-    """From a list item or a created pull request: no extra request (list
-    items lack ``merged``, so ``merged_at`` tells merged from closed)."""
-    merged = pr.merged_at is not None
-    return PullRequestInfo(
-        number=pr.number,
-        state=pr.state,
-        merged=merged,
-        head_branch=pr.head.ref,
-        base_branch=pr.base.ref,
-        head_sha=pr.head.sha,
-        title=pr.title,
-        url=pr.html_url,
-        merge_sha=pr.merge_commit_sha if merged else None,
-    )

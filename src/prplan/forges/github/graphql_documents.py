@@ -16,12 +16,19 @@ base/branch) so that one query reads many repositories.
   request from the branch (into any base) and from the base, open pull
   requests into the branch, and the parent directory of every requested path
   on base and branch (GraphQL gives a mode only in ``Tree.entries``).
+  Also: every ancestor directory of the paths (so each path's kind is known
+  from the answer alone), the text of the edited files on both sides, and
+  the files of the open pull request from the branch (GraphQL's comparison
+  lists no files). A read with no ``base`` observes the default branch.
   ``OBSERVE`` is its text for one repository and no paths.
 * ``WRITE_BRANCH_AND_COMMIT`` (``createRef``, then ``createCommitOnBranch``)
   and ``RESET_BRANCH_AND_COMMIT`` (``updateRefs`` with ``beforeOid`` and
   ``force``, then the commit): top-level mutation fields run in order and
   each has its own result or error. The pull request is never opened in the
   same document: only once the commit's oid is known to be ours.
+* ``COMMIT_ON_BRANCH`` (the commit alone, a fast-forward), ``CREATE_REF``,
+  ``directories_document`` (what a commit's tree is predicted from) and
+  ``BRANCH_HEAD`` (a lost answer read back).
 * ``CREATE_PULL_REQUEST``, ``MERGE_PULL_REQUEST`` (with ``expectedHeadOid``),
   ``UPDATE_REFS`` (also a delete: ``afterOid`` all zeros), ``DELETE_REF``.
 * ``recheck_document``: one query for a saved plan's facts (the branch heads
@@ -35,7 +42,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 __all__ = [
+    "BRANCH_HEAD",
+    "COMMIT_ON_BRANCH",
     "CREATE_PULL_REQUEST",
+    "CREATE_REF",
     "DELETE_REF",
     "MERGE_PULL_REQUEST",
     "OBSERVE",
@@ -43,8 +53,10 @@ __all__ = [
     "UPDATE_REFS",
     "WRITE_BRANCH_AND_COMMIT",
     "ZERO_OID",
+    "directories_document",
     "Document",
     "RepositoryRead",
+    "ancestor_directories",
     "observe_document",
     "parent_directories",
     "recheck_document",
@@ -56,6 +68,9 @@ ZERO_OID = "0" * 40
 #: How many pull requests a connection reads at once (GitHub's maximum).
 PAGE = 100
 
+#: How many open pull requests from the branch are read with their files.
+OPEN_PULLS = 3
+
 
 class Document(NamedTuple):
     """A GraphQL document and the variables it is sent with."""
@@ -66,13 +81,15 @@ class Document(NamedTuple):
 
 class RepositoryRead(NamedTuple):
     """What ``observe`` reads of one repository: ``base`` and ``branch`` are
-    branch names, ``paths`` the files the request touches."""
+    branch names (``base`` empty: the default branch), ``paths`` the files
+    the request touches, ``contents`` those whose text it reads."""
 
     owner: str
     name: str
     base: str
     branch: str
     paths: Sequence[str] = ()
+    contents: Sequence[str] = ()
 
 
 _FRAGMENTS = {
@@ -108,8 +125,16 @@ fragment PullRequestFacts on PullRequest {
   title
   body
   url
+  isCrossRepository
   mergeCommit { oid }
   author { login }
+}
+""",
+    "BlobText": """
+fragment BlobText on GitObject {
+  __typename
+  oid
+  ... on Blob { byteSize isBinary text }
 }
 """,
     "DirectoryEntries": """
@@ -137,10 +162,44 @@ def parent_directories(paths: Sequence[str]) -> list[str]:
     return list(seen)
 
 
+def ancestor_directories(paths: Sequence[str]) -> list[str]:
+    """Every directory above each of ``paths`` (the root ``""`` first, then
+    down to the parent), distinct, in first-seen order."""
+    seen: dict[str, None] = {}
+    for path in paths:
+        parts = path.split("/")[:-1]
+        seen.setdefault("", None)
+        for depth in range(1, len(parts) + 1):
+            seen.setdefault("/".join(parts[:depth]), None)
+    return list(seen)
+
+
 def _expression(revision: str, directory: str) -> str:
     """``object(expression:)`` for a directory at a revision: ``REV:dir``
     (``REV:`` is the root tree)."""
     return f"{revision}:{directory}"
+
+
+def _observe_paths(i: str, read: RepositoryRead, base: str, variables: dict[str, Any]) -> str:
+    """The ancestor directories of the paths (``bK``/``hK``) and the edited
+    files' text (``btK``/``htK``) on base and branch."""
+    head = f"refs/heads/{read.branch}"
+    parts = []
+    for number, directory in enumerate(ancestor_directories(read.paths)):
+        variables[f"b{i}_{number}"] = _expression(base, directory)
+        variables[f"h{i}_{number}"] = _expression(head, directory)
+        parts.append(
+            f"    b{number}: object(expression: $b{i}_{number}) {{ ...DirectoryEntries }}\n"
+            f"    h{number}: object(expression: $h{i}_{number}) {{ ...DirectoryEntries }}\n"
+        )
+    for number, path in enumerate(read.contents):
+        variables[f"bt{i}_{number}"] = _expression(base, path)
+        variables[f"ht{i}_{number}"] = _expression(head, path)
+        parts.append(
+            f"    bt{number}: object(expression: $bt{i}_{number}) {{ ...BlobText }}\n"
+            f"    ht{number}: object(expression: $ht{i}_{number}) {{ ...BlobText }}\n"
+        )
+    return "".join(parts)
 
 
 def _observe_one(index: int, read: RepositoryRead, variables: dict[str, Any]) -> str:
@@ -149,25 +208,25 @@ def _observe_one(index: int, read: RepositoryRead, variables: dict[str, Any]) ->
         {
             f"owner{i}": read.owner,
             f"name{i}": read.name,
-            f"base{i}": f"refs/heads/{read.base}",
-            f"baseName{i}": read.base,
             f"head{i}": f"refs/heads/{read.branch}",
             f"headName{i}": read.branch,
         }
     )
-    directories = []
-    for number, directory in enumerate(parent_directories(read.paths)):
-        variables[f"b{i}_{number}"] = _expression(f"refs/heads/{read.base}", directory)
-        variables[f"h{i}_{number}"] = _expression(f"refs/heads/{read.branch}", directory)
-        directories.append(
-            f"    b{number}: object(expression: $b{i}_{number}) {{ ...DirectoryEntries }}\n"
-            f"    h{number}: object(expression: $h{i}_{number}) {{ ...DirectoryEntries }}\n"
+    if read.base:
+        variables[f"base{i}"] = f"refs/heads/{read.base}"
+        variables[f"baseName{i}"] = read.base
+        base_field = f"base: ref(qualifiedName: $base{i})"
+        from_base = (
+            f"    fromBase: pullRequests(headRefName: $baseName{i}, first: {PAGE}) "
+            "{ totalCount nodes { ...PullRequestFacts } }\n"
         )
+    else:  # the default branch: HEAD names it in an expression
+        base_field, from_base = "base: defaultBranchRef", ""
     return (
         f"  r{i}: repository(owner: $owner{i}, name: $name{i}) {{\n"
         "    id\n    nameWithOwner\n"
         "    defaultBranchRef { name target { oid } }\n"
-        f"    base: ref(qualifiedName: $base{i}) {{\n"
+        f"    {base_field} {{\n"
         "      ...RefFacts\n"
         f"      compare(headRef: $headName{i}) {{\n"
         "        aheadBy behindBy status\n"
@@ -176,10 +235,14 @@ def _observe_one(index: int, read: RepositoryRead, variables: dict[str, Any]) ->
         f"    head: ref(qualifiedName: $head{i}) {{ ...RefFacts }}\n"
         f"    fromBranch: pullRequests(headRefName: $headName{i}, first: {PAGE}) "
         "{ totalCount nodes { ...PullRequestFacts } }\n"
-        f"    fromBase: pullRequests(headRefName: $baseName{i}, first: {PAGE}) "
+        + from_base
+        + f"    intoBranch: pullRequests(baseRefName: $headName{i}, states: [OPEN], first: {PAGE}) "
         "{ totalCount nodes { ...PullRequestFacts } }\n"
-        f"    intoBranch: pullRequests(baseRefName: $headName{i}, states: [OPEN], first: {PAGE}) "
-        "{ totalCount nodes { ...PullRequestFacts } }\n" + "".join(directories) + "  }\n"
+        f"    openFromBranch: pullRequests(headRefName: $headName{i}, states: [OPEN], "
+        f"first: {OPEN_PULLS}) {{ nodes {{ number baseRefName headRefOid isCrossRepository "
+        f"changedFiles files(first: {PAGE}) {{ totalCount nodes {{ path changeType }} }} }} }}\n"
+        + _observe_paths(i, read, variables[f"base{i}"] if read.base else "HEAD", variables)
+        + "  }\n"
     )
 
 
@@ -190,8 +253,9 @@ def _declarations(variables: Mapping[str, Any]) -> str:
 def observe_document(reads: Sequence[RepositoryRead]) -> Document:
     """One query reading what ``observe`` needs of every repository in
     ``reads`` (alias ``rN`` for ``reads[N]``). Within a repository, ``bK`` and
-    ``hK`` are the ``K``-th of ``parent_directories(paths)`` on base and
-    branch (null where the branch or the directory does not exist)."""
+    ``hK`` are the ``K``-th of ``ancestor_directories(paths)`` on base and
+    branch (null where the branch or the directory does not exist), ``btK``
+    and ``htK`` the ``K``-th of ``contents`` (null where no such object)."""
     variables: dict[str, Any] = {}
     bodies = [_observe_one(index, read, variables) for index, read in enumerate(reads)]
     text = f"query Observe({_declarations(variables)}) {{\n{''.join(bodies)}}}\n"
@@ -238,7 +302,7 @@ _COMMIT_FIELD = """
     message: {headline: $headline, body: $body},
     fileChanges: {additions: $additions, deletions: $deletions}
   }) {
-    commit { oid tree { oid } signature { isValid state } }
+    commit { oid tree { oid } committer { name email } signature { isValid state } }
   }
 """
 
@@ -308,6 +372,51 @@ mutation UpdateRefs($repositoryId: ID!, $refUpdates: [RefUpdate!]!) {
   }
 }
 """
+
+#: One commit on an existing branch, only if its head is ``$expectedHeadOid``
+#: (a fast-forward; ``STALE_DATA`` and nothing changed if it moved).
+COMMIT_ON_BRANCH = f"mutation CommitOnBranch({_COMMIT_VARIABLES}) {{" + _COMMIT_FIELD + "}\n"
+
+#: A new ref (``$ref`` is ``refs/heads/BRANCH``) at ``$oid``.
+CREATE_REF = """
+mutation CreateRef($repositoryId: ID!, $ref: String!, $oid: GitObjectID!) {
+  createRef(input: {repositoryId: $repositoryId, name: $ref, oid: $oid}) {
+    ref { name target { oid } }
+  }
+}
+"""
+
+#: A branch's head with its tree and parents: what a write whose answer was
+#: lost reads back to tell its own commit from someone else's.
+BRANCH_HEAD = """
+query BranchHead($owner: String!, $name: String!, $ref: String!) {
+  repository(owner: $owner, name: $name) {
+    id
+    ref(qualifiedName: $ref) {
+      target { oid ... on Commit { tree { oid } parents(first: 2) { nodes { oid } } } }
+    }
+  }
+}
+"""
+
+
+def directories_document(
+    owner: str, name: str, commit: str, directories: Sequence[str]
+) -> Document:
+    """One query for the repository's node id and the listing of each of
+    ``directories`` at ``commit`` (``dirN``; ``""`` is the root): what a
+    commit through ``createCommitOnBranch`` needs to predict its tree."""
+    variables: dict[str, Any] = {"owner": owner, "name": name}
+    parts = []
+    for index, directory in enumerate(directories):
+        variables[f"dir{index}"] = _expression(commit, directory)
+        parts.append(f"    dir{index}: object(expression: $dir{index}) {{ ...DirectoryEntries }}\n")
+    text = (
+        f"query Directories({_declarations(variables)}) {{\n"
+        "  repository(owner: $owner, name: $name) {\n    id\n" + "".join(parts) + "  }\n}\n"
+    )
+    return Document(_with_fragments(text), variables)
+
 
 #: Delete a ref by its node id (``Ref.id``), whatever it points at.
 DELETE_REF = """

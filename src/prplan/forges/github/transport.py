@@ -51,10 +51,12 @@ class _Counter:
         self._lock = threading.Lock()
         self.reads = 0
         self.writes = 0
+        #: set while this thread sends a GraphQL query: a POST that only reads
+        self.querying = threading.local()
 
     def record(self, verb: str | None) -> None:
         with self._lock:
-            if (verb or "GET").upper() in _READS:
+            if (verb or "GET").upper() in _READS or getattr(self.querying, "on", False):
                 self.reads += 1
                 record_request("reads")
             else:
@@ -341,6 +343,60 @@ class Transport:
             verb, self.base_url + path, input=body
         )
         return headers, data
+
+    def graphql_query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """One GraphQL query, as ``graphql`` sends it (counted and spaced as
+        a read), its answer whole: ``data`` and any ``errors``."""
+        data, problems = self.graphql(query, variables, mutation=False)
+        return {"data": data, "errors": problems}
+
+    def graphql(
+        self, query: str, variables: dict[str, Any], *, mutation: bool
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One GraphQL document: its ``data`` (what succeeded) and its
+        ``errors``, both, for the caller to read per field. A query is
+        counted and spaced as a read, a mutation as a write. GitHub's
+        ``RATE_LIMITED`` (HTTP 200: nothing ran) is waited out as REST's
+        limits are, up to ``max_rate_limit_wait``; HTTP 403/429 limits and
+        5xx are PyGithub's retry policy's, as for REST."""
+        for _ in range(3):
+            if mutation:
+                self.space_writes()
+            requester = self.github.requester
+            self._counter.querying.on = not mutation
+            try:
+                headers, answer = requester.requestJsonAndCheck(
+                    "POST", requester.graphql_url, input={"query": query, "variables": variables}
+                )
+            finally:
+                self._counter.querying.on = False
+            if not isinstance(answer, dict):
+                raise ValueError(f"a GraphQL answer that is not an object: {type(answer).__name__}")
+            problems = [e for e in answer.get("errors") or [] if isinstance(e, dict)]
+            if not any(e.get("type") == "RATE_LIMITED" for e in problems):
+                return answer.get("data") or {}, problems
+            wait = _rate_limit_wait(headers, time.time())
+            if wait > self._settings["max_rate_limit_wait"]:
+                break
+            self.sleep(wait)
+        raise prplan_errors.ForgeError(
+            "GitHub's GraphQL rate limit is exhausted (RATE_LIMITED). Wait for the reset, "
+            "or use a token with a higher limit.",
+            status=403,
+        )
+
+
+def _rate_limit_wait(headers: dict[str, Any], now: float) -> float:
+    """Seconds GitHub asks to wait: ``retry-after``, else until the reset."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        if "retry-after" in lowered:
+            return max(float(lowered["retry-after"]), 0.0)
+        if "x-ratelimit-reset" in lowered:
+            return max(float(lowered["x-ratelimit-reset"]) - now, 0.0) + 1.0
+    except ValueError:
+        pass
+    return 60.0  # GitHub's advice for a secondary limit that names no time
 
 
 def api_url(url: str) -> str:

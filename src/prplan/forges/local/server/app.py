@@ -273,7 +273,9 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, GraphQLRoutes):
                 return Response(text, status=400)(environ, start_response)
             if path.endswith("git-receive-pack"):
                 self._after_push(repo, before)
-        self._count(method, path, int(answer[0].split()[0]) if answer else 500)
+        # A fetch (git-upload-pack) is a POST that only reads.
+        fetch = path.endswith("git-upload-pack")
+        self._count(method, path, int(answer[0].split()[0]) if answer else 500, read=fetch)
         start_response(*answer)
         return chunks
 

@@ -168,11 +168,15 @@ def _expression(ctx: Context, repo: str, expression: str) -> Obj | None:
     current = found.tree.decode() if isinstance(found, GitCommit) else sha
     walked = ""
     for part in [p for p in path.split("/") if p]:
-        entries = ctx.forge.git_tree_entries(repo, current, recursive=False)
-        match = next((e for e in entries if e.path == part), None)
-        if match is None or match.type == "commit":
+        # One entry looked up by name, not the whole directory listed (with
+        # each blob's size): a query naming a thousand directories stays fast.
+        tree = ctx.forge.git_object(repo, current)
+        if not isinstance(tree, Tree) or part.encode("utf-8") not in tree:
             return None
-        current, walked = match.sha, walked + part + "/"
+        mode, oid = tree[part.encode("utf-8")]
+        if mode == 0o160000:  # a submodule's commit is not in this repository
+            return None
+        current, walked = oid.decode("ascii"), walked + part + "/"
     return _object(ctx, repo, current, walked)
 
 
@@ -197,6 +201,7 @@ def pull_request(ctx: Context, repo: str, row: dict[str, Any]) -> Obj:
         "state": state,
         "merged": bool(row["merged"]),
         "isDraft": False,
+        "isCrossRepository": False,
         "baseRefName": row["base"],
         "headRefName": row["head"],
         "headRefOid": row["head_sha"],
@@ -206,7 +211,37 @@ def pull_request(ctx: Context, repo: str, row: dict[str, Any]) -> Obj:
         "mergeCommit": (lambda info: commit(ctx, repo, merge_sha)) if merge_sha else None,
         "author": _user(row.get("author") or ctx.login),
         "mergedBy": _user(row.get("merged_by") or ctx.login) if row["merged"] else None,
+        "changedFiles": lambda info: len(_changed_files(ctx, repo, row)),
+        "files": lambda info, **page: _connection(
+            [functools.partial(lambda c: c, c) for c in _changed_files(ctx, repo, row)], page
+        ),
     }
+
+
+def _changed_files(ctx: Context, repo: str, row: dict[str, Any]) -> list[Obj]:
+    """What the pull request changes: its head against the merge base with
+    its base branch as it is now (GitHub's three-dot diff); a merged or
+    closed one is shown as it was (nothing to compare with here: empty)."""
+    base_sha = ctx.forge.branches(repo).get(row["base"])
+    if row["state"] != "open" or base_sha is None:
+        return []
+    comparison = ctx.forge.compare_commits(repo, base_sha, row["head_sha"])
+    merge_base = comparison.merge_base_sha
+    if merge_base is None:
+        return []
+    before = ctx.forge.blob_shas(repo, merge_base, comparison.files)
+    after = ctx.forge.blob_shas(repo, row["head_sha"], comparison.files)
+    return [
+        {
+            "path": path,
+            "changeType": "ADDED"
+            if before[path] is None
+            else "DELETED"
+            if after[path] is None
+            else "MODIFIED",
+        }
+        for path in comparison.files
+    ]
 
 
 def _pull_requests(ctx: Context, repo: str, **args: Any) -> Obj:

@@ -1,0 +1,485 @@
+"""Observe over GraphQL: one query for what ``observe`` will read, then the
+``ForgeClient`` read methods answered from it.
+
+``GitHubClient(transport="graphql")`` holds a ``GraphQLReads``. ``observe``
+opens ``client.observing(request)`` around one observation (and
+``plan_changeset`` opens ``client.observing_many(requests)`` around many):
+that sends ``observe_document`` (one POST, counted as a read) and, while the
+block is open, each read method of the client first asks ``answer`` here.
+What the answer does not cover, or covers only in part, is read as before
+(REST), so correctness never depends on the prefetch:
+
+* a fact is served once per observation; asking again (observe's re-read of
+  a branch that looked absent) goes to the forge;
+* directory listings are used only when chained by oid from the commit the
+  caller names (root tree, then each subtree), so an answer that mixed two
+  states of a branch is not trusted;
+* the comparison: GraphQL's lists no files and no merge base. They are
+  known when the branch is in base (no files) or contains it (merge base:
+  base) *and* an open pull request from the branch into base, at the same
+  head, lists its files (at most 100, none renamed or copied). Otherwise, and
+  when there are over 100 commits, REST's compare answers;
+* file contents: ``Blob.text`` when its git blob id, computed from the text,
+  is the blob's (so binary, non-UTF-8 or truncated text falls back).
+
+Change sets: ``observing_many`` splits the repositories into queries within
+GitHub's limits (``node_cost``: at most 500,000 nodes, and at most
+``MAX_REPOSITORIES`` repositories, per query).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+import graphql
+import requests
+from github import GithubException
+
+from prplan import errors
+from prplan.core.request import ChangeRequest
+from prplan.core.snapshot import CommitInfo, PathEntry, PathKind, PullRequestInfo, entry_for
+from prplan.core.snapshot import git_blob_sha as blob_id
+from prplan.forges.github.graphql_documents import (
+    PAGE,
+    Document,
+    RepositoryRead,
+    ancestor_directories,
+    observe_document,
+)
+from prplan.forges.github.transport import Transport
+from prplan.forges.github.tree_prediction import Listing, listing_of
+from prplan.run.port import Branch, Comparison
+
+__all__ = [
+    "MAX_NODES",
+    "MAX_REPOSITORIES",
+    "GraphQLObserving",
+    "GraphQLReads",
+    "node_cost",
+    "prefetched",
+    "read_of",
+]
+
+#: GitHub's limit on the nodes one query may ask for.
+MAX_NODES = 500_000
+#: Repositories per observe query (a bound on the answer's size and time).
+MAX_REPOSITORIES = 50
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _Uncovered(Exception):
+    """The answer cannot tell: ask the forge."""
+
+
+_NOT_COVERED: Any = object()
+
+
+def node_cost(document: Document) -> int:
+    """The nodes a query asks for, as GitHub counts them: each connection's
+    ``first``/``last`` multiplied by those of the connections around it,
+    summed. ValueError when a page is over 100 (GitHub refuses it)."""
+    parsed = graphql.parse(document.text)
+    fragments = {
+        d.name.value: d for d in parsed.definitions if isinstance(d, graphql.FragmentDefinitionNode)
+    }
+
+    def page(field: graphql.FieldNode) -> int | None:
+        for argument in field.arguments or ():
+            if argument.name.value in ("first", "last"):
+                value = argument.value
+                size = (
+                    int(document.variables[value.name.value])
+                    if isinstance(value, graphql.VariableNode)
+                    else int(cast(graphql.IntValueNode, value).value)
+                )
+                if not 0 <= size <= PAGE:
+                    raise ValueError(f"{field.name.value}: first/last {size} is over {PAGE}")
+                return size
+        return None
+
+    def walk(selections: graphql.SelectionSetNode, multiplier: int) -> int:
+        total = 0
+        for selection in selections.selections:
+            if isinstance(selection, graphql.FieldNode):
+                size = page(selection)
+                inner = multiplier if size is None else multiplier * size
+                total += 0 if size is None else inner
+                if selection.selection_set is not None:
+                    total += walk(selection.selection_set, inner)
+            elif isinstance(selection, graphql.InlineFragmentNode):
+                total += walk(selection.selection_set, multiplier)
+            elif isinstance(selection, graphql.FragmentSpreadNode):
+                total += walk(fragments[selection.name.value].selection_set, multiplier)
+        return total
+
+    return sum(
+        walk(d.selection_set, 1)
+        for d in parsed.definitions
+        if isinstance(d, graphql.OperationDefinitionNode)
+    )
+
+
+def read_of(request: ChangeRequest) -> RepositoryRead:
+    """What ``observe`` will read of ``request``'s repository."""
+    owner, _, name = request.repo.partition("/")
+    return RepositoryRead(
+        owner, name, request.base or "", request.branch,
+        tuple(request.files), tuple(request.edited_paths),
+    )  # fmt: skip
+
+
+def _pull(node: Mapping[str, Any]) -> PullRequestInfo:
+    merged = bool(node["merged"])
+    return PullRequestInfo(
+        number=int(node["number"]),
+        state="open" if node["state"] == "OPEN" else "closed",
+        merged=merged,
+        head_branch=node["headRefName"],
+        base_branch=node["baseRefName"],
+        head_sha=node["headRefOid"],
+        title=node["title"],
+        url=node["url"],
+        merge_sha=(node.get("mergeCommit") or {}).get("oid") if merged else None,
+    )
+
+
+def _all_pulls(connection: Mapping[str, Any] | None) -> list[PullRequestInfo]:
+    """Every pull request of a connection, or _Uncovered when it had more."""
+    if connection is None or connection["totalCount"] > len(connection["nodes"]):
+        raise _Uncovered
+    nodes = [n for n in connection["nodes"] if not n.get("isCrossRepository")]
+    return sorted((_pull(n) for n in nodes), key=lambda p: p.number)
+
+
+class _RepoAnswer:
+    """One repository's part of an observe query's answer."""
+
+    def __init__(self, read: RepositoryRead, data: Mapping[str, Any], reads: GraphQLReads):
+        self.read, self.data, self._reads = read, data, reads
+        self._served: set[tuple[Any, ...]] = set()
+        self._directories = ancestor_directories(read.paths)
+
+    def serve(self, method: str, args: tuple[Any, ...]) -> Any:
+        key = (method, *[tuple(a) if isinstance(a, list | tuple) else a for a in args])
+        if key in self._served:
+            return _NOT_COVERED  # asked again: the forge answers, as it is now
+        try:
+            found = getattr(self, "_" + method)(*args)
+        except (_Uncovered, KeyError, TypeError, ValueError):
+            return _NOT_COVERED
+        self._served.add(key)
+        return found
+
+    # --- the answers, by ForgeClient method ----------------------------------------
+
+    def _default_branch(self) -> str:
+        return str(self.data["defaultBranchRef"]["name"])
+
+    def _ref(self, branch: str) -> tuple[str, Mapping[str, Any] | None]:
+        """("b" or "h", the ref) for the base or the branch of this read."""
+        base = self.data["base"]
+        if base is not None and base["name"] == branch:
+            return "b", base
+        if branch == self.read.base:
+            return "b", None  # the base, read as absent
+        if branch == self.read.branch:
+            return "h", self.data["head"]
+        raise _Uncovered
+
+    def _branch(self, branch: str) -> Branch | None:
+        _, ref = self._ref(branch)
+        if ref is None:
+            return None
+        target = ref["target"]
+        self._reads.learn_tree(self.read, target["oid"], target["tree"]["oid"])
+        protected = ref.get("branchProtectionRule") or ref.get("refUpdateRule")
+        return Branch(sha=str(target["oid"]), protected=protected is not None)
+
+    def _pull_requests_from(self, head: str) -> list[PullRequestInfo]:
+        if head == self.read.branch:
+            return _all_pulls(self.data["fromBranch"])
+        if self.read.base and head == self.read.base:
+            return _all_pulls(self.data["fromBase"])
+        raise _Uncovered
+
+    def _pull_requests_for(self, head: str, base: str) -> list[PullRequestInfo]:
+        return [p for p in self._pull_requests_from(head) if p.base_branch == base]
+
+    def _open_pull_requests_into(self, base: str) -> list[PullRequestInfo]:
+        if base != self.read.branch:
+            raise _Uncovered
+        return [p for p in _all_pulls(self.data["intoBranch"]) if p.is_open]
+
+    def _side(self, commit_sha: str) -> tuple[str, Mapping[str, Any]]:
+        """("b" or "h", the commit's target) for a commit this answer read."""
+        for side, key in (("b", "base"), ("h", "head")):
+            ref = self.data[key]
+            if ref is not None and ref["target"]["oid"] == commit_sha:
+                return side, ref["target"]
+        raise _Uncovered
+
+    def _lookup(self, commit_sha: str) -> Callable[[str], tuple[int, str] | None]:
+        """``entry_for``'s lookup from the listings, each chained by oid."""
+        side, target = self._side(commit_sha)
+        listings = {
+            directory: self.data[f"{side}{number}"]
+            for number, directory in enumerate(self._directories)
+        }
+
+        @functools.cache
+        def listing(directory: str) -> dict[str, tuple[int, str]]:
+            if directory:
+                parent = lookup(directory)
+                expected = parent[1] if parent is not None else None
+            else:
+                expected = target["tree"]["oid"]
+            found = listings.get(directory)
+            if found is None or found.get("__typename") != "Tree" or found["oid"] != expected:
+                raise _Uncovered
+            return {e["name"]: (int(e["mode"]), str(e["oid"])) for e in found["entries"] or ()}
+
+        def lookup(path: str) -> tuple[int, str] | None:
+            parent, _, name = path.rpartition("/")
+            return listing(parent).get(name)
+
+        return lookup
+
+    def _path_entries(self, commit_sha: str, paths: Sequence[str]) -> dict[str, PathEntry]:
+        if not set(paths) <= set(self.read.paths):
+            raise _Uncovered
+        lookup = self._lookup(commit_sha)
+        entries = {path: entry_for(lookup, path) for path in paths}
+        side, target = self._side(commit_sha)
+        self._reads.learn_tree(self.read, commit_sha, target["tree"]["oid"])
+        self._reads.learn_directories(self.read, self.data["id"], commit_sha, self._listings(side))
+        for path, entry in entries.items():
+            if entry.kind is PathKind.EXECUTABLE:
+                self._reads.learn_executable(self.read, commit_sha, path)
+        return entries
+
+    def _listings(self, side: str) -> dict[str, Listing]:
+        """The directories read on one side, as a commit's tree prediction
+        takes them (only called once the lookup chained them by oid); empty
+        when one is not a tree (a file where a directory should be)."""
+        listings: dict[str, Listing] = {}
+        for number, directory in enumerate(self._directories):
+            listing = listing_of(self.data[f"{side}{number}"])
+            if listing is False:
+                return {}
+            listings[directory] = listing if isinstance(listing, dict) else None
+        return listings
+
+    def _read_files(self, commit_sha: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+        side, _ = self._side(commit_sha)
+        lookup = self._lookup(commit_sha)
+        out: dict[str, bytes | None] = {}
+        for path in paths:
+            blob = self.data[f"{side}t{list(self.read.contents).index(path)}"]
+            listed = entry_for(lookup, path)
+            if blob is None or blob["__typename"] != "Blob":
+                if listed.kind.is_file:
+                    raise _Uncovered
+                out[path] = None
+                continue
+            text = blob.get("text")
+            if blob.get("isBinary") or text is None or listed.sha != blob["oid"]:
+                raise _Uncovered
+            content = str(text).encode("utf-8")
+            if blob_id(content) != blob["oid"]:
+                raise _Uncovered  # not exactly the bytes (truncated, re-encoded)
+            out[path] = content
+        return out
+
+    def _compare(self, base_sha: str, head_sha: str) -> Comparison:
+        base, head = self.data["base"], self.data["head"]
+        if base is None or head is None or base["target"]["oid"] != base_sha:
+            raise _Uncovered
+        found = base["compare"]
+        if head["target"]["oid"] != head_sha or found is None:
+            raise _Uncovered
+        listed = found["commits"]
+        if listed["totalCount"] > len(listed["nodes"]):
+            raise _Uncovered  # REST lists up to 250: let it
+        ahead, behind = int(found["aheadBy"]), int(found["behindBy"])
+        if ahead == 0:
+            merge_base, files = head_sha, tuple[str, ...]()  # the branch is in base
+        elif behind == 0:
+            merge_base, files = base_sha, self._pull_files(base["name"], head_sha)
+        else:
+            raise _Uncovered  # diverged: GraphQL cannot name the merge base
+        commits = tuple(
+            CommitInfo.from_message(
+                sha=c["oid"], message=c["message"],
+                author=(c.get("author") or {}).get("name") or "", tree_sha=c["tree"]["oid"],
+            )
+            for c in listed["nodes"]
+        )  # fmt: skip
+        return Comparison(
+            status=str(found["status"]).lower(), ahead_by=ahead, behind_by=behind,
+            commits=commits, complete=len(commits) >= ahead, merge_base_sha=merge_base,
+            files=files, files_complete=True,
+        )  # fmt: skip
+
+    def _pull_files(self, base: str, head_sha: str) -> tuple[str, ...]:
+        """The files of the open pull request from the branch into ``base`` at
+        ``head_sha``: what base...head changes when the branch contains base."""
+        for pull in self.data["openFromBranch"]["nodes"]:
+            if pull["baseRefName"] != base or pull["headRefOid"] != head_sha:
+                continue
+            files = pull["files"]
+            if pull["isCrossRepository"] or files is None:
+                continue
+            nodes = files["nodes"]
+            if pull["changedFiles"] > len(nodes) or files["totalCount"] > len(nodes):
+                raise _Uncovered
+            if any(f["changeType"] in ("RENAMED", "COPIED") for f in nodes):
+                raise _Uncovered  # REST names both paths of a rename
+            return tuple(sorted({str(f["path"]) for f in nodes}))
+        raise _Uncovered
+
+
+class GraphQLReads:
+    """The prefetched answers of one client: taken by the thread that
+    observes, for the length of its observation."""
+
+    def __init__(
+        self,
+        http: Transport,
+        trees: dict[tuple[str, str], str],
+        executables: set[tuple[str, str, str]],
+    ) -> None:
+        self._http = http
+        self._trees, self._executables = trees, executables
+        self._pending: dict[RepositoryRead, _RepoAnswer] = {}
+        self._lock = threading.Lock()
+        self._active = threading.local()
+        #: (repo, repository id, commit, listings): set by the client
+        self.on_directories: Callable[[str, str, str, dict[str, Listing]], None] | None = None
+
+    def learn_tree(self, read: RepositoryRead, commit: str, tree: str) -> None:
+        self._trees[(f"{read.owner}/{read.name}", commit)] = tree
+
+    def learn_executable(self, read: RepositoryRead, commit: str, path: str) -> None:
+        self._executables.add((f"{read.owner}/{read.name}", commit, path))
+
+    def learn_directories(
+        self, read: RepositoryRead, repository_id: str, commit: str, listings: dict[str, Listing]
+    ) -> None:
+        """Hand what the query read of a commit's directories to whoever
+        commits on it (the GraphQL writes), so a commit reads nothing first."""
+        if listings and self.on_directories is not None:
+            self.on_directories(f"{read.owner}/{read.name}", repository_id, commit, listings)
+
+    def answer(self, method: str, repo: str, args: tuple[Any, ...]) -> Any:
+        """The prefetched answer to ``method(repo, *args)``, or _NOT_COVERED."""
+        found: _RepoAnswer | None = getattr(self._active, "answer", None)
+        if found is None or f"{found.read.owner}/{found.read.name}" != repo:
+            return _NOT_COVERED
+        return found.serve(method, args)
+
+    @contextlib.contextmanager
+    def observing(self, request: ChangeRequest) -> Iterator[None]:
+        """One observation of ``request``: its answer, taken from what
+        ``observing_many`` prefetched, or one query."""
+        read = read_of(request)
+        with self._lock:
+            found = self._pending.pop(read, None)
+        if found is None:
+            found = self._query([read]).get(read)
+        previous = getattr(self._active, "answer", None)
+        self._active.answer = found
+        try:
+            yield
+        finally:
+            self._active.answer = previous
+
+    @contextlib.contextmanager
+    def observing_many(self, requests_: Sequence[ChangeRequest]) -> Iterator[None]:
+        """Prefetch every request's repository, as few queries as GitHub's
+        limits allow; each observation inside takes its own answer."""
+        reads = list(dict.fromkeys(read_of(r) for r in requests_))
+        answers: dict[RepositoryRead, _RepoAnswer] = {}
+        for batch in batches(reads):
+            answers.update(self._query(batch))
+        with self._lock:
+            self._pending.update(answers)
+        try:
+            yield
+        finally:
+            with self._lock:
+                for read in answers:
+                    self._pending.pop(read, None)
+
+    def _query(self, reads: Sequence[RepositoryRead]) -> dict[RepositoryRead, _RepoAnswer]:
+        """One query; the repositories it answered without error. A failed
+        query answers none (their reads go to REST, which reports failures)."""
+        document = observe_document(reads)
+        try:
+            answer = self._http.graphql_query(document.text, document.variables)
+        except (GithubException, requests.exceptions.RequestException, errors.PrplanError):
+            return {}
+        data = answer.get("data") or {}
+        failed = {str((error.get("path") or [None])[0]) for error in answer.get("errors") or ()}
+        if None in failed or "None" in failed:
+            return {}
+        return {
+            read: _RepoAnswer(read, data[f"r{index}"], self)
+            for index, read in enumerate(reads)
+            if f"r{index}" not in failed and isinstance(data.get(f"r{index}"), dict)
+        }
+
+
+def batches(reads: Sequence[RepositoryRead]) -> Iterator[list[RepositoryRead]]:
+    """``reads`` in consecutive groups, each one query within ``MAX_NODES``
+    and ``MAX_REPOSITORIES`` (a repository's nodes do not depend on the
+    others: aliases side by side)."""
+    batch: list[RepositoryRead] = []
+    cost = 0
+    for read in reads:
+        own = node_cost(observe_document([read]))
+        if batch and (cost + own > MAX_NODES or len(batch) >= MAX_REPOSITORIES):
+            yield batch
+            batch, cost = [], 0
+        batch.append(read)
+        cost += own
+    if batch:
+        yield batch
+
+
+def prefetched(method: _F) -> _F:
+    """A ``GitHubClient`` read method that first asks the open observation's
+    prefetched answer (``self._reads``), then the forge."""
+
+    @functools.wraps(method)
+    def read(self: Any, repo: str, *args: Any) -> Any:
+        reads: GraphQLReads | None = self._reads
+        if reads is not None:
+            found = reads.answer(method.__name__, repo, args)
+            if found is not _NOT_COVERED:
+                return found
+        return method(self, repo, *args)
+
+    return cast(_F, read)
+
+
+class GraphQLObserving:
+    """``GitHubClient``'s observation hooks (``run/observe.py`` and
+    ``run/changeset.py`` look them up): a prefetch over GraphQL, or nothing
+    with ``transport="rest"``."""
+
+    _reads: GraphQLReads | None
+
+    def observing(self, request: ChangeRequest) -> contextlib.AbstractContextManager[None]:
+        reads = self._reads
+        return contextlib.nullcontext() if reads is None else reads.observing(request)
+
+    def observing_many(
+        self, requests_: Sequence[ChangeRequest]
+    ) -> contextlib.AbstractContextManager[None]:
+        reads = self._reads
+        return contextlib.nullcontext() if reads is None else reads.observing_many(requests_)
