@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,6 +32,43 @@ FIXED_CLOCK = 1_764_000_000.0
 
 def fixed_clock() -> float:
     return FIXED_CLOCK
+
+
+#: Verdicts already reached, per contract: (method, path, status, body) -> the
+#: contract's errors. Validation is a pure function of these, and with the
+#: fixed clock most answers (a repository, a ref, a tree) recur byte for byte
+#: across the cases and the tests; validating one against GitHub's schemas
+#: costs more than the forge's work for it. Shared by every ``ContractCheck``.
+_Verdicts = dict[tuple[str, str, int, bytes], tuple[str, ...]]
+_VERDICTS: weakref.WeakKeyDictionary[openapi_contract.Contract, _Verdicts] = (
+    weakref.WeakKeyDictionary()
+)
+_MAX_VERDICTS = 50_000
+
+
+def _verdict(
+    contract: openapi_contract.Contract,
+    method: str,
+    path: str,
+    status: int,
+    body: bytes,
+    is_json: bool,
+) -> tuple[str, ...]:
+    key = (method, path, status, body if is_json else b"")
+    verdicts = _VERDICTS.setdefault(contract, {})
+    found = verdicts.get(key)
+    if found is None:
+        document = json.loads(body) if is_json and body else None
+        if status == 401:
+            # GitHub documents 401 once for the whole API, not per endpoint.
+            ok = isinstance(document, dict) and isinstance(document.get("message"), str)
+            found = () if ok else ("401 without a message",)
+        else:
+            found = tuple(contract.validate(method, path[len(API) :], status, document))
+        if len(verdicts) >= _MAX_VERDICTS:
+            verdicts.clear()
+        verdicts[key] = found
+    return found
 
 
 class ContractCheck:
@@ -69,15 +107,9 @@ class ContractCheck:
             and not captured["injected"]
         ):
             method = environ["REQUEST_METHOD"]
-            document = json.loads(body) if captured["json"] and body else None
-            if captured["status"] == 401:
-                # GitHub documents 401 once for the whole API, not per endpoint.
-                ok = isinstance(document, dict) and isinstance(document.get("message"), str)
-                errors = [] if ok else ["401 without a message"]
-            else:
-                errors = self.contract.validate(
-                    method, path[len(API) :], captured["status"], document
-                )
+            errors = _verdict(
+                self.contract, method, path, captured["status"], body, captured["json"]
+            )
             self.checked += 1
             self.violations += [f"{method} {path} {captured['status']}: {e}" for e in errors]
         return [body]

@@ -31,6 +31,7 @@ import pytest
 
 import prplan
 from prplan.forges.local.server.app import API, ForgeServer
+from prplan.run.executor import _Run
 
 from served import FIXED_CLOCK, TOKEN, Served, fixed_clock
 
@@ -223,6 +224,7 @@ def _kill_at(served: Served, transport: str, k: int, mode: str, command: list[st
     )
     _hold_and_kill(served, process)
     handled = len(served.app.log.entries)  # the client is dead: only the held write may follow
+    served.faults.release()  # the process died while the write was held: let it go on now
     assert _held(served, k) == write, "the k-th write is the one held"
     if mode == "mid-request":
         # The server handles the write after its client died: it happens, its answer is lost.
@@ -348,6 +350,10 @@ def test_a_stalled_twin_never_opens_a_second_pull_request(
     held = time.monotonic()
     other = _run(forge_server, "apply", *change, "--yes")
     assert time.monotonic() - held < stall, "the other run must finish while the first is held"
+    # The other run is done. The stall must still be one the executor counts
+    # as a stall (longer than its recheck threshold) before the stalled run goes on.
+    time.sleep(max(0.0, held + _Run.PR_RECHECK_AFTER + 0.5 - time.monotonic()))
+    served.faults.release()
     assert other.returncode == 0, other.stdout + other.stderr
     output = stalled.communicate(timeout=60)
 

@@ -390,6 +390,7 @@ def test_a_push_that_lost_the_race_to_a_run_on_the_directory_is_rejected(
         time.sleep(0.01)
     run = prplan.LocalForge.open(directory)  # as `prplan apply --local` would, meanwhile
     theirs = run.push(REPO, "main", {PATH: "tag: theirs\n"})
+    served.faults.release()  # the other writer is done: the held push may go on now
     _, stderr = push.communicate(timeout=60)
 
     # The push is refused, saying why, and the other writer's commit stays.

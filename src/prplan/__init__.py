@@ -7,6 +7,8 @@
 See docs/ for the states, the rules and the API.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from prplan.core.actions import (
     Action,
     Commit,
@@ -39,8 +41,6 @@ from prplan.errors import (
     RepositoryDisagreesError,
     StalePlanError,
 )
-from prplan.forges.github import GitHubClient
-from prplan.forges.local import LocalForge
 from prplan.run.changeset import (
     ChangeSetPlan,
     ChangeSetResult,
@@ -54,7 +54,30 @@ from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import Comparison, ForgeClient, RequestCount, counting_requests
 
+if TYPE_CHECKING:
+    from prplan.forges.github import GitHubClient
+    from prplan.forges.local import LocalForge
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """The forges load on first use: ``prplan.LocalForge`` brings dulwich and
+    SQLite, ``prplan.GitHubClient`` PyGithub, and a command needs only one."""
+    if name == "GitHubClient":
+        from prplan.forges.github import GitHubClient
+
+        return GitHubClient
+    if name == "LocalForge":
+        from prplan.forges.local import LocalForge
+
+        return LocalForge
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "GitHubClient", "LocalForge"})
+
 
 __all__ = [
     # the three steps

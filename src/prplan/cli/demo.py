@@ -14,7 +14,6 @@ import click
 from prplan.cli.render import outcome_text, plan_text
 from prplan.core.planner import plan
 from prplan.core.request import ChangeRequest
-from prplan.forges.local import LocalForge
 from prplan.run.executor import apply
 from prplan.run.observe import observe
 
@@ -51,6 +50,8 @@ def demo() -> None:
 
 
 def run_demo(echo: Callable[[str], None] = print) -> int:
+    from prplan.forges.local import LocalForge  # loads dulwich: only when the demo runs
+
     forge = LocalForge.in_memory()
     repo = "acme/deployments"
     forge.create_repo(repo, {"apps/app/values.yaml": VALUES_V1, "README.md": "# deployments\n"})

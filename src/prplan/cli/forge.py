@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -26,8 +26,10 @@ from prplan import errors
 from prplan.cli.change import read_dir
 from prplan.core.names import branch_problems, repo_problems
 from prplan.errors import Problem
-from prplan.forges.local import LocalForge
-from prplan.forges.local.forge import HUMAN
+from prplan.forges.local.identity import HUMAN
+
+if TYPE_CHECKING:
+    from prplan.forges.local import LocalForge
 
 __all__ = ["COMMANDS", "REFUSED", "forge_users", "data_option"]
 
@@ -176,6 +178,8 @@ def _opened(data: Path, repo: str | None = None) -> Iterator[LocalForge]:
             "--data",
             f"{data} holds no forge; create one with `prplan forge create-repo OWNER/NAME --data {data}`",
         )
+    from prplan.forges.local import LocalForge  # loads dulwich: only for a forge command
+
     forge = LocalForge.open(data)
     try:
         if repo is not None and repo not in forge.repositories():

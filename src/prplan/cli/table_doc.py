@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import attrs
 
-from prplan.core.lifecycle import mermaid
 from prplan.core.request import BranchPolicy, OnClosed
 from prplan.core.states import BranchSituation, PRState
 from prplan.core.table import DIMENSIONS, RULES, TRANSITIONS, Rule, Situation, decide, space_size
@@ -293,4 +292,8 @@ def _legacy() -> list[str]:
 
 def lifecycle_mermaid() -> str:
     """``specs/lifecycle.mmd``: the lifecycle diagram (`prplan states --format mermaid`)."""
+    # The state machine library (and the asyncio it loads) costs every command
+    # ~40 ms of start-up; only this diagram needs it.
+    from prplan.core.lifecycle import mermaid
+
     return mermaid()

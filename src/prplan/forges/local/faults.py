@@ -8,6 +8,8 @@ for ever), after letting ``skip`` matching requests through:
   403/429 with ``Retry-After``, or 403 with ``x-ratelimit-remaining: 0``);
 * ``delay``: wait that many seconds first (a slow response, to trip a
   client's timeout), then go on as usual (or answer ``status``);
+  ``Faults.release()`` ends the waits under way early (a test that has seen
+  what it held for need not sit out the rest);
 * ``drop="before"``: close the connection without handling the request;
 * ``drop="after"``: handle the request (its writes happen) and close the
   connection without answering: the response is lost.
@@ -79,6 +81,7 @@ class Faults:
         self._lock = threading.Lock()
         self._rules = list(rules)
         self._seen: dict[int, int] = {}
+        self._release = threading.Event()
         self.injected: list[tuple[str, str, str]] = []
 
     def add(self, **fields: Any) -> Fault:
@@ -91,6 +94,18 @@ class Faults:
         with self._lock:
             self._rules.clear()
             self._seen.clear()
+
+    def hold(self, fault: Fault) -> None:
+        """Wait out ``fault.delay``, or less if ``release()`` is called meanwhile."""
+        with self._lock:
+            released = self._release
+        released.wait(fault.delay)
+
+    def release(self) -> None:
+        """End every ``delay`` under way now (later delays wait in full)."""
+        with self._lock:
+            self._release.set()
+            self._release = threading.Event()
 
     def take(self, method: str, path: str) -> Fault | None:
         """The fault to inject into this request, if any (and count it)."""

@@ -42,6 +42,7 @@ from dulwich.repo import BaseRepo, Repo
 
 from prplan import errors
 from prplan.core.snapshot import CommitInfo, PathEntry, PullRequestInfo, entry_for
+from prplan.forges.local.identity import HUMAN
 from prplan.run.port import Comparison, record_request
 
 __all__ = ["ForgeStore", "HUMAN", "LOCK_TIMEOUT", "locked", "counted", "commit_info"]
@@ -93,8 +94,6 @@ FILE_MODE = 0o100644
 EXECUTABLE = 0o100755
 #: The largest pull request number SQLite can store (a signed 64-bit integer).
 _MAX_NUMBER = 2**63 - 1
-#: Who a human's commits are by, unless a test says otherwise.
-HUMAN = "A Human <human@example.com>"
 
 
 #: How long a call waits for another process to finish its call on the same

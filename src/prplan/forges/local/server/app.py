@@ -160,7 +160,7 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, GraphQLRoutes):
         fault = self.faults.take(method, path[len(API) :] if path.startswith(API) else path)
         if fault is not None:
             if fault.delay:
-                time.sleep(fault.delay)
+                self.faults.hold(fault)
             if fault.drop == "before":
                 self._drop(environ)
             if fault.status is not None and fault.drop is None:
