@@ -41,6 +41,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from prplan.core.snapshot import PullRequestInfo
+
 __all__ = [
     "BRANCH_HEAD",
     "COMMIT_ON_BRANCH",
@@ -59,8 +61,26 @@ __all__ = [
     "ancestor_directories",
     "observe_document",
     "parent_directories",
+    "pull_request_info",
     "recheck_document",
 ]
+
+
+def pull_request_info(node: Mapping[str, Any]) -> PullRequestInfo:
+    """A ``PullRequestFacts`` answer (or a mutation's pull request) as prplan's."""
+    merged = bool(node.get("merged"))
+    return PullRequestInfo(
+        number=int(node["number"]),
+        state="open" if node["state"] == "OPEN" else "closed",
+        merged=merged,
+        head_branch=node["headRefName"],
+        base_branch=node["baseRefName"],
+        head_sha=node["headRefOid"],
+        title=node["title"],
+        url=node["url"],
+        merge_sha=(node.get("mergeCommit") or {}).get("oid") if merged else None,
+    )
+
 
 #: ``beforeOid`` all zeros: the ref must not exist; ``afterOid``: delete it.
 ZERO_OID = "0" * 40

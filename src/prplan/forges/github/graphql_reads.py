@@ -51,6 +51,7 @@ from prplan.forges.github.graphql_documents import (
     RepositoryRead,
     ancestor_directories,
     observe_document,
+    pull_request_info,
 )
 from prplan.forges.github.transport import Transport
 from prplan.forges.github.tree_prediction import Listing, listing_of
@@ -137,27 +138,12 @@ def read_of(request: ChangeRequest) -> RepositoryRead:
     )  # fmt: skip
 
 
-def _pull(node: Mapping[str, Any]) -> PullRequestInfo:
-    merged = bool(node["merged"])
-    return PullRequestInfo(
-        number=int(node["number"]),
-        state="open" if node["state"] == "OPEN" else "closed",
-        merged=merged,
-        head_branch=node["headRefName"],
-        base_branch=node["baseRefName"],
-        head_sha=node["headRefOid"],
-        title=node["title"],
-        url=node["url"],
-        merge_sha=(node.get("mergeCommit") or {}).get("oid") if merged else None,
-    )
-
-
 def _all_pulls(connection: Mapping[str, Any] | None) -> list[PullRequestInfo]:
     """Every pull request of a connection, or _Uncovered when it had more."""
     if connection is None or connection["totalCount"] > len(connection["nodes"]):
         raise _Uncovered
     nodes = [n for n in connection["nodes"] if not n.get("isCrossRepository")]
-    return sorted((_pull(n) for n in nodes), key=lambda p: p.number)
+    return sorted((pull_request_info(n) for n in nodes), key=lambda p: p.number)
 
 
 class _RepoAnswer:

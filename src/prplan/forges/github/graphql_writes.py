@@ -108,21 +108,6 @@ def _message(problem: dict[str, Any]) -> str:
     return f"{problem.get('type') or 'error'}: {problem.get('message') or ''}"
 
 
-def _pull_info(pr: dict[str, Any]) -> PullRequestInfo:
-    merged = bool(pr.get("merged"))
-    return PullRequestInfo(
-        number=int(pr["number"]),
-        state="open" if pr["state"] == "OPEN" else "closed",
-        merged=merged,
-        head_branch=pr["headRefName"],
-        base_branch=pr["baseRefName"],
-        head_sha=pr["headRefOid"],
-        title=pr["title"],
-        url=pr["url"],
-        merge_sha=(pr.get("mergeCommit") or {}).get("oid") if merged else None,
-    )
-
-
 def _commit_variables(
     repo: str,
     branch: str,
@@ -412,7 +397,7 @@ class GraphQLWrites:
             raise _typed(problem, f"{what}: {_message(problem)}")
         pr = data["createPullRequest"]["pullRequest"]
         self._rest._answered_by((pr.get("author") or {}).get("login"))
-        info = _pull_info(pr)
+        info = documents.pull_request_info(pr)
         self._pulls[(repo, info.number)] = (str(pr["id"]), info.head_branch)
         return info
 
