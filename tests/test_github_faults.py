@@ -192,23 +192,17 @@ def test_a_push_racing_a_reset_is_never_overwritten(
 @pytest.mark.parametrize(
     "transport",
     [
-        pytest.param(
-            "rest",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="REST's DELETE of a ref names no expected sha, and GitHubClient does not "
-                "read the branch first: a push made after the merge is deleted with the branch",
-            ),
-        ),
-        "graphql",
+        "rest",  # reads the branch before its DELETE (which names no sha)
+        "graphql",  # updateRefs(beforeOid): exact
     ],
 )
 def test_a_push_after_the_merge_is_never_deleted_with_the_branch(
     transport: str, forge_server: ForgeServer
 ) -> None:
     """A human pushes to the branch between prplan's merge and its delete:
-    GraphQL deletes only from the merged head (updateRefs beforeOid), so the
-    push stays; the run ends typed (nothing of the human's is lost)."""
+    GraphQL deletes only from the merged head (updateRefs beforeOid), REST
+    reads the branch before its DELETE; the push stays either way and the
+    run ends typed (nothing of the human's is lost)."""
     served = Served(forge_server, _forge(open_pr=False))
     client = served.new_client(transport=transport, retries=2, backoff=0.0, timeout=5)
     request = _request()

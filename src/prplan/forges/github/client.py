@@ -131,6 +131,7 @@ class GitHubClient(GraphQLObserving):
         # does not tell, learn it from the tree when a commit rewrites them.
         self._tree_of: dict[tuple[str, str], str] = {}
         self._executable: set[tuple[str, str, str]] = set()
+        self._made: dict[tuple[str, str], str] = {}  # (repo, branch) -> prplan's last head
         self.transport = transport_name(transport)
         graphql = transport == "graphql"
         self._reads = GraphQLReads(self._http, self._tree_of, self._executable) if graphql else None
@@ -445,6 +446,7 @@ class GitHubClient(GraphQLObserving):
             self._move_ref(
                 repo, branch, new_sha, force=reset_from is not None, was=reset_from or parent_sha
             )
+        self._made[(repo, branch)] = new_sha
         return new_sha
 
     def _tree_elements(
@@ -578,6 +580,13 @@ class GitHubClient(GraphQLObserving):
     def delete_branch(self, repo: str, branch: str) -> None:
         if self._graphql is not None:
             return self._graphql.delete_branch(repo, branch)
+        made = self._made.pop((repo, branch), None)
+        # REST's DELETE names no sha: read first, so a push since prplan's commit stays.
+        if made is not None and (now := self._ref_sha(repo, branch)) not in (None, made):
+            raise ConflictError(
+                f"{repo}: branch {branch!r} is at {now[:7]}, not at prplan's {made[:7]} "
+                "(someone pushed since); it was not deleted."
+            )
         self._http.space_writes()
         with self._http.errors(f"deleting branch {branch} of {repo}"):
             try:
