@@ -35,14 +35,23 @@ def _outcome(outcome: prplan.Outcome) -> tuple[object, ...]:
     )
 
 
-@pytest.mark.parametrize("case", CASES, ids=[scenarios.case_id(c) for c in CASES])
-def test_github_client_over_http_equals_local_forge(
+def _twins(
     case: scenarios.Case, forge_server: ForgeServer
-) -> None:
+) -> tuple[prplan.ChangeRequest, prplan.LocalForge, Served]:
+    """The case's request, and two forges built alike from it: one called
+    directly, one served over HTTP."""
     pr, branch, content, flags = case
     request = scenarios.request_for(content, **flags)
     direct = scenarios.build(pr, branch, request, clock=fixed_clock).forge
     served = Served(forge_server, scenarios.build(pr, branch, request, clock=fixed_clock).forge)
+    return request, direct, served
+
+
+@pytest.mark.parametrize("case", CASES, ids=[scenarios.case_id(c) for c in CASES])
+def test_github_client_over_http_equals_local_forge(
+    case: scenarios.Case, forge_server: ForgeServer
+) -> None:
+    request, direct, served = _twins(case, forge_server)
 
     seen_direct = prplan.observe(direct, request)
     seen_http = prplan.observe(served.client, request)
@@ -75,10 +84,7 @@ GRAPHQL_CASES = list({c[:3]: c for c in scenarios.all_cases()}.values())[:: 1 if
 def test_observing_over_graphql_equals_local_forge(
     case: scenarios.Case, forge_server: ForgeServer
 ) -> None:
-    pr, branch, content, flags = case
-    request = scenarios.request_for(content, **flags)
-    direct = scenarios.build(pr, branch, request, clock=fixed_clock).forge
-    served = Served(forge_server, scenarios.build(pr, branch, request, clock=fixed_clock).forge)
+    request, direct, served = _twins(case, forge_server)
     client = served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
     served.app.log.reset()
     seen_http = prplan.observe(client, request)
@@ -118,10 +124,7 @@ def _trees(forge: prplan.LocalForge) -> tuple[object, ...]:
 def test_graphql_writes_over_http_equal_local_forge(
     case: scenarios.Case, forge_server: ForgeServer
 ) -> None:
-    pr, branch, content, flags = case
-    request = scenarios.request_for(content, **flags)
-    direct = scenarios.build(pr, branch, request, clock=fixed_clock).forge
-    served = Served(forge_server, scenarios.build(pr, branch, request, clock=fixed_clock).forge)
+    request, direct, served = _twins(case, forge_server)
     client = served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
 
     plan_direct = prplan.plan(prplan.observe(direct, request), request)
