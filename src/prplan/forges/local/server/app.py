@@ -45,7 +45,7 @@ from prplan.forges.local import LocalForge
 from prplan.forges.local.faults import Faults
 from prplan.forges.local.server.git import GitRoutes
 from prplan.forges.local.server.gitwire import BAD_GIT_STREAM, GIT_PATH, git_app
-from prplan.forges.local.server.graphql import GraphQLRoutes
+from prplan.forges.local.server.graphql import GraphQLRoutes, graphql_operation
 from prplan.forges.local.server.payloads import Urls
 from prplan.forges.local.server.pulls import PullRoutes
 from prplan.forges.local.server.repos import RepoRoutes
@@ -157,7 +157,12 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, GraphQLRoutes):
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        fault = self.faults.take(method, path[len(API) :] if path.startswith(API) else path)
+        request = None if GIT_PATH.match(path) else Request(environ)
+        graphql = path.endswith("/graphql") and request is not None
+        kind, operation = graphql_operation(request) if request and graphql else ("", "")
+        fault = self.faults.take(
+            method, path[len(API) :] if path.startswith(API) else path, operation
+        )
         if fault is not None:
             if fault.delay:
                 self.faults.hold(fault)
@@ -173,12 +178,11 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, GraphQLRoutes):
                 }
                 marked = {**headers, "X-Prplan-Fault": "injected"}
                 response = self._json(fault.status, {"message": fault.message}, extra=marked)
-                self._count(method, path, fault.status)
+                self._count(method, path, fault.status, read=graphql and kind == "query")
                 return response(environ, start_response)
-        if GIT_PATH.match(path):
+        if request is None:
             answer = self._serve_git(environ, start_response)
         else:
-            request = Request(environ)
             response = self._dispatch(request)
             # A GraphQL query is a POST that reads; only a mutation writes.
             graphql_read = path.endswith("/graphql") and not environ.get("prplan.graphql_write")
