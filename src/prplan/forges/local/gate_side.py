@@ -19,7 +19,7 @@ from typing import Any
 
 from prplan import errors
 from prplan.core.names import branch_problems
-from prplan.forges.local.gates import GateView, Protection
+from prplan.forges.local.gates import CheckView, GateView, Protection
 from prplan.forges.local.rules import ForgeRules
 from prplan.forges.local.store import locked
 
@@ -28,8 +28,7 @@ __all__ = ["GateSide", "STATUS_STATES", "CHECK_STATUSES", "CHECK_CONCLUSIONS", "
 STATUS_STATES = ("error", "failure", "pending", "success")
 CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
 CHECK_CONCLUSIONS = (
-    "action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale",
-    "timed_out", "startup_failure",
+    "action_required", "cancelled", "failure", "neutral", "success", "skipped", "timed_out",
 )  # fmt: skip
 MERGE_METHODS = ("merge", "squash", "rebase")
 REVIEW_EVENTS = {
@@ -185,6 +184,15 @@ class GateSide(ForgeRules):
         )
         self._gates_dirty = True
         return int(cursor.lastrowid or 0)
+
+    @locked
+    def commit_checks(
+        self, repo: str, ref: str, required: Sequence[str] = ()
+    ) -> tuple[CheckView, ...]:
+        """The latest status of each context and run of each check name on a
+        commit (or a branch's head), and the ``required`` names nobody
+        reported (state ``expected``)."""
+        return self._checks(repo, self._resolve(repo, ref), tuple(required))
 
     @locked
     def statuses(self, repo: str, ref: str) -> list[dict[str, Any]]:
