@@ -222,14 +222,15 @@ class CheckRoutes(Routes):
                           "PullRequestReview", "event", "missing_field")  # fmt: skip
         text = self._optional_text(body, "body", "PullRequestReview") or ""
         if event in {"REQUEST_CHANGES", "COMMENT"} and not text:
-            raise Fail(422, "Unprocessable Entity", [{"resource": "PullRequestReview",
-                       "code": "custom", "message": f"Review Can not {event.lower()} without a body"}])  # fmt: skip
+            raise Fail(
+                422, "Unprocessable Entity", [f"Review Can not {event.lower()} without a body"]
+            )
         try:
             review_id = self.forge.review(repo, number, self._who(request), event, text)
         except errors.InvalidRequestError as error:
             raise invalid(str(error.problems[0].message), "PullRequestReview", "event") from None
         except errors.ForgeError as error:
-            raise Fail(422, "Unprocessable Entity", [{"resource": "PullRequestReview",
-                       "code": "custom", "message": str(error).split(": ", 1)[-1]}]) from None  # fmt: skip
+            # GitHub's "validation error simple": its errors are sentences.
+            raise Fail(422, "Unprocessable Entity", [str(error).split(": ", 1)[-1]]) from None
         review = next(r for r in self.forge.reviews(repo, number) if r["id"] == review_id)
         return 200, self._review_json(urls, repo, review), None
