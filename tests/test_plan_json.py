@@ -285,6 +285,8 @@ REQUEST_CHANGES: dict[str, dict[str, Any]] = {
     "branch_policy": {"branch_policy": "reset"},
     "delete_branch": {"delete_branch": True},
     "merge_foreign_commits": {"merge_foreign_commits": True},
+    "merge_when": {"merge_when": "wait"},
+    "wait_timeout": {"wait_timeout": 90},
 }
 
 

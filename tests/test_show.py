@@ -252,7 +252,7 @@ def test_a_saved_change_set_is_shown_in_every_format_without_a_forge(
     assert markdown.stderr == signature  # the verdict is not part of the comment
     golden("changeset.md", document)
     lines = document.splitlines()
-    assert len(lines) < 120, len(lines)
+    assert len(lines) < 130, len(lines)  # the lifecycle diagram has 7 more lines (issue 14)
     assert document.count("```mermaid") == 1
     headings = [line.split(" ")[0] for line in lines if line.startswith("#")]
     assert headings == ["#", "##", "###", "##", "###", "###", "###"]  # document, stage, change

@@ -13,9 +13,30 @@ import functools
 import pytest
 from transitions import MachineError
 
-from prplan import ActionKind, BranchPolicy, BranchSituation, OnClosed, PRState, RefusalCode, Stage
+from prplan import (
+    ActionKind,
+    BranchPolicy,
+    BranchSituation,
+    Gate,
+    MergeArmed,
+    MergeWhen,
+    OnClosed,
+    PRState,
+    RefusalCode,
+    Stage,
+)
 from prplan.core.lifecycle import walk
-from prplan.core.table import RULES, A, Situation, all_situations, decide, goal_stage, start_stage
+from prplan.core.space import CONDITIONAL
+from prplan.core.table import (
+    DIMENSIONS,
+    RULES,
+    A,
+    Situation,
+    all_situations,
+    decide,
+    goal_stages,
+    start_stage,
+)
 
 SITUATIONS = list(all_situations())
 #: Each situation with its rule and actions, decided once for every test.
@@ -28,67 +49,127 @@ _walk = functools.lru_cache(maxsize=None)(lambda start, actions: tuple(walk(star
 
 def test_the_space_is_complete() -> None:
     """The count, derived by hand from the enumeration rules (see
-    ``all_situations``): 5 pr x 5 branch x 2^9 x 3 on_closed over the
-    dimensions enumerated everywhere; then, by branch situation, the head
-    dimensions; then merge_foreign_commits where foreign_on_head and
-    automerge."""
-    everywhere = 5 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2 * 3 * 2 * 2  # all but branch
-    # Per point with head_is_base False (half of them) and each branch value:
-    # (foreign_on_head values, branch_in_use values, branch_protected values),
-    # and merge_foreign_commits doubles the foreign_on_head=True points whose
-    # automerge is True (half of them): a True point counts 1.5 on average.
-    per_branch = {
-        "absent": 1,
-        "at_base": 1 * 2 * 1,
-        "has_change": (1 + 1.5) * 2 * 1,
-        "disposable": (1 + 1.5) * 2 * 2,
-        "foreign": 1.5 * 2 * 2,
-    }
-    # head_is_base True: only branch_in_use (another pull request from base),
-    # and a foreign branch always has foreign commits (so merge_foreign_commits).
-    expected = everywhere // 2 * sum(per_branch.values()) + everywhere // 2 * (4 + 1.5) * 2
-    assert len(SITUATIONS) == expected == 537_600
+    ``prplan.core.space``). Besides pr, branch and head_is_base, nine flags
+    are enumerated everywhere: 2^9 = 512 combinations. on_closed triples the
+    closed points; the head's facts multiply by branch (absent 1, at_base 2
+    in use, has_change 2 foreign x 2 in use, disposable and foreign x 2
+    protected, foreign x 2 branch_policy); merge_foreign_commits doubles the
+    foreign points with automerge (half of them)."""
+    # head_is_base: only branch_in_use, a foreign branch's policy and its
+    # merge_foreign_commits: sum over pr of on_closed (7) x sum over branch (14).
+    on_base = 7 * (4 * 2 + 2 * 2 * 1.5) * 512
+    # A pull request to open and merge (create_pr, automerge, and none of
+    # in_place, edit_fails, not_a_file, modifies without allow_modification:
+    # 12 of the 512) takes merge_queue x merge_when (6): 60 points more.
+    # One head unit without foreign commits, and one with (merge_foreign
+    # doubles its automerge half, the merge region included):
+    new_pr = {"clean": 512 + 60, "foreign": 256 + 2 * (256 + 60)}
+    closed = {"clean": 3 * 512 + 60, "foreign": 3 * 256 + 2 * (3 * 256 + 60)}
+    no_pr_units = {"absent": (1, 0), "at_base": (2, 0), "has_change": (2, 2)}
+    no_pr_units |= {"disposable": (4, 4), "foreign": (0, 8)}
+
+    def count(unit: dict[str, float], units: dict[str, tuple[int, int]]) -> float:
+        return sum(c * unit["clean"] + f * unit["foreign"] for c, f in units.values())
+
+    # An open pull request to merge (automerge, the branch there, none of
+    # pr_behind, in_place, edit_fails, not_a_file, modifies without
+    # allow_modification: 12 of the 512) takes gate x armed (21) x the merge
+    # settings (6) = 126; a has_change branch also protected or not where the
+    # gate is behind or conflict (2 of 7 gates): 27 x 6 = 162.
+    def open_unit(per_point: int) -> dict[str, float]:
+        return {"clean": 500 + 12 * per_point, "foreign": 256 + 2 * (244 + 12 * per_point)}
+
+    open_pr = 512 + count(open_unit(126), {k: v for k, v in no_pr_units.items() if k != "absent"})
+    open_pr += count(open_unit(162), {"has_change": (2, 2)}) - count(
+        open_unit(126), {"has_change": (2, 2)}
+    )
+    multiple = count({"clean": 512, "foreign": 256 + 2 * 256}, no_pr_units)
+    expected = (
+        on_base
+        + 2 * count(new_pr, no_pr_units)  # none, merged
+        + count(closed, no_pr_units)
+        + open_pr
+        + multiple
+    )
+    assert len(SITUATIONS) == expected == 220_948
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
+#: The dimensions ``all_situations`` holds at some points although other
+#: values exist: wherever one is held, flipping it must not change the
+#: answer. (``foreign_on_head`` and ``branch_in_use`` are held only where no
+#: repository can have the other value: no commits beyond base, or no branch.)
+_FLIPPED = (
+    "branch_protected",
+    "merge_foreign_commits",
+    "on_closed",
+    "branch_policy",
+    "merge_queue",
+    "merge_when",
+    "gate",
+    "armed",
+)
+
+
+#: What the enumeration's steps read to choose the values of the others.
+_STEPS_READ = (
+    *("pr", "branch", "head_is_base", "not_a_file", "edit_fails", "in_place", "modifies"),
+    *("allow_modification", "automerge", "pr_behind", "create_pr", "on_closed"),
+    *("foreign_on_head", "gate"),
+)
+
+
+@functools.cache
+def _held_at(values: tuple[object, ...]) -> tuple[str, ...]:
+    point = dict(zip(_STEPS_READ, values, strict=True))
+    held = []
+    for step in CONDITIONAL:
+        for name, chosen in step(point).items():
+            if name in _FLIPPED and len(chosen) == 1:
+                held.append(name)
+    return tuple(held)
+
+
+def _held(s: Situation) -> tuple[str, ...]:
+    """The flipped dimensions the enumeration holds at ``s``."""
+    return _held_at(tuple(getattr(s, name) for name in _STEPS_READ))
+
+
 def test_dimensions_not_enumerated_cannot_change_the_answer() -> None:
-    """Where ``all_situations`` holds ``branch_protected`` or
-    ``merge_foreign_commits`` fixed, flipping it gives the same rule and
-    actions: the reduced space loses nothing. (``foreign_on_head`` and
-    ``branch_in_use`` are held only where no repository can have the other
-    value: no commits beyond base, or no branch at all.)"""
-    reset = {BranchSituation.DISPOSABLE, BranchSituation.FOREIGN}
+    """Where ``all_situations`` holds a dimension, every other value of it
+    gives the same rule and actions: the reduced space loses nothing.
+    Flipping a dimension changes only rules that name it: the decision stays
+    the same iff no earlier such rule starts to match and the rule that
+    matched (if it names it) still matches. Actions do not depend on these
+    dimensions (``Rule.actions_for`` reads delete_branch and branch_in_use
+    only), so the same rule means the same actions. Checked once per
+    distinct (rule matched, values the naming rules read)."""
     position = {rule.name: i for i, rule in enumerate(RULES)}
-    # Flipping a dimension changes only rules that name it: the decision
-    # stays the same iff no earlier such rule starts to match and the rule
-    # that matched (if it names it) still matches. Actions do not depend on
-    # these two dimensions (``Rule.actions_for`` reads delete_branch and
-    # branch_in_use only), so the same rule means the same actions.
-    naming = {
-        name: [i for i, rule in enumerate(RULES) if name in rule.when]
-        for name in ("branch_protected", "merge_foreign_commits")
-    }
+    naming = {name: [i for i, r in enumerate(RULES) if name in r.when] for name in _FLIPPED}
+    read = {name: sorted({dim for i in naming[name] for dim in RULES[i].when}) for name in _FLIPPED}
+    seen: set[tuple[object, ...]] = set()
     checked = 0
     for s, rule, _ in CASES:
-        flips = []
-        if s.branch not in reset or s.head_is_base:
-            flips.append("branch_protected")
-        if not (s.foreign_on_head and s.automerge):
-            flips.append("merge_foreign_commits")
         matched = position[rule.name]
-        for name in flips:
-            flipped = not getattr(s, name)
-            for i in naming[name]:
-                if i > matched:
-                    break
-                when = RULES[i].when
-                hit = all(
-                    (flipped if dim == name else getattr(s, dim)) in values
-                    for dim, values in when.items()
-                )
-                assert hit == (i == matched), (s, name, RULES[i].name)
+        for name in _held(s):
+            key = (name, matched, *(getattr(s, dim) for dim in read[name]))
+            if key in seen:
+                continue
+            seen.add(key)
+            current = getattr(s, name)
+            for flipped in DIMENSIONS[name]:
+                if flipped == current:
+                    continue
+                for i in naming[name]:
+                    if i > matched:
+                        break
+                    hit = all(
+                        (flipped if dim == name else getattr(s, dim)) in values
+                        for dim, values in RULES[i].when.items()
+                    )
+                    assert hit == (i == matched), (s, name, flipped, RULES[i].name)
             checked += 1
-    assert checked > 400_000
+    assert checked > 1_000
 
 
 def test_every_rule_is_reachable() -> None:
@@ -123,11 +204,7 @@ def _expected_refusal(s: Situation) -> RefusalCode | None:
             return None
         if s.pr_behind:
             return RefusalCode.PR_BEHIND_BASE
-        if merges_foreign:
-            return RefusalCode.MERGE_HAS_FOREIGN_COMMITS
-        if s.branch is not BranchSituation.HAS_CHANGE and s.branch_in_use:
-            return RefusalCode.BRANCH_IN_USE  # the next commit would land in another PR
-        return None
+        return _expected_open_refusal(s, merges_foreign)
     if s.in_place:
         return None
     if s.pr is PRState.CLOSED and s.on_closed is OnClosed.FAIL:
@@ -146,8 +223,40 @@ def _expected_refusal(s: Situation) -> RefusalCode | None:
         return RefusalCode.BRANCH_PROTECTED
     if s.branch is BranchSituation.FOREIGN and s.branch_policy is BranchPolicy.SAFE:
         return RefusalCode.BRANCH_HAS_FOREIGN_COMMITS
+    if s.create_pr and s.automerge and s.merge_queue and s.merge_when is MergeWhen.NOW:
+        return RefusalCode.MERGE_BLOCKED  # a queue cannot merge now
     if s.branch is BranchSituation.HAS_CHANGE and s.create_pr and merges_foreign:
         return RefusalCode.MERGE_HAS_FOREIGN_COMMITS
+    return None
+
+
+_REBASE = {Gate.BEHIND, Gate.CONFLICT}
+
+
+def _expected_open_refusal(s: Situation, merges_foreign: bool) -> RefusalCode | None:
+    """An open pull request that base lacks the change of: the gate's
+    refusals (issue 14) around today's."""
+    carries = s.branch is BranchSituation.HAS_CHANGE
+    now = s.automerge and s.merge_when is MergeWhen.NOW
+    rebases = s.automerge and s.gate in _REBASE
+    if s.automerge and s.gate is Gate.DRAFT:
+        return RefusalCode.MERGE_BLOCKED
+    if rebases and s.foreign_on_head:
+        return RefusalCode.PR_BEHIND_BASE
+    if merges_foreign:
+        return RefusalCode.MERGE_HAS_FOREIGN_COMMITS
+    if s.automerge and carries and s.gate is Gate.FAILING:
+        return RefusalCode.CHECKS_FAILING
+    if now and (s.merge_queue or (carries and s.armed is MergeArmed.QUEUED)):
+        return RefusalCode.MERGE_BLOCKED
+    if now and carries and s.gate in {Gate.PENDING, Gate.NEEDS_REVIEW}:
+        return RefusalCode.MERGE_BLOCKED
+    if rebases and s.branch in {BranchSituation.HAS_CHANGE, BranchSituation.DISPOSABLE}:
+        if s.branch_in_use:
+            return RefusalCode.BRANCH_IN_USE
+        return RefusalCode.BRANCH_PROTECTED if s.branch_protected else None
+    if not carries and s.branch_in_use:
+        return RefusalCode.BRANCH_IN_USE  # the next commit would land in another PR
     return None
 
 
@@ -181,8 +290,8 @@ def test_every_plan_is_a_legal_path_ending_where_the_flags_ask() -> None:
         except MachineError as error:
             failures.append((s, rule.name, f"illegal: {error}"))
             continue
-        expected = visited[0] if _skipped(s) else goal_stage(s)
-        if visited[-1] is not expected:
+        expected = frozenset({visited[0]}) if _skipped(s) else goal_stages(s)
+        if visited[-1] not in expected:
             failures.append((s, rule.name, f"ends in {visited[-1]}, flags ask {expected}"))
     assert failures == []
 
@@ -267,3 +376,57 @@ def test_an_open_pull_request_is_reused_never_duplicated() -> None:
 def test_the_machine_rejects_illegal_paths(start: Stage, actions: list[ActionKind]) -> None:
     with pytest.raises(MachineError, match=actions[-1].value):
         walk(start, actions)
+
+
+_ARMS = {ActionKind.ENABLE_AUTO_MERGE, ActionKind.ENQUEUE}
+
+
+def test_never_a_direct_merge_through_a_merge_queue() -> None:
+    for s, _, kinds in CASES:
+        if s.merge_queue:
+            assert ActionKind.MERGE_PULL_REQUEST not in kinds, s
+            assert ActionKind.ENABLE_AUTO_MERGE not in kinds, s
+
+
+def test_auto_merge_and_the_queue_only_with_automerge_and_never_under_now() -> None:
+    for s, _, kinds in CASES:
+        if _ARMS & set(kinds):
+            assert s.automerge and s.merge_when is not MergeWhen.NOW, s
+            assert kinds[-1] in _ARMS, s  # nothing after it: the merge is GitHub's
+
+
+def test_a_merge_someone_armed_is_left_alone() -> None:
+    """Auto-merge on or queued, and the pull request carries the change: no
+    second arming, no reset, unless prplan's commit is made again on base."""
+    for s, _, kinds in CASES:
+        if s.armed is not MergeArmed.NONE and s.branch is BranchSituation.HAS_CHANGE:
+            assert not (_ARMS & set(kinds)) or ActionKind.RESET_BRANCH in kinds, s
+
+
+def test_a_failing_required_check_is_never_merged_past() -> None:
+    for s, rule, _ in CASES:
+        carries = s.pr is PRState.OPEN and s.branch is BranchSituation.HAS_CHANGE
+        if carries and s.automerge and s.gate is Gate.FAILING and not s.in_place:
+            assert rule.refuse is not None, s
+
+
+def test_an_open_pull_request_is_reset_only_to_make_prplans_commit_again() -> None:
+    """A reset of an open pull request's branch: behind or conflicting, only
+    prplan's commits on it, and the commit follows at once."""
+    for s, _, kinds in CASES:
+        if s.pr is PRState.OPEN and ActionKind.RESET_BRANCH in kinds:
+            assert s.gate in _REBASE and not s.foreign_on_head, s
+            assert kinds[:2] == (ActionKind.RESET_BRANCH, ActionKind.COMMIT), s
+
+
+def test_without_automerge_the_gate_changes_nothing() -> None:
+    """automerge off: the gate's dimensions are held (so a human's auto-merge
+    is never touched), and the space holds them nowhere else needlessly."""
+    for s in SITUATIONS:
+        if not s.automerge:
+            assert (s.gate, s.armed, s.merge_queue, s.merge_when) == (
+                Gate.CLEAN,
+                MergeArmed.NONE,
+                False,
+                MergeWhen.AUTO,
+            ), s

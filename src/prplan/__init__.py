@@ -15,6 +15,8 @@ from prplan.core.actions import (
     CreateBranch,
     CreatePullRequest,
     DeleteBranch,
+    EnableAutoMerge,
+    Enqueue,
     FileChange,
     MergePullRequest,
     Refusal,
@@ -22,8 +24,15 @@ from prplan.core.actions import (
 )
 from prplan.core.plan import Plan
 from prplan.core.planner import plan
-from prplan.core.request import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
-from prplan.core.snapshot import CommitInfo, PullRequestInfo, RepoSnapshot, git_blob_sha
+from prplan.core.request import BranchPolicy, ChangeRequest, MergeMethod, MergeWhen, OnClosed
+from prplan.core.snapshot import (
+    CommitInfo,
+    Gate,
+    MergeArmed,
+    PullRequestInfo,
+    RepoSnapshot,
+    git_blob_sha,
+)
 from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
 from prplan.edits import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
 from prplan.errors import (
@@ -87,10 +96,13 @@ __all__ = [
     # requests and observations
     "ChangeRequest",
     "MergeMethod",
+    "MergeWhen",
     "OnClosed",
     "BranchPolicy",
     "RepoSnapshot",
     "PullRequestInfo",
+    "Gate",
+    "MergeArmed",
     "CommitInfo",
     "git_blob_sha",
     # structured edits (values of ChangeRequest.files)
@@ -124,6 +136,8 @@ __all__ = [
     "FileChange",
     "CreatePullRequest",
     "MergePullRequest",
+    "EnableAutoMerge",
+    "Enqueue",
     "DeleteBranch",
     "Refusal",
     # outcomes

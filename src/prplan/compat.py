@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from prplan.cli.render import outcome_text, plan_text
 from prplan.core.names import CONTROL_RE
 from prplan.core.planner import plan
-from prplan.core.request import ChangeRequest
+from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.errors import InvalidRequestError, Problem, RefusedError
 from prplan.run.executor import apply
 from prplan.run.observe import observe
@@ -128,6 +128,8 @@ def add_or_modify_files(
         body=extra_message or "",
         commit_message=message,
         merge_foreign_commits=merge_foreign_commits,
+        # The legacy helper merged at once or failed: never auto-merge later.
+        merge_when=MergeWhen.NOW,
     )
     the_plan = plan(observe(client, request), request)
     log.info("%s%s", f"{extra_message}\n" if extra_message else "", plan_text(the_plan))

@@ -20,7 +20,14 @@ from typing import Any, TypeVar
 import click
 
 from prplan.cli.options import Bad
-from prplan.core.request import BranchPolicy, ChangeRequest, MergeMethod, OnClosed
+from prplan.core.request import (
+    BranchPolicy,
+    ChangeRequest,
+    MergeMethod,
+    MergeWhen,
+    OnClosed,
+    parse_duration,
+)
 from prplan.errors import InvalidRequestError, Problem
 
 __all__ = ["change_options", "given", "read_files", "read_dir", "request_from"]
@@ -65,6 +72,13 @@ def change_options(func: F) -> F:
         # Enum options are plain strings checked by ChangeRequest, so a bad
         # value is reported together with every other problem, not alone.
         click.option("--merge-method", default="merge", show_default=True, metavar=_choices(MergeMethod)),
+        click.option("--merge-when", default="auto", show_default=True, metavar=_choices(MergeWhen),
+                     help="With --automerge, when to merge: auto merges now if the pull request is "
+                     "mergeable, else enables GitHub's auto-merge (or enqueues it where base has a merge "
+                     "queue); now merges now or refuses; wait is auto, then waits for the merge. Without "
+                     "--automerge nothing is merged and this changes nothing."),
+        click.option("--wait-timeout", default="30m", show_default=True, metavar="DURATION",
+                     help="How long --merge-when wait waits: 90s, 30m, 1h, or seconds."),
         click.option("--title", default="", help="Pull request title (default: 'prplan: update BRANCH')."),
         click.option("--body", default="", help="Pull request body."),
         click.option("--on-closed", default="new", show_default=True, metavar=_choices(OnClosed),
@@ -85,12 +99,13 @@ CHANGE_KEYS = (
     "branch", "base", "files", "deletes", "sets", "set_strings", "set_jsons", "replaces", "from_dir", "create_pr",
     "automerge", "allow_modification",
     "merge_method", "title", "body", "on_closed", "branch_policy", "delete_branch",
-    "merge_foreign_commits",
+    "merge_foreign_commits", "merge_when", "wait_timeout",
 )  # fmt: skip
 
 _OPTION_OF = {
     "repo": "--repo", "branch": "--branch", "base": "--base", "files": "--file/--delete/--from-dir",
-    "merge_method": "--merge-method", "on_closed": "--on-closed", "branch_policy": "--branch-policy",
+    "merge_method": "--merge-method", "merge_when": "--merge-when", "wait_timeout": "--wait-timeout",
+    "on_closed": "--on-closed", "branch_policy": "--branch-policy",
     "title": "--title", "body": "--body", "commit_message": "--title",
 }  # fmt: skip
 
@@ -301,6 +316,8 @@ def request_from(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
             branch_policy=change["branch_policy"],
             delete_branch=change["delete_branch"],
             merge_foreign_commits=change["merge_foreign_commits"],
+            merge_when=change["merge_when"],
+            wait_timeout=_wait_timeout(change["wait_timeout"], problems),
         )
     except InvalidRequestError as error:
         problems += [Problem(_option(p.field), p.message) for p in error.problems]
@@ -308,6 +325,15 @@ def request_from(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
     if problems:
         raise Bad(problems)
     return request
+
+
+def _wait_timeout(text: str, problems: list[Problem]) -> float:
+    """``--wait-timeout`` in seconds; a bad one is reported with the rest."""
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        problems.append(Problem("--wait-timeout", str(error)))
+        return 1800.0
 
 
 def given(change: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ import difflib
 
 import attrs
 
-from prplan.core.actions import Commit, FileChange, MergePullRequest, Review
+from prplan.core.actions import MERGE_ACTIONS, Commit, FileChange, MergeAction, Review
 from prplan.core.plan import Plan
 from prplan.core.text import short
 from prplan.run.review import MAX_DIFFS, brought_paths
@@ -125,11 +125,12 @@ def changes_of(plan: Plan) -> list[FileChange]:
     return [c for a in plan.actions if isinstance(a, Commit) for c in a.files]
 
 
-def merge_of(plan: Plan) -> MergePullRequest | None:
-    return next((a for a in plan.actions if isinstance(a, MergePullRequest)), None)
+def merge_of(plan: Plan) -> MergeAction | None:
+    """The action that merges: now, or by auto-merge or the merge queue."""
+    return next((a for a in plan.actions if isinstance(a, MERGE_ACTIONS)), None)
 
 
-def brings_only_ours(plan: Plan, merge: MergePullRequest) -> bool:
+def brings_only_ours(plan: Plan, merge: MergeAction) -> bool:
     """The merge brings exactly prplan's own commit(s): every commit is
     prplan's, every path one this plan writes, and the forge listed all."""
     paths, complete = brought_paths(plan)

@@ -70,6 +70,12 @@ def action_summary(action: object) -> str:
         which = f"#{action.number}" if action.number is not None else "the new pull request"
         head = short(action.expected_head_sha) if action.expected_head_sha else "the commit above"
         return f"merge {which} ({action.method}) if its head is {head}"
+    if isinstance(action, p.EnableAutoMerge | p.Enqueue):
+        which = f"#{action.number}" if action.number is not None else "the new pull request"
+        head = short(action.expected_head_sha) if action.expected_head_sha else "the commit above"
+        if isinstance(action, p.Enqueue):
+            return f"enqueue {which} in the merge queue if its head is {head}"
+        return f"enable auto-merge ({action.method}) on {which} if its head is {head}"
     assert isinstance(action, p.DeleteBranch)
     return f"delete branch {action.branch}"
 
@@ -168,7 +174,7 @@ def _action_details(
                     f"       drops {short(commit.sha)} {commit.summary!r} by {commit.author}"
                 )
             )
-    if isinstance(action, p.MergePullRequest):
+    if isinstance(action, p.MERGE_ACTIONS):
         lines += [escape_controls(f"       {line}") for line in brings_lines(plan, action)]
         if view.diffs and not brings_only_ours(plan, action):
             lines += _text_brought(plan, review, view, safe)
@@ -187,7 +193,7 @@ def _text_brought(plan: Plan, review: Review | None, view: View, style: Style) -
     return out
 
 
-def brings_lines(plan: Plan, action: p.MergePullRequest) -> list[str]:
+def brings_lines(plan: Plan, action: p.MergeAction) -> list[str]:
     """What a merge brings into base: one line when it is exactly prplan's
     own commit, else every commit (prplan's or not) and every path."""
     if brings_only_ours(plan, action):

@@ -21,7 +21,7 @@ from prplan.cli import diffs
 from prplan.cli.diffs import DEFAULT_VIEW, Diff, View
 from prplan.cli.render import action_summary, escape_controls
 from prplan.cli.table_doc import rule_condition, rule_outcome
-from prplan.core.actions import CreatePullRequest, MergePullRequest, Review
+from prplan.core.actions import MERGE_ACTIONS, CreatePullRequest, MergeAction, Review
 from prplan.core.plan import Plan
 from prplan.core.states import ActionKind, Stage
 from prplan.core.text import short
@@ -88,6 +88,8 @@ _SHORT_KIND = {
     ActionKind.COMMIT: "commit",
     ActionKind.CREATE_PULL_REQUEST: "open PR",
     ActionKind.MERGE_PULL_REQUEST: "merge",
+    ActionKind.ENABLE_AUTO_MERGE: "auto-merge",
+    ActionKind.ENQUEUE: "enqueue",
     ActionKind.DELETE_BRANCH: "delete branch",
 }
 
@@ -190,7 +192,7 @@ def _file_markdown(plan: Plan, entry: _Entry, view: View) -> list[str]:
     return out
 
 
-def _brings_markdown(plan: Plan, entry: _Entry, merge: MergePullRequest, view: View) -> list[str]:
+def _brings_markdown(plan: Plan, entry: _Entry, merge: MergeAction, view: View) -> list[str]:
     if diffs.brings_only_ours(plan, merge):
         return []  # said in one line, on the merge's own
     out = ["**What the merge brings into base:**", ""]
@@ -251,7 +253,7 @@ def _change_markdown(entry: _Entry, level: int, view: View) -> list[str]:
         out += ["✅ Nothing to do: the repository already is as asked.", ""]
     else:
         for number, action in enumerate(plan.actions, 1):
-            ours = isinstance(action, MergePullRequest) and diffs.brings_only_ours(plan, action)
+            ours = isinstance(action, MERGE_ACTIONS) and diffs.brings_only_ours(plan, action)
             out.append(
                 f"{number}. **{action.kind.value}**: {prose(action_summary(action))}. "
                 f"_Why:_ {prose(action.reason)}"

@@ -157,8 +157,10 @@ _DIMENSION_MEANING = {
     "create_pr": "the request's flag: open a pull request for the change",
     "automerge": "the request's flag: merge the pull request that carries the change",
     "allow_modification": "the request's flag: may existing files be changed or deleted",
-    "on_closed": "the request's policy when the latest pull request was closed unmerged",
-    "branch_policy": "the request's policy for a branch with foreign commits",
+    "on_closed": "the request's policy when the latest pull request was closed unmerged "
+    "(enumerated only where it was)",
+    "branch_policy": "the request's policy for a branch with foreign commits (enumerated only "
+    "where the branch is foreign)",
     "delete_branch": "the request's flag: delete the branch after merging",
     "not_a_file": "a requested path is a directory, a submodule or lies under a file (a parent is a "
     "file, symlink or submodule) on base or on the branch, or an edited path is a symlink",
@@ -171,6 +173,16 @@ _DIMENSION_MEANING = {
     "of an open pull request (enumerated only where the branch exists)",
     "merge_foreign_commits": "the request's flag: merge even when the head holds commits prplan "
     "did not make (enumerated only where they exist and automerge is on)",
+    "gate": "what stands between the open pull request and its merge, as GitHub reports it (see "
+    "[gates.md](gates.md)): mergeable now; required checks pending; a required check failed; "
+    "approving reviews missing; behind base (strict checks); conflicting; a draft (enumerated "
+    "only where an open pull request is to be merged)",
+    "armed": "a merge is on its way for the open pull request, whoever armed it: none; GitHub's "
+    "auto-merge enabled; in the merge queue (enumerated where the gate is)",
+    "merge_queue": "base merges through a merge queue (enumerated only where a merge can be planned)",
+    "merge_when": "the request's choice of when automerge merges: now if the gate is clean, else "
+    "by auto-merge or the queue (auto); now or refuse (now); as auto, then wait for the merge "
+    "(wait; the waiting is the executor's) (enumerated only where a merge can be planned)",
 }
 
 
@@ -230,8 +242,9 @@ def _lifecycle() -> list[str]:
         "The table is total: a test enumerates every one of the "
         f"{space_size():,} points of the situation space and checks that a rule matches, that its",
         "actions are a legal path in the lifecycle below, and that the path ends where the flags ask.",
-        "Dimensions about the head are enumerated only where they can change the answer (see their",
-        "meaning above); a test flips the held ones and checks that the answer stays the same.",
+        "Dimensions about the head, the policies, the gate and the merge settings are enumerated",
+        "only where they can change the answer (see their meaning above, and `prplan.core.space`);",
+        "a test flips the held ones and checks that the answer stays the same.",
         "",
         "## Lifecycle (the `transitions` machine; actions are its triggers)",
         "",

@@ -19,6 +19,10 @@ __all__ = [
     "Commit",
     "CreatePullRequest",
     "MergePullRequest",
+    "EnableAutoMerge",
+    "Enqueue",
+    "MergeAction",
+    "MERGE_ACTIONS",
     "DeleteBranch",
     "Action",
     "Refusal",
@@ -117,6 +121,37 @@ class MergePullRequest:
 
 
 @attrs.frozen(kw_only=True)
+class EnableAutoMerge:
+    """Turn on GitHub's native auto-merge for the pull request (``number``
+    None: the one this plan opens), only while its head is the expected
+    commit (None: this plan's commit): GitHub merges it with ``method`` once
+    its gate is clean. What the merge brings is listed as for a merge."""
+
+    kind = ActionKind.ENABLE_AUTO_MERGE
+    number: int | None
+    expected_head_sha: str | None
+    method: str
+    reason: str
+    brings_commits: tuple[CommitInfo, ...] = ()
+    brings_paths: tuple[str, ...] = ()
+    brings_complete: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class Enqueue:
+    """Add the pull request to base's merge queue, only while its head is
+    the expected commit. No merge method is sent: the queue decides."""
+
+    kind = ActionKind.ENQUEUE
+    number: int | None
+    expected_head_sha: str | None
+    reason: str
+    brings_commits: tuple[CommitInfo, ...] = ()
+    brings_paths: tuple[str, ...] = ()
+    brings_complete: bool = True
+
+
+@attrs.frozen(kw_only=True)
 class DeleteBranch:
     """Remove the branch once its pull request is merged."""
 
@@ -125,7 +160,21 @@ class DeleteBranch:
     reason: str
 
 
-Action = CreateBranch | ResetBranch | Commit | CreatePullRequest | MergePullRequest | DeleteBranch
+Action = (
+    CreateBranch
+    | ResetBranch
+    | Commit
+    | CreatePullRequest
+    | MergePullRequest
+    | EnableAutoMerge
+    | Enqueue
+    | DeleteBranch
+)
+
+#: The actions that merge the pull request, now or once its gate clears:
+#: each names what the merge brings into base.
+MergeAction = MergePullRequest | EnableAutoMerge | Enqueue
+MERGE_ACTIONS = (MergePullRequest, EnableAutoMerge, Enqueue)
 
 
 @attrs.frozen(kw_only=True)

@@ -25,6 +25,7 @@ from cattrs.strategies import configure_tagged_union
 
 from prplan.core.actions import Action, ResolvedFile
 from prplan.core.request import ChangeRequest
+from prplan.core.snapshot import OMIT_IF_DEFAULT as _OMIT_IF_DEFAULT
 from prplan.edits import edit_from_dict, edit_to_dict
 from prplan.errors import InvalidRequestError, PlanFormatError, PlanIntegrityError, Problem
 
@@ -62,7 +63,8 @@ READABLE_VERSIONS = (3, 4)
 
 #: Field metadata: the field is left out of the document while it has its
 #: default (so a document written before the field existed keeps its digest).
-OMIT_IF_DEFAULT = "prplan_omit_if_default"
+#: Defined in ``snapshot`` (below the values that carry it), named here too.
+OMIT_IF_DEFAULT = _OMIT_IF_DEFAULT
 
 
 # --- the plan key ---------------------------------------------------------------
@@ -299,7 +301,13 @@ def _make_converter() -> cattrs.Converter:
         converter.register_structure_hook(scalar, _exactly(scalar))
 
     def request_out(request: ChangeRequest) -> dict[str, Any]:
-        out = {f.name: getattr(request, f.name) for f in attrs.fields(ChangeRequest)}
+        # Fields added after version 4 (merge_when, wait_timeout) are left
+        # out at their default: a plan saved before them keeps its bytes.
+        out = {
+            f.name: getattr(request, f.name)
+            for f in attrs.fields(ChangeRequest)
+            if not (f.metadata.get(OMIT_IF_DEFAULT) and getattr(request, f.name) == f.default)
+        }
         out["files"] = {path: _content_out(c) for path, c in request.files.items()}
         document: dict[str, Any] = converter.unstructure(out)
         return document

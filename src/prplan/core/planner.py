@@ -21,7 +21,7 @@ from prplan.core.plan import Plan
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest
 from prplan.core.resolve import resolve, resolve_edits
-from prplan.core.snapshot import PathKind, RepoSnapshot
+from prplan.core.snapshot import Gate, MergeArmed, PathKind, RepoSnapshot
 from prplan.core.states import (
     ActionKind,
     BranchSituation,
@@ -148,6 +148,7 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
         modifies = modifies or bool(modified_paths(snapshot.branch_blobs, desired))
     on_head = snapshot.branch_sha is not None and not head_is_base
     return Situation(
+        **_gate_facts(snapshot, request, pr),
         edit_fails=False,
         branch_protected=on_head
         and (request.branch == snapshot.default_branch or snapshot.branch_protected),
@@ -168,6 +169,27 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
         branch_policy=request.branch_policy,
         delete_branch=request.delete_branch,
     )
+
+
+def _gate_facts(snapshot: RepoSnapshot, request: ChangeRequest, pr: PRState) -> dict[str, Any]:
+    """The gate's dimensions. They describe a merge: without automerge
+    nothing is merged (and prplan never touches an auto-merge a human set),
+    so they keep their neutral values; the gate and armed describe the open
+    pull request only."""
+    if not request.automerge:
+        return {}
+    facts: dict[str, Any] = {
+        "merge_queue": snapshot.merge_queue,
+        "merge_when": request.merge_when,
+    }
+    open_pr = next((p for p in snapshot.pull_requests if p.is_open), None)
+    if pr is PRState.OPEN and open_pr is not None:
+        facts.update(gate=open_pr.gate, armed=open_pr.armed)
+    return facts
+
+
+#: The action kinds that merge the pull request, now or once its gate clears.
+_MERGE_KINDS = {ActionKind.MERGE_PULL_REQUEST, ActionKind.ENABLE_AUTO_MERGE, ActionKind.ENQUEUE}
 
 
 # --- 2. notes ------------------------------------------------------------------------
@@ -191,6 +213,8 @@ def _notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str
     (both on its row), then what the flags asked for that the plan does not
     do, and the commits a kept head holds that are not prplan's."""
     notes = [rule.note] if rule.note else []
+    if rule.waits:
+        notes.append(_waiting_for(snapshot))
     number = _mentioned(rule.mentions, snapshot) if rule.mentions is not None else None
     if rule.mentions is not None and number is not None:
         notes.append(rule.mentions.words(number))
@@ -204,13 +228,26 @@ def _notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str
     if situation.foreign_on_head and kinds and ActionKind.RESET_BRANCH not in kinds:
         foreign = foreign_commits(snapshot)
         if foreign or not snapshot.commits_complete:
-            merges = ActionKind.MERGE_PULL_REQUEST in kinds
+            merges = bool(_MERGE_KINDS & set(kinds))
             notes.append(
                 "the branch holds commits prplan did not make: "
                 f"{commits_listed(foreign) or 'not all listed'}"
                 + ("; merge_foreign_commits is on, so the merge brings them too" if merges else "")
             )
     return notes + _delete_notes(rule, situation)
+
+
+def _waiting_for(snapshot: RepoSnapshot) -> str:
+    """What an armed merge waits for: "auto-merge is on; waiting for ci/lint"."""
+    open_pr = next((p for p in snapshot.pull_requests if p.is_open), None)
+    if open_pr is None:  # the table says it only of an open pull request
+        return "waiting for the merge"
+    armed = "in the merge queue" if open_pr.armed is MergeArmed.QUEUED else "auto-merge is on"
+    if open_pr.gate is Gate.NEEDS_REVIEW:
+        return f"{armed}; waiting for an approving review"
+    if open_pr.pending_checks:
+        return f"{armed}; waiting for {', '.join(open_pr.pending_checks)}"
+    return f"{armed}; waiting for the merge"
 
 
 def _delete_notes(rule: Rule, situation: Situation) -> list[str]:
@@ -282,6 +319,8 @@ def _reset_branch(steps: _Steps) -> act.Action:
     snapshot, branch = steps.snapshot, steps.request.branch
     assert snapshot.branch_sha is not None  # the table resets only existing branches
     dropped = snapshot.commits_beyond_base
+    if steps.situation.pr is PRState.OPEN:
+        return _rebase_branch(steps)
     why = (
         "it holds commits that are not prplan's, but branch_policy is 'reset'"
         if steps.situation.branch is BranchSituation.FOREIGN
@@ -295,6 +334,25 @@ def _reset_branch(steps: _Steps) -> act.Action:
         dropped=dropped,
         reason=f"the branch {branch!r} lacks the change and {why}: reset it to "
         f"{snapshot.base} ({short(snapshot.base_sha)}), dropping {len(dropped)} commit(s)",
+    )
+
+
+def _rebase_branch(steps: _Steps) -> act.Action:
+    """An open pull request behind base (or conflicting) whose commits are
+    all prplan's: its commit is made again on base's head, in the same ref
+    write as the commit that follows (never a merge of base into it)."""
+    snapshot, branch = steps.snapshot, steps.request.branch
+    assert snapshot.branch_sha is not None
+    dropped = snapshot.commits_beyond_base
+    steps.head = snapshot.base_sha
+    return act.ResetBranch(
+        branch=branch,
+        from_sha=snapshot.branch_sha,
+        to_sha=snapshot.base_sha,
+        dropped=dropped,
+        reason=f"the pull request's gate is {_open_gate(snapshot)} and every commit on {branch!r} "
+        f"beyond base is prplan's: make prplan's commit again on {snapshot.base} "
+        f"({short(snapshot.base_sha)}), replacing {len(dropped)} commit(s)",
     )
 
 
@@ -332,8 +390,10 @@ def _create_pull_request(steps: _Steps) -> act.Action:
     )
 
 
-def _merge_pull_request(steps: _Steps) -> act.Action:
-    snapshot, method = steps.snapshot, steps.request.merge_method.value
+def _merge_facts(steps: _Steps) -> tuple[int | None, str, dict[str, Any]]:
+    """The pull request a merge step names (None: the one this plan opens),
+    its words, and what its merge brings."""
+    snapshot = steps.snapshot
     open_pr = next((pr for pr in snapshot.pull_requests if pr.is_open), None)
     number = open_pr.number if open_pr is not None else None
     which = f"#{number}" if number is not None else "the new pull request"
@@ -342,16 +402,58 @@ def _merge_pull_request(steps: _Steps) -> act.Action:
     kept = steps.head == snapshot.branch_sha
     ours = {f.path for a in steps.actions if isinstance(a, act.Commit) for f in a.files}
     beyond = set(snapshot.paths_beyond_base) if kept else set()
+    return (
+        number,
+        which,
+        {
+            "number": number,
+            "expected_head_sha": None if steps.committed else steps.head,
+            "brings_commits": snapshot.commits_beyond_base if kept else (),
+            "brings_paths": tuple(sorted(beyond | ours)),
+            "brings_complete": not kept or (snapshot.paths_complete and snapshot.commits_complete),
+        },
+    )
+
+
+def _merge_pull_request(steps: _Steps) -> act.Action:
+    method = steps.request.merge_method.value
+    _, which, facts = _merge_facts(steps)
     return act.MergePullRequest(
-        number=number,
-        expected_head_sha=None if steps.committed else steps.head,
         method=method,
         reason=f"automerge is on: merge {which} ({method}) "
         "if its head is still the commit reviewed",
-        brings_commits=snapshot.commits_beyond_base if kept else (),
-        brings_paths=tuple(sorted(beyond | ours)),
-        brings_complete=not kept or (snapshot.paths_complete and snapshot.commits_complete),
+        **facts,
     )
+
+
+def _enable_auto_merge(steps: _Steps) -> act.Action:
+    method = steps.request.merge_method.value
+    _, which, facts = _merge_facts(steps)
+    gate = _open_gate(steps.snapshot)
+    return act.EnableAutoMerge(
+        method=method,
+        reason=f"automerge is on and {which} is not mergeable yet ({gate}): enable GitHub's "
+        f"auto-merge ({method}), which merges it once its gate clears",
+        **facts,
+    )
+
+
+def _enqueue(steps: _Steps) -> act.Action:
+    _, which, facts = _merge_facts(steps)
+    return act.Enqueue(
+        reason=f"automerge is on and {steps.snapshot.base} merges through a merge queue: "
+        f"add {which} to the queue, which merges it (and chooses the merge method)",
+        **facts,
+    )
+
+
+def _open_gate(snapshot: RepoSnapshot) -> str:
+    """The open pull request's gate in words: "pending: ci/lint"."""
+    open_pr = next((pr for pr in snapshot.pull_requests if pr.is_open), None)
+    if open_pr is None:
+        return "its gate is not known yet"
+    checks = open_pr.failing_checks or open_pr.pending_checks
+    return f"{open_pr.gate.value}: {', '.join(checks)}" if checks else open_pr.gate.value
 
 
 def _delete_branch(steps: _Steps) -> act.Action:
@@ -373,6 +475,8 @@ _STEP: Mapping[ActionKind, Callable[[_Steps], act.Action]] = {
     ActionKind.COMMIT: _commit,
     ActionKind.CREATE_PULL_REQUEST: _create_pull_request,
     ActionKind.MERGE_PULL_REQUEST: _merge_pull_request,
+    ActionKind.ENABLE_AUTO_MERGE: _enable_auto_merge,
+    ActionKind.ENQUEUE: _enqueue,
     ActionKind.DELETE_BRANCH: _delete_branch,
 }
 

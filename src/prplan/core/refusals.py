@@ -12,7 +12,14 @@ from collections.abc import Callable, Mapping
 
 from prplan.core.actions import Refusal
 from prplan.core.request import ChangeRequest
-from prplan.core.snapshot import CommitInfo, PathKind, RepoSnapshot
+from prplan.core.snapshot import (
+    CommitInfo,
+    Gate,
+    MergeArmed,
+    PathKind,
+    PullRequestInfo,
+    RepoSnapshot,
+)
 from prplan.core.states import PRState, RefusalCode, classify_pr_state, latest_pull_request
 from prplan.core.text import commits_listed
 from prplan.edits import EditError
@@ -149,6 +156,8 @@ def _closed(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
 def _behind_base(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
     numbers = tuple(open_pulls(snapshot))
     undelivered = tuple(undelivered_paths(snapshot, request.desired_blob_shas()))
+    if not undelivered:
+        return _gate_behind(snapshot, numbers)
     return Refusal(
         code=C.PR_BEHIND_BASE,
         pull_requests=numbers,
@@ -157,6 +166,61 @@ def _behind_base(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
         f"would not bring {', '.join(undelivered)} to the requested content, because {snapshot.base} "
         "changed them since. Update the branch with base (GitHub's 'Update branch'), then run again.",
     )
+
+
+def _open_pr(snapshot: RepoSnapshot) -> PullRequestInfo | None:
+    return next((pr for pr in snapshot.pull_requests if pr.is_open), None)
+
+
+def _gate_behind(snapshot: RepoSnapshot, numbers: tuple[int, ...]) -> Refusal:
+    """Behind base (strict checks) or conflicting, with commits on the
+    branch that are not prplan's: prplan cannot make them again."""
+    open_pr = _open_pr(snapshot)
+    gate = open_pr.gate if open_pr is not None else Gate.BEHIND
+    state = "conflicts with" if gate is Gate.CONFLICT else "is behind"
+    shas, listed = _foreign(snapshot)
+    return Refusal(
+        code=C.PR_BEHIND_BASE,
+        pull_requests=numbers,
+        commits=shas,
+        message=f"pull request #{numbers[0] if numbers else '?'} {state} {snapshot.base}, and its "
+        f"branch holds commits prplan did not make ({listed}): prplan makes only its own commit "
+        f"again on a new base. Update the branch with {snapshot.base} (GitHub's 'Update branch', "
+        "or resolve the conflict), then run again.",
+    )
+
+
+def _checks_failing(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
+    open_pr = _open_pr(snapshot)
+    number = open_pr.number if open_pr is not None else 0
+    failed = open_pr.failing_checks if open_pr is not None else ()
+    return Refusal(
+        code=C.CHECKS_FAILING,
+        pull_requests=(number,),
+        message=f"pull request #{number} already carries the change, but required check(s) "
+        f"failed: {', '.join(failed) or '(not named by the forge)'}. Fix what they report (a new "
+        "commit runs them again) or re-run them, then run prplan again.",
+    )
+
+
+def _merge_blocked(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
+    open_pr = _open_pr(snapshot)
+    numbers = (open_pr.number,) if open_pr is not None else ()
+    which = f"pull request #{open_pr.number}" if open_pr is not None else "the new pull request"
+    if open_pr is not None and open_pr.gate is Gate.DRAFT:
+        why = f"{which} is a draft: a human marked it as not ready, and prplan never merges it"
+        fix = "Mark it ready for review, then run again."
+    elif snapshot.merge_queue or (open_pr is not None and open_pr.armed is MergeArmed.QUEUED):
+        why = f"{snapshot.base} merges through a merge queue, so {which} cannot be merged now"
+        fix = "Run with merge_when='auto' (--merge-when auto) to enqueue it."
+    else:
+        gate = open_pr.gate.value if open_pr is not None else "not clean"
+        checks = ", ".join(open_pr.pending_checks) if open_pr is not None else ""
+        why = f"merge_when is 'now' but {which} is not mergeable: its gate is {gate}" + (
+            f" ({checks})" if checks else ""
+        )
+        fix = "Run with --merge-when auto to let GitHub merge it when ready."
+    return Refusal(code=C.MERGE_BLOCKED, pull_requests=numbers, message=f"{why}. {fix}")
 
 
 def _branch_missing(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
@@ -177,7 +241,7 @@ def _protected(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
     )
     return Refusal(
         code=C.BRANCH_PROTECTED,
-        message=f"the branch {request.branch!r} lacks the change and would be reset to "
+        message=f"the branch {request.branch!r} would be reset to "
         f"{snapshot.base}, but it is {why}: prplan never resets it, whatever branch_policy "
         "says. Name another branch for the change.",
     )
@@ -237,4 +301,6 @@ _SAY: Mapping[RefusalCode, Callable[[RepoSnapshot, ChangeRequest], Refusal]] = {
     C.BRANCH_IN_USE: _in_use,
     C.MERGE_HAS_FOREIGN_COMMITS: _merge_foreign,
     C.BRANCH_HAS_FOREIGN_COMMITS: _branch_foreign,
+    C.CHECKS_FAILING: _checks_failing,
+    C.MERGE_BLOCKED: _merge_blocked,
 }

@@ -23,7 +23,7 @@ from prplan.core.names import (
     path_problems,
     repo_problems,
 )
-from prplan.core.snapshot import git_blob_sha
+from prplan.core.snapshot import OMIT_IF_DEFAULT, git_blob_sha
 from prplan.edits import edit_problems, edit_to_dict, encodable, is_edit
 from prplan.errors import InvalidRequestError, Problem
 
@@ -35,6 +35,48 @@ class MergeMethod(enum.StrEnum):
     MERGE = "merge"
     SQUASH = "squash"
     REBASE = "rebase"
+
+
+class MergeWhen(enum.StrEnum):
+    """When ``automerge`` merges (meaningless without it)."""
+
+    #: merge now if the gate is clean; otherwise enable GitHub's native
+    #: auto-merge, or enqueue where base has a merge queue
+    AUTO = "auto"
+    NOW = "now"  # merge now, or stop (``merge_blocked`` / ``MergeBlocked``)
+    WAIT = "wait"  # as auto, then wait until merged, failed or wait_timeout
+
+
+#: ``wait_timeout``'s default: 30 minutes, in seconds.
+DEFAULT_WAIT_TIMEOUT = 1800.0
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``"30m"``, ``"90s"``, ``"1h"``, ``"1800"`` (seconds) or
+    ``"1.5h"``. Raises ``ValueError`` saying what is accepted."""
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _DURATION_UNITS else "s"
+    number = raw[:-1] if raw[-1:] in _DURATION_UNITS else raw
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            f"{text!r} is not a duration: give a positive number of seconds, or one with "
+            "a unit, e.g. 90s, 30m, 1h"
+        )
+    return seconds
+
+
+def _seconds(value: object) -> object:
+    """An int or float as a float (so the plan document holds one form);
+    anything else is kept for ``request_problems`` to report."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 class OnClosed(enum.StrEnum):
@@ -63,6 +105,10 @@ def _lenient(kind: type[enum.StrEnum], value: object) -> object:
 
 def _merge_method(value: object) -> Any:
     return _lenient(MergeMethod, value)
+
+
+def _merge_when(value: object) -> Any:
+    return _lenient(MergeWhen, value)
 
 
 def _on_closed(value: object) -> Any:
@@ -123,6 +169,16 @@ class ChangeRequest:
     #: merge even when the head holds commits prplan did not make (they are
     #: listed in the plan); off, such a merge is refused
     merge_foreign_commits: bool = False
+    #: when ``automerge`` merges: now if the gate is clean, else by GitHub's
+    #: auto-merge or merge queue (auto); now or refuse (now); as auto, then
+    #: wait for the merge (wait). Left out of the plan document at default.
+    merge_when: MergeWhen = attrs.field(
+        default=MergeWhen.AUTO, converter=_merge_when, metadata={OMIT_IF_DEFAULT: True}
+    )
+    #: how long ``merge_when='wait'`` waits, in seconds
+    wait_timeout: float = attrs.field(
+        default=DEFAULT_WAIT_TIMEOUT, converter=_seconds, metadata={OMIT_IF_DEFAULT: True}
+    )
 
     def __attrs_post_init__(self) -> None:
         problems = request_problems(self)
@@ -169,6 +225,7 @@ _ENUM_FIELDS: tuple[tuple[str, type[enum.StrEnum]], ...] = (
     ("merge_method", MergeMethod),
     ("on_closed", OnClosed),
     ("branch_policy", BranchPolicy),
+    ("merge_when", MergeWhen),
 )
 _BOOL_FIELDS = (
     "create_pr",
@@ -235,7 +292,20 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
         elif not encodable(value):
             problems.append(Problem(name, "is not valid Unicode text (a lone surrogate?)"))
     problems += _pull_request_text_problems(request)
+    problems += _wait_timeout_problems(request.wait_timeout)
     return problems
+
+
+def _wait_timeout_problems(value: object) -> list[Problem]:
+    if isinstance(value, float) and 0 < value < float("inf"):
+        return []
+    return [
+        Problem(
+            "wait_timeout",
+            f"{value!r} is not a positive number of seconds: give e.g. 1800, "
+            "or on the command line --wait-timeout 30m",
+        )
+    ]
 
 
 #: GitHub's limits on a pull request's title and body (in characters). Past

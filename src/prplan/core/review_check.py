@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from prplan.core.actions import Action, BroughtFile, Commit, MergePullRequest, Review
+from prplan.core.actions import MERGE_ACTIONS, Action, BroughtFile, Commit, MergeAction, Review
 from prplan.core.snapshot import RepoSnapshot, git_blob_sha
 from prplan.errors import Problem
 
@@ -34,8 +34,9 @@ class _Reviewed(Protocol):
     def review(self) -> Review | None: ...
 
 
-def _merge(plan: _Reviewed) -> MergePullRequest | None:
-    return next((a for a in plan.actions if isinstance(a, MergePullRequest)), None)
+def _merge(plan: _Reviewed) -> MergeAction | None:
+    """The action that merges (now, or by auto-merge or the queue)."""
+    return next((a for a in plan.actions if isinstance(a, MERGE_ACTIONS)), None)
 
 
 def brought_paths(plan: _Reviewed) -> tuple[list[str], bool]:

@@ -27,6 +27,39 @@ TRAILER = "Prplan-Request"
 TREE_TRAILER = "Prplan-Tree"
 
 
+#: Field metadata: the field is left out of a plan document while it has its
+#: default, so a document written before the field existed keeps its digest
+#: and its bytes (``plan_json`` reads it; defined here, below every value
+#: that carries it).
+OMIT_IF_DEFAULT = "prplan_omit_if_default"
+
+
+class Gate(enum.StrEnum):
+    """What stands between an open pull request and its merge, as GitHub
+    reports it (``gates.gate_from_github`` maps GitHub's words to these)."""
+
+    CLEAN = "clean"  # mergeable now
+    PENDING = "pending"  # required checks running or not reported yet
+    FAILING = "failing"  # a required check failed or errored
+    NEEDS_REVIEW = "needs_review"  # approving reviews missing
+    BEHIND = "behind"  # strict checks: the branch must contain base's head
+    CONFLICT = "conflict"  # the branch conflicts with base
+    DRAFT = "draft"  # a human marked the pull request as not ready
+
+
+class MergeArmed(enum.StrEnum):
+    """Whether a merge is already on its way for an open pull request,
+    whoever armed it."""
+
+    NONE = "none"
+    AUTO_MERGE = "auto_merge"  # GitHub's native auto-merge is enabled
+    QUEUED = "queued"  # the pull request is in the merge queue
+
+
+#: The metadata of a field left out of the plan document at its default.
+_OMITTED = {OMIT_IF_DEFAULT: True}
+
+
 def git_blob_sha(content: bytes) -> str:
     """The git object id of a blob with this content, computed locally: the
     way prplan compares desired content with a repository without reading it."""
@@ -142,6 +175,13 @@ class PullRequestInfo:
     title: str = ""
     url: str = ""
     merge_sha: str | None = None
+    #: the gate of an open pull request (CLEAN for a closed one)
+    gate: Gate = attrs.field(default=Gate.CLEAN, metadata=_OMITTED)
+    #: required checks that failed or errored / are pending or expected
+    failing_checks: tuple[str, ...] = attrs.field(default=(), metadata=_OMITTED)
+    pending_checks: tuple[str, ...] = attrs.field(default=(), metadata=_OMITTED)
+    #: auto-merge enabled or in the merge queue, by anyone
+    armed: MergeArmed = attrs.field(default=MergeArmed.NONE, metadata=_OMITTED)
 
     @property
     def is_open(self) -> bool:
@@ -232,3 +272,5 @@ class RepoSnapshot:
     #: requested ones, on base and at the branch head: what a merge brings
     brought_on_base: Mapping[str, str | None] = attrs.field(factory=dict)
     brought_on_branch: Mapping[str, str | None] = attrs.field(factory=dict)
+    #: base is merged into through a merge queue (pull requests are enqueued)
+    merge_queue: bool = attrs.field(default=False, metadata=_OMITTED)

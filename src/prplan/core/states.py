@@ -59,6 +59,10 @@ class Stage(enum.StrEnum):
     COMMITTED = "committed"
     PROPOSED_OUTDATED = "proposed_outdated"
     PROPOSED = "proposed"
+    #: GitHub's native auto-merge is enabled: GitHub merges when the gate clears
+    AUTO_MERGE_ENABLED = "auto_merge_enabled"
+    #: the pull request is in base's merge queue
+    QUEUED = "queued"
     MERGED = "merged"
     BRANCH_DELETED = "branch_deleted"
     BASE_OUTDATED = "base_outdated"
@@ -71,6 +75,10 @@ class ActionKind(enum.StrEnum):
     COMMIT = "commit"
     CREATE_PULL_REQUEST = "create_pull_request"
     MERGE_PULL_REQUEST = "merge_pull_request"
+    #: turn on GitHub's native auto-merge: GitHub merges once the gate is clean
+    ENABLE_AUTO_MERGE = "enable_auto_merge"
+    #: add the pull request to base's merge queue
+    ENQUEUE = "enqueue"
     DELETE_BRANCH = "delete_branch"
 
 
@@ -103,6 +111,12 @@ class RefusalCode(enum.StrEnum):
     #: the base of an open pull request: committing to it or resetting it
     #: would change those pull requests
     BRANCH_IN_USE = "branch_in_use"
+    #: a required check failed on an open pull request that already carries
+    #: the change: merging (now or later) cannot succeed until someone acts
+    CHECKS_FAILING = "checks_failing"
+    #: merge_when is 'now' and the gate is known not to be clean at plan
+    #: time (pending, needs_review, draft), or base merges through a queue
+    MERGE_BLOCKED = "merge_blocked"
 
 
 def latest_pull_request(pulls: Iterable[PullRequestInfo]) -> PullRequestInfo | None:

@@ -22,14 +22,13 @@ ask to end.
 
 from __future__ import annotations
 
-import enum
-import functools
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-import attrs
-
-from prplan.core.request import BranchPolicy, OnClosed
+from prplan.core.request import BranchPolicy, MergeWhen, OnClosed
+from prplan.core.situation import DIMENSIONS, Mention, Rule, Situation, when_of
+from prplan.core.snapshot import Gate, MergeArmed
+from prplan.core.space import all_situations, space_size
 from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
 
 __all__ = [
@@ -42,6 +41,7 @@ __all__ = [
     "decide",
     "start_stage",
     "goal_stage",
+    "goal_stages",
     "all_situations",
     "space_size",
 ]
@@ -49,121 +49,7 @@ __all__ = [
 A = ActionKind
 
 
-@attrs.frozen(kw_only=True)
-class Situation:
-    """The finite abstraction of (snapshot, request) that rules look at."""
-
-    pr: PRState
-    branch: BranchSituation
-    head_is_base: bool  # the head branch is the base branch itself
-    in_place: bool  # base already holds every requested path as requested
-    modifies: bool  # some requested path exists with other content (or is deleted)
-    #: an open pull request cannot deliver a requested path by being merged:
-    #: base changed it after the fork, away from what the fork point had
-    pr_behind: bool
-    #: a structured edit of the request cannot be applied to the file it edits
-    edit_fails: bool
-    #: a requested path is a directory, a submodule or under a file on base or
-    #: on the branch (or an edited path is a symlink)
-    not_a_file: bool = False
-    #: the head branch is the repository's default branch or protected
-    branch_protected: bool = False
-    #: the head holds commits beyond base that are not provably prplan's
-    foreign_on_head: bool = False
-    #: the head branch is the head of an open pull request into another base,
-    #: or the base of an open pull request
-    branch_in_use: bool = False
-    create_pr: bool
-    automerge: bool
-    allow_modification: bool
-    on_closed: OnClosed
-    branch_policy: BranchPolicy
-    delete_branch: bool
-    merge_foreign_commits: bool = False
-
-
-#: Each dimension and its values, in the order the spec lists them.
-DIMENSIONS: Mapping[str, tuple[object, ...]] = {
-    "pr": tuple(PRState),
-    "branch": tuple(BranchSituation),
-    "head_is_base": (False, True),
-    "in_place": (False, True),
-    "modifies": (False, True),
-    "pr_behind": (False, True),
-    "edit_fails": (False, True),
-    "not_a_file": (False, True),
-    "branch_protected": (False, True),
-    "foreign_on_head": (False, True),
-    "branch_in_use": (False, True),
-    "create_pr": (True, False),
-    "automerge": (True, False),
-    "allow_modification": (True, False),
-    "on_closed": tuple(OnClosed),
-    "branch_policy": tuple(BranchPolicy),
-    "delete_branch": (False, True),
-    "merge_foreign_commits": (False, True),
-}
-
-
-class Mention(enum.StrEnum):
-    """A pull request a rule's plan names besides its actions: keyed on the
-    row, never on the rule's name, so renaming a rule cannot drop it."""
-
-    MERGED_EARLIER = "merged_earlier"  # the latest pull request, merged before
-    CLOSED_SKIPPED = "closed_skipped"  # the latest pull request, closed; nothing done
-    OPEN = "open"  # the open pull request
-    MERGED_CLEAN_UP = "merged_clean_up"  # the merged pull request whose branch is deleted
-
-    def words(self, number: int) -> str:
-        """What the plan says of pull request ``number``."""
-        return _MENTION_WORDS[self].format(number=number)
-
-
-_MENTION_WORDS: Mapping[Mention, str] = {
-    Mention.MERGED_EARLIER: "pull request #{number} was merged earlier",
-    Mention.CLOSED_SKIPPED: "pull request #{number} is closed; nothing is done",
-    Mention.OPEN: "pull request #{number} is open",
-    Mention.MERGED_CLEAN_UP: "now that pull request #{number} is merged",
-}
-
-
-@attrs.frozen(kw_only=True)
-class Rule:
-    """One row: when every condition holds (a dimension -> the values that
-    match; a dimension not named matches anything), do ``actions`` or refuse
-    with ``refuse``. ``then_delete`` appends ``delete_branch`` when the
-    request asks for it (only ever after a merge). ``note`` is said to the
-    user in the plan."""
-
-    name: str
-    when: Mapping[str, frozenset[object]]
-    actions: tuple[ActionKind, ...] = ()
-    refuse: RefusalCode | None = None
-    then_delete: bool = False
-    note: str = ""
-    #: which pull request the plan names, and how (the planner words it)
-    mentions: Mention | None = None
-
-    def matches(self, situation: Situation) -> bool:
-        return all(getattr(situation, dim) in values for dim, values in self.when.items())
-
-    def actions_for(self, situation: Situation) -> tuple[ActionKind, ...]:
-        # Deleting a branch that another open pull request uses would close
-        # that pull request: delete_branch then stops at the merge.
-        if self.then_delete and situation.delete_branch and not situation.branch_in_use:
-            return (*self.actions, A.DELETE_BRANCH)
-        return self.actions
-
-
-def _when(**conditions: object) -> dict[str, frozenset[object]]:
-    """``_when(pr=PRState.OPEN, branch={...})``: a value or a set of values."""
-    out: dict[str, frozenset[object]] = {}
-    for dim, value in conditions.items():
-        if dim not in DIMENSIONS:
-            raise KeyError(f"unknown dimension {dim!r}")
-        out[dim] = frozenset(value) if isinstance(value, set | frozenset) else frozenset([value])
-    return out
-
+_when = when_of
 
 _NO_OPEN_PR = {PRState.NONE, PRState.MERGED, PRState.CLOSED}
 #: branch situations whose rules write the branch (reset, or commit on it)
@@ -180,10 +66,17 @@ _PREPARE: tuple[tuple[str, object, tuple[ActionKind, ...]], ...] = (
 _FINISH: tuple[tuple[str, dict[str, object], tuple[ActionKind, ...], bool, str], ...] = (
     (
         "merge",
-        {"create_pr": True, "automerge": True},
+        {"create_pr": True, "automerge": True, "merge_queue": False},
         (A.CREATE_PULL_REQUEST, A.MERGE_PULL_REQUEST),
         True,
         "",
+    ),
+    (
+        "enqueue",
+        {"create_pr": True, "automerge": True, "merge_queue": True},
+        (A.CREATE_PULL_REQUEST, A.ENQUEUE),
+        False,
+        "base merges through a merge queue: the pull request is enqueued, the queue merges it",
     ),
     ("propose", {"create_pr": True, "automerge": False}, (A.CREATE_PULL_REQUEST,), False, ""),
     (
@@ -194,6 +87,120 @@ _FINISH: tuple[tuple[str, dict[str, object], tuple[ActionKind, ...], bool, str],
         "create_pr is off: no pull request is opened or merged",
     ),
 )
+
+
+_NOW = MergeWhen.NOW
+_LATER = {MergeWhen.AUTO, MergeWhen.WAIT}
+#: gates that hold until a check reports or a reviewer approves
+_WAITING = {Gate.PENDING, Gate.NEEDS_REVIEW}
+#: gates only a new base under the branch clears
+_REBASE = {Gate.BEHIND, Gate.CONFLICT}
+_OURS_TO_REBASE = {BranchSituation.HAS_CHANGE, BranchSituation.DISPOSABLE}
+_ARMED = {MergeArmed.AUTO_MERGE, MergeArmed.QUEUED}
+
+
+def _gate(**conditions: object) -> dict[str, frozenset[object]]:
+    """Conditions on an open pull request that automerge is asked to merge."""
+    return _when(pr=PRState.OPEN, automerge=True, **conditions)
+
+
+def _gate_refusals() -> list[Rule]:
+    """What the gate of an open pull request refuses, before any write."""
+    return [
+        Rule(name="open_draft", when=_gate(gate=Gate.DRAFT), refuse=RefusalCode.MERGE_BLOCKED),
+        # Behind or conflicting, and not provably prplan's: only a human can
+        # bring base into the branch.
+        Rule(
+            name="open_gate_behind",
+            when=_gate(gate=_REBASE, foreign_on_head=True),
+            refuse=RefusalCode.PR_BEHIND_BASE,
+        ),
+    ]
+
+
+def _gate_actions() -> list[Rule]:
+    """What the gate of an open pull request decides; after the refusals
+    every pull request shares (foreign commits, draft)."""
+    has = BranchSituation.HAS_CHANGE
+    return [
+        Rule(
+            name="open_checks_failing",
+            when=_gate(branch=has, gate=Gate.FAILING),
+            refuse=RefusalCode.CHECKS_FAILING,
+        ),
+        Rule(
+            name="open_queue_now",
+            when=_gate(merge_queue=True, merge_when=_NOW),
+            refuse=RefusalCode.MERGE_BLOCKED,
+        ),
+        Rule(
+            name="open_queued_now",
+            when=_gate(branch=has, armed=MergeArmed.QUEUED, merge_when=_NOW),
+            refuse=RefusalCode.MERGE_BLOCKED,
+        ),
+        Rule(
+            name="open_gate_now",
+            when=_gate(branch=has, gate=_WAITING, merge_when=_NOW),
+            refuse=RefusalCode.MERGE_BLOCKED,
+        ),
+        # Behind base, or conflicting, and only prplan's commits on it:
+        # prplan's commit is made again on base's head (never a merge of base).
+        *_rebase_rules(),
+        Rule(
+            name="open_armed_waiting",
+            when=_gate(branch=has, gate=_WAITING, armed=_ARMED),
+            note="a merge is armed: GitHub merges the pull request when its gate clears",
+            waits=True,
+            mentions=Mention.OPEN,
+        ),
+        Rule(
+            name="open_in_queue",
+            when=_gate(branch=has, armed=MergeArmed.QUEUED),
+            note="the pull request is in the merge queue: the queue merges it",
+            waits=True,
+            mentions=Mention.OPEN,
+        ),
+        Rule(
+            name="open_auto_merge_queue",
+            when=_gate(branch=has, armed=MergeArmed.AUTO_MERGE, merge_queue=True),
+            note="auto-merge is on: GitHub adds the pull request to the merge queue",
+            waits=True,
+            mentions=Mention.OPEN,
+        ),
+        Rule(name="open_enqueue", when=_gate(branch=has, merge_queue=True), actions=(A.ENQUEUE,)),
+        Rule(
+            name="open_enable_auto_merge",
+            when=_gate(branch=has, gate=_WAITING),
+            actions=(A.ENABLE_AUTO_MERGE,),
+        ),
+    ]
+
+
+def _rebase_rules() -> list[Rule]:
+    rebase = {"gate": _REBASE, "branch": _OURS_TO_REBASE}
+    return [
+        Rule(
+            name="open_rebase_in_use",
+            when=_gate(branch_in_use=True, **rebase),
+            refuse=RefusalCode.BRANCH_IN_USE,
+        ),
+        Rule(
+            name="open_rebase_protected",
+            when=_gate(branch_protected=True, **rebase),
+            refuse=RefusalCode.BRANCH_PROTECTED,
+        ),
+        Rule(
+            name="open_rebase_enqueue",
+            when=_gate(merge_queue=True, **rebase),
+            actions=(A.RESET_BRANCH, A.COMMIT, A.ENQUEUE),
+        ),
+        Rule(
+            name="open_rebase_merge",
+            when=_gate(**rebase),
+            actions=(A.RESET_BRANCH, A.COMMIT, A.MERGE_PULL_REQUEST),
+            then_delete=True,
+        ),
+    ]
 
 
 def _rules() -> tuple[Rule, ...]:
@@ -252,6 +259,7 @@ def _rules() -> tuple[Rule, ...]:
             when=_when(pr=PRState.OPEN, pr_behind=True),
             refuse=RefusalCode.PR_BEHIND_BASE,
         ),
+        *_gate_refusals(),
         # A merge brings every commit of the head into base: refuse when some
         # are not prplan's, unless the request says to merge them anyway.
         Rule(
@@ -261,6 +269,7 @@ def _rules() -> tuple[Rule, ...]:
             ),
             refuse=RefusalCode.MERGE_HAS_FOREIGN_COMMITS,
         ),
+        *_gate_actions(),
         Rule(
             name="open_current_merge",
             when=_when(pr=PRState.OPEN, branch=BranchSituation.HAS_CHANGE, automerge=True),
@@ -277,6 +286,11 @@ def _rules() -> tuple[Rule, ...]:
             name="open_branch_in_use",
             when=_when(pr=PRState.OPEN, branch_in_use=True),
             refuse=RefusalCode.BRANCH_IN_USE,
+        ),
+        Rule(
+            name="open_update_enqueue",
+            when=_when(pr=PRState.OPEN, automerge=True, merge_queue=True),
+            actions=(A.COMMIT, A.ENQUEUE),
         ),
         Rule(
             name="open_update_merge",
@@ -341,6 +355,14 @@ def _rules() -> tuple[Rule, ...]:
             when=_when(branch=BranchSituation.FOREIGN, branch_policy=BranchPolicy.SAFE),
             refuse=RefusalCode.BRANCH_HAS_FOREIGN_COMMITS,
         ),
+        # A merge queue merges only what is enqueued: merge_when='now' cannot be met.
+        Rule(
+            name="new_pr_queue_now",
+            when=_when(
+                pr=_NO_OPEN_PR, create_pr=True, automerge=True, merge_queue=True, merge_when=_NOW
+            ),
+            refuse=RefusalCode.MERGE_BLOCKED,
+        ),
         Rule(
             name="has_change_merge_foreign",
             when=_when(
@@ -392,14 +414,29 @@ TRANSITIONS: tuple[tuple[ActionKind, Stage, Stage], ...] = (
     (A.COMMIT, Stage.BASE_OUTDATED, Stage.IN_PLACE),
     (A.CREATE_PULL_REQUEST, Stage.COMMITTED, Stage.PROPOSED),
     (A.MERGE_PULL_REQUEST, Stage.PROPOSED, Stage.MERGED),
+    (A.ENABLE_AUTO_MERGE, Stage.PROPOSED, Stage.AUTO_MERGE_ENABLED),
+    (A.ENQUEUE, Stage.PROPOSED, Stage.QUEUED),
+    # Auto-merge on (by anyone) and the gate clean: merged now.
+    (A.MERGE_PULL_REQUEST, Stage.AUTO_MERGE_ENABLED, Stage.MERGED),
+    # prplan's commit made again on base's head (one ref write with the
+    # commit that follows): the pull request lacks the change in between.
+    (A.RESET_BRANCH, Stage.PROPOSED, Stage.PROPOSED_OUTDATED),
+    (A.RESET_BRANCH, Stage.PROPOSED_OUTDATED, Stage.PROPOSED_OUTDATED),
+    (A.RESET_BRANCH, Stage.AUTO_MERGE_ENABLED, Stage.PROPOSED_OUTDATED),
+    (A.RESET_BRANCH, Stage.QUEUED, Stage.PROPOSED_OUTDATED),
     (A.DELETE_BRANCH, Stage.MERGED, Stage.BRANCH_DELETED),
     (A.DELETE_BRANCH, Stage.IN_PLACE, Stage.BRANCH_DELETED),
 )
 
 
+#: Each rule with its conditions as pairs, read once (``decide`` runs for
+#: every point of the space in the tests).
+_CONDITIONS = tuple((rule, tuple(rule.when.items())) for rule in RULES)
+
+
 def decide(situation: Situation) -> Rule:
-    for rule in RULES:
-        if rule.matches(situation):
+    for rule, conditions in _CONDITIONS:
+        if all(getattr(situation, dim) in values for dim, values in conditions):
             return rule
     # Unreachable: the table is total, which a test proves over every situation.
     raise AssertionError(f"no rule matches {situation!r}")
@@ -412,9 +449,9 @@ def start_stage(situation: Situation) -> Stage:
     if situation.head_is_base:
         return Stage.BASE_OUTDATED
     if situation.pr in {PRState.OPEN, PRState.MULTIPLE}:
-        if situation.branch is BranchSituation.HAS_CHANGE:
-            return Stage.PROPOSED
-        return Stage.PROPOSED_OUTDATED
+        if situation.branch is not BranchSituation.HAS_CHANGE:
+            return Stage.PROPOSED_OUTDATED
+        return _ARMED_STAGE[situation.armed]
     return {
         BranchSituation.ABSENT: Stage.NO_BRANCH,
         BranchSituation.AT_BASE: Stage.BRANCH_READY,
@@ -422,6 +459,25 @@ def start_stage(situation: Situation) -> Stage:
         BranchSituation.DISPOSABLE: Stage.BRANCH_OUTDATED,
         BranchSituation.FOREIGN: Stage.BRANCH_OUTDATED,
     }[situation.branch]
+
+
+_ARMED_STAGE: Mapping[MergeArmed, Stage] = {
+    MergeArmed.NONE: Stage.PROPOSED,
+    MergeArmed.AUTO_MERGE: Stage.AUTO_MERGE_ENABLED,
+    MergeArmed.QUEUED: Stage.QUEUED,
+}
+
+
+def goal_stages(situation: Situation) -> frozenset[Stage]:
+    """Every stage a plan may end in. Besides ``goal_stage``: where a merge
+    is asked for and ``merge_when`` is auto or wait, a merge GitHub makes
+    later (auto-merge enabled, or queued); through a merge queue, only
+    those (the queue merges, never prplan)."""
+    goal = goal_stage(situation)
+    if goal not in {Stage.MERGED, Stage.BRANCH_DELETED} or situation.merge_when is MergeWhen.NOW:
+        return frozenset({goal})
+    later = {Stage.AUTO_MERGE_ENABLED, Stage.QUEUED}
+    return frozenset(later if situation.merge_queue else {goal, *later})
 
 
 def goal_stage(situation: Situation) -> Stage:
@@ -447,56 +503,3 @@ def goal_stage(situation: Situation) -> Stage:
         return Stage.PROPOSED
     deletes = situation.delete_branch and not situation.branch_in_use
     return Stage.BRANCH_DELETED if deletes else Stage.MERGED
-
-
-#: Dimensions that matter only at some points of the space: each maps to
-#: the values worth enumerating given the other dimensions' values. Elsewhere
-#: the dimension keeps its one value that a repository can produce there.
-def _head_values(point: Mapping[str, object]) -> dict[str, tuple[object, ...]]:
-    branch = point["branch"]
-    exists = branch is not BranchSituation.ABSENT and not point["head_is_base"]
-    # What is on the head matters only where the head has commits beyond base.
-    beyond = exists and branch is not BranchSituation.AT_BASE
-    foreign: tuple[object, ...] = (
-        (True,) if branch is BranchSituation.FOREIGN else (False, True) if beyond else (False,)
-    )
-    return {
-        "foreign_on_head": foreign,
-        # A base committed to straight may be the head of another pull request.
-        "branch_in_use": (False, True) if exists or point["head_is_base"] else (False,),
-        # Protection matters only where the branch would be reset.
-        "branch_protected": (False, True) if branch in _RESET and exists else (False,),
-    }
-
-
-#: The dimensions enumerated everywhere; the others are enumerated by
-#: ``_head_values`` and by ``merge_foreign_commits``' rule below.
-_EVERYWHERE = tuple(
-    name
-    for name in DIMENSIONS
-    if name not in {"foreign_on_head", "branch_in_use", "branch_protected", "merge_foreign_commits"}
-)
-
-
-def all_situations() -> Iterator[Situation]:
-    """Every point of the finite space that can matter (including ones no
-    repository can produce, such as an open pull request on an absent branch:
-    the planner must still answer them). Dimensions about the head are
-    enumerated only where a head with commits exists, and
-    ``merge_foreign_commits`` only where a merge of foreign commits is asked
-    for: elsewhere they cannot change the answer (a test checks this on a
-    sample)."""
-    for values in itertools.product(*(DIMENSIONS[name] for name in _EVERYWHERE)):
-        point: dict[str, object] = dict(zip(_EVERYWHERE, values, strict=True))
-        head = _head_values(point)
-        for extra in itertools.product(*head.values()):
-            full = {**point, **dict(zip(head, extra, strict=True))}
-            flags = (False, True) if full["foreign_on_head"] and full["automerge"] else (False,)
-            for merge_foreign in flags:
-                yield Situation(**full, merge_foreign_commits=merge_foreign)  # type: ignore[arg-type]
-
-
-@functools.cache
-def space_size() -> int:
-    """How many points ``all_situations`` enumerates (the spec quotes it)."""
-    return sum(1 for _ in all_situations())
