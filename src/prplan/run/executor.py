@@ -247,15 +247,10 @@ def apply(
     ``merge_when='wait'``: once applied, wait (``waiter``: sleep, clock,
     progress) until GitHub merged the pull request; see ``run.gated``."""
     check_plan(plan, expect_digest=expect_digest)
-    outcome = _apply_checked(
-        plan,
-        client,
-        reporter=reporter,
-        recheck=recheck,
-        observed_at=observed_at,
-        observed_with=observed_with,
-    )
-    return waited(plan, client, outcome, waiter)
+    return _apply_checked(
+        plan, client, reporter=reporter, recheck=recheck, observed_at=observed_at,
+        observed_with=observed_with, waiter=waiter,
+    )  # fmt: skip
 
 
 def _apply_checked(
@@ -266,6 +261,7 @@ def _apply_checked(
     recheck: bool,
     observed_at: float | None,
     observed_with: RequestCount | None = None,
+    waiter: Waiter | None = None,
 ) -> Outcome:
     """``apply`` of a plan ``check_plan`` accepted. (Tests call it directly
     to run a plan cut short, as a crash would leave it.)"""
@@ -278,7 +274,7 @@ def _apply_checked(
             own = tally.count if tally.reads or tally.writes else client.request_count() - before
             return own + (observed_with or RequestCount())
 
-        return _apply_counted(plan, client, reporter, recheck, observed_at, spent)
+        return _apply_counted(plan, client, reporter, recheck, observed_at, spent, waiter)
 
 
 def _apply_counted(
@@ -288,6 +284,7 @@ def _apply_counted(
     recheck: bool,
     observed_at: float | None,
     spent: Callable[[], RequestCount],
+    waiter: Waiter | None = None,
 ) -> Outcome:
     reporter = reporter or Reporter()
     if plan.refusal is not None:
@@ -305,6 +302,7 @@ def _apply_counted(
             outcome = _ran(run, results, error, spent())
         else:
             outcome = _unchanged(plan, spent())
+        outcome = waited(plan, client, outcome, waiter)  # merge_when='wait' only
     reporter.finished(outcome)
     return outcome
 

@@ -19,14 +19,14 @@ import attrs
 from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue
 from prplan.core.plan import Plan
 from prplan.core.request import MergeMethod, MergeWhen
-from prplan.core.snapshot import MergeArmed
+from prplan.core.snapshot import MergeArmed, PullRequestInfo
 from prplan.core.states import ActionKind
 from prplan.errors import ForgeError, MergeBlocked, PrplanError
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus
 from prplan.run.port import ForgeClient
 from prplan.run.waiting import Waiter, wait_for_merges
 
-__all__ = ["merge_or_arm", "arm", "waited", "HELD_BACK"]
+__all__ = ["merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "HELD_BACK"]
 
 #: An action result's detail for a branch deletion held back because the
 #: merge was left to GitHub.
@@ -51,12 +51,26 @@ def merge_or_arm(
     except MergeBlocked as blocked:
         if plan.request.merge_when is MergeWhen.NOW:
             raise
-        refused = str(blocked)
-    if plan.observed.merge_queue:
-        client.enqueue(repo, number, expected_head_sha=expected)
-        return None, OutcomeStatus.QUEUED, f"{refused}: enqueued in the merge queue instead"
-    client.enable_auto_merge(repo, number, method=MergeMethod(method), expected_head_sha=expected)
+        refused = blocked
+    try:
+        if plan.observed.merge_queue:
+            client.enqueue(repo, number, expected_head_sha=expected)
+            return None, OutcomeStatus.QUEUED, f"{refused}: enqueued in the merge queue instead"
+        client.enable_auto_merge(
+            repo, number, method=MergeMethod(method), expected_head_sha=expected
+        )
+    except (MergeBlocked, ForgeError) as also:
+        # The merge's refusal is the news; the fallback's says why no more was done.
+        raise MergeBlocked(
+            number, f"{_reason(refused)}; nor could GitHub merge it later: {_reason(also)}"
+        ) from None
     return None, OutcomeStatus.AUTO_MERGE_ENABLED, f"{refused}: GitHub's auto-merge enabled instead"
+
+
+def _reason(error: PrplanError) -> str:
+    """A refusal's words without the "pull request #N cannot be merged" head."""
+    text = str(error)
+    return text.split(": ", 1)[1] if isinstance(error, MergeBlocked) and ": " in text else text
 
 
 def arm(
@@ -94,15 +108,33 @@ def _armed_already(plan: Plan, outcome: Outcome) -> bool:
     )
 
 
+def left_to_github(plan: Plan, outcome: Outcome) -> bool:
+    """The outcome's pull request is to be merged by GitHub later: this run
+    armed it (auto-merge, queue), or found it armed and had nothing to do."""
+    if outcome.pull_request is None:
+        return False
+    armed = outcome.status in {OutcomeStatus.AUTO_MERGE_ENABLED, OutcomeStatus.QUEUED}
+    return armed or _armed_already(plan, outcome)
+
+
+def merged_later(
+    client: ForgeClient, plan: Plan, outcome: Outcome, info: PullRequestInfo
+) -> Outcome:
+    """The outcome once GitHub merged the pull request: ``merged``, and the
+    branch deletion held back until then done now."""
+    results = [_deleted_now(client, plan, r) for r in outcome.actions]
+    return attrs.evolve(
+        outcome, status=OutcomeStatus.MERGED, merge_sha=info.merge_sha, actions=tuple(results)
+    )
+
+
 def waited(plan: Plan, client: ForgeClient, outcome: Outcome, waiter: Waiter | None) -> Outcome:
     """``merge_when='wait'``: the outcome once the wait ended (unchanged
     when there is nothing to wait for)."""
     request = plan.request
-    armed = outcome.status in {OutcomeStatus.AUTO_MERGE_ENABLED, OutcomeStatus.QUEUED}
-    if request.merge_when is not MergeWhen.WAIT or outcome.pull_request is None:
+    if request.merge_when is not MergeWhen.WAIT or not left_to_github(plan, outcome):
         return outcome
-    if not (armed or _armed_already(plan, outcome)):
-        return outcome
+    assert outcome.pull_request is not None
     try:
         (info,) = wait_for_merges(
             client, [(request.repo, outcome.pull_request)], timeout=request.wait_timeout,
@@ -112,10 +144,7 @@ def waited(plan: Plan, client: ForgeClient, outcome: Outcome, waiter: Waiter | N
         return attrs.evolve(
             outcome, status=OutcomeStatus.FAILED, error=str(error), error_type=type(error).__name__
         )
-    results = [_deleted_now(client, plan, r) for r in outcome.actions]
-    return attrs.evolve(
-        outcome, status=OutcomeStatus.MERGED, merge_sha=info.merge_sha, actions=tuple(results)
-    )
+    return merged_later(client, plan, outcome, info)
 
 
 def _deleted_now(client: ForgeClient, plan: Plan, result: ActionResult) -> ActionResult:
