@@ -392,10 +392,8 @@ def apply_changeset(
 
     Every plan is checked (``PlanIntegrityError``) before the first stage
     starts, so a hand-edited later stage never follows a written first one.
-
-    A stage whose entries GitHub is to merge later (auto-merge, queue)
-    waits for those merges (``changeset_wait``) at most its own timeout,
-    else ``stage_timeout`` seconds (``waiter``: sleep, clock, progress)."""
+    A stage waits for the merges it left to GitHub (``changeset_wait``) at
+    most its timeout, else ``stage_timeout`` s (``waiter``: sleep, clock)."""
     for plan in changeset_plan.plans:
         check_plan(plan)
     entries = _Entries(client, reporter, on_entry)
