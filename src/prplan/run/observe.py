@@ -31,10 +31,12 @@ def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
 
 
 def _gated(client: ForgeClient, request: ChangeRequest, snapshot: RepoSnapshot) -> RepoSnapshot:
-    """With ``automerge`` only (otherwise nothing more is read): whether
-    base merges through a merge queue, and the gate of the open pull request
-    from the branch into base. Over GraphQL both come from the observe query."""
-    if not request.automerge or snapshot.branch == snapshot.base:
+    """With ``automerge`` and an open pull request from the branch into base
+    only (otherwise nothing more is read: a new pull request's gate is not
+    known yet, and a change on a clean base pays nothing): whether base
+    merges through a merge queue, and that pull request's gate. Over
+    GraphQL both come from the observe query."""
+    if not request.automerge or not any(pr.is_open for pr in snapshot.pull_requests):
         return snapshot
     queue = client.merge_queue_enabled(request.repo, snapshot.base)
     pulls = tuple(
