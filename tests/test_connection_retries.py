@@ -32,8 +32,13 @@ def test_an_unreachable_host_is_tried_a_bounded_number_of_times_then_named(
 
         monkeypatch.setattr(urllib3.connection.connection, "create_connection", counted)
         waits: list[float] = []
+        # REST, so that the write is the first request (over GraphQL a
+        # branch is created by node id: a query comes first).
         client = prplan.GitHubClient(
-            token=TOKEN, base_url=f"http://127.0.0.1:{port}/api/v3", sleep=waits.append
+            token=TOKEN,
+            base_url=f"http://127.0.0.1:{port}/api/v3",
+            sleep=waits.append,
+            transport="rest",
         )
         with pytest.raises(prplan.ForgeError) as raised:
             if write:

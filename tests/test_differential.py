@@ -47,57 +47,6 @@ def _twins(
     return request, direct, served
 
 
-@pytest.mark.parametrize("case", CASES, ids=[scenarios.case_id(c) for c in CASES])
-def test_github_client_over_http_equals_local_forge(
-    case: scenarios.Case, forge_server: ForgeServer
-) -> None:
-    request, direct, served = _twins(case, forge_server)
-
-    seen_direct = prplan.observe(direct, request)
-    seen_http = prplan.observe(served.client, request)
-    assert _without_urls(seen_http) == _without_urls(seen_direct)
-
-    plan_direct = prplan.plan(seen_direct, request)
-    plan_http = prplan.plan(seen_http, request)
-    assert (plan_http.rule, plan_http.actions, plan_http.notes, plan_http.refusal) == (
-        plan_direct.rule, plan_direct.actions, plan_direct.notes, plan_direct.refusal,
-    )  # fmt: skip
-
-    assert _outcome(prplan.apply(plan_http, served.client)) == _outcome(
-        prplan.apply(plan_direct, direct)
-    )
-    assert scenarios.state(served.forge) == scenarios.state(direct)
-    assert served.violations == []
-    assert (
-        served.check.checked > 0 or served.check.contract is None
-    )  # no ../shared: nothing to check against
-
-
-#: Observing over GraphQL: one query, then REST where it cannot tell. What
-#: is observed depends only on the situation and the content (the flags
-#: change the plan, not the reads): one case of each (every other one in
-#: the dev profile, to stay in the time budget).
-GRAPHQL_CASES = list({c[:3]: c for c in scenarios.all_cases()}.values())[:: 1 if THOROUGH else 2]
-
-
-@pytest.mark.parametrize("case", GRAPHQL_CASES, ids=[scenarios.case_id(c) for c in GRAPHQL_CASES])
-def test_observing_over_graphql_equals_local_forge(
-    case: scenarios.Case, forge_server: ForgeServer
-) -> None:
-    request, direct, served = _twins(case, forge_server)
-    client = served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
-    served.app.log.reset()
-    seen_http = prplan.observe(client, request)
-    assert _without_urls(seen_http) == _without_urls(prplan.observe(direct, request))
-    assert any(path.endswith("/graphql") for _, path, _ in served.app.log.entries)
-
-
-#: GraphQL writes (``transport="graphql"``) on a sample: GitHub makes the
-#: commits (author, signature), so shas differ; trees, pull requests and
-#: outcomes must not.
-GRAPHQL_WRITE_CASES = scenarios.all_cases()[:: 20 if THOROUGH else 50]
-
-
 def _shapeless(outcome: prplan.Outcome) -> tuple[object, ...]:
     return (
         outcome.status,
@@ -118,24 +67,54 @@ def _trees(forge: prplan.LocalForge) -> tuple[object, ...]:
     return trees, pulls, state.base_files, state.human_commits
 
 
+#: Every case over GraphQL (the default transport); over REST every third
+#: one of the same cases (the two share every read and write helper but the
+#: transport's own, and the time budget has room for one full run; the
+#: fault, crash and stateful suites cover REST's own paths besides).
+TRANSPORT_CASES = [("graphql", c) for c in CASES] + [("rest", c) for c in CASES[::3]]
+
+
 @pytest.mark.parametrize(
-    "case", GRAPHQL_WRITE_CASES, ids=[scenarios.case_id(c) for c in GRAPHQL_WRITE_CASES]
+    ("transport", "case"),
+    TRANSPORT_CASES,
+    ids=[f"{t}-{scenarios.case_id(c)}" for t, c in TRANSPORT_CASES],
 )
-def test_graphql_writes_over_http_equal_local_forge(
-    case: scenarios.Case, forge_server: ForgeServer
+def test_github_client_over_http_equals_local_forge(
+    transport: str, case: scenarios.Case, forge_server: ForgeServer
 ) -> None:
     request, direct, served = _twins(case, forge_server)
-    client = served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
+    client = served.new_client(transport=transport, retries=3, backoff=0.0, timeout=5)
 
-    plan_direct = prplan.plan(prplan.observe(direct, request), request)
-    plan_http = prplan.plan(prplan.observe(client, request), request)
-    assert plan_http.actions == plan_direct.actions
+    seen_direct = prplan.observe(direct, request)
+    served.app.log.reset()
+    seen_http = prplan.observe(client, request)
+    assert _without_urls(seen_http) == _without_urls(seen_direct)
+    over_graphql = any(path.endswith("/graphql") for _, path, _ in served.app.log.entries)
+    assert over_graphql == (transport == "graphql")
 
-    assert _shapeless(prplan.apply(plan_http, client)) == _shapeless(
-        prplan.apply(plan_direct, direct)
-    )
-    assert _trees(served.forge) == _trees(direct)
-    # What GraphQL made is prplan's by its seal: planning again changes nothing.
-    assert prplan.plan(prplan.observe(client, request), request).actions == (
-        prplan.plan(prplan.observe(direct, request), request).actions
-    )
+    plan_direct = prplan.plan(seen_direct, request)
+    plan_http = prplan.plan(seen_http, request)
+    assert (plan_http.rule, plan_http.actions, plan_http.notes, plan_http.refusal) == (
+        plan_direct.rule, plan_direct.actions, plan_direct.notes, plan_direct.refusal,
+    )  # fmt: skip
+
+    outcome_http = prplan.apply(plan_http, client)
+    outcome_direct = prplan.apply(plan_direct, direct)
+    if transport == "rest":
+        # Both forges run on one fixed clock: every sha is equal.
+        assert _outcome(outcome_http) == _outcome(outcome_direct)
+        assert scenarios.state(served.forge) == scenarios.state(direct)
+    else:
+        # GitHub makes GraphQL's commits (author, signature), so shas differ;
+        # trees, pull requests and outcomes must not.
+        assert _shapeless(outcome_http) == _shapeless(outcome_direct)
+        assert _trees(served.forge) == _trees(direct)
+        # What GraphQL made is prplan's by its seal: planning again changes nothing.
+        assert prplan.plan(prplan.observe(client, request), request).actions == (
+            prplan.plan(prplan.observe(direct, request), request).actions
+        )
+    assert served.violations == []
+    # Every REST answer was checked against GitHub's OpenAPI (none may have
+    # been sent over GraphQL; GraphQL answers are the schema's by execution).
+    checked = served.check.checked > 0 or transport == "graphql"
+    assert checked or served.check.contract is None  # no ../shared: nothing to check against

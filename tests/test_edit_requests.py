@@ -110,18 +110,24 @@ def test_json_and_replace_edits_in_one_request() -> None:
     )
 
 
+@pytest.mark.parametrize("transport", ["graphql", "rest"])
 def test_edits_over_http_read_the_file_once_and_classify_it_from_the_tree(
-    forge_server: ForgeServer,
+    transport: str, forge_server: ForgeServer
 ) -> None:
-    """One tree listing says the edited path is a file (not a directory or a
-    submodule); only then is its content read, once."""
+    """REST: one tree listing says the edited path is a file (not a directory
+    or a submodule); only then is its content read, once. GraphQL: the one
+    observe query reads the directory listing and the text together."""
     served = Served(forge_server, _forge())
+    served.client = served.new_client(transport=transport, retries=3, backoff=0.0, timeout=5)
     request = _request(YamlSet(path="image.tag", value="1.4.2"), automerge=True)
     plan = _plan(served.client, request)
     paths = [path for _, path, _ in served.app.log.entries]
-    assert sum("/git/trees/" in path for path in paths) == 1
-    assert sum("/contents/values.yaml" in p for p in paths) == 1
-    assert served.app.log.reads == 6
+    if transport == "rest":
+        assert sum("/git/trees/" in path for path in paths) == 1
+        assert sum("/contents/values.yaml" in p for p in paths) == 1
+        assert served.app.log.reads == 6
+    else:
+        assert paths == ["/api/graphql"] and served.app.log.reads == 1
     direct = _plan(served.forge, request)  # the same forge, called directly
     assert (plan.rule, plan.resolved, plan.actions) == (
         direct.rule,

@@ -80,13 +80,24 @@ def _run(client: prplan.GitHubClient, request: prplan.ChangeRequest) -> prplan.O
     return prplan.apply(prplan.plan(prplan.observe(client, request), request), client)
 
 
-def test_a_slow_answer_beyond_the_timeout_is_retried_for_reads(forge_server: ForgeServer) -> None:
+@pytest.mark.parametrize(
+    ("transport", "slow"),
+    [
+        ("rest", {"method": "GET", "path": r"/pulls$"}),
+        ("graphql", {"method": "POST", "path": r"/graphql$", "operation": "^Observe$"}),
+    ],
+    ids=["rest", "graphql"],
+)
+def test_a_slow_answer_beyond_the_timeout_is_retried_for_reads(
+    transport: str, slow: dict[str, str], forge_server: ForgeServer
+) -> None:
+    """A GraphQL query is a read (a POST, but it changes nothing): retried too."""
     served = Served(forge_server, _forge(open_pr=False))
-    served.faults.add(method="GET", path=r"/pulls$", delay=1.5, times=1)
-    client = served.new_client(timeout=1, retries=2, backoff=0.0)
+    served.faults.add(**slow, delay=1.5, times=1)
+    client = served.new_client(timeout=1, retries=2, backoff=0.0, transport=transport)
     outcome = _run(client, _request())
     assert outcome.status is prplan.OutcomeStatus.MERGED
-    assert served.faults.injected == [("GET", "/repos/acme/app/pulls", "delay")]
+    assert [(m, kind) for m, _, kind in served.faults.injected] == [(slow["method"], "delay")]
 
 
 def test_a_slow_answer_to_a_ref_update_is_resolved_by_reading_back(
@@ -277,3 +288,14 @@ def test_a_push_before_any_write_is_kept_and_never_merged_unreviewed(
     assert outcome.ok or outcome.error_type in {"ConflictError", "StalePlanError"}, outcome
     assert len([p for p in served.forge.pull_requests(REPO) if p.is_open]) <= 1
     assert served.violations == []
+
+
+def test_a_fault_with_an_operation_meets_only_that_graphql_operation() -> None:
+    from prplan.forges.local.faults import Fault, Faults
+
+    faults = Faults([Fault(operation="^MergePullRequest$", status=502)])
+    assert faults.take("PUT", "/repos/acme/app/pulls/1/merge") is None  # REST: never
+    assert faults.take("POST", "/graphql", "CreatePullRequest") is None
+    assert faults.take("POST", "/graphql", "MergePullRequest") is not None
+    with pytest.raises(prplan.InvalidRequestError, match="operation"):
+        Fault(operation="(", status=502)

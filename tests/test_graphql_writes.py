@@ -131,7 +131,7 @@ def test_a_mode_other_than_100644_goes_through_rest(forge_server: ForgeServer) -
     client = _graphql(served)
     base = forge.branches(REPO)["main"]
     # An executable in the repository (committed through REST, which keeps modes).
-    rest = served.new_client()
+    rest = served.new_client(transport="rest")
     rest._executable.add((REPO, base, "run.sh"))  # as observe learns it
     executable = rest.commit_files(
         REPO, "main", parent_sha=base, files={"run.sh": b"#!/bin/sh\n"}, message="x"

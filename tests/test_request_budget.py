@@ -20,11 +20,17 @@ def _forge(files: int) -> prplan.LocalForge:
     return forge
 
 
+def _rest(served: Served) -> Served:
+    """The served forge, its client on ``transport="rest"`` (the REST budget)."""
+    served.client = served.new_client(transport="rest", retries=3, backoff=0.0, timeout=5)
+    return served
+
+
 @pytest.mark.parametrize("files", [3, 300])
-def test_a_change_costs_ten_requests_whatever_the_number_of_files(
+def test_a_change_costs_ten_requests_over_rest_whatever_the_number_of_files(
     files: int, forge_server: ForgeServer
 ) -> None:
-    served = Served(forge_server, _forge(files))
+    served = _rest(Served(forge_server, _forge(files)))
     request = prplan.ChangeRequest(
         repo=REPO, branch="prplan/up", files={f"apps/a{i}/values.yaml": "tag: 2\n" for i in range(files)},
         automerge=True,
@@ -44,8 +50,8 @@ def test_a_change_costs_ten_requests_whatever_the_number_of_files(
     assert (log.reads, log.writes) == (8, 0), log.entries
 
 
-def test_a_saved_plan_pays_one_more_observation(forge_server: ForgeServer) -> None:
-    served = Served(forge_server, _forge(3))
+def test_a_saved_plan_pays_one_more_observation_over_rest(forge_server: ForgeServer) -> None:
+    served = _rest(Served(forge_server, _forge(3)))
     request = prplan.ChangeRequest(
         repo=REPO, branch="prplan/up", files={"apps/a0/values.yaml": "tag: 2\n"}
     )
@@ -55,8 +61,8 @@ def test_a_saved_plan_pays_one_more_observation(forge_server: ForgeServer) -> No
     assert (served.app.log.reads, served.app.log.writes) == (5, 4)
 
 
-def test_binary_files_cost_one_blob_each(forge_server: ForgeServer) -> None:
-    served = Served(forge_server, _forge(1))
+def test_binary_files_cost_one_blob_each_over_rest(forge_server: ForgeServer) -> None:
+    served = _rest(Served(forge_server, _forge(1)))
     request = prplan.ChangeRequest(
         repo=REPO,
         branch="prplan/up",

@@ -67,7 +67,9 @@ def test_a_push_during_write_spacing_stops_a_reset_instead_of_being_clobbered(
         if not pushed:  # a human pushes while prplan waits between writes
             pushed.append(forge.push(REPO, "prplan/x", {"human.txt": "mine\n"}, message="Human"))
 
-    client = served.new_client(write_spacing=0.01, sleep=sleep_and_race)
+    # REST's window: the reset and the commit are two writes with a spacing
+    # between them (GraphQL sends them as one document: no spacing to race in).
+    client = served.new_client(transport="rest", write_spacing=0.01, sleep=sleep_and_race)
     request = prplan.ChangeRequest(
         repo=REPO,
         branch="prplan/x",
@@ -130,16 +132,24 @@ def test_a_forge_error_while_checking_a_later_stage_is_that_entrys_failure() -> 
     assert "dev" in result.entries[1].error and not result.ok
 
 
-def test_an_answer_that_is_not_githubs_is_a_forge_error(forge_server: ForgeServer) -> None:
+@pytest.mark.parametrize(
+    ("transport", "method", "path"),
+    [("rest", "GET", r"/branches/"), ("graphql", "POST", r"/graphql$")],
+    ids=["rest", "graphql"],
+)
+def test_an_answer_that_is_not_githubs_is_a_forge_error(
+    transport: str, method: str, path: str, forge_server: ForgeServer
+) -> None:
     forge = prplan.LocalForge.in_memory()
     forge.create_repo(REPO, {"a.txt": "a\n"})
     served = Served(forge_server, forge)
-    served.faults.add(
-        method="GET", path=r"/branches/", status=200, message="<html>Sign in</html>", times=0
-    )
+    served.faults.add(method=method, path=path, status=200, message="<html>Sign in</html>", times=0)
     request = prplan.ChangeRequest(repo=REPO, branch="b", files={"a.txt": "b\n"})
     with pytest.raises(prplan.ForgeError, match="unexpected answer"):
-        prplan.observe(served.client, request)
+        prplan.observe(served.new_client(transport=transport, retries=0), request)
+    # Never a silent second try over the other transport.
+    used = {p.endswith("/graphql") for _, p, _ in served.app.log.entries}
+    assert used == {transport == "graphql"}
 
 
 def test_finishing_a_clean_up_is_reported_unchanged() -> None:

@@ -44,7 +44,7 @@ def test_token_is_never_shown(forge_server: ForgeServer, caplog: pytest.LogCaptu
         prplan.observe(wrong, request)
     seen += [str(raised.value), repr(raised.value), repr(wrong)]
 
-    served.faults.add(method="GET", path=".*", drop="before", times=0)
+    served.faults.add(method="*", path=".*", drop="before", times=0)
     with pytest.raises(prplan.ForgeError) as dropped:
         prplan.observe(served.new_client(retries=0), request)
     seen += [str(dropped.value), repr(dropped.value)]

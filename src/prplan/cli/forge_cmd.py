@@ -13,6 +13,7 @@ import click
 
 from prplan.cli.change import read_dir
 from prplan.cli.forge import COMMANDS, data_option, forge_users
+from prplan.cli.forge_gates import GATE_COMMANDS, parse_checks
 from prplan.cli.options import Bad
 from prplan.errors import InvalidRequestError, Problem, PrplanError
 
@@ -71,6 +72,14 @@ _data_option = data_option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file of fault rules to inject (see docs/github.md).",
 )
+@click.option(
+    "--checks",
+    "checks",
+    multiple=True,
+    metavar="CONTEXT=STATE[:SECONDS]",
+    help="A stand-in CI: report status CONTEXT as STATE (success or failure) on every new "
+    "pull request head, SECONDS (fractional allowed; 0 by default) after it appears (repeatable).",
+)
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 def forge_serve(
     data: Path,
@@ -79,6 +88,7 @@ def forge_serve(
     token: str | None,
     users: tuple[str, ...],
     faults_file: Path | None,
+    checks: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Serve the forge in DATA as GitHub's REST API (and git over HTTP) until interrupted.
@@ -88,12 +98,14 @@ def forge_serve(
     from prplan.forges.local import LocalForge
     from prplan.forges.local.faults import Faults
     from prplan.forges.local.server.app import ForgeApp, ForgeServer
+    from prplan.forges.local.server.stand_in_ci import CheckSpec, StandInCI
 
     try:
         faults = Faults.from_file(faults_file) if faults_file else Faults()
     except InvalidRequestError as error:
         raise Bad([Problem(f"--faults {p.field}", p.message) for p in error.problems]) from None
     logins = forge_users(users, token)
+    reports = [CheckSpec(*spec) for spec in parse_checks(checks)]
     app = ForgeApp(LocalForge.open(data), token=token, users=logins, faults=faults)
     try:
         server = ForgeServer(app, host=host, port=port, quiet=not verbose)
@@ -101,6 +113,7 @@ def forge_serve(
         raise Bad(
             [Problem("--host/--port", f"cannot listen on {host}:{port}: {error.strerror}")]
         ) from None
+    ci = StandInCI(app.forge, reports).start() if reports else None
     click.echo(f"prplan forge listening on {server.api_url}")
     sys.stdout.flush()
     try:
@@ -108,6 +121,8 @@ def forge_serve(
     except KeyboardInterrupt:
         pass
     finally:
+        if ci is not None:
+            ci.stop()
         server.stop()
 
 
@@ -146,5 +161,5 @@ def forge_create_repo(name: str, data: Path, source: Path | None, default_branch
 
 
 # The commands a person drives the forge with live in forge.py.
-for _command in COMMANDS:
+for _command in COMMANDS + GATE_COMMANDS:
     forge.add_command(_command)

@@ -87,12 +87,12 @@ def target_options(func: F) -> F:
     )
     @click.option(
         "--github-transport",
-        type=click.Choice(["rest", "graphql"]),
-        default="rest",
+        type=click.Choice(["graphql", "rest"]),
+        default="graphql",
         show_default=True,
         expose_value=False,
         callback=_remember_transport,
-        help="How prplan writes to GitHub: the REST Git Data API, or GraphQL (a new change in 3 writes, commits signed by GitHub; see docs/github.md).",
+        help="How prplan reads and writes GitHub: GraphQL (one query to observe, a new change in 3 writes, commits signed by GitHub) or the REST Git Data API throughout (see docs/github.md).",
     )
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -136,7 +136,7 @@ def forge_client(local: Path | None, github_url: str | None) -> ForgeClient:
         warnings.simplefilter("always")
         try:
             context = click.get_current_context(silent=True)
-            transport = context.meta.get(_TRANSPORT, "rest") if context else "rest"
+            transport = context.meta.get(_TRANSPORT, "graphql") if context else "graphql"
             client = GitHubClient.from_env(base_url=github_url, transport=transport)
         except InvalidRequestError as error:
             # The library names its argument; the command names its option.

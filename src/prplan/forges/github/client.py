@@ -95,9 +95,10 @@ class GitHubClient(GraphQLObserving):
     made is tried again this many times (within ``retries``), after
     ``connect_backoff * 2**(n-1)`` s each (3 and 0.5: 3.5 s in all).
     ``max_rate_limit_wait``: the longest it will sleep for a rate limit
-    before failing with a ForgeError that says so. ``transport``: "rest"
-    (the Git Data API) or "graphql" (observes through one query,
-    ``graphql_reads``; writes as ``graphql_writes`` says).
+    before failing with a ForgeError that says so. ``transport``:
+    "graphql" (the default: observes through one query, ``graphql_reads``;
+    writes as ``graphql_writes`` says, REST where GraphQL cannot) or "rest"
+    (the REST Git Data API throughout).
     """
 
     def __init__(
@@ -113,7 +114,7 @@ class GitHubClient(GraphQLObserving):
         connect_retries: int = 3,
         connect_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
-        transport: str = "rest",
+        transport: str = "graphql",
     ) -> None:
         self.base_url = api_url(base_url or DEFAULT_API_URL)
         token = clean_token(token, "token") if token else None

@@ -35,11 +35,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import requests
-from github import GithubException
-
-from prplan import errors
-
 if TYPE_CHECKING:
     import graphql
 from prplan.core.request import ChangeRequest
@@ -406,22 +401,32 @@ class GraphQLReads:
                     self._pending.pop(read, None)
 
     def _query(self, reads: Sequence[RepositoryRead]) -> dict[RepositoryRead, _RepoAnswer]:
-        """One query; the repositories it answered without error. A failed
-        query answers none (their reads go to REST, which reports failures)."""
+        """One query; the repositories it answered without error. A query
+        the forge refused or could not answer is a ForgeError, as a REST read
+        would be (no silent second try over REST); a repository the answer
+        names in ``errors`` (not found, no access) is read over REST, whose
+        answer says what is wrong with that one repository."""
         document = observe_document(reads)
-        try:
+        names = ", ".join(f"{read.owner}/{read.name}" for read in reads)
+        with self._http.errors(f"observing {names} over GraphQL"):
             answer = self._http.graphql_query(document.text, document.variables)
-        except (GithubException, requests.exceptions.RequestException, errors.PrplanError):
-            return {}
-        data = answer.get("data") or {}
-        failed = {str((error.get("path") or [None])[0]) for error in answer.get("errors") or ()}
-        if None in failed or "None" in failed:
-            return {}
-        return {
-            read: _RepoAnswer(read, data[f"r{index}"], self)
-            for index, read in enumerate(reads)
-            if f"r{index}" not in failed and isinstance(data.get(f"r{index}"), dict)
-        }
+            data = answer.get("data") or {}
+            if not isinstance(data, dict):
+                raise TypeError(f"'data' is a {type(data).__name__}, not an object")
+            failed = {str((e.get("path") or [None])[0]) for e in answer.get("errors") or ()}
+            if "None" in failed:
+                # The document itself was refused (an Enterprise server whose
+                # schema lacks a field): REST reads every repository.
+                return {}
+            found: dict[RepositoryRead, _RepoAnswer] = {}
+            for index, read in enumerate(reads):
+                alias = f"r{index}"
+                if alias in failed:
+                    continue  # REST's answer names this repository's problem
+                if not isinstance(data.get(alias), dict):
+                    raise TypeError(f"no answer for {read.owner}/{read.name} and no error")
+                found[read] = _RepoAnswer(read, data[alias], self)
+            return found
 
 
 def batches(reads: Sequence[RepositoryRead]) -> Iterator[list[RepositoryRead]]:

@@ -370,8 +370,9 @@ class Transport:
                 )
             finally:
                 self._counter.querying.on = False
-            if not isinstance(answer, dict):
-                raise ValueError(f"a GraphQL answer that is not an object: {type(answer).__name__}")
+            if not isinstance(answer, dict) or not ({"data", "errors"} & answer.keys()):
+                # GitHub always answers one or both; anything else is not GitHub.
+                raise ValueError("a GraphQL answer with neither 'data' nor 'errors'")
             problems = [e for e in answer.get("errors") or [] if isinstance(e, dict)]
             if not any(e.get("type") == "RATE_LIMITED" for e in problems):
                 return answer.get("data") or {}, problems

@@ -1,7 +1,11 @@
 """Fault injection for the local forge's HTTP server.
 
-A ``Fault`` matches requests by method (one, ``A|B``, or ``*``) and path (a regular expression
-searched in the path after the API prefix) and then, ``times`` times (0:
+A ``Fault`` matches requests by method (one, ``A|B``, or ``*``), path (a regular expression
+searched in the path after the API prefix) and, for GraphQL, ``operation``
+(a regular expression searched in the document's operation name, e.g.
+``MergePullRequest``; a fault with an operation matches GraphQL requests
+only, so a REST rule and a GraphQL rule can stand side by side for one
+step) and then, ``times`` times (0:
 for ever), after letting ``skip`` matching requests through:
 
 * ``status``: answer that status without handling the request (e.g. 502, or
@@ -41,6 +45,7 @@ _DROPS = {None, "before", "after"}
 class Fault:
     method: str = "*"
     path: str = ".*"
+    operation: str = ""
     status: int | None = None
     headers: dict[str, str] = attrs.field(factory=dict)
     message: str = "injected fault"
@@ -59,18 +64,21 @@ class Fault:
             problems.append(Problem("status", f"{self.status} is not an HTTP status"))
         if self.times < 0 or self.skip < 0 or self.delay < 0:
             problems.append(Problem("times/skip/delay", "must not be negative"))
-        try:
-            re.compile(self.path)
-        except re.error as error:
-            problems.append(Problem("path", f"is not a regular expression: {error}"))
+        for name in ("path", "operation"):
+            try:
+                re.compile(getattr(self, name))
+            except re.error as error:
+                problems.append(Problem(name, f"is not a regular expression: {error}"))
         if self.status is None and self.drop is None and not self.delay:
             problems.append(Problem("fault", "does nothing: give a status, a delay or a drop"))
         if problems:
             raise InvalidRequestError(problems, what="fault rule")
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, operation: str = "") -> bool:
         # "POST|PATCH|PUT|DELETE" matches any of them; "*" any method.
         methods = self.method.split("|")
+        if self.operation and not (operation and re.search(self.operation, operation)):
+            return False
         return ("*" in methods or method in methods) and re.search(self.path, path) is not None
 
 
@@ -107,11 +115,12 @@ class Faults:
             self._release.set()
             self._release = threading.Event()
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The fault to inject into this request, if any (and count it)."""
+    def take(self, method: str, path: str, operation: str = "") -> Fault | None:
+        """The fault to inject into this request, if any (and count it).
+        ``operation``: a GraphQL request's operation name ("" otherwise)."""
         with self._lock:
             for fault in self._rules:
-                if not fault.matches(method, path):
+                if not fault.matches(method, path, operation):
                     continue
                 seen = self._seen.get(id(fault), 0)
                 self._seen[id(fault)] = seen + 1

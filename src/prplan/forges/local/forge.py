@@ -8,7 +8,9 @@ storage, each in its own module so that each reads as the job it does:
 * ``rules`` (with ``merging``): GitHub's rules every side obeys;
 * ``client``: prplan's ``ForgeClient`` calls, counted as requests;
 * ``gitdata``: the Git Data API and what the REST server needs;
-* ``human``: what a person does (tests, the demo).
+* ``human``: what a person does (tests, the demo);
+* ``gate_side`` (with ``gates``): merge gates (branch protection, checks,
+  reviews), native auto-merge and merge queues.
 
 The sides are classes over one base (``ForgeStore``) rather than objects
 holding a shared store, because every side needs the same few storage steps
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from prplan.forges.local.client import ClientSide
+from prplan.forges.local.gate_side import GateSide
 from prplan.forges.local.gitdata import GitData
 from prplan.forges.local.human import HumanSide
 from prplan.forges.local.store import HUMAN, LOCK_TIMEOUT
@@ -29,7 +32,7 @@ from prplan.forges.local.store import HUMAN, LOCK_TIMEOUT
 __all__ = ["LocalForge", "HUMAN", "LOCK_TIMEOUT"]
 
 
-class LocalForge(ClientSide, GitData, HumanSide):
+class LocalForge(ClientSide, GitData, HumanSide, GateSide):
     """An in-process forge with GitHub's rules. Implements ``ForgeClient``.
 
     Build one with ``LocalForge.in_memory()`` or ``LocalForge.open(path)``.

@@ -303,7 +303,9 @@ class GitData(ForgeRules):
     @locked
     def sync_pull_heads(self, repo: str) -> None:
         """After a push that bypassed the forge's API (git over HTTP), let
-        open pull requests follow their branches again."""
+        open pull requests follow their branches again (and the merge gates
+        look again: a base or a head may have moved)."""
+        self._gates_dirty = True
         for branch, sha in self._branches(repo).items():
             rows = self._db.execute(
                 "SELECT number, head_sha FROM pulls WHERE repo = ? AND head = ? AND state = 'open'",

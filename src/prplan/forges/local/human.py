@@ -169,14 +169,15 @@ class HumanSide(ForgeRules):
         body: str = "",
         allow_duplicate: bool = False,
         author: str = "human",
+        draft: bool = False,
     ) -> int:
         """Open a pull request as the forge login ``author``; returns its
         number. ``allow_duplicate`` lets a test create a second open pull
         request for the same head and base, which GitHub refuses but prplan
-        must still handle if it sees it."""
+        must still handle if it sees it. ``draft``: open it as a draft."""
         base = base or self._default(repo)
         row = self._open_pull(
-            repo, head, base, title, body, duplicate_ok=allow_duplicate, author=author
+            repo, head, base, title, body, duplicate_ok=allow_duplicate, author=author, draft=draft
         )
         return int(row["number"])
 
@@ -189,10 +190,15 @@ class HumanSide(ForgeRules):
         *,
         by: str = "human",
         expected_head_sha: str | None = None,
+        admin_bypass: bool = False,
     ) -> str:
         """Merge a pull request as a human (the forge login ``by``) presses the
-        button; with ``expected_head_sha``, only if its head is still there."""
-        return self._merge(repo, number, method, expected_head_sha, by=by)
+        button; with ``expected_head_sha``, only if its head is still there.
+        The merge gate holds for humans too (``MergeBlocked``), unless
+        ``admin_bypass``: an administrator merging past branch protection."""
+        return self._merge(
+            repo, number, method, expected_head_sha, by=by, admin_bypass=admin_bypass
+        )
 
     @locked
     def close_pr(self, repo: str, number: int) -> None:

@@ -14,7 +14,8 @@ The rules modelled, because prplan's behaviour depends on them:
 ``ForgeRules`` holds them once, under ``ForgeStore``'s storage, so that prplan's
 ``ForgeClient`` calls (``client``), the REST server's calls (``gitdata``) and
 what a test's human does (``human``) obey the same rules. The three-way merge
-itself lives in ``merging``.
+itself lives in ``merging``; the merge gates (protection, checks, reviews)
+are read in ``gates``, and a merge they do not allow is refused here.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from dulwich.file import FileLocked
 
 from prplan import errors
 from prplan.core.snapshot import seal_message
-from prplan.forges.local.merging import Merging
+from prplan.forges.local.gates import Gates
 from prplan.forges.local.store import branch_ref, ref_locked
 
 __all__ = ["ForgeRules"]
 
 
-class ForgeRules(Merging):
+class ForgeRules(Gates):
     """Committing on a branch, opening, merging, closing and reopening pull
     requests, deleting a branch: each checked as GitHub checks it."""
 
@@ -76,6 +77,7 @@ class ForgeRules(Merging):
         *,
         duplicate_ok: bool,
         author: str,
+        draft: bool = False,
     ) -> sqlite3.Row:
         head_sha, base_sha = self._head(repo, head), self._head(repo, base)
         if head_sha is None or base_sha is None:
@@ -114,12 +116,28 @@ class ForgeRules(Merging):
                 f"{repo}: A pull request already exists for {owner}:{head}."
             ) from None
         self._db.execute("UPDATE repos SET next_number = ? WHERE name = ?", (number + 1, repo))
+        if draft:
+            self._db.execute(
+                "UPDATE pulls SET draft = 1 WHERE repo = ? AND number = ?", (repo, number)
+            )
+        self._gates_dirty = True
         self._git(repo).refs[f"refs/pull/{number}/head".encode()] = head_sha.encode()
         return self._pull(repo, number)
 
     def _merge(
-        self, repo: str, number: int, method: str, expected_head_sha: str | None, *, by: str
+        self,
+        repo: str,
+        number: int,
+        method: str,
+        expected_head_sha: str | None,
+        *,
+        by: str,
+        via_queue: bool = False,
+        admin_bypass: bool = False,
     ) -> str:
+        """Merge an open pull request if its gate allows it (``via_queue``: the
+        base's merge queue merges it; ``admin_bypass``: an administrator's
+        merge past protection, which only tests ask for)."""
         row = self._pull(repo, number)
         if row["state"] != "open":
             raise errors.MergeBlocked(number, "Pull Request is not mergeable (it is not open)")
@@ -132,6 +150,9 @@ class ForgeRules(Merging):
         block = self._merge_blocks.get((repo, base))
         if block:
             raise errors.MergeBlocked(number, block)
+        refusal = None if admin_bypass else self._merge_refusal(repo, row, via_queue=via_queue)
+        if refusal is not None:
+            raise errors.MergeBlocked(number, refusal)
         base_sha = self._head(repo, base)
         if base_sha is None:
             raise errors.MergeBlocked(number, f"base branch {base!r} does not exist")
@@ -170,6 +191,10 @@ class ForgeRules(Merging):
             raise errors.NotFoundError(
                 f"{repo}: branch {branch!r} does not exist (Reference does not exist)"
             )
+        if self._protection(repo, branch) is not None:
+            raise errors.ForgeError(
+                f"{repo}: Cannot delete this protected branch ({branch!r})", status=422
+            )
         try:
             removed = self._git(repo).refs.remove_if_equals(branch_ref(branch), head.encode())
         except FileLocked:
@@ -179,6 +204,7 @@ class ForgeRules(Merging):
                 f"{repo}: branch {branch!r} moved while it was being deleted"
             )
         # GitHub closes the open pull requests whose head branch is deleted.
+        self._gates_dirty = True
         self._db.execute(
             "UPDATE pulls SET state = 'closed', closed_at = ?, updated_at = ? "
             "WHERE repo = ? AND head = ? AND state = 'open'",
@@ -189,6 +215,7 @@ class ForgeRules(Merging):
         """Close a pull request without merging it (a closed one stays closed)."""
         row = self._pull(repo, number)
         if row["state"] == "open":
+            self._gates_dirty = True
             self._db.execute(
                 "UPDATE pulls SET state = 'closed', closed_at = ?, updated_at = ? WHERE repo = ? AND number = ?",
                 (self._now(), self._now(), repo, number),

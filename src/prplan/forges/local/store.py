@@ -87,6 +87,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_open_pull
 _ADDED_COLUMNS = {
     "author": "ALTER TABLE pulls ADD COLUMN author TEXT NOT NULL DEFAULT ''",
     "merged_by": "ALTER TABLE pulls ADD COLUMN merged_by TEXT",
+    "draft": "ALTER TABLE pulls ADD COLUMN draft INTEGER NOT NULL DEFAULT 0",
 }
 
 #: git's modes of a regular file and of an executable one.
@@ -127,6 +128,9 @@ class _ForgeLock:
         self._owner: int | None = None
         #: the database to run a transaction on; set once it is connected
         self.db: sqlite3.Connection | None = None
+        #: run by the outermost holder just before it lets go (after a call
+        #: that did not fail): the forge's merge gates act on what it changed
+        self.before_release: Callable[[], None] | None = None
 
     def __enter__(self) -> _ForgeLock:
         self._threads.acquire()
@@ -162,7 +166,14 @@ class _ForgeLock:
                     self._file.release()
                 raise
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if self._depth == 1 and exc_type is None and self.before_release is not None:
+                self.before_release()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
         self._depth -= 1
         try:
             if self._depth == 0:
@@ -236,6 +247,11 @@ class ForgeStore:
     lock, and the steps on them every side of ``LocalForge`` shares. Its
     parameters are ``LocalForge``'s (see there)."""
 
+    #: more tables, created with the forge's own (the merge gates' in ``gates``)
+    _EXTRA_SCHEMA = ""
+    #: set when a branch or a pull request moved: the gates look again on release
+    _gates_dirty = False
+
     def __init__(
         self,
         *,
@@ -263,12 +279,13 @@ class ForgeStore:
         self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         with self._lock:  # two processes opening a new directory create the schema once
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + self._EXTRA_SCHEMA)
             present = {row["name"] for row in self._db.execute("PRAGMA table_info(pulls)")}
             for column, statement in _ADDED_COLUMNS.items():
                 if column not in present:
                     self._db.execute(statement)
         self._lock.db = self._db
+        self._lock.before_release = self._before_release
         # Close the git repositories and the database when the forge is
         # collected, or at interpreter exit at the latest: dulwich's packs
         # left to their own ``__del__`` during shutdown print tracebacks.
@@ -279,6 +296,9 @@ class ForgeStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _before_release(self) -> None:
+        """What the outermost call does last, still under the lock (``gates``)."""
 
     def _now(self) -> float:
         return float(self._clock())
@@ -434,6 +454,7 @@ class ForgeStore:
                 ok = refs.set_if_equals(branch_ref(branch), expected.encode(), new.encode())
         except FileLocked:
             raise ref_locked(repo, branch) from None
+        self._gates_dirty = True
         if not ok:
             raise errors.ConflictError(
                 f"{repo}: branch {branch!r} is not at {expected[:7] if expected else 'nothing'} "

@@ -15,7 +15,7 @@ told to misbehave (``Faults``).
 This module is the application itself: routing (one map, compiled once),
 authentication, rate-limit headers, turning the forge's errors into GitHub's
 answers, and the threaded server. The routes live by GitHub API area in
-``repos``, ``git`` and ``pulls`` (over ``routes``), GraphQL in ``graphql``,
+``repos``, ``git``, ``pulls`` and ``checks`` (over ``routes``), GraphQL in ``graphql``,
 git over HTTP in ``gitwire``, and the JSON bodies in ``payloads``. Every route talks to the
 forge through its public methods only.
 """
@@ -43,9 +43,10 @@ from werkzeug.wrappers import Request, Response
 from prplan import errors
 from prplan.forges.local import LocalForge
 from prplan.forges.local.faults import Faults
+from prplan.forges.local.server.checks import CheckRoutes
 from prplan.forges.local.server.git import GitRoutes
 from prplan.forges.local.server.gitwire import BAD_GIT_STREAM, GIT_PATH, git_app
-from prplan.forges.local.server.graphql import GraphQLRoutes
+from prplan.forges.local.server.graphql import GraphQLRoutes, graphql_operation
 from prplan.forges.local.server.payloads import Urls
 from prplan.forges.local.server.pulls import PullRoutes
 from prplan.forges.local.server.repos import RepoRoutes
@@ -97,7 +98,11 @@ def _rules() -> Map:
             r(f"{repo}/contents/<path:path>", endpoint="put_contents", methods=["PUT"]),
             r(f"{repo}/contents/<path:path>", endpoint="delete_contents", methods=["DELETE"]),
             r(f"{repo}/compare/<path:basehead>", endpoint="compare", methods=["GET"]),
+            r(f"{repo}/commits/<path:ref>/status", endpoint="combined_status", methods=["GET"]),
+            r(f"{repo}/commits/<path:ref>/check-runs", endpoint="check_runs", methods=["GET"]),
             r(f"{repo}/commits/<path:ref>", endpoint="commit", methods=["GET"]),
+            r(f"{repo}/statuses/<sha>", endpoint="create_status", methods=["POST"]),
+            r(f"{repo}/check-runs", endpoint="create_check_run", methods=["POST"]),
             r(f"{repo}/pulls", endpoint="pulls", methods=["GET"]),
             r(f"{repo}/pulls", endpoint="create_pull", methods=["POST"]),
             r(f"{repo}/pulls/<int:number>", endpoint="pull", methods=["GET"]),
@@ -105,6 +110,8 @@ def _rules() -> Map:
             r(f"{repo}/pulls/<int:number>/merge", endpoint="merged", methods=["GET"]),
             r(f"{repo}/pulls/<int:number>/merge", endpoint="merge", methods=["PUT"]),
             r(f"{repo}/pulls/<int:number>/files", endpoint="pull_files", methods=["GET"]),
+            r(f"{repo}/pulls/<int:number>/reviews", endpoint="reviews", methods=["GET"]),
+            r(f"{repo}/pulls/<int:number>/reviews", endpoint="create_review", methods=["POST"]),
             r(f"{API}/rate_limit", endpoint="rate_limit", methods=["GET"]),
             r(f"{API}/user", endpoint="user", methods=["GET"]),
             # GraphQL: Enterprise's path (PyGithub derives it from /api/v3) and github.com's.
@@ -114,7 +121,7 @@ def _rules() -> Map:
     )
 
 
-class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, GraphQLRoutes):
+class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes):
     """The WSGI application. ``token``: when set, every request must carry
     it (``Authorization: token T`` / ``Bearer T``, or HTTP basic auth with it
     as the password for git) or gets 401. ``login`` is the user that token
@@ -157,7 +164,12 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, GraphQLRoutes):
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        fault = self.faults.take(method, path[len(API) :] if path.startswith(API) else path)
+        request = None if GIT_PATH.match(path) else Request(environ)
+        graphql = path.endswith("/graphql") and request is not None
+        kind, operation = graphql_operation(request) if request and graphql else ("", "")
+        fault = self.faults.take(
+            method, path[len(API) :] if path.startswith(API) else path, operation
+        )
         if fault is not None:
             if fault.delay:
                 self.faults.hold(fault)
@@ -173,12 +185,11 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, GraphQLRoutes):
                 }
                 marked = {**headers, "X-Prplan-Fault": "injected"}
                 response = self._json(fault.status, {"message": fault.message}, extra=marked)
-                self._count(method, path, fault.status)
+                self._count(method, path, fault.status, read=graphql and kind == "query")
                 return response(environ, start_response)
-        if GIT_PATH.match(path):
+        if request is None:
             answer = self._serve_git(environ, start_response)
         else:
-            request = Request(environ)
             response = self._dispatch(request)
             # A GraphQL query is a POST that reads; only a mutation writes.
             graphql_read = path.endswith("/graphql") and not environ.get("prplan.graphql_write")

@@ -16,6 +16,8 @@ this module sees the request.
 from __future__ import annotations
 
 import functools
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from prplan.forges.local.server.graphql_objects import Context, Problem, node, r
 from prplan.forges.local.server.payloads import Urls, iso, node_id
 from prplan.forges.local.server.routes import Answer, Routes
 
-__all__ = ["GraphQLRoutes", "SCHEMA_FILE", "forge_schema"]
+__all__ = ["GraphQLRoutes", "SCHEMA_FILE", "forge_schema", "graphql_operation"]
 
 SCHEMA_FILE = Path(__file__).with_name("graphql_schema.graphql")
 
@@ -41,6 +43,48 @@ def forge_schema() -> graphql.GraphQLSchema:
     if problems:  # pragma: no cover - the file ships with the package
         raise RuntimeError(f"{SCHEMA_FILE.name}: {problems}")
     return schema
+
+
+_OPERATION = re.compile(r"^\s*(query|mutation)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
+def graphql_operation(request: Request) -> tuple[str, str]:
+    """What a GraphQL request is, read before it is handled (by fault rules,
+    and to count a refused request): ("query" or "mutation", its operation
+    name, "" when unnamed). Reads the body through werkzeug's cache, so the
+    endpoint reads it again unchanged."""
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return "query", ""  # the endpoint answers GitHub's 400 for it
+    query = body.get("query") if isinstance(body, dict) else None
+    found = _OPERATION.match(query) if isinstance(query, str) else None
+    kind = found.group(1) if found else "query"
+    named = body.get("operationName") if isinstance(body, dict) else None
+    if isinstance(named, str) and named:
+        return kind, named
+    return kind, found.group(2) if found else ""
+
+
+@functools.lru_cache(maxsize=512)
+def checked_document(
+    query: str,
+) -> tuple[graphql.DocumentNode | None, list[dict[str, Any]]]:
+    """``query`` parsed and validated against the forge's schema, or None and
+    the problems in GitHub's shape. Cached by text: a client sends the same
+    few documents with other variables, and parsing and validating them is
+    most of the cost of a request (a document is never changed by
+    execution, so one parsed copy serves every request)."""
+    try:
+        document = graphql.parse(query, max_tokens=100_000)
+    except graphql.GraphQLError as error:
+        return None, [_error_json(error)]
+    except RecursionError:
+        return None, [{"message": "Query is nested too deeply."}]
+    problems = graphql.validate(forge_schema(), document)
+    if problems:
+        return None, [_error_json(e) for e in problems]
+    return document, []
 
 
 def error_type(error: graphql.GraphQLError) -> str | None:
@@ -84,16 +128,10 @@ class GraphQLRoutes(Routes):
         variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             return 200, {"errors": [{"message": "Variables are invalid JSON."}]}, None
-        try:
-            document = graphql.parse(body["query"], max_tokens=100_000)
-        except graphql.GraphQLError as error:
-            return 200, {"errors": [_error_json(error)]}, None
-        except RecursionError:
-            return 200, {"errors": [{"message": "Query is nested too deeply."}]}, None
+        document, problems = checked_document(body["query"])
+        if document is None:
+            return 200, {"errors": problems}, None
         schema = forge_schema()
-        problems = graphql.validate(schema, document)
-        if problems:
-            return 200, {"errors": [_error_json(e) for e in problems]}, None
         operation = graphql.get_operation_ast(document, body.get("operationName"))
         if operation is not None and operation.operation == graphql.OperationType.MUTATION:
             request.environ["prplan.graphql_write"] = True

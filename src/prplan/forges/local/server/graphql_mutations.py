@@ -4,7 +4,10 @@
 ``createCommitOnBranch`` (one commit on an existing branch, only if its head
 is ``expectedHeadOid``; committed as the token's user and signed by the
 forge), ``createPullRequest``, ``mergePullRequest`` (with
-``expectedHeadOid``) and ``deleteRef``. Each takes the forge through its
+``expectedHeadOid``; refused with GitHub's words where the merge gate
+does not allow it), ``deleteRef``, and the gates' ``enablePullRequestAutoMerge``,
+``disablePullRequestAutoMerge``, ``enqueuePullRequest`` and
+``dequeuePullRequest`` (its ``id`` is the pull request's). Each takes the forge through its
 public methods; the forge's errors become GitHub's error types in ``graphql``.
 """
 
@@ -16,6 +19,7 @@ import re
 from typing import Any
 
 from prplan import errors
+from prplan.forges.local.server.graphql_gates import queue_entry
 from prplan.forges.local.server.graphql_objects import (
     Context,
     Obj,
@@ -25,6 +29,7 @@ from prplan.forges.local.server.graphql_objects import (
     pull_request,
     ref,
 )
+from prplan.forges.local.server.payloads import node_id
 
 __all__ = ["mutations"]
 
@@ -132,6 +137,7 @@ def _create_pull_request(ctx: Context, input: dict[str, Any]) -> Obj:
             title=input["title"],
             body=input.get("body") or "",
             author=ctx.login,
+            draft=input.get("draft") is True,
         )
     except errors.ConflictError:
         raise Problem(
@@ -158,7 +164,10 @@ def _merge_pull_request(ctx: Context, input: dict[str, Any]) -> Obj:
             f"(expected {expected}, the head is {row['head_sha']})",
         )
     method = (input.get("mergeMethod") or "MERGE").lower()
-    ctx.forge.merge_pr(repo, number, method, by=ctx.login, expected_head_sha=expected)
+    try:
+        ctx.forge.merge_pr(repo, number, method, by=ctx.login, expected_head_sha=expected)
+    except errors.MergeBlocked as error:  # GitHub's words, as REST's 405 has them
+        raise Problem("UNPROCESSABLE", str(error).split(": ", 1)[-1]) from None
     return {
         "clientMutationId": input.get("clientMutationId"),
         "pullRequest": pull_request(ctx, repo, ctx.forge.pull_row(repo, number)),
@@ -176,6 +185,62 @@ def _delete_ref(ctx: Context, input: dict[str, Any]) -> Obj:
     return {"clientMutationId": input.get("clientMutationId")}
 
 
+def _pull_id(input: dict[str, Any], key: str = "pullRequestId") -> tuple[str, int]:
+    repo, rest = decode_id(input[key], "PullRequest")
+    return repo, int(rest) if rest.isdigit() else 0
+
+
+def _refused(call: Any) -> Any:
+    """A gate's refusal (ForgeError 422) as GitHub's UNPROCESSABLE, with its words."""
+    try:
+        return call()
+    except errors.ConflictError:
+        raise
+    except errors.InvalidRequestError as error:
+        raise Problem("UNPROCESSABLE", str(error.problems[0])) from None
+    except (errors.ForgeError, errors.MergeBlocked) as error:
+        raise Problem("UNPROCESSABLE", str(error).split(": ", 1)[-1]) from None
+
+
+def _enable_auto_merge(ctx: Context, input: dict[str, Any]) -> Obj:
+    repo, number = _pull_id(input)
+    expected = _oid(input.get("expectedHeadOid"), "expectedHeadOid")
+    method = (input.get("mergeMethod") or "MERGE").lower()
+    _refused(lambda: ctx.forge.enable_auto_merge(repo, number, method, expected, by=ctx.login))
+    return {
+        "clientMutationId": input.get("clientMutationId"),
+        "actor": {"__typename": "User", "login": ctx.login, "id": node_id("User", ctx.login)},
+        "pullRequest": pull_request(ctx, repo, ctx.forge.pull_row(repo, number)),
+    }
+
+
+def _disable_auto_merge(ctx: Context, input: dict[str, Any]) -> Obj:
+    repo, number = _pull_id(input)
+    _refused(lambda: ctx.forge.disable_auto_merge(repo, number))
+    return {
+        "clientMutationId": input.get("clientMutationId"),
+        "actor": {"__typename": "User", "login": ctx.login, "id": node_id("User", ctx.login)},
+        "pullRequest": pull_request(ctx, repo, ctx.forge.pull_row(repo, number)),
+    }
+
+
+def _enqueue(ctx: Context, input: dict[str, Any]) -> Obj:
+    repo, number = _pull_id(input)
+    expected = _oid(input.get("expectedHeadOid"), "expectedHeadOid")
+    _refused(lambda: ctx.forge.enqueue(repo, number, expected, by=ctx.login))
+    return {
+        "clientMutationId": input.get("clientMutationId"),
+        "mergeQueueEntry": queue_entry(ctx, repo, number),
+    }
+
+
+def _dequeue(ctx: Context, input: dict[str, Any]) -> Obj:
+    repo, number = _pull_id(input, "id")  # GitHub takes the pull request's id here
+    entry = queue_entry(ctx, repo, number)
+    _refused(lambda: ctx.forge.dequeue(repo, number))
+    return {"clientMutationId": input.get("clientMutationId"), "mergeQueueEntry": entry}
+
+
 def mutations(ctx: Context) -> dict[str, Any]:
     """The ``Mutation`` root's fields for one request."""
     handlers = {
@@ -185,6 +250,10 @@ def mutations(ctx: Context) -> dict[str, Any]:
         "createPullRequest": _create_pull_request,
         "mergePullRequest": _merge_pull_request,
         "deleteRef": _delete_ref,
+        "enablePullRequestAutoMerge": _enable_auto_merge,
+        "disablePullRequestAutoMerge": _disable_auto_merge,
+        "enqueuePullRequest": _enqueue,
+        "dequeuePullRequest": _dequeue,
     }
     return {
         field: (lambda info, input, handler=handler: handler(ctx, input))

@@ -22,6 +22,11 @@ from dulwich.objects import Commit as GitCommit
 
 from prplan import errors
 from prplan.forges.local import LocalForge
+from prplan.forges.local.server.graphql_gates import (
+    pull_request_gate,
+    repository_gate,
+    status_check_rollup,
+)
 from prplan.forges.local.server.payloads import iso, node_id
 from prplan.forges.local.trees import HEX_SHA
 
@@ -106,6 +111,7 @@ def commit(ctx: Context, repo: str, sha: str) -> Obj:
         "parents": lambda info, **page: _connection(
             [functools.partial(commit, ctx, repo, p) for p in parents], page
         ),
+        "statusCheckRollup": lambda info: status_check_rollup(ctx, repo, sha, None),
     }
 
 
@@ -200,7 +206,6 @@ def pull_request(ctx: Context, repo: str, row: dict[str, Any]) -> Obj:
         "number": number,
         "state": state,
         "merged": bool(row["merged"]),
-        "isDraft": False,
         "isCrossRepository": False,
         "baseRefName": row["base"],
         "headRefName": row["head"],
@@ -215,6 +220,7 @@ def pull_request(ctx: Context, repo: str, row: dict[str, Any]) -> Obj:
         "files": lambda info, **page: _connection(
             [functools.partial(lambda c: c, c) for c in _changed_files(ctx, repo, row)], page
         ),
+        **pull_request_gate(ctx, repo, row, functools.partial(commit, ctx, repo)),
     }
 
 
@@ -315,6 +321,7 @@ def repository(ctx: Context, owner: str, name: str) -> Obj:
         "defaultBranchRef": lambda info: ref(ctx, repo, default),
         "ref": lambda info, qualifiedName: ref(ctx, repo, qualifiedName),
         "pullRequests": lambda info, **args: _pull_requests(ctx, repo, **args),
+        **repository_gate(ctx, repo),
         "object": lambda info, expression=None, oid=None: (
             _object(ctx, repo, oid)
             if oid

@@ -501,7 +501,7 @@ class Urls:
 
     # --- errors and odds and ends ------------------------------------------------------
 
-    def error(self, message: str, errors: list[JSON] | None = None) -> JSON:
+    def error(self, message: str, errors: list[JSON] | list[str] | None = None) -> JSON:
         out: JSON = {"message": message, "documentation_url": "https://docs.github.com/rest"}
         if errors is not None:
             out["errors"] = errors

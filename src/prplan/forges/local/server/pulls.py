@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request
 
 from prplan import errors
+from prplan.forges.local.server.checks import gate_fields
 from prplan.forges.local.server.payloads import JSON, Urls
 from prplan.forges.local.server.routes import Answer, Fail, Routes, invalid
 
@@ -40,7 +41,7 @@ class PullRoutes(Routes):
                 len(files),
             )
         # A forge made by an older prplan did not record authors: its own login.
-        return urls.pull_request(
+        out = urls.pull_request(
             repo,
             default,
             row,
@@ -50,6 +51,8 @@ class PullRoutes(Routes):
             merged_by=row.get("merged_by") or self._login,
             stats=stats,
         )
+        out.update(gate_fields(self.forge, urls, repo, row, full=full))
+        return out
 
     def _h_pulls(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:
         repo, default = self._target(owner, name)
@@ -108,6 +111,7 @@ class PullRoutes(Routes):
                 title=title,
                 body=str(body.get("body") or ""),
                 author=self._who(request),
+                draft=body.get("draft") is True,
             )
         except errors.ConflictError:
             owner = repo.split("/")[0]

@@ -32,7 +32,9 @@ Answer = tuple[int, Any, dict[str, str] | None]
 class Fail(Exception):
     """An HTTP error answer with GitHub's body."""
 
-    def __init__(self, status: int, message: str, errors: list[JSON] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, errors: list[JSON] | list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors
 
