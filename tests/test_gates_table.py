@@ -73,7 +73,11 @@ def test_the_checks_are_named_required_only_sorted_once() -> None:
     # the lists are facts: returned whatever the gate
     assert gate_from_github("CLEAN", None, False, [RUNNING])[1:] == ((), ("ci/test",))
     assert gate_from_github("HAS_HOOKS", None, False, [])[0] is Gate.CLEAN
-    assert gate_from_github("BLOCKED", None, False, [GREEN])[0] is Gate.NEEDS_REVIEW
+    # No review required (null) and every reported check green: a required
+    # check nobody has reported yet blocks (GitHub lists only reported ones).
+    assert gate_from_github("BLOCKED", None, False, [GREEN])[0] is Gate.PENDING
+    assert gate_from_github("BLOCKED", "REVIEW_REQUIRED", False, [GREEN])[0] is Gate.NEEDS_REVIEW
+    assert gate_from_github("BLOCKED", "CHANGES_REQUESTED", False, [])[0] is Gate.NEEDS_REVIEW
 
 
 # --- snapshots ------------------------------------------------------------------------
