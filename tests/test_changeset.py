@@ -390,7 +390,7 @@ def test_require_is_validated_and_a_stage_field_typo_named(tmp_path: Path) -> No
         parse_changeset(document)
     assert {str(p) for p in raised.value.problems} == {
         "stages[0].require: is 'deployed'; give merged, proposed or applied (see docs/changesets.md)",
-        "stages[1].requires: is not a stage field (name, changes, require)",
+        "stages[1].requires: is not a stage field (name, changes, require, timeout)",
     }
 
 

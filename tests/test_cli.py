@@ -263,25 +263,37 @@ def test_apply_refused_exits_3(forge_dir: Path, new_values: Path) -> None:
 
 
 def test_apply_failed_part_way_exits_5(forge_dir: Path, new_values: Path) -> None:
-    assert (
-        run("apply", *change(forge_dir, new_values), "--yes").exit_code == 0
-    )  # a PR, left for review
     forge = open_forge(forge_dir)
-    forge.push(
-        REPO,
-        "main",
-        {"apps/app/values.yaml": VALUES.replace("1.4.1", "1.5.0-hotfix")},
-        message="Hotfix",
-    )
+    forge.protect_branch(REPO, "main", required_checks=["ci"])
     forge.close()
-    # Now merging the open PR conflicts on the tag line: the merge fails, the PR stays open.
-    result = run("apply", *change(forge_dir, new_values, "--automerge"), "--yes")
-    assert result.exit_code == 5, result.output
-    assert (
-        "merge_pull_request: failed" in result.output
-        and "merge conflict in apps/app/values.yaml" in result.output
+    # A new pull request's gate is not known at plan time: the forge refuses
+    # the merge, and --merge-when now forbids handing it to GitHub's
+    # auto-merge. The merge fails, the PR stays open.
+    result = run(
+        "apply", *change(forge_dir, new_values, "--automerge", "--merge-when", "now"), "--yes"
     )
+    assert result.exit_code == 5, result.output
+    assert "merge_pull_request: failed" in result.output and 'status check "ci"' in result.output
     assert [p.is_open for p in open_forge(forge_dir).pull_requests(REPO)] == [True]
+
+
+def test_a_conflicting_pull_request_of_prplan_is_made_again_on_base_and_merged(
+    forge_dir: Path, new_values: Path
+) -> None:
+    """Issue 14: with automerge the gate is read; a conflict on a branch that
+    holds only prplan's commit is fixed by making that commit again on base
+    (it was exit 5, a merge conflict, before)."""
+    assert run("apply", *change(forge_dir, new_values), "--yes").exit_code == 0
+    forge = open_forge(forge_dir)
+    forge.push(REPO, "main", {"apps/app/values.yaml": VALUES.replace("1.4.1", "1.5.0-hotfix")},
+               message="Hotfix")  # fmt: skip
+    forge.close()
+    result = run("apply", *change(forge_dir, new_values, "--automerge"), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "reset_branch: done" in result.output and "merge_pull_request: done" in result.output
+    assert (
+        open_forge(forge_dir).files(REPO, "main")["apps/app/values.yaml"] == new_values.read_bytes()
+    )
 
 
 def test_apply_rejects_a_plan_for_another_repo_and_plan_plus_change(

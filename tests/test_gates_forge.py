@@ -44,11 +44,11 @@ def _pr(forge: prplan.LocalForge, repo: str, files: dict[str, str] | None = None
 
 
 def _state(forge: prplan.LocalForge, repo: str, number: int) -> str:
-    return forge.pull_request_gate(repo, number).merge_state_status
+    return forge.gate_view(repo, number).merge_state_status
 
 
 def _head(forge: prplan.LocalForge, repo: str, number: int) -> str:
-    return forge.pull_request_gate(repo, number).head_sha
+    return forge.gate_view(repo, number).head_sha
 
 
 # --- the gate, case by case -----------------------------------------------------------
@@ -71,7 +71,7 @@ def test_a_required_check_gates_the_merge(
     number = _pr(forge, repo)
     if report is not None:
         forge.set_status(repo, _head(forge, repo, number), "ci/lint", report)
-    gate = forge.pull_request_gate(repo, number)
+    gate = forge.gate_view(repo, number)
     assert (gate.merge_state_status, gate.blocked_by) == (state, message)
     assert [(c.name, c.required) for c in gate.checks] == [("ci/lint", True)]
     if message is None:
@@ -91,7 +91,7 @@ def test_a_failing_check_run_that_is_not_required_is_unstable_and_still_merges(
     head = _head(forge, repo, number)
     forge.add_check_run(repo, head, "build", "completed", "success")
     forge.add_check_run(repo, head, "coverage", "completed", "failure")
-    gate = forge.pull_request_gate(repo, number)
+    gate = forge.gate_view(repo, number)
     assert gate.merge_state_status == "UNSTABLE"
     assert {(c.name, c.state, c.required) for c in gate.checks} == {
         ("build", "success", True), ("coverage", "failure", False),
@@ -105,7 +105,7 @@ def test_approvals_decide_the_review_and_the_author_cannot_approve(
 ) -> None:
     repo = _repo(forge, required_approvals=2)
     number = _pr(forge, repo, author="alice")
-    gate = forge.pull_request_gate(repo, number)
+    gate = forge.gate_view(repo, number)
     assert (gate.merge_state_status, gate.review_decision) == ("BLOCKED", "REVIEW_REQUIRED")
     assert gate.blocked_by == (
         "At least 2 approving reviews are required by reviewers with write access."
@@ -114,9 +114,9 @@ def test_approvals_decide_the_review_and_the_author_cannot_approve(
         forge.approve(repo, number, "alice")
     forge.approve(repo, number, "bob")
     forge.review(repo, number, "carol", "REQUEST_CHANGES", "no")
-    assert forge.pull_request_gate(repo, number).review_decision == "CHANGES_REQUESTED"
+    assert forge.gate_view(repo, number).review_decision == "CHANGES_REQUESTED"
     forge.approve(repo, number, "carol")
-    assert forge.pull_request_gate(repo, number).review_decision == "APPROVED"
+    assert forge.gate_view(repo, number).review_decision == "APPROVED"
     assert _state(forge, repo, number) == "CLEAN"
 
 
@@ -126,7 +126,7 @@ def test_strict_checks_and_a_moved_base_are_behind(forge: prplan.LocalForge) -> 
     forge.set_status(repo, _head(forge, repo, number), "ci", "success")
     assert _state(forge, repo, number) == "CLEAN"
     forge.push(repo, "main", {"c.txt": "elsewhere\n"})
-    gate = forge.pull_request_gate(repo, number)
+    gate = forge.gate_view(repo, number)
     assert gate.merge_state_status == "BEHIND"
     with pytest.raises(errors.MergeBlocked, match="out of date"):
         forge.merge_pr(repo, number)
@@ -138,7 +138,7 @@ def test_a_conflict_is_dirty_and_a_draft_is_draft(forge: prplan.LocalForge) -> N
     forge.push(repo, "main", {"a.txt": "theirs\n"})
     assert _state(forge, repo, conflicting) == "DIRTY"
     draft = _pr(forge, repo, draft=True)
-    assert forge.pull_request_gate(repo, draft).is_draft
+    assert forge.gate_view(repo, draft).is_draft
     assert _state(forge, repo, draft) == "DRAFT"
     with pytest.raises(errors.MergeBlocked, match="still a draft"):
         forge.merge_pr(repo, draft)

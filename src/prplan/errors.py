@@ -39,6 +39,7 @@ __all__ = [
     "StalePlanError",
     "ConflictError",
     "MergeBlocked",
+    "WaitTimedOut",
     "ApplyFailedError",
     "ForgeError",
     "NotFoundError",
@@ -140,6 +141,32 @@ class MergeBlocked(RepositoryDisagreesError):
     def __init__(self, number: int, message: str) -> None:
         self.number = number
         super().__init__(f"pull request #{number} cannot be merged: {message}")
+
+
+class WaitTimedOut(RepositoryDisagreesError):
+    """Waiting for pull requests to be merged (``merge_when='wait'``, or a
+    change set's stage) took longer than allowed. Nothing was undone: the
+    pull requests stay open, with auto-merge on or in the merge queue, and
+    GitHub may still merge them. ``waiting`` names them (``OWNER/NAME#N``,
+    with what each waits for); ``seconds`` is the time allowed."""
+
+    def __init__(self, waiting: Sequence[str], seconds: float, what: str = "") -> None:
+        self.waiting = tuple(waiting)
+        self.seconds = seconds
+        where = f"{what}: " if what else ""
+        super().__init__(
+            f"{where}not merged within {_duration(seconds)}: {'; '.join(self.waiting)}. "
+            "The pull requests stay open and armed; run again later, or wait longer "
+            "(--wait-timeout, --stage-timeout)."
+        )
+
+
+def _duration(seconds: float) -> str:
+    """``90`` -> ``1m30s``; ``1800`` -> ``30m``; ``2.5`` -> ``2.5s``."""
+    if seconds < 60:
+        return f"{seconds:g}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest}s" if rest else f"{minutes}m"
 
 
 class ApplyFailedError(PrplanError):

@@ -17,17 +17,17 @@ import click
 from prplan.cli import options as opt
 from prplan.cli import saved
 from prplan.cli.change import change_options, given, read_files, request_from
-from prplan.cli.changeset_cmd import apply_set, apply_set_options
+from prplan.cli.changeset_cmd import apply_set, apply_set_options, stage_seconds
 from prplan.cli.options import EXIT, Bad
-from prplan.cli.output import Both, Progress, show_outcome, show_plan
+from prplan.cli.output import Both, Progress, show_outcome, show_plan, waiter
 from prplan.cli.render import View
 from prplan.core.integrity import check_plan
 from prplan.core.plan import Plan
 from prplan.core.planner import plan as make_plan
-from prplan.errors import InvalidRequestError, Problem, PrplanError, StalePlanError
+from prplan.errors import InvalidRequestError, Problem, PrplanError, StalePlanError, WaitTimedOut
 from prplan.run.executor import apply as apply_plan
 from prplan.run.observe import observe
-from prplan.run.outcome import OutcomeStatus, Reporter
+from prplan.run.outcome import Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, counting_requests
 from prplan.run.review import read_review
 
@@ -55,8 +55,8 @@ __all__ = ["apply"]
 def apply(
     plan_file: Path | None, repo: str | None, local: Path | None, github_url: str | None,
     yes: bool, audit_log: Path | None, expect_digest: str | None, changeset: Path | None, concurrency: int,
-    write_concurrency: int, keep_going: bool, skip_refused: bool, fmt: str, no_diff: bool, no_diagram: bool,
-    **change: Any,
+    write_concurrency: int, keep_going: bool, skip_refused: bool, stage_timeout: str | None, fmt: str,
+    no_diff: bool, no_diagram: bool, **change: Any,
 ) -> None:  # fmt: skip
     """Apply a saved plan (PLAN_FILE), or plan and apply a change (or --changeset) in one go.
 
@@ -71,11 +71,14 @@ def apply(
     expect_digest = opt.checked_apply_inputs(audit_log, expect_digest)
     saved_set = plan_file is not None and saved.is_changeset(plan_file)
     _check_mode(plan_file, changeset, saved_set=saved_set, skip_refused=skip_refused)
+    if stage_timeout is not None and changeset is None and not saved_set:
+        raise Bad([Problem("--stage-timeout", "is for change sets (--changeset, or a saved change set plan)")])  # fmt: skip
     o = opt.ApplyOptions(
         repo=repo, change=change, local=local, github_url=github_url, yes=yes,
         audit_log=audit_log, expect_digest=expect_digest, fmt=fmt,
         view=View(diffs=not no_diff, diagram=not no_diagram), concurrency=concurrency,
         write_concurrency=write_concurrency, keep_going=keep_going, skip_refused=skip_refused,
+        stage_timeout=stage_seconds(stage_timeout),
     )  # fmt: skip
     if changeset is not None or saved_set:
         apply_set(plan_file if saved_set else None, changeset, o)
@@ -188,7 +191,7 @@ def _execute(
     try:
         outcome = apply_plan(
             the_plan, client, reporter=Both(*reporters), recheck=from_file, observed_at=observed_at,
-            expect_digest=o.expect_digest, observed_with=observed_with,
+            expect_digest=o.expect_digest, observed_with=observed_with, waiter=waiter(),
         )  # fmt: skip
     except InvalidRequestError as error:  # not the derived plan, or not the reviewed one
         raise Bad([saved.in_plan(None, p) for p in error.problems]) from None
@@ -203,6 +206,14 @@ def _execute(
         if trail is not None:
             trail.close()
     show_outcome(outcome, o.fmt)
+    sys.exit(_exit_code(outcome))
+
+
+def _exit_code(outcome: Outcome) -> int:
+    """0 for what was asked (merged, auto-merge enabled, queued, ...); a
+    wait that ran out of time is 6, any other failure 5."""
     if outcome.status is OutcomeStatus.REFUSED:
-        sys.exit(EXIT["refused"])
-    sys.exit(EXIT["failed"] if outcome.status is OutcomeStatus.FAILED else EXIT["ok"])
+        return EXIT["refused"]
+    if outcome.status is not OutcomeStatus.FAILED:
+        return EXIT["ok"]
+    return EXIT["timed_out"] if outcome.error_type == WaitTimedOut.__name__ else EXIT["failed"]

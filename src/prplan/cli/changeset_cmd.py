@@ -20,7 +20,8 @@ import click
 
 from prplan.cli.change import given
 from prplan.cli.options import EXIT, ApplyOptions, Bad, audit_trail, confirm, forge_client, plan_key
-from prplan.cli.output import bar, changeset_summary, show_changeset
+from prplan.cli.output import bar, changeset_summary, show_changeset, waiter
+from prplan.core.request import DEFAULT_WAIT_TIMEOUT, parse_duration
 from prplan.errors import InvalidRequestError, Problem
 from prplan.run.changeset import (
     ChangeSetPlan,
@@ -33,7 +34,7 @@ from prplan.run.changeset_file import load_changeset
 from prplan.run.port import ForgeClient
 from prplan.run.review import changeset_with_review
 
-__all__ = ["plan_set", "apply_set", "apply_set_options"]
+__all__ = ["plan_set", "apply_set", "apply_set_options", "stage_seconds"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,6 +44,10 @@ def apply_set_options(func: F) -> F:
     func = click.option("--skip-refused", is_flag=True,
                         help="Change sets: apply the entries that are not refused. Without it, a change set whose plan "
                         "holds a refusal is not applied at all (exit 3).")(func)  # fmt: skip
+    func = click.option("--stage-timeout", metavar="DURATION",
+                        help="Change sets: how long a stage waits for GitHub to merge the pull requests it left to "
+                        "auto-merge or a merge queue before the next stage may start (90s, 30m, 1h, or seconds; "
+                        "a stage's own timeout comes first). Default: 30m. Past it: exit 6.")(func)  # fmt: skip
     func = click.option("--keep-going", is_flag=True,
                         help="Change sets: finish the stage past a failed entry (later stages still never start).")(func)  # fmt: skip
     return click.option("--write-concurrency", default=1, show_default=True, type=click.IntRange(1, 32),
@@ -88,13 +93,26 @@ def _asks_to_apply_changeset(
     return not (the_set.refused and not skip_refused)
 
 
+def stage_seconds(text: str | None) -> float:
+    """``--stage-timeout`` in seconds (30 minutes when not given)."""
+    if text is None:
+        return DEFAULT_WAIT_TIMEOUT
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise Bad([Problem("--stage-timeout", str(error))]) from None
+
+
 def _changeset_exit(result: ChangeSetResult) -> int:
     """A failure first; a stale plan is exit 4 only when nothing was written
-    (else the set failed part-way); then a refusal; then any entry short of
-    its goal (its later stages never started)."""
+    (else the set failed part-way); then a stage that timed out waiting for
+    merges (6); then a refusal; then any entry short of its goal (its later
+    stages never started)."""
     statuses = {entry.status for entry in result.entries}
     if "failed" in statuses:
         return EXIT["failed"]
+    if "timed_out" in statuses:
+        return EXIT["timed_out"]
     if "stale" in statuses:
         return EXIT["failed"] if result.wrote else EXIT["stale"]
     if "refused" in statuses:
@@ -175,7 +193,8 @@ def _run_set(
                 client, the_set, concurrency=o.concurrency, keep_going=o.keep_going,
                 skip_refused=o.skip_refused, recheck=recheck,
                 write_concurrency=o.write_concurrency, observed_at=planned_at,
-                reporter=reporter, on_entry=on_entry,
+                reporter=reporter, on_entry=on_entry, stage_timeout=o.stage_timeout,
+                waiter=waiter(),
             )  # fmt: skip
     except InvalidRequestError as error:  # a plan in the set is not what the planner derives
         raise Bad([Problem(p.field, p.message) for p in error.problems]) from None

@@ -23,6 +23,7 @@ import click
 from prplan.cli.render import View
 from prplan.core.integrity import normalise_digest
 from prplan.core.plan_json import PLAN_KEY_ENV
+from prplan.core.request import DEFAULT_WAIT_TIMEOUT
 from prplan.errors import InvalidRequestError, Problem
 from prplan.run.audit import AuditTrail, audit_path_problem, forge_address
 from prplan.run.port import ForgeClient
@@ -46,11 +47,13 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exit codes, by name.
-EXIT = {"ok": 0, "error": 1, "changes": 2, "refused": 3, "stale": 4, "failed": 5}
+EXIT = {"ok": 0, "error": 1, "changes": 2, "refused": 3, "stale": 4, "failed": 5, "timed_out": 6}
 EXIT_HELP = {
     "plan": "Exit codes: 0 nothing to do, 2 changes planned, 3 refused, 1 error.",
-    "apply": "Exit codes: 0 applied or nothing to do, 3 refused, 4 stale plan (nothing written), "
-    "5 failed part-way, 1 error.",
+    "apply": "Exit codes: 0 applied or nothing to do (merged, or auto-merge enabled, or queued), "
+    "3 refused, 4 stale plan (nothing written), 5 failed part-way (a merge blocked, a required "
+    "check failed), 6 timed out waiting for a merge (--merge-when wait, a change set's stage), "
+    "1 error.",
 }
 
 
@@ -239,6 +242,9 @@ class ApplyOptions:
     write_concurrency: int = 1
     keep_going: bool = False
     skip_refused: bool = False
+    #: change sets: seconds a stage waits for GitHub's merges (its own
+    #: ``timeout`` first)
+    stage_timeout: float = DEFAULT_WAIT_TIMEOUT
 
 
 def checked_apply_inputs(audit_log: Path | None, expect_digest: str | None) -> str | None:

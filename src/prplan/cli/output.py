@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -21,6 +21,7 @@ from prplan.core.actions import Review
 from prplan.core.plan import Plan
 from prplan.run.changeset import ChangeSetPlan, ChangeSetResult
 from prplan.run.outcome import ActionResult, Outcome, Reporter
+from prplan.run.waiting import Waiter, Waiting
 
 __all__ = [
     "show_plan",
@@ -30,6 +31,7 @@ __all__ = [
     "Progress",
     "Both",
     "bar",
+    "waiter",
 ]
 
 
@@ -99,6 +101,19 @@ class Progress(Reporter):
         click.echo(
             f"[{index + 1}/{self.total}] {repo}: {getattr(kind, 'value', kind)} ...", err=True
         )
+
+
+def waiter() -> Waiter:
+    """How the command waits for merges: with a progress line on stderr
+    when it is a terminal (per pull request: waiting for checks / queued /
+    merged), silently otherwise."""
+    if not sys.stderr.isatty():
+        return Waiter()
+
+    def progress(state: Sequence[Waiting], elapsed: float) -> None:
+        click.echo(f"waiting ({elapsed:.0f}s): " + "; ".join(w.words() for w in state), err=True)
+
+    return Waiter(progress=progress)
 
 
 class Both(Reporter):

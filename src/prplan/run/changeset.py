@@ -45,14 +45,16 @@ from prplan.core.plan_json import (
     sign,
 )
 from prplan.core.planner import plan as make_plan
-from prplan.core.request import ChangeRequest
+from prplan.core.request import DEFAULT_WAIT_TIMEOUT, ChangeRequest
 from prplan.core.states import Stage
-from prplan.errors import PlanFormatError, Problem, PrplanError, StalePlanError
-from prplan.run.changeset_file import ChangeSet, Goal, parse_goal
+from prplan.errors import PlanFormatError, Problem, PrplanError, StalePlanError, WaitTimedOut
+from prplan.run.changeset_file import ChangeSet, Goal, parse_goal, parse_timeout
+from prplan.run.changeset_wait import wait_for_stage
 from prplan.run.executor import apply, moved_facts
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, counting_requests
+from prplan.run.waiting import Waiter
 
 __all__ = ["ChangeSetPlan", "ChangeSetResult", "EntryResult", "plan_changeset", "apply_changeset"]
 
@@ -71,6 +73,8 @@ class ChangeSetPlan:
     #: each stage's ``require`` (None: from each entry's flags); may be
     #: shorter than ``stages``, the rest being None
     require: tuple[Goal | None, ...] = ()
+    #: each stage's timeout in seconds (None: the caller's); may be short
+    timeouts: tuple[float | None, ...] = ()
     format_version: int = FORMAT_VERSION
     #: the requests each entry's observation took, by (repository, branch):
     #: counted in the outcome when the plan is applied without a recheck.
@@ -81,6 +85,9 @@ class ChangeSetPlan:
 
     def require_of(self, index: int) -> Goal | None:
         return self.require[index] if index < len(self.require) else None
+
+    def timeout_of(self, index: int) -> float | None:
+        return self.timeouts[index] if index < len(self.timeouts) else None
 
     @property
     def plans(self) -> list[Plan]:
@@ -107,6 +114,8 @@ class ChangeSetPlan:
         require = self.require_of(index)
         if require is not None:  # absent otherwise: plans saved before `require` keep their digest
             stage["require"] = require.value
+        if self.timeout_of(index) is not None:
+            stage["timeout"] = self.timeout_of(index)
         return stage
 
     @property
@@ -142,6 +151,7 @@ class ChangeSetPlan:
                 for stage in document["stages"]
             )
             requires = [stage.get("require") for stage in document["stages"]]
+            timeouts = [stage.get("timeout") for stage in document["stages"]]
         except (KeyError, TypeError, AttributeError):
             raise PlanFormatError([Problem("stages", "must be a list of {name, plans}")]) from None
         problems: list[Problem] = []
@@ -149,9 +159,13 @@ class ChangeSetPlan:
             parse_goal(value, f"stages[{index}].require", problems)
             for index, value in enumerate(requires)
         )
+        waits = tuple(
+            parse_timeout(value, f"stages[{index}].timeout", problems)
+            for index, value in enumerate(timeouts)
+        )
         if problems:
             raise PlanFormatError(problems)
-        plan = cls(stages=stages, require=require, format_version=version)
+        plan = cls(stages=stages, require=require, timeouts=waits, format_version=version)
         if document.get("digest") != plan.digest:
             raise PlanFormatError(
                 [Problem("digest", "does not match the content: the change set plan was edited")]
@@ -198,6 +212,7 @@ def plan_changeset(
     return ChangeSetPlan(
         stages=tuple(out),
         require=tuple(stage.require for stage in changeset.stages),
+        timeouts=tuple(stage.timeout for stage in changeset.stages),
         observed_with=observed_with,
     )
 
@@ -213,6 +228,10 @@ def entry_goal(plan: Plan, require: Goal | None = None) -> Goal:
     return Goal.MERGED if plan.request.automerge else Goal.PROPOSED
 
 
+_OPEN_STATUSES = frozenset({OutcomeStatus.CREATED, OutcomeStatus.UPDATED,
+                            OutcomeStatus.AUTO_MERGE_ENABLED, OutcomeStatus.QUEUED})  # fmt: skip
+
+
 def reached(plan: Plan, outcome: Outcome) -> Goal | None:
     """The furthest goal the forge shows this applied entry at: a merge the
     forge made, base already holding the content when (re)checked, or an
@@ -224,12 +243,16 @@ def reached(plan: Plan, outcome: Outcome) -> Goal | None:
         return Goal.MERGED
     if status is OutcomeStatus.COMMITTED and plan.request.branch == plan.observed.base:
         return Goal.MERGED  # the branch is the base: the commit went straight there
-    if status in {OutcomeStatus.CREATED, OutcomeStatus.UPDATED}:
-        return Goal.PROPOSED
+    if status in _OPEN_STATUSES:
+        return Goal.PROPOSED  # merged later by GitHub, if armed: the stage waits for it
     if not plan.actions and plan.start is Stage.PROPOSED:
         return Goal.PROPOSED  # the open pull request already carries the change
     # Committed to a side branch only, or nothing done (on_closed: skip).
     return Goal.APPLIED
+
+
+#: An entry's status when an error stopped it (else ``failed``).
+_ERROR_STATUS = {StalePlanError.__name__: "stale", WaitTimedOut.__name__: "timed_out"}
 
 
 @attrs.frozen(kw_only=True)
@@ -257,7 +280,7 @@ class EntryResult:
     @property
     def status(self) -> str:
         if self.error_type:
-            return "stale" if self.error_type == StalePlanError.__name__ else "failed"
+            return _ERROR_STATUS.get(self.error_type, "failed")
         return "not_run" if self.outcome is None else self.outcome.status.value
 
     @property
@@ -352,6 +375,8 @@ def apply_changeset(
     observed_at: float | None = None,
     reporter: Callable[[str, Plan], Reporter] | None = None,
     on_entry: Callable[[EntryResult], None] | None = None,
+    stage_timeout: float = DEFAULT_WAIT_TIMEOUT,
+    waiter: Waiter | None = None,
 ) -> ChangeSetResult:
     """Apply stage by stage; see the module's docstring. ``reporter(stage,
     plan)`` gives each entry's ``Reporter`` (audit, progress).
@@ -366,7 +391,9 @@ def apply_changeset(
     integrations; raise it only for a forge that allows concurrent writes.
 
     Every plan is checked (``PlanIntegrityError``) before the first stage
-    starts, so a hand-edited later stage never follows a written first one."""
+    starts, so a hand-edited later stage never follows a written first one.
+    A stage waits for the merges it left to GitHub (``changeset_wait``) at
+    most its timeout, else ``stage_timeout`` s (``waiter``: sleep, clock)."""
     for plan in changeset_plan.plans:
         check_plan(plan)
     entries = _Entries(client, reporter, on_entry)
@@ -390,6 +417,8 @@ def apply_changeset(
                 name, plans, goals, client, keep_going, write_concurrency, when, reporter,
                 entries.refuse, entries.report, observing,
             )  # fmt: skip
+            timeout = changeset_plan.timeout_of(index) or stage_timeout
+            stage_results = wait_for_stage(client, name, plans, stage_results, timeout, waiter)
         results += stage_results
         held = _held_by_stage(name, stage_results)
     return ChangeSetResult(digest=changeset_plan.digest, entries=tuple(results))

@@ -18,11 +18,14 @@ from typing import Any
 
 import attrs
 
-from prplan.core.request import ChangeRequest
+from prplan.core.request import ChangeRequest, parse_duration
 from prplan.errors import InvalidRequestError, Problem
 from prplan.run.changeset_written import SET_KEYS, Unwritable, Written, WrittenTree, keep_written
 
-__all__ = ["ChangeSet", "ChangeSetStage", "Goal", "load_changeset", "parse_changeset", "parse_goal"]
+__all__ = [
+    "ChangeSet", "ChangeSetStage", "Goal", "load_changeset", "parse_changeset", "parse_goal",
+    "parse_timeout",
+]  # fmt: skip
 
 #: Fields a change may set (besides repo, files, delete, set..., replace).
 _REQUEST_FIELDS = {f.name for f in attrs.fields(ChangeRequest)} - {"files", "repo"}
@@ -68,6 +71,10 @@ class ChangeSetStage:
     requests: tuple[ChangeRequest, ...] = attrs.field(converter=_as_requests)
     #: None: each entry's goal follows its flags (merged when automerge, else proposed)
     require: Goal | None = attrs.field(default=None, converter=_goal_or_kept)
+    #: how long, in seconds, the stage waits for GitHub to merge the pull
+    #: requests it left to auto-merge or a merge queue (None: the
+    #: command's --stage-timeout, by default 30 minutes)
+    timeout: float | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -306,10 +313,11 @@ class _StageReader:
             problems.append(Problem(label, "must have a non-empty list of changes"))
             return None
         problems += [
-            Problem(f"{label}.{key}", "is not a stage field (name, changes, require)")
-            for key in sorted(set(raw) - {"name", "changes", "require"}, key=str)
+            Problem(f"{label}.{key}", "is not a stage field (name, changes, require, timeout)")
+            for key in sorted(set(raw) - {"name", "changes", "require", "timeout"}, key=str)
         ]
         require = parse_goal(raw.get("require"), f"{label}.require", problems)
+        timeout = parse_timeout(raw.get("timeout"), f"{label}.timeout", problems)
         name = str(raw.get("name") or f"stage {index + 1}")
         requests = []
         for number, entry in enumerate(raw["changes"]):
@@ -320,7 +328,23 @@ class _StageReader:
             problems += _twice(request, where, self.seen)
             self.seen[(request.repo, request.branch)] = where
             requests.append(request)
-        return ChangeSetStage(name=name, requests=tuple(requests), require=require)
+        return ChangeSetStage(name=name, requests=tuple(requests), require=require, timeout=timeout)
+
+
+def parse_timeout(value: object, where: str, problems: list[Problem]) -> float | None:
+    """A stage's timeout: seconds (a number) or a duration ("90s", "30m", "1h")."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError as error:
+            problems.append(Problem(where, str(error)))
+            return None
+    problems.append(Problem(where, f"is {value!r}; give a duration such as 30m, 90s or 1h"))
+    return None
 
 
 def parse_goal(value: object, where: str, problems: list[Problem]) -> Goal | None:

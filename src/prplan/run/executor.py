@@ -31,6 +31,8 @@ from prplan.core.actions import (
     CreateBranch,
     CreatePullRequest,
     DeleteBranch,
+    EnableAutoMerge,
+    Enqueue,
     MergePullRequest,
     ResetBranch,
 )
@@ -39,9 +41,11 @@ from prplan.core.plan import Plan
 from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind
 from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
+from prplan.run.gated import HELD_BACK, arm, merge_or_arm, waited
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, WriteIdentity, counting_requests
+from prplan.run.waiting import Waiter
 
 __all__ = ["apply", "moved_facts"]
 
@@ -219,6 +223,7 @@ def apply(
     observed_at: float | None = None,
     expect_digest: str | None = None,
     observed_with: RequestCount | None = None,
+    waiter: Waiter | None = None,
 ) -> Outcome:
     """Apply ``plan`` through ``client``. Raises ``StalePlanError`` (writing
     nothing) if the repository moved; otherwise returns an ``Outcome``.
@@ -237,16 +242,15 @@ def apply(
 
     ``observed_with``: the requests the plan's observation took, when this
     call does not observe again (``recheck=False``); the outcome's
-    ``requests`` then count every request the change took."""
+    ``requests`` then count every request the change took.
+
+    ``merge_when='wait'``: once applied, wait (``waiter``: sleep, clock,
+    progress) until GitHub merged the pull request; see ``run.gated``."""
     check_plan(plan, expect_digest=expect_digest)
     return _apply_checked(
-        plan,
-        client,
-        reporter=reporter,
-        recheck=recheck,
-        observed_at=observed_at,
-        observed_with=observed_with,
-    )
+        plan, client, reporter=reporter, recheck=recheck, observed_at=observed_at,
+        observed_with=observed_with, waiter=waiter,
+    )  # fmt: skip
 
 
 def _apply_checked(
@@ -257,6 +261,7 @@ def _apply_checked(
     recheck: bool,
     observed_at: float | None,
     observed_with: RequestCount | None = None,
+    waiter: Waiter | None = None,
 ) -> Outcome:
     """``apply`` of a plan ``check_plan`` accepted. (Tests call it directly
     to run a plan cut short, as a crash would leave it.)"""
@@ -269,7 +274,7 @@ def _apply_checked(
             own = tally.count if tally.reads or tally.writes else client.request_count() - before
             return own + (observed_with or RequestCount())
 
-        return _apply_counted(plan, client, reporter, recheck, observed_at, spent)
+        return _apply_counted(plan, client, reporter, recheck, observed_at, spent, waiter)
 
 
 def _apply_counted(
@@ -279,6 +284,7 @@ def _apply_counted(
     recheck: bool,
     observed_at: float | None,
     spent: Callable[[], RequestCount],
+    waiter: Waiter | None = None,
 ) -> Outcome:
     reporter = reporter or Reporter()
     if plan.refusal is not None:
@@ -296,6 +302,7 @@ def _apply_counted(
             outcome = _ran(run, results, error, spent())
         else:
             outcome = _unchanged(plan, spent())
+        outcome = waited(plan, client, outcome, waiter)  # merge_when='wait' only
     reporter.finished(outcome)
     return outcome
 
@@ -373,7 +380,7 @@ def _ran(
 ) -> Outcome:
     return Outcome(
         repo=run.repo,
-        status=_status(run.plan, results, failed=error is not None),
+        status=_status(run.plan, results, failed=error is not None, armed=run.armed),
         plan_digest=run.plan.digest,
         actions=tuple(results),
         pull_request=run.pr_number,
@@ -417,7 +424,9 @@ def _steps(actions: tuple[Action, ...]) -> list[tuple[int, tuple[Action, ...]]]:
     return steps
 
 
-def _status(plan: Plan, results: list[ActionResult], *, failed: bool) -> OutcomeStatus:
+def _status(
+    plan: Plan, results: list[ActionResult], *, failed: bool, armed: OutcomeStatus | None = None
+) -> OutcomeStatus:
     if failed:
         return OutcomeStatus.FAILED
     done = {r.kind for r in results if r.status is ActionStatus.DONE}
@@ -425,6 +434,8 @@ def _status(plan: Plan, results: list[ActionResult], *, failed: bool) -> Outcome
         return (
             OutcomeStatus.UNCHANGED
         )  # finishing an earlier run's clean-up: the change was already merged
+    if armed is not None:
+        return armed
     if ActionKind.MERGE_PULL_REQUEST in done:
         return OutcomeStatus.MERGED
     if ActionKind.CREATE_PULL_REQUEST in done:
@@ -457,6 +468,8 @@ class _Run:
         self.pr_url = open_pr.url if open_pr else ""
         self.commit_sha: str | None = None
         self.merge_sha: str | None = None
+        #: the merge was left to GitHub (auto-merge on, or queued)
+        self.armed: OutcomeStatus | None = None
 
     def do(self, index: int, step: tuple[Action, ...]) -> list[ActionResult]:
         if len(step) == 1:
@@ -516,6 +529,27 @@ class _Run:
                 "the plan (another run?); no second one was opened. Run prplan again: it will see it."
             )
 
+    def merge(
+        self, index: int, action: MergePullRequest | EnableAutoMerge | Enqueue
+    ) -> ActionResult:
+        """Merge now, or leave the merge to GitHub (see ``run.gated``)."""
+        number = action.number if action.number is not None else self.pr_number
+        expected = action.expected_head_sha or self.commit_sha
+        if number is None or expected is None:
+            raise PrplanError("the plan merges a pull request or commit it never made")
+        detail = ""
+        if isinstance(action, MergePullRequest):
+            self.merge_sha, self.armed, detail = merge_or_arm(
+                self.client, self.plan, number, action.method, expected
+            )
+        else:
+            self.merge_sha, armed = arm(self.client, self.repo, action, number, expected)
+            self.armed = None if armed is OutcomeStatus.MERGED else armed
+        return ActionResult(
+            index=index, kind=action.kind, status=ActionStatus.DONE, sha=self.merge_sha,
+            pull_request=number, detail=detail,
+        )  # fmt: skip
+
     def do_one(self, index: int, action: Action) -> ActionResult:
         client, repo = self.client, self.repo
         done = ActionStatus.DONE
@@ -541,17 +575,12 @@ class _Run:
                 pull_request=pr.number,
                 actor=self._actor(),
             )
-        if isinstance(action, MergePullRequest):
-            number = action.number if action.number is not None else self.pr_number
-            expected = action.expected_head_sha or self.commit_sha
-            if number is None or expected is None:
-                raise PrplanError("the plan merges a pull request or commit it never made")
-            self.merge_sha = client.merge_pull_request(
-                repo, number, method=action.method, expected_head_sha=expected
-            )
-            return ActionResult(
-                index=index, kind=action.kind, status=done, sha=self.merge_sha, pull_request=number
-            )
+        if isinstance(action, MergePullRequest | EnableAutoMerge | Enqueue):
+            return self.merge(index, action)
         assert isinstance(action, DeleteBranch)
+        if self.armed is not None:  # never close the pull request GitHub is to merge
+            return ActionResult(
+                index=index, kind=action.kind, status=ActionStatus.NOT_RUN, detail=HELD_BACK
+            )
         client.delete_branch(repo, action.branch)
         return ActionResult(index=index, kind=action.kind, status=done)

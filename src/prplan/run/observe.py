@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+import attrs
+
 from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import PathKind, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.errors import NotFoundError
@@ -25,7 +27,23 @@ __all__ = ["observe"]
 
 def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     with _held_still(client), _prefetched(client, request):
-        return _observe(client, request)
+        return _gated(client, request, _observe(client, request))
+
+
+def _gated(client: ForgeClient, request: ChangeRequest, snapshot: RepoSnapshot) -> RepoSnapshot:
+    """With ``automerge`` and an open pull request from the branch into base
+    only (otherwise nothing more is read: a new pull request's gate is not
+    known yet, and a change on a clean base pays nothing): whether base
+    merges through a merge queue, and that pull request's gate. Over
+    GraphQL both come from the observe query."""
+    if not request.automerge or not any(pr.is_open for pr in snapshot.pull_requests):
+        return snapshot
+    queue = client.merge_queue_enabled(request.repo, snapshot.base)
+    pulls = tuple(
+        client.pull_request_gate(request.repo, pr.number) if pr.is_open else pr
+        for pr in snapshot.pull_requests
+    )
+    return attrs.evolve(snapshot, merge_queue=queue, pull_requests=pulls)
 
 
 def _prefetched(client: ForgeClient, request: ChangeRequest) -> AbstractContextManager[object]:

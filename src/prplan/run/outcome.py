@@ -21,6 +21,9 @@ class OutcomeStatus(enum.StrEnum):
     CREATED = "created"  # a pull request was opened (and not merged)
     UPDATED = "updated"  # an open pull request got a new commit
     MERGED = "merged"  # a pull request was merged
+    #: GitHub's native auto-merge is on: GitHub merges once the gate is clean
+    AUTO_MERGE_ENABLED = "auto_merge_enabled"
+    QUEUED = "queued"  # the pull request is in base's merge queue
     COMMITTED = "committed"  # a commit landed without a pull request
     UNCHANGED = "unchanged"  # nothing to do
     REFUSED = "refused"  # the plan was a refusal; nothing was done

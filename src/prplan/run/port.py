@@ -17,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
+from prplan.core.request import MergeMethod
 from prplan.core.snapshot import CommitInfo, PathEntry, PullRequestInfo
 
 __all__ = [
@@ -164,6 +165,20 @@ class ForgeClient(Protocol):
     def request_count(self) -> RequestCount:
         """Requests made so far by this client (reads, writes)."""
 
+    def pull_request_gate(self, repo: str, number: int) -> PullRequestInfo:
+        """The pull request as it is now (open, closed or merged), with its
+        merge gate filled in for an open one: ``gate``, ``failing_checks``,
+        ``pending_checks`` (required checks only) and ``armed`` (auto-merge
+        on, or in the merge queue, whoever armed it), mapped from GitHub's
+        words by ``prplan.core.gates.gate_from_github``. NotFoundError if no
+        such pull request. Cost: 1 request (GraphQL); none inside an
+        observation over GraphQL (the observe query carries it)."""
+
+    def merge_queue_enabled(self, repo: str, branch: str) -> bool:
+        """Merges into ``branch`` go through a merge queue (GraphQL
+        ``Repository.mergeQueue(branch:)``). Cost: 1 request; none inside an
+        observation over GraphQL."""
+
     # --- writes --------------------------------------------------------------
     def create_branch(self, repo: str, branch: str, sha: str) -> None:
         """Create ``branch`` at ``sha``. ConflictError if it exists. Cost: 1."""
@@ -212,6 +227,23 @@ class ForgeClient(Protocol):
 
     def delete_branch(self, repo: str, branch: str) -> None:
         """Delete a branch (never the default one). Cost: 1."""
+
+    # GitHub has no REST for the two below: both transports send GraphQL.
+    # What they return is not used (the local forge answers more).
+    def enable_auto_merge(
+        self, repo: str, number: int, *, method: MergeMethod, expected_head_sha: str
+    ) -> object:
+        """Turn on GitHub's native auto-merge (merged with ``method`` once the
+        gate is clean), only while the head is ``expected_head_sha`` (else
+        ConflictError). MergeBlocked when the forge refuses because of the
+        gate; ForgeError otherwise (e.g. the repository does not allow
+        auto-merge: its setting "Allow auto-merge"). Cost: 1."""
+
+    def enqueue(self, repo: str, number: int, *, expected_head_sha: str) -> object:
+        """Add the pull request to its base's merge queue (the queue chooses
+        the merge method), only while the head is ``expected_head_sha``
+        (else ConflictError). MergeBlocked when the forge refuses because of
+        the gate; ForgeError otherwise. Cost: 1."""
 
 
 @runtime_checkable

@@ -34,12 +34,13 @@ fix, before anything is read or written.
 
 | exit code | `plan` | `apply` |
 |---|---|---|
-| 0 | nothing to do | applied, or nothing to do |
+| 0 | nothing to do | applied, or nothing to do: merged, or left to GitHub as asked (`auto_merge_enabled`, `queued`) |
 | 1 | error (invalid input, forge unreachable, bad token) | error |
 | 2 | changes planned | — |
 | 3 | refused | refused |
 | 4 | — | stale plan: the repository moved; nothing written |
-| 5 | — | failed part-way; the outcome says what was done |
+| 5 | — | failed part-way; the outcome says what was done (a merge the gate blocks under `--merge-when now`, a required check failing while waiting) |
+| 6 | — | timed out waiting for GitHub's merge (`--merge-when wait` past `--wait-timeout`, a change set's stage past its timeout); the pull requests stay open and armed |
 
 Output: `--format text` (colour only on a terminal; `NO_COLOR` honoured),
 `markdown` (for a pull request or design review: actions with reasons, a
@@ -61,7 +62,7 @@ def _commands(group: click.Group, prefix: list[str]) -> list[tuple[list[str], cl
 
 
 def reference() -> str:
-    assert set(EXIT.values()) == {0, 1, 2, 3, 4, 5}  # the table above names them all
+    assert set(EXIT.values()) == {0, 1, 2, 3, 4, 5, 6}  # the table above names them all
     out = [_INTRO]
     for path, command in _commands(cli, []):
         name = " ".join(["prplan", *path])

@@ -69,6 +69,7 @@ from prplan.errors import (
 )
 from prplan.forges.github.answers import person, pull_request_info, raise_blocked
 from prplan.forges.github.auth import clean_token, token_from_env, token_origin
+from prplan.forges.github.gates import GateMethods
 from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
 from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
 from prplan.forges.github.transport import Transport, api_url, github_message
@@ -83,7 +84,7 @@ _EXECUTABLE = "100755"
 _COMPARE_FILES_LIMIT = 300
 
 
-class GitHubClient(GraphQLObserving):
+class GitHubClient(GraphQLObserving, GateMethods):
     """A ``ForgeClient`` for GitHub through PyGithub.
 
     ``token``: a personal access token, app installation token or

@@ -31,6 +31,11 @@ base/branch) so that one query reads many repositories.
   ``BRANCH_HEAD`` (a lost answer read back).
 * ``CREATE_PULL_REQUEST``, ``MERGE_PULL_REQUEST`` (with ``expectedHeadOid``),
   ``UPDATE_REFS`` (also a delete: ``afterOid`` all zeros), ``DELETE_REF``.
+* Merge gates (only asked for when a request automerges): ``GATE_FIELDS``
+  on the observe query's open pull requests from the branch and base's
+  ``mergeQueue``; ``PULL_REQUEST_GATE`` (one pull request with its required
+  checks), ``PULL_REQUEST_ID``, ``MERGE_QUEUE``; ``ENABLE_AUTO_MERGE`` and
+  ``ENQUEUE_PULL_REQUEST`` (both with ``expectedHeadOid``).
 * ``recheck_document``: one query for a saved plan's facts (the branch heads
   and the pull requests it names, and the planned paths' directories at the
   planned base commit, by oid).
@@ -49,8 +54,14 @@ __all__ = [
     "CREATE_PULL_REQUEST",
     "CREATE_REF",
     "DELETE_REF",
+    "ENABLE_AUTO_MERGE",
+    "ENQUEUE_PULL_REQUEST",
+    "GATE_FIELDS",
     "MERGE_PULL_REQUEST",
+    "MERGE_QUEUE",
     "OBSERVE",
+    "PULL_REQUEST_GATE",
+    "PULL_REQUEST_ID",
     "RESET_BRANCH_AND_COMMIT",
     "UPDATE_REFS",
     "WRITE_BRANCH_AND_COMMIT",
@@ -110,6 +121,9 @@ class RepositoryRead(NamedTuple):
     branch: str
     paths: Sequence[str] = ()
     contents: Sequence[str] = ()
+    #: also read the merge gate of the open pull requests from the branch
+    #: and whether base has a merge queue (only when the request automerges)
+    gates: bool = False
 
 
 _FRAGMENTS = {
@@ -165,6 +179,16 @@ fragment DirectoryEntries on GitObject {
 }
 """,
 }
+
+
+#: What an open pull request's merge gate is read from (no connection: the
+#: observe query's node cost does not change). The required checks need the
+#: pull request's number (``isRequired(pullRequestNumber:)``): they are read by
+#: ``PULL_REQUEST_GATE``, and only when the state is ``BLOCKED`` or ``UNKNOWN``.
+GATE_FIELDS = (
+    "id isDraft mergeStateStatus reviewDecision autoMergeRequest { enabledAt mergeMethod } "
+    "mergeQueueEntry { state }"
+)
 
 
 def _with_fragments(text: str) -> str:
@@ -260,10 +284,20 @@ def _observe_one(index: int, read: RepositoryRead, variables: dict[str, Any]) ->
         "{ totalCount nodes { ...PullRequestFacts } }\n"
         f"    openFromBranch: pullRequests(headRefName: $headName{i}, states: [OPEN], "
         f"first: {OPEN_PULLS}) {{ nodes {{ number baseRefName headRefOid isCrossRepository "
-        f"changedFiles files(first: {PAGE}) {{ totalCount nodes {{ path changeType }} }} }} }}\n"
+        f"changedFiles files(first: {PAGE}) {{ totalCount nodes {{ path changeType }} }}"
+        + (f" {GATE_FIELDS}" if read.gates else "")
+        + " } }\n"
+        + (_merge_queue_field(i if read.base else None) if read.gates else "")
         + _observe_paths(i, read, variables[f"base{i}"] if read.base else "HEAD", variables)
         + "  }\n"
     )
+
+
+def _merge_queue_field(i: str | None) -> str:
+    """``mergeQueue`` of base (null without one): named, or the default
+    branch's when base is not named (GitHub's default for no argument)."""
+    argument = "" if i is None else f"(branch: $baseName{i})"
+    return f"    mergeQueue{argument} {{ id }}\n"
 
 
 def _declarations(variables: Mapping[str, Any]) -> str:
@@ -445,5 +479,85 @@ def directories_document(
 DELETE_REF = """
 mutation DeleteRef($refId: ID!) {
   deleteRef(input: {refId: $refId}) { clientMutationId }
+}
+"""
+
+
+#: One pull request with its merge gate: ``GATE_FIELDS`` and the head
+#: commit's checks, each saying whether base requires it for this pull request.
+#: Variables: ``owner``, ``name``, ``number`` (an Int).
+PULL_REQUEST_GATE = _with_fragments(
+    """
+query PullRequestGate($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      ...PullRequestFacts
+      """
+    + GATE_FIELDS
+    + """
+      commits(last: 1) {
+        nodes {
+          commit {
+            oid
+            statusCheckRollup {
+              state
+              contexts(first: 100) {
+                totalCount
+                nodes {
+                  __typename
+                  ... on CheckRun {
+                    name status conclusion isRequired(pullRequestNumber: $number)
+                  }
+                  ... on StatusContext {
+                    context state isRequired(pullRequestNumber: $number)
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+)
+
+#: A pull request's node id and head: what a mutation on it needs.
+PULL_REQUEST_ID = """
+query PullRequestId($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) { id number headRefOid }
+  }
+}
+"""
+
+#: Whether ``$branch`` is merged into through a merge queue (null: it is not).
+MERGE_QUEUE = """
+query MergeQueue($owner: String!, $name: String!, $branch: String!) {
+  repository(owner: $owner, name: $name) {
+    mergeQueue(branch: $branch) { id }
+  }
+}
+"""
+
+#: GitHub's native auto-merge, refused with ``STALE_DATA`` when the head is
+#: not ``$expectedHeadOid``.
+ENABLE_AUTO_MERGE = """
+mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod,
+                         $expectedHeadOid: GitObjectID!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod,
+                                     expectedHeadOid: $expectedHeadOid}) {
+    pullRequest { number headRefOid autoMergeRequest { enabledAt mergeMethod } }
+  }
+}
+"""
+
+#: Into base's merge queue (no merge method: the queue decides).
+ENQUEUE_PULL_REQUEST = """
+mutation EnqueuePullRequest($pullRequestId: ID!, $expectedHeadOid: GitObjectID!) {
+  enqueuePullRequest(input: {pullRequestId: $pullRequestId, expectedHeadOid: $expectedHeadOid}) {
+    mergeQueueEntry { state }
+  }
 }
 """

@@ -19,6 +19,9 @@ What the answer does not cover, or covers only in part, is read as before
   base) *and* an open pull request from the branch into base, at the same
   head, lists its files (at most 100, none renamed or copied). Otherwise, and
   when there are over 100 commits, REST's compare answers;
+* merge gates (only when the request automerges): the open pull request
+  from the branch with ``GATE_FIELDS`` and base's ``mergeQueue``
+  (``gates.py`` asks, and reads the required checks itself when needed);
 * file contents: ``Blob.text`` when its git blob id, computed from the text,
   is the blob's (so binary, non-UTF-8 or truncated text falls back).
 
@@ -59,6 +62,7 @@ __all__ = [
     "GraphQLReads",
     "node_cost",
     "prefetched",
+    "prefetched_answer",
     "read_of",
 ]
 
@@ -129,7 +133,7 @@ def read_of(request: ChangeRequest) -> RepositoryRead:
     owner, _, name = request.repo.partition("/")
     return RepositoryRead(
         owner, name, request.base or "", request.branch,
-        tuple(request.files), tuple(request.edited_paths),
+        tuple(request.files), tuple(request.edited_paths), gates=request.automerge,
     )  # fmt: skip
 
 
@@ -199,6 +203,22 @@ class _RepoAnswer:
         if base != self.read.branch:
             raise _Uncovered
         return [p for p in _all_pulls(self.data["intoBranch"]) if p.is_open]
+
+    def _gate_facts(self, number: int) -> dict[str, Any]:
+        """The open pull request ``number`` from the branch, its facts with
+        ``GATE_FIELDS`` (no required checks: see ``PULL_REQUEST_GATE``)."""
+        connection = self.data["fromBranch"]
+        gated = [n for n in self.data["openFromBranch"]["nodes"] if n["number"] == number]
+        facts = [n for n in connection["nodes"] if n["number"] == number]
+        if not gated or not facts or "mergeStateStatus" not in gated[0]:
+            raise _Uncovered
+        return {**facts[0], **gated[0]}
+
+    def _merge_queue_enabled(self, branch: str) -> bool:
+        base = self.read.base or self.data["defaultBranchRef"]["name"]
+        if branch != base or "mergeQueue" not in self.data:
+            raise _Uncovered
+        return self.data["mergeQueue"] is not None
 
     def _side(self, commit_sha: str) -> tuple[str, Mapping[str, Any]]:
         """("b" or "h", the commit's target) for a commit this answer read."""
@@ -444,6 +464,15 @@ def batches(reads: Sequence[RepositoryRead]) -> Iterator[list[RepositoryRead]]:
         cost += own
     if batch:
         yield batch
+
+
+def prefetched_answer(reads: GraphQLReads | None, method: str, repo: str, *args: Any) -> Any:
+    """The open observation's answer to ``method(repo, *args)`` (served once),
+    or None when it has none."""
+    if reads is None:
+        return None
+    found = reads.answer(method, repo, args)
+    return None if found is _NOT_COVERED else found
 
 
 def prefetched(method: _F) -> _F:

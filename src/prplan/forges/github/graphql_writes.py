@@ -151,6 +151,11 @@ class GraphQLWrites:
         #: (repo, commit) -> directory -> listing, as observe read them.
         self._directories: dict[tuple[str, str], dict[str, Listing]] = {}
 
+    @property
+    def known_pulls(self) -> Mapping[tuple[str, int], tuple[str, str]]:
+        """(repo, number) -> (node id, head branch) of the pull requests opened here."""
+        return self._pulls
+
     def learn(
         self, repo: str, *, repository_id: str, commit: str, directories: Mapping[str, Listing]
     ) -> None:

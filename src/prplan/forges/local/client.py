@@ -10,20 +10,24 @@ prplan's requests and are not counted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 
+import attrs
 from dulwich.objects import Blob
 
 from prplan import errors
-from prplan.core.snapshot import PathEntry, PullRequestInfo
-from prplan.forges.local.rules import ForgeRules
+from prplan.core.gates import Check, gate_from_github
+from prplan.core.snapshot import MergeArmed, PathEntry, PullRequestInfo
+from prplan.forges.local.gate_side import GateSide
+from prplan.forges.local.gates import GateView
 from prplan.forges.local.store import counted
-from prplan.run.port import Branch, Comparison, RequestCount
+from prplan.run.port import Branch, Comparison, RequestCount, record_request
 
 __all__ = ["ClientSide"]
 
 
-class ClientSide(ForgeRules):
+class ClientSide(GateSide):
     """``ForgeClient``: every method one counted request (``read_files``: one per path)."""
 
     # --- reads ---------------------------------------------------------------------
@@ -78,6 +82,32 @@ class ClientSide(ForgeRules):
     @counted("reads")
     def read_blob(self, repo: str, sha: str) -> bytes:
         return bytes(self._object(repo, sha, (Blob,), "blob", "blob").data)
+
+    @counted("reads")
+    def pull_request_gate(self, repo: str, number: int) -> PullRequestInfo:
+        """``ForgeClient.pull_request_gate``: the pull request with its gate,
+        read from ``gate_view`` through ``gate_from_github``, as GitHub's
+        words would be (``gate_view`` is the forge's own view of it)."""
+        info = self._info(self._pull(repo, number))
+        if not info.is_open:
+            return info
+        view = self.gate_view(repo, number)
+        gate, failing, pending = gate_from_github(
+            view.merge_state_status,
+            view.review_decision,
+            view.is_draft,
+            [Check(name=c.name, state=c.state.upper(), required=c.required) for c in view.checks],
+        )
+        armed = (
+            MergeArmed.QUEUED
+            if view.queued
+            else MergeArmed.AUTO_MERGE
+            if view.auto_merge_method
+            else MergeArmed.NONE
+        )
+        return attrs.evolve(
+            info, gate=gate, failing_checks=failing, pending_checks=pending, armed=armed
+        )
 
     def request_count(self) -> RequestCount:
         return RequestCount(reads=self._counts["reads"], writes=self._counts["writes"])
@@ -138,3 +168,62 @@ class ClientSide(ForgeRules):
     @counted("writes")
     def delete_branch(self, repo: str, branch: str) -> None:
         self._delete_branch(repo, branch)
+
+    # --- auto-merge and the merge queue --------------------------------------------
+    # ``GateSide`` has these names for people and the servers (positional
+    # ``expected_head``, ``by``); called with ``expected_head_sha``, they are
+    # ``ForgeClient``'s: one counted write as prplan's login, and a refusal
+    # because of the gate is ``MergeBlocked``.
+
+    def enable_auto_merge(
+        self,
+        repo: str,
+        number: int,
+        method: str = "merge",
+        expected_head: str | None = None,
+        *,
+        by: str | None = None,
+        expected_head_sha: str | None = None,
+    ) -> GateView:
+        if expected_head_sha is None:
+            return super().enable_auto_merge(repo, number, method, expected_head, by=by)
+        with self._lock, _gate_refusal(number):
+            self._counts["writes"] += 1
+            record_request("writes")
+            return super().enable_auto_merge(
+                repo, number, str(method), expected_head_sha, by=self.login
+            )
+
+    def enqueue(
+        self,
+        repo: str,
+        number: int,
+        expected_head: str | None = None,
+        *,
+        by: str | None = None,
+        expected_head_sha: str | None = None,
+    ) -> int:
+        if expected_head_sha is None:
+            return super().enqueue(repo, number, expected_head, by=by)
+        with self._lock, _gate_refusal(number):
+            self._counts["writes"] += 1
+            record_request("writes")
+            return super().enqueue(repo, number, expected_head_sha, by=self.login)
+
+
+#: The local forge's refusals (GitHub's words) that are about the gate.
+_GATE_WORDS = ("status", "approving review", "Changes were requested")
+
+
+@contextlib.contextmanager
+def _gate_refusal(number: int) -> Iterator[None]:
+    """A 422 refusal about the pull request's gate as ``MergeBlocked``
+    (the repository's settings stay ``ForgeError``)."""
+    try:
+        yield
+    except errors.NotFoundError:
+        raise
+    except errors.ForgeError as error:
+        if error.status == 422 and any(word in str(error) for word in _GATE_WORDS):
+            raise errors.MergeBlocked(number, str(error)) from None
+        raise

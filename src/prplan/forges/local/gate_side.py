@@ -262,7 +262,7 @@ class GateSide(ForgeRules):
     # --- the gate, auto-merge, the queue -------------------------------------------------
 
     @locked
-    def pull_request_gate(self, repo: str, number: int) -> GateView:
+    def gate_view(self, repo: str, number: int) -> GateView:
         """What GitHub says about the pull request's way to its base now."""
         return self._gate(repo, self._pull(repo, number))
 

@@ -37,7 +37,7 @@ def gate_fields(forge: Any, urls: Urls, repo: str, row: JSON, *, full: bool) -> 
         }
     )
     if full and row["state"] == "open":
-        state = forge.pull_request_gate(repo, row["number"]).merge_state_status.lower()
+        state = forge.gate_view(repo, row["number"]).merge_state_status.lower()
         out["mergeable_state"] = state
         out["mergeable"] = state != "dirty"
     return out

@@ -91,7 +91,7 @@ def pull_request_gate(
     is_open = row["state"] == "open"
 
     def gate() -> Any:
-        return forge.pull_request_gate(repo, number)
+        return forge.gate_view(repo, number)
 
     def auto(info: Any) -> Obj | None:
         found = forge.auto_merge_request(repo, number) if is_open else None
@@ -140,7 +140,7 @@ def queue_entry(ctx: Any, repo: str, number: int) -> Obj | None:
     entry = ctx.forge.queue_entry(repo, number)
     if entry is None:
         return None
-    gate = ctx.forge.pull_request_gate(repo, number)
+    gate = ctx.forge.gate_view(repo, number)
     if entry["position"] != 0:
         state = "QUEUED"
     elif gate.merge_state_status in {"CLEAN", "UNSTABLE", "BEHIND"}:

@@ -304,6 +304,17 @@ def _compare(ctx: Context, repo: str, base: str, head_ref: str) -> Obj | None:
     }
 
 
+def _pull_request_numbered(ctx: Context, repo: str, number: int) -> Obj:
+    """``Repository.pullRequest(number:)``: GitHub's NOT_FOUND words when none."""
+    try:
+        row = ctx.forge.pull_row(repo, number)
+    except errors.NotFoundError:
+        raise Problem(
+            "NOT_FOUND", f"Could not resolve to a PullRequest with the number of {number}."
+        ) from None
+    return pull_request(ctx, repo, row)
+
+
 def repository(ctx: Context, owner: str, name: str) -> Obj:
     repo = f"{owner}/{name}"
     try:
@@ -321,6 +332,7 @@ def repository(ctx: Context, owner: str, name: str) -> Obj:
         "defaultBranchRef": lambda info: ref(ctx, repo, default),
         "ref": lambda info, qualifiedName: ref(ctx, repo, qualifiedName),
         "pullRequests": lambda info, **args: _pull_requests(ctx, repo, **args),
+        "pullRequest": lambda info, number: _pull_request_numbered(ctx, repo, number),
         **repository_gate(ctx, repo),
         "object": lambda info, expression=None, oid=None: (
             _object(ctx, repo, oid)

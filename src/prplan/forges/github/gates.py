@@ -1,0 +1,274 @@
+"""``GitHubClient``'s merge gates: reading a pull request's gate and whether
+base merges through a queue, and arming a merge (native auto-merge, the
+merge queue). GitHub has all of it in GraphQL only (REST has no merge state
+that names the required checks without several calls, and no auto-merge or
+queue at all), so these go through GraphQL under both transports.
+
+Cost, in requests (see docs/github.md, "Merge gates over GitHub's API"):
+
+* ``pull_request_gate``: inside an observation over GraphQL whose request
+  automerges, the observe query already read the open pull request's
+  ``mergeStateStatus``, ``reviewDecision``, ``isDraft``, auto-merge and queue
+  entry: no request, unless the state is ``BLOCKED`` (which required check
+  failed or is pending needs ``isRequired(pullRequestNumber:)``, which the
+  observe query cannot ask before it knows the number) or ``UNKNOWN``: then
+  one ``PULL_REQUEST_GATE`` query. Elsewhere (REST, a poll): one query.
+  ``UNKNOWN`` (GitHub computes the state lazily after a push) is read again
+  up to ``UNKNOWN_REREADS`` times, ``UNKNOWN_PAUSE`` s apart, then counts as
+  pending.
+* ``merge_queue_enabled``: from the observe query, else one query.
+* ``enable_auto_merge`` / ``enqueue``: one mutation (a write, spaced as
+  writes are), plus one small query for the pull request's node id when this
+  client has not seen it (opened it, or observed it with its gate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from prplan.core.gates import Check, gate_from_github
+from prplan.core.request import MergeMethod
+from prplan.core.snapshot import MergeArmed, PullRequestInfo
+from prplan.errors import ConflictError, ForgeError, MergeBlocked, NotFoundError
+from prplan.forges.github import graphql_documents as documents
+from prplan.forges.github.graphql_reads import GraphQLReads, prefetched_answer
+from prplan.forges.github.graphql_writes import GraphQLWrites
+from prplan.forges.github.transport import Transport
+
+__all__ = ["GateMethods", "GitHubGates", "UNKNOWN_REREADS", "UNKNOWN_PAUSE", "gate_info"]
+
+#: How often an ``UNKNOWN`` merge state is read again, and the pause between.
+UNKNOWN_REREADS = 3
+UNKNOWN_PAUSE = 1.0
+
+#: The merge states whose gate depends on which required check failed or waits.
+_NEEDS_CHECKS = frozenset({"BLOCKED", "UNKNOWN"})
+
+#: The repository setting GitHub's auto-merge needs, as GitHub's UI names it.
+AUTO_MERGE_SETTING = '"Allow auto-merge" (Settings > General > Pull Requests)'
+
+
+def _checks(node: Mapping[str, Any]) -> list[Check]:
+    """The head commit's checks of a ``PULL_REQUEST_GATE`` answer."""
+    commits = (node.get("commits") or {}).get("nodes") or []
+    rollup = ((commits[-1] or {}).get("commit") or {}).get("statusCheckRollup") if commits else None
+    contexts = ((rollup or {}).get("contexts") or {}).get("nodes") or []
+    found = []
+    for context in contexts:
+        if context.get("__typename") == "CheckRun":
+            completed = context.get("status") == "COMPLETED" and context.get("conclusion")
+            state = context["conclusion"] if completed else context.get("status") or "PENDING"
+            found.append(Check(name=context["name"], state=state, required=context["isRequired"]))
+        elif context.get("__typename") == "StatusContext":
+            found.append(
+                Check(
+                    name=context["context"], state=context["state"], required=context["isRequired"]
+                )
+            )
+    return found
+
+
+def gate_info(node: Mapping[str, Any]) -> PullRequestInfo:
+    """A pull request with ``GATE_FIELDS`` (and, from ``PULL_REQUEST_GATE``,
+    its checks) as prplan's: the gate is read only for an open one."""
+    info = documents.pull_request_info(node)
+    if not info.is_open:
+        return info
+    gate, failing, pending = gate_from_github(
+        str(node.get("mergeStateStatus") or "UNKNOWN"),
+        node.get("reviewDecision"),
+        bool(node.get("isDraft")),
+        _checks(node),
+    )
+    armed = (
+        MergeArmed.QUEUED
+        if node.get("mergeQueueEntry")
+        else MergeArmed.AUTO_MERGE
+        if node.get("autoMergeRequest")
+        else MergeArmed.NONE
+    )
+    return attrs.evolve(
+        info, gate=gate, failing_checks=failing, pending_checks=pending, armed=armed
+    )
+
+
+class GitHubGates:
+    """The gate reads and merge arming of one client. ``known_ids``: the node
+    ids of pull requests the client's GraphQL writes opened ((repo, number) ->
+    (id, head branch)), which a mutation can use without a read."""
+
+    def __init__(
+        self,
+        http: Transport,
+        reads: GraphQLReads | None,
+        known_ids: Mapping[tuple[str, int], tuple[str, str]],
+    ) -> None:
+        self._http, self._reads, self._known = http, reads, known_ids
+        self._ids: dict[tuple[str, int], str] = {}
+
+    def _query(self, what: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """A query's ``repository``; its errors as prplan's."""
+        with self._http.errors(what):
+            data, problems = self._http.graphql(query, variables, mutation=False)
+        if problems:
+            problem = problems[0]
+            text = f"{what}: {problem.get('type') or 'error'}: {problem.get('message') or ''}"
+            if problem.get("type") == "NOT_FOUND":
+                raise NotFoundError(text)
+            raise ForgeError(text)
+        repository = data.get("repository")
+        if not isinstance(repository, dict):
+            raise NotFoundError(f"{what}: not found (or the token cannot see it)")
+        return repository
+
+    def _pull(self, repo: str, number: int) -> dict[str, Any]:
+        owner, name = repo.split("/", 1)
+        what = f"reading the merge gate of #{number} of {repo}"
+        variables = {"owner": owner, "name": name, "number": number}
+        found = self._query(what, documents.PULL_REQUEST_GATE, variables).get("pullRequest")
+        if not isinstance(found, dict):
+            raise NotFoundError(f"{what}: no such pull request")
+        return found
+
+    def pull_request_gate(self, repo: str, number: int) -> PullRequestInfo:
+        node = prefetched_answer(self._reads, "gate_facts", repo, number)
+        if node is None or node.get("mergeStateStatus") in _NEEDS_CHECKS:
+            node = self._pull(repo, number)
+        for _ in range(UNKNOWN_REREADS):
+            if node.get("state") != "OPEN" or node.get("mergeStateStatus") != "UNKNOWN":
+                break
+            self._http.sleep(UNKNOWN_PAUSE)  # GitHub computes it after a push: ask again
+            node = self._pull(repo, number)
+        self._ids[(repo, number)] = str(node["id"])
+        return gate_info(node)
+
+    def merge_queue_enabled(self, repo: str, branch: str) -> bool:
+        found = prefetched_answer(self._reads, "merge_queue_enabled", repo, branch)
+        if found is not None:
+            return bool(found)
+        owner, name = repo.split("/", 1)
+        what = f"reading whether {branch} of {repo} has a merge queue"
+        variables = {"owner": owner, "name": name, "branch": branch}
+        return self._query(what, documents.MERGE_QUEUE, variables).get("mergeQueue") is not None
+
+    def _node_id(self, repo: str, number: int) -> str:
+        known = self._ids.get((repo, number)) or (self._known.get((repo, number)) or (None,))[0]
+        if known is None:
+            owner, name = repo.split("/", 1)
+            what = f"reading pull request #{number} of {repo}"
+            variables = {"owner": owner, "name": name, "number": number}
+            found = self._query(what, documents.PULL_REQUEST_ID, variables).get("pullRequest")
+            if not isinstance(found, dict):
+                raise NotFoundError(f"{what}: no such pull request")
+            known = self._ids[(repo, number)] = str(found["id"])
+        return known
+
+    def _mutate(self, what: str, query: str, variables: dict[str, Any]) -> dict[str, Any] | None:
+        """One mutation (spaced as a write); its field's error, if any."""
+        with self._http.errors(what):
+            _, problems = self._http.graphql(query, variables, mutation=True)
+        for problem in problems:
+            if not problem.get("path"):
+                raise ForgeError(
+                    f"{what}: GitHub refused the GraphQL document: {problem.get('message')}"
+                )
+        return problems[0] if problems else None
+
+    def enable_auto_merge(
+        self, repo: str, number: int, *, method: MergeMethod | str, expected_head_sha: str
+    ) -> None:
+        variables = {
+            "pullRequestId": self._node_id(repo, number),
+            "mergeMethod": str(method).upper(),
+            "expectedHeadOid": expected_head_sha,
+        }
+        what = f"enabling auto-merge of #{number} of {repo}"
+        problem = self._mutate(what, documents.ENABLE_AUTO_MERGE, variables)
+        if problem is not None:
+            raise refusal(problem, what, repo, number, expected_head_sha)
+
+    def enqueue(self, repo: str, number: int, *, expected_head_sha: str) -> None:
+        variables = {
+            "pullRequestId": self._node_id(repo, number),
+            "expectedHeadOid": expected_head_sha,
+        }
+        what = f"adding #{number} of {repo} to the merge queue"
+        problem = self._mutate(what, documents.ENQUEUE_PULL_REQUEST, variables)
+        if problem is not None:
+            raise refusal(problem, what, repo, number, expected_head_sha)
+
+
+def refusal(
+    problem: Mapping[str, Any], what: str, repo: str, number: int, expected_head_sha: str
+) -> Exception:
+    """An auto-merge or enqueue refused, as prplan's error: the head moved
+    (``ConflictError``), the repository does not allow it or base has no queue
+    (``ForgeError``: a setting, not the gate), the gate (``MergeBlocked``)."""
+    kind, message = str(problem.get("type") or ""), str(problem.get("message") or "")
+    lowered = message.lower()
+    if kind == "STALE_DATA" or "head branch was modified" in lowered:
+        return ConflictError(
+            f"{repo}: #{number}: its head is no longer {expected_head_sha[:7]} (someone pushed "
+            f"meanwhile: {message}); nothing was armed. Run prplan again."
+        )
+    if kind == "NOT_FOUND":
+        return NotFoundError(f"{what}: {message}")
+    if "auto merge is not allowed" in lowered or "auto-merge is not allowed" in lowered:
+        return ForgeError(
+            f"{what}: {repo} does not allow auto-merge ({message}). Turn on the repository "
+            f"setting {AUTO_MERGE_SETTING}, or merge with merge_when='now' once the gate is clean.",
+            status=422,
+        )
+    if "merge queue" in lowered and "does not use" in lowered:
+        return ForgeError(f"{what}: {message}", status=422)
+    if "clean status" in lowered or "unstable status" in lowered:
+        return ForgeError(
+            f"{what}: {message}: it can be merged now, so GitHub will not arm a merge. "
+            "Run prplan again to merge it.",
+            status=422,
+        )
+    if kind == "UNPROCESSABLE":
+        return MergeBlocked(number, message)
+    status = 403 if kind == "FORBIDDEN" else None
+    return ForgeError(f"{what}: {kind or 'error'}: {message}", status=status)
+
+
+class GateMethods:
+    """The gate methods of ``GitHubClient`` (``run/port.py``'s ``ForgeClient``),
+    kept out of ``client.py``."""
+
+    _http: Transport
+    _reads: GraphQLReads | None
+    _graphql: GraphQLWrites | None
+
+    @property
+    def _gates(self) -> GitHubGates:
+        found: GitHubGates | None = self.__dict__.get("_gate_reads")
+        if found is None:
+            known = {} if self._graphql is None else self._graphql.known_pulls
+            found = self.__dict__["_gate_reads"] = GitHubGates(self._http, self._reads, known)
+        return found
+
+    def pull_request_gate(self, repo: str, number: int) -> PullRequestInfo:
+        """The pull request with its ``gate``, ``failing_checks``,
+        ``pending_checks`` and ``armed`` (see this module's doc for the cost)."""
+        return self._gates.pull_request_gate(repo, number)
+
+    def merge_queue_enabled(self, repo: str, branch: str) -> bool:
+        """Whether ``branch`` is merged into through a merge queue."""
+        return self._gates.merge_queue_enabled(repo, branch)
+
+    def enable_auto_merge(
+        self, repo: str, number: int, *, method: MergeMethod, expected_head_sha: str
+    ) -> None:
+        """GitHub's native auto-merge with ``method``, only at that head."""
+        self._gates.enable_auto_merge(
+            repo, number, method=method, expected_head_sha=expected_head_sha
+        )
+
+    def enqueue(self, repo: str, number: int, *, expected_head_sha: str) -> None:
+        """Into base's merge queue, only at that head."""
+        self._gates.enqueue(repo, number, expected_head_sha=expected_head_sha)

@@ -1,0 +1,170 @@
+"""The executor's merge gates: a merge GitHub defers, and waiting for it.
+
+* ``merge_or_arm``: under ``merge_when`` auto or wait, a merge the forge
+  refuses because of the gate (``MergeBlocked``) is handed to GitHub
+  instead: enqueued where the snapshot says base has a merge queue, else
+  native auto-merge. A clean gate pays nothing extra (the merge goes
+  through); under ``now`` the refusal stops the apply, as before.
+* ``arm``: a plan's ``EnableAutoMerge`` / ``Enqueue`` action.
+* ``waited``: ``merge_when='wait'``: after the apply, poll until merged
+  (the outcome becomes ``merged``), a required check fails (``failed``,
+  ``MergeBlocked``) or ``wait_timeout`` passes (``failed``,
+  ``WaitTimedOut``); a branch deletion the plan held back runs then.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue
+from prplan.core.plan import Plan
+from prplan.core.request import MergeMethod, MergeWhen
+from prplan.core.snapshot import MergeArmed, PullRequestInfo
+from prplan.core.states import ActionKind
+from prplan.errors import ForgeError, MergeBlocked, PrplanError
+from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus
+from prplan.run.port import ForgeClient
+from prplan.run.waiting import Waiter, wait_for_merges
+
+__all__ = ["merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "HELD_BACK"]
+
+#: An action result's detail for a branch deletion held back because the
+#: merge was left to GitHub.
+HELD_BACK = (
+    "not run: the pull request is not merged yet (GitHub merges it when its gate clears); "
+    "the branch is deleted after the merge (merge_when='wait', or the next run)"
+)
+
+
+def merge_or_arm(
+    client: ForgeClient, plan: Plan, number: int, method: str, expected: str
+) -> tuple[str | None, OutcomeStatus | None, str]:
+    """Merge now, or (auto/wait, gate not clean) let GitHub merge later.
+    Returns the merge sha, or None and what was armed with why."""
+    repo = plan.request.repo
+    try:
+        return (
+            client.merge_pull_request(repo, number, method=method, expected_head_sha=expected),
+            None,
+            "",
+        )
+    except MergeBlocked as blocked:
+        if plan.request.merge_when is MergeWhen.NOW:
+            raise
+        refused = blocked
+    try:
+        if _merge_queue(client, plan):
+            client.enqueue(repo, number, expected_head_sha=expected)
+            return None, OutcomeStatus.QUEUED, f"{refused}: enqueued in the merge queue instead"
+        client.enable_auto_merge(
+            repo, number, method=MergeMethod(method), expected_head_sha=expected
+        )
+    except (MergeBlocked, ForgeError) as also:
+        # The merge's refusal is the news; the fallback's says why no more was done.
+        raise MergeBlocked(
+            number, f"{_reason(refused)}; nor could GitHub merge it later: {_reason(also)}"
+        ) from None
+    return None, OutcomeStatus.AUTO_MERGE_ENABLED, f"{refused}: GitHub's auto-merge enabled instead"
+
+
+def _merge_queue(client: ForgeClient, plan: Plan) -> bool:
+    """Does base merge through a queue? The snapshot knows when a pull
+    request was open (observe read it then); for one opened by this run it
+    is read now, only because the merge was refused."""
+    if any(pr.is_open for pr in plan.observed.pull_requests):
+        return plan.observed.merge_queue
+    return client.merge_queue_enabled(plan.request.repo, plan.observed.base)
+
+
+def _reason(error: PrplanError) -> str:
+    """A refusal's words without the "pull request #N cannot be merged" head."""
+    text = str(error)
+    return text.split(": ", 1)[1] if isinstance(error, MergeBlocked) and ": " in text else text
+
+
+def arm(
+    client: ForgeClient, repo: str, action: EnableAutoMerge | Enqueue, number: int, expected: str
+) -> tuple[str | None, OutcomeStatus]:
+    """Carry out an ``EnableAutoMerge`` or ``Enqueue`` action. GitHub
+    refuses auto-merge on a pull request that can merge now (its gate
+    cleared since the plan): it is then merged now, and if that fails too,
+    the refusal stands."""
+    if isinstance(action, Enqueue):
+        client.enqueue(repo, number, expected_head_sha=expected)
+        return None, OutcomeStatus.QUEUED
+    method = MergeMethod(action.method)
+    try:
+        client.enable_auto_merge(repo, number, method=method, expected_head_sha=expected)
+    except (MergeBlocked, ForgeError) as refused:
+        try:
+            sha = client.merge_pull_request(
+                repo, number, method=method.value, expected_head_sha=expected
+            )
+        except PrplanError:
+            raise refused from None
+        return sha, OutcomeStatus.MERGED
+    return None, OutcomeStatus.AUTO_MERGE_ENABLED
+
+
+def _armed_already(plan: Plan, outcome: Outcome) -> bool:
+    """An empty plan because a merge is already armed ("auto-merge is on;
+    waiting for ci/lint"): waiting is still what ``wait`` asks."""
+    open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
+    return (
+        outcome.status is OutcomeStatus.UNCHANGED
+        and open_pr is not None
+        and open_pr.armed is not MergeArmed.NONE
+    )
+
+
+def left_to_github(plan: Plan, outcome: Outcome) -> bool:
+    """The outcome's pull request is to be merged by GitHub later: this run
+    armed it (auto-merge, queue), or found it armed and had nothing to do."""
+    if outcome.pull_request is None:
+        return False
+    armed = outcome.status in {OutcomeStatus.AUTO_MERGE_ENABLED, OutcomeStatus.QUEUED}
+    return armed or _armed_already(plan, outcome)
+
+
+def merged_later(
+    client: ForgeClient, plan: Plan, outcome: Outcome, info: PullRequestInfo
+) -> Outcome:
+    """The outcome once GitHub merged the pull request: ``merged``, and the
+    branch deletion held back until then done now."""
+    results = [_deleted_now(client, plan, r) for r in outcome.actions]
+    return attrs.evolve(
+        outcome, status=OutcomeStatus.MERGED, merge_sha=info.merge_sha, actions=tuple(results)
+    )
+
+
+def waited(plan: Plan, client: ForgeClient, outcome: Outcome, waiter: Waiter | None) -> Outcome:
+    """``merge_when='wait'``: the outcome once the wait ended (unchanged
+    when there is nothing to wait for)."""
+    request = plan.request
+    if request.merge_when is not MergeWhen.WAIT or not left_to_github(plan, outcome):
+        return outcome
+    assert outcome.pull_request is not None
+    try:
+        (info,) = wait_for_merges(
+            client, [(request.repo, outcome.pull_request)], timeout=request.wait_timeout,
+            waiter=waiter, what=request.repo,
+        )  # fmt: skip
+    except PrplanError as error:
+        return attrs.evolve(
+            outcome, status=OutcomeStatus.FAILED, error=str(error), error_type=type(error).__name__
+        )
+    return merged_later(client, plan, outcome, info)
+
+
+def _deleted_now(client: ForgeClient, plan: Plan, result: ActionResult) -> ActionResult:
+    """A branch deletion held back until the merge: run it now that the
+    pull request is merged (a failure is reported, the merge stands)."""
+    if result.kind is not ActionKind.DELETE_BRANCH or result.detail != HELD_BACK:
+        return result
+    action = plan.actions[result.index]
+    assert isinstance(action, DeleteBranch)
+    try:
+        client.delete_branch(plan.request.repo, action.branch)
+    except PrplanError as error:
+        return attrs.evolve(result, status=ActionStatus.FAILED, detail=str(error))
+    return attrs.evolve(result, status=ActionStatus.DONE, detail="")

@@ -1,0 +1,129 @@
+"""Waiting for pull requests that GitHub merges later (native auto-merge, a
+merge queue): ``merge_when='wait'`` after an apply, and change-set stages
+before the next stage starts.
+
+One poller for both: each round reads every pull request still waiting
+once (``ForgeClient.pull_request_gate``: one cheap query each), then sleeps
+with backoff (2 s, then x1.5, at most 30 s, never past the deadline). It
+ends when every pull request is merged; a failed required check (gate
+``failing``) or a pull request closed without being merged stops it with
+``MergeBlocked``; the deadline passing stops it with ``WaitTimedOut``.
+Sleep and clock are injected, so tests wait milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from prplan.core.snapshot import Gate, MergeArmed, PullRequestInfo
+from prplan.errors import MergeBlocked, WaitTimedOut
+from prplan.run.port import ForgeClient
+
+__all__ = ["Waiter", "Waiting", "wait_for_merges", "waiting_for"]
+
+
+@attrs.frozen(kw_only=True)
+class Waiting:
+    """One pull request waited for, as last read."""
+
+    repo: str
+    number: int
+    info: PullRequestInfo | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo}#{self.number}"
+
+    def words(self) -> str:
+        """``acme/x#3 waiting for ci/lint`` / ``queued`` / ``merged``."""
+        return f"{self.label} {waiting_for(self.info)}"
+
+
+def waiting_for(info: PullRequestInfo | None) -> str:
+    """What a pull request waits for, in a few words."""
+    if info is None:
+        return "not read yet"
+    if info.merged:
+        return "merged"
+    if not info.is_open:
+        return "closed without being merged"
+    if info.gate is Gate.FAILING:
+        return f"failing: {', '.join(info.failing_checks) or 'a required check'}"
+    if info.armed is MergeArmed.QUEUED:
+        return "queued"
+    if info.pending_checks:
+        return f"waiting for checks: {', '.join(info.pending_checks)}"
+    if info.gate is Gate.NEEDS_REVIEW:
+        return "waiting for an approving review"
+    if info.armed is MergeArmed.NONE:
+        return f"{info.gate.value}, nothing armed to merge it"
+    return f"{info.gate.value}, waiting for the merge"
+
+
+@attrs.frozen(kw_only=True)
+class Waiter:
+    """How to wait: ``sleep`` and ``clock`` (``time.monotonic``'s kind),
+    the backoff, and ``progress``, told every pull request's state after
+    each round (the command prints a line on a terminal)."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    first: float = 2.0
+    factor: float = 1.5
+    most: float = 30.0
+    progress: Callable[[Sequence[Waiting], float], None] | None = None
+
+
+def wait_for_merges(
+    client: ForgeClient,
+    pulls: Sequence[tuple[str, int]],
+    *,
+    timeout: float,
+    waiter: Waiter | None = None,
+    what: str = "",
+) -> list[PullRequestInfo]:
+    """Poll until every ``(repo, number)`` is merged; returns them as last
+    read, in order. ``MergeBlocked`` (naming the failed checks) as soon as
+    one's required check fails or it is closed unmerged; ``WaitTimedOut``
+    (naming those still waiting) once ``timeout`` seconds passed. ``what``
+    opens the timeout's message (e.g. ``stage 'fleet'``)."""
+    waiter = waiter or Waiter()
+    deadline = waiter.clock() + timeout
+    delay = waiter.first
+    state = [Waiting(repo=repo, number=number) for repo, number in pulls]
+    while True:
+        state = [w if w.info is not None and w.info.merged else _read(client, w) for w in state]
+        now = waiter.clock()
+        if waiter.progress is not None:
+            waiter.progress(state, max(0.0, timeout - (deadline - now)))
+        _stop_on_failure(state)
+        if all(w.info is not None and w.info.merged for w in state):
+            return [w.info for w in state if w.info is not None]
+        if now >= deadline:
+            left = [w.words() for w in state if w.info is None or not w.info.merged]
+            raise WaitTimedOut(left, timeout, what)
+        waiter.sleep(min(delay, deadline - now))
+        delay = min(delay * waiter.factor, waiter.most)
+
+
+def _read(client: ForgeClient, waiting: Waiting) -> Waiting:
+    return attrs.evolve(waiting, info=client.pull_request_gate(waiting.repo, waiting.number))
+
+
+def _stop_on_failure(state: Sequence[Waiting]) -> None:
+    for w in state:
+        info = w.info
+        if info is None or info.merged:
+            continue
+        if not info.is_open:
+            raise MergeBlocked(info.number, f"{w.repo}: it was closed without being merged")
+        if info.gate is Gate.FAILING:
+            failed = ", ".join(info.failing_checks) or "a required check"
+            raise MergeBlocked(
+                info.number,
+                f"{w.repo}: required check(s) failed: {failed}. Fix what they report "
+                "(a new commit runs them again), then run prplan again.",
+            )
