@@ -90,11 +90,9 @@ def test_github_client_over_http_equals_local_forge(
     seen_http = prplan.observe(client, request)
     assert _without_urls(seen_http) == _without_urls(seen_direct)
     over_graphql = any(path.endswith("/graphql") for _, path, _ in served.app.log.entries)
-    # The merge gate of an open pull request is read over GraphQL under REST
-    # too (issue 14: GitHub has no REST for mergeStateStatus and auto-merge),
-    # and only when automerge asks to merge it.
-    gated = request.automerge and any(pr.is_open for pr in seen_direct.pull_requests)
-    assert over_graphql == (transport == "graphql" or gated)
+    # REST reads the merge gate through GraphQL (GitHub has no REST for it),
+    # and only when the request merges.
+    assert over_graphql == (transport == "graphql" or request.automerge)
 
     plan_direct = prplan.plan(seen_direct, request)
     plan_http = prplan.plan(seen_http, request)

@@ -150,13 +150,6 @@ CASES: dict[str, tuple[Setup, Gate, tuple[str, ...], tuple[str, ...], MergeArmed
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a required check nobody reported is not in GitHub's statusCheckRollup (nor the "
-    "local forge's): BLOCKED with reviewDecision null and no visible check; "
-    "core.gates.gate_from_github maps that to needs_review, where pending is meant "
-    "(reported to the lead: a null reviewDecision means no review is required)",
-)
 def test_a_required_check_never_reported_is_pending(served: Served) -> None:
     repo, number = _expected(served.forge)
     info = served.new_client(transport="graphql").pull_request_gate(repo, number)

@@ -50,8 +50,16 @@ GITHUB_GATE_TABLE: tuple[tuple[str, Gate], ...] = (
     ("`CLEAN`, `UNSTABLE` (only non-required checks failing), `HAS_HOOKS`", Gate.CLEAN),
     ("`BLOCKED` + a required check failed or errored", Gate.FAILING),
     ("`BLOCKED` + required checks pending or expected, none failed", Gate.PENDING),
-    ("`BLOCKED` + checks fine + `reviewDecision` not `APPROVED`", Gate.NEEDS_REVIEW),
-    ("`BLOCKED` + checks fine + `APPROVED` (blocked by a rule prplan does not read)", Gate.PENDING),
+    (
+        "`BLOCKED` + checks fine + `reviewDecision` `REVIEW_REQUIRED` or `CHANGES_REQUESTED`",
+        Gate.NEEDS_REVIEW,
+    ),
+    (
+        "`BLOCKED` + checks fine + `reviewDecision` `APPROVED` or null (no review required):"
+        " a required check nobody has reported yet (GitHub lists only reported ones),"
+        " or a rule prplan does not read",
+        Gate.PENDING,
+    ),
     ("`BEHIND`", Gate.BEHIND),
     ("`DIRTY`", Gate.CONFLICT),
     (
@@ -61,6 +69,7 @@ GITHUB_GATE_TABLE: tuple[tuple[str, Gate], ...] = (
 )
 
 _CLEAN = {"CLEAN", "UNSTABLE", "HAS_HOOKS"}
+_REVIEW_MISSING = {"REVIEW_REQUIRED", "CHANGES_REQUESTED"}
 _PLAIN = {"BEHIND": Gate.BEHIND, "DIRTY": Gate.CONFLICT, "DRAFT": Gate.DRAFT}
 
 
@@ -86,7 +95,9 @@ def gate_from_github(
     if status == "BLOCKED":
         if failing:
             return Gate.FAILING, failing, pending
-        if pending or (review_decision or "").upper() == "APPROVED":
-            return Gate.PENDING, failing, pending
-        return Gate.NEEDS_REVIEW, failing, pending
+        # reviewDecision is null when base requires no review: what blocks
+        # is then a required check not reported yet (not in the rollup).
+        if not pending and (review_decision or "").upper() in _REVIEW_MISSING:
+            return Gate.NEEDS_REVIEW, failing, pending
+        return Gate.PENDING, failing, pending
     return Gate.PENDING, failing, pending
