@@ -53,7 +53,7 @@ def merge_or_arm(
             raise
         refused = blocked
     try:
-        if _merge_queue(client, plan):
+        if plan.observed.merge_queue:  # observe reads it whenever automerge
             client.enqueue(repo, number, expected_head_sha=expected)
             return None, OutcomeStatus.QUEUED, f"{refused}: enqueued in the merge queue instead"
         client.enable_auto_merge(
@@ -65,15 +65,6 @@ def merge_or_arm(
             number, f"{_reason(refused)}; nor could GitHub merge it later: {_reason(also)}"
         ) from None
     return None, OutcomeStatus.AUTO_MERGE_ENABLED, f"{refused}: GitHub's auto-merge enabled instead"
-
-
-def _merge_queue(client: ForgeClient, plan: Plan) -> bool:
-    """Does base merge through a queue? The snapshot knows when a pull
-    request was open (observe read it then); for one opened by this run it
-    is read now, only because the merge was refused."""
-    if any(pr.is_open for pr in plan.observed.pull_requests):
-        return plan.observed.merge_queue
-    return client.merge_queue_enabled(plan.request.repo, plan.observed.base)
 
 
 def _reason(error: PrplanError) -> str:
