@@ -33,7 +33,13 @@ import pytest
 from dulwich.objects import Tree
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 import prplan
 from prplan import OutcomeStatus
@@ -129,9 +135,28 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         self.merged_by_prplan: set[int] = set()
         self.merged_by_humans: set[int] = set()
         self.human_commits: set[str] = set()
+        #: pull requests whose merge someone armed (GitHub's auto-merge): the
+        #: forge merges them when their gate turns clean
+        self.armed_by_prplan: set[int] = set()
+        self.armed_by_humans: set[int] = set()
+        self.required_checks: tuple[str, ...] = ()
+        self.required_approvals = 0
+        self.gate_checked: set[int] = set()
 
     def connect(self, forge: prplan.LocalForge) -> prplan.ForgeClient:
         return forge
+
+    @initialize(
+        checks=st.sampled_from([(), (), ("ci/lint",)]), approvals=st.sampled_from([0, 0, 1])
+    )
+    def base_may_be_protected(self, checks: tuple[str, ...], approvals: int) -> None:
+        """main, some of the time, behind a gate: a required check, an
+        approving review, or both (the other base never is)."""
+        if checks or approvals:
+            self.forge.protect_branch(
+                REPO, "main", required_checks=checks, required_approvals=approvals
+            )
+        self.required_checks, self.required_approvals = checks, approvals
 
     # --- what humans do ---------------------------------------------------------
 
@@ -158,7 +183,39 @@ class PrplanAmongHumans(RuleBasedStateMachine):
     def human_force_pushes_base_back(self, base: str) -> None:
         head = self.forge.git_object(REPO, self.forge.branches(REPO)[base])
         if head.parents:
-            self.forge.set_branch(REPO, base, head.parents[0].decode())
+            try:
+                self.forge.set_branch(REPO, base, head.parents[0].decode())
+            except prplan.ForgeError:
+                return  # a protected base: GitHub refuses the force-push too
+
+    # --- the gate: CI, reviewers, and humans arming merges ---------------------------
+
+    @precondition(lambda self: bool(self._open()))
+    @rule(state=st.sampled_from(["success", "success", "failure", "pending"]))
+    def ci_reports(self, state: str) -> None:
+        """The required check reports on the open pull request's head (the
+        forge merges an armed pull request whose gate this makes clean)."""
+        self.forge.set_status(REPO, self._open()[0].head_sha, "ci/lint", state)
+
+    @precondition(lambda self: bool(self._open()))
+    @rule()
+    def reviewer_approves(self) -> None:
+        self.forge.approve(REPO, self._open()[0].number, "reviewer")
+
+    @precondition(lambda self: bool(self._open()))
+    @rule(method=st.sampled_from(["merge", "squash"]))
+    def human_enables_auto_merge(self, method: str) -> None:
+        pr = self._open()[0]
+        try:
+            self.forge.enable_auto_merge(REPO, pr.number, method, by="human")
+        except (prplan.ForgeError, prplan.MergeBlocked):
+            return  # clean (merge it instead), a draft, a conflict: GitHub refuses too
+        self.armed_by_humans.add(pr.number)
+
+    @precondition(lambda self: bool(self._open()))
+    @rule()
+    def human_disables_auto_merge(self) -> None:
+        self.forge.disable_auto_merge(REPO, self._open()[0].number)
 
     @precondition(lambda self: self._has_branch())
     @rule(content=st.sampled_from([b"review: 1\n", b"review: 2\n"]))
@@ -269,6 +326,7 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         merge_foreign_commits=st.sampled_from([False, False, True]),
         delete_branch=st.booleans(),
         method=st.sampled_from(["merge", "squash", "rebase"]),
+        merge_when=st.sampled_from(["auto", "auto", "now"]),
     )
     def prplan_runs(
         self,
@@ -282,12 +340,14 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         merge_foreign_commits: bool,
         delete_branch: bool,
         method: str,
+        merge_when: str,
     ) -> None:
         request = prplan.ChangeRequest(
             repo=REPO, branch=BRANCH, base=base, files=files, create_pr=create_pr,
             automerge=automerge, allow_modification=allow_modification, on_closed=on_closed,
             branch_policy=branch_policy, merge_foreign_commits=merge_foreign_commits,
             delete_branch=delete_branch, merge_method=method, title="Release",
+            merge_when=merge_when,
         )  # fmt: skip
         snapshot = prplan.observe(self.client, request)
         plan = prplan.plan(snapshot, request)
@@ -302,8 +362,19 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         base_entries = tree_entries(self.forge, base)
         before = {p.number for p in self._pulls() if p.merged}
         reachable = {sha for sha in self.human_commits if self.forge.reachable(REPO, sha)}
+        armed_before = {
+            p.number for p in self._open() if self.forge.auto_merge_request(REPO, p.number)
+        }
         outcome = prplan.apply(plan, self.client)
         after = self.forge.branches(REPO)
+
+        # prplan arms a merge only when asked to merge, and never disarms
+        # one a human armed.
+        if outcome.status in {OutcomeStatus.AUTO_MERGE_ENABLED, OutcomeStatus.QUEUED}:
+            assert automerge and merge_when != "now", f"{plan.rule} armed a merge unasked"
+            self.armed_by_prplan |= {p.number for p in self._open()}
+        for number in armed_before & {p.number for p in self._open()}:
+            assert self.forge.auto_merge_request(REPO, number), f"{plan.rule} disarmed #{number}"
 
         # Nothing lost but prplan's own commits that a reset named.
         lost = {sha for sha in reachable if not self.forge.reachable(REPO, sha)}
@@ -349,7 +420,8 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         if outcome.status is OutcomeStatus.REFUSED:
             return
         if outcome.status is OutcomeStatus.FAILED:
-            # Only a merge conflict can stop a fresh plan on an idle forge.
+            # Only a merge conflict, or a gate under merge_when=now, can stop
+            # a fresh plan on an idle forge.
             assert outcome.error_type == "MergeBlocked", outcome.error
             return
         replan = prplan.plan(prplan.observe(self.client, request), request)
@@ -365,7 +437,27 @@ class PrplanAmongHumans(RuleBasedStateMachine):
     @invariant()
     def every_merge_was_asked_for(self) -> None:
         merged = {p.number for p in self._pulls() if p.merged}
-        assert merged == self.merged_by_prplan | self.merged_by_humans
+        asked = self.merged_by_prplan | self.merged_by_humans
+        armed = self.armed_by_prplan | self.armed_by_humans
+        assert merged <= asked | armed, merged - asked - armed
+
+    @invariant()
+    def nothing_merged_into_a_gated_base_without_its_checks_and_reviews(self) -> None:
+        """A pull request merged into protected main carried, at its head,
+        every required check green and the approvals required. Checked once,
+        right after the step that merged it (a later status on the same
+        commit, for another pull request, says nothing of that merge)."""
+        for pr in self._pulls():
+            if not pr.merged or pr.base_branch != "main" or pr.number in self.gate_checked:
+                continue
+            self.gate_checked.add(pr.number)
+            latest = {c.name: c.state for c in self.forge.commit_checks(REPO, pr.head_sha)}
+            for check in self.required_checks:
+                assert latest.get(check) == "success", (pr.number, check, latest)
+            approved = {
+                r["login"] for r in self.forge.reviews(REPO, pr.number) if r["state"] == "APPROVED"
+            }
+            assert len(approved) >= self.required_approvals, (pr.number, approved)
 
 
 TestPrplanAmongHumans = PrplanAmongHumans.TestCase
