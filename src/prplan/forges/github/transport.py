@@ -354,7 +354,8 @@ class Transport:
         self, query: str, variables: dict[str, Any], *, mutation: bool
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One GraphQL document: its ``data`` (what succeeded) and its
-        ``errors``, both, for the caller to read per field. A query is
+        ``errors`` (each ``message`` scrubbed of the token: GitHub may echo
+        what it was sent), both, for the caller to read per field. A query is
         counted and spaced as a read, a mutation as a write. GitHub's
         ``RATE_LIMITED`` (HTTP 200: nothing ran) is waited out as REST's
         limits are, up to ``max_rate_limit_wait``; HTTP 403/429 limits and
@@ -373,7 +374,9 @@ class Transport:
             if not isinstance(answer, dict) or not ({"data", "errors"} & answer.keys()):
                 # GitHub always answers one or both; anything else is not GitHub.
                 raise ValueError("a GraphQL answer with neither 'data' nor 'errors'")
-            problems = [e for e in answer.get("errors") or [] if isinstance(e, dict)]
+            problems = [
+                self._scrubbed(e) for e in answer.get("errors") or [] if isinstance(e, dict)
+            ]
             if not any(e.get("type") == "RATE_LIMITED" for e in problems):
                 return answer.get("data") or {}, problems
             wait = _rate_limit_wait(headers, time.time())
@@ -385,6 +388,11 @@ class Transport:
             "or use a token with a higher limit.",
             status=403,
         )
+
+    def _scrubbed(self, problem: dict[str, Any]) -> dict[str, Any]:
+        """A GraphQL error with its ``message`` scrubbed of the token."""
+        message = problem.get("message")
+        return {**problem, "message": self.scrub(str(message))} if message is not None else problem
 
 
 def _rate_limit_wait(headers: dict[str, Any], now: float) -> float:
