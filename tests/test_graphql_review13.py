@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 import prplan
 from prplan.cli import cli
 from prplan.errors import ForgeError
+from prplan.forges.github.transport import rate_limit_wait
 from prplan.forges.local.server.app import ForgeServer
 
 from served import TOKEN, Served
@@ -192,3 +194,82 @@ def test_a_token_echoed_in_a_graphql_error_never_reaches_the_cli(
     assert result.exit_code != 0
     assert "Resource not accessible" in result.output
     assert TOKEN not in result.output
+
+
+# --- 3. RATE_LIMITED -------------------------------------------------------------------
+
+LIMITED = {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]}
+
+
+def test_the_wait_after_rate_limited_follows_githubs_guidance() -> None:
+    now = 1_000.0
+    # the primary limit spent: until its reset (and a second)
+    spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1030", "Retry-After": "5"}
+    assert rate_limit_wait(spent, now) == 31.0
+    # points left: a secondary limit; its retry-after, else a minute, never the reset
+    assert rate_limit_wait({"x-ratelimit-remaining": "4990", "retry-after": "7"}, now) == 7.0
+    assert (
+        rate_limit_wait({"x-ratelimit-remaining": "4990", "x-ratelimit-reset": "4000"}, now) == 60
+    )
+    assert rate_limit_wait({}, now) == 60.0
+
+
+def _fake_answers(client: prplan.GitHubClient, answers: list[tuple[dict[str, str], Any]]) -> None:
+    requester = client._http.github.requester
+    requester.requestJsonAndCheck = lambda *a, **k: answers.pop(0)  # type: ignore[method-assign]
+
+
+def test_a_secondary_limit_waits_its_retry_after_not_the_reset(forge_server: ForgeServer) -> None:
+    served = Served(forge_server, _forge())
+    slept: list[float] = []
+    client = _client(served, sleep=slept.append, max_rate_limit_wait=120)
+    far = str(int(time.time()) + 3000)
+    _fake_answers(client, [
+        ({"x-ratelimit-remaining": "4000", "x-ratelimit-reset": far}, LIMITED),
+        ({"x-ratelimit-remaining": "4000", "x-ratelimit-reset": far, "retry-after": "9"}, LIMITED),
+        ({}, {"data": {"ok": 1}}),
+    ])  # fmt: skip
+    assert client._http.graphql("query { ok }", {}, mutation=False) == ({"ok": 1}, [])
+    assert slept == [60.0, 9.0]
+
+
+def test_still_rate_limited_names_the_operation_and_the_tries(forge_server: ForgeServer) -> None:
+    served = Served(forge_server, _forge())
+    slept: list[float] = []
+    Meddler(served, after=lambda op, _: LIMITED if op == "Observe" else None)
+    client = _client(served, sleep=slept.append, max_rate_limit_wait=120)
+    with pytest.raises(ForgeError, match=r"observing acme/app over GraphQL: .*still rate limited "
+                       r"after 3 tries"):  # fmt: skip
+        prplan.observe(client, _request())
+    assert slept == [60.0, 60.0]
+
+
+def test_a_wait_longer_than_allowed_is_not_slept(forge_server: ForgeServer) -> None:
+    served = Served(forge_server, _forge())
+    slept: list[float] = []
+    client = _client(served, sleep=slept.append, max_rate_limit_wait=30)
+    mine = client.commit_files(REPO, BRANCH, parent_sha=served.forge.branches(REPO)["main"],
+                               files={"x": b"1\n"}, message="m", create=True)  # fmt: skip
+    pr = client.create_pull_request(REPO, head=BRANCH, base="main", title="t", body="b")
+    Meddler(served, after=lambda op, _: LIMITED if op == "MergePullRequest" else None)
+    with pytest.raises(ForgeError, match=rf"merging pull request #{pr.number} of acme/app: .*"
+                       r"wait 60 s, more than max_rate_limit_wait \(30 s\)"):  # fmt: skip
+        client.merge_pull_request(REPO, pr.number, method="merge", expected_head_sha=mine)
+    assert slept == []
+
+
+def test_rate_limited_once_then_the_run_goes_on(forge_server: ForgeServer) -> None:
+    served = Served(forge_server, _forge())
+    slept: list[float] = []
+    limited: list[str] = []
+
+    def after(op: str, _: Any) -> Answer:
+        if op in limited:
+            return None
+        limited.append(op)
+        return LIMITED
+
+    meddler = Meddler(served, after=after, headers={"Retry-After": "2"})
+    outcome = _run(_client(served, sleep=slept.append), _request(automerge=True))
+    assert outcome.status is prplan.OutcomeStatus.MERGED, outcome.error
+    assert slept == [2.0] * len(limited) and len(limited) == 4, meddler.operations
