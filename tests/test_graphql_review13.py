@@ -273,3 +273,69 @@ def test_rate_limited_once_then_the_run_goes_on(forge_server: ForgeServer) -> No
     outcome = _run(_client(served, sleep=slept.append), _request(automerge=True))
     assert outcome.status is prplan.OutcomeStatus.MERGED, outcome.error
     assert slept == [2.0] * len(limited) and len(limited) == 4, meddler.operations
+
+
+# --- 2. a branch a human made or moved between observe and the write ------------------
+
+
+def _human_takes(forge: prplan.LocalForge) -> None:
+    """A human points the branch at base's head and opens a pull request from it."""
+    forge.set_branch(REPO, BRANCH, "main")
+    forge.open_pr(REPO, BRANCH, "release", title="human: ship main to release")
+
+
+def _release_forge(stale: bool = False) -> prplan.LocalForge:
+    """main one commit ahead of release; ``stale``: prplan's branch behind
+    main with no pull request (the plan resets it)."""
+    forge = _forge()
+    forge.set_branch(REPO, "release", "main")
+    if stale:
+        message = "Old\n\nPrplan-Request: x"
+        forge.push(REPO, BRANCH, {"a/v.yaml": "tag: 0\n"}, message=message, sealed=True)
+    forge.push(REPO, "main", {"b.txt": "b\n"})
+    return forge
+
+
+@pytest.mark.parametrize("transport", ["rest", "graphql"])
+@pytest.mark.parametrize("branch", ["created", "reset"])
+def test_a_branch_a_human_made_meanwhile_is_not_taken_over(
+    branch: str, transport: str, forge_server: ForgeServer
+) -> None:
+    forge = _release_forge(stale=branch == "reset")
+    served = Served(forge_server, forge)
+    client = _client(served, transport)
+    request = _request()
+    plan = prplan.plan(prplan.observe(client, request), request)
+    kinds = [a.kind.value for a in plan.actions]
+    assert kinds[0] == ("reset_branch" if branch == "reset" else "create_branch"), kinds
+    _human_takes(forge)
+    theirs = forge.branches(REPO)["main"]
+    outcome = prplan.apply(plan, client, recheck=False)
+    assert outcome.status is prplan.OutcomeStatus.FAILED, outcome
+    assert outcome.error_type == "ConflictError", outcome.error
+    assert forge.branches(REPO)[BRANCH] == theirs, "the human's branch is as they made it"
+    assert [p.base_branch for p in forge.pull_requests(REPO)] == ["release"], "no prplan PR"
+    said = "already exists" if branch == "created" else "any more"
+    assert said in str(outcome.error), outcome.error
+
+
+def test_prplan_says_so_when_its_commit_cannot_be_taken_back(forge_server: ForgeServer) -> None:
+    forge = _release_forge()
+    served = Served(forge_server, forge)
+    client = _client(served)
+    request = _request()
+    plan = prplan.plan(prplan.observe(client, request), request)
+    _human_takes(forge)
+    pushed: list[str] = []
+
+    def before(operation: str) -> Answer:
+        if operation == "UpdateRefs" and not pushed:  # the human pushes again, on top
+            pushed.append(forge.push(REPO, BRANCH, {"h.txt": "h\n"}))
+        return None
+
+    Meddler(served, before=before)
+    outcome = prplan.apply(plan, client, recheck=False)
+    assert outcome.error_type == "ConflictError" and pushed, outcome
+    assert forge.branches(REPO)[BRANCH] == pushed[0], "their push stays"
+    assert "could not be taken back" in str(outcome.error), outcome.error
+    assert [p.base_branch for p in forge.pull_requests(REPO)] == ["release"]

@@ -247,6 +247,8 @@ class GraphQLWrites:
         if "commit" in failed or not made:
             meant = (parent_sha, predicted, _sent_message(variables))
             return self._commit_failed(repo, branch, meant, failed, create, reset_from)
+        if "branch" in failed:  # the branch was someone else's, and the commit landed on it
+            raise self._taken_back(repo, branch, str(made["oid"]), parent_sha, reset_from)
         if (made.get("tree") or {}).get("oid") != predicted:
             raise ForgeError(
                 f"{what}: GitHub made commit {made['oid'][:7]} with tree "
@@ -297,6 +299,35 @@ class GraphQLWrites:
             commit_problem,
             f"{repo}: branch {branch!r} was {done} at {parent_sha[:7]}, but the commit on it "
             f"failed ({_message(commit_problem)}). Run prplan again: it continues from there.",
+        )
+
+    def _taken_back(
+        self, repo: str, branch: str, made: str, parent_sha: str, reset_from: str | None
+    ) -> ConflictError:
+        """The ref field failed but the commit landed: someone else created
+        the branch (or moved it) at exactly ``parent_sha`` meanwhile, and
+        ``made`` is on their branch. Taken back at once with an exact
+        compare-and-swap (from ``made`` to ``parent_sha``), so their branch is
+        as they made it; the error says whether that worked."""
+        whose = (
+            "already exists (someone created it)"
+            if reset_from is None
+            else f"is not at {reset_from[:7]} any more (someone moved it meanwhile)"
+        )
+        try:
+            problem = self._update_ref(repo, branch, made, parent_sha)
+        except (ForgeError, ConflictError, NotFoundError) as error:
+            problem = {"type": type(error).__name__, "message": str(error)}
+        if problem is None:
+            return ConflictError(
+                f"{repo}: branch {branch!r} {whose}; prplan's commit {made[:7]} landed on it and "
+                f"was taken back at once: the branch is at {parent_sha[:7]} again, as they made it. "
+                "Run prplan again."
+            )
+        return ConflictError(
+            f"{repo}: branch {branch!r} {whose}; prplan's commit {made[:7]} landed on it and "
+            f"could not be taken back ({_message(problem)}: someone pushed on top since). Nothing "
+            f"of theirs is lost; remove {made[:7]} from {branch!r} by hand if it must not be there."
         )
 
     def _own_head(self, repo: str, branch: str, meant: tuple[str, str, str]) -> str | None:
