@@ -18,11 +18,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from dulwich.objects import Blob, Commit, Tree
 
 import prplan
 from prplan.cli import cli
 from prplan.errors import ForgeError
 from prplan.forges.github.transport import rate_limit_wait
+from prplan.forges.github.tree_prediction import listing_of, predict_tree
 from prplan.forges.local.server.app import ForgeServer
 
 from served import TOKEN, Served
@@ -339,3 +341,54 @@ def test_prplan_says_so_when_its_commit_cannot_be_taken_back(forge_server: Forge
     assert forge.branches(REPO)[BRANCH] == pushed[0], "their push stays"
     assert "could not be taken back" in str(outcome.error), outcome.error
     assert [p.base_branch for p in forge.pull_requests(REPO)] == ["release"]
+
+
+# --- 4. names that are not UTF-8 ------------------------------------------------------
+
+
+def _forge_with_a_name(name: bytes) -> prplan.LocalForge:
+    """``apps/`` holds ``v.yaml`` and a file named ``name`` (raw bytes, as git allows)."""
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"apps/v.yaml": "tag: 1\n"})
+    store = forge._git(REPO).object_store
+    odd, values = Blob.from_string(b"x\n"), Blob.from_string(b"tag: 1\n")
+    apps = Tree()
+    apps.add(b"v.yaml", 0o100644, values.id)
+    apps.add(name, 0o100644, odd.id)
+    root = Tree()
+    root.add(b"apps", 0o040000, apps.id)
+    commit = Commit()
+    commit.tree, commit.parents = root.id, [forge.branches(REPO)["main"].encode()]
+    commit.author = commit.committer = b"H <h@example.com>"
+    commit.author_time = commit.commit_time = 1_764_000_000
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = b"a name git allows\n"
+    for obj in (odd, values, apps, root, commit):
+        store.add_object(obj)
+    forge.set_branch(REPO, "main", commit.id.decode())
+    return forge
+
+
+@pytest.mark.parametrize("name", [b"caf\xe9.txt", "café.txt".encode()], ids=["latin-1", "utf-8"])
+def test_a_directory_with_a_name_that_is_not_utf8_converges(
+    name: bytes, forge_server: ForgeServer
+) -> None:
+    forge = _forge_with_a_name(name)
+    served = Served(forge_server, forge)
+    client = _client(served)
+    request = prplan.ChangeRequest(
+        repo=REPO, branch=BRANCH, files={"apps/v.yaml": "tag: 2\n"}, automerge=True
+    )
+    outcome = _run(client, request)
+    assert outcome.status is prplan.OutcomeStatus.MERGED, outcome.error
+    assert forge.read_file(REPO, "main", "apps/v.yaml") == b"tag: 2\n"
+    again = prplan.plan(prplan.observe(client, request), request)
+    assert again.actions == (), again.actions  # nothing left to do, no foreign commit
+
+
+def test_a_listing_with_a_replaced_name_is_not_predicted() -> None:
+    entries = [{"name": "caf\ufffd.txt", "mode": 0o100644, "oid": "a" * 40}]
+    assert listing_of({"__typename": "Tree", "entries": entries}) is False
+    listed = listing_of({"__typename": "Tree", "entries": [{**entries[0], "name": "café"}]})
+    assert listed == {"café": (0o100644, "a" * 40)}
+    assert predict_tree({"": listed}, {"x": b"1\n"}) is not None  # type: ignore[dict-item]
