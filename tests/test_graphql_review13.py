@@ -22,7 +22,7 @@ from dulwich.objects import Blob, Commit, Tree
 
 import prplan
 from prplan.cli import cli
-from prplan.errors import ForgeError
+from prplan.errors import ForgeError, MergeBlocked
 from prplan.forges.github.transport import rate_limit_wait
 from prplan.forges.github.tree_prediction import listing_of, predict_tree
 from prplan.forges.local.server.app import ForgeServer
@@ -392,3 +392,63 @@ def test_a_listing_with_a_replaced_name_is_not_predicted() -> None:
     listed = listing_of({"__typename": "Tree", "entries": [{**entries[0], "name": "café"}]})
     assert listed == {"café": (0o100644, "a" * 40)}
     assert predict_tree({"": listed}, {"x": b"1\n"}) is not None  # type: ignore[dict-item]
+
+
+# --- 5. "Base branch was modified" -----------------------------------------------------
+
+BASE_MODIFIED = "Base branch was modified. Review and try the merge again."
+
+
+def _base_modified(served: Served, transport: str, times: int) -> list[str]:
+    """The first ``times`` merges answer "Base branch was modified"; the
+    merges tried (REST: the PUTs; GraphQL: the MergePullRequest documents)."""
+    if transport == "rest":
+        served.faults.add(method="PUT", path="/merge$", status=405, message=BASE_MODIFIED,
+                          times=times)  # fmt: skip
+        return []
+    refused = _field_error("mergePullRequest", "UNPROCESSABLE", BASE_MODIFIED)
+    tried: list[str] = []
+
+    def before(operation: str) -> Answer:
+        if operation != "MergePullRequest":
+            return None
+        tried.append(operation)
+        return refused if len(tried) <= times else None
+
+    Meddler(served, before=before)
+    return tried
+
+
+def _merges(served: Served, transport: str, tried: list[str]) -> int:
+    if transport == "rest":
+        return sum(1 for e in served.app.log.entries if e[0] == "PUT" and e[1].endswith("/merge"))
+    return len(tried)
+
+
+@pytest.mark.parametrize("transport", ["rest", "graphql"])
+def test_base_branch_was_modified_is_tried_again(transport: str, forge_server: ForgeServer) -> None:
+    served = Served(forge_server, _forge())
+    slept: list[float] = []
+    tried = _base_modified(served, transport, times=2)
+    outcome = _run(_client(served, transport, sleep=slept.append), _request(automerge=True))
+    assert outcome.status is prplan.OutcomeStatus.MERGED, outcome.error
+    assert _merges(served, transport, tried) == 3 and slept == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("transport", ["rest", "graphql"])
+def test_base_branch_modified_three_times_is_blocked(
+    transport: str, forge_server: ForgeServer
+) -> None:
+    served = Served(forge_server, _forge())
+    client = _client(served, transport)
+    base = served.forge.branches(REPO)["main"]
+    mine = client.commit_files(
+        REPO, BRANCH, parent_sha=base, files={"x": b"1\n"}, message="m", create=True
+    )
+    pr = client.create_pull_request(REPO, head=BRANCH, base="main", title="t", body="b")
+    tried = _base_modified(served, transport, times=3)
+    served.app.log.reset()
+    with pytest.raises(MergeBlocked, match="Base branch was modified"):
+        client.merge_pull_request(REPO, pr.number, method="merge", expected_head_sha=mine)
+    assert _merges(served, transport, tried) == 3
+    assert not served.forge.pull_requests(REPO)[0].merged

@@ -39,6 +39,7 @@ from prplan.errors import (
     Problem,
 )
 from prplan.forges.github import graphql_documents as documents
+from prplan.forges.github.answers import base_was_modified, merge_tries
 from prplan.forges.github.transport import Transport
 from prplan.forges.github.tree_prediction import (
     Listing,
@@ -450,9 +451,13 @@ class GraphQLWrites:
             "pullRequestId": node, "mergeMethod": method.upper(), "expectedHeadOid": expected_head_sha,
         }  # fmt: skip
         what = f"merging pull request #{number} of {repo}"
-        data, failed = self._post(what, documents.MERGE_PULL_REQUEST, variables, mutation=True)
-        problem = failed.get("mergePullRequest")
-        if problem is not None:
+        for last in merge_tries(self._http.sleep):
+            data, failed = self._post(what, documents.MERGE_PULL_REQUEST, variables, mutation=True)
+            problem = failed.get("mergePullRequest")
+            if problem is None:
+                break
+            if base_was_modified(str(problem.get("message"))) and not last:
+                continue  # transient on GitHub: try again, as REST does
             merged = self._rest._merged_sha(repo, number, expected_head_sha)
             if merged is not None:
                 return merged  # a retried POST: the first one had merged it
