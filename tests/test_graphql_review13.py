@@ -23,6 +23,8 @@ from dulwich.objects import Blob, Commit, Tree
 import prplan
 from prplan.cli import cli
 from prplan.errors import ForgeError, MergeBlocked
+from prplan.forges.github import graphql_reads
+from prplan.forges.github.graphql_documents import RepositoryRead, observe_document
 from prplan.forges.github.transport import rate_limit_wait
 from prplan.forges.github.tree_prediction import listing_of, predict_tree
 from prplan.forges.local.server.app import ForgeServer
@@ -452,3 +454,59 @@ def test_base_branch_modified_three_times_is_blocked(
         client.merge_pull_request(REPO, pr.number, method="merge", expected_head_sha=mine)
     assert _merges(served, transport, tried) == 3
     assert not served.forge.pull_requests(REPO)[0].merged
+
+
+# --- 6. the size of an observe query ---------------------------------------------------
+
+
+def _reads(repos: int, files: int, depth: int) -> list[RepositoryRead]:
+    """Synthetic reads: ``files`` per repository, each ``depth`` directories
+    down a path of its own."""
+
+    def path(i: int) -> str:
+        return "/".join([*(f"d{k}-{i}" for k in range(depth)), "values.yaml"])
+
+    paths = tuple(path(i) for i in range(files))  # the same change in every repository
+    return [
+        RepositoryRead("acme", f"app{r}", "main", BRANCH, paths, contents=(path(0),))
+        for r in range(repos)
+    ]
+
+
+def test_every_observe_query_stays_within_the_bounds() -> None:
+    flat, deep = _reads(10, 1000, 1), _reads(100, 1000, 4)
+    small = _reads(100, 3, 2)
+    started = time.monotonic()
+    groups = list(graphql_reads.batches(deep + flat + small))
+    built = [observe_document(group) for group in groups]
+    elapsed = time.monotonic() - started
+    for document in built:
+        assert graphql_reads.document_bytes(document) <= graphql_reads.MAX_DOCUMENT_BYTES
+        assert document.text.count("object(expression:") <= graphql_reads.MAX_LOOKUPS
+    batched = [read for group in groups for read in group]
+    # a 1,000-file change in 1,000 directories stays one query (the request
+    # budget); in deeper trees (4,001 directories) it is read over REST
+    assert batched == flat + small
+    assert not any(graphql_reads.prefetchable(read) for read in deep)
+    assert len(groups) == 10 + 2  # one flat read a query; 100 small ones, 50 a query
+    assert elapsed < 3.0, f"building {len(groups)} queries took {elapsed:.1f} s"
+    assert graphql_reads.node_cost(built[-1]) <= graphql_reads.MAX_NODES
+
+
+def test_a_read_over_the_bounds_is_observed_over_rest(
+    forge_server: ForgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graphql_reads, "MAX_LOOKUPS", 4)  # "a/v.yaml" alone: 4 lookups
+    monkeypatch.setattr("prplan.forges.github.graphql_writes.MAX_LOOKUPS", 1)
+    served = Served(forge_server, _forge())
+    meddler = Meddler(served)
+    client = _client(served)
+    request = prplan.ChangeRequest(
+        repo=REPO, branch=BRANCH, files={"a/v.yaml": "tag: 2\n", "b/w.yaml": "w\n"}
+    )
+    outcome = _run(client, request)
+    assert outcome.status is prplan.OutcomeStatus.CREATED, outcome.error
+    assert "Observe" not in meddler.operations and "Directories" not in meddler.operations
+    assert served.forge.read_file(REPO, BRANCH, "b/w.yaml") == b"w\n"
+    again = prplan.plan(prplan.observe(client, request), request)
+    assert [a.kind.value for a in again.actions] == [], again.actions

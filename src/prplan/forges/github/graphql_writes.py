@@ -40,6 +40,7 @@ from prplan.errors import (
 )
 from prplan.forges.github import graphql_documents as documents
 from prplan.forges.github.answers import base_was_modified, merge_tries
+from prplan.forges.github.graphql_reads import MAX_DOCUMENT_BYTES, MAX_LOOKUPS, document_bytes
 from prplan.forges.github.transport import Transport
 from prplan.forges.github.tree_prediction import (
     Listing,
@@ -189,13 +190,16 @@ class GraphQLWrites:
 
     def _listings(self, repo: str, parent_sha: str, paths: list[str]) -> dict[str, Listing] | None:
         """The parent's directories on the way to ``paths`` (one query),
-        None when one of them is a file."""
+        None when one of them is a file or the query would be over
+        ``MAX_LOOKUPS`` or ``MAX_DOCUMENT_BYTES``."""
         directories = directories_on_the_way(paths)
         known = self._directories.get((repo, parent_sha), {})
         if repo in self._repository_ids and all(d in known for d in directories):
             return {d: known[d] for d in directories}  # observe read them: no request
         owner, name = repo.split("/", 1)
         document = documents.directories_document(owner, name, parent_sha, directories)
+        if len(directories) > MAX_LOOKUPS or document_bytes(document) > MAX_DOCUMENT_BYTES:
+            return None  # a query too large to send: REST commits it
         what = f"reading the tree of {parent_sha[:7]} in {repo}"
         data, failed = self._post(what, document.text, document.variables, mutation=False)
         found = data.get("repository") or {}
