@@ -22,7 +22,7 @@ from dulwich.objects import Blob, Commit, Tree
 
 import prplan
 from prplan.cli import cli
-from prplan.errors import ForgeError, MergeBlocked
+from prplan.errors import ConflictError, ForgeError, MergeBlocked
 from prplan.forges.github import graphql_reads
 from prplan.forges.github.graphql_documents import RepositoryRead, observe_document
 from prplan.forges.github.transport import rate_limit_wait
@@ -510,3 +510,26 @@ def test_a_read_over_the_bounds_is_observed_over_rest(
     assert served.forge.read_file(REPO, BRANCH, "b/w.yaml") == b"w\n"
     again = prplan.plan(prplan.observe(client, request), request)
     assert [a.kind.value for a in again.actions] == [], again.actions
+
+
+# --- 7. what a failed commit document says ---------------------------------------------
+
+
+def test_a_repeated_commit_document_says_only_what_is_true(forge_server: ForgeServer) -> None:
+    """The document sent again after prplan's commit landed (its answer lost)
+    while a human pushed on top: createRef "already exists", the commit's
+    head moved, not prplan's head to adopt. prplan's commit is on the branch,
+    so "nothing was changed" would be untrue: this attempt changed nothing."""
+    served = Served(forge_server, _forge())
+    client = _client(served)
+    base = served.forge.branches(REPO)["main"]
+    write = {"parent_sha": base, "files": {"x": b"1\n"}, "message": "m", "create": True}
+    mine = client.commit_files(REPO, BRANCH, **write)  # type: ignore[arg-type]
+    theirs = served.forge.push(REPO, BRANCH, {"h.txt": "h\n"})
+    with pytest.raises(ConflictError) as raised:
+        client.commit_files(REPO, BRANCH, **write)  # type: ignore[arg-type]
+    said = str(raised.value)
+    assert "already exists" in said and "nothing was changed by this attempt" in said, said
+    assert "earlier attempt" in said
+    assert served.forge.branches(REPO)[BRANCH] == theirs
+    assert served.forge.commit_parents(REPO, theirs) == [mine]

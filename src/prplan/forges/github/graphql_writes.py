@@ -279,9 +279,11 @@ class GraphQLWrites:
         reset_from: str | None,
     ) -> str:
         """The commit field failed: its own answer lost (adopted), the ref
-        field's compare-and-swap lost (nothing changed), or the ref moved and
-        the commit failed (the branch is at the parent: a re-run goes on).
-        ``meant``: the commit's parent, predicted tree and message."""
+        field failed too (this attempt changed nothing; a commit of prplan's
+        from an earlier attempt whose answer was lost may be on the branch),
+        or the ref moved and the commit failed (the branch is at the parent:
+        a re-run goes on). ``meant``: the commit's parent, predicted tree and
+        message."""
         parent_sha = meant[0]
         commit_problem = failed.get("commit") or {"type": "INTERNAL", "message": "no commit"}
         moved = commit_problem.get("type") == "STALE_DATA"
@@ -294,10 +296,18 @@ class GraphQLWrites:
         if branch_problem is not None or not (create or reset_from):
             problem = branch_problem or commit_problem
             verb = "create" if create else "reset" if reset_from else "commit on"
+            unchanged = (
+                "nothing was changed by this attempt (a commit of prplan's from an earlier "
+                "attempt whose answer was lost may be on the branch). Run prplan again."
+            )
+            if create and "already exists" in str(problem.get("message")):
+                raise ConflictError(
+                    f"{repo}: branch {branch!r} already exists (someone created it, or an "
+                    f"earlier attempt did); {unchanged}"
+                )
             raise _typed(
                 problem,
-                f"{repo}: could not {verb} branch {branch!r} ({_message(problem)}); "
-                "nothing was changed. Run prplan again.",
+                f"{repo}: could not {verb} branch {branch!r} ({_message(problem)}); {unchanged}",
             )
         done = "created" if create else f"reset from {reset_from[:7] if reset_from else ''}"
         raise _typed(
