@@ -31,14 +31,17 @@ def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
 
 
 def _gated(client: ForgeClient, request: ChangeRequest, snapshot: RepoSnapshot) -> RepoSnapshot:
-    """With ``automerge`` and an open pull request from the branch into base
-    only (otherwise nothing more is read: a new pull request's gate is not
-    known yet, and a change on a clean base pays nothing): whether base
-    merges through a merge queue, and that pull request's gate. Over
-    GraphQL both come from the observe query."""
-    if not request.automerge or not any(pr.is_open for pr in snapshot.pull_requests):
+    """With ``automerge`` only (without it nothing more is read): whether
+    base merges through a merge queue (a new pull request into such a base
+    is enqueued, never merged directly: the plan must know before it is
+    made), and the gate of an open pull request from the branch into base
+    (a new pull request's gate is not known yet). Over GraphQL both come
+    from the observe query; over REST the queue costs one small query."""
+    if not request.automerge:
         return snapshot
     queue = client.merge_queue_enabled(request.repo, snapshot.base)
+    if not any(pr.is_open for pr in snapshot.pull_requests):
+        return attrs.evolve(snapshot, merge_queue=queue)
     pulls = tuple(
         client.pull_request_gate(request.repo, pr.number) if pr.is_open else pr
         for pr in snapshot.pull_requests
