@@ -131,7 +131,8 @@ def _writes(served: Served) -> list[tuple[str, str]]:
     return [
         (method, path[len(API) :])
         for method, path, _ in served.app.log.entries
-        if method in {"POST", "PATCH", "PUT", "DELETE"}
+        # a GraphQL query (REST asks one: does base merge through a queue) reads
+        if method in {"POST", "PATCH", "PUT", "DELETE"} and not path.endswith("/graphql")
     ]
 
 
@@ -198,7 +199,7 @@ def _hold(served: Served, transport: str, k: int, mode: str) -> tuple[str, str]:
         served.faults.add(method="POST", path=r"/graphql$", skip=1 + k, delay=HOLD, times=1, **drop)
         return GRAPHQL_WRITES[k]
     served.faults.add(
-        method="POST|PATCH|PUT|DELETE", path=".*", skip=k, delay=HOLD, times=1, **drop
+        method="POST|PATCH|PUT|DELETE", path=r"^/repos/", skip=k, delay=HOLD, times=1, **drop
     )
     return WRITES[k]
 

@@ -18,6 +18,11 @@ def test_demo_runs_and_converges() -> None:
     assert 'main now says: tag: "1.4.2"' in out
     assert "Nothing to do." in out
     assert "prplan apply acme/deployments: updated" in out  # the open PR is reused
+    # a protected main: the release waits for the stand-in CI's check and
+    # GitHub's auto-merge (the forge's) merges it
+    assert "prplan apply acme/deployments: auto_merge_enabled" in out
+    assert "pull request #3 merged by auto-merge" in out
+    assert 'main now says: tag: "1.4.3"' in out
     assert "Every re-plan is empty: converged." in out
 
 

@@ -35,9 +35,6 @@ DOCUMENTS = {
     "CREATE_REF": documents.CREATE_REF,
     "BRANCH_HEAD": documents.BRANCH_HEAD,
     "directories": documents.directories_document("acme", "app", "a" * 40, ["", "x", "x/y"]).text,
-    "recheck": documents.recheck_document(
-        "acme", "app", branches=["prplan/x", "main"], commit="a" * 40, paths=["x/y", "z"]
-    ).text,
 }
 
 

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from prplan.cli.render import outcome_text, plan_text
 from prplan.core.planner import plan
-from prplan.core.request import ChangeRequest
+from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.run.executor import apply
 from prplan.run.observe import observe
+from prplan.run.outcome import OutcomeStatus
+from prplan.run.waiting import Waiter, wait_for_merges
+
+if TYPE_CHECKING:
+    from prplan.forges.local import LocalForge
 
 __all__ = ["demo", "run_demo"]
 
@@ -45,7 +51,8 @@ def _replicas(repo: str, count: int) -> ChangeRequest:
 @click.command()
 def demo() -> None:
     """Run the main job end to end on a temporary local forge: plan, apply,
-    re-plan (empty), and reuse an open pull request."""
+    re-plan (empty), reuse an open pull request, and a release that waits
+    for a required check and is merged by auto-merge."""
     sys.exit(run_demo(click.echo))
 
 
@@ -92,7 +99,46 @@ def run_demo(echo: Callable[[str], None] = print) -> int:
     echo("Pull requests on the forge:")
     for pr in prs:
         echo(f"  #{pr.number} {pr.title!r}: {'merged' if pr.merged else pr.state}")
+    gated = _gated_release(forge, repo, echo)
     final = plan(observe(forge, revised), revised)
-    converged = final.is_empty and again.is_empty
+    converged = final.is_empty and again.is_empty and plan(observe(forge, gated), gated).is_empty
     echo("\nEvery re-plan is empty: converged." if converged else "\nNOT converged!")
     return 0 if converged else 1
+
+
+def _gated_release(forge: LocalForge, repo: str, echo: Callable[[str], None]) -> ChangeRequest:
+    """Step 5: main is protected by a required check that a stand-in CI
+    reports half a second after each new pull request head; the release
+    cannot merge at once, so GitHub's auto-merge is enabled, and the forge
+    merges when the check turns green."""
+    from prplan.forges.local.server.stand_in_ci import CheckSpec, StandInCI
+
+    check = "ci/helm-template"
+    forge.protect_branch(repo, "main", required_checks=(check,))
+    echo(f"\n== 5. main now requires the check {check}; a stand-in CI reports it 0.5 s")
+    echo("   after every new pull request head. The next release waits for it.")
+    release = ChangeRequest(
+        repo=repo,
+        branch="prplan/app-1.4.3",
+        files={"apps/app/values.yaml": VALUES_V1.replace("1.4.1", "1.4.3")},
+        title="Deploy app 1.4.3",
+        automerge=True,
+        merge_when=MergeWhen.AUTO,
+    )
+    ci = StandInCI(forge, [CheckSpec(check, "success", 0.5)]).start()
+    try:
+        outcome = apply(plan(observe(forge, release), release), forge)
+        echo(outcome_text(outcome))
+        if outcome.status is OutcomeStatus.AUTO_MERGE_ENABLED and outcome.pull_request:
+            echo(f"   waiting for {check} on pull request #{outcome.pull_request} ...")
+            waiter = Waiter(first=0.2, factor=1.5, most=1.0)
+            (done,) = wait_for_merges(
+                forge, [(repo, outcome.pull_request)], timeout=30, waiter=waiter
+            )
+            merged = "merged by auto-merge" if done.merged else done.state
+            echo(f"   {check}: success; pull request #{done.number} {merged}")
+    finally:
+        ci.stop()
+    tag = (forge.read_file(repo, "main", "apps/app/values.yaml") or b"").decode()
+    echo(f"main now says: {next(line.strip() for line in tag.splitlines() if 'tag' in line)}")
+    return release

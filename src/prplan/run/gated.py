@@ -60,6 +60,15 @@ def merge_or_arm(
             repo, number, method=MergeMethod(method), expected_head_sha=expected
         )
     except (MergeBlocked, ForgeError) as also:
+        # The gate may have cleared between the refusal and the arming (a
+        # check reported meanwhile, and GitHub will not arm a pull request
+        # that can merge now): merge now, once.
+        try:
+            sha = client.merge_pull_request(repo, number, method=method, expected_head_sha=expected)
+        except PrplanError:
+            pass
+        else:
+            return sha, None, ""
         # The merge's refusal is the news; the fallback's says why no more was done.
         raise MergeBlocked(
             number, f"{_reason(refused)}; nor could GitHub merge it later: {_reason(also)}"

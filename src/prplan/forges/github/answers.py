@@ -1,9 +1,12 @@
 """GitHub's REST answers read into prplan's values: a pull request, a
-commit's person, a merge GitHub refuses. Separate from the client so that
-what a payload means is read in one place."""
+commit's person, a merge GitHub refuses (and the one it refuses only for
+now, "Base branch was modified", tried again the same way by both
+transports). Separate from the client so that what a payload means is read
+in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 from github.PullRequest import PullRequest
@@ -22,6 +25,27 @@ def person(answer: object) -> str | None:
 
 def raise_blocked(number: int, message: str) -> NoReturn:
     raise MergeBlocked(number, message)
+
+
+#: How often a merge GitHub refuses with "Base branch was modified" (a
+#: transient refusal while base moves) is tried in all, 1 then 2 s apart.
+MERGE_TRIES = 3
+
+
+def base_was_modified(message: str) -> bool:
+    """GitHub's transient merge refusal: "Base branch was modified. Review
+    and try the merge again." (REST's 405, GraphQL's ``UNPROCESSABLE``)."""
+    return "base branch was modified" in message.lower()
+
+
+def merge_tries(sleep: Callable[[float], None]) -> Iterator[bool]:
+    """One item per merge try (``MERGE_TRIES``), True for the last one; the
+    pause before a try again is slept between. Both transports' merges loop
+    over it, going on to the next try only on ``base_was_modified``."""
+    for attempt in range(MERGE_TRIES):
+        if attempt:
+            sleep(1.0 * attempt)
+        yield attempt == MERGE_TRIES - 1
 
 
 def pull_request_info(pr: PullRequest) -> PullRequestInfo:

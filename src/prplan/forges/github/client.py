@@ -67,7 +67,13 @@ from prplan.core.snapshot import (
 from prplan.errors import (
     ConflictError,
 )
-from prplan.forges.github.answers import person, pull_request_info, raise_blocked
+from prplan.forges.github.answers import (
+    base_was_modified,
+    merge_tries,
+    person,
+    pull_request_info,
+    raise_blocked,
+)
 from prplan.forges.github.auth import clean_token, token_from_env, token_origin
 from prplan.forges.github.gates import GateMethods
 from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
@@ -544,8 +550,7 @@ class GitHubClient(GraphQLObserving, GateMethods):
             url=f"{self.base_url}/repos/{repo}/pulls/{number}",
             completed=False,
         )
-        attempts = 3
-        for attempt in range(attempts):
+        for last in merge_tries(self._http.sleep):
             self._http.space_writes()
             with self._http.errors(f"merging pull request #{number} of {repo}"):
                 try:
@@ -558,13 +563,8 @@ class GitHubClient(GraphQLObserving, GateMethods):
                             f"{repo}: #{number}: {self._http.scrub(message)} (its head is no longer the reviewed "
                             f"{expected_head_sha[:7]}); nothing was merged. Run prplan again."
                         ) from None
-                    if (
-                        error.status == 405
-                        and "base branch was modified" in message.lower()
-                        and attempt < attempts - 1
-                    ):
-                        self._http.sleep(1.0 * (attempt + 1))  # transient on GitHub: try again
-                        continue
+                    if error.status == 405 and base_was_modified(message) and not last:
+                        continue  # transient on GitHub: try again
                     if error.status == 405:
                         merged = self._merged_sha(repo, number, expected_head_sha)
                         if merged is not None:

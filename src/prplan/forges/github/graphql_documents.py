@@ -36,9 +36,8 @@ base/branch) so that one query reads many repositories.
   ``mergeQueue``; ``PULL_REQUEST_GATE`` (one pull request with its required
   checks), ``PULL_REQUEST_ID``, ``MERGE_QUEUE``; ``ENABLE_AUTO_MERGE`` and
   ``ENQUEUE_PULL_REQUEST`` (both with ``expectedHeadOid``).
-* ``recheck_document``: one query for a saved plan's facts (the branch heads
-  and the pull requests it names, and the planned paths' directories at the
-  planned base commit, by oid).
+* A saved plan's recheck is an observation like any other: one
+  ``observe_document`` query (there is no document of its own).
 """
 
 from __future__ import annotations
@@ -73,7 +72,6 @@ __all__ = [
     "observe_document",
     "parent_directories",
     "pull_request_info",
-    "recheck_document",
 ]
 
 
@@ -313,36 +311,6 @@ def observe_document(reads: Sequence[RepositoryRead]) -> Document:
     variables: dict[str, Any] = {}
     bodies = [_observe_one(index, read, variables) for index, read in enumerate(reads)]
     text = f"query Observe({_declarations(variables)}) {{\n{''.join(bodies)}}}\n"
-    return Document(_with_fragments(text), variables)
-
-
-def recheck_document(
-    owner: str, name: str, *, branches: Sequence[str], commit: str, paths: Sequence[str]
-) -> Document:
-    """One query for what applying a saved plan checks first: the heads of
-    ``branches`` (``refN``) and the pull requests from each (``pullsN``), and
-    the directories of ``paths`` at ``commit`` (``dirN``: the planned base, by
-    oid, so what it held cannot have changed)."""
-    variables: dict[str, Any] = {"owner": owner, "name": name}
-    parts = []
-    for index, branch in enumerate(branches):
-        variables[f"ref{index}"] = f"refs/heads/{branch}"
-        variables[f"prs{index}"] = branch
-        parts.append(
-            f"    ref{index}: ref(qualifiedName: $ref{index}) {{ ...RefFacts }}\n"
-            f"    pulls{index}: pullRequests(headRefName: $prs{index}, first: {PAGE}) "
-            "{ totalCount nodes { ...PullRequestFacts } }\n"
-        )
-    for index, directory in enumerate(parent_directories(paths)):
-        variables[f"dir{index}"] = _expression(commit, directory)
-        parts.append(f"    dir{index}: object(expression: $dir{index}) {{ ...DirectoryEntries }}\n")
-    text = (
-        f"query Recheck({_declarations(variables)}) {{\n"
-        "  repository(owner: $owner, name: $name) {\n    id\n"
-        "    defaultBranchRef { name target { oid } }\n"
-        + "".join(parts)
-        + "  }\n  rateLimit { cost remaining resetAt }\n}\n"
-    )
     return Document(_with_fragments(text), variables)
 
 

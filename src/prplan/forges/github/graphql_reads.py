@@ -27,13 +27,17 @@ What the answer does not cover, or covers only in part, is read as before
 
 Change sets: ``observing_many`` splits the repositories into queries within
 GitHub's limits (``node_cost``: at most 500,000 nodes, and at most
-``MAX_REPOSITORIES`` repositories, per query).
+``MAX_REPOSITORIES`` repositories, per query) and prplan's own bounds on a
+document's size (``MAX_LOOKUPS`` ``object(expression:)`` fields and
+``MAX_DOCUMENT_BYTES``). A repository whose read alone is over them is not
+prefetched: every read of its observation goes to REST.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -56,11 +60,16 @@ from prplan.forges.github.tree_prediction import Listing, listing_of
 from prplan.run.port import Branch, Comparison
 
 __all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "MAX_LOOKUPS",
     "MAX_NODES",
     "MAX_REPOSITORIES",
     "GraphQLObserving",
     "GraphQLReads",
+    "batches",
+    "document_bytes",
     "node_cost",
+    "prefetchable",
     "prefetched",
     "prefetched_answer",
     "read_of",
@@ -70,6 +79,14 @@ __all__ = [
 MAX_NODES = 500_000
 #: Repositories per observe query (a bound on the answer's size and time).
 MAX_REPOSITORIES = 50
+#: ``object(expression:)`` fields per document: each one a git lookup GitHub
+#: resolves within its query timeout (10 s). A directory counts twice (base
+#: and branch), an edited file twice: 2,500 keeps a 1,000-file change in
+#: 1,000 directories (2,004) in one query.
+MAX_LOOKUPS = 2_500
+#: A document's bytes, text and variables (JSON): a 1,000-file change in
+#: 1,000 directories is about 250 KB.
+MAX_DOCUMENT_BYTES = 1024 * 1024
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -126,6 +143,47 @@ def node_cost(document: Document) -> int:
         for d in parsed.definitions
         if isinstance(d, graphql.OperationDefinitionNode)
     )
+
+
+def document_bytes(document: Document) -> int:
+    """What sending ``document`` costs in bytes: its text and its variables."""
+    return len(document.text.encode()) + len(json.dumps(document.variables).encode())
+
+
+def lookups(read: RepositoryRead) -> int:
+    """The ``object(expression:)`` fields ``read`` puts in an observe query."""
+    return _lookups(tuple(read.paths), len(read.contents))
+
+
+@functools.lru_cache(maxsize=64)
+def _lookups(paths: tuple[str, ...], contents: int) -> int:
+    # cached: a change set often writes the same paths in many repositories
+    return 2 * (len(ancestor_directories(paths)) + contents)
+
+
+@functools.cache
+def _shape_cost(named_base: bool, gates: bool) -> int:
+    """``node_cost`` of one repository's read: paths add no connection, so
+    only whether base is named and the gates are read change it."""
+    read = RepositoryRead("o", "n", "b" if named_base else "", "h", gates=gates)
+    return node_cost(observe_document([read]))
+
+
+def _weight(read: RepositoryRead) -> tuple[int, int, int]:
+    """(nodes, lookups, bytes) ``read`` adds to an observe query; bytes with
+    room for longer aliases (``r49`` where it was measured as ``r0``)."""
+    count = lookups(read)
+    if count > MAX_LOOKUPS:  # over already: not worth building
+        return _shape_cost(bool(read.base), read.gates), count, MAX_DOCUMENT_BYTES + 1
+    size = document_bytes(observe_document([read])) + 6 * (count + 20)
+    return _shape_cost(bool(read.base), read.gates), count, size
+
+
+def prefetchable(read: RepositoryRead) -> bool:
+    """Whether ``read`` alone fits a query within ``MAX_LOOKUPS`` and
+    ``MAX_DOCUMENT_BYTES`` (otherwise its observation reads over REST)."""
+    _, count, size = _weight(read)
+    return count <= MAX_LOOKUPS and size <= MAX_DOCUMENT_BYTES
 
 
 def read_of(request: ChangeRequest) -> RepositoryRead:
@@ -394,7 +452,7 @@ class GraphQLReads:
         read = read_of(request)
         with self._lock:
             found = self._pending.pop(read, None)
-        if found is None:
+        if found is None and prefetchable(read):
             found = self._query([read]).get(read)
         previous = getattr(self._active, "answer", None)
         self._active.answer = found
@@ -450,18 +508,26 @@ class GraphQLReads:
 
 
 def batches(reads: Sequence[RepositoryRead]) -> Iterator[list[RepositoryRead]]:
-    """``reads`` in consecutive groups, each one query within ``MAX_NODES``
-    and ``MAX_REPOSITORIES`` (a repository's nodes do not depend on the
-    others: aliases side by side)."""
+    """``reads`` in consecutive groups, each one query within ``MAX_NODES``,
+    ``MAX_REPOSITORIES``, ``MAX_LOOKUPS`` and ``MAX_DOCUMENT_BYTES`` (a
+    repository's part does not depend on the others: aliases side by side);
+    a read over the bounds alone is in none (``prefetchable``)."""
     batch: list[RepositoryRead] = []
-    cost = 0
+    total = (0, 0, 0)
+    bounds = (MAX_NODES, MAX_LOOKUPS, MAX_DOCUMENT_BYTES)
     for read in reads:
-        own = node_cost(observe_document([read]))
-        if batch and (cost + own > MAX_NODES or len(batch) >= MAX_REPOSITORIES):
+        own = _weight(read)
+        if any(o > bound for o, bound in zip(own[1:], bounds[1:], strict=True)):
+            continue  # not prefetched: REST reads it
+        after = tuple(t + o for t, o in zip(total, own, strict=True))
+        if batch and (
+            len(batch) >= MAX_REPOSITORIES
+            or any(a > bound for a, bound in zip(after, bounds, strict=True))
+        ):
             yield batch
-            batch, cost = [], 0
+            batch, after = [], own
         batch.append(read)
-        cost += own
+        total = (after[0], after[1], after[2])
     if batch:
         yield batch
 

@@ -39,6 +39,8 @@ from prplan.errors import (
     Problem,
 )
 from prplan.forges.github import graphql_documents as documents
+from prplan.forges.github.answers import base_was_modified, merge_tries
+from prplan.forges.github.graphql_reads import MAX_DOCUMENT_BYTES, MAX_LOOKUPS, document_bytes
 from prplan.forges.github.transport import Transport
 from prplan.forges.github.tree_prediction import (
     Listing,
@@ -188,13 +190,16 @@ class GraphQLWrites:
 
     def _listings(self, repo: str, parent_sha: str, paths: list[str]) -> dict[str, Listing] | None:
         """The parent's directories on the way to ``paths`` (one query),
-        None when one of them is a file."""
+        None when one of them is a file or the query would be over
+        ``MAX_LOOKUPS`` or ``MAX_DOCUMENT_BYTES``."""
         directories = directories_on_the_way(paths)
         known = self._directories.get((repo, parent_sha), {})
         if repo in self._repository_ids and all(d in known for d in directories):
             return {d: known[d] for d in directories}  # observe read them: no request
         owner, name = repo.split("/", 1)
         document = documents.directories_document(owner, name, parent_sha, directories)
+        if len(directories) > MAX_LOOKUPS or document_bytes(document) > MAX_DOCUMENT_BYTES:
+            return None  # a query too large to send: REST commits it
         what = f"reading the tree of {parent_sha[:7]} in {repo}"
         data, failed = self._post(what, document.text, document.variables, mutation=False)
         found = data.get("repository") or {}
@@ -247,6 +252,8 @@ class GraphQLWrites:
         if "commit" in failed or not made:
             meant = (parent_sha, predicted, _sent_message(variables))
             return self._commit_failed(repo, branch, meant, failed, create, reset_from)
+        if "branch" in failed:  # the branch was someone else's, and the commit landed on it
+            raise self._taken_back(repo, branch, str(made["oid"]), parent_sha, reset_from)
         if (made.get("tree") or {}).get("oid") != predicted:
             raise ForgeError(
                 f"{what}: GitHub made commit {made['oid'][:7]} with tree "
@@ -272,9 +279,11 @@ class GraphQLWrites:
         reset_from: str | None,
     ) -> str:
         """The commit field failed: its own answer lost (adopted), the ref
-        field's compare-and-swap lost (nothing changed), or the ref moved and
-        the commit failed (the branch is at the parent: a re-run goes on).
-        ``meant``: the commit's parent, predicted tree and message."""
+        field failed too (this attempt changed nothing; a commit of prplan's
+        from an earlier attempt whose answer was lost may be on the branch),
+        or the ref moved and the commit failed (the branch is at the parent:
+        a re-run goes on). ``meant``: the commit's parent, predicted tree and
+        message."""
         parent_sha = meant[0]
         commit_problem = failed.get("commit") or {"type": "INTERNAL", "message": "no commit"}
         moved = commit_problem.get("type") == "STALE_DATA"
@@ -287,16 +296,53 @@ class GraphQLWrites:
         if branch_problem is not None or not (create or reset_from):
             problem = branch_problem or commit_problem
             verb = "create" if create else "reset" if reset_from else "commit on"
+            unchanged = (
+                "nothing was changed by this attempt (a commit of prplan's from an earlier "
+                "attempt whose answer was lost may be on the branch). Run prplan again."
+            )
+            if create and "already exists" in str(problem.get("message")):
+                raise ConflictError(
+                    f"{repo}: branch {branch!r} already exists (someone created it, or an "
+                    f"earlier attempt did); {unchanged}"
+                )
             raise _typed(
                 problem,
-                f"{repo}: could not {verb} branch {branch!r} ({_message(problem)}); "
-                "nothing was changed. Run prplan again.",
+                f"{repo}: could not {verb} branch {branch!r} ({_message(problem)}); {unchanged}",
             )
         done = "created" if create else f"reset from {reset_from[:7] if reset_from else ''}"
         raise _typed(
             commit_problem,
             f"{repo}: branch {branch!r} was {done} at {parent_sha[:7]}, but the commit on it "
             f"failed ({_message(commit_problem)}). Run prplan again: it continues from there.",
+        )
+
+    def _taken_back(
+        self, repo: str, branch: str, made: str, parent_sha: str, reset_from: str | None
+    ) -> ConflictError:
+        """The ref field failed but the commit landed: someone else created
+        the branch (or moved it) at exactly ``parent_sha`` meanwhile, and
+        ``made`` is on their branch. Taken back at once with an exact
+        compare-and-swap (from ``made`` to ``parent_sha``), so their branch is
+        as they made it; the error says whether that worked."""
+        whose = (
+            "already exists (someone created it)"
+            if reset_from is None
+            else f"is not at {reset_from[:7]} any more (someone moved it meanwhile)"
+        )
+        try:
+            problem = self._update_ref(repo, branch, made, parent_sha)
+        except (ForgeError, ConflictError, NotFoundError) as error:
+            problem = {"type": type(error).__name__, "message": str(error)}
+        if problem is None:
+            return ConflictError(
+                f"{repo}: branch {branch!r} {whose}; prplan's commit {made[:7]} landed on it and "
+                f"was taken back at once: the branch is at {parent_sha[:7]} again, as they made it. "
+                "Run prplan again."
+            )
+        return ConflictError(
+            f"{repo}: branch {branch!r} {whose}; prplan's commit {made[:7]} landed on it and "
+            f"could not be taken back ({_message(problem)}: someone pushed on top since). Nothing "
+            f"of theirs is lost; remove {made[:7]} from {branch!r} by hand if it must not be there."
         )
 
     def _own_head(self, repo: str, branch: str, meant: tuple[str, str, str]) -> str | None:
@@ -419,9 +465,13 @@ class GraphQLWrites:
             "pullRequestId": node, "mergeMethod": method.upper(), "expectedHeadOid": expected_head_sha,
         }  # fmt: skip
         what = f"merging pull request #{number} of {repo}"
-        data, failed = self._post(what, documents.MERGE_PULL_REQUEST, variables, mutation=True)
-        problem = failed.get("mergePullRequest")
-        if problem is not None:
+        for last in merge_tries(self._http.sleep):
+            data, failed = self._post(what, documents.MERGE_PULL_REQUEST, variables, mutation=True)
+            problem = failed.get("mergePullRequest")
+            if problem is None:
+                break
+            if base_was_modified(str(problem.get("message"))) and not last:
+                continue  # transient on GitHub: try again, as REST does
             merged = self._rest._merged_sha(repo, number, expected_head_sha)
             if merged is not None:
                 return merged  # a retried POST: the first one had merged it

@@ -22,7 +22,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit
@@ -37,7 +37,13 @@ from prplan import errors as prplan_errors
 from prplan.forges.github.auth import TOKEN_VARIABLES
 from prplan.run.port import RequestCount, record_request
 
-__all__ = ["Transport", "github_message"]
+__all__ = [
+    "RATE_LIMITED_TRIES",
+    "SECONDARY_LIMIT_WAIT",
+    "Transport",
+    "github_message",
+    "rate_limit_wait",
+]
 
 _READS = {"GET", "HEAD"}
 
@@ -258,7 +264,10 @@ class Transport:
     @contextmanager
     def errors(self, what: str) -> Iterator[None]:
         """Turn PyGithub's and requests' exceptions into prplan's, saying
-        what was being done, and never carrying request headers along."""
+        what was being done, and never carrying request headers along.
+        ``what`` also names the operation in a GraphQL rate-limit error."""
+        outer = getattr(self.local, "what", None)
+        self.local.what = what
         try:
             yield
         except (prplan_errors.ForgeError, prplan_errors.ConflictError, prplan_errors.MergeBlocked):
@@ -273,6 +282,8 @@ class Transport:
                 f"{what}: unexpected answer from {self.shown_url} ({type(error).__name__}: "
                 f"{self.scrub(str(error))[:200]}); is the API URL right?"
             ) from None
+        finally:
+            self.local.what = outer
 
     def _github_error(self, what: str, error: GithubException) -> Exception:
         if isinstance(error, github.RateLimitExceededException):
@@ -344,60 +355,106 @@ class Transport:
         )
         return headers, data
 
-    def graphql_query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    def graphql_query(
+        self, query: str, variables: dict[str, Any], *, what: str | None = None
+    ) -> dict[str, Any]:
         """One GraphQL query, as ``graphql`` sends it (counted and spaced as
         a read), its answer whole: ``data`` and any ``errors``."""
-        data, problems = self.graphql(query, variables, mutation=False)
+        data, problems = self.graphql(query, variables, mutation=False, what=what)
         return {"data": data, "errors": problems}
 
     def graphql(
-        self, query: str, variables: dict[str, Any], *, mutation: bool
+        self,
+        query: str,
+        variables: dict[str, Any],
+        *,
+        mutation: bool,
+        what: str | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One GraphQL document: its ``data`` (what succeeded) and its
-        ``errors``, both, for the caller to read per field. A query is
-        counted and spaced as a read, a mutation as a write. GitHub's
-        ``RATE_LIMITED`` (HTTP 200: nothing ran) is waited out as REST's
-        limits are, up to ``max_rate_limit_wait``; HTTP 403/429 limits and
-        5xx are PyGithub's retry policy's, as for REST."""
-        for _ in range(3):
+        ``errors`` (each ``message`` scrubbed of the token: GitHub may echo
+        what it was sent), both, for the caller to read per field. A query
+        is counted and spaced as a read, a mutation as a write. GitHub's
+        ``RATE_LIMITED`` (HTTP 200: nothing ran) is waited out
+        (``rate_limit_wait``) and the document sent again, at most
+        ``RATE_LIMITED_TRIES`` times in all and never for longer than
+        ``max_rate_limit_wait`` at once; HTTP 403/429 limits and 5xx are
+        PyGithub's retry policy's, as for REST. ``what``: the operation, for
+        the error (default: the one ``errors`` names around this call)."""
+        what = what or getattr(self.local, "what", None) or "a GraphQL request"
+        waited = 0
+        while True:
             if mutation:
                 self.space_writes()
-            requester = self.github.requester
-            self._counter.querying.on = not mutation
-            try:
-                headers, answer = requester.requestJsonAndCheck(
-                    "POST", requester.graphql_url, input={"query": query, "variables": variables}
-                )
-            finally:
-                self._counter.querying.on = False
-            if not isinstance(answer, dict) or not ({"data", "errors"} & answer.keys()):
-                # GitHub always answers one or both; anything else is not GitHub.
-                raise ValueError("a GraphQL answer with neither 'data' nor 'errors'")
-            problems = [e for e in answer.get("errors") or [] if isinstance(e, dict)]
+            headers, answer = self._post_graphql(query, variables, mutation)
+            problems = [
+                self._scrubbed(e) for e in answer.get("errors") or [] if isinstance(e, dict)
+            ]
             if not any(e.get("type") == "RATE_LIMITED" for e in problems):
                 return answer.get("data") or {}, problems
-            wait = _rate_limit_wait(headers, time.time())
-            if wait > self._settings["max_rate_limit_wait"]:
+            wait = rate_limit_wait(headers, time.time())
+            limit = self._settings["max_rate_limit_wait"]
+            if waited + 1 >= RATE_LIMITED_TRIES or wait > limit:
                 break
             self.sleep(wait)
+            waited += 1
+        why = (
+            f"still rate limited after {waited + 1} tries"
+            if waited
+            else f"GitHub asks to wait {wait:.0f} s, more than max_rate_limit_wait ({limit} s)"
+        )
         raise prplan_errors.ForgeError(
-            "GitHub's GraphQL rate limit is exhausted (RATE_LIMITED). Wait for the reset, "
-            "or use a token with a higher limit.",
+            f"{what}: GitHub's GraphQL rate limit is exhausted (RATE_LIMITED; {why}). "
+            "Wait for the reset, or use a token with a higher limit.",
             status=403,
         )
 
+    def _post_graphql(
+        self, query: str, variables: dict[str, Any], mutation: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One POST of a document: GitHub's headers and its answer, checked
+        to be a GraphQL answer."""
+        requester = self.github.requester
+        self._counter.querying.on = not mutation
+        try:
+            headers, answer = requester.requestJsonAndCheck(
+                "POST", requester.graphql_url, input={"query": query, "variables": variables}
+            )
+        finally:
+            self._counter.querying.on = False
+        if not isinstance(answer, dict) or not ({"data", "errors"} & answer.keys()):
+            # GitHub always answers one or both; anything else is not GitHub.
+            raise ValueError("a GraphQL answer with neither 'data' nor 'errors'")
+        return headers, answer
 
-def _rate_limit_wait(headers: dict[str, Any], now: float) -> float:
-    """Seconds GitHub asks to wait: ``retry-after``, else until the reset."""
+    def _scrubbed(self, problem: dict[str, Any]) -> dict[str, Any]:
+        """A GraphQL error with its ``message`` scrubbed of the token."""
+        message = problem.get("message")
+        return {**problem, "message": self.scrub(str(message))} if message is not None else problem
+
+
+#: How often a document answered ``RATE_LIMITED`` is sent in all.
+RATE_LIMITED_TRIES = 3
+
+#: GitHub's advice for a secondary rate limit that names no time: wait a minute.
+SECONDARY_LIMIT_WAIT = 60.0
+
+
+def rate_limit_wait(headers: Mapping[str, Any], now: float) -> float:
+    """Seconds to wait after a rate-limited answer, as GitHub's guidance
+    says: the primary limit is spent (``x-ratelimit-remaining: 0``): until
+    ``x-ratelimit-reset`` (+1 s); otherwise a secondary limit:
+    ``retry-after``, else a minute."""
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
+        spent = str(lowered.get("x-ratelimit-remaining", "")).strip() == "0"
+        if spent and "x-ratelimit-reset" in lowered:
+            return max(float(lowered["x-ratelimit-reset"]) - now, 0.0) + 1.0
         if "retry-after" in lowered:
             return max(float(lowered["retry-after"]), 0.0)
-        if "x-ratelimit-reset" in lowered:
-            return max(float(lowered["x-ratelimit-reset"]) - now, 0.0) + 1.0
     except ValueError:
         pass
-    return 60.0  # GitHub's advice for a secondary limit that names no time
+    return SECONDARY_LIMIT_WAIT
 
 
 def api_url(url: str) -> str:

@@ -9,8 +9,8 @@ directories on the way to each changed path, hashing git trees locally
 
 Pure: no I/O. ``None`` from ``predict_tree`` means GraphQL cannot make this
 commit as prplan means it (a path whose mode is or must stay other than
-100644, a path under a file, a file over a directory): the client commits
-through REST instead.
+100644, a path under a file, a file over a directory, a directory on the way
+holding a name that is not UTF-8): the client commits through REST instead.
 """
 
 from __future__ import annotations
@@ -36,14 +36,25 @@ def directories_on_the_way(paths: Sequence[str]) -> list[str]:
     return ancestor_directories(paths) or [""]
 
 
+#: What GitHub's ``TreeEntry.name`` (a ``String``) shows in place of bytes
+#: that are not UTF-8: the name's bytes cannot be known from it.
+REPLACED = "\ufffd"
+
+
 def listing_of(answer: object) -> Listing | bool:
     """A ``DirectoryEntries`` answer as a listing: None when absent, False
-    when the object is not a tree (a file where a directory should be)."""
+    when it cannot be predicted from: the object is not a tree (a file where
+    a directory should be), or a name in it is not faithfully text (it holds
+    U+FFFD, what GitHub shows for bytes that are not UTF-8: hashing the
+    text would predict another tree, so REST commits instead)."""
     if answer is None:
         return None
     if not isinstance(answer, dict) or answer.get("__typename") != "Tree":
         return False
-    return {e["name"]: (int(e["mode"]), str(e["oid"])) for e in answer.get("entries") or []}
+    entries = answer.get("entries") or []
+    if any(REPLACED in str(e["name"]) for e in entries):
+        return False
+    return {e["name"]: (int(e["mode"]), str(e["oid"])) for e in entries}
 
 
 def _tree_sha(entries: Mapping[str, tuple[int, str]]) -> str:

@@ -32,8 +32,9 @@ def gate_fields(forge: Any, urls: Urls, repo: str, row: JSON, *, full: bool) -> 
         else {
             "enabled_by": urls.user(auto["enabled_by"]),
             "merge_method": auto["method"],
-            "commit_title": None,
-            "commit_message": None,
+            # GitHub's schema: strings (the forge merges with its default message)
+            "commit_title": "",
+            "commit_message": "",
         }
     )
     if full and row["state"] == "open":
