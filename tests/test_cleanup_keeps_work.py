@@ -50,8 +50,8 @@ def test_a_merged_branch_holding_a_pending_commit_is_kept() -> None:
         "the requested content is already on base",
         "pull request #1 was merged earlier",
         f"delete_branch is ignored: the branch holds 1 commit not merged: {pending[:7]} "
-        "'prplan: update prplan/x' by prplan (in no pull request and not in base; "
-        "deleting the branch would lose them)",
+        "'prplan: update prplan/x' by prplan (in no pull request, and base lacks their "
+        "changes: deleting the branch would lose them)",
     )
 
 
@@ -68,6 +68,29 @@ def test_a_merged_branch_at_its_pull_requests_head_is_still_cleaned_up() -> None
     assert plan.rule == "merged_cleanup"
     assert forge.branch_sha(R, BRANCH) is None
     assert forge.reachable(R, head)
+
+
+def test_a_merged_branch_whose_changes_base_already_holds_is_cleaned_up() -> None:
+    """A commit in no pull request whose every change base already has (a
+    twin run's commit of the same change, here a human's equal commit on
+    base) loses nothing: the branch is deleted, and base keeps the content."""
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(R, {"eu1.yaml": "tag: 0\n"})
+    _run(forge, files={"eu1.yaml": "tag: 1\n"})
+    _run(forge, files={"eu1.yaml": "tag: 1\n"}, automerge=True, create_pr=False)
+    plan, _ = _run(forge, files={"eu1.yaml": "tag: 1\n", "eu2.yaml": "x\n"}, create_pr=False)
+    assert plan.rule == "stale_commit_only"
+    forge.push(R, "main", {"eu2.yaml": "x\n"})
+    request = prplan.ChangeRequest(
+        repo=R, branch=BRANCH, files={"eu1.yaml": "tag: 1\n"}, delete_branch=True
+    )
+    # Had the forge listed only part of the changed paths, nothing vouches: kept.
+    partial = attrs.evolve(prplan.observe(forge, request), paths_complete=False)
+    assert prplan.plan(partial, request).actions == ()
+    plan, _ = _run(forge, files={"eu1.yaml": "tag: 1\n"}, delete_branch=True)
+    assert plan.rule == "merged_cleanup"
+    assert forge.branch_sha(R, BRANCH) is None
+    assert forge.read_file(R, "main", "eu2.yaml") == b"x\n"
 
 
 @pytest.mark.parametrize("complete", [True, False], ids=["listed", "partly_listed"])

@@ -119,13 +119,36 @@ def _pull_heads(snapshot: RepoSnapshot) -> set[str]:
 
 
 def _unmerged_on_branch(snapshot: RepoSnapshot) -> bool:
-    """The branch holds commits that neither base nor the head of one of its
-    pull requests contains: deleting it would lose them. Decided from the
-    branch's head alone (in base, or a pull request's head), so a history
-    with merges cannot hide a commit."""
+    """The branch holds work that neither base nor the head of one of its
+    pull requests has: deleting it would lose it. Decided from the branch's
+    head (in base, or a pull request's head, so a history with merges cannot
+    hide a commit), then from content: commits whose every change base
+    already holds (a twin run's commit of the same change) lose nothing."""
     if snapshot.branch_sha is None or snapshot.branch_in_base:
         return False
-    return snapshot.branch_sha not in _pull_heads(snapshot)
+    if snapshot.branch_sha in _pull_heads(snapshot):
+        return False
+    return not _base_holds_the_branchs_changes(snapshot)
+
+
+_MISSING = object()
+
+
+def _base_holds_the_branchs_changes(snapshot: RepoSnapshot) -> bool:
+    """Every path the branch changes since it forked has on base what it has
+    on the branch (requested paths: blob and kind; the others: blob)."""
+    if not snapshot.paths_complete:
+        return False
+    for path in snapshot.paths_beyond_base:
+        if path in snapshot.branch_blobs:
+            same = snapshot.base_blobs.get(path, _MISSING) == snapshot.branch_blobs[path]
+            same = same and snapshot.base_kinds.get(path) == snapshot.branch_kinds.get(path)
+        else:
+            on_base = snapshot.brought_on_base.get(path, _MISSING)
+            same = on_base is not _MISSING and on_base == snapshot.brought_on_branch.get(path)
+        if not same:
+            return False
+    return True
 
 
 def _unmerged_commits(snapshot: RepoSnapshot) -> tuple[CommitInfo, ...]:
@@ -306,7 +329,7 @@ def _unmerged_note(snapshot: RepoSnapshot) -> str:
     held = count if commits and snapshot.commits_complete else "commits"
     return (
         f"delete_branch is ignored: the branch holds {held} not merged: {listed} "
-        "(in no pull request and not in base; deleting the branch would lose them)"
+        "(in no pull request, and base lacks their changes: deleting the branch would lose them)"
     )
 
 

@@ -45,7 +45,8 @@ class Situation:
     #: or the base of an open pull request
     branch_in_use: bool = False
     #: the branch holds commits that neither base nor the head of any of its
-    #: pull requests (merged, closed or open) contains: deleting it would lose them
+    #: pull requests (merged, closed or open) contains, and base lacks some of
+    #: their changes: deleting it would lose them
     unmerged_on_branch: bool = False
     create_pr: bool
     automerge: bool
