@@ -8,15 +8,18 @@
 * ``arm``: a plan's ``EnableAutoMerge`` / ``Enqueue`` action.
 * ``waited``: ``merge_when='wait'``: after the apply, poll until merged
   (the outcome becomes ``merged``), a required check fails (``failed``,
-  ``MergeBlocked``) or ``wait_timeout`` passes (``failed``,
-  ``WaitTimedOut``); a branch deletion the plan held back runs then.
+  ``MergeBlocked``), the head moves from the one armed (``failed``,
+  ``HeadMovedAfterArming``, also when GitHub merged that other head),
+  nothing is armed any more (``failed``, ``MergeDisarmed``) or
+  ``wait_timeout`` passes (``failed``, ``WaitTimedOut``); a branch deletion
+  the plan held back runs only after a merge at the armed head.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue
+from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue, MergePullRequest
 from prplan.core.plan import Plan
 from prplan.core.request import MergeMethod, MergeWhen
 from prplan.core.snapshot import MergeArmed, PullRequestInfo
@@ -26,7 +29,9 @@ from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatu
 from prplan.run.port import ForgeClient
 from prplan.run.waiting import Waiter, wait_for_merges
 
-__all__ = ["merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "HELD_BACK"]
+__all__ = [
+    "merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "armed_head", "HELD_BACK",
+]  # fmt: skip
 
 #: An action result's detail for a branch deletion held back because the
 #: merge was left to GitHub.
@@ -126,6 +131,20 @@ def left_to_github(plan: Plan, outcome: Outcome) -> bool:
     return armed or _armed_already(plan, outcome)
 
 
+def armed_head(plan: Plan, outcome: Outcome) -> str | None:
+    """The head the outcome's pull request was armed at (the merge action's
+    expected head, as the executor sends it), or the head the plan saw when
+    it found the pull request armed already: the only commit GitHub may
+    merge for this plan. None when neither is known."""
+    for action in plan.actions:
+        if isinstance(action, (MergePullRequest, EnableAutoMerge, Enqueue)):
+            return action.expected_head_sha or outcome.commit_sha
+    open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
+    if open_pr is not None and open_pr.number == outcome.pull_request:
+        return open_pr.head_sha
+    return None
+
+
 def merged_later(
     client: ForgeClient, plan: Plan, outcome: Outcome, info: PullRequestInfo
 ) -> Outcome:
@@ -147,7 +166,7 @@ def waited(plan: Plan, client: ForgeClient, outcome: Outcome, waiter: Waiter | N
     try:
         (info,) = wait_for_merges(
             client, [(request.repo, outcome.pull_request)], timeout=request.wait_timeout,
-            waiter=waiter, what=request.repo,
+            waiter=waiter, what=request.repo, armed_at=[armed_head(plan, outcome)],
         )  # fmt: skip
     except PrplanError as error:
         return attrs.evolve(
