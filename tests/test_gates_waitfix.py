@@ -26,7 +26,7 @@ from prplan.core.snapshot import MergeArmed
 from prplan.errors import HeadMovedAfterArming, MergeBlocked, MergeDisarmed
 from prplan.run.changeset import apply_changeset, plan_changeset
 from prplan.run.changeset_file import parse_changeset
-from prplan.run.executor import apply
+from prplan.run.executor import apply, moved_facts
 from prplan.run.observe import observe
 from prplan.run.outcome import OutcomeStatus
 from prplan.run.waiting import Waiter
@@ -206,3 +206,37 @@ def test_a_timeout_never_claims_the_pull_requests_are_armed() -> None:
     assert outcome.error_type == "WaitTimedOut" and time.now == 5
     assert "armed" not in outcome.error
     assert f"{REPO}#1 waiting for checks: ci/lint" in outcome.error
+
+
+def test_a_saved_plan_is_stale_when_a_human_disabled_auto_merge_since(tmp_path: Path) -> None:
+    data = tmp_path / "forge"
+    forge = prplan.LocalForge.open(data)
+    forge.create_repo(REPO, {"app.yaml": "tag: 1\n"})
+    forge.protect_branch(REPO, "main", required_checks=["ci/lint"])
+    forge.close()
+    out, saved = tmp_path / "app.yaml", tmp_path / "plan.json"
+    out.write_text("tag: 2\n")
+    change = ["--repo", REPO, "--local", str(data), "--file", f"app.yaml={out}",
+              "--branch", BRANCH, "--automerge"]  # fmt: skip
+    armed = CliRunner().invoke(cli, ["apply", *change, "--yes"])
+    assert armed.exit_code == 0, armed.output  # auto-merge on, ci/lint pending
+    planned = CliRunner().invoke(cli, ["plan", *change, "--out", str(saved)])
+    assert planned.exit_code == 0, planned.output  # nothing to do: auto-merge is on
+    human = prplan.LocalForge.open(data)
+    human.disable_auto_merge(REPO, 1)
+    human.close()
+    stale = CliRunner().invoke(cli, ["apply", str(saved), "--local", str(data)])
+    assert stale.exit_code == 4, stale.output
+    assert "auto_merge" in stale.output and "none" in stale.output
+
+
+def test_the_recheck_compares_the_merge_queue_and_arming_only_as_observed() -> None:
+    forge = _forge()
+    request = _request(merge_when="auto")
+    before = observe(forge, request)
+    forge.protect_branch(REPO, "main", required_checks=("ci/lint",), merge_queue=True)
+    moved = moved_facts(before, observe(forge, request))
+    assert ("merge queue on main", "off", "on") in moved
+    # Without automerge neither is read, so neither can make a plan stale.
+    plain = _request(automerge=False, merge_when="now")
+    assert moved_facts(observe(forge, plain), observe(forge, plain)) == []

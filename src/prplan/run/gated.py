@@ -6,6 +6,8 @@
   native auto-merge. A clean gate pays nothing extra (the merge goes
   through); under ``now`` the refusal stops the apply, as before.
 * ``arm``: a plan's ``EnableAutoMerge`` / ``Enqueue`` action.
+* ``arming_moved``: what a saved plan's recheck compares of the arming
+  (the merge queue, auto-merge or queued on the open pull request).
 * ``waited``: ``merge_when='wait'``: after the apply, poll until merged
   (the outcome becomes ``merged``), a required check fails (``failed``,
   ``MergeBlocked``), the head moves from the one armed (``failed``,
@@ -22,7 +24,7 @@ import attrs
 from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue, MergePullRequest
 from prplan.core.plan import Plan
 from prplan.core.request import MergeMethod, MergeWhen
-from prplan.core.snapshot import MergeArmed, PullRequestInfo
+from prplan.core.snapshot import MergeArmed, PullRequestInfo, RepoSnapshot
 from prplan.core.states import ActionKind
 from prplan.errors import ForgeError, MergeBlocked, PrplanError
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus
@@ -30,7 +32,8 @@ from prplan.run.port import ForgeClient
 from prplan.run.waiting import Waiter, wait_for_merges
 
 __all__ = [
-    "merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "armed_head", "HELD_BACK",
+    "merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "armed_head",
+    "arming_moved", "HELD_BACK",
 ]  # fmt: skip
 
 #: An action result's detail for a branch deletion held back because the
@@ -109,6 +112,24 @@ def arm(
             raise refused from None
         return sha, OutcomeStatus.MERGED
     return None, OutcomeStatus.AUTO_MERGE_ENABLED
+
+
+def arming_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """For a saved plan's recheck: whether base merges through a queue, and
+    how each open pull request is armed (auto-merge, queued, nothing), as
+    ``(fact, planned, now)`` where they differ. Observe reads both only when
+    the request automerges, so only then can they differ."""
+    moved = []
+    if planned.merge_queue != current.merge_queue:
+        on = {True: "on", False: "off"}
+        fact = f"merge queue on {current.base}"
+        moved.append((fact, on[planned.merge_queue], on[current.merge_queue]))
+    now = {pr.number: pr for pr in current.pull_requests if pr.is_open}
+    for pr in planned.pull_requests:
+        seen = now.get(pr.number)
+        if pr.is_open and seen is not None and seen.armed is not pr.armed:
+            moved.append((f"pull request #{pr.number} armed", pr.armed.value, seen.armed.value))
+    return moved
 
 
 def _armed_already(plan: Plan, outcome: Outcome) -> bool:
