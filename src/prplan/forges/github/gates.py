@@ -37,6 +37,7 @@ from prplan.forges.github import graphql_documents as documents
 from prplan.forges.github.graphql_reads import GraphQLReads, prefetched_answer
 from prplan.forges.github.graphql_writes import GraphQLWrites
 from prplan.forges.github.transport import Transport
+from prplan.run.port import Branch
 
 __all__ = ["GateMethods", "GitHubGates", "UNKNOWN_REREADS", "UNKNOWN_PAUSE", "gate_info"]
 
@@ -270,8 +271,18 @@ class GateMethods:
         return self._gates.pull_request_gate(repo, number)
 
     def merge_queue_enabled(self, repo: str, branch: str) -> bool:
-        """Whether ``branch`` is merged into through a merge queue."""
+        """Whether ``branch`` is merged into through a merge queue. A branch
+        the REST branches answer called unprotected has none (a queue is a
+        protection setting; were GitHub to disagree, a merge it refuses is
+        handed to auto-merge, never forced): no request then."""
+        if self.__dict__.get("_unprotected", {}).get((repo, branch)):
+            return False
         return self._gates.merge_queue_enabled(repo, branch)
+
+    def _branch_seen(self, repo: str, branch: str, found: Branch) -> Branch:
+        """Remember whether a branch read over REST was protected."""
+        self.__dict__.setdefault("_unprotected", {})[(repo, branch)] = not found.protected
+        return found
 
     def enable_auto_merge(
         self, repo: str, number: int, *, method: MergeMethod, expected_head_sha: str
