@@ -53,7 +53,8 @@ AUTO_MERGE_SETTING = '"Allow auto-merge" (Settings > General > Pull Requests)'
 
 
 def _checks(node: Mapping[str, Any]) -> list[Check]:
-    """The head commit's checks of a ``PULL_REQUEST_GATE`` answer."""
+    """The head commit's checks of a ``PULL_REQUEST_GATE`` answer, and the
+    required contexts not reported yet (from base's protection rule)."""
     commits = (node.get("commits") or {}).get("nodes") or []
     rollup = ((commits[-1] or {}).get("commit") or {}).get("statusCheckRollup") if commits else None
     contexts = ((rollup or {}).get("contexts") or {}).get("nodes") or []
@@ -69,7 +70,18 @@ def _checks(node: Mapping[str, Any]) -> list[Check]:
                     name=context["context"], state=context["state"], required=context["isRequired"]
                 )
             )
-    return found
+    return found + _expected(node, {check.name for check in found})
+
+
+def _expected(node: Mapping[str, Any], reported: set[str]) -> list[Check]:
+    """The contexts base's protection rule requires that nobody reported on
+    the head yet: pending by name, as GitHub's UI shows them ("Expected")."""
+    if "commits" not in node:  # no rollup read (an observe answer): nothing to subtract from
+        return []
+    rule = (node.get("baseRef") or {}).get("branchProtectionRule") or {}
+    contexts = rule.get("requiredStatusCheckContexts") or []
+    names = sorted({str(c) for c in contexts if c and str(c) not in reported})
+    return [Check(name=name, state="EXPECTED", required=True) for name in names]
 
 
 def gate_info(node: Mapping[str, Any]) -> PullRequestInfo:
