@@ -235,3 +235,19 @@ def test_every_gate_is_planned_and_applied_over_http_as_directly(
     pulls = [(p.number, p.state, p.merged) for p in served.forge.pull_requests(REPO)]
     assert pulls == [(p.number, p.state, p.merged) for p in direct.pull_requests(REPO)]
     assert served.violations == []
+
+
+@pytest.mark.parametrize("over_http", [False, True], ids=["direct", "http"])
+def test_a_protected_head_branch_is_never_reset_directly_as_over_http(
+    over_http: bool, forge_server: ForgeServer
+) -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(CANARY, {"app.yaml": "tag: 1\n"})
+    forge.push(CANARY, "prplan/r", {"notes.txt": "a human's\n"}, message="Mine")
+    forge.protect_branch(CANARY, "prplan/r")
+    client: prplan.ForgeClient = Served(forge_server, forge).client if over_http else forge
+    request = prplan.ChangeRequest(
+        repo=CANARY, branch="prplan/r", files={"app.yaml": "tag: 2\n"}, branch_policy="reset"
+    )
+    plan = prplan.plan(prplan.observe(client, request), request)
+    assert plan.refusal is not None and plan.refusal.code.value == "branch_protected"
