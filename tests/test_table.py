@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import attrs
 import pytest
 from transitions import MachineError
 
@@ -84,14 +85,19 @@ def test_the_space_is_complete() -> None:
         open_unit(126), {"has_change": (2, 2)}
     )
     multiple = count({"clean": 512, "foreign": 256 + 2 * 256}, no_pr_units)
+    # unmerged_on_branch doubles a merged pull request's disposable branch
+    # where delete_branch is on (half of those points): 2,920 points more.
+    unmerged = count(new_pr, {"disposable": (4, 4)}) / 2
     expected = (
         on_base
         + 2 * count(new_pr, no_pr_units)  # none, merged
+        + unmerged
         + count(closed, no_pr_units)
         + open_pr
         + multiple
     )
-    assert len(SITUATIONS) == expected == 220_948
+    assert unmerged == 2_920
+    assert len(SITUATIONS) == expected == 223_868
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
@@ -100,6 +106,7 @@ def test_the_space_is_complete() -> None:
 #: answer. (``foreign_on_head`` and ``branch_in_use`` are held only where no
 #: repository can have the other value: no commits beyond base, or no branch.)
 _FLIPPED = (
+    "unmerged_on_branch",
     "branch_protected",
     "merge_foreign_commits",
     "on_closed",
@@ -115,8 +122,19 @@ _FLIPPED = (
 _STEPS_READ = (
     *("pr", "branch", "head_is_base", "not_a_file", "edit_fails", "in_place", "modifies"),
     *("allow_modification", "automerge", "pr_behind", "create_pr", "on_closed"),
-    *("foreign_on_head", "gate"),
+    *("foreign_on_head", "gate", "delete_branch"),
 )
+
+
+def _impossible(name: str, point: dict[str, object]) -> bool:
+    """Where no repository has another value of ``name`` than the held one
+    (not flipped): a branch at base, absent, or base itself holds no commit
+    that deleting it would lose."""
+    no_commits = point["head_is_base"] or point["branch"] in {
+        BranchSituation.ABSENT,
+        BranchSituation.AT_BASE,
+    }
+    return name == "unmerged_on_branch" and bool(no_commits)
 
 
 @functools.cache
@@ -125,7 +143,7 @@ def _held_at(values: tuple[object, ...]) -> tuple[str, ...]:
     held = []
     for step in CONDITIONAL:
         for name, chosen in step(point).items():
-            if name in _FLIPPED and len(chosen) == 1:
+            if name in _FLIPPED and len(chosen) == 1 and not _impossible(name, point):
                 held.append(name)
     return tuple(held)
 
@@ -356,6 +374,34 @@ def test_delete_branch_only_after_a_merge_and_never_base() -> None:
             )
             finishing_a_merged_run = kinds == (ActionKind.DELETE_BRANCH,) and s.pr is PRState.MERGED
             assert after_our_merge or finishing_a_merged_run, s
+
+
+def test_a_branch_is_deleted_only_where_deleting_loses_nothing() -> None:
+    """Alone (finishing a merged run), only a branch whose every commit is in
+    base or at a pull request's head; otherwise only right after prplan's
+    merge of the pull request whose head the branch is (the merge names the
+    head it expects, so the branch is at the merged head)."""
+    alone = 0
+    for s, _, kinds in CASES:
+        if A.DELETE_BRANCH not in kinds:
+            continue
+        if kinds == (A.DELETE_BRANCH,):
+            assert not s.unmerged_on_branch and s.branch is not BranchSituation.FOREIGN, s
+            alone += 1
+        else:
+            assert kinds[-2] is A.MERGE_PULL_REQUEST, s
+    assert alone > 0
+    # Where it would lose commits, the merged pull request's branch is kept
+    # and nothing else changes: the answer is the one without delete_branch.
+    # (Base lacking the content, the branch is reset, committed to, merged:
+    # a deletion then follows the merge, checked above.)
+    kept = 0
+    for s, rule, kinds in CASES:
+        if s.unmerged_on_branch and s.in_place:
+            plain = attrs.evolve(s, unmerged_on_branch=False, delete_branch=False)
+            assert (rule, kinds) == (decide(plain), decide(plain).actions_for(plain)), s
+            kept += rule.name == "in_place"
+    assert kept > 0
 
 
 def test_an_open_pull_request_is_reused_never_duplicated() -> None:

@@ -171,6 +171,9 @@ _DIMENSION_MEANING = {
     "has commits beyond base; always true for a foreign branch)",
     "branch_in_use": "the branch is the head of an open pull request into another base, or the base "
     "of an open pull request (enumerated only where the branch exists)",
+    "unmerged_on_branch": "the branch holds commits that neither base nor the head of any of its "
+    "pull requests (merged, closed or open) contains: deleting it would lose them (enumerated only "
+    "where a merged pull request's disposable branch is to be deleted)",
     "merge_foreign_commits": "the request's flag: merge even when the head holds commits prplan "
     "did not make (enumerated only where they exist and automerge is on)",
     "gate": "what stands between the open pull request and its merge, as GitHub reports it (see "

@@ -21,7 +21,7 @@ from prplan.core.plan import Plan
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest
 from prplan.core.resolve import resolve, resolve_edits
-from prplan.core.snapshot import Gate, MergeArmed, PathKind, RepoSnapshot
+from prplan.core.snapshot import CommitInfo, Gate, MergeArmed, PathKind, RepoSnapshot
 from prplan.core.states import (
     ActionKind,
     BranchSituation,
@@ -112,6 +112,32 @@ def _branch_in_use(snapshot: RepoSnapshot) -> bool:
     return bool(snapshot.other_pull_requests or snapshot.pull_requests_into_branch)
 
 
+def _pull_heads(snapshot: RepoSnapshot) -> set[str]:
+    """The heads of the branch's pull requests, any state, into any base:
+    the forge keeps each as refs/pull/N/head."""
+    return {pr.head_sha for pr in (*snapshot.pull_requests, *snapshot.other_pull_requests)}
+
+
+def _unmerged_on_branch(snapshot: RepoSnapshot) -> bool:
+    """The branch holds commits that neither base nor the head of one of its
+    pull requests contains: deleting it would lose them. Decided from the
+    branch's head alone (in base, or a pull request's head), so a history
+    with merges cannot hide a commit."""
+    if snapshot.branch_sha is None or snapshot.branch_in_base:
+        return False
+    return snapshot.branch_sha not in _pull_heads(snapshot)
+
+
+def _unmerged_commits(snapshot: RepoSnapshot) -> tuple[CommitInfo, ...]:
+    """The commits ``_unmerged_on_branch`` is about, for the words: those
+    listed after the newest one that is a pull request's head (all of them
+    when none is)."""
+    commits = snapshot.commits_beyond_base
+    heads = _pull_heads(snapshot)
+    last = max((i for i, commit in enumerate(commits) if commit.sha in heads), default=-1)
+    return commits[last + 1 :]
+
+
 def _is_disposable(snapshot: RepoSnapshot) -> bool:
     if _branch_in_use(snapshot):
         return False  # other pull requests would change with it
@@ -153,6 +179,7 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
         branch_protected=on_head
         and (request.branch == snapshot.default_branch or snapshot.branch_protected),
         foreign_on_head=on_head and _foreign_on_head(snapshot),
+        unmerged_on_branch=on_head and _unmerged_on_branch(snapshot),
         branch_in_use=(on_head and _branch_in_use(snapshot))
         or (head_is_base and bool(snapshot.other_pull_requests)),
         merge_foreign_commits=request.merge_foreign_commits,
@@ -234,7 +261,7 @@ def _notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str
                 f"{commits_listed(foreign) or 'not all listed'}"
                 + ("; merge_foreign_commits is on, so the merge brings them too" if merges else "")
             )
-    return notes + _delete_notes(rule, situation)
+    return notes + _delete_notes(rule, situation, snapshot)
 
 
 def _waiting_for(snapshot: RepoSnapshot) -> str:
@@ -250,7 +277,7 @@ def _waiting_for(snapshot: RepoSnapshot) -> str:
     return f"{armed}; waiting for the merge"
 
 
-def _delete_notes(rule: Rule, situation: Situation) -> list[str]:
+def _delete_notes(rule: Rule, situation: Situation, snapshot: RepoSnapshot) -> list[str]:
     if not situation.delete_branch:
         return []
     notes = []
@@ -258,11 +285,29 @@ def _delete_notes(rule: Rule, situation: Situation) -> list[str]:
         notes.append("delete_branch is ignored: other open pull requests use the branch")
     if rule.refuse or ActionKind.DELETE_BRANCH in rule.actions_for(situation):
         return notes
-    if situation.head_is_base:
+    merged = situation.pr is PRState.MERGED and situation.in_place
+    if merged and situation.unmerged_on_branch:
+        notes.append(_unmerged_note(snapshot))
+    elif situation.head_is_base:
         notes.append("delete_branch is ignored: the base branch is never deleted")
     elif rule.actions:
         notes.append("delete_branch applies only after a merge; the branch is kept")
     return notes
+
+
+def _unmerged_note(snapshot: RepoSnapshot) -> str:
+    """Why a merged pull request's branch is kept: "delete_branch is
+    ignored: the branch holds 1 commit not merged: abc1234 'tag 2' by ..."."""
+    commits = _unmerged_commits(snapshot)
+    listed = commits_listed(commits)
+    if not commits or not snapshot.commits_complete:
+        listed = f"{listed}; not all listed" if listed else "not all listed"
+    count = f"{len(commits)} commit" + ("" if len(commits) == 1 else "s")
+    held = count if commits and snapshot.commits_complete else "commits"
+    return (
+        f"delete_branch is ignored: the branch holds {held} not merged: {listed} "
+        "(in no pull request and not in base; deleting the branch would lose them)"
+    )
 
 
 # --- 3. materialisation -------------------------------------------------------------

@@ -44,6 +44,9 @@ class Situation:
     #: the head branch is the head of an open pull request into another base,
     #: or the base of an open pull request
     branch_in_use: bool = False
+    #: the branch holds commits that neither base nor the head of any of its
+    #: pull requests (merged, closed or open) contains: deleting it would lose them
+    unmerged_on_branch: bool = False
     create_pr: bool
     automerge: bool
     allow_modification: bool
@@ -73,6 +76,7 @@ DIMENSIONS: Mapping[str, tuple[object, ...]] = {
     "branch_protected": (False, True),
     "foreign_on_head": (False, True),
     "branch_in_use": (False, True),
+    "unmerged_on_branch": (False, True),
     "create_pr": (True, False),
     "automerge": (True, False),
     "allow_modification": (True, False),

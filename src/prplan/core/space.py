@@ -10,6 +10,10 @@ the others (``tests/test_table.py`` proves that by flipping them):
 * the head's facts (``foreign_on_head``, ``branch_in_use``,
   ``branch_protected``) where a head with commits exists, protection where
   the branch would be reset;
+* ``unmerged_on_branch`` where a merged pull request's leftover branch,
+  disposable, is to be deleted (``delete_branch``): the only place a rule
+  reads it. A branch at base or absent cannot hold it; elsewhere no rule can
+  tell it apart;
 * ``merge_foreign_commits`` where foreign commits would be merged;
 * ``merge_queue`` and ``merge_when`` where a merge can be planned: automerge
   on, a pull request open or to be opened, and no earlier refusal that
@@ -92,6 +96,18 @@ def _head(point: _Point) -> dict[str, tuple[object, ...]]:
     }
 
 
+def _cleanup(point: _Point) -> dict[str, tuple[object, ...]]:
+    # Whether deleting the branch would lose commits matters only where a
+    # merged pull request's leftover branch may be deleted.
+    at_stake = (
+        point["pr"] is PRState.MERGED
+        and point["delete_branch"] is True
+        and point["branch"] is B.DISPOSABLE
+        and not point["head_is_base"]
+    )
+    return {"unmerged_on_branch": (False, True) if at_stake else (False,)}
+
+
 def _merge_settings(point: _Point) -> dict[str, tuple[object, ...]]:
     merges = _open_to_merge(point) or _new_to_merge(point)
     return {
@@ -127,6 +143,7 @@ def _protection(point: _Point) -> dict[str, tuple[object, ...]]:
 CONDITIONAL: tuple[Callable[[_Point], dict[str, tuple[object, ...]]], ...] = (
     _policies,
     _head,
+    _cleanup,
     _merge_settings,
     _gate,
     _protection,
@@ -136,6 +153,7 @@ _HELD = {
     "branch_policy",
     "foreign_on_head",
     "branch_in_use",
+    "unmerged_on_branch",
     "branch_protected",
     "merge_foreign_commits",
     "merge_queue",

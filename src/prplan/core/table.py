@@ -306,7 +306,10 @@ def _rules() -> tuple[Rule, ...]:
         ),
         # A run that merged and then died before deleting the branch: finish
         # it, so that running again converges to the uninterrupted result.
-        # Only a branch whose deletion loses nothing (merged, or at base).
+        # Only a branch whose deletion loses nothing: at base, or every commit
+        # on it is in base or at a pull request's head. Prplan's own commits
+        # in no pull request (another request's pending work) make it
+        # disposable for a reset, never for a deletion: it is then kept.
         Rule(
             name="merged_cleanup",
             when=_when(
@@ -314,6 +317,7 @@ def _rules() -> tuple[Rule, ...]:
                 in_place=True,
                 delete_branch=True,
                 branch_in_use=False,
+                unmerged_on_branch=False,
                 branch={BranchSituation.DISPOSABLE, BranchSituation.AT_BASE},
             ),
             actions=(A.DELETE_BRANCH,),
@@ -487,10 +491,12 @@ def goal_stage(situation: Situation) -> Stage:
     the one that carries the change, ``delete_branch`` cleaning up after a
     merge."""
     if situation.in_place and not situation.head_is_base:
-        # delete_branch asks for a merged pull request's branch to be gone.
+        # delete_branch asks for a merged pull request's branch to be gone,
+        # unless that would lose commits no pull request and not base holds.
         leftover = (
             situation.pr is PRState.MERGED
             and not situation.branch_in_use
+            and not situation.unmerged_on_branch
             and situation.branch in {BranchSituation.DISPOSABLE, BranchSituation.AT_BASE}
         )
         return Stage.BRANCH_DELETED if situation.delete_branch and leftover else Stage.IN_PLACE
