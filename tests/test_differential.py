@@ -90,9 +90,11 @@ def test_github_client_over_http_equals_local_forge(
     seen_http = prplan.observe(client, request)
     assert _without_urls(seen_http) == _without_urls(seen_direct)
     over_graphql = any(path.endswith("/graphql") for _, path, _ in served.app.log.entries)
-    # REST reads the merge gate through GraphQL (GitHub has no REST for it),
-    # and only when the request merges.
-    assert over_graphql == (transport == "graphql" or request.automerge)
+    # REST reads an open pull request's merge gate through GraphQL (GitHub
+    # has no REST for it), and only when the request merges (the scenarios'
+    # base is unprotected: no merge-queue query).
+    gated = request.automerge and any(p.is_open for p in seen_direct.pull_requests)
+    assert over_graphql == (transport == "graphql" or gated)
 
     plan_direct = prplan.plan(seen_direct, request)
     plan_http = prplan.plan(seen_http, request)

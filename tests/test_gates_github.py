@@ -7,6 +7,8 @@ forge, the refusals as prplan's errors, and what each call costs in requests
 from __future__ import annotations
 
 import itertools
+import json
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,7 +25,7 @@ from prplan.forges.github.graphql_reads import node_cost
 from prplan.forges.local.server.app import ForgeServer
 
 import graphql_contract
-from served import Served
+from served import TOKEN, Served
 
 TRANSPORTS = ("graphql", "rest")
 _names = itertools.count()
@@ -150,10 +152,82 @@ CASES: dict[str, tuple[Setup, Gate, tuple[str, ...], tuple[str, ...], MergeArmed
 }
 
 
-def test_a_required_check_never_reported_is_pending(served: Served) -> None:
+def test_a_required_check_never_reported_is_pending_by_name_as_directly(
+    served: Served, client: prplan.GitHubClient
+) -> None:
+    # GitHub's rollup lists only checks that reported: the name comes from
+    # base's protection rule (requiredStatusCheckContexts).
     repo, number = _expected(served.forge)
-    info = served.new_client(transport="graphql").pull_request_gate(repo, number)
-    assert info.gate is Gate.PENDING
+    info = client.pull_request_gate(repo, number)
+    assert (info.gate, info.failing_checks, info.pending_checks) == (Gate.PENDING, (), ("ci/lint",))
+    direct = served.forge.pull_request_gate(repo, number)
+    assert (direct.gate, direct.failing_checks, direct.pending_checks) == (
+        info.gate, info.failing_checks, info.pending_checks,
+    )  # fmt: skip
+
+
+def test_only_the_required_checks_nobody_reported_are_expected(
+    served: Served, client: prplan.GitHubClient
+) -> None:
+    repo = _repo(served.forge, required_checks=["ci/lint", "ci/test", "policy"])
+    number = _pr(served.forge, repo)
+    served.forge.set_status(repo, _head(served.forge, repo, number), "ci/lint", "failure")
+    served.forge.set_status(repo, _head(served.forge, repo, number), "ci/test", "success")
+    info = client.pull_request_gate(repo, number)
+    assert (info.gate, info.failing_checks, info.pending_checks) == (
+        Gate.FAILING, ("ci/lint",), ("policy",),
+    )  # fmt: skip
+    # a new head re-arms: every required check is expected again, by name
+    served.forge.push(repo, str(served.forge.pull_row(repo, number)["head"]), {"c.txt": "c\n"})
+    info = client.pull_request_gate(repo, number)
+    assert (info.gate, info.failing_checks, info.pending_checks) == (
+        Gate.PENDING, (), ("ci/lint", "ci/test", "policy"),
+    )  # fmt: skip
+
+
+_RULE = """
+query Rule($owner: String!, $name: String!, $ref: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    ref(qualifiedName: $ref) { branchProtectionRule { pattern RULE } }
+    pullRequest(number: $number) { baseRef { name branchProtectionRule { pattern } } }
+  }
+}
+""".replace("RULE", documents.GATE_RULE_FIELDS)
+
+
+def test_the_forge_serves_base_protection_as_githubs_branch_protection_rule(
+    served: Served,
+) -> None:
+    repo = _repo(
+        served.forge, required_checks=["ci/lint", "policy"], required_approvals=2, strict=True
+    )
+    number = _pr(served.forge, repo)
+    owner, name = repo.split("/")
+
+    def rule(ref: str) -> dict[str, Any]:
+        variables = {"owner": owner, "name": name, "ref": ref, "number": number}
+        request = urllib.request.Request(
+            served.server.url + "/api/graphql",
+            data=json.dumps({"query": _RULE, "variables": variables}).encode(),
+            headers={"Authorization": f"bearer {TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            found: dict[str, Any] = json.loads(answer.read())
+        assert "errors" not in found, found
+        return dict(found["data"]["repository"])
+
+    answer = rule("refs/heads/main")
+    assert answer["ref"]["branchProtectionRule"] == {
+        "pattern": "main",
+        "requiredStatusCheckContexts": ["ci/lint", "policy"],
+        "requiresStrictStatusChecks": True,
+        "requiredApprovingReviewCount": 2,
+    }
+    assert answer["pullRequest"]["baseRef"] == {
+        "name": "main", "branchProtectionRule": {"pattern": "main"},
+    }  # fmt: skip
+    head = str(served.forge.pull_row(repo, number)["head"])
+    assert rule(f"refs/heads/{head}")["ref"] == {"branchProtectionRule": None}  # not protected
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -40,6 +40,8 @@ __all__ = [
     "ConflictError",
     "MergeBlocked",
     "WaitTimedOut",
+    "HeadMovedAfterArming",
+    "MergeDisarmed",
     "ApplyFailedError",
     "ForgeError",
     "NotFoundError",
@@ -143,11 +145,58 @@ class MergeBlocked(RepositoryDisagreesError):
         super().__init__(f"pull request #{number} cannot be merged: {message}")
 
 
+class HeadMovedAfterArming(MergeBlocked):
+    """While prplan waited for GitHub to merge a pull request it armed
+    (auto-merge, merge queue) at ``armed_sha``, the pull request's head
+    moved to ``head_sha``: someone pushed. ``merged``: GitHub already merged
+    that other head, so commits this plan never saw went in; otherwise the
+    wait stops before GitHub can. prplan does not un-arm it. Exit 5."""
+
+    def __init__(self, repo: str, number: int, armed_sha: str, head_sha: str, *, merged: bool):
+        self.number = number
+        self.repo = repo
+        self.armed_sha = armed_sha
+        self.head_sha = head_sha
+        self.merged = merged
+        at, armed = head_sha[:7], armed_sha[:7]
+        if merged:
+            text = (
+                f"{repo}#{number} was merged at {at}, not at the reviewed {armed}: commits "
+                "pushed after prplan armed the merge went in unreviewed by this plan. Review "
+                f"{armed}..{at} on the pull request (revert on base if need be)."
+            )
+        else:
+            text = (
+                f"{repo}#{number}: its head moved to {at} after prplan armed the merge at the "
+                f"reviewed {armed}: GitHub would merge commits unreviewed by this plan. prplan "
+                "does not un-arm it: disable auto-merge (or dequeue it) or review those commits."
+            )
+        RepositoryDisagreesError.__init__(self, text)
+
+
+class MergeDisarmed(MergeBlocked):
+    """While prplan waited, nothing was left to merge the pull request: its
+    auto-merge was disabled, or it left the merge queue (removed, or failed
+    there). prplan never re-arms it. Exit 5."""
+
+    def __init__(self, repo: str, number: int, was: str) -> None:
+        self.repo = repo
+        what = {
+            "auto_merge": "auto-merge was disabled",
+            "queued": "it left the merge queue",
+        }.get(was, "auto-merge was disabled or it left the merge queue")
+        super().__init__(
+            number,
+            f"{repo}: {what} while prplan waited; nothing will merge it now and prplan does "
+            "not re-arm it. Run prplan again to arm it anew, or merge it by hand.",
+        )
+
+
 class WaitTimedOut(RepositoryDisagreesError):
     """Waiting for pull requests to be merged (``merge_when='wait'``, or a
     change set's stage) took longer than allowed. Nothing was undone: the
-    pull requests stay open, with auto-merge on or in the merge queue, and
-    GitHub may still merge them. ``waiting`` names them (``OWNER/NAME#N``,
+    pull requests stay open as they were last read (a wait stops at once when
+    one is no longer armed), and GitHub may still merge them. ``waiting`` names them (``OWNER/NAME#N``,
     with what each waits for); ``seconds`` is the time allowed."""
 
     def __init__(self, waiting: Sequence[str], seconds: float, what: str = "") -> None:
@@ -156,8 +205,8 @@ class WaitTimedOut(RepositoryDisagreesError):
         where = f"{what}: " if what else ""
         super().__init__(
             f"{where}not merged within {_duration(seconds)}: {'; '.join(self.waiting)}. "
-            "The pull requests stay open and armed; run again later, or wait longer "
-            "(--wait-timeout, --stage-timeout)."
+            "Nothing was undone: the pull requests stay open as listed, and GitHub may still "
+            "merge them; run again later, or wait longer (--wait-timeout, --stage-timeout)."
         )
 
 

@@ -3,8 +3,11 @@ merge later (native auto-merge on, or in the merge queue) ends only when
 every one of them is merged, so the next stage never starts on a change
 that is merely armed. One poller (``run.waiting``) for the whole stage.
 
-When a required check fails (or a pull request is closed unmerged), the
-wait stops at once: that entry fails with ``MergeBlocked``. When the
+When a required check fails (or a pull request is closed unmerged, or is
+no longer armed, or its head moved from the one prplan armed, merged or
+not), the wait stops at once: that entry fails with ``MergeBlocked`` (or
+its subclasses ``MergeDisarmed``, ``HeadMovedAfterArming``), and the next
+stage does not start. When the
 stage's timeout passes, every entry still waiting fails with
 ``WaitTimedOut``, naming the stage and its pull requests. Either way the
 entries keep their outcome (what apply did), so the record shows both.
@@ -20,7 +23,7 @@ import attrs
 from prplan.core.plan import Plan
 from prplan.errors import MergeBlocked, PrplanError
 from prplan.run.changeset_file import Goal
-from prplan.run.gated import left_to_github, merged_later
+from prplan.run.gated import armed_head, left_to_github, merged_later
 from prplan.run.port import ForgeClient
 from prplan.run.waiting import Waiter, wait_for_merges
 
@@ -49,14 +52,15 @@ def wait_for_stage(
     out = list(results)
     if not waiting:
         return out
-    pulls = []
+    pulls, heads = [], []
     for index in waiting:
         outcome = results[index].outcome
         assert outcome is not None and outcome.pull_request is not None
         pulls.append((outcome.repo, outcome.pull_request))
+        heads.append(armed_head(plans[index], outcome))
     try:
         infos = wait_for_merges(
-            client, pulls, timeout=timeout, waiter=waiter, what=f"stage {stage!r}"
+            client, pulls, timeout=timeout, waiter=waiter, what=f"stage {stage!r}", armed_at=heads
         )
     except PrplanError as error:
         return _stopped(out, waiting, pulls, error)
@@ -90,8 +94,9 @@ def _stopped(
     still waiting."""
     for index, (repo, number) in zip(waiting, pulls, strict=True):
         if isinstance(error, MergeBlocked) and (
-            error.number != number or f": {repo}: " not in str(error)
-        ):
+            error.number != number or getattr(error, "repo", repo) != repo
+            or (not hasattr(error, "repo") and f": {repo}: " not in str(error))
+        ):  # fmt: skip
             continue
         out[index] = attrs.evolve(out[index], error=str(error), error_type=type(error).__name__)
     return out

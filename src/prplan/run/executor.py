@@ -41,7 +41,7 @@ from prplan.core.plan import Plan
 from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind
 from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
-from prplan.run.gated import HELD_BACK, arm, merge_or_arm, waited
+from prplan.run.gated import HELD_BACK, arm, arming_moved, merge_or_arm, waited
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, WriteIdentity, counting_requests
@@ -99,7 +99,7 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
         moved.append(
             ("branch protection", str(planned.branch_protected), str(current.branch_protected))
         )
-    moved += _commits_moved(planned, current)
+    moved += _commits_moved(planned, current) + arming_moved(planned, current)
     moved += _claims_moved(planned, current)
     return moved
 

@@ -6,27 +6,35 @@
   native auto-merge. A clean gate pays nothing extra (the merge goes
   through); under ``now`` the refusal stops the apply, as before.
 * ``arm``: a plan's ``EnableAutoMerge`` / ``Enqueue`` action.
+* ``arming_moved``: what a saved plan's recheck compares of the arming
+  (the merge queue, auto-merge or queued on the open pull request).
 * ``waited``: ``merge_when='wait'``: after the apply, poll until merged
   (the outcome becomes ``merged``), a required check fails (``failed``,
-  ``MergeBlocked``) or ``wait_timeout`` passes (``failed``,
-  ``WaitTimedOut``); a branch deletion the plan held back runs then.
+  ``MergeBlocked``), the head moves from the one armed (``failed``,
+  ``HeadMovedAfterArming``, also when GitHub merged that other head),
+  nothing is armed any more (``failed``, ``MergeDisarmed``) or
+  ``wait_timeout`` passes (``failed``, ``WaitTimedOut``); a branch deletion
+  the plan held back runs only after a merge at the armed head.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue
+from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue, MergePullRequest
 from prplan.core.plan import Plan
 from prplan.core.request import MergeMethod, MergeWhen
-from prplan.core.snapshot import MergeArmed, PullRequestInfo
+from prplan.core.snapshot import MergeArmed, PullRequestInfo, RepoSnapshot
 from prplan.core.states import ActionKind
 from prplan.errors import ForgeError, MergeBlocked, PrplanError
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus
 from prplan.run.port import ForgeClient
 from prplan.run.waiting import Waiter, wait_for_merges
 
-__all__ = ["merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "HELD_BACK"]
+__all__ = [
+    "merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "armed_head",
+    "arming_moved", "HELD_BACK",
+]  # fmt: skip
 
 #: An action result's detail for a branch deletion held back because the
 #: merge was left to GitHub.
@@ -106,6 +114,24 @@ def arm(
     return None, OutcomeStatus.AUTO_MERGE_ENABLED
 
 
+def arming_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """For a saved plan's recheck: whether base merges through a queue, and
+    how each open pull request is armed (auto-merge, queued, nothing), as
+    ``(fact, planned, now)`` where they differ. Observe reads both only when
+    the request automerges, so only then can they differ."""
+    moved = []
+    if planned.merge_queue != current.merge_queue:
+        on = {True: "on", False: "off"}
+        fact = f"merge queue on {current.base}"
+        moved.append((fact, on[planned.merge_queue], on[current.merge_queue]))
+    now = {pr.number: pr for pr in current.pull_requests if pr.is_open}
+    for pr in planned.pull_requests:
+        seen = now.get(pr.number)
+        if pr.is_open and seen is not None and seen.armed is not pr.armed:
+            moved.append((f"pull request #{pr.number} armed", pr.armed.value, seen.armed.value))
+    return moved
+
+
 def _armed_already(plan: Plan, outcome: Outcome) -> bool:
     """An empty plan because a merge is already armed ("auto-merge is on;
     waiting for ci/lint"): waiting is still what ``wait`` asks."""
@@ -124,6 +150,20 @@ def left_to_github(plan: Plan, outcome: Outcome) -> bool:
         return False
     armed = outcome.status in {OutcomeStatus.AUTO_MERGE_ENABLED, OutcomeStatus.QUEUED}
     return armed or _armed_already(plan, outcome)
+
+
+def armed_head(plan: Plan, outcome: Outcome) -> str | None:
+    """The head the outcome's pull request was armed at (the merge action's
+    expected head, as the executor sends it), or the head the plan saw when
+    it found the pull request armed already: the only commit GitHub may
+    merge for this plan. None when neither is known."""
+    for action in plan.actions:
+        if isinstance(action, (MergePullRequest, EnableAutoMerge, Enqueue)):
+            return action.expected_head_sha or outcome.commit_sha
+    open_pr = next((pr for pr in plan.observed.pull_requests if pr.is_open), None)
+    if open_pr is not None and open_pr.number == outcome.pull_request:
+        return open_pr.head_sha
+    return None
 
 
 def merged_later(
@@ -147,7 +187,7 @@ def waited(plan: Plan, client: ForgeClient, outcome: Outcome, waiter: Waiter | N
     try:
         (info,) = wait_for_merges(
             client, [(request.repo, outcome.pull_request)], timeout=request.wait_timeout,
-            waiter=waiter, what=request.repo,
+            waiter=waiter, what=request.repo, armed_at=[armed_head(plan, outcome)],
         )  # fmt: skip
     except PrplanError as error:
         return attrs.evolve(

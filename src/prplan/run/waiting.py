@@ -5,9 +5,13 @@ before the next stage starts.
 One poller for both: each round reads every pull request still waiting
 once (``ForgeClient.pull_request_gate``: one cheap query each), then sleeps
 with backoff (2 s, then x1.5, at most 30 s, never past the deadline). It
-ends when every pull request is merged; a failed required check (gate
-``failing``) or a pull request closed without being merged stops it with
-``MergeBlocked``; the deadline passing stops it with ``WaitTimedOut``.
+ends when every pull request is merged at the head prplan armed it at; a
+failed required check (gate ``failing``) or a pull request closed without
+being merged stops it with ``MergeBlocked``; a head that moved after the
+arming (someone pushed; merged or not yet) with ``HeadMovedAfterArming``;
+nothing armed any more (auto-merge disabled, out of the queue: read twice
+to be sure) with ``MergeDisarmed``; the deadline passing with
+``WaitTimedOut``. All stop at once, none undoes or re-arms anything.
 Sleep and clock are injected, so tests wait milliseconds.
 """
 
@@ -19,7 +23,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from prplan.core.snapshot import Gate, MergeArmed, PullRequestInfo
-from prplan.errors import MergeBlocked, WaitTimedOut
+from prplan.errors import HeadMovedAfterArming, MergeBlocked, MergeDisarmed, WaitTimedOut
 from prplan.run.port import ForgeClient
 
 __all__ = ["Waiter", "Waiting", "wait_for_merges", "waiting_for"]
@@ -32,6 +36,10 @@ class Waiting:
     repo: str
     number: int
     info: PullRequestInfo | None = None
+    #: the head prplan armed the merge at (None: not known, not checked)
+    armed_at: str | None = None
+    #: how it was armed when last seen armed
+    was: MergeArmed | None = None
 
     @property
     def label(self) -> str:
@@ -84,16 +92,24 @@ def wait_for_merges(
     timeout: float,
     waiter: Waiter | None = None,
     what: str = "",
+    armed_at: Sequence[str | None] = (),
 ) -> list[PullRequestInfo]:
     """Poll until every ``(repo, number)`` is merged; returns them as last
     read, in order. ``MergeBlocked`` (naming the failed checks) as soon as
-    one's required check fails or it is closed unmerged; ``WaitTimedOut``
-    (naming those still waiting) once ``timeout`` seconds passed. ``what``
-    opens the timeout's message (e.g. ``stage 'fleet'``)."""
+    one's required check fails or it is closed unmerged; ``MergeDisarmed``
+    when nothing is armed to merge one any more; ``HeadMovedAfterArming``
+    when one's head is not ``armed_at`` (parallel to ``pulls``; a None or a
+    missing entry is not checked), merged or not; ``WaitTimedOut`` (naming
+    those still waiting) once ``timeout`` seconds passed. ``what`` opens
+    the timeout's message (e.g. ``stage 'fleet'``)."""
     waiter = waiter or Waiter()
     deadline = waiter.clock() + timeout
     delay = waiter.first
-    state = [Waiting(repo=repo, number=number) for repo, number in pulls]
+    heads = list(armed_at) + [None] * (len(pulls) - len(armed_at))
+    state = [
+        Waiting(repo=repo, number=number, armed_at=head)
+        for (repo, number), head in zip(pulls, heads, strict=False)
+    ]
     while True:
         state = [w if w.info is not None and w.info.merged else _read(client, w) for w in state]
         now = waiter.clock()
@@ -110,13 +126,26 @@ def wait_for_merges(
 
 
 def _read(client: ForgeClient, waiting: Waiting) -> Waiting:
-    return attrs.evolve(waiting, info=client.pull_request_gate(waiting.repo, waiting.number))
+    info = client.pull_request_gate(waiting.repo, waiting.number)
+    if info.is_open and not info.merged and info.armed is MergeArmed.NONE:
+        # Disarmed, or a merge in flight (GitHub takes a pull request out of
+        # the queue as it merges it): one more read before calling it disarmed.
+        info = client.pull_request_gate(waiting.repo, waiting.number)
+    was = waiting.was if info.armed is MergeArmed.NONE else info.armed
+    return attrs.evolve(waiting, info=info, was=was)
 
 
 def _stop_on_failure(state: Sequence[Waiting]) -> None:
     for w in state:
         info = w.info
-        if info is None or info.merged:
+        if info is None:
+            continue
+        if w.armed_at is not None and info.head_sha != w.armed_at:
+            merged = info.merged
+            raise HeadMovedAfterArming(
+                w.repo, info.number, w.armed_at, info.head_sha, merged=merged
+            )
+        if info.merged:
             continue
         if not info.is_open:
             raise MergeBlocked(info.number, f"{w.repo}: it was closed without being merged")
@@ -127,3 +156,5 @@ def _stop_on_failure(state: Sequence[Waiting]) -> None:
                 f"{w.repo}: required check(s) failed: {failed}. Fix what they report "
                 "(a new commit runs them again), then run prplan again.",
             )
+        if info.armed is MergeArmed.NONE:
+            raise MergeDisarmed(w.repo, info.number, w.was.value if w.was else "")

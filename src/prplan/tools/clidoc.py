@@ -39,8 +39,8 @@ fix, before anything is read or written.
 | 2 | changes planned | — |
 | 3 | refused | refused |
 | 4 | — | stale plan: the repository moved; nothing written |
-| 5 | — | failed part-way; the outcome says what was done (a merge the gate blocks under `--merge-when now`, a required check failing while waiting) |
-| 6 | — | timed out waiting for GitHub's merge (`--merge-when wait` past `--wait-timeout`, a change set's stage past its timeout); the pull requests stay open and armed |
+| 5 | — | failed part-way; the outcome says what was done (a merge the gate blocks under `--merge-when now`, a required check failing, the head moving from the one armed, or auto-merge disabled or the queue left while waiting) |
+| 6 | — | timed out waiting for GitHub's merge (`--merge-when wait` past `--wait-timeout`, a change set's stage past its timeout); the pull requests stay open as they were and GitHub may still merge them |
 
 Output: `--format text` (colour only on a terminal; `NO_COLOR` honoured),
 `markdown` (for a pull request or design review: actions with reasons, a

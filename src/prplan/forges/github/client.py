@@ -193,7 +193,7 @@ class GitHubClient(GraphQLObserving, GateMethods):
             protected = data.get("protected") is True
         if tree.get("sha"):
             self._tree_of[(repo, sha)] = str(tree["sha"])
-        return Branch(sha=sha, protected=protected)
+        return self._branch_seen(repo, branch, Branch(sha=sha, protected=protected))
 
     @prefetched
     def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:

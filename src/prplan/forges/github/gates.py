@@ -37,6 +37,7 @@ from prplan.forges.github import graphql_documents as documents
 from prplan.forges.github.graphql_reads import GraphQLReads, prefetched_answer
 from prplan.forges.github.graphql_writes import GraphQLWrites
 from prplan.forges.github.transport import Transport
+from prplan.run.port import Branch
 
 __all__ = ["GateMethods", "GitHubGates", "UNKNOWN_REREADS", "UNKNOWN_PAUSE", "gate_info"]
 
@@ -52,7 +53,8 @@ AUTO_MERGE_SETTING = '"Allow auto-merge" (Settings > General > Pull Requests)'
 
 
 def _checks(node: Mapping[str, Any]) -> list[Check]:
-    """The head commit's checks of a ``PULL_REQUEST_GATE`` answer."""
+    """The head commit's checks of a ``PULL_REQUEST_GATE`` answer, and the
+    required contexts not reported yet (from base's protection rule)."""
     commits = (node.get("commits") or {}).get("nodes") or []
     rollup = ((commits[-1] or {}).get("commit") or {}).get("statusCheckRollup") if commits else None
     contexts = ((rollup or {}).get("contexts") or {}).get("nodes") or []
@@ -68,7 +70,18 @@ def _checks(node: Mapping[str, Any]) -> list[Check]:
                     name=context["context"], state=context["state"], required=context["isRequired"]
                 )
             )
-    return found
+    return found + _expected(node, {check.name for check in found})
+
+
+def _expected(node: Mapping[str, Any], reported: set[str]) -> list[Check]:
+    """The contexts base's protection rule requires that nobody reported on
+    the head yet: pending by name, as GitHub's UI shows them ("Expected")."""
+    if "commits" not in node:  # no rollup read (an observe answer): nothing to subtract from
+        return []
+    rule = (node.get("baseRef") or {}).get("branchProtectionRule") or {}
+    contexts = rule.get("requiredStatusCheckContexts") or []
+    names = sorted({str(c) for c in contexts if c and str(c) not in reported})
+    return [Check(name=name, state="EXPECTED", required=True) for name in names]
 
 
 def gate_info(node: Mapping[str, Any]) -> PullRequestInfo:
@@ -258,8 +271,18 @@ class GateMethods:
         return self._gates.pull_request_gate(repo, number)
 
     def merge_queue_enabled(self, repo: str, branch: str) -> bool:
-        """Whether ``branch`` is merged into through a merge queue."""
+        """Whether ``branch`` is merged into through a merge queue. A branch
+        the REST branches answer called unprotected has none (a queue is a
+        protection setting; were GitHub to disagree, a merge it refuses is
+        handed to auto-merge, never forced): no request then."""
+        if self.__dict__.get("_unprotected", {}).get((repo, branch)):
+            return False
         return self._gates.merge_queue_enabled(repo, branch)
+
+    def _branch_seen(self, repo: str, branch: str, found: Branch) -> Branch:
+        """Remember whether a branch read over REST was protected."""
+        self.__dict__.setdefault("_unprotected", {})[(repo, branch)] = not found.protected
+        return found
 
     def enable_auto_merge(
         self, repo: str, number: int, *, method: MergeMethod, expected_head_sha: str

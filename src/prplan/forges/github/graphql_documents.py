@@ -56,6 +56,7 @@ __all__ = [
     "ENABLE_AUTO_MERGE",
     "ENQUEUE_PULL_REQUEST",
     "GATE_FIELDS",
+    "GATE_RULE_FIELDS",
     "MERGE_PULL_REQUEST",
     "MERGE_QUEUE",
     "OBSERVE",
@@ -186,6 +187,18 @@ fragment DirectoryEntries on GitObject {
 GATE_FIELDS = (
     "id isDraft mergeStateStatus reviewDecision autoMergeRequest { enabledAt mergeMethod } "
     "mergeQueueEntry { state }"
+)
+
+
+#: What base's branch protection requires (``Ref.branchProtectionRule``): the
+#: required status check contexts are the only way GitHub names a required
+#: check nobody reported yet (``statusCheckRollup`` lists only reported ones).
+#: Contexts required only by a repository ruleset are not here (see
+#: docs/github.md). An object, not a connection: no node cost. Read by
+#: ``PULL_REQUEST_GATE`` only: which contexts reported needs the head's rollup,
+#: which the observe query does not read.
+GATE_RULE_FIELDS = (
+    "requiredStatusCheckContexts requiresStrictStatusChecks requiredApprovingReviewCount"
 )
 
 
@@ -451,8 +464,9 @@ mutation DeleteRef($refId: ID!) {
 """
 
 
-#: One pull request with its merge gate: ``GATE_FIELDS`` and the head
-#: commit's checks, each saying whether base requires it for this pull request.
+#: One pull request with its merge gate: ``GATE_FIELDS``, the head commit's
+#: checks, each saying whether base requires it for this pull request, and
+#: base's protection rule (the required contexts, also those not reported).
 #: Variables: ``owner``, ``name``, ``number`` (an Int).
 PULL_REQUEST_GATE = _with_fragments(
     """
@@ -463,6 +477,9 @@ query PullRequestGate($owner: String!, $name: String!, $number: Int!) {
       """
     + GATE_FIELDS
     + """
+      baseRef { branchProtectionRule { """
+    + GATE_RULE_FIELDS
+    + """ } }
       commits(last: 1) {
         nodes {
           commit {

@@ -43,7 +43,10 @@ class ClientSide(GateSide):
     @counted("reads")
     def branch(self, repo: str, branch: str) -> Branch | None:
         sha = self._head(repo, branch)
-        return None if sha is None else Branch(sha=sha, protected=False)
+        if sha is None:
+            return None
+        # As GitHub's branches answer (and this forge's REST) says it.
+        return Branch(sha=sha, protected=self.branch_protection(repo, branch) is not None)
 
     @counted("reads")
     def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:

@@ -1,7 +1,8 @@
 """What GraphQL reads of the merge gates: a pull request's
 ``mergeStateStatus``, ``reviewDecision``, ``autoMergeRequest``,
 ``mergeQueueEntry`` and ``commits``, a commit's ``statusCheckRollup``, and a
-repository's ``autoMergeAllowed`` and ``mergeQueue(branch:)``.
+repository's ``autoMergeAllowed`` and ``mergeQueue(branch:)``, and a
+branch's ``branchProtectionRule`` (from ``LocalForge.branch_protection``).
 
 Objects are dicts as in ``graphql_objects``; the functions that build a
 commit or a pull request are passed in (``graphql_objects`` builds them and
@@ -16,7 +17,12 @@ from typing import Any
 from prplan.forges.local.gates import CheckView, rollup
 from prplan.forges.local.server.payloads import iso, node_id
 
-__all__ = ["pull_request_gate", "status_check_rollup", "repository_gate"]
+__all__ = [
+    "branch_protection_rule",
+    "pull_request_gate",
+    "status_check_rollup",
+    "repository_gate",
+]
 
 Obj = dict[str, Any]
 
@@ -24,6 +30,26 @@ Obj = dict[str, Any]
 def _required_for(forge: Any, repo: str, base: str | None) -> tuple[str, ...]:
     protection = None if base is None else forge.branch_protection(repo, base)
     return () if protection is None else tuple(protection.required_checks)
+
+
+def branch_protection_rule(ctx: Any, repo: str, branch: str) -> Obj | None:
+    """``Ref.branchProtectionRule`` of ``branch``: its protection as GitHub's
+    rule (a rule per branch here, so ``pattern`` is the branch's name), or
+    None when the branch is not protected."""
+    protection = ctx.forge.branch_protection(repo, branch)
+    if protection is None:
+        return None
+    contexts = list(protection.required_checks)
+    return {
+        "__typename": "BranchProtectionRule",
+        "id": node_id("BranchProtectionRule", repo, branch),
+        "pattern": branch,
+        "requiredStatusCheckContexts": contexts,
+        "requiresStatusChecks": bool(contexts),
+        "requiresStrictStatusChecks": protection.strict,
+        "requiredApprovingReviewCount": protection.required_approvals,
+        "requiresApprovingReviews": protection.required_approvals > 0,
+    }
 
 
 def _context(repo: str, sha: str, check: CheckView, required: Callable[..., bool]) -> Obj:

@@ -23,6 +23,7 @@ from dulwich.objects import Commit as GitCommit
 from prplan import errors
 from prplan.forges.local import LocalForge
 from prplan.forges.local.server.graphql_gates import (
+    branch_protection_rule,
     pull_request_gate,
     repository_gate,
     status_check_rollup,
@@ -208,6 +209,7 @@ def pull_request(ctx: Context, repo: str, row: dict[str, Any]) -> Obj:
         "merged": bool(row["merged"]),
         "isCrossRepository": False,
         "baseRefName": row["base"],
+        "baseRef": lambda info: ref(ctx, repo, row["base"]),
         "headRefName": row["head"],
         "headRefOid": row["head_sha"],
         "title": row["title"],
@@ -278,7 +280,11 @@ def ref(ctx: Context, repo: str, name: str) -> Obj | None:
         "name": qualified[len(prefix) :],
         "prefix": prefix,
         "target": lambda info: _object(ctx, repo, sha),
-        "branchProtectionRule": None,
+        "branchProtectionRule": lambda info: (
+            branch_protection_rule(ctx, repo, qualified[len(prefix) :])
+            if prefix == "refs/heads/"
+            else None
+        ),
         "refUpdateRule": None,
         "compare": lambda info, headRef: _compare(ctx, repo, sha, headRef),
     }

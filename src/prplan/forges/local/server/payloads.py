@@ -371,7 +371,7 @@ class Urls:
 
     # --- branches, comparisons --------------------------------------------------------
 
-    def branch(self, repo: str, name: str, head: GitCommit) -> JSON:
+    def branch(self, repo: str, name: str, head: GitCommit, *, protected: bool = False) -> JSON:
         return {
             "name": name,
             "commit": self.commit(repo, head),
@@ -379,8 +379,8 @@ class Urls:
                 "self": f"{self.api}/repos/{repo}/branches/{name}",
                 "html": f"{self.web}{repo}/tree/{name}",
             },
-            "protected": False,
-            "protection": {"enabled": False},
+            "protected": protected,
+            "protection": {"enabled": protected},
             "protection_url": f"{self.api}/repos/{repo}/branches/{name}/protection",
         }
 

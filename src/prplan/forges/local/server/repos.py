@@ -33,7 +33,13 @@ class RepoRoutes(Routes):
         sha = self.forge.branches(repo).get(branch)
         if sha is None:
             raise Fail(404, "Branch not found")
-        return 200, urls.branch(repo, branch, self._commit_obj(repo, sha)), None
+        # GitHub's ``protected``: the REST client reads "no merge queue" from false
+        protected = self.forge.branch_protection(repo, branch) is not None
+        return (
+            200,
+            urls.branch(repo, branch, self._commit_obj(repo, sha), protected=protected),
+            None,
+        )
 
     # --- contents, commits, compare -------------------------------------------------------
 
