@@ -14,8 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
-from prplan.cli import cli
-from prplan.cli import output as cli_output
+from prplan.cli import changeset_cmd, cli
 from prplan.forges.local.server.app import ForgeServer
 from prplan.forges.local.server.stand_in_ci import CheckSpec, StandInCI
 from prplan.run.waiting import Waiter
@@ -30,7 +29,8 @@ CHECK = "ci/helm-template"
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     """The command's waiter polls every 50 ms instead of 2 s (the stand-in CI
     reports after 50 ms): the same poller, on a shorter clock."""
-    monkeypatch.setattr(cli_output, "waiter", lambda: Waiter(first=0.05, factor=1.0, most=0.05))
+    quick = Waiter(first=0.05, factor=1.0, most=0.05)
+    monkeypatch.setattr(changeset_cmd, "waiter", lambda: quick)
 
 
 @pytest.fixture
