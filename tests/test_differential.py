@@ -67,11 +67,11 @@ def _trees(forge: prplan.LocalForge) -> tuple[object, ...]:
     return trees, pulls, state.base_files, state.human_commits
 
 
-#: Every case over GraphQL (the default transport); over REST every third
+#: Every case over GraphQL (the default transport); over REST every fourth
 #: one of the same cases (the two share every read and write helper but the
 #: transport's own, and the time budget has room for one full run; the
 #: fault, crash and stateful suites cover REST's own paths besides).
-TRANSPORT_CASES = [("graphql", c) for c in CASES] + [("rest", c) for c in CASES[::3]]
+TRANSPORT_CASES = [("graphql", c) for c in CASES] + [("rest", c) for c in CASES[::4]]
 
 
 @pytest.mark.parametrize(
