@@ -6,19 +6,18 @@ the injected sleep, so nothing waits for real."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import prplan
+from fake_time import FakeTime
 from prplan.cli import cli
 from prplan.errors import InvalidRequestError
 from prplan.run.changeset import ChangeSetPlan, apply_changeset, plan_changeset
 from prplan.run.changeset_file import parse_changeset
 from prplan.run.outcome import OutcomeStatus
-from prplan.run.waiting import Waiter
 
 CANARY, FLEET = "acme/canary", "acme/fleet"
 BRANCH = "prplan/release-2"
@@ -60,20 +59,6 @@ def _document(timeout: object = None) -> dict[str, object]:
     }  # fmt: skip
 
 
-class _FakeTime:
-    def __init__(self, *steps: Callable[[], None]) -> None:
-        self.now = 0.0
-        self.steps = list(steps)
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        if self.steps:
-            self.steps.pop(0)()
-
-    def waiter(self) -> Waiter:
-        return Waiter(sleep=self.sleep, clock=lambda: self.now)
-
-
 def _main(forge: prplan.LocalForge, repo: str) -> str:
     return forge.files(repo, "main")["app.yaml"].decode()
 
@@ -90,7 +75,7 @@ def test_stage_two_starts_only_after_stage_one_is_merged() -> None:
         seen_fleet_untouched.append(BRANCH not in forge.branches(FLEET))
         forge.set_status(CANARY, BRANCH, "ci/lint", "success")
 
-    time = _FakeTime(ci_reports)
+    time = FakeTime(ci_reports)
     result = apply_changeset(forge, _planned(forge), waiter=time.waiter())
     canary, fleet = result.entries
     assert seen_fleet_untouched == [True]  # while canary waited, fleet had no branch
@@ -105,7 +90,7 @@ def test_stage_two_starts_only_after_stage_one_is_merged() -> None:
 
 def test_a_failing_check_stops_the_set_before_the_next_stage() -> None:
     forge = _forge()
-    time = _FakeTime(lambda: forge.set_status(CANARY, BRANCH, "ci/lint", "failure"))
+    time = FakeTime(lambda: forge.set_status(CANARY, BRANCH, "ci/lint", "failure"))
     result = apply_changeset(forge, _planned(forge), waiter=time.waiter())
     canary, fleet = result.entries
     assert canary.status == "failed" and canary.error_type == "MergeBlocked"
@@ -116,7 +101,7 @@ def test_a_failing_check_stops_the_set_before_the_next_stage() -> None:
 
 def test_a_stage_timeout_from_the_file_stops_the_set() -> None:
     forge = _forge()
-    time = _FakeTime()
+    time = FakeTime()
     planned = _planned(forge, timeout="90s")
     assert ChangeSetPlan.from_dict(__import__("json").loads(planned.to_json())) == planned
     result = apply_changeset(forge, planned, stage_timeout=3600, waiter=time.waiter())

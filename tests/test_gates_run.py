@@ -5,13 +5,13 @@ milliseconds), and the exit codes through the command."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import prplan
+from fake_time import FakeTime
 from prplan.cli import cli
 from prplan.core.planner import plan as make_plan
 from prplan.core.request import ChangeRequest
@@ -51,25 +51,6 @@ def _run(
 
 def _main(forge: prplan.LocalForge) -> str:
     return forge.files(REPO, "main")["app.yaml"].decode()
-
-
-class _FakeTime:
-    """An injected clock; ``sleep`` advances it and runs the next step
-    (what CI or a reviewer does meanwhile)."""
-
-    def __init__(self, *steps: Callable[[], None]) -> None:
-        self.now = 0.0
-        self.steps = list(steps)
-        self.slept: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        if self.steps:
-            self.steps.pop(0)()
-
-    def waiter(self) -> Waiter:
-        return Waiter(sleep=self.sleep, clock=lambda: self.now)
 
 
 def test_a_clean_gate_merges_now_and_pays_nothing_extra() -> None:
@@ -166,7 +147,7 @@ def test_delete_branch_waits_for_the_merge() -> None:
 
 def test_wait_merges_after_a_status_set_while_sleeping() -> None:
     forge = _forge()
-    time = _FakeTime(lambda: None, lambda: forge.set_status(REPO, BRANCH, "ci/lint", "success"))
+    time = FakeTime(lambda: None, lambda: forge.set_status(REPO, BRANCH, "ci/lint", "success"))
     request = _request(merge_when="wait", delete_branch=True)
     outcome = _run(forge, request, time.waiter())
     assert outcome.status is OutcomeStatus.MERGED and outcome.merge_sha
@@ -177,7 +158,7 @@ def test_wait_merges_after_a_status_set_while_sleeping() -> None:
 
 def test_wait_stops_when_a_required_check_fails() -> None:
     forge = _forge()
-    time = _FakeTime(lambda: forge.set_status(REPO, BRANCH, "ci/lint", "failure"))
+    time = FakeTime(lambda: forge.set_status(REPO, BRANCH, "ci/lint", "failure"))
     outcome = _run(forge, _request(merge_when="wait"), time.waiter())
     assert outcome.status is OutcomeStatus.FAILED and outcome.error_type == "MergeBlocked"
     assert "ci/lint" in outcome.error
@@ -185,7 +166,7 @@ def test_wait_stops_when_a_required_check_fails() -> None:
 
 def test_wait_times_out_with_backoff_capped_at_the_deadline() -> None:
     forge = _forge()
-    time = _FakeTime()
+    time = FakeTime()
     outcome = _run(forge, _request(merge_when="wait", wait_timeout=60), time.waiter())
     assert outcome.status is OutcomeStatus.FAILED and outcome.error_type == "WaitTimedOut"
     assert f"{REPO}#1 waiting for checks: ci/lint" in outcome.error
@@ -195,7 +176,7 @@ def test_wait_times_out_with_backoff_capped_at_the_deadline() -> None:
 def test_wait_on_a_rerun_waits_for_the_armed_merge() -> None:
     forge = _forge()
     _run(forge, _request())
-    time = _FakeTime(lambda: forge.set_status(REPO, BRANCH, "ci/lint", "success"))
+    time = FakeTime(lambda: forge.set_status(REPO, BRANCH, "ci/lint", "success"))
     outcome = _run(forge, _request(merge_when="wait"), time.waiter())
     assert outcome.status is OutcomeStatus.MERGED and _main(forge) == "tag: 2\n"
 

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import prplan
+from fake_time import FakeTime
 from prplan.cli import apply_cmd, cli
 from prplan.core.planner import plan as make_plan
 from prplan.core.request import ChangeRequest
@@ -29,7 +30,6 @@ from prplan.run.changeset_file import parse_changeset
 from prplan.run.executor import apply, moved_facts
 from prplan.run.observe import observe
 from prplan.run.outcome import OutcomeStatus
-from prplan.run.waiting import Waiter
 
 REPO, FLEET = "acme/deploy", "acme/fleet"
 BRANCH = "prplan/app-2"
@@ -53,26 +53,8 @@ def _request(**fields: object) -> ChangeRequest:
     return ChangeRequest(**args)  # type: ignore[arg-type]
 
 
-class _FakeTime:
-    """An injected clock; each sleep advances it and runs the next step."""
-
-    def __init__(self, *steps: Callable[[], None]) -> None:
-        self.now = 0.0
-        self.steps = list(steps)
-        self.slept: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        if self.steps:
-            self.steps.pop(0)()
-
-    def waiter(self) -> Waiter:
-        return Waiter(sleep=self.sleep, clock=lambda: self.now)
-
-
-def _wait(forge: prplan.LocalForge, *steps: Callable[[], None]) -> tuple[prplan.Outcome, _FakeTime]:
-    time = _FakeTime(*steps)
+def _wait(forge: prplan.LocalForge, *steps: Callable[[], None]) -> tuple[prplan.Outcome, FakeTime]:
+    time = FakeTime(*steps)
     request = _request()
     return apply(make_plan(observe(forge, request), request), forge, waiter=time.waiter()), time
 
@@ -139,7 +121,7 @@ def test_a_change_set_stops_before_the_next_stage_when_merged_at_another_head(
             {"name": "fleet", "changes": [{"repo": FLEET, "files": {"app.yaml": str(out)}}]},
         ],
     }  # fmt: skip
-    time = _FakeTime(human_pushes_and_ci_passes)
+    time = FakeTime(human_pushes_and_ci_passes)
     planned = plan_changeset(forge, parse_changeset(document))
     canary, fleet = apply_changeset(forge, planned, waiter=time.waiter()).entries
     assert forge.pull_request_gate(REPO, 1).merged  # GitHub merged the human's head
@@ -187,7 +169,7 @@ def test_the_new_errors_are_merge_blocked_and_exit_5(
         human.disable_auto_merge(REPO, 1)
         human.close()
 
-    time = _FakeTime(human_disables)
+    time = FakeTime(human_disables)
     monkeypatch.setattr(apply_cmd, "waiter", time.waiter)
     result = CliRunner().invoke(
         cli,
@@ -201,7 +183,7 @@ def test_the_new_errors_are_merge_blocked_and_exit_5(
 def test_a_timeout_never_claims_the_pull_requests_are_armed() -> None:
     forge = _forge()
     request = _request(wait_timeout=5)
-    time = _FakeTime()
+    time = FakeTime()
     outcome = apply(make_plan(observe(forge, request), request), forge, waiter=time.waiter())
     assert outcome.error_type == "WaitTimedOut" and time.now == 5
     assert "armed" not in outcome.error
