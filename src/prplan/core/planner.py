@@ -385,8 +385,6 @@ def _create_branch(steps: _Steps) -> act.Action:
 
 def _reset_branch(steps: _Steps) -> act.Action:
     snapshot, branch = steps.snapshot, steps.request.branch
-    assert snapshot.branch_sha is not None  # the table resets only existing branches
-    dropped = snapshot.commits_beyond_base
     if steps.situation.pr is PRState.OPEN:
         return _rebase_branch(steps)
     why = (
@@ -394,14 +392,11 @@ def _reset_branch(steps: _Steps) -> act.Action:
         if steps.situation.branch is BranchSituation.FOREIGN
         else _disposable_why(snapshot)
     )
-    steps.head = snapshot.base_sha
-    return act.ResetBranch(
-        branch=branch,
-        from_sha=snapshot.branch_sha,
-        to_sha=snapshot.base_sha,
-        dropped=dropped,
-        reason=f"the branch {branch!r} lacks the change and {why}: reset it to "
-        f"{snapshot.base} ({short(snapshot.base_sha)}), dropping {len(dropped)} commit(s)",
+    return _to_base(
+        steps,
+        f"the branch {branch!r} lacks the change and {why}: reset it to "
+        f"{snapshot.base} ({short(snapshot.base_sha)}), dropping "
+        f"{len(snapshot.commits_beyond_base)} commit(s)",
     )
 
 
@@ -410,17 +405,25 @@ def _rebase_branch(steps: _Steps) -> act.Action:
     all prplan's: its commit is made again on base's head, in the same ref
     write as the commit that follows (never a merge of base into it)."""
     snapshot, branch = steps.snapshot, steps.request.branch
-    assert snapshot.branch_sha is not None
-    dropped = snapshot.commits_beyond_base
+    return _to_base(
+        steps,
+        f"the pull request's gate is {_open_gate(snapshot)} and every commit on {branch!r} "
+        f"beyond base is prplan's: make prplan's commit again on {snapshot.base} "
+        f"({short(snapshot.base_sha)}), replacing {len(snapshot.commits_beyond_base)} commit(s)",
+    )
+
+
+def _to_base(steps: _Steps, reason: str) -> act.Action:
+    """The branch reset to base's head, dropping its commits beyond base."""
+    snapshot = steps.snapshot
+    assert snapshot.branch_sha is not None  # the table resets only existing branches
     steps.head = snapshot.base_sha
     return act.ResetBranch(
-        branch=branch,
+        branch=steps.request.branch,
         from_sha=snapshot.branch_sha,
         to_sha=snapshot.base_sha,
-        dropped=dropped,
-        reason=f"the pull request's gate is {_open_gate(snapshot)} and every commit on {branch!r} "
-        f"beyond base is prplan's: make prplan's commit again on {snapshot.base} "
-        f"({short(snapshot.base_sha)}), replacing {len(dropped)} commit(s)",
+        dropped=snapshot.commits_beyond_base,
+        reason=reason,
     )
 
 
