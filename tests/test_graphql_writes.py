@@ -47,7 +47,9 @@ def _request(files: int = 3, **options: object) -> prplan.ChangeRequest:
 
 
 def _graphql(served: Served) -> prplan.GitHubClient:
-    return served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
+    return served.new_client(
+        transport="graphql", retries=3, backoff=0.0, timeout=30
+    )  # generous: a loaded machine commits 1,000 files slowly
 
 
 def _writes(served: Served) -> list[tuple[str, str, int]]:
