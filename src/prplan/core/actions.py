@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from prplan.core.snapshot import CommitInfo
+from prplan.core.snapshot import OMIT_IF_DEFAULT, CommitInfo
 from prplan.core.states import ActionKind, RefusalCode
 
 __all__ = [
@@ -24,6 +24,13 @@ __all__ = [
     "MergeAction",
     "MERGE_ACTIONS",
     "DeleteBranch",
+    "AddLabels",
+    "AddAssignees",
+    "RequestReviewers",
+    "SetMilestone",
+    "MarkReadyForReview",
+    "MetadataAction",
+    "METADATA_ACTIONS",
     "Action",
     "Refusal",
     "ResolvedFile",
@@ -97,6 +104,8 @@ class CreatePullRequest:
     title: str
     body: str
     reason: str
+    #: open it as a draft (left out of the document when False)
+    draft: bool = attrs.field(default=False, metadata={OMIT_IF_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -160,6 +169,61 @@ class DeleteBranch:
     reason: str
 
 
+@attrs.frozen(kw_only=True)
+class AddLabels:
+    """Add labels to the pull request (``number`` None: the one this plan
+    opens); GitHub creates a label the repository lacks. Nothing is removed."""
+
+    kind = ActionKind.ADD_LABELS
+    number: int | None
+    labels: tuple[str, ...]
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class AddAssignees:
+    """Add assignees (logins) to the pull request; nobody is unassigned."""
+
+    kind = ActionKind.ADD_ASSIGNEES
+    number: int | None
+    assignees: tuple[str, ...]
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class RequestReviewers:
+    """Request reviews from users and teams, in one request."""
+
+    kind = ActionKind.REQUEST_REVIEWERS
+    number: int | None
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class SetMilestone:
+    """Set the pull request's milestone: ``title``, found as ``milestone``."""
+
+    kind = ActionKind.SET_MILESTONE
+    number: int | None
+    title: str
+    milestone: int
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class MarkReadyForReview:
+    """Mark an open draft pull request ready for review."""
+
+    kind = ActionKind.MARK_READY_FOR_REVIEW
+    number: int
+    reason: str
+
+
+MetadataAction = AddLabels | AddAssignees | RequestReviewers | SetMilestone | MarkReadyForReview
+METADATA_ACTIONS = (AddLabels, AddAssignees, RequestReviewers, SetMilestone, MarkReadyForReview)
+
 Action = (
     CreateBranch
     | ResetBranch
@@ -169,6 +233,11 @@ Action = (
     | EnableAutoMerge
     | Enqueue
     | DeleteBranch
+    | AddLabels
+    | AddAssignees
+    | RequestReviewers
+    | SetMilestone
+    | MarkReadyForReview
 )
 
 #: The actions that merge the pull request, now or once its gate clears:

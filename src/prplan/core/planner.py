@@ -17,6 +17,7 @@ import attrs
 
 from prplan.core import actions as act
 from prplan.core import refusals
+from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest
@@ -66,7 +67,9 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
     }
     if rule.refuse is None:
         actions = _materialise(rule, situation, snapshot, effective)
-        return Plan(actions=actions, notes=notes, **common)
+        # Pull-request metadata: a step derived after the table (``metadata``).
+        actions, more = with_metadata(snapshot, request, actions)
+        return Plan(actions=actions, notes=(*notes, *more), **common)
     if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
         refusal = refusals.not_a_file_refusal(not_files)
     elif rule.refuse is RefusalCode.EDIT_FAILED and resolution.failure is not None:

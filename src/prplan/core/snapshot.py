@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from prplan.core.pr_metadata import Milestone, PullMetadata
+
 #: The commit-message trailer prplan writes in every commit it makes. A branch
 #: whose commits beyond base all carry it holds nothing a human would lose if
 #: prplan resets it.
@@ -274,3 +276,8 @@ class RepoSnapshot:
     brought_on_branch: Mapping[str, str | None] = attrs.field(factory=dict)
     #: base is merged into through a merge queue (pull requests are enqueued)
     merge_queue: bool = attrs.field(default=False, metadata=_OMITTED)
+    #: the open pull request's labels, assignees, reviewers, milestone and
+    #: draft state: read only when the request names metadata
+    pr_metadata: PullMetadata | None = attrs.field(default=None, metadata=_OMITTED)
+    #: the repository's open milestones: read only when the request names one
+    milestones: tuple[Milestone, ...] | None = attrs.field(default=None, metadata=_OMITTED)

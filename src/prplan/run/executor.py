@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from prplan.core.actions import (
+    METADATA_ACTIONS,
     Action,
     Commit,
     CreateBranch,
@@ -42,6 +43,7 @@ from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind
 from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
 from prplan.run.gated import HELD_BACK, arm, arming_moved, merge_or_arm, waited
+from prplan.run.metadata import apply_metadata, metadata_moved
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, WriteIdentity, counting_requests
@@ -100,7 +102,7 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
             ("branch protection", str(planned.branch_protected), str(current.branch_protected))
         )
     moved += _commits_moved(planned, current) + arming_moved(planned, current)
-    moved += _claims_moved(planned, current)
+    moved += _claims_moved(planned, current) + metadata_moved(planned, current)
     return moved
 
 
@@ -564,9 +566,11 @@ class _Run:
         if isinstance(action, CreatePullRequest):
             if time.monotonic() - self.observed_at > self.PR_RECHECK_AFTER:
                 self._no_new_pull_requests(action)
+            draft = {"draft": True} if action.draft else {}  # clients without it still work
             pr = client.create_pull_request(
-                repo, head=action.head, base=action.base, title=action.title, body=action.body
-            )
+                repo, head=action.head, base=action.base, title=action.title, body=action.body,
+                **draft,
+            )  # fmt: skip
             self.pr_number, self.pr_url = pr.number, pr.url
             return ActionResult(
                 index=index,
@@ -577,6 +581,8 @@ class _Run:
             )
         if isinstance(action, MergePullRequest | EnableAutoMerge | Enqueue):
             return self.merge(index, action)
+        if isinstance(action, METADATA_ACTIONS):
+            return apply_metadata(client, repo, index, action, self.pr_number)
         assert isinstance(action, DeleteBranch)
         if self.armed is not None:  # never close the pull request GitHub is to merge
             return ActionResult(

@@ -20,6 +20,7 @@ import attrs
 from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import PathKind, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.errors import NotFoundError
+from prplan.run.metadata import observe_metadata
 from prplan.run.port import Branch, ForgeClient
 
 __all__ = ["observe"]
@@ -27,7 +28,8 @@ __all__ = ["observe"]
 
 def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     with _held_still(client), _prefetched(client, request):
-        return _gated(client, request, _observe(client, request))
+        snapshot = _gated(client, request, _observe(client, request))
+        return observe_metadata(client, request, snapshot)  # only when the request names it
 
 
 def _gated(client: ForgeClient, request: ChangeRequest, snapshot: RepoSnapshot) -> RepoSnapshot:

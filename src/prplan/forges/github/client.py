@@ -64,9 +64,7 @@ from prplan.core.snapshot import (
     entry_for,
     seal_message,
 )
-from prplan.errors import (
-    ConflictError,
-)
+from prplan.errors import ConflictError
 from prplan.forges.github.answers import (
     base_was_modified,
     merge_tries,
@@ -78,6 +76,7 @@ from prplan.forges.github.auth import clean_token, token_from_env, token_origin
 from prplan.forges.github.gates import GateMethods
 from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
 from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
+from prplan.forges.github.metadata import MetadataMethods
 from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
@@ -90,7 +89,7 @@ _EXECUTABLE = "100755"
 _COMPARE_FILES_LIMIT = 300
 
 
-class GitHubClient(GraphQLObserving, GateMethods):
+class GitHubClient(GraphQLObserving, GateMethods, MetadataMethods):
     """A ``ForgeClient`` for GitHub through PyGithub.
 
     ``token``: a personal access token, app installation token or
@@ -498,17 +497,19 @@ class GitHubClient(GraphQLObserving, GateMethods):
         return known
 
     def create_pull_request(
-        self, repo: str, *, head: str, base: str, title: str, body: str
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequestInfo:
         if self._graphql is not None:
             return self._graphql.create_pull_request(
-                repo, head=head, base=base, title=title, body=body
+                repo, head=head, base=base, title=title, body=body, draft=draft
             )
         self._http.space_writes()
         self._answered_by(None)
         with self._http.errors(f"opening a pull request {head} -> {base} in {repo}"):
             try:
-                pr = self._http.repo(repo).create_pull(base=base, head=head, title=title, body=body)
+                pr = self._http.repo(repo).create_pull(
+                    base, head, title=title, body=body, draft=draft
+                )
             except GithubException as error:
                 if error.status == 422 and "already exists" in github_message(error):
                     # The answer that named the author was lost: none is claimed.

@@ -162,11 +162,18 @@ def _lookups(paths: tuple[str, ...], contents: int) -> int:
 
 
 @functools.cache
-def _shape_cost(named_base: bool, gates: bool) -> int:
+def _shape_cost(
+    named_base: bool, gates: bool, metadata: bool = False, milestones: bool = False
+) -> int:
     """``node_cost`` of one repository's read: paths add no connection, so
-    only whether base is named and the gates are read change it."""
-    read = RepositoryRead("o", "n", "b" if named_base else "", "h", gates=gates)
+    only whether base is named and what else is read change it."""
+    read = RepositoryRead("o", "n", "b" if named_base else "", "h", gates=gates,
+                          metadata=metadata, milestones=milestones)  # fmt: skip
     return node_cost(observe_document([read]))
+
+
+def _shape(read: RepositoryRead) -> int:
+    return _shape_cost(bool(read.base), read.gates, read.metadata, read.milestones)
 
 
 def _weight(read: RepositoryRead) -> tuple[int, int, int]:
@@ -174,9 +181,9 @@ def _weight(read: RepositoryRead) -> tuple[int, int, int]:
     room for longer aliases (``r49`` where it was measured as ``r0``)."""
     count = lookups(read)
     if count > MAX_LOOKUPS:  # over already: not worth building
-        return _shape_cost(bool(read.base), read.gates), count, MAX_DOCUMENT_BYTES + 1
+        return _shape(read), count, MAX_DOCUMENT_BYTES + 1
     size = document_bytes(observe_document([read])) + 6 * (count + 20)
-    return _shape_cost(bool(read.base), read.gates), count, size
+    return _shape(read), count, size
 
 
 def prefetchable(read: RepositoryRead) -> bool:
@@ -192,6 +199,7 @@ def read_of(request: ChangeRequest) -> RepositoryRead:
     return RepositoryRead(
         owner, name, request.base or "", request.branch,
         tuple(request.files), tuple(request.edited_paths), gates=request.automerge,
+        metadata=request.has_metadata, milestones=request.milestone is not None,
     )  # fmt: skip
 
 
@@ -271,6 +279,19 @@ class _RepoAnswer:
         if not gated or not facts or "mergeStateStatus" not in gated[0]:
             raise _Uncovered
         return {**facts[0], **gated[0]}
+
+    def _pull_metadata(self, number: int) -> Mapping[str, Any]:
+        """``METADATA_FIELDS`` of the open pull request ``number`` from the branch."""
+        found = [n for n in self.data["openFromBranch"]["nodes"] if n["number"] == number]
+        if not found or "labels" not in found[0]:
+            raise _Uncovered
+        return dict(found[0])
+
+    def _milestones(self) -> list[Any]:
+        listed = self.data["milestones"]
+        if listed["totalCount"] > len(listed["nodes"]):
+            raise _Uncovered
+        return list(listed["nodes"])
 
     def _merge_queue_enabled(self, branch: str) -> bool:
         base = self.read.base or self.data["defaultBranchRef"]["name"]

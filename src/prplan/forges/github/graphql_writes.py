@@ -432,12 +432,12 @@ class GraphQLWrites:
     # --- pull requests ---------------------------------------------------------------
 
     def create_pull_request(
-        self, repo: str, *, head: str, base: str, title: str, body: str
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequestInfo:
         self._rest._answered_by(None)
         variables = {
             "repositoryId": self._repository_id(repo), "base": base, "head": head,
-            "title": title, "body": body,
+            "title": title, "body": body, "draft": draft,
         }  # fmt: skip
         what = f"opening a pull request {head} -> {base} in {repo}"
         data, failed = self._post(what, documents.CREATE_PULL_REQUEST, variables, mutation=True)

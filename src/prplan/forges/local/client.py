@@ -156,10 +156,12 @@ class ClientSide(GateSide):
 
     @counted("writes")
     def create_pull_request(
-        self, repo: str, *, head: str, base: str, title: str, body: str
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequestInfo:
         return self._info(
-            self._open_pull(repo, head, base, title, body, duplicate_ok=False, author=self.login)
+            self._open_pull(
+                repo, head, base, title, body, duplicate_ok=False, author=self.login, draft=draft
+            )
         )
 
     @counted("writes")
