@@ -47,6 +47,7 @@ from prplan.forges.local.server.checks import CheckRoutes
 from prplan.forges.local.server.git import GitRoutes
 from prplan.forges.local.server.gitwire import BAD_GIT_STREAM, GIT_PATH, git_app
 from prplan.forges.local.server.graphql import GraphQLRoutes, graphql_operation
+from prplan.forges.local.server.metadata import METADATA_RULES, MetadataRoutes
 from prplan.forges.local.server.payloads import Urls
 from prplan.forges.local.server.pulls import PullRoutes
 from prplan.forges.local.server.repos import RepoRoutes
@@ -112,6 +113,10 @@ def _rules() -> Map:
             r(f"{repo}/pulls/<int:number>/files", endpoint="pull_files", methods=["GET"]),
             r(f"{repo}/pulls/<int:number>/reviews", endpoint="reviews", methods=["GET"]),
             r(f"{repo}/pulls/<int:number>/reviews", endpoint="create_review", methods=["POST"]),
+            *(
+                r(f"{repo}{path}", endpoint=end, methods=[verb])
+                for path, end, verb in METADATA_RULES
+            ),
             r(f"{API}/rate_limit", endpoint="rate_limit", methods=["GET"]),
             r(f"{API}/user", endpoint="user", methods=["GET"]),
             # GraphQL: Enterprise's path (PyGithub derives it from /api/v3) and github.com's.
@@ -121,7 +126,7 @@ def _rules() -> Map:
     )
 
 
-class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes):
+class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, MetadataRoutes, GraphQLRoutes):
     """The WSGI application. ``token``: when set, every request must carry
     it (``Authorization: token T`` / ``Bearer T``, or HTTP basic auth with it
     as the password for git) or gets 401. ``login`` is the user that token

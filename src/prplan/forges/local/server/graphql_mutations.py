@@ -202,6 +202,16 @@ def _refused(call: Any) -> Any:
         raise Problem("UNPROCESSABLE", str(error).split(": ", 1)[-1]) from None
 
 
+def _mark_ready_for_review(ctx: Context, input: dict[str, Any]) -> Obj:
+    repo, number = _pull_id(input)
+    _refused(lambda: ctx.forge.set_draft(repo, number, False))
+    row = ctx.forge.pull_row(repo, number)
+    return {
+        "clientMutationId": input.get("clientMutationId"),
+        "pullRequest": pull_request(ctx, repo, row),
+    }
+
+
 def _enable_auto_merge(ctx: Context, input: dict[str, Any]) -> Obj:
     repo, number = _pull_id(input)
     expected = _oid(input.get("expectedHeadOid"), "expectedHeadOid")
@@ -254,6 +264,7 @@ def mutations(ctx: Context) -> dict[str, Any]:
         "disablePullRequestAutoMerge": _disable_auto_merge,
         "enqueuePullRequest": _enqueue,
         "dequeuePullRequest": _dequeue,
+        "markPullRequestReadyForReview": _mark_ready_for_review,
     }
     return {
         field: (lambda info, input, handler=handler: handler(ctx, input))
