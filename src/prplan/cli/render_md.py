@@ -91,6 +91,11 @@ _SHORT_KIND = {
     ActionKind.ENABLE_AUTO_MERGE: "auto-merge",
     ActionKind.ENQUEUE: "enqueue",
     ActionKind.DELETE_BRANCH: "delete branch",
+    ActionKind.ADD_LABELS: "labels",
+    ActionKind.ADD_ASSIGNEES: "assignees",
+    ActionKind.REQUEST_REVIEWERS: "reviewers",
+    ActionKind.SET_MILESTONE: "milestone",
+    ActionKind.MARK_READY_FOR_REVIEW: "ready",
 }
 
 
