@@ -319,6 +319,8 @@ class GateSide(ForgeRules):
         gate = self._open_for(repo, number, expected_head)
         if gate.merge_state_status not in {"BLOCKED", "BEHIND"}:
             state = gate.merge_state_status.lower()
+            if gate.merge_state_status in _MERGEABLE:
+                raise errors.MergeableNow(number, f"Pull request is in {state} status")
             raise errors.ForgeError(f"Pull request is in {state} status", status=422)
         self._db.execute(
             "INSERT OR REPLACE INTO auto_merges VALUES (?, ?, ?, ?, ?)",
