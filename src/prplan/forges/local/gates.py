@@ -38,7 +38,13 @@ CREATE TABLE IF NOT EXISTS protections (
     strict INTEGER NOT NULL DEFAULT 0,
     required_approvals INTEGER NOT NULL DEFAULT 0,
     merge_queue INTEGER NOT NULL DEFAULT 0,
+    enforce_admins INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (repo, branch)
+);
+CREATE TABLE IF NOT EXISTS repo_admins (
+    repo TEXT NOT NULL,
+    login TEXT NOT NULL,
+    PRIMARY KEY (repo, login)
 );
 CREATE TABLE IF NOT EXISTS repo_settings (
     repo TEXT PRIMARY KEY,
@@ -106,6 +112,9 @@ class Protection:
     strict: bool = False
     required_approvals: int = 0
     merge_queue: bool = False
+    #: GitHub's "Do not allow bypassing the above settings" ("include
+    #: administrators"): off, an administrator's merge passes the gate
+    enforce_admins: bool = False
 
 
 @attrs.frozen
@@ -192,6 +201,22 @@ class Gates(Merging):
             strict=bool(row["strict"]),
             required_approvals=int(row["required_approvals"]),
             merge_queue=bool(row["merge_queue"]),
+            enforce_admins=bool(row["enforce_admins"]),
+        )
+
+    def _is_admin(self, repo: str, login: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM repo_admins WHERE repo = ? AND login = ?", (repo, login)
+        ).fetchone()
+        return row is not None
+
+    def _admin_bypasses(self, repo: str, base: str, login: str) -> bool:
+        """Does ``login``'s merge into ``base`` pass its protection? As on
+        GitHub: an administrator of the repository, where the protection
+        does not enforce itself on administrators (``enforce_admins``)."""
+        protection = self._protection(repo, base)
+        return (
+            protection is not None and not protection.enforce_admins and self._is_admin(repo, login)
         )
 
     def _checks(self, repo: str, sha: str, required: Sequence[str]) -> tuple[CheckView, ...]:
