@@ -465,6 +465,8 @@ class GateSide(ForgeRules):
             return
         if gate.merge_state_status not in _MERGEABLE | {"BEHIND"}:
             return
+        if gate.protection_blocks is not None:  # behind, and its checks still running
+            return
         try:
             self._merge(repo, number, "merge", gate.head_sha, by=by, via_queue=True)
         except errors.PrplanError:

@@ -9,10 +9,11 @@ holds the public calls that change them and the native auto-merge and merge
 queue that act on them.
 
 Which state wins when several hold, as GitHub reports them: ``DRAFT``, then
-``DIRTY`` (the three-way merge of base and head conflicts), then ``BLOCKED``
-(a required check missing, pending or failed, approvals missing, changes
-requested), then ``BEHIND`` (strict checks and the base moved past the pull
-request's fork point), then ``UNSTABLE`` (a check that is not required
+``DIRTY`` (the three-way merge of base and head conflicts), then ``BEHIND``
+(strict checks and the base moved past the pull request's fork point: the
+branch must be brought up to date first, whatever its checks say, as GitHub
+reports it), then ``BLOCKED`` (a required check missing, pending or failed,
+approvals missing, changes requested), then ``UNSTABLE`` (a check that is not required
 failed), else ``CLEAN``. ``HAS_HOOKS`` and ``UNKNOWN`` are never produced.
 """
 
@@ -157,6 +158,10 @@ class GateView:
     queued: bool
     queue_position: int | None = None
     blocked_by: str | None = None
+    #: what protection asks beyond being up to date (checks, reviews), the
+    #: message ``BLOCKED`` would give; None when nothing (a merge queue merges
+    #: a ``BEHIND`` pull request onto base as it is once this is None)
+    protection_blocks: str | None = None
 
     @property
     def rollup_state(self) -> str | None:
@@ -284,7 +289,7 @@ class Gates(Merging):
         ).fetchone()
         position = self._queue_position(repo, number, base)
         draft = bool(row["draft"])
-        blocked = self._blocking(protection, checks, decision)
+        blocked = asks = self._blocking(protection, checks, decision)
         base_sha = self._head(repo, base)
         if row["state"] != "open" or base_sha is None:
             status = "UNKNOWN"
@@ -292,10 +297,10 @@ class Gates(Merging):
             status, blocked = "DRAFT", "Pull Request is still a draft"
         elif conflicts and self._conflicts(repo, base_sha, head_sha):
             status, blocked = "DIRTY", "Pull Request is not mergeable"
-        elif blocked is not None:
-            status = "BLOCKED"
         elif protection.strict and self._behind(repo, base_sha, head_sha):
             status, blocked = "BEHIND", "Head branch is out of date with the base branch."
+        elif blocked is not None:
+            status = "BLOCKED"
         elif any(c.state in {"failure", "error"} for c in checks):
             status = "UNSTABLE"
         else:
@@ -311,6 +316,7 @@ class Gates(Merging):
             queued=position is not None,
             queue_position=position,
             blocked_by=blocked,
+            protection_blocks=asks,
         )
 
     @staticmethod
@@ -360,7 +366,7 @@ class Gates(Merging):
             return "Changes must be made through the merge queue"
         gate = self._gate(repo, row, conflicts=False)
         if via_queue and gate.merge_state_status == "BEHIND":
-            return None  # the queue merges onto the base as it is
+            return gate.protection_blocks  # the queue merges onto the base as it is
         return gate.blocked_by
 
     def _set_branch(self, repo: str, branch: str, new: str, *, expected: str | None) -> None:
