@@ -92,3 +92,25 @@ def test_a_strict_head_behind_base_reads_behind_and_prplan_makes_its_commit_agai
     assert forge.pull_requests(REPO)[-1].merged
     files = forge.read_files(REPO, forge.branches(REPO)["main"], ["app.yaml", "other.yaml"])
     assert files == {"app.yaml": b"tag: 2\n", "other.yaml": b"a: 2\n"}
+
+
+def test_forge_commands_make_an_admin_and_enforce_protection_on_admins(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from prplan.cli import cli
+
+    data = tmp_path / "forge"
+    with prplan.LocalForge.open(data) as forge:
+        forge.create_repo(REPO, {"app.yaml": "tag: 1\n"})
+    run = CliRunner().invoke
+    done = run(cli, ["forge", "protect", REPO, "main", "--data", str(data),
+                     "--require-check", CHECK, "--enforce-admins"])  # fmt: skip
+    assert done.exit_code == 0 and "enforced for admins" in done.output, done.output
+    done = run(cli, ["forge", "admin", REPO, "alice", "--data", str(data)])
+    assert done.exit_code == 0, done.output
+    bad = run(cli, ["forge", "admin", REPO, "-bad-", "--data", str(data)])
+    assert bad.exit_code != 0 and "LOGIN" in bad.output
+    with prplan.LocalForge.open(data) as forge:
+        assert forge.is_admin(REPO, "alice") and not forge.is_admin(REPO, "-bad-")
+        protection = forge.branch_protection(REPO, "main")
+        assert protection is not None and protection.enforce_admins
