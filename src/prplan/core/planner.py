@@ -541,13 +541,17 @@ def _open_gate(snapshot: RepoSnapshot) -> str:
 
 def _delete_branch(steps: _Steps) -> act.Action:
     mention = steps.rule.mentions
+    expected = None  # after this plan's merge: the head it merged
     if mention is Mention.MERGED_CLEAN_UP:
         latest = latest_pull_request(steps.snapshot.pull_requests)
         after = mention.words(latest.number if latest else 0)
+        expected = steps.snapshot.branch_sha
     else:
         after = "after the merge"
     return act.DeleteBranch(
-        branch=steps.request.branch, reason=f"delete_branch is on: remove the branch {after}"
+        branch=steps.request.branch,
+        reason=f"delete_branch is on: remove the branch {after}",
+        expected_sha=expected,
     )
 
 

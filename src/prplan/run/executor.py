@@ -468,6 +468,8 @@ class _Run:
         self.pr_url = open_pr.url if open_pr else ""
         self.commit_sha: str | None = None
         self.merge_sha: str | None = None
+        #: the head this run's merge merged (or armed), for a deletion after it
+        self.merged_head: str | None = None
         #: the merge was left to GitHub (auto-merge on, or queued)
         self.armed: OutcomeStatus | None = None
 
@@ -538,6 +540,7 @@ class _Run:
         if number is None or expected is None:
             raise PrplanError("the plan merges a pull request or commit it never made")
         detail = ""
+        self.merged_head = expected
         if isinstance(action, MergePullRequest):
             self.merge_sha, self.armed, detail = merge_or_arm(
                 self.client, self.plan, number, action.method, expected
@@ -585,5 +588,8 @@ class _Run:
             return ActionResult(
                 index=index, kind=action.kind, status=ActionStatus.NOT_RUN, detail=HELD_BACK
             )
-        client.delete_branch(repo, action.branch)
+        # After this run's merge: only the head it merged (prplan's commit or
+        # the head it expected); a push since stays, and the branch with it.
+        expected = action.expected_sha or self.merged_head
+        client.delete_branch(repo, action.branch, expected_sha=expected)
         return ActionResult(index=index, kind=action.kind, status=done)

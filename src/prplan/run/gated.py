@@ -279,7 +279,7 @@ def merged_later(
 ) -> Outcome:
     """The outcome once GitHub merged the pull request: ``merged``, and the
     branch deletion held back until then done now."""
-    results = [_deleted_now(client, plan, r) for r in outcome.actions]
+    results = [_deleted_now(client, plan, r, info.head_sha) for r in outcome.actions]
     return attrs.evolve(
         outcome, status=OutcomeStatus.MERGED, merge_sha=info.merge_sha, actions=tuple(results)
     )
@@ -304,15 +304,18 @@ def waited(plan: Plan, client: ForgeClient, outcome: Outcome, waiter: Waiter | N
     return merged_later(client, plan, outcome, info)
 
 
-def _deleted_now(client: ForgeClient, plan: Plan, result: ActionResult) -> ActionResult:
+def _deleted_now(
+    client: ForgeClient, plan: Plan, result: ActionResult, merged_head: str
+) -> ActionResult:
     """A branch deletion held back until the merge: run it now that the
-    pull request is merged (a failure is reported, the merge stands)."""
+    pull request is merged at ``merged_head``, only while the branch is
+    still there (a failure is reported, the merge stands)."""
     if result.kind is not ActionKind.DELETE_BRANCH or result.detail != HELD_BACK:
         return result
     action = plan.actions[result.index]
     assert isinstance(action, DeleteBranch)
     try:
-        client.delete_branch(plan.request.repo, action.branch)
+        client.delete_branch(plan.request.repo, action.branch, expected_sha=merged_head)
     except PrplanError as error:
         return attrs.evolve(result, status=ActionStatus.FAILED, detail=str(error))
     return attrs.evolve(result, status=ActionStatus.DONE, detail="")

@@ -169,8 +169,8 @@ class ClientSide(GateSide):
         return self._merge(repo, number, method, expected_head_sha, by=self.login)
 
     @counted("writes")
-    def delete_branch(self, repo: str, branch: str) -> None:
-        self._delete_branch(repo, branch)
+    def delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
+        self._delete_branch(repo, branch, expected_sha=expected_sha)
 
     # --- auto-merge and the merge queue --------------------------------------------
     # ``GateSide`` has these names for people and the servers (positional

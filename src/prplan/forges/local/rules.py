@@ -184,7 +184,7 @@ class ForgeRules(Gates):
         )
         return merge_sha
 
-    def _delete_branch(self, repo: str, branch: str) -> None:
+    def _delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
         if branch == self._default(repo):
             raise errors.ForgeError(
                 f"{repo}: the default branch {branch!r} cannot be deleted", status=422
@@ -197,6 +197,11 @@ class ForgeRules(Gates):
         if self._protection(repo, branch) is not None:
             raise errors.ForgeError(
                 f"{repo}: Cannot delete this protected branch ({branch!r})", status=422
+            )
+        if expected_sha is not None and head != expected_sha:
+            raise errors.ConflictError(
+                f"{repo}: branch {branch!r} is at {head[:7]}, not at {expected_sha[:7]} "
+                "(someone pushed since); it was not deleted."
             )
         try:
             removed = self._git(repo).refs.remove_if_equals(branch_ref(branch), head.encode())
