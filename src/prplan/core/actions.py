@@ -12,6 +12,9 @@ import attrs
 from prplan.core.snapshot import OMIT_IF_DEFAULT, CommitInfo
 from prplan.core.states import ActionKind, RefusalCode
 
+#: omitted from plan JSON at its default: plans without it keep their digest
+_OMITTED = {OMIT_IF_DEFAULT: True}
+
 __all__ = [
     "FileChange",
     "CreateBranch",
@@ -162,11 +165,16 @@ class Enqueue:
 
 @attrs.frozen(kw_only=True)
 class DeleteBranch:
-    """Remove the branch once its pull request is merged."""
+    """Remove the branch once its pull request is merged, only while its head
+    is ``expected_sha``: the head observed, for a branch whose pull request
+    was merged earlier; ``None``, after this plan's merge: the head that
+    merge merged (known when it ran). A commit pushed since is never
+    deleted with the branch."""
 
     kind = ActionKind.DELETE_BRANCH
     branch: str
     reason: str
+    expected_sha: str | None = attrs.field(default=None, metadata=_OMITTED)
 
 
 @attrs.frozen(kw_only=True)

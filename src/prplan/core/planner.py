@@ -20,7 +20,7 @@ from prplan.core import refusals
 from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
-from prplan.core.request import ChangeRequest
+from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
 from prplan.core.snapshot import CommitInfo, Gate, MergeArmed, PathKind, RepoSnapshot
 from prplan.core.states import (
@@ -492,12 +492,24 @@ def _merge_facts(steps: _Steps) -> tuple[int | None, str, dict[str, Any]]:
 def _merge_pull_request(steps: _Steps) -> act.Action:
     method = steps.request.merge_method.value
     _, which, facts = _merge_facts(steps)
-    return act.MergePullRequest(
-        method=method,
-        reason=f"automerge is on: merge {which} ({method}) "
-        "if its head is still the commit reviewed",
-        **facts,
-    )
+    snapshot = steps.snapshot
+    if snapshot.base_protected and steps.request.merge_when is not MergeWhen.NOW:
+        # The executor arms first there (run/gated.py): say so.
+        arming = (
+            "enqueue it in the merge queue"
+            if snapshot.merge_queue
+            else f"enable GitHub's auto-merge ({method}) on it"
+        )
+        reason = (
+            f"automerge is on and {snapshot.base} is protected: first {arming}, which merges "
+            f"{which} once its gate clears; merge it directly ({method}) only if GitHub answers "
+            "that it can merge now, and only if its head is still the commit reviewed"
+        )
+    else:
+        reason = (
+            f"automerge is on: merge {which} ({method}) if its head is still the commit reviewed"
+        )
+    return act.MergePullRequest(method=method, reason=reason, **facts)
 
 
 def _enable_auto_merge(steps: _Steps) -> act.Action:
@@ -532,13 +544,17 @@ def _open_gate(snapshot: RepoSnapshot) -> str:
 
 def _delete_branch(steps: _Steps) -> act.Action:
     mention = steps.rule.mentions
+    expected = None  # after this plan's merge: the head it merged
     if mention is Mention.MERGED_CLEAN_UP:
         latest = latest_pull_request(steps.snapshot.pull_requests)
         after = mention.words(latest.number if latest else 0)
+        expected = steps.snapshot.branch_sha
     else:
         after = "after the merge"
     return act.DeleteBranch(
-        branch=steps.request.branch, reason=f"delete_branch is on: remove the branch {after}"
+        branch=steps.request.branch,
+        reason=f"delete_branch is on: remove the branch {after}",
+        expected_sha=expected,
     )
 
 

@@ -470,6 +470,8 @@ class _Run:
         self.pr_url = open_pr.url if open_pr else ""
         self.commit_sha: str | None = None
         self.merge_sha: str | None = None
+        #: the head this run's merge merged (or armed), for a deletion after it
+        self.merged_head: str | None = None
         #: the merge was left to GitHub (auto-merge on, or queued)
         self.armed: OutcomeStatus | None = None
 
@@ -540,12 +542,16 @@ class _Run:
         if number is None or expected is None:
             raise PrplanError("the plan merges a pull request or commit it never made")
         detail = ""
+        self.merged_head = expected
         if isinstance(action, MergePullRequest):
             self.merge_sha, self.armed, detail = merge_or_arm(
                 self.client, self.plan, number, action.method, expected
             )
         else:
-            self.merge_sha, armed = arm(self.client, self.repo, action, number, expected)
+            self.merge_sha, armed = arm(
+                self.client, self.repo, action, number, expected,
+                protected=self.plan.observed.base_protected,
+            )  # fmt: skip
             self.armed = None if armed is OutcomeStatus.MERGED else armed
         return ActionResult(
             index=index, kind=action.kind, status=ActionStatus.DONE, sha=self.merge_sha,
@@ -567,10 +573,8 @@ class _Run:
             if time.monotonic() - self.observed_at > self.PR_RECHECK_AFTER:
                 self._no_new_pull_requests(action)
             draft = {"draft": True} if action.draft else {}  # clients without it still work
-            pr = client.create_pull_request(
-                repo, head=action.head, base=action.base, title=action.title, body=action.body,
-                **draft,
-            )  # fmt: skip
+            pr = client.create_pull_request(repo, head=action.head, base=action.base,
+                                            title=action.title, body=action.body, **draft)  # fmt: skip
             self.pr_number, self.pr_url = pr.number, pr.url
             return ActionResult(
                 index=index,
@@ -588,5 +592,8 @@ class _Run:
             return ActionResult(
                 index=index, kind=action.kind, status=ActionStatus.NOT_RUN, detail=HELD_BACK
             )
-        client.delete_branch(repo, action.branch)
+        # After this run's merge: only the head it merged (prplan's commit or
+        # the head it expected); a push since stays, and the branch with it.
+        expected = action.expected_sha or self.merged_head
+        client.delete_branch(repo, action.branch, expected_sha=expected)
         return ActionResult(index=index, kind=action.kind, status=done)

@@ -228,8 +228,11 @@ class ForgeClient(Protocol):
         (else ConflictError); MergeBlocked if the forge will not merge.
         Returns the merge commit's sha. Cost: 1."""
 
-    def delete_branch(self, repo: str, branch: str) -> None:
-        """Delete a branch (never the default one). Cost: 1."""
+    def delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
+        """Delete a branch (never the default one), only while its head is
+        ``expected_sha`` when given (else ConflictError, the branch stays).
+        Cost: 1 (over REST, whose DELETE names no sha, one read more when
+        ``expected_sha`` is given: the window between is one round trip)."""
 
     # GitHub has no REST for the two below: both transports send GraphQL.
     # What they return is not used (the local forge answers more).

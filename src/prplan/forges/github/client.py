@@ -580,10 +580,10 @@ class GitHubClient(GraphQLObserving, GateMethods, MetadataMethods):
             return str(data["merge_commit_sha"])
         return None
 
-    def delete_branch(self, repo: str, branch: str) -> None:
+    def delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
         if self._graphql is not None:
-            return self._graphql.delete_branch(repo, branch)
-        made = self._made.pop((repo, branch), None)
+            return self._graphql.delete_branch(repo, branch, expected_sha=expected_sha)
+        made = expected_sha or self._made.pop((repo, branch), None)
         # REST's DELETE names no sha: read first, so a push since prplan's commit stays.
         if made is not None and (now := self._ref_sha(repo, branch)) not in (None, made):
             raise ConflictError(

@@ -171,8 +171,8 @@ class ClientSide(GateSide):
         return self._merge(repo, number, method, expected_head_sha, by=self.login)
 
     @counted("writes")
-    def delete_branch(self, repo: str, branch: str) -> None:
-        self._delete_branch(repo, branch)
+    def delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
+        self._delete_branch(repo, branch, expected_sha=expected_sha)
 
     # --- auto-merge and the merge queue --------------------------------------------
     # ``GateSide`` has these names for people and the servers (positional
@@ -223,10 +223,11 @@ _GATE_WORDS = ("status", "approving review", "Changes were requested")
 @contextlib.contextmanager
 def _gate_refusal(number: int) -> Iterator[None]:
     """A 422 refusal about the pull request's gate as ``MergeBlocked``
-    (the repository's settings stay ``ForgeError``)."""
+    (the repository's settings stay ``ForgeError``; "it can merge now"
+    stays ``MergeableNow``)."""
     try:
         yield
-    except errors.NotFoundError:
+    except (errors.NotFoundError, errors.MergeableNow):
         raise
     except errors.ForgeError as error:
         if error.status == 422 and any(word in str(error) for word in _GATE_WORDS):
