@@ -39,6 +39,25 @@ def _choices(kind: Any) -> str:
     return "[" + "|".join(m.value for m in kind) + "]"
 
 
+#: Pull-request metadata (docs/concepts.md), after the change's own options.
+_METADATA_OPTIONS = [
+    click.option("--label", "labels", multiple=True, metavar="NAME",
+                 help="Add this label to the pull request (created if the repository lacks it). "
+                 "Repeatable. Nothing a human added is removed."),
+    click.option("--assignee", "assignees", multiple=True, metavar="LOGIN",
+                 help="Assign the pull request to LOGIN. Repeatable."),
+    click.option("--reviewer", "reviewers", multiple=True, metavar="LOGIN",
+                 help="Request LOGIN's review (not again once they reviewed). Repeatable."),
+    click.option("--team-reviewer", "team_reviewers", multiple=True, metavar="[ORG/]SLUG",
+                 help="Request a team's review. Repeatable."),
+    click.option("--draft/--no-draft", default=None,
+                 help="--draft opens a new pull request as a draft (an open one is never made a "
+                 "draft again); --no-draft marks an open draft ready for review. Neither: left as it is."),
+    click.option("--milestone", default=None, metavar="TITLE",
+                 help="Set the pull request's milestone, by title (looked up; one someone set is kept)."),
+]  # fmt: skip
+
+
 def change_options(func: F) -> F:
     options = [
         click.option("--branch", help="The head branch the change goes through (the base itself: commit directly)."),
@@ -89,22 +108,8 @@ def change_options(func: F) -> F:
         click.option("--merge-foreign-commits", is_flag=True,
                      help="Merge even when the branch holds commits prplan did not make (the plan "
                      "lists them); without it such a merge is refused."),
-        click.option("--label", "labels", multiple=True, metavar="NAME",
-                     help="Add this label to the pull request (created if the repository lacks it). "
-                     "Repeatable. Nothing a human added is removed."),
-        click.option("--assignee", "assignees", multiple=True, metavar="LOGIN",
-                     help="Assign the pull request to LOGIN. Repeatable."),
-        click.option("--reviewer", "reviewers", multiple=True, metavar="LOGIN",
-                     help="Request LOGIN's review (not again once they reviewed). Repeatable."),
-        click.option("--team-reviewer", "team_reviewers", multiple=True, metavar="[ORG/]SLUG",
-                     help="Request a team's review. Repeatable."),
-        click.option("--draft/--no-draft", default=None,
-                     help="--draft opens a new pull request as a draft (an open one is never made a "
-                     "draft again); --no-draft marks an open draft ready for review. Neither: left as it is."),
-        click.option("--milestone", default=None, metavar="TITLE",
-                     help="Set the pull request's milestone, by title (looked up; one someone set is kept)."),
     ]  # fmt: skip
-    for option in reversed(options):
+    for option in reversed([*options, *_METADATA_OPTIONS]):
         func = option(func)
     return func
 
