@@ -265,6 +265,12 @@ class AppAuthority:
             self._grants[token] = Grant(installation, expires)
         return token, expires
 
+    def issued(self) -> list[str]:
+        """Every installation token issued and not yet forgotten (tests look
+        for them in what prplan shows)."""
+        with self._lock:
+            return list(self._grants)
+
     def grant_of(self, token: str) -> Grant | None:
         """The grant of an installation token this forge issued (expired or
         not), or None for any other string."""
