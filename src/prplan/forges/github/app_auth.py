@@ -29,6 +29,7 @@ from typing import Any, Self, cast
 
 import attrs
 import github
+import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from github import Auth, GithubIntegration, GithubRetry
@@ -184,7 +185,13 @@ class InstallationTokens(Auth.Auth):
 
     def __init__(self, settings: AppSettings, base_url: str, *, timeout: int, retries: int):
         self.settings = settings
-        self._app = Auth.AppAuth(settings.app_id, settings.private_key)
+        # The key is parsed once (cryptography checks an RSA key on loading,
+        # ~0.1 s): PyJWT signs with the key object, not with the PEM text.
+        key = load_pem_private_key(settings.private_key.encode(), password=None)
+        self._app = Auth.AppAuth(
+            settings.app_id,
+            sign_func=lambda claims: jwt.encode(claims, key=key, algorithm="RS256"),  # type: ignore[arg-type]
+        )
         self._integration = GithubIntegration(
             base_url=base_url,
             auth=self._app,
