@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -265,3 +268,56 @@ def test_from_app_refuses_what_is_not_an_app_before_any_request() -> None:
         prplan.GitHubClient.from_app(
             3, "-----BEGIN RSA PRIVATE KEY-----\nxx\n-----END RSA PRIVATE KEY-----"
         )
+
+
+# --- prplan forge serve --app ---------------------------------------------------------------
+
+
+def test_forge_serve_with_an_app_serves_the_flow(key_pair: tuple[str, str], tmp_path: Path) -> None:
+    data, public = tmp_path / "forge", tmp_path / "app.pub"
+    public.write_text(key_pair[1])
+    made = prplan.LocalForge.open(data)
+    for repo in ("acme/app", "acme/other"):
+        made.create_repo(repo, {"a.txt": "a\n"})
+    made.close()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prplan", "forge", "serve", "--data", str(data), "--port", "0",
+         "--app", f"{APP_ID}={public}", "--app-name", "Release Bot",
+         "--app-installation", "acme/app", "--app-token-lifetime", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        api = process.stdout.readline().strip().rsplit(" ", 1)[1]
+        client = prplan.GitHubClient.from_app(APP_ID, key_pair[0], base_url=api)
+        assert client.app_login() == BOT
+        request = prplan.ChangeRequest(
+            repo="acme/app", branch="prplan/s", files={"a.txt": "s\n"}, create_pr=True
+        )
+        assert prplan.apply(prplan.plan(prplan.observe(client, request), request), client)
+        outside = prplan.ChangeRequest(repo="acme/other", branch="x", files={"a.txt": "c\n"})
+        with pytest.raises(prplan.ForgeError, match="not installed"):
+            prplan.observe(client, outside)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+    forge = prplan.LocalForge.open(data)
+    assert [p["author"] for p in forge.pull_rows("acme/app")] == [BOT]
+    forge.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--app", "abc=x.pem"], "--app: 'abc=x.pem' is not ID=PUBLIC_KEY_PEM_PATH"),
+        (["--app", "5=absent.pem"], "--app: cannot read 'absent.pem'"),
+        (["--app", "5=PRIVATE"], "is not a PEM RSA public key"),
+        (["--app-installation", "acme/app"], "--app-installation: needs --app"),
+    ],
+)
+def test_forge_serve_refuses_wrong_app_options(
+    args: list[str], expected: str, key_file: Path, tmp_path: Path
+) -> None:
+    args = [a.replace("PRIVATE", str(key_file)) for a in args]
+    done = CliRunner().invoke(cli, ["forge", "serve", "--data", str(tmp_path / "f"), *args])
+    assert done.exit_code == 1 and expected in done.output, done.output
