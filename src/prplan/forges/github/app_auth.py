@@ -30,12 +30,13 @@ from typing import Any, Self, cast
 import attrs
 import github
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from github import Auth, GithubIntegration, GithubRetry
 
 from prplan import errors
-from prplan.forges.github.auth import TOKEN_VARIABLES, token_from_env, token_origin
+from prplan.forges.github.auth import token_from_env, token_origin
 
 __all__ = [
     "APP_VARIABLES",
@@ -90,7 +91,7 @@ def check_private_key(pem: str | bytes, field: str) -> str:
         text = text.replace("\\n", "\n")
     try:
         key = load_pem_private_key(text.encode(), password=None)
-    except (ValueError, TypeError, Exception):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         key = None
     if not isinstance(key, RSAPrivateKey):
         raise _bad(field, f"is not a PEM RSA private key without a passphrase: {_KEY_HELP}")
@@ -353,10 +354,16 @@ def _app_class(cls: type) -> type:
 
     @contextlib.contextmanager
     def observing_many(self: Any, requests_: Sequence[Any]) -> Iterator[None]:
-        # One prefetch per installation: a query carries one installation's token.
+        # One prefetch per installation: a query carries one installation's
+        # token. A repository the App is not installed on is left to its own
+        # observation, whose error names it (the others still run).
         groups: dict[int, list[Any]] = {}
         for request in requests_:
-            groups.setdefault(self._http.auth.installation_for(request.repo), []).append(request)
+            try:
+                installation = self._http.auth.installation_for(request.repo)
+            except errors.ForgeError:
+                continue
+            groups.setdefault(installation, []).append(request)
         with contextlib.ExitStack() as stack:
             for group in groups.values():
                 with self._http.auth.acting(group[0].repo):
@@ -444,7 +451,3 @@ class ClientConstructors:
             "installed there, with the permissions prplan needs (docs/github.md)?"
         )
         return cast(Self, client)
-
-
-#: Kept for the command's help: where a token or an App comes from.
-CREDENTIAL_VARIABLES = (*TOKEN_VARIABLES, *APP_VARIABLES)
