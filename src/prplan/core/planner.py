@@ -19,7 +19,7 @@ from prplan.core import actions as act
 from prplan.core import refusals
 from prplan.core.plan import Plan
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
-from prplan.core.request import ChangeRequest
+from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
 from prplan.core.snapshot import CommitInfo, Gate, MergeArmed, PathKind, RepoSnapshot
 from prplan.core.states import (
@@ -489,12 +489,24 @@ def _merge_facts(steps: _Steps) -> tuple[int | None, str, dict[str, Any]]:
 def _merge_pull_request(steps: _Steps) -> act.Action:
     method = steps.request.merge_method.value
     _, which, facts = _merge_facts(steps)
-    return act.MergePullRequest(
-        method=method,
-        reason=f"automerge is on: merge {which} ({method}) "
-        "if its head is still the commit reviewed",
-        **facts,
-    )
+    snapshot = steps.snapshot
+    if snapshot.base_protected and steps.request.merge_when is not MergeWhen.NOW:
+        # The executor arms first there (run/gated.py): say so.
+        arming = (
+            "enqueue it in the merge queue"
+            if snapshot.merge_queue
+            else f"enable GitHub's auto-merge ({method}) on it"
+        )
+        reason = (
+            f"automerge is on and {snapshot.base} is protected: first {arming}, which merges "
+            f"{which} once its gate clears; merge it directly ({method}) only if GitHub answers "
+            "that it can merge now, and only if its head is still the commit reviewed"
+        )
+    else:
+        reason = (
+            f"automerge is on: merge {which} ({method}) if its head is still the commit reviewed"
+        )
+    return act.MergePullRequest(method=method, reason=reason, **facts)
 
 
 def _enable_auto_merge(steps: _Steps) -> act.Action:

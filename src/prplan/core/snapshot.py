@@ -274,3 +274,8 @@ class RepoSnapshot:
     brought_on_branch: Mapping[str, str | None] = attrs.field(factory=dict)
     #: base is merged into through a merge queue (pull requests are enqueued)
     merge_queue: bool = attrs.field(default=False, metadata=_OMITTED)
+    #: the forge reports base as protected (GitHub's ``protected``: branch
+    #: protection or a ruleset): under ``merge_when`` auto/wait the executor
+    #: arms GitHub's merge first there, so an admin's token never merges past
+    #: the gate
+    base_protected: bool = attrs.field(default=False, metadata=_OMITTED)

@@ -543,7 +543,10 @@ class _Run:
                 self.client, self.plan, number, action.method, expected
             )
         else:
-            self.merge_sha, armed = arm(self.client, self.repo, action, number, expected)
+            self.merge_sha, armed = arm(
+                self.client, self.repo, action, number, expected,
+                protected=self.plan.observed.base_protected,
+            )  # fmt: skip
             self.armed = None if armed is OutcomeStatus.MERGED else armed
         return ActionResult(
             index=index, kind=action.kind, status=ActionStatus.DONE, sha=self.merge_sha,

@@ -1,13 +1,20 @@
 """The executor's merge gates: a merge GitHub defers, and waiting for it.
 
-* ``merge_or_arm``: under ``merge_when`` auto or wait, a merge the forge
-  refuses because of the gate (``MergeBlocked``) is handed to GitHub
-  instead: enqueued where the snapshot says base has a merge queue, else
-  native auto-merge. A clean gate pays nothing extra (the merge goes
-  through); under ``now`` the refusal stops the apply, as before.
+* ``merge_or_arm``: under ``merge_when`` auto or wait on an unprotected
+  base, a merge the forge refuses because of the gate (``MergeBlocked``) is
+  handed to GitHub instead: enqueued where the snapshot says base has a
+  merge queue, else native auto-merge; a clean gate pays nothing extra (the
+  merge goes through). On a protected base (``RepoSnapshot.base_protected``)
+  the order is the other way round: arm first, merge directly only when
+  GitHub answers that the pull request can merge now (``MergeableNow``),
+  because GitHub lets an administrator's token merge past pending checks
+  and missing reviews. Under ``now`` the merge is tried and a refusal stops
+  the apply, as before (an administrator's token then merges past the gate,
+  as GitHub allows).
 * ``arm``: a plan's ``EnableAutoMerge`` / ``Enqueue`` action.
 * ``arming_moved``: what a saved plan's recheck compares of the arming
-  (the merge queue, auto-merge or queued on the open pull request).
+  (base's protection, the merge queue, auto-merge or queued on the open
+  pull request).
 * ``waited``: ``merge_when='wait'``: after the apply, poll until merged
   (the outcome becomes ``merged``), a required check fails (``failed``,
   ``MergeBlocked``), the head moves from the one armed (``failed``,
@@ -26,7 +33,7 @@ from prplan.core.plan import Plan
 from prplan.core.request import MergeMethod, MergeWhen
 from prplan.core.snapshot import MergeArmed, PullRequestInfo, RepoSnapshot
 from prplan.core.states import ActionKind
-from prplan.errors import ForgeError, MergeBlocked, PrplanError
+from prplan.errors import ForgeError, MergeableNow, MergeBlocked, NotFoundError, PrplanError
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus
 from prplan.run.port import ForgeClient
 from prplan.run.waiting import Waiter, wait_for_merges
@@ -48,8 +55,12 @@ def merge_or_arm(
     client: ForgeClient, plan: Plan, number: int, method: str, expected: str
 ) -> tuple[str | None, OutcomeStatus | None, str]:
     """Merge now, or (auto/wait, gate not clean) let GitHub merge later.
-    Returns the merge sha, or None and what was armed with why."""
+    Returns the merge sha, or None and what was armed with why. On a
+    protected base under auto/wait the merge is armed first (``_arm_first``):
+    an administrator's token would merge past the gate."""
     repo = plan.request.repo
+    if plan.request.merge_when is not MergeWhen.NOW and plan.observed.base_protected:
+        return _arm_first(client, plan, number, method, expected)
     try:
         return (
             client.merge_pull_request(repo, number, method=method, expected_head_sha=expected),
@@ -84,6 +95,81 @@ def merge_or_arm(
     return None, OutcomeStatus.AUTO_MERGE_ENABLED, f"{refused}: GitHub's auto-merge enabled instead"
 
 
+#: The repository setting GitHub's auto-merge needs, as GitHub's UI names it.
+AUTO_MERGE_SETTING = '"Allow auto-merge" (Settings > General > Pull Requests)'
+
+
+def _arm(
+    client: ForgeClient, repo: str, queue: bool, number: int, method: str, expected: str
+) -> OutcomeStatus:
+    """Enqueue (base has a merge queue) or enable auto-merge, at ``expected``."""
+    if queue:
+        client.enqueue(repo, number, expected_head_sha=expected)
+        return OutcomeStatus.QUEUED
+    client.enable_auto_merge(repo, number, method=MergeMethod(method), expected_head_sha=expected)
+    return OutcomeStatus.AUTO_MERGE_ENABLED
+
+
+def _arm_first(
+    client: ForgeClient, plan: Plan, number: int, method: str, expected: str
+) -> tuple[str | None, OutcomeStatus | None, str]:
+    """A protected base under auto/wait: arm GitHub's merge (queue, else
+    auto-merge) and merge directly only when GitHub answers that the pull
+    request can merge now (``MergeableNow``): a direct merge first would go
+    through past pending checks and missing reviews with an administrator's
+    token (protection without "include administrators", a ruleset bypass).
+    Any other refusal to arm stops with ``MergeBlocked``, never a merge."""
+    repo, queue = plan.request.repo, plan.observed.merge_queue
+    for attempt in range(2):
+        try:
+            armed = _arm(client, repo, queue, number, method, expected)
+        except MergeableNow:
+            try:  # a refusal here: the gate closed again meanwhile; arm once more
+                sha = client.merge_pull_request(
+                    repo, number, method=method, expected_head_sha=expected
+                )
+            except MergeBlocked:
+                if attempt:
+                    raise
+                continue
+            return sha, None, ""
+        except (MergeBlocked, ForgeError) as refused:
+            if isinstance(refused, NotFoundError):
+                raise
+            raise MergeBlocked(number, _not_armed(client, plan, number, refused)) from None
+        where = "enqueued in the merge queue" if queue else "GitHub's auto-merge enabled"
+        return (
+            None,
+            armed,
+            f"{plan.observed.base} is protected: {where} first (never a direct merge past its gate)",
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _not_armed(client: ForgeClient, plan: Plan, number: int, refused: PrplanError) -> str:
+    """Why a protected base's merge stops: the gate (read once more, when
+    the forge answers) and the setting that would let GitHub merge it."""
+    try:
+        info = client.pull_request_gate(plan.request.repo, number)
+    except PrplanError:
+        gate = "its gate is not known"
+    else:
+        checks = info.failing_checks or info.pending_checks
+        gate = f"its gate is {info.gate.value}" + (f" ({', '.join(checks)})" if checks else "")
+    what = "enqueue it" if plan.observed.merge_queue else "enable auto-merge"
+    turn_on = (
+        "check the merge queue of " + plan.observed.base
+        if plan.observed.merge_queue
+        else f"turn on the repository setting {AUTO_MERGE_SETTING}"
+    )
+    return (
+        f"{plan.observed.base} is protected and {gate}; GitHub would not {what}: "
+        f"{_reason(refused)}. prplan does not merge directly past a protected base's gate "
+        f"under merge_when='{plan.request.merge_when.value}': {turn_on}, or merge with "
+        "merge_when='now' once the gate is clean"
+    )
+
+
 def _reason(error: PrplanError) -> str:
     """A refusal's words without the "pull request #N cannot be merged" head."""
     text = str(error)
@@ -91,12 +177,21 @@ def _reason(error: PrplanError) -> str:
 
 
 def arm(
-    client: ForgeClient, repo: str, action: EnableAutoMerge | Enqueue, number: int, expected: str
+    client: ForgeClient,
+    repo: str,
+    action: EnableAutoMerge | Enqueue,
+    number: int,
+    expected: str,
+    *,
+    protected: bool = False,
 ) -> tuple[str | None, OutcomeStatus]:
     """Carry out an ``EnableAutoMerge`` or ``Enqueue`` action. GitHub
     refuses auto-merge on a pull request that can merge now (its gate
-    cleared since the plan): it is then merged now, and if that fails too,
-    the refusal stands."""
+    cleared since the plan, ``MergeableNow``): it is then merged now. On an
+    unprotected base any other refusal is followed by a merge attempt too
+    (which cannot pass a gate there); on a ``protected`` base it stands,
+    as ``MergeBlocked`` (a direct merge could pass the gate with an
+    administrator's token), and if the merge fails, the refusal stands."""
     if isinstance(action, Enqueue):
         client.enqueue(repo, number, expected_head_sha=expected)
         return None, OutcomeStatus.QUEUED
@@ -104,6 +199,15 @@ def arm(
     try:
         client.enable_auto_merge(repo, number, method=method, expected_head_sha=expected)
     except (MergeBlocked, ForgeError) as refused:
+        if protected and not isinstance(refused, MergeableNow):
+            if isinstance(refused, MergeBlocked):
+                raise
+            raise MergeBlocked(
+                number,
+                f"GitHub would not enable auto-merge: {refused}. prplan does not merge directly "
+                f"past a protected base's gate: turn on the repository setting {AUTO_MERGE_SETTING}, "
+                "or merge with merge_when='now' once the gate is clean",
+            ) from None
         try:
             sha = client.merge_pull_request(
                 repo, number, method=method.value, expected_head_sha=expected
@@ -120,6 +224,10 @@ def arming_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str
     ``(fact, planned, now)`` where they differ. Observe reads both only when
     the request automerges, so only then can they differ."""
     moved = []
+    if planned.base_protected != current.base_protected:
+        on = {True: "protected", False: "not protected"}
+        fact = f"protection of {current.base}"
+        moved.append((fact, on[planned.base_protected], on[current.base_protected]))
     if planned.merge_queue != current.merge_queue:
         on = {True: "on", False: "off"}
         fact = f"merge queue on {current.base}"

@@ -71,12 +71,13 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     repo = request.repo
     default = client.default_branch(repo)
     base = request.base or default
-    base_sha = client.branch_sha(repo, base)
-    if base_sha is None:
+    base_head = client.branch(repo, base)  # the same one read as its sha: no extra request
+    if base_head is None:
         raise NotFoundError(f"{repo}: the base branch {base!r} does not exist")
+    base_sha = base_head.sha
     where: dict[str, Any] = {
         "repo": repo, "default_branch": default, "base": base, "base_sha": base_sha,
-        "branch": request.branch,
+        "branch": request.branch, "base_protected": base_head.protected,
     }  # fmt: skip
     if request.branch == base:
         return _straight_to_base(client, request, where)

@@ -32,7 +32,7 @@ import attrs
 from prplan.core.gates import Check, gate_from_github
 from prplan.core.request import MergeMethod
 from prplan.core.snapshot import MergeArmed, PullRequestInfo
-from prplan.errors import ConflictError, ForgeError, MergeBlocked, NotFoundError
+from prplan.errors import ConflictError, ForgeError, MergeableNow, MergeBlocked, NotFoundError
 from prplan.forges.github import graphql_documents as documents
 from prplan.forges.github.graphql_reads import GraphQLReads, prefetched_answer
 from prplan.forges.github.graphql_writes import GraphQLWrites
@@ -219,7 +219,8 @@ def refusal(
 ) -> Exception:
     """An auto-merge or enqueue refused, as prplan's error: the head moved
     (``ConflictError``), the repository does not allow it or base has no queue
-    (``ForgeError``: a setting, not the gate), the gate (``MergeBlocked``)."""
+    (``ForgeError``: a setting, not the gate), it can merge now
+    (``MergeableNow``: merge it instead), the gate (``MergeBlocked``)."""
     kind, message = str(problem.get("type") or ""), str(problem.get("message") or "")
     lowered = message.lower()
     if kind == "STALE_DATA" or "head branch was modified" in lowered:
@@ -238,10 +239,10 @@ def refusal(
     if "merge queue" in lowered and "does not use" in lowered:
         return ForgeError(f"{what}: {message}", status=422)
     if "clean status" in lowered or "unstable status" in lowered:
-        return ForgeError(
+        return MergeableNow(
+            number,
             f"{what}: {message}: it can be merged now, so GitHub will not arm a merge. "
             "Run prplan again to merge it.",
-            status=422,
         )
     if kind == "UNPROCESSABLE":
         return MergeBlocked(number, message)

@@ -221,10 +221,11 @@ _GATE_WORDS = ("status", "approving review", "Changes were requested")
 @contextlib.contextmanager
 def _gate_refusal(number: int) -> Iterator[None]:
     """A 422 refusal about the pull request's gate as ``MergeBlocked``
-    (the repository's settings stay ``ForgeError``)."""
+    (the repository's settings stay ``ForgeError``; "it can merge now"
+    stays ``MergeableNow``)."""
     try:
         yield
-    except errors.NotFoundError:
+    except (errors.NotFoundError, errors.MergeableNow):
         raise
     except errors.ForgeError as error:
         if error.status == 422 and any(word in str(error) for word in _GATE_WORDS):

@@ -137,7 +137,9 @@ class ForgeRules(Gates):
     ) -> str:
         """Merge an open pull request if its gate allows it (``via_queue``: the
         base's merge queue merges it; ``admin_bypass``: an administrator's
-        merge past protection, which only tests ask for)."""
+        merge past protection, which only tests ask for). ``by``, an
+        administrator of the repository (``set_admin``), merges past base's
+        protection unless it enforces itself on administrators, as on GitHub."""
         row = self._pull(repo, number)
         if row["state"] != "open":
             raise errors.MergeBlocked(number, "Pull Request is not mergeable (it is not open)")
@@ -150,7 +152,8 @@ class ForgeRules(Gates):
         block = self._merge_blocks.get((repo, base))
         if block:
             raise errors.MergeBlocked(number, block)
-        refusal = None if admin_bypass else self._merge_refusal(repo, row, via_queue=via_queue)
+        bypass = admin_bypass or (not via_queue and self._admin_bypasses(repo, base, by))
+        refusal = None if bypass else self._merge_refusal(repo, row, via_queue=via_queue)
         if refusal is not None:
             raise errors.MergeBlocked(number, refusal)
         base_sha = self._head(repo, base)

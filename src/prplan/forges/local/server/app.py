@@ -49,6 +49,7 @@ from prplan.forges.local.server.git import GitRoutes
 from prplan.forges.local.server.gitwire import BAD_GIT_STREAM, GIT_PATH, git_app
 from prplan.forges.local.server.graphql import GraphQLRoutes, graphql_operation
 from prplan.forges.local.server.payloads import Urls
+from prplan.forges.local.server.protection import ProtectionRoutes
 from prplan.forges.local.server.pulls import PullRoutes
 from prplan.forges.local.server.repos import RepoRoutes
 from prplan.forges.local.server.routes import Answer, Fail
@@ -81,6 +82,12 @@ def _rules() -> Map:
     return Map(
         [
             r(f"{repo}", endpoint="repo", methods=["GET"]),
+            r(
+                f"{repo}/branches/<path:branch>/protection",
+                endpoint="branch_protection",
+                methods=["GET"],
+            ),
+            r(f"{repo}/rules/branches/<path:branch>", endpoint="branch_rules", methods=["GET"]),
             r(f"{repo}/branches/<path:branch>", endpoint="branch", methods=["GET"]),
             r(f"{repo}/git/ref/<path:ref>", endpoint="get_ref", methods=["GET"]),
             r(f"{repo}/git/matching-refs/<path:ref>", endpoint="matching_refs", methods=["GET"]),
@@ -123,7 +130,9 @@ def _rules() -> Map:
     )
 
 
-class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes, AppRoutes):
+class ForgeApp(
+    RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, ProtectionRoutes, GraphQLRoutes, AppRoutes
+):
     """The WSGI application. ``token``: when set, every request must carry
     it (``Authorization: token T`` / ``Bearer T``, or HTTP basic auth with it
     as the password for git) or gets 401. ``login`` is the user that token
