@@ -42,10 +42,8 @@ from __future__ import annotations
 import base64
 import functools
 import itertools
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from urllib.parse import quote
 
 import github
@@ -72,7 +70,8 @@ from prplan.forges.github.answers import (
     pull_request_info,
     raise_blocked,
 )
-from prplan.forges.github.auth import clean_token, token_from_env, token_origin
+from prplan.forges.github.app_auth import ClientConstructors
+from prplan.forges.github.auth import clean_token
 from prplan.forges.github.gates import GateMethods
 from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
 from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
@@ -89,12 +88,13 @@ _EXECUTABLE = "100755"
 _COMPARE_FILES_LIMIT = 300
 
 
-class GitHubClient(GraphQLObserving, GateMethods, MetadataMethods):
+class GitHubClient(GraphQLObserving, GateMethods, ClientConstructors, MetadataMethods):
     """A ``ForgeClient`` for GitHub through PyGithub.
 
     ``token``: a personal access token, app installation token or
     ``GITHUB_TOKEN`` (None: unauthenticated, for a local forge without
-    ``--token``). ``base_url``: None for github.com. ``write_spacing``:
+    ``--token``); ``from_env`` and ``from_app`` (a GitHub App, its tokens
+    refreshed): ``app_auth.py``. ``base_url``: None for github.com. ``write_spacing``:
     seconds between writes (None: 1 s, or 0 on a loopback address).
     ``retries``/``backoff``: the retry policy for transient failures.
     ``connect_retries``/``connect_backoff``: a connection that cannot be
@@ -148,16 +148,6 @@ class GitHubClient(GraphQLObserving, GateMethods, MetadataMethods):
             self._reads.on_directories = lambda repo, rid, commit, listings: writes.learn(
                 repo, repository_id=rid, commit=commit, directories=listings
             )
-
-    @classmethod
-    def from_env(cls, **options: Any) -> GitHubClient:
-        """Token from ``GITHUB_TOKEN`` or ``GH_TOKEN``; ``GITHUB_API_URL``
-        for Enterprise or a local forge (default https://api.github.com)."""
-        token, variable = token_from_env()
-        base_url = options.pop("base_url", None) or os.environ.get("GITHUB_API_URL") or None
-        client = cls(token=token, base_url=base_url, **options)
-        client._http.token_origin = token_origin(variable)
-        return client
 
     def __repr__(self) -> str:
         shown, token = self._http.shown_url, "set" if self._http.token else "none"

@@ -387,14 +387,16 @@ class ForgeStore:
         *,
         author_date: tuple[int, int] | None = None,
         commit_date: tuple[int, int] | None = None,
+        committer: bytes | None = None,
     ) -> str:
         """A commit made now, unless dates are given: (epoch seconds, offset
-        in seconds east of UTC) for its author and its committer."""
+        in seconds east of UTC) for its author and its committer (the
+        forge's user unless given: a GitHub App's bot commits as itself)."""
         commit = GitCommit()
         commit.tree = tree
         commit.parents = [p.encode() for p in parents]
         commit.author = author
-        commit.committer = self._user if author != self._user else author
+        commit.committer = committer or (self._user if author != self._user else author)
         now = (int(self._clock()), 0)
         commit.author_time, commit.author_timezone = author_date or now
         commit.commit_time, commit.commit_timezone = commit_date or now

@@ -30,6 +30,7 @@ from prplan.forges.local.server.graphql_objects import (
     ref,
 )
 from prplan.forges.local.server.payloads import node_id
+from prplan.forges.local.server.routes import bot_identity
 
 __all__ = ["mutations"]
 
@@ -118,6 +119,7 @@ def _create_commit_on_branch(ctx: Context, input: dict[str, Any]) -> Obj:
         files=_file_changes(input.get("fileChanges")),
         message=text,
         author=f"{ctx.login} <{ctx.login}@users.noreply.localforge.invalid>",
+        committer=bot_identity(ctx.login),
     )
     return {
         "clientMutationId": input.get("clientMutationId"),
