@@ -96,8 +96,19 @@ def test_the_space_is_complete() -> None:
         + open_pr
         + multiple
     )
+    # close_superseded doubles, and pr_own with it on again, the open pull
+    # request's points that meet a base already holding the content (in_place,
+    # none of edit_fails, not_a_file, modifies without allow_modification:
+    # 48 of the 512; the foreign half with automerge doubled by
+    # merge_foreign_commits: 24 + 2 x 24 = 72), on a branch that exists:
+    # 2 x (8 x 48 + 14 x 72) = 2,784 points more.
+    superseded = 2 * count(
+        {"clean": 48, "foreign": 72}, {k: v for k, v in no_pr_units.items() if k != "absent"}
+    )
+    assert superseded == 2_784
+    expected += superseded
     assert unmerged == 2_920
-    assert len(SITUATIONS) == expected == 223_868
+    assert len(SITUATIONS) == expected == 226_652
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
@@ -115,6 +126,8 @@ _FLIPPED = (
     "merge_when",
     "gate",
     "armed",
+    "close_superseded",
+    "pr_own",
 )
 
 
@@ -122,7 +135,7 @@ _FLIPPED = (
 _STEPS_READ = (
     *("pr", "branch", "head_is_base", "not_a_file", "edit_fails", "in_place", "modifies"),
     *("allow_modification", "automerge", "pr_behind", "create_pr", "on_closed"),
-    *("foreign_on_head", "gate", "delete_branch"),
+    *("foreign_on_head", "gate", "delete_branch", "close_superseded"),
 )
 
 
@@ -368,10 +381,11 @@ def test_delete_branch_only_after_a_merge_and_never_base() -> None:
     for s, _, kinds in CASES:
         if ActionKind.DELETE_BRANCH in kinds:
             assert s.delete_branch and not s.head_is_base
-            after_our_merge = kinds[-2:] == (
-                ActionKind.MERGE_PULL_REQUEST,
-                ActionKind.DELETE_BRANCH,
-            )
+            after_our_merge = kinds[-2:] in {
+                (ActionKind.MERGE_PULL_REQUEST, ActionKind.DELETE_BRANCH),
+                # close_superseded: prplan's own pull request, base holds its change
+                (ActionKind.CLOSE_PULL_REQUEST, ActionKind.DELETE_BRANCH),
+            }
             finishing_a_merged_run = kinds == (ActionKind.DELETE_BRANCH,) and s.pr is PRState.MERGED
             assert after_our_merge or finishing_a_merged_run, s
 
@@ -388,6 +402,9 @@ def test_a_branch_is_deleted_only_where_deleting_loses_nothing() -> None:
         if kinds == (A.DELETE_BRANCH,):
             assert not s.unmerged_on_branch and s.branch is not BranchSituation.FOREIGN, s
             alone += 1
+        elif kinds[-2] is A.CLOSE_PULL_REQUEST:
+            # only prplan's own pull request, without a commit that is not prplan's
+            assert s.pr_own and not s.foreign_on_head and s.in_place, s
         else:
             assert kinds[-2] is A.MERGE_PULL_REQUEST, s
     assert alone > 0

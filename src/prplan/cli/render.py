@@ -79,6 +79,10 @@ def action_summary(action: object) -> str:
         if isinstance(action, p.Enqueue):
             return f"enqueue {which} in the merge queue if its head is {head}"
         return f"enable auto-merge ({action.method}) on {which} if its head is {head}"
+    if isinstance(action, p.ClosePullRequest):
+        return f"comment on #{action.number} and close it: {action.comment!r}"
+    if isinstance(action, p.UpdatePullRequest):
+        return f"rewrite the title and body of #{action.number}: {action.title!r}"
     assert isinstance(action, p.DeleteBranch)
     return f"delete branch {action.branch}"
 

@@ -19,6 +19,7 @@ from prplan.core import actions as act
 from prplan.core import refusals
 from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
+from prplan.core.pr_text import close_action, with_pr_text
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
@@ -69,7 +70,8 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
         actions = _materialise(rule, situation, snapshot, effective)
         # Pull-request metadata: a step derived after the table (``metadata``).
         actions, more = with_metadata(snapshot, request, actions)
-        return Plan(actions=actions, notes=(*notes, *more), **common)
+        actions, text = with_pr_text(snapshot, effective, actions)  # update_pr, the body's length
+        return Plan(actions=actions, notes=(*notes, *more, *text), **common)
     if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
         refusal = refusals.not_a_file_refusal(not_files)
     elif rule.refuse is RefusalCode.EDIT_FAILED and resolution.failure is not None:
@@ -221,6 +223,8 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
         on_closed=request.on_closed,
         branch_policy=request.branch_policy,
         delete_branch=request.delete_branch,
+        close_superseded=pr is PRState.OPEN and request.close_superseded,
+        pr_own=snapshot.pr_text is not None and snapshot.pr_text.request_id == request.request_id,
     )
 
 
@@ -549,6 +553,8 @@ def _delete_branch(steps: _Steps) -> act.Action:
         latest = latest_pull_request(steps.snapshot.pull_requests)
         after = mention.words(latest.number if latest else 0)
         expected = steps.snapshot.branch_sha
+    elif ActionKind.CLOSE_PULL_REQUEST in steps.rule.actions:  # only the head observed
+        after, expected = "once its pull request is closed", steps.snapshot.branch_sha
     else:
         after = "after the merge"
     return act.DeleteBranch(
@@ -568,6 +574,7 @@ _STEP: Mapping[ActionKind, Callable[[_Steps], act.Action]] = {
     ActionKind.ENABLE_AUTO_MERGE: _enable_auto_merge,
     ActionKind.ENQUEUE: _enqueue,
     ActionKind.DELETE_BRANCH: _delete_branch,
+    ActionKind.CLOSE_PULL_REQUEST: lambda steps: close_action(steps.snapshot, steps.request),
 }
 
 

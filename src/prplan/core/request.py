@@ -196,6 +196,12 @@ class ChangeRequest:
     draft: bool | None = attrs.field(default=None, metadata=_OMIT)
     #: a milestone's title, looked up in the repository
     milestone: str | None = attrs.field(default=None, metadata=_OMIT)
+    #: rewrite the title and body of prplan's own open pull request (its
+    #: marker names this request) when they differ from the request's
+    update_pr: bool = attrs.field(default=False, metadata=_OMIT)
+    #: close prplan's own open pull request (and delete its branch with
+    #: ``delete_branch``) when base already holds the requested content
+    close_superseded: bool = attrs.field(default=False, metadata=_OMIT)
 
     def __attrs_post_init__(self) -> None:
         problems = request_problems(self)
@@ -255,6 +261,8 @@ _BOOL_FIELDS = (
     "allow_modification",
     "delete_branch",
     "merge_foreign_commits",
+    "update_pr",
+    "close_superseded",
 )
 _TEXT_FIELDS = ("title", "body", "commit_message")
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from prplan.core.pr_metadata import Milestone, PullMetadata
+from prplan.core.pull_text import PullText
 
 #: The commit-message trailer prplan writes in every commit it makes. A branch
 #: whose commits beyond base all carry it holds nothing a human would lose if
@@ -286,3 +287,7 @@ class RepoSnapshot:
     pr_metadata: PullMetadata | None = attrs.field(default=None, metadata=_OMITTED)
     #: the repository's open milestones: read only when the request names one
     milestones: tuple[Milestone, ...] | None = attrs.field(default=None, metadata=_OMITTED)
+    #: the open pull request's title and body (its marker tells whether it
+    #: is prplan's own): read only when the request says ``update_pr`` or
+    #: ``close_superseded``
+    pr_text: PullText | None = attrs.field(default=None, metadata=_OMITTED)

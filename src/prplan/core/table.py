@@ -203,6 +203,37 @@ def _rebase_rules() -> list[Rule]:
     ]
 
 
+def _superseded_rules() -> list[Rule]:
+    """``close_superseded``: base already holds the change an open pull
+    request proposes. prplan closes only its own (its marker names this
+    request), and never one whose branch holds commits prplan did not make."""
+    superseded = {"pr": PRState.OPEN, "in_place": True, "close_superseded": True}
+    return [
+        Rule(
+            name="open_superseded_not_own",
+            when=_when(pr_own=False, **superseded),
+            note="the requested content is already on base; close_superseded is on, but the "
+            "open pull request does not carry prplan's marker for this request: it is left open",
+            mentions=Mention.OPEN,
+        ),
+        Rule(
+            name="open_superseded_foreign",
+            when=_when(foreign_on_head=True, **superseded),
+            note="the requested content is already on base; close_superseded is on, but the "
+            "open pull request's branch holds commits prplan did not make: it is left open",
+            mentions=Mention.OPEN,
+        ),
+        Rule(
+            name="open_superseded_close",
+            when=_when(**superseded),
+            actions=(A.CLOSE_PULL_REQUEST,),
+            then_delete=True,
+            note="the requested content is already on base: prplan's own pull request is "
+            "superseded and closed",
+        ),
+    ]
+
+
 def _rules() -> tuple[Rule, ...]:
     rules = [
         Rule(
@@ -248,6 +279,7 @@ def _rules() -> tuple[Rule, ...]:
             actions=(A.COMMIT,),
             note="the branch is the base: the commit goes straight to base, without a pull request",
         ),
+        *_superseded_rules(),
         Rule(
             name="open_in_place",
             when=_when(pr=PRState.OPEN, in_place=True),
@@ -430,6 +462,10 @@ TRANSITIONS: tuple[tuple[ActionKind, Stage, Stage], ...] = (
     (A.RESET_BRANCH, Stage.QUEUED, Stage.PROPOSED_OUTDATED),
     (A.DELETE_BRANCH, Stage.MERGED, Stage.BRANCH_DELETED),
     (A.DELETE_BRANCH, Stage.IN_PLACE, Stage.BRANCH_DELETED),
+    # close_superseded: base holds the change; prplan's own pull request is
+    # closed, its branch deleted with delete_branch.
+    (A.CLOSE_PULL_REQUEST, Stage.IN_PLACE, Stage.CLOSED),
+    (A.DELETE_BRANCH, Stage.CLOSED, Stage.BRANCH_DELETED),
 )
 
 
@@ -490,6 +526,9 @@ def goal_stage(situation: Situation) -> Stage:
     other: ``create_pr`` governs opening a pull request, ``automerge`` merging
     the one that carries the change, ``delete_branch`` cleaning up after a
     merge."""
+    if situation.in_place and not situation.head_is_base and _closes(situation):
+        deletes = situation.delete_branch and not situation.branch_in_use
+        return Stage.BRANCH_DELETED if deletes else Stage.CLOSED
     if situation.in_place and not situation.head_is_base:
         # delete_branch asks for a merged pull request's branch to be gone,
         # unless that would lose commits no pull request and not base holds.
@@ -509,3 +548,15 @@ def goal_stage(situation: Situation) -> Stage:
         return Stage.PROPOSED
     deletes = situation.delete_branch and not situation.branch_in_use
     return Stage.BRANCH_DELETED if deletes else Stage.MERGED
+
+
+def _closes(situation: Situation) -> bool:
+    """close_superseded asks for prplan's own open pull request (and no
+    commit on it that is not prplan's) to be closed once base holds the
+    change."""
+    return (
+        situation.close_superseded
+        and situation.pr is PRState.OPEN
+        and situation.pr_own
+        and not situation.foreign_on_head
+    )

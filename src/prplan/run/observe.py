@@ -22,6 +22,7 @@ from prplan.core.snapshot import PathKind, PullRequestInfo, RepoSnapshot, git_bl
 from prplan.errors import NotFoundError
 from prplan.run.metadata import observe_metadata
 from prplan.run.port import Branch, ForgeClient
+from prplan.run.pr_text import observe_pr_text
 
 __all__ = ["observe"]
 
@@ -29,6 +30,7 @@ __all__ = ["observe"]
 def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     with _held_still(client), _prefetched(client, request):
         snapshot = _gated(client, request, _observe(client, request))
+        snapshot = observe_pr_text(client, request, snapshot)  # update_pr, close_superseded
         return observe_metadata(client, request, snapshot)  # only when the request names it
 
 

@@ -25,6 +25,9 @@ class OutcomeStatus(enum.StrEnum):
     AUTO_MERGE_ENABLED = "auto_merge_enabled"
     QUEUED = "queued"  # the pull request is in base's merge queue
     COMMITTED = "committed"  # a commit landed without a pull request
+    #: prplan closed its own pull request: base already held the change
+    #: (``close_superseded``)
+    CLOSED = "closed"
     UNCHANGED = "unchanged"  # nothing to do
     REFUSED = "refused"  # the plan was a refusal; nothing was done
     FAILED = "failed"  # an action failed; see the action results

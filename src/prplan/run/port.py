@@ -18,6 +18,7 @@ from typing import Literal, Protocol, runtime_checkable
 import attrs
 
 from prplan.core.pr_metadata import Milestone, PullMetadata
+from prplan.core.pull_text import PullText
 from prplan.core.request import MergeMethod
 from prplan.core.snapshot import CommitInfo, PathEntry, PullRequestInfo
 
@@ -26,6 +27,7 @@ __all__ = [
     "Comparison",
     "ForgeClient",
     "MetadataClient",
+    "PullTextClient",
     "RequestCount",
     "RequestTally",
     "WriteIdentity",
@@ -288,6 +290,26 @@ class MetadataClient(Protocol):
     def mark_ready_for_review(self, repo: str, number: int) -> None:
         """Mark a draft ready for review (GitHub: GraphQL only). Cost: 1
         (2 over REST: the pull request's node id is read first)."""
+
+
+@runtime_checkable
+class PullTextClient(Protocol):
+    """A pull request's title and body, and closing one with a comment:
+    what a forge client implements for ``update_pr`` and
+    ``close_superseded`` (see ``prplan.core.pr_text``)."""
+
+    def pull_request_text(self, repo: str, number: int) -> PullText:
+        """The pull request's title and body. Cost: 1 request (REST
+        ``GET /pulls/{n}``; none when the listing of the pull requests just
+        read it)."""
+
+    def update_pull_request(self, repo: str, number: int, *, title: str, body: str) -> None:
+        """Rewrite the title and body (REST ``PATCH /pulls/{n}``). Cost: 1."""
+
+    def close_pull_request(self, repo: str, number: int, *, comment: str) -> None:
+        """Comment ``comment`` on the pull request (REST ``POST
+        /issues/{n}/comments``), then close it (``PATCH /pulls/{n}``,
+        ``state=closed``). Cost: 2."""
 
 
 @runtime_checkable

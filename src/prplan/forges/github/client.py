@@ -76,6 +76,7 @@ from prplan.forges.github.gates import GateMethods
 from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
 from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
 from prplan.forges.github.metadata import MetadataMethods
+from prplan.forges.github.pull_text import PullTextMethods
 from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
@@ -88,7 +89,9 @@ _EXECUTABLE = "100755"
 _COMPARE_FILES_LIMIT = 300
 
 
-class GitHubClient(GraphQLObserving, GateMethods, ClientConstructors, MetadataMethods):
+class GitHubClient(
+    GraphQLObserving, GateMethods, ClientConstructors, MetadataMethods, PullTextMethods
+):
     """A ``ForgeClient`` for GitHub through PyGithub.
 
     ``token``: a personal access token, app installation token or

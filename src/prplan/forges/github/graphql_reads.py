@@ -287,6 +287,9 @@ class _RepoAnswer:
             raise _Uncovered
         return dict(found[0])
 
+    def _pull_request_text(self, number: int) -> Mapping[str, Any]:
+        return dict({n["number"]: n for n in self.data["fromBranch"]["nodes"]}[number])
+
     def _milestones(self) -> list[Any]:
         listed = self.data["milestones"]
         if listed["totalCount"] > len(listed["nodes"]):
