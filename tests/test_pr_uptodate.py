@@ -9,10 +9,13 @@ OpenAPI schemas)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 import prplan
+from prplan.cli import cli
 from prplan.core.actions import ClosePullRequest, UpdatePullRequest
 from prplan.core.pull_text import HUMAN_LINE, marker
 from prplan.core.states import ActionKind
@@ -183,3 +186,55 @@ def test_reading_the_pull_requests_text_costs_no_request_inside_an_observation(
         costs.append(setup.client.request_count() - before)
     extra = 1 if isinstance(setup.client, prplan.LocalForge) else 0
     assert costs[1].reads == costs[0].reads + extra and costs[1].writes == 0
+
+
+# --- the command line: one case each ----------------------------------------------------
+
+
+def _cli(*args: object) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def forge_dir(tmp_path: Path) -> Path:
+    forge = prplan.LocalForge.open(tmp_path / "forge")
+    forge.create_repo(REPO, {"values.yaml": "tag: 1\n"})
+    forge.close()
+    (tmp_path / "values.yaml").write_text("tag: 2\n")
+    return tmp_path / "forge"
+
+
+def _change(forge_dir: Path, *extra: str) -> list[object]:
+    values = forge_dir.parent / "values.yaml"
+    return ["apply", "--repo", REPO, "--local", forge_dir, "--branch", BRANCH,
+            "--file", f"values.yaml={values}", "--yes", *extra]  # fmt: skip
+
+
+def test_cli_update_pr_rewrites_the_title(forge_dir: Path) -> None:
+    assert _cli(*_change(forge_dir, "--title", "tag 2")).exit_code == 0
+    result = _cli(*_change(forge_dir, "--title", "tag 2 (prod)", "--update-pr"))
+    assert result.exit_code == 0, result.output
+    assert "rewrite the title and body of #1: 'tag 2 (prod)'" in result.output
+    assert prplan.LocalForge.open(forge_dir).pull_row(REPO, 1)["title"] == "tag 2 (prod)"
+
+
+def test_cli_close_superseded_closes_prplans_pull_request(forge_dir: Path) -> None:
+    assert _cli(*_change(forge_dir)).exit_code == 0
+    forge = prplan.LocalForge.open(forge_dir)
+    forge.push(REPO, "main", {"values.yaml": "tag: 2\n"}, message="tag 2 on main")
+    forge.close()
+    result = _cli(*_change(forge_dir, "--close-superseded"))
+    assert result.exit_code == 0, result.output
+    assert "prplan apply acme/app: closed" in result.output
+    assert prplan.LocalForge.open(forge_dir).pull_row(REPO, 1)["state"] == "closed"
+
+
+def test_cli_author_is_the_commits_author_and_the_plan_says_unsigned(forge_dir: Path) -> None:
+    result = _cli(*_change(forge_dir, "--author", "Grace Hopper <grace@example.com>"))
+    assert result.exit_code == 0, result.output
+    assert "custom author, committed by" in result.output and "unsigned" in result.output
+    forge = prplan.LocalForge.open(forge_dir)
+    head = forge.git_object(REPO, forge.branches(REPO)[BRANCH])
+    assert head.author.decode() == "Grace Hopper <grace@example.com>"
+    bad = CliRunner().invoke(cli, [str(a) for a in _change(forge_dir, "--author", "grace")])
+    assert bad.exit_code == 1 and "error: --author: 'grace' is not 'Name <email>'" in bad.output

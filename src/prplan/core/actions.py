@@ -97,6 +97,9 @@ class Commit:
     files: tuple[FileChange, ...]
     message: str
     reason: str
+    #: ``Name <email>``: a custom author (the request's ``author``); None:
+    #: the token's identity. Left out of the document when None
+    author: str | None = attrs.field(default=None, metadata=_OMITTED)
 
 
 @attrs.frozen(kw_only=True)

@@ -19,7 +19,7 @@ from prplan.core import actions as act
 from prplan.core import refusals
 from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
-from prplan.core.pr_text import close_action, with_pr_text
+from prplan.core.pr_text import close_action, identity_notes, with_pr_text
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
@@ -34,6 +34,7 @@ from prplan.core.states import (
 )
 from prplan.core.table import Mention, Rule, Situation, decide, start_stage
 from prplan.core.text import commits_listed, short
+from prplan.core.writer import co_author_trailers
 
 __all__ = ["plan", "classify", "commit_message", "short", "resolve_edits", "foreign_commits"]
 
@@ -71,6 +72,7 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
         # Pull-request metadata: a step derived after the table (``metadata``).
         actions, more = with_metadata(snapshot, request, actions)
         actions, text = with_pr_text(snapshot, effective, actions)  # update_pr, the body's length
+        text += identity_notes(snapshot, request, actions)  # who writes, signed or not
         return Plan(actions=actions, notes=(*notes, *more, *text), **common)
     if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
         refusal = refusals.not_a_file_refusal(not_files)
@@ -347,7 +349,8 @@ def commit_message(request: ChangeRequest) -> str:
     """The message prplan writes: the caller's message (or the title), then
     the trailer that marks the commit as prplan's."""
     head = request.commit_message or request.pr_title
-    return f"{head.rstrip()}\n\nPrplan-Request: {request.request_id}\n"
+    co = co_author_trailers(request.co_authors)  # none: the message of before
+    return f"{head.rstrip()}\n\nPrplan-Request: {request.request_id}\n{co}"
 
 
 @attrs.define(kw_only=True)
@@ -452,6 +455,7 @@ def _commit(steps: _Steps) -> act.Action:
         parent_sha=head,
         files=files,
         message=commit_message(steps.request),
+        author=steps.request.author,
         reason=f"{len(files)} path(s) differ from the request on {target}: "
         f"commit them in one commit on {short(head)}",
     )

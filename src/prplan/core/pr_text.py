@@ -31,6 +31,7 @@ from prplan.core import actions as act
 from prplan.core.pull_text import HUMAN_LINE, PullText, marker, normal_text, split_body
 from prplan.core.request import MAX_BODY_CHARS, ChangeRequest
 from prplan.core.snapshot import RepoSnapshot
+from prplan.core.writer import attribution
 
 __all__ = [
     "PullText",
@@ -43,6 +44,7 @@ __all__ = [
     "with_pr_text",
     "close_action",
     "superseded_comment",
+    "identity_notes",
 ]
 
 
@@ -161,3 +163,23 @@ def with_pr_text(
     )
     at = next((i for i, a in enumerate(actions) if isinstance(a, _AFTER)), len(actions))
     return (*actions[:at], update, *actions[at:]), notes
+
+
+#: The actions that write as the token's identity (a commit, a pull request).
+_WRITES = (act.Commit, act.CreatePullRequest, act.UpdatePullRequest, act.ClosePullRequest)
+
+
+def identity_notes(
+    snapshot: RepoSnapshot, request: ChangeRequest, actions: tuple[act.Action, ...]
+) -> list[str]:
+    """Who the plan's commit and pull request are attributed to, and whether
+    GitHub signs the commit: said when the plan writes one and the forge
+    client stated its writer, or the request names an author or co-authors
+    (a client that states nothing, such as the in-process forge, leaves
+    the plan as it was)."""
+    if not any(isinstance(a, _WRITES) for a in actions):
+        return []
+    if snapshot.writer is None and request.author is None and not request.co_authors:
+        return []
+    commits = any(isinstance(a, act.Commit) for a in actions)
+    return [attribution(snapshot.writer, request.author, request.co_authors, commits=commits)]

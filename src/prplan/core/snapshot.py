@@ -17,6 +17,7 @@ import attrs
 
 from prplan.core.pr_metadata import Milestone, PullMetadata
 from prplan.core.pull_text import PullText
+from prplan.core.writer import Writer
 
 #: The commit-message trailer prplan writes in every commit it makes. A branch
 #: whose commits beyond base all carry it holds nothing a human would lose if
@@ -291,3 +292,6 @@ class RepoSnapshot:
     #: is prplan's own): read only when the request says ``update_pr`` or
     #: ``close_superseded``
     pr_text: PullText | None = attrs.field(default=None, metadata=_OMITTED)
+    #: who the forge client's writes are attributed to and whether GitHub
+    #: signs its commits, as the client states it (None: it states nothing)
+    writer: Writer | None = attrs.field(default=None, metadata=_OMITTED)

@@ -344,6 +344,7 @@ class _Run:
             message=commit.message,
             create=create,
             reset_from=reset_from,
+            **({"author": commit.author} if commit.author else {}),  # clients without it work
         )
         return ActionResult(
             index=index,

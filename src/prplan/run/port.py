@@ -21,6 +21,7 @@ from prplan.core.pr_metadata import Milestone, PullMetadata
 from prplan.core.pull_text import PullText
 from prplan.core.request import MergeMethod
 from prplan.core.snapshot import CommitInfo, PathEntry, PullRequestInfo
+from prplan.core.writer import Writer
 
 __all__ = [
     "Branch",
@@ -28,6 +29,7 @@ __all__ = [
     "ForgeClient",
     "MetadataClient",
     "PullTextClient",
+    "WriterClient",
     "RequestCount",
     "RequestTally",
     "WriteIdentity",
@@ -201,6 +203,7 @@ class ForgeClient(Protocol):
         message: str,
         create: bool = False,
         reset_from: str | None = None,
+        author: str | None = None,
     ) -> str:
         """One commit on ``parent_sha`` writing (bytes) or deleting (None)
         each path, then point ``branch`` at it, compare-and-swap:
@@ -211,6 +214,10 @@ class ForgeClient(Protocol):
           new commit (a plan's CreateBranch and Commit in one write);
         * ``reset_from=SHA``: the branch must still be at SHA; it is moved to
           the new commit (a plan's ResetBranch and Commit in one write).
+
+        ``author`` (``Name <email>``; the executor passes it only when a
+        plan names one): the commit's author instead of the token's identity
+        (a REST commit on GitHub, under both transports: GitHub signs none).
 
         Otherwise ConflictError, and the branch is unchanged. Returns the new
         commit's sha. Cost: 3 requests (tree, commit, ref; 4 with
@@ -310,6 +317,19 @@ class PullTextClient(Protocol):
         """Comment ``comment`` on the pull request (REST ``POST
         /issues/{n}/comments``), then close it (``PATCH /pulls/{n}``,
         ``state=closed``). Cost: 2."""
+
+
+@runtime_checkable
+class WriterClient(Protocol):
+    """What a forge client may state of its writes, for the plan (see
+    ``prplan.core.writer``). Optional: a client without it states nothing."""
+
+    def writer(self) -> Writer:
+        """Who this client's commits and pull requests are attributed to and
+        whether GitHub signs its commits. Read once per client: over GraphQL
+        the observe query's ``viewer``; over REST ``GET /user`` (1 request,
+        the first time); an App's client its bot (``GET /app``, read once
+        already). A login that cannot be read is None, never a failure."""
 
 
 @runtime_checkable

@@ -66,6 +66,8 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
     moved += _commits_moved(planned, current) + arming_moved(planned, current)
     moved += _claims_moved(planned, current) + metadata_moved(planned, current)
     moved += pr_text_moved(planned, current)
+    if planned.writer != current.writer:  # who writes, signed or not: what the plan said
+        moved.append(("writer", str(planned.writer), str(current.writer)))
     return moved
 
 

@@ -1,6 +1,7 @@
 """``PullTextClient`` for ``GitHubClient``: a pull request's title and
 body, rewritten, and closed with a comment (``update_pr``,
-``close_superseded``).
+``close_superseded``); and ``WriterClient``: who its writes are attributed
+to, signed or not.
 
 Reads cost nothing inside an observation: over GraphQL the observe query's
 pull requests carry ``title`` and ``body``; over REST the listing of the
@@ -15,12 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from github import InputGitAuthor
+
 from prplan.core.pull_text import PullText
+from prplan.core.writer import PERSON_RE, Writer
+from prplan.errors import PrplanError
 from prplan.forges.github.answers import peeked_pull
 from prplan.forges.github.graphql_reads import GraphQLReads, prefetched_answer
+from prplan.forges.github.graphql_writes import GraphQLWrites
 from prplan.forges.github.transport import Transport
 
-__all__ = ["PullTextMethods"]
+__all__ = ["PullTextMethods", "WriterMethods", "git_author"]
 
 
 def _text(number: int, node: Any) -> PullText:
@@ -62,3 +68,58 @@ class PullTextMethods:
         self._http.space_writes()
         with self._http.errors(what):
             self._http.raw(verb, path, body)
+
+
+def git_author(author: str | None) -> dict[str, Any]:
+    """PyGithub's ``author`` argument of a REST commit, for ``Name <email>``
+    (none: the token's identity, and a commit GitHub may sign)."""
+    found = PERSON_RE.match(author or "")
+    if found is None:
+        return {}
+    return {"author": InputGitAuthor(found["name"], found["email"])}
+
+
+_UNREAD = object()
+
+
+class WriterMethods:
+    """``WriterClient`` for ``GitHubClient``: who its writes are attributed
+    to and whether GitHub signs its commits (see ``prplan.core.writer``).
+
+    The login is read once per client: an App's client answers its bot
+    (``SLUG[bot]``, from ``GET /app``, read once already); over GraphQL the
+    observe query's ``viewer`` answers; otherwise ``GET /user`` (1 request,
+    the first time). A login that cannot be read (a token without the
+    right) is None: "the token's identity (not read)", never a failure."""
+
+    _http: Transport
+    _reads: GraphQLReads | None
+    _graphql: GraphQLWrites | None
+
+    def writer(self) -> Writer:
+        app = callable(getattr(self, "app_login", None))
+        if self._graphql is not None:
+            signs, how = True, "GraphQL createCommitOnBranch"
+        elif app:
+            signs, how = True, "REST, a GitHub App's installation token"
+        else:
+            signs, how = False, "REST with a user's token"
+        return Writer(login=self._writer_login(app), signs=signs, how=how)
+
+    def _writer_login(self, app: bool) -> str | None:
+        known = self.__dict__.get("_writer_login_read", _UNREAD)
+        if known is not _UNREAD:
+            return None if known is None else str(known)
+        viewer = getattr(self._reads, "viewer", None)  # the observe query's, when it reads it
+        login: str | None = viewer if isinstance(viewer, str) and viewer else None
+        try:
+            if app:
+                login = str(getattr(self, "app_login")())  # noqa: B009 (the App's class has it)
+            elif login is None:
+                with self._http.errors("reading the login the token acts as"):
+                    _, user = self._http.raw("GET", "/user")
+                login = str(user.get("login") or "") or None
+        except PrplanError:
+            login = None
+        self.__dict__["_writer_login_read"] = login
+        return login

@@ -54,6 +54,8 @@ class PullTextSide(MetadataSide):
             state: str | None = None,
         ) -> None: ...
 
+        def _verified_table(self) -> None: ...
+
     # --- what the servers and tests read and do ----------------------------------------
 
     @locked
@@ -80,6 +82,13 @@ class PullTextSide(MetadataSide):
             (repo, number, author, body, self._now()),
         )
         return {"id": cursor.lastrowid, "author": author, "body": body, "created_at": self._now()}
+
+    @locked
+    def mark_verified(self, repo: str, sha: str) -> None:
+        """Record a commit as signed by the forge, as GitHub signs a REST
+        commit an App's installation token makes without a custom author."""
+        self._verified_table()
+        self._db.execute("INSERT OR IGNORE INTO verified_commits VALUES (?, ?)", (repo, sha))
 
     # --- prplan's calls (PullTextClient) -------------------------------------------------
 
