@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from prplan.core.snapshot import CommitInfo
+from prplan.core.snapshot import CommitInfo, MergeArmed
 from prplan.core.states import ActionKind, RefusalCode
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Enqueue",
     "MergeAction",
     "MERGE_ACTIONS",
+    "DisarmMerge",
     "DeleteBranch",
     "Action",
     "Refusal",
@@ -152,6 +153,20 @@ class Enqueue:
 
 
 @attrs.frozen(kw_only=True)
+class DisarmMerge:
+    """Turn off the merge prplan armed on pull request ``number``: its
+    auto-merge (``armed`` ``auto_merge``) or its merge queue entry
+    (``queued``). Only ever prplan's own arming (``armed_by`` is the login
+    prplan acts as), never one someone else made."""
+
+    kind = ActionKind.DISARM_MERGE
+    number: int
+    armed: MergeArmed
+    armed_by: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class DeleteBranch:
     """Remove the branch once its pull request is merged."""
 
@@ -168,6 +183,7 @@ Action = (
     | MergePullRequest
     | EnableAutoMerge
     | Enqueue
+    | DisarmMerge
     | DeleteBranch
 )
 

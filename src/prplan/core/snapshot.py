@@ -182,6 +182,10 @@ class PullRequestInfo:
     pending_checks: tuple[str, ...] = attrs.field(default=(), metadata=_OMITTED)
     #: auto-merge enabled or in the merge queue, by anyone
     armed: MergeArmed = attrs.field(default=MergeArmed.NONE, metadata=_OMITTED)
+    #: the login that armed it (GitHub's ``enabledBy`` of auto-merge, the
+    #: queue entry's ``enqueuer``); None when nothing is armed or the forge
+    #: named no one
+    armed_by: str | None = attrs.field(default=None, metadata=_OMITTED)
 
     @property
     def is_open(self) -> bool:
@@ -274,3 +278,6 @@ class RepoSnapshot:
     brought_on_branch: Mapping[str, str | None] = attrs.field(factory=dict)
     #: base is merged into through a merge queue (pull requests are enqueued)
     merge_queue: bool = attrs.field(default=False, metadata=_OMITTED)
+    #: the login prplan's token acts as: read only when an open pull request
+    #: is armed (to tell prplan's own arming from someone else's), else None
+    viewer: str | None = attrs.field(default=None, metadata=_OMITTED)
