@@ -31,6 +31,7 @@ from prplan.core.actions import (
     CreateBranch,
     CreatePullRequest,
     DeleteBranch,
+    DisarmMerge,
     EnableAutoMerge,
     Enqueue,
     MergePullRequest,
@@ -41,7 +42,7 @@ from prplan.core.plan import Plan
 from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind
 from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
-from prplan.run.gated import HELD_BACK, arm, arming_moved, merge_or_arm, waited
+from prplan.run.gated import HELD_BACK, arm, arming_moved, disarmed, merge_or_arm, waited
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, WriteIdentity, counting_requests
@@ -299,7 +300,7 @@ def _apply_counted(
             # recheck), or "moments ago" for a plan made just before.
             run = _Run(plan, client, observed_at=None if recheck else observed_at)
             results, error = _run_steps(run, reporter)
-            outcome = _ran(run, results, error, spent())
+            outcome = disarmed(plan, _ran(run, results, error, spent()))
         else:
             outcome = _unchanged(plan, spent())
         outcome = waited(plan, client, outcome, waiter)  # merge_when='wait' only
@@ -577,6 +578,11 @@ class _Run:
             )
         if isinstance(action, MergePullRequest | EnableAutoMerge | Enqueue):
             return self.merge(index, action)
+        if isinstance(action, DisarmMerge):
+            client.disarm_merge(repo, action.number, armed=action.armed)
+            return ActionResult(
+                index=index, kind=action.kind, status=done, pull_request=action.number
+            )
         assert isinstance(action, DeleteBranch)
         if self.armed is not None:  # never close the pull request GitHub is to merge
             return ActionResult(

@@ -8,6 +8,8 @@
 * ``arm``: a plan's ``EnableAutoMerge`` / ``Enqueue`` action.
 * ``arming_moved``: what a saved plan's recheck compares of the arming
   (the merge queue, auto-merge or queued on the open pull request).
+* ``disarmed``: a plan that only turned prplan's own arming off (its
+  branch holds commits prplan did not make): the outcome ``disarmed``.
 * ``waited``: ``merge_when='wait'``: after the apply, poll until merged
   (the outcome becomes ``merged``), a required check fails (``failed``,
   ``MergeBlocked``), the head moves from the one armed (``failed``,
@@ -33,7 +35,7 @@ from prplan.run.waiting import Waiter, wait_for_merges
 
 __all__ = [
     "merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "armed_head",
-    "arming_moved", "HELD_BACK",
+    "arming_moved", "disarmed", "HELD_BACK",
 ]  # fmt: skip
 
 #: An action result's detail for a branch deletion held back because the
@@ -82,6 +84,21 @@ def merge_or_arm(
             number, f"{_reason(refused)}; nor could GitHub merge it later: {_reason(also)}"
         ) from None
     return None, OutcomeStatus.AUTO_MERGE_ENABLED, f"{refused}: GitHub's auto-merge enabled instead"
+
+
+def disarmed(plan: Plan, outcome: Outcome) -> Outcome:
+    """A plan whose one action turned off prplan's own arming, done: the
+    outcome ``disarmed`` (not ok), with the action's reason as the error, so
+    the run ends non-zero saying why."""
+    kinds = [action.kind for action in plan.actions]
+    if kinds != [ActionKind.DISARM_MERGE] or outcome.status is OutcomeStatus.FAILED:
+        return outcome
+    return attrs.evolve(
+        outcome,
+        status=OutcomeStatus.DISARMED,
+        error=plan.actions[0].reason,
+        error_type=OutcomeStatus.DISARMED.value,
+    )
 
 
 def _reason(error: PrplanError) -> str:

@@ -18,7 +18,7 @@ from typing import Literal, Protocol, runtime_checkable
 import attrs
 
 from prplan.core.request import MergeMethod
-from prplan.core.snapshot import CommitInfo, PathEntry, PullRequestInfo
+from prplan.core.snapshot import CommitInfo, MergeArmed, PathEntry, PullRequestInfo
 
 __all__ = [
     "Branch",
@@ -174,6 +174,13 @@ class ForgeClient(Protocol):
         such pull request. Cost: 1 request (GraphQL); none inside an
         observation over GraphQL (the observe query carries it)."""
 
+    def viewer_login(self) -> str | None:
+        """The login this client's token acts as (what GitHub names as the
+        one who enabled an auto-merge prplan enabled), or None when the forge
+        does not say. Cost: none over GraphQL inside an observation (the
+        observe query reads ``viewer``) and on the local forge; otherwise 1
+        request (REST ``GET /user``), once per client."""
+
     def merge_queue_enabled(self, repo: str, branch: str) -> bool:
         """Merges into ``branch`` go through a merge queue (GraphQL
         ``Repository.mergeQueue(branch:)``). Cost: 1 request; none inside an
@@ -238,6 +245,13 @@ class ForgeClient(Protocol):
         ConflictError). MergeBlocked when the forge refuses because of the
         gate; ForgeError otherwise (e.g. the repository does not allow
         auto-merge: its setting "Allow auto-merge"). Cost: 1."""
+
+    def disarm_merge(self, repo: str, number: int, *, armed: MergeArmed) -> None:
+        """Turn off the pull request's merge: its native auto-merge
+        (``armed`` ``auto_merge``: GraphQL ``disablePullRequestAutoMerge``) or
+        its merge queue entry (``queued``: ``dequeuePullRequest``). Cost: 1
+        (plus a small query for the pull request's node id when the client
+        has not seen it)."""
 
     def enqueue(self, repo: str, number: int, *, expected_head_sha: str) -> object:
         """Add the pull request to its base's merge queue (the queue chooses
