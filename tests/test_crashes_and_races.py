@@ -334,7 +334,10 @@ def test_a_stalled_twin_never_opens_a_second_pull_request(
     forge = prplan.LocalForge.in_memory(clock=lambda: next(ticks))
     forge.create_repo(REPO, {"values.yaml": "tag: 1\n", "logo.png": b"\x89PNG\x00old"})
     served = Served(forge_server, forge)
-    stall = 2.5
+    # The stall ends when the test releases it (below), not by this bound: a
+    # bound large enough that a loaded machine (the suite runs on every
+    # core) still finishes the other run inside it.
+    stall = 15.0
     if transport == "graphql":  # its first write: the branch and the commit
         served.faults.add(method="POST", path=r"/graphql$", skip=1, delay=stall, times=1)
     else:

@@ -47,7 +47,8 @@ def _request(files: int = 3, **options: object) -> prplan.ChangeRequest:
 
 
 def _graphql(served: Served) -> prplan.GitHubClient:
-    return served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
+    # A generous read timeout: a loaded machine commits 1,000 files slowly.
+    return served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=30)
 
 
 def _writes(served: Served) -> list[tuple[str, str, int]]:
