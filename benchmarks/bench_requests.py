@@ -90,6 +90,30 @@ def prplan_change(count: int, *, binary: int = 0, transport: str = "rest") -> di
         server.stop()
 
 
+def prplan_protected(transport: str, *, gate: str) -> dict[str, Any]:
+    """A new change into a protected base under ``merge_when='auto'``: prplan
+    arms GitHub's auto-merge first there (``run/gated.py``). ``gate``
+    ``pending`` (a required check not reported yet): armed, GitHub merges
+    later; ``clean`` (protected, nothing required): GitHub refuses to arm a
+    pull request that can merge now, and prplan merges it."""
+    server, forge = _serve(_files(3, "1.0"))
+    forge.protect_branch(REPO, "main", required_checks=["ci"] if gate == "pending" else [])
+    app = server.app
+    try:
+        client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url, transport=transport)
+        request = prplan.ChangeRequest(
+            repo=REPO, branch="prplan/release-2.0", files=_files(3, "2.0"),
+            title="Release 2.0", automerge=True,
+        )  # fmt: skip
+        plan = prplan.plan(prplan.observe(client, request), request)
+        outcome = prplan.apply(plan, client, recheck=False)
+        want = prplan.OutcomeStatus.AUTO_MERGE_ENABLED if gate == "pending" else "merged"
+        assert outcome.status == want, outcome.error
+        return {"reads": app.log.reads, "writes": app.log.writes, "status": outcome.status.value}
+    finally:
+        server.stop()
+
+
 def prplan_saved_plan(count: int, *, transport: str) -> dict[str, Any]:
     """A plan saved for review, then applied: the recheck included."""
     server, _ = _serve(_files(count, "1.0"))
@@ -224,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         "prplan_graphql_1000": prplan_change(1000, transport="graphql"),
         "saved_rest_3": prplan_saved_plan(3, transport="rest"),
         "saved_graphql_3": prplan_saved_plan(3, transport="graphql"),
+        "protected_graphql_pending": prplan_protected("graphql", gate="pending"),
+        "protected_graphql_clean": prplan_protected("graphql", gate="clean"),
+        "protected_rest_pending": prplan_protected("rest", gate="pending"),
+        "protected_rest_clean": prplan_protected("rest", gate="clean"),
         "naive_3": naive_change(3),
         "naive_100": naive_change(100),
         "git_push_3": git_push_change(3),
@@ -255,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name + ': apply a saved plan':38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}"
         )
+    for name in (
+        "protected_graphql_pending", "protected_graphql_clean",
+        "protected_rest_pending", "protected_rest_clean",
+    ):  # fmt: skip
+        row = results[name]
+        label = f"{name}: {'armed' if row['status'] == 'auto_merge_enabled' else 'merged'}"
+        print(f"{label:38}{row['reads']:>7}{row['writes']:>8}{total(row):>7}")
     for name in ("naive_3", "naive_100", "git_push_3", "git_push_100"):
         row = results[name]
         print(

@@ -132,3 +132,84 @@ def test_a_deletion_after_prplans_merge_loses_nothing() -> None:
     base_history = {c.sha for c in forge.log(R, "main")}
     assert merge.expected_head_sha in base_history
     assert forge.read_file(R, "main", "eu1.yaml") == b"tag: 2\n"
+
+
+# --- a push between the merge (or the observation) and the deletion ----------
+# The deletion names the head it expects: the head the merge merged, or for a
+# branch whose pull request was merged earlier, the head observed. A commit a
+# human pushed in between stays, and the branch with it.
+
+HUMANS = {"eu1.yaml": "tag: 1\n", "notes.md": "a human's late fix\n"}
+
+
+class _PushesAfterMerge:
+    """A forge client through which a human pushes onto the branch right
+    after prplan's merge (before its deletion of the branch)."""
+
+    def __init__(self, client: object, forge: prplan.LocalForge) -> None:
+        self._client, self._forge = client, forge
+        self.pushed: str | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def merge_pull_request(self, *args: object, **kw: object) -> object:
+        merged = self._client.merge_pull_request(*args, **kw)  # type: ignore[attr-defined]
+        self.pushed = self._forge.push(R, BRANCH, {"notes.md": HUMANS["notes.md"]})
+        return merged
+
+
+def _client(where: str, forge: prplan.LocalForge, forge_server: object) -> object:
+    if where == "direct":
+        return forge
+    from served import Served
+
+    return Served(forge_server, forge).new_client(transport=where)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["direct", "graphql", "rest"])
+def test_a_push_after_the_merge_is_not_deleted_with_the_branch(
+    where: str, forge_server: object
+) -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(R, {"eu1.yaml": "tag: 0\n"})
+    client = _PushesAfterMerge(_client(where, forge, forge_server), forge)
+    request = prplan.ChangeRequest(
+        repo=R, branch=BRANCH, files={"eu1.yaml": "tag: 1\n"}, automerge=True, delete_branch=True
+    )
+    plan = prplan.plan(prplan.observe(client, request), request)  # type: ignore[arg-type]
+    outcome = prplan.apply(plan, client)  # type: ignore[arg-type]
+    # The merge stands; the deletion was refused and said why.
+    (pr,) = forge.pull_requests(R)
+    assert pr.merged and forge.read_file(R, "main", "eu1.yaml") == b"tag: 1\n"
+    assert client.pushed is not None and forge.branch_sha(R, BRANCH) == client.pushed
+    assert forge.read_file(R, BRANCH, "notes.md") == b"a human's late fix\n"
+    deletion = outcome.actions[-1]
+    assert deletion.kind is prplan.ActionKind.DELETE_BRANCH
+    assert deletion.status is not prplan.ActionStatus.DONE
+    assert "someone pushed since" in (outcome.error or "") + deletion.detail, outcome
+
+
+@pytest.mark.parametrize("where", ["direct", "graphql", "rest"])
+def test_a_push_after_observing_a_merged_branch_is_not_deleted(
+    where: str, forge_server: object
+) -> None:
+    """The clean-up of a branch whose pull request was merged earlier names
+    the head it observed; applied without the recheck (the window a recheck
+    leaves is the same), a push since keeps the branch."""
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(R, {"eu1.yaml": "tag: 0\n"})
+    _run(forge, files={"eu1.yaml": "tag: 1\n"}, automerge=True)
+    client = _client(where, forge, forge_server)
+    request = prplan.ChangeRequest(
+        repo=R, branch=BRANCH, files={"eu1.yaml": "tag: 1\n"}, delete_branch=True
+    )
+    plan = prplan.plan(prplan.observe(client, request), request)  # type: ignore[arg-type]
+    (action,) = plan.actions
+    assert isinstance(action, prplan.DeleteBranch)
+    assert action.expected_sha == forge.branch_sha(R, BRANCH)
+    pushed = forge.push(R, BRANCH, {"notes.md": HUMANS["notes.md"]})
+    outcome = prplan.apply(plan, client, recheck=False)  # type: ignore[arg-type]
+    assert outcome.status is prplan.OutcomeStatus.FAILED
+    assert "someone pushed since" in (outcome.error or ""), outcome
+    assert forge.branch_sha(R, BRANCH) == pushed

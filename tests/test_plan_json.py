@@ -287,6 +287,12 @@ REQUEST_CHANGES: dict[str, dict[str, Any]] = {
     "merge_foreign_commits": {"merge_foreign_commits": True},
     "merge_when": {"merge_when": "wait"},
     "wait_timeout": {"wait_timeout": 90},
+    "labels": {"labels": ["deploy"]},
+    "assignees": {"assignees": ["alice"]},
+    "reviewers": {"reviewers": ["bob"]},
+    "team_reviewers": {"team_reviewers": ["acme/platform"]},
+    "draft": {"draft": True},
+    "milestone": {"milestone": "v1"},
 }
 
 
@@ -299,6 +305,7 @@ def test_digest_changes_when_any_request_field_changes() -> None:
     forge = new_forge()
     forge.create_repo("acme/other", {"a.txt": "one\n"})
     forge.push(REPO, "release", {"r.txt": "r"})
+    forge.create_milestone(REPO, "v1")
     baseline = plan_for(forge, prplan.ChangeRequest(**BASE_REQUEST))
     digests = {"baseline": baseline.digest}
     for name, change in REQUEST_CHANGES.items():

@@ -515,7 +515,7 @@ class _TwinBetweenReads:
 
     def branch(self, repo: str, branch: str) -> object:
         found = self.forge.branch(repo, branch)
-        if not self.done:
+        if branch == BRANCH and not self.done:  # base is read first: not that one
             self.done = True
             self.forge.push(repo, branch, {"app.yaml": "v: 2\n"}, message=EARLIER_RUN, sealed=True)
             self.forge.open_pr(repo, branch)

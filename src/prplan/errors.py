@@ -45,6 +45,7 @@ __all__ = [
     "ApplyFailedError",
     "ForgeError",
     "NotFoundError",
+    "MergeableNow",
     "scrub_secret",
     "mask_url_credentials",
 ]
@@ -243,6 +244,17 @@ class NotFoundError(ForgeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, status=404)
+
+
+class MergeableNow(ForgeError):
+    """GitHub would not arm a merge (auto-merge, the merge queue) of pull
+    request ``number`` because it can be merged now ("Pull request is in
+    clean status" / "unstable status"): the one arming refusal after which
+    prplan merges directly on a protected base (status 422)."""
+
+    def __init__(self, number: int, message: str) -> None:
+        self.number = number
+        super().__init__(message, status=422)
 
 
 # A run of base64 (standard or URL-safe alphabet) that could hide a secret.

@@ -39,6 +39,25 @@ def _choices(kind: Any) -> str:
     return "[" + "|".join(m.value for m in kind) + "]"
 
 
+#: Pull-request metadata (docs/concepts.md), after the change's own options.
+_METADATA_OPTIONS = [
+    click.option("--label", "labels", multiple=True, metavar="NAME",
+                 help="Add this label to the pull request (created if the repository lacks it). "
+                 "Repeatable. Nothing a human added is removed."),
+    click.option("--assignee", "assignees", multiple=True, metavar="LOGIN",
+                 help="Assign the pull request to LOGIN. Repeatable."),
+    click.option("--reviewer", "reviewers", multiple=True, metavar="LOGIN",
+                 help="Request LOGIN's review (not again once they reviewed). Repeatable."),
+    click.option("--team-reviewer", "team_reviewers", multiple=True, metavar="[ORG/]SLUG",
+                 help="Request a team's review. Repeatable."),
+    click.option("--draft/--no-draft", default=None,
+                 help="--draft opens a new pull request as a draft (an open one is never made a "
+                 "draft again); --no-draft marks an open draft ready for review. Neither: left as it is."),
+    click.option("--milestone", default=None, metavar="TITLE",
+                 help="Set the pull request's milestone, by title (looked up; one someone set is kept)."),
+]  # fmt: skip
+
+
 def change_options(func: F) -> F:
     options = [
         click.option("--branch", help="The head branch the change goes through (the base itself: commit directly)."),
@@ -90,7 +109,7 @@ def change_options(func: F) -> F:
                      help="Merge even when the branch holds commits prplan did not make (the plan "
                      "lists them); without it such a merge is refused."),
     ]  # fmt: skip
-    for option in reversed(options):
+    for option in reversed([*options, *_METADATA_OPTIONS]):
         func = option(func)
     return func
 
@@ -100,6 +119,7 @@ CHANGE_KEYS = (
     "automerge", "allow_modification",
     "merge_method", "title", "body", "on_closed", "branch_policy", "delete_branch",
     "merge_foreign_commits", "merge_when", "wait_timeout",
+    "labels", "assignees", "reviewers", "team_reviewers", "draft", "milestone",
 )  # fmt: skip
 
 _OPTION_OF = {
@@ -107,6 +127,8 @@ _OPTION_OF = {
     "merge_method": "--merge-method", "merge_when": "--merge-when", "wait_timeout": "--wait-timeout",
     "on_closed": "--on-closed", "branch_policy": "--branch-policy",
     "title": "--title", "body": "--body", "commit_message": "--title",
+    "labels": "--label", "assignees": "--assignee", "reviewers": "--reviewer",
+    "team_reviewers": "--team-reviewer", "draft": "--draft",
 }  # fmt: skip
 
 
@@ -318,6 +340,12 @@ def request_from(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
             merge_foreign_commits=change["merge_foreign_commits"],
             merge_when=change["merge_when"],
             wait_timeout=_wait_timeout(change["wait_timeout"], problems),
+            labels=change["labels"],
+            assignees=change["assignees"],
+            reviewers=change["reviewers"],
+            team_reviewers=change["team_reviewers"],
+            draft=change["draft"],
+            milestone=change["milestone"],
         )
     except InvalidRequestError as error:
         problems += [Problem(_option(p.field), p.message) for p in error.problems]

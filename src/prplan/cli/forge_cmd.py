@@ -13,6 +13,7 @@ import click
 
 from prplan.cli.change import read_dir
 from prplan.cli.forge import COMMANDS, data_option, forge_users
+from prplan.cli.forge_app import app_serve_options, serve_apps
 from prplan.cli.forge_gates import GATE_COMMANDS, parse_checks
 from prplan.cli.options import Bad
 from prplan.errors import InvalidRequestError, Problem, PrplanError
@@ -80,6 +81,7 @@ _data_option = data_option(
     help="A stand-in CI: report status CONTEXT as STATE (success or failure) on every new "
     "pull request head, SECONDS (fractional allowed; 0 by default) after it appears (repeatable).",
 )
+@app_serve_options
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
 def forge_serve(
     data: Path,
@@ -106,7 +108,8 @@ def forge_serve(
         raise Bad([Problem(f"--faults {p.field}", p.message) for p in error.problems]) from None
     logins = forge_users(users, token)
     reports = [CheckSpec(*spec) for spec in parse_checks(checks)]
-    app = ForgeApp(LocalForge.open(data), token=token, users=logins, faults=faults)
+    apps = serve_apps()
+    app = ForgeApp(LocalForge.open(data), token=token, users=logins, faults=faults, apps=apps)
     try:
         server = ForgeServer(app, host=host, port=port, quiet=not verbose)
     except OSError as error:

@@ -52,17 +52,37 @@ def parse_checks(specs: tuple[str, ...]) -> list[tuple[str, str, float]]:
               help="Approving reviews required.")  # fmt: skip
 @click.option("--strict", is_flag=True, help="The branch must be up to date with BRANCH to merge.")
 @click.option("--merge-queue", is_flag=True, help="Merges go through a merge queue.")
+@click.option("--enforce-admins", is_flag=True,
+              help="The rules hold for administrators too (otherwise their merges pass them).")  # fmt: skip
 def protect(repo: str, branch: str, data: Path, checks: tuple[str, ...],
-            require_approvals: int, strict: bool, merge_queue: bool) -> None:  # fmt: skip
+            require_approvals: int, strict: bool, merge_queue: bool,
+            enforce_admins: bool) -> None:  # fmt: skip
     """Protect BRANCH of REPO as GitHub's branch protection does (replacing
     what protected it before): required checks, approvals, a merge queue. A
     protected branch can be neither deleted nor force-pushed."""
     with _opened(data, repo) as forge:
         forge.protect_branch(repo, branch, required_checks=checks, strict=strict,
-                             required_approvals=require_approvals, merge_queue=merge_queue)  # fmt: skip
+                             required_approvals=require_approvals, merge_queue=merge_queue,
+                             enforce_admins=enforce_admins)  # fmt: skip
     wanted = ", ".join(checks) or "none"
     click.echo(f"protected {repo} {branch}: checks {wanted}; approvals {require_approvals}"
-               f"{'; strict' if strict else ''}{'; merge queue' if merge_queue else ''}")  # fmt: skip
+               f"{'; strict' if strict else ''}{'; merge queue' if merge_queue else ''}"
+               f"{'; enforced for admins' if enforce_admins else ''}")  # fmt: skip
+
+
+@click.command("admin", epilog=_EXIT_HELP)
+@_repo_argument
+@click.argument("login", metavar="LOGIN")
+@_data_option
+@click.option("--remove", is_flag=True, help="LOGIN is no longer an administrator.")
+def admin(repo: str, login: str, data: Path, remove: bool) -> None:
+    """Make LOGIN an administrator of REPO (a token acting as LOGIN then
+    merges past branch protection that is not --enforce-admins, as on GitHub)."""
+    if _login_problems(login):
+        raise _Problems([Problem("LOGIN", p.message) for p in _login_problems(login)])
+    with _opened(data, repo) as forge:
+        forge.set_admin(repo, login, not remove)
+    click.echo(f"{login} is {'no longer ' if remove else ''}an administrator of {repo}")
 
 
 @click.command("status", epilog=_EXIT_HELP)
@@ -98,4 +118,4 @@ def approve(repo: str, number: int, data: Path, login: str) -> None:
     click.echo(f"{login} approved {repo}#{number}")
 
 
-GATE_COMMANDS = [protect, status, approve]
+GATE_COMMANDS = [protect, admin, status, approve]

@@ -98,6 +98,22 @@ def target_options(func: F) -> F:
         callback=_remember_transport,
         help="How prplan reads and writes GitHub: GraphQL (one query to observe, a new change in 3 writes, commits signed by GitHub) or the REST Git Data API throughout (see docs/github.md).",
     )
+    @click.option(
+        "--app-id",
+        metavar="ID",
+        expose_value=False,
+        callback=_remember_app,
+        help="Act as this GitHub App (default $GITHUB_APP_ID), with --app-key-file; without "
+        "$GITHUB_APP_INSTALLATION_ID its installation is found per repository (docs/github.md).",
+    )
+    @click.option(
+        "--app-key-file",
+        metavar="PEM",
+        expose_value=False,
+        callback=_remember_app,
+        help="The GitHub App's private key file (default $GITHUB_APP_PRIVATE_KEY_PATH, "
+        "or the key itself in $GITHUB_APP_PRIVATE_KEY).",
+    )
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
@@ -106,6 +122,13 @@ def target_options(func: F) -> F:
 
 
 _TRANSPORT = "prplan.github_transport"
+_APP = "prplan.github_app"
+
+
+def _remember_app(ctx: click.Context, parameter: click.Parameter, value: str | None) -> None:
+    """``--app-id``/``--app-key-file``, kept where ``forge_client`` finds them."""
+    if value is not None:
+        ctx.meta.setdefault(_APP, {})[str(parameter.name)] = value
 
 
 def _remember_transport(ctx: click.Context, _: click.Parameter, value: str) -> str:
@@ -122,6 +145,10 @@ def forge_client(local: Path | None, github_url: str | None) -> ForgeClient:
         raise Bad([Problem("--local/--github-url", "give one forge, not both")])
     if local is not None:
         from prplan.forges.local import LocalForge
+
+        context = click.get_current_context(silent=True)
+        if context is not None and context.meta.get(_APP):
+            raise Bad([Problem("--app-id/--app-key-file", "act on GitHub: drop --local")])
 
         if not (local / "forge.sqlite").exists():
             raise Bad(
@@ -141,7 +168,8 @@ def forge_client(local: Path | None, github_url: str | None) -> ForgeClient:
         try:
             context = click.get_current_context(silent=True)
             transport = context.meta.get(_TRANSPORT, "graphql") if context else "graphql"
-            client = GitHubClient.from_env(base_url=github_url, transport=transport)
+            app = dict(context.meta.get(_APP, {})) if context else {}
+            client = GitHubClient.from_env(base_url=github_url, transport=transport, **app)
         except InvalidRequestError as error:
             # The library names its argument; the command names its option.
             raise Bad(

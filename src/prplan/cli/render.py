@@ -65,7 +65,10 @@ def action_summary(action: object) -> str:
     if isinstance(action, p.Commit):
         return f"commit {len(action.files)} file(s) on {action.branch} (parent {short(action.parent_sha)})"
     if isinstance(action, p.CreatePullRequest):
-        return f"open pull request {action.head} -> {action.base}: {action.title!r}"
+        draft = " as a draft" if action.draft else ""
+        return f"open pull request {action.head} -> {action.base}{draft}: {action.title!r}"
+    if isinstance(action, p.METADATA_ACTIONS):
+        return metadata_summary(action)
     if isinstance(action, p.MergePullRequest):
         which = f"#{action.number}" if action.number is not None else "the new pull request"
         head = short(action.expected_head_sha) if action.expected_head_sha else "the commit above"
@@ -85,6 +88,21 @@ def action_summary(action: object) -> str:
         return what.format(n=action.number) + f" (armed by {action.armed_by}: prplan)"
     assert isinstance(action, p.DeleteBranch)
     return f"delete branch {action.branch}"
+
+
+def metadata_summary(action: p.MetadataAction) -> str:
+    """One line for a pull-request metadata action."""
+    which = f"#{action.number}" if action.number is not None else "the new pull request"
+    if isinstance(action, p.AddLabels):
+        return f"add label(s) {', '.join(action.labels)} to {which}"
+    if isinstance(action, p.AddAssignees):
+        return f"assign {which} to {', '.join(action.assignees)}"
+    if isinstance(action, p.RequestReviewers):
+        teams = [f"team {team}" for team in action.team_reviewers]
+        return f"request review of {which} from {', '.join([*action.reviewers, *teams])}"
+    if isinstance(action, p.SetMilestone):
+        return f"set milestone {action.title!r} (#{action.milestone}) on {which}"
+    return f"mark {which} ready for review"
 
 
 # --- text -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from prplan.cli.render import action_summary, escape_controls
 from prplan.cli.table_doc import rule_condition, rule_outcome
 from prplan.core.actions import MERGE_ACTIONS, CreatePullRequest, MergeAction, Review
 from prplan.core.plan import Plan
-from prplan.core.states import ActionKind, Stage
+from prplan.core.states import METADATA_KINDS, ActionKind, Stage
 from prplan.core.text import short
 
 __all__ = ["plan_markdown", "changeset_markdown", "lifecycle_diagram", "code", "prose"]
@@ -92,6 +92,11 @@ _SHORT_KIND = {
     ActionKind.ENQUEUE: "enqueue",
     ActionKind.DISARM_MERGE: "disarm",
     ActionKind.DELETE_BRANCH: "delete branch",
+    ActionKind.ADD_LABELS: "labels",
+    ActionKind.ADD_ASSIGNEES: "assignees",
+    ActionKind.REQUEST_REVIEWERS: "reviewers",
+    ActionKind.SET_MILESTONE: "milestone",
+    ActionKind.MARK_READY_FOR_REVIEW: "ready",
 }
 
 
@@ -315,7 +320,7 @@ def lifecycle_diagram(plans: Sequence[Plan]) -> list[str]:
     taken: set[Stage] = set()
     goals: set[Stage] = set()
     for plan in plans:
-        stages = walk(plan.start, [a.kind for a in plan.actions])
+        stages = walk(plan.start, [a.kind for a in plan.actions if a.kind not in METADATA_KINDS])
         starts.add(stages[0])
         taken |= set(stages[1:-1])
         goals.add(stages[-1])

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import attrs
 
-from prplan.core.snapshot import CommitInfo, MergeArmed
+from prplan.core.snapshot import OMIT_IF_DEFAULT, CommitInfo, MergeArmed
 from prplan.core.states import ActionKind, RefusalCode
+
+#: omitted from plan JSON at its default: plans without it keep their digest
+_OMITTED = {OMIT_IF_DEFAULT: True}
 
 __all__ = [
     "FileChange",
@@ -25,6 +28,13 @@ __all__ = [
     "MERGE_ACTIONS",
     "DisarmMerge",
     "DeleteBranch",
+    "AddLabels",
+    "AddAssignees",
+    "RequestReviewers",
+    "SetMilestone",
+    "MarkReadyForReview",
+    "MetadataAction",
+    "METADATA_ACTIONS",
     "Action",
     "Refusal",
     "ResolvedFile",
@@ -98,6 +108,8 @@ class CreatePullRequest:
     title: str
     body: str
     reason: str
+    #: open it as a draft (left out of the document when False)
+    draft: bool = attrs.field(default=False, metadata={OMIT_IF_DEFAULT: True})
 
 
 @attrs.frozen(kw_only=True)
@@ -168,12 +180,72 @@ class DisarmMerge:
 
 @attrs.frozen(kw_only=True)
 class DeleteBranch:
-    """Remove the branch once its pull request is merged."""
+    """Remove the branch once its pull request is merged, only while its head
+    is ``expected_sha``: the head observed, for a branch whose pull request
+    was merged earlier; ``None``, after this plan's merge: the head that
+    merge merged (known when it ran). A commit pushed since is never
+    deleted with the branch."""
 
     kind = ActionKind.DELETE_BRANCH
     branch: str
     reason: str
+    expected_sha: str | None = attrs.field(default=None, metadata=_OMITTED)
 
+
+@attrs.frozen(kw_only=True)
+class AddLabels:
+    """Add labels to the pull request (``number`` None: the one this plan
+    opens); GitHub creates a label the repository lacks. Nothing is removed."""
+
+    kind = ActionKind.ADD_LABELS
+    number: int | None
+    labels: tuple[str, ...]
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class AddAssignees:
+    """Add assignees (logins) to the pull request; nobody is unassigned."""
+
+    kind = ActionKind.ADD_ASSIGNEES
+    number: int | None
+    assignees: tuple[str, ...]
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class RequestReviewers:
+    """Request reviews from users and teams, in one request."""
+
+    kind = ActionKind.REQUEST_REVIEWERS
+    number: int | None
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class SetMilestone:
+    """Set the pull request's milestone: ``title``, found as ``milestone``."""
+
+    kind = ActionKind.SET_MILESTONE
+    number: int | None
+    title: str
+    milestone: int
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class MarkReadyForReview:
+    """Mark an open draft pull request ready for review."""
+
+    kind = ActionKind.MARK_READY_FOR_REVIEW
+    number: int
+    reason: str
+
+
+MetadataAction = AddLabels | AddAssignees | RequestReviewers | SetMilestone | MarkReadyForReview
+METADATA_ACTIONS = (AddLabels, AddAssignees, RequestReviewers, SetMilestone, MarkReadyForReview)
 
 Action = (
     CreateBranch
@@ -185,6 +257,11 @@ Action = (
     | Enqueue
     | DisarmMerge
     | DeleteBranch
+    | AddLabels
+    | AddAssignees
+    | RequestReviewers
+    | SetMilestone
+    | MarkReadyForReview
 )
 
 #: The actions that merge the pull request, now or once its gate clears:

@@ -23,16 +23,27 @@ __all__ = ["armed_by", "disarm_action"]
 
 def armed_by(snapshot: RepoSnapshot, pr: PRState) -> ArmedBy:
     """Who armed the open pull request's merge: prplan when the login that
-    armed it is the one prplan's token acts as (``snapshot.viewer``;
-    GitHub's logins ignore case); a login the forge did not name counts as
+    armed it is the one prplan's token acts as (``snapshot.viewer``, as
+    ``_same_login`` compares them); a login the forge did not name counts as
     someone else's."""
     open_pr = next((p for p in snapshot.pull_requests if p.is_open), None)
     if pr is not PRState.OPEN or open_pr is None or open_pr.armed is MergeArmed.NONE:
         return ArmedBy.NOBODY
     by, viewer = open_pr.armed_by, snapshot.viewer
-    if by is not None and viewer is not None and by.casefold() == viewer.casefold():
+    if by is not None and viewer is not None and _same_login(by, viewer):
         return ArmedBy.PRPLAN
     return ArmedBy.SOMEONE_ELSE
+
+
+def _same_login(one: str, other: str) -> bool:
+    """GitHub's logins ignore case, and a GitHub App's bot is ``name[bot]``
+    over REST but ``name`` as GraphQL's ``Bot.login``."""
+
+    def plain(login: str) -> str:
+        login = login.casefold()
+        return login.removesuffix("[bot]")
+
+    return plain(one) == plain(other)
 
 
 def disarm_action(snapshot: RepoSnapshot, situation: Situation) -> DisarmMerge:

@@ -329,8 +329,10 @@ def _make_converter() -> cattrs.Converter:
         ResolvedFile, lambda r: {"path": r.path, "content": _content_out(r.content)}
     )
     converter.register_structure_hook(ResolvedFile, _resolved_in)
-    configure_tagged_union(Action, converter, tag_name="type", tag_generator=_tag)
+    # Before the actions' union: its hooks are taken when it is configured,
+    # and an action's fields may be omitted at their default too.
     converter.register_unstructure_hook_factory(_omits_defaults, omitting_defaults)
+    configure_tagged_union(Action, converter, tag_name="type", tag_generator=_tag)
     return converter
 
 

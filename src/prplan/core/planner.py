@@ -18,9 +18,10 @@ import attrs
 from prplan.core import actions as act
 from prplan.core import refusals
 from prplan.core.disarm import armed_by, disarm_action
+from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
-from prplan.core.request import ChangeRequest
+from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
 from prplan.core.snapshot import CommitInfo, Gate, MergeArmed, PathKind, RepoSnapshot
 from prplan.core.states import (
@@ -68,7 +69,9 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
     }
     if rule.refuse is None:
         actions = _materialise(rule, situation, snapshot, effective)
-        return Plan(actions=actions, notes=notes, **common)
+        # Pull-request metadata: a step derived after the table (``metadata``).
+        actions, more = with_metadata(snapshot, request, actions)
+        return Plan(actions=actions, notes=(*notes, *more), **common)
     if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
         refusal = refusals.not_a_file_refusal(not_files)
     elif rule.refuse is RefusalCode.EDIT_FAILED and resolution.failure is not None:
@@ -492,12 +495,24 @@ def _merge_facts(steps: _Steps) -> tuple[int | None, str, dict[str, Any]]:
 def _merge_pull_request(steps: _Steps) -> act.Action:
     method = steps.request.merge_method.value
     _, which, facts = _merge_facts(steps)
-    return act.MergePullRequest(
-        method=method,
-        reason=f"automerge is on: merge {which} ({method}) "
-        "if its head is still the commit reviewed",
-        **facts,
-    )
+    snapshot = steps.snapshot
+    if snapshot.base_protected and steps.request.merge_when is not MergeWhen.NOW:
+        # The executor arms first there (run/gated.py): say so.
+        arming = (
+            "enqueue it in the merge queue"
+            if snapshot.merge_queue
+            else f"enable GitHub's auto-merge ({method}) on it"
+        )
+        reason = (
+            f"automerge is on and {snapshot.base} is protected: first {arming}, which merges "
+            f"{which} once its gate clears; merge it directly ({method}) only if GitHub answers "
+            "that it can merge now, and only if its head is still the commit reviewed"
+        )
+    else:
+        reason = (
+            f"automerge is on: merge {which} ({method}) if its head is still the commit reviewed"
+        )
+    return act.MergePullRequest(method=method, reason=reason, **facts)
 
 
 def _enable_auto_merge(steps: _Steps) -> act.Action:
@@ -536,13 +551,17 @@ def _open_gate(snapshot: RepoSnapshot) -> str:
 
 def _delete_branch(steps: _Steps) -> act.Action:
     mention = steps.rule.mentions
+    expected = None  # after this plan's merge: the head it merged
     if mention is Mention.MERGED_CLEAN_UP:
         latest = latest_pull_request(steps.snapshot.pull_requests)
         after = mention.words(latest.number if latest else 0)
+        expected = steps.snapshot.branch_sha
     else:
         after = "after the merge"
     return act.DeleteBranch(
-        branch=steps.request.branch, reason=f"delete_branch is on: remove the branch {after}"
+        branch=steps.request.branch,
+        reason=f"delete_branch is on: remove the branch {after}",
+        expected_sha=expected,
     )
 
 

@@ -23,12 +23,15 @@ from prplan.core.names import (
     path_problems,
     repo_problems,
 )
+from prplan.core.pr_metadata import has_metadata, metadata_problems, names
 from prplan.core.snapshot import OMIT_IF_DEFAULT, git_blob_sha
 from prplan.edits import edit_problems, edit_to_dict, encodable, is_edit
 from prplan.errors import InvalidRequestError, Problem
 
 #: half-way through a change.
 MAX_FILE_BYTES = 100 * 1024 * 1024
+
+_OMIT = {OMIT_IF_DEFAULT: True}
 
 
 class MergeMethod(enum.StrEnum):
@@ -179,11 +182,30 @@ class ChangeRequest:
     wait_timeout: float = attrs.field(
         default=DEFAULT_WAIT_TIMEOUT, converter=_seconds, metadata={OMIT_IF_DEFAULT: True}
     )
+    #: pull-request metadata (see docs/concepts.md): added to a new pull
+    #: request, and what is missing of it to an open one; never removed.
+    #: Left out of the plan document at their defaults.
+    labels: tuple[str, ...] = attrs.field(default=(), converter=names, metadata=_OMIT)
+    assignees: tuple[str, ...] = attrs.field(default=(), converter=names, metadata=_OMIT)
+    reviewers: tuple[str, ...] = attrs.field(default=(), converter=names, metadata=_OMIT)
+    #: team slugs, or org/slug
+    team_reviewers: tuple[str, ...] = attrs.field(default=(), converter=names, metadata=_OMIT)
+    #: None: leave an open pull request's draft state alone (a new one is
+    #: not a draft); True: open a new one as a draft (an open one is never
+    #: converted); False: mark an open draft ready for review
+    draft: bool | None = attrs.field(default=None, metadata=_OMIT)
+    #: a milestone's title, looked up in the repository
+    milestone: str | None = attrs.field(default=None, metadata=_OMIT)
 
     def __attrs_post_init__(self) -> None:
         problems = request_problems(self)
         if problems:
             raise InvalidRequestError(problems)
+
+    @property
+    def has_metadata(self) -> bool:
+        """The request names some pull-request metadata."""
+        return has_metadata(self)
 
     @property
     def pr_title(self) -> str:
@@ -293,6 +315,7 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
             problems.append(Problem(name, "is not valid Unicode text (a lone surrogate?)"))
     problems += _pull_request_text_problems(request)
     problems += _wait_timeout_problems(request.wait_timeout)
+    problems += metadata_problems(request)
     return problems
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from prplan.core.pr_metadata import Milestone, PullMetadata
+
 #: The commit-message trailer prplan writes in every commit it makes. A branch
 #: whose commits beyond base all carry it holds nothing a human would lose if
 #: prplan resets it.
@@ -278,6 +280,16 @@ class RepoSnapshot:
     brought_on_branch: Mapping[str, str | None] = attrs.field(factory=dict)
     #: base is merged into through a merge queue (pull requests are enqueued)
     merge_queue: bool = attrs.field(default=False, metadata=_OMITTED)
+    #: the forge reports base as protected (GitHub's ``protected``: branch
+    #: protection or a ruleset): under ``merge_when`` auto/wait the executor
+    #: arms GitHub's merge first there, so an admin's token never merges past
+    #: the gate
+    base_protected: bool = attrs.field(default=False, metadata=_OMITTED)
+    #: the open pull request's labels, assignees, reviewers, milestone and
+    #: draft state: read only when the request names metadata
+    pr_metadata: PullMetadata | None = attrs.field(default=None, metadata=_OMITTED)
+    #: the repository's open milestones: read only when the request names one
+    milestones: tuple[Milestone, ...] | None = attrs.field(default=None, metadata=_OMITTED)
     #: the login prplan's token acts as: read only when an open pull request
     #: is armed (to tell prplan's own arming from someone else's), else None
     viewer: str | None = attrs.field(default=None, metadata=_OMITTED)

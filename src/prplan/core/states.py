@@ -16,6 +16,7 @@ __all__ = [
     "BranchSituation",
     "Stage",
     "ActionKind",
+    "METADATA_KINDS",
     "RefusalCode",
     "ArmedBy",
     "classify_pr_state",
@@ -94,6 +95,25 @@ class ActionKind(enum.StrEnum):
     #: of the merge queue prplan put it in
     DISARM_MERGE = "disarm_merge"
     DELETE_BRANCH = "delete_branch"
+    # Pull-request metadata: derived after the table's actions (``metadata``),
+    # not steps of the lifecycle.
+    ADD_LABELS = "add_labels"
+    ADD_ASSIGNEES = "add_assignees"
+    REQUEST_REVIEWERS = "request_reviewers"
+    SET_MILESTONE = "set_milestone"
+    MARK_READY_FOR_REVIEW = "mark_ready_for_review"
+
+
+#: The action kinds that set pull-request metadata (no lifecycle stage).
+METADATA_KINDS = frozenset(
+    {
+        ActionKind.ADD_LABELS,
+        ActionKind.ADD_ASSIGNEES,
+        ActionKind.REQUEST_REVIEWERS,
+        ActionKind.SET_MILESTONE,
+        ActionKind.MARK_READY_FOR_REVIEW,
+    }
+)
 
 
 class RefusalCode(enum.StrEnum):

@@ -26,12 +26,12 @@ import time
 from collections.abc import Callable
 
 from prplan.core.actions import (
+    METADATA_ACTIONS,
     Action,
     Commit,
     CreateBranch,
     CreatePullRequest,
     DeleteBranch,
-    DisarmMerge,
     EnableAutoMerge,
     Enqueue,
     MergePullRequest,
@@ -42,7 +42,8 @@ from prplan.core.plan import Plan
 from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import ActionKind
 from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
-from prplan.run.gated import HELD_BACK, arm, arming_moved, disarmed, merge_or_arm, waited
+from prplan.run.gated import HELD_BACK, arm, arming_moved, disarm, disarmed, merge_or_arm, waited
+from prplan.run.metadata import apply_metadata, metadata_moved
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, WriteIdentity, counting_requests
@@ -101,7 +102,7 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
             ("branch protection", str(planned.branch_protected), str(current.branch_protected))
         )
     moved += _commits_moved(planned, current) + arming_moved(planned, current)
-    moved += _claims_moved(planned, current)
+    moved += _claims_moved(planned, current) + metadata_moved(planned, current)
     return moved
 
 
@@ -431,10 +432,8 @@ def _status(
     if failed:
         return OutcomeStatus.FAILED
     done = {r.kind for r in results if r.status is ActionStatus.DONE}
-    if done == {ActionKind.DELETE_BRANCH}:
-        return (
-            OutcomeStatus.UNCHANGED
-        )  # finishing an earlier run's clean-up: the change was already merged
+    if done == {ActionKind.DELETE_BRANCH}:  # an earlier run's clean-up: merged already
+        return OutcomeStatus.UNCHANGED
     if armed is not None:
         return armed
     if ActionKind.MERGE_PULL_REQUEST in done:
@@ -469,6 +468,8 @@ class _Run:
         self.pr_url = open_pr.url if open_pr else ""
         self.commit_sha: str | None = None
         self.merge_sha: str | None = None
+        #: the head this run's merge merged (or armed), for a deletion after it
+        self.merged_head: str | None = None
         #: the merge was left to GitHub (auto-merge on, or queued)
         self.armed: OutcomeStatus | None = None
 
@@ -539,12 +540,16 @@ class _Run:
         if number is None or expected is None:
             raise PrplanError("the plan merges a pull request or commit it never made")
         detail = ""
+        self.merged_head = expected
         if isinstance(action, MergePullRequest):
             self.merge_sha, self.armed, detail = merge_or_arm(
                 self.client, self.plan, number, action.method, expected
             )
         else:
-            self.merge_sha, armed = arm(self.client, self.repo, action, number, expected)
+            self.merge_sha, armed = arm(
+                self.client, self.repo, action, number, expected,
+                protected=self.plan.observed.base_protected,
+            )  # fmt: skip
             self.armed = None if armed is OutcomeStatus.MERGED else armed
         return ActionResult(
             index=index, kind=action.kind, status=ActionStatus.DONE, sha=self.merge_sha,
@@ -565,9 +570,9 @@ class _Run:
         if isinstance(action, CreatePullRequest):
             if time.monotonic() - self.observed_at > self.PR_RECHECK_AFTER:
                 self._no_new_pull_requests(action)
-            pr = client.create_pull_request(
-                repo, head=action.head, base=action.base, title=action.title, body=action.body
-            )
+            draft = {"draft": True} if action.draft else {}  # clients without it still work
+            pr = client.create_pull_request(repo, head=action.head, base=action.base,
+                                            title=action.title, body=action.body, **draft)  # fmt: skip
             self.pr_number, self.pr_url = pr.number, pr.url
             return ActionResult(
                 index=index,
@@ -578,15 +583,17 @@ class _Run:
             )
         if isinstance(action, MergePullRequest | EnableAutoMerge | Enqueue):
             return self.merge(index, action)
-        if isinstance(action, DisarmMerge):
-            client.disarm_merge(repo, action.number, armed=action.armed)
-            return ActionResult(
-                index=index, kind=action.kind, status=done, pull_request=action.number
-            )
+        if isinstance(action, METADATA_ACTIONS):
+            return apply_metadata(client, repo, index, action, self.pr_number)
+        if action.kind is ActionKind.DISARM_MERGE:
+            return disarm(client, repo, index, action)
         assert isinstance(action, DeleteBranch)
         if self.armed is not None:  # never close the pull request GitHub is to merge
             return ActionResult(
                 index=index, kind=action.kind, status=ActionStatus.NOT_RUN, detail=HELD_BACK
             )
-        client.delete_branch(repo, action.branch)
+        # After this run's merge: only the head it merged (prplan's commit or
+        # the head it expected); a push since stays, and the branch with it.
+        expected = action.expected_sha or self.merged_head
+        client.delete_branch(repo, action.branch, expected_sha=expected)
         return ActionResult(index=index, kind=action.kind, status=done)

@@ -1,13 +1,20 @@
 """The executor's merge gates: a merge GitHub defers, and waiting for it.
 
-* ``merge_or_arm``: under ``merge_when`` auto or wait, a merge the forge
-  refuses because of the gate (``MergeBlocked``) is handed to GitHub
-  instead: enqueued where the snapshot says base has a merge queue, else
-  native auto-merge. A clean gate pays nothing extra (the merge goes
-  through); under ``now`` the refusal stops the apply, as before.
+* ``merge_or_arm``: under ``merge_when`` auto or wait on an unprotected
+  base, a merge the forge refuses because of the gate (``MergeBlocked``) is
+  handed to GitHub instead: enqueued where the snapshot says base has a
+  merge queue, else native auto-merge; a clean gate pays nothing extra (the
+  merge goes through). On a protected base (``RepoSnapshot.base_protected``)
+  the order is the other way round: arm first, merge directly only when
+  GitHub answers that the pull request can merge now (``MergeableNow``),
+  because GitHub lets an administrator's token merge past pending checks
+  and missing reviews. Under ``now`` the merge is tried and a refusal stops
+  the apply, as before (an administrator's token then merges past the gate,
+  as GitHub allows).
 * ``arm``: a plan's ``EnableAutoMerge`` / ``Enqueue`` action.
 * ``arming_moved``: what a saved plan's recheck compares of the arming
-  (the merge queue, auto-merge or queued on the open pull request).
+  (base's protection, the merge queue, auto-merge or queued on the open
+  pull request).
 * ``disarmed``: a plan that only turned prplan's own arming off (its
   branch holds commits prplan did not make): the outcome ``disarmed``.
 * ``waited``: ``merge_when='wait'``: after the apply, poll until merged
@@ -23,19 +30,25 @@ from __future__ import annotations
 
 import attrs
 
-from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue, MergePullRequest
+from prplan.core.actions import (
+    DeleteBranch,
+    DisarmMerge,
+    EnableAutoMerge,
+    Enqueue,
+    MergePullRequest,
+)
 from prplan.core.plan import Plan
 from prplan.core.request import MergeMethod, MergeWhen
 from prplan.core.snapshot import MergeArmed, PullRequestInfo, RepoSnapshot
 from prplan.core.states import ActionKind
-from prplan.errors import ForgeError, MergeBlocked, PrplanError
+from prplan.errors import ForgeError, MergeableNow, MergeBlocked, NotFoundError, PrplanError
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus
 from prplan.run.port import ForgeClient
 from prplan.run.waiting import Waiter, wait_for_merges
 
 __all__ = [
     "merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "armed_head",
-    "arming_moved", "disarmed", "HELD_BACK",
+    "arming_moved", "disarm", "disarmed", "HELD_BACK",
 ]  # fmt: skip
 
 #: An action result's detail for a branch deletion held back because the
@@ -50,8 +63,12 @@ def merge_or_arm(
     client: ForgeClient, plan: Plan, number: int, method: str, expected: str
 ) -> tuple[str | None, OutcomeStatus | None, str]:
     """Merge now, or (auto/wait, gate not clean) let GitHub merge later.
-    Returns the merge sha, or None and what was armed with why."""
+    Returns the merge sha, or None and what was armed with why. On a
+    protected base under auto/wait the merge is armed first (``_arm_first``):
+    an administrator's token would merge past the gate."""
     repo = plan.request.repo
+    if plan.request.merge_when is not MergeWhen.NOW and plan.observed.base_protected:
+        return _arm_first(client, plan, number, method, expected)
     try:
         return (
             client.merge_pull_request(repo, number, method=method, expected_head_sha=expected),
@@ -86,6 +103,15 @@ def merge_or_arm(
     return None, OutcomeStatus.AUTO_MERGE_ENABLED, f"{refused}: GitHub's auto-merge enabled instead"
 
 
+def disarm(client: ForgeClient, repo: str, index: int, action: object) -> ActionResult:
+    """Carry out a ``DisarmMerge`` action: prplan's own arming turned off."""
+    assert isinstance(action, DisarmMerge)
+    client.disarm_merge(repo, action.number, armed=action.armed)
+    return ActionResult(
+        index=index, kind=action.kind, status=ActionStatus.DONE, pull_request=action.number
+    )
+
+
 def disarmed(plan: Plan, outcome: Outcome) -> Outcome:
     """A plan whose one action turned off prplan's own arming, done: the
     outcome ``disarmed`` (not ok), with the action's reason as the error, so
@@ -101,6 +127,81 @@ def disarmed(plan: Plan, outcome: Outcome) -> Outcome:
     )
 
 
+#: The repository setting GitHub's auto-merge needs, as GitHub's UI names it.
+AUTO_MERGE_SETTING = '"Allow auto-merge" (Settings > General > Pull Requests)'
+
+
+def _arm(
+    client: ForgeClient, repo: str, queue: bool, number: int, method: str, expected: str
+) -> OutcomeStatus:
+    """Enqueue (base has a merge queue) or enable auto-merge, at ``expected``."""
+    if queue:
+        client.enqueue(repo, number, expected_head_sha=expected)
+        return OutcomeStatus.QUEUED
+    client.enable_auto_merge(repo, number, method=MergeMethod(method), expected_head_sha=expected)
+    return OutcomeStatus.AUTO_MERGE_ENABLED
+
+
+def _arm_first(
+    client: ForgeClient, plan: Plan, number: int, method: str, expected: str
+) -> tuple[str | None, OutcomeStatus | None, str]:
+    """A protected base under auto/wait: arm GitHub's merge (queue, else
+    auto-merge) and merge directly only when GitHub answers that the pull
+    request can merge now (``MergeableNow``): a direct merge first would go
+    through past pending checks and missing reviews with an administrator's
+    token (protection without "include administrators", a ruleset bypass).
+    Any other refusal to arm stops with ``MergeBlocked``, never a merge."""
+    repo, queue = plan.request.repo, plan.observed.merge_queue
+    for attempt in range(2):
+        try:
+            armed = _arm(client, repo, queue, number, method, expected)
+        except MergeableNow:
+            try:  # a refusal here: the gate closed again meanwhile; arm once more
+                sha = client.merge_pull_request(
+                    repo, number, method=method, expected_head_sha=expected
+                )
+            except MergeBlocked:
+                if attempt:
+                    raise
+                continue
+            return sha, None, ""
+        except (MergeBlocked, ForgeError) as refused:
+            if isinstance(refused, NotFoundError):
+                raise
+            raise MergeBlocked(number, _not_armed(client, plan, number, refused)) from None
+        where = "enqueued in the merge queue" if queue else "GitHub's auto-merge enabled"
+        return (
+            None,
+            armed,
+            f"{plan.observed.base} is protected: {where} first (never a direct merge past its gate)",
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _not_armed(client: ForgeClient, plan: Plan, number: int, refused: PrplanError) -> str:
+    """Why a protected base's merge stops: the gate (read once more, when
+    the forge answers) and the setting that would let GitHub merge it."""
+    try:
+        info = client.pull_request_gate(plan.request.repo, number)
+    except PrplanError:
+        gate = "its gate is not known"
+    else:
+        checks = info.failing_checks or info.pending_checks
+        gate = f"its gate is {info.gate.value}" + (f" ({', '.join(checks)})" if checks else "")
+    what = "enqueue it" if plan.observed.merge_queue else "enable auto-merge"
+    turn_on = (
+        "check the merge queue of " + plan.observed.base
+        if plan.observed.merge_queue
+        else f"turn on the repository setting {AUTO_MERGE_SETTING}"
+    )
+    return (
+        f"{plan.observed.base} is protected and {gate}; GitHub would not {what}: "
+        f"{_reason(refused)}. prplan does not merge directly past a protected base's gate "
+        f"under merge_when='{plan.request.merge_when.value}': {turn_on}, or merge with "
+        "merge_when='now' once the gate is clean"
+    )
+
+
 def _reason(error: PrplanError) -> str:
     """A refusal's words without the "pull request #N cannot be merged" head."""
     text = str(error)
@@ -108,12 +209,21 @@ def _reason(error: PrplanError) -> str:
 
 
 def arm(
-    client: ForgeClient, repo: str, action: EnableAutoMerge | Enqueue, number: int, expected: str
+    client: ForgeClient,
+    repo: str,
+    action: EnableAutoMerge | Enqueue,
+    number: int,
+    expected: str,
+    *,
+    protected: bool = False,
 ) -> tuple[str | None, OutcomeStatus]:
     """Carry out an ``EnableAutoMerge`` or ``Enqueue`` action. GitHub
     refuses auto-merge on a pull request that can merge now (its gate
-    cleared since the plan): it is then merged now, and if that fails too,
-    the refusal stands."""
+    cleared since the plan, ``MergeableNow``): it is then merged now. On an
+    unprotected base any other refusal is followed by a merge attempt too
+    (which cannot pass a gate there); on a ``protected`` base it stands,
+    as ``MergeBlocked`` (a direct merge could pass the gate with an
+    administrator's token), and if the merge fails, the refusal stands."""
     if isinstance(action, Enqueue):
         client.enqueue(repo, number, expected_head_sha=expected)
         return None, OutcomeStatus.QUEUED
@@ -121,6 +231,15 @@ def arm(
     try:
         client.enable_auto_merge(repo, number, method=method, expected_head_sha=expected)
     except (MergeBlocked, ForgeError) as refused:
+        if protected and not isinstance(refused, MergeableNow):
+            if isinstance(refused, MergeBlocked):
+                raise
+            raise MergeBlocked(
+                number,
+                f"GitHub would not enable auto-merge: {refused}. prplan does not merge directly "
+                f"past a protected base's gate: turn on the repository setting {AUTO_MERGE_SETTING}, "
+                "or merge with merge_when='now' once the gate is clean",
+            ) from None
         try:
             sha = client.merge_pull_request(
                 repo, number, method=method.value, expected_head_sha=expected
@@ -137,6 +256,10 @@ def arming_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str
     ``(fact, planned, now)`` where they differ. Observe reads both only when
     the request automerges, so only then can they differ."""
     moved = []
+    if planned.base_protected != current.base_protected:
+        on = {True: "protected", False: "not protected"}
+        fact = f"protection of {current.base}"
+        moved.append((fact, on[planned.base_protected], on[current.base_protected]))
     if planned.merge_queue != current.merge_queue:
         on = {True: "on", False: "off"}
         fact = f"merge queue on {current.base}"
@@ -188,7 +311,7 @@ def merged_later(
 ) -> Outcome:
     """The outcome once GitHub merged the pull request: ``merged``, and the
     branch deletion held back until then done now."""
-    results = [_deleted_now(client, plan, r) for r in outcome.actions]
+    results = [_deleted_now(client, plan, r, info.head_sha) for r in outcome.actions]
     return attrs.evolve(
         outcome, status=OutcomeStatus.MERGED, merge_sha=info.merge_sha, actions=tuple(results)
     )
@@ -213,15 +336,18 @@ def waited(plan: Plan, client: ForgeClient, outcome: Outcome, waiter: Waiter | N
     return merged_later(client, plan, outcome, info)
 
 
-def _deleted_now(client: ForgeClient, plan: Plan, result: ActionResult) -> ActionResult:
+def _deleted_now(
+    client: ForgeClient, plan: Plan, result: ActionResult, merged_head: str
+) -> ActionResult:
     """A branch deletion held back until the merge: run it now that the
-    pull request is merged (a failure is reported, the merge stands)."""
+    pull request is merged at ``merged_head``, only while the branch is
+    still there (a failure is reported, the merge stands)."""
     if result.kind is not ActionKind.DELETE_BRANCH or result.detail != HELD_BACK:
         return result
     action = plan.actions[result.index]
     assert isinstance(action, DeleteBranch)
     try:
-        client.delete_branch(plan.request.repo, action.branch)
+        client.delete_branch(plan.request.repo, action.branch, expected_sha=merged_head)
     except PrplanError as error:
         return attrs.evolve(result, status=ActionStatus.FAILED, detail=str(error))
     return attrs.evolve(result, status=ActionStatus.DONE, detail="")

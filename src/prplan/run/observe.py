@@ -20,6 +20,7 @@ import attrs
 from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import MergeArmed, PathKind, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.errors import NotFoundError
+from prplan.run.metadata import observe_metadata
 from prplan.run.port import Branch, ForgeClient
 
 __all__ = ["observe"]
@@ -27,7 +28,8 @@ __all__ = ["observe"]
 
 def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     with _held_still(client), _prefetched(client, request):
-        return _gated(client, request, _observe(client, request))
+        snapshot = _gated(client, request, _observe(client, request))
+        return observe_metadata(client, request, snapshot)  # only when the request names it
 
 
 def _gated(client: ForgeClient, request: ChangeRequest, snapshot: RepoSnapshot) -> RepoSnapshot:
@@ -80,12 +82,13 @@ def _observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     repo = request.repo
     default = client.default_branch(repo)
     base = request.base or default
-    base_sha = client.branch_sha(repo, base)
-    if base_sha is None:
+    base_head = client.branch(repo, base)  # the same one read as its sha: no extra request
+    if base_head is None:
         raise NotFoundError(f"{repo}: the base branch {base!r} does not exist")
+    base_sha = base_head.sha
     where: dict[str, Any] = {
         "repo": repo, "default_branch": default, "base": base, "base_sha": base_sha,
-        "branch": request.branch,
+        "branch": request.branch, "base_protected": base_head.protected,
     }  # fmt: skip
     if request.branch == base:
         return _straight_to_base(client, request, where)

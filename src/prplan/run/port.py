@@ -17,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
+from prplan.core.pr_metadata import Milestone, PullMetadata
 from prplan.core.request import MergeMethod
 from prplan.core.snapshot import CommitInfo, MergeArmed, PathEntry, PullRequestInfo
 
@@ -24,6 +25,7 @@ __all__ = [
     "Branch",
     "Comparison",
     "ForgeClient",
+    "MetadataClient",
     "RequestCount",
     "RequestTally",
     "WriteIdentity",
@@ -220,9 +222,10 @@ class ForgeClient(Protocol):
         ``reset_from``: the ref is read first) plus 1 per binary file."""
 
     def create_pull_request(
-        self, repo: str, *, head: str, base: str, title: str, body: str
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequestInfo:
-        """Open a pull request. ConflictError if one is already open for
+        """Open a pull request (``draft``: as a draft; the executor passes
+        it only when True). ConflictError if one is already open for
         head/base. Cost: 1."""
 
     def merge_pull_request(
@@ -232,8 +235,11 @@ class ForgeClient(Protocol):
         (else ConflictError); MergeBlocked if the forge will not merge.
         Returns the merge commit's sha. Cost: 1."""
 
-    def delete_branch(self, repo: str, branch: str) -> None:
-        """Delete a branch (never the default one). Cost: 1."""
+    def delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
+        """Delete a branch (never the default one), only while its head is
+        ``expected_sha`` when given (else ConflictError, the branch stays).
+        Cost: 1 (over REST, whose DELETE names no sha, one read more when
+        ``expected_sha`` is given: the window between is one round trip)."""
 
     # GitHub has no REST for the two below: both transports send GraphQL.
     # What they return is not used (the local forge answers more).
@@ -258,6 +264,44 @@ class ForgeClient(Protocol):
         the merge method), only while the head is ``expected_head_sha``
         (else ConflictError). MergeBlocked when the forge refuses because of
         the gate; ForgeError otherwise. Cost: 1."""
+
+
+@runtime_checkable
+class MetadataClient(Protocol):
+    """Pull-request metadata (labels, assignees, reviewers, milestone,
+    draft): what a forge client implements for requests that name some.
+    Writes only add (nothing a human set is removed). Each write is one
+    request, every list in one request."""
+
+    def pull_request_metadata(self, repo: str, number: int, *, reviews: bool) -> PullMetadata:
+        """The pull request's labels, assignees, requested reviewers and
+        teams, milestone title and draft state; with ``reviews``, also the
+        logins who reviewed it. Cost: REST 0 after listing the pull requests
+        (from their JSON; else 1), plus 1 with ``reviews``; GraphQL none
+        inside an observation (the observe query carries it)."""
+
+    def milestones(self, repo: str) -> Sequence[Milestone]:
+        """The repository's milestones (open and closed). Cost: 1 per 100;
+        none inside an observation over GraphQL."""
+
+    def add_labels(self, repo: str, number: int, labels: Sequence[str]) -> None:
+        """Add labels (a label the repository lacks is created). Cost: 1."""
+
+    def add_assignees(self, repo: str, number: int, assignees: Sequence[str]) -> None:
+        """Add assignees. Cost: 1."""
+
+    def request_reviewers(
+        self, repo: str, number: int, *, reviewers: Sequence[str], team_reviewers: Sequence[str]
+    ) -> None:
+        """Request reviews from users and teams (team slugs), one request.
+        Cost: 1."""
+
+    def set_milestone(self, repo: str, number: int, milestone: int) -> None:
+        """Set the milestone (by number). Cost: 1."""
+
+    def mark_ready_for_review(self, repo: str, number: int) -> None:
+        """Mark a draft ready for review (GitHub: GraphQL only). Cost: 1
+        (2 over REST: the pull request's node id is read first)."""
 
 
 @runtime_checkable

@@ -6,8 +6,9 @@ in one place."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from github.PullRequest import PullRequest
 
@@ -49,9 +50,35 @@ def merge_tries(sleep: Callable[[float], None]) -> Iterator[bool]:
         yield attempt == MERGE_TRIES - 1
 
 
+#: The JSON of the open pull requests this thread listed last ((repo,
+#: number) -> JSON): their labels, assignees, reviewers, milestone and
+#: draft, which pull-request metadata reads without a request of its own.
+_LISTED = threading.local()
+_LISTED_MAX = 300
+
+
+def listed_pull(repo: str, number: int) -> dict[str, Any] | None:
+    """The JSON of open pull request ``number`` from this thread's last
+    listing of it, taken (a second call reads the forge again), or None."""
+    found: dict[str, Any] | None = _LISTED.__dict__.get("pulls", {}).pop((repo, number), None)
+    return found
+
+
+def _remember(pr: PullRequest) -> None:
+    raw = getattr(pr, "_rawData", None)  # the answer as read: no request (raw_data may complete)
+    if not isinstance(raw, dict) or raw.get("state") != "open" or "labels" not in raw:
+        return
+    full_name = ((raw.get("base") or {}).get("repo") or {}).get("full_name")
+    pulls: dict[tuple[str, int], dict[str, Any]] = _LISTED.__dict__.setdefault("pulls", {})
+    if len(pulls) >= _LISTED_MAX:
+        pulls.clear()
+    pulls[(str(full_name), int(pr.number))] = raw
+
+
 def pull_request_info(pr: PullRequest) -> PullRequestInfo:
     """From a list item or a created pull request: no extra request (list
     items lack ``merged``, so ``merged_at`` tells merged from closed)."""
+    _remember(pr)
     merged = pr.merged_at is not None
     info = PullRequestInfo(
         number=pr.number,

@@ -4,7 +4,9 @@ GitHub names the login that enabled auto-merge (GraphQL
 ``autoMergeRequest.enabledBy``, REST ``auto_merge.enabled_by``) and the one
 that enqueued it (``mergeQueueEntry.enqueuer``; REST has no queue). The
 planner compares it with the login prplan's token acts as
-(``prplan.core.disarm``). Pure: no request.
+(``prplan.core.disarm``). Pure: no request. Also the GraphQL documents that turn prplan's arming off
+and read the login the token acts as (validated against GitHub's schema
+with the others: ``tests/test_graphql_documents.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ import attrs
 
 from prplan.core.snapshot import MergeArmed, PullRequestInfo
 
-__all__ = ["arming", "with_arming", "rest_arming"]
+__all__ = [
+    "arming",
+    "with_arming",
+    "rest_arming",
+    "DISABLE_AUTO_MERGE",
+    "DEQUEUE_PULL_REQUEST",
+    "VIEWER",
+]
 
 
 def _login(actor: object) -> str | None:
@@ -37,10 +46,11 @@ def arming(node: Mapping[str, Any]) -> tuple[MergeArmed, str | None]:
 
 
 def with_arming(
-    pulls: Iterable[PullRequestInfo], nodes: Iterable[Mapping[str, Any]]
+    pulls: Iterable[PullRequestInfo], answer: Mapping[str, Any]
 ) -> list[PullRequestInfo]:
-    """The pull requests, the open ones armed as ``nodes`` (the observe
-    query's open pull requests from the branch) say."""
+    """The pull requests, the open ones armed as the observe query's answer
+    for the repository (its ``openFromBranch`` nodes) says."""
+    nodes = answer["openFromBranch"]["nodes"]
     armed = {int(node["number"]): arming(node) for node in nodes}
     out = []
     for pr in pulls:
@@ -57,3 +67,24 @@ def rest_arming(info: PullRequestInfo, raw: Mapping[str, Any]) -> PullRequestInf
     if not info.is_open or not isinstance(auto, Mapping):
         return info
     return attrs.evolve(info, armed=MergeArmed.AUTO_MERGE, armed_by=_login(auto.get("enabled_by")))
+
+
+#: prplan's own auto-merge turned off, and its queue entry taken out.
+DISABLE_AUTO_MERGE = """
+mutation DisableAutoMerge($pullRequestId: ID!) {
+  disablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId}) {
+    pullRequest { number autoMergeRequest { enabledAt } }
+  }
+}
+"""
+
+DEQUEUE_PULL_REQUEST = """
+mutation DequeuePullRequest($id: ID!) {
+  dequeuePullRequest(input: {id: $id}) { mergeQueueEntry { id } }
+}
+"""
+
+#: The login the token acts as (outside an observation: REST, a change set).
+VIEWER = """
+query Viewer { viewer { login } }
+"""

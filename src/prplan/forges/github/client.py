@@ -42,10 +42,8 @@ from __future__ import annotations
 import base64
 import functools
 import itertools
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from urllib.parse import quote
 
 import github
@@ -64,9 +62,7 @@ from prplan.core.snapshot import (
     entry_for,
     seal_message,
 )
-from prplan.errors import (
-    ConflictError,
-)
+from prplan.errors import ConflictError
 from prplan.forges.github.answers import (
     base_was_modified,
     merge_tries,
@@ -74,10 +70,12 @@ from prplan.forges.github.answers import (
     pull_request_info,
     raise_blocked,
 )
-from prplan.forges.github.auth import clean_token, token_from_env, token_origin
+from prplan.forges.github.app_auth import ClientConstructors
+from prplan.forges.github.auth import clean_token
 from prplan.forges.github.gates import GateMethods
 from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
 from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
+from prplan.forges.github.metadata import MetadataMethods
 from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
@@ -90,12 +88,13 @@ _EXECUTABLE = "100755"
 _COMPARE_FILES_LIMIT = 300
 
 
-class GitHubClient(GraphQLObserving, GateMethods):
+class GitHubClient(GraphQLObserving, GateMethods, ClientConstructors, MetadataMethods):
     """A ``ForgeClient`` for GitHub through PyGithub.
 
     ``token``: a personal access token, app installation token or
     ``GITHUB_TOKEN`` (None: unauthenticated, for a local forge without
-    ``--token``). ``base_url``: None for github.com. ``write_spacing``:
+    ``--token``); ``from_env`` and ``from_app`` (a GitHub App, its tokens
+    refreshed): ``app_auth.py``. ``base_url``: None for github.com. ``write_spacing``:
     seconds between writes (None: 1 s, or 0 on a loopback address).
     ``retries``/``backoff``: the retry policy for transient failures.
     ``connect_retries``/``connect_backoff``: a connection that cannot be
@@ -149,16 +148,6 @@ class GitHubClient(GraphQLObserving, GateMethods):
             self._reads.on_directories = lambda repo, rid, commit, listings: writes.learn(
                 repo, repository_id=rid, commit=commit, directories=listings
             )
-
-    @classmethod
-    def from_env(cls, **options: Any) -> GitHubClient:
-        """Token from ``GITHUB_TOKEN`` or ``GH_TOKEN``; ``GITHUB_API_URL``
-        for Enterprise or a local forge (default https://api.github.com)."""
-        token, variable = token_from_env()
-        base_url = options.pop("base_url", None) or os.environ.get("GITHUB_API_URL") or None
-        client = cls(token=token, base_url=base_url, **options)
-        client._http.token_origin = token_origin(variable)
-        return client
 
     def __repr__(self) -> str:
         shown, token = self._http.shown_url, "set" if self._http.token else "none"
@@ -498,17 +487,19 @@ class GitHubClient(GraphQLObserving, GateMethods):
         return known
 
     def create_pull_request(
-        self, repo: str, *, head: str, base: str, title: str, body: str
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequestInfo:
         if self._graphql is not None:
             return self._graphql.create_pull_request(
-                repo, head=head, base=base, title=title, body=body
+                repo, head=head, base=base, title=title, body=body, draft=draft
             )
         self._http.space_writes()
         self._answered_by(None)
         with self._http.errors(f"opening a pull request {head} -> {base} in {repo}"):
             try:
-                pr = self._http.repo(repo).create_pull(base=base, head=head, title=title, body=body)
+                pr = self._http.repo(repo).create_pull(
+                    base, head, title=title, body=body, draft=draft
+                )
             except GithubException as error:
                 if error.status == 422 and "already exists" in github_message(error):
                     # The answer that named the author was lost: none is claimed.
@@ -579,10 +570,10 @@ class GitHubClient(GraphQLObserving, GateMethods):
             return str(data["merge_commit_sha"])
         return None
 
-    def delete_branch(self, repo: str, branch: str) -> None:
+    def delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
         if self._graphql is not None:
-            return self._graphql.delete_branch(repo, branch)
-        made = self._made.pop((repo, branch), None)
+            return self._graphql.delete_branch(repo, branch, expected_sha=expected_sha)
+        made = expected_sha or self._made.pop((repo, branch), None)
         # REST's DELETE names no sha: read first, so a push since prplan's commit stays.
         if made is not None and (now := self._ref_sha(repo, branch)) not in (None, made):
             raise ConflictError(

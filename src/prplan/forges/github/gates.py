@@ -32,9 +32,9 @@ import attrs
 from prplan.core.gates import Check, gate_from_github
 from prplan.core.request import MergeMethod
 from prplan.core.snapshot import MergeArmed, PullRequestInfo
-from prplan.errors import ConflictError, ForgeError, MergeBlocked, NotFoundError
+from prplan.errors import ConflictError, ForgeError, MergeableNow, MergeBlocked, NotFoundError
 from prplan.forges.github import graphql_documents as documents
-from prplan.forges.github.arming import arming
+from prplan.forges.github.arming import DEQUEUE_PULL_REQUEST, DISABLE_AUTO_MERGE, VIEWER, arming
 from prplan.forges.github.graphql_reads import GraphQLReads, prefetched_answer
 from prplan.forges.github.graphql_writes import GraphQLWrites
 from prplan.forges.github.transport import Transport
@@ -206,7 +206,7 @@ class GitHubGates:
             return self._reads.viewer
         if self._viewer is None:
             with self._http.errors("reading the login the token acts as"):
-                data, problems = self._http.graphql(documents.VIEWER, {}, mutation=False)
+                data, problems = self._http.graphql(VIEWER, {}, mutation=False)
             if problems:
                 raise ForgeError(f"reading the login the token acts as: {problems[0]}")
             self._viewer = str((data.get("viewer") or {}).get("login") or "") or None
@@ -221,9 +221,9 @@ class GitHubGates:
         )
         node = self._node_id(repo, number)
         if queued:
-            problem = self._mutate(what, documents.DEQUEUE_PULL_REQUEST, {"id": node})
+            problem = self._mutate(what, DEQUEUE_PULL_REQUEST, {"id": node})
         else:
-            problem = self._mutate(what, documents.DISABLE_AUTO_MERGE, {"pullRequestId": node})
+            problem = self._mutate(what, DISABLE_AUTO_MERGE, {"pullRequestId": node})
         if problem is not None:
             kind, message = problem.get("type") or "error", problem.get("message") or ""
             if kind == "NOT_FOUND":
@@ -246,7 +246,8 @@ def refusal(
 ) -> Exception:
     """An auto-merge or enqueue refused, as prplan's error: the head moved
     (``ConflictError``), the repository does not allow it or base has no queue
-    (``ForgeError``: a setting, not the gate), the gate (``MergeBlocked``)."""
+    (``ForgeError``: a setting, not the gate), it can merge now
+    (``MergeableNow``: merge it instead), the gate (``MergeBlocked``)."""
     kind, message = str(problem.get("type") or ""), str(problem.get("message") or "")
     lowered = message.lower()
     if kind == "STALE_DATA" or "head branch was modified" in lowered:
@@ -265,10 +266,10 @@ def refusal(
     if "merge queue" in lowered and "does not use" in lowered:
         return ForgeError(f"{what}: {message}", status=422)
     if "clean status" in lowered or "unstable status" in lowered:
-        return ForgeError(
+        return MergeableNow(
+            number,
             f"{what}: {message}: it can be merged now, so GitHub will not arm a merge. "
             "Run prplan again to merge it.",
-            status=422,
         )
     if kind == "UNPROCESSABLE":
         return MergeBlocked(number, message)

@@ -56,12 +56,11 @@ __all__ = [
     "ENABLE_AUTO_MERGE",
     "ENQUEUE_PULL_REQUEST",
     "ARMING_FIELDS",
-    "DISABLE_AUTO_MERGE",
-    "DEQUEUE_PULL_REQUEST",
-    "VIEWER",
     "GATE_FIELDS",
     "GATE_RULE_FIELDS",
+    "MARK_READY_FOR_REVIEW",
     "MERGE_PULL_REQUEST",
+    "METADATA_FIELDS",
     "MERGE_QUEUE",
     "OBSERVE",
     "PULL_REQUEST_GATE",
@@ -127,6 +126,10 @@ class RepositoryRead(NamedTuple):
     #: also read the merge gate of the open pull requests from the branch
     #: and whether base has a merge queue (only when the request automerges)
     gates: bool = False
+    #: also read the open pull requests' metadata (``METADATA_FIELDS``), and
+    #: the repository's milestones (only when the request names them)
+    metadata: bool = False
+    milestones: bool = False
 
 
 _FRAGMENTS = {
@@ -208,6 +211,25 @@ ARMING_FIELDS = "autoMergeRequest { enabledBy { login } }"
 #: which the observe query does not read.
 GATE_RULE_FIELDS = (
     "requiredStatusCheckContexts requiresStrictStatusChecks requiredApprovingReviewCount"
+)
+
+
+#: An open pull request's metadata: labels, assignees, review requests
+#: (users and teams), the latest review of each reviewer, milestone, draft.
+#: Four connections of 100 on each of the ``OPEN_PULLS`` pull requests.
+METADATA_FIELDS = (
+    "isDraft labels(first: 100) { totalCount nodes { name } } "
+    "assignees(first: 100) { totalCount nodes { login } } "
+    "reviewRequests(first: 100) { totalCount nodes { requestedReviewer { __typename "
+    "... on User { login } ... on Team { slug } } } } "
+    "latestReviews(first: 100) { totalCount nodes { author { login } } } "
+    "milestone { title }"
+)
+
+#: The repository's milestones, open and closed (for a title's number).
+_MILESTONES_FIELD = (
+    f"    milestones(first: {100}, states: [OPEN, CLOSED]) "
+    "{ totalCount nodes { title number } }\n"
 )
 
 
@@ -307,7 +329,9 @@ def _observe_one(index: int, read: RepositoryRead, variables: dict[str, Any]) ->
         f"changedFiles files(first: {PAGE}) {{ totalCount nodes {{ path changeType }} }}"
         + f" {ARMING_FIELDS}"
         + (f" {GATE_FIELDS}" if read.gates else "")
+        + (f" {METADATA_FIELDS}" if read.metadata else "")
         + " } }\n"
+        + (_MILESTONES_FIELD if read.milestones else "")
         + (_merge_queue_field(i if read.base else None) if read.gates else "")
         + _observe_paths(i, read, variables[f"base{i}"] if read.base else "HEAD", variables)
         + "  }\n"
@@ -383,9 +407,9 @@ RESET_BRANCH_AND_COMMIT = (
 
 CREATE_PULL_REQUEST = """
 mutation CreatePullRequest($repositoryId: ID!, $base: String!, $head: String!,
-                           $title: String!, $body: String) {
+                           $title: String!, $body: String, $draft: Boolean) {
   createPullRequest(input: {repositoryId: $repositoryId, baseRefName: $base,
-                            headRefName: $head, title: $title, body: $body}) {
+                            headRefName: $head, title: $title, body: $body, draft: $draft}) {
     pullRequest { ...PullRequestFacts }
   }
 }
@@ -550,6 +574,15 @@ mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMeth
 }
 """
 
+#: A draft marked ready for review (GitHub has no REST for it).
+MARK_READY_FOR_REVIEW = """
+mutation MarkReadyForReview($pullRequestId: ID!) {
+  markPullRequestReadyForReview(input: {pullRequestId: $pullRequestId}) {
+    pullRequest { number isDraft }
+  }
+}
+"""
+
 #: Into base's merge queue (no merge method: the queue decides).
 ENQUEUE_PULL_REQUEST = """
 mutation EnqueuePullRequest($pullRequestId: ID!, $expectedHeadOid: GitObjectID!) {
@@ -557,24 +590,4 @@ mutation EnqueuePullRequest($pullRequestId: ID!, $expectedHeadOid: GitObjectID!)
     mergeQueueEntry { state }
   }
 }
-"""
-
-#: prplan's own auto-merge turned off, and its queue entry taken out.
-DISABLE_AUTO_MERGE = """
-mutation DisableAutoMerge($pullRequestId: ID!) {
-  disablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId}) {
-    pullRequest { number autoMergeRequest { enabledAt } }
-  }
-}
-"""
-
-DEQUEUE_PULL_REQUEST = """
-mutation DequeuePullRequest($id: ID!) {
-  dequeuePullRequest(input: {id: $id}) { mergeQueueEntry { id } }
-}
-"""
-
-#: The login the token acts as (outside an observation: REST, a change set).
-VIEWER = """
-query Viewer { viewer { login } }
 """

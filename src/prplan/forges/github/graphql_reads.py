@@ -163,11 +163,18 @@ def _lookups(paths: tuple[str, ...], contents: int) -> int:
 
 
 @functools.cache
-def _shape_cost(named_base: bool, gates: bool) -> int:
+def _shape_cost(
+    named_base: bool, gates: bool, metadata: bool = False, milestones: bool = False
+) -> int:
     """``node_cost`` of one repository's read: paths add no connection, so
-    only whether base is named and the gates are read change it."""
-    read = RepositoryRead("o", "n", "b" if named_base else "", "h", gates=gates)
+    only whether base is named and what else is read change it."""
+    read = RepositoryRead("o", "n", "b" if named_base else "", "h", gates=gates,
+                          metadata=metadata, milestones=milestones)  # fmt: skip
     return node_cost(observe_document([read]))
+
+
+def _shape(read: RepositoryRead) -> int:
+    return _shape_cost(bool(read.base), read.gates, read.metadata, read.milestones)
 
 
 def _weight(read: RepositoryRead) -> tuple[int, int, int]:
@@ -175,9 +182,9 @@ def _weight(read: RepositoryRead) -> tuple[int, int, int]:
     room for longer aliases (``r49`` where it was measured as ``r0``)."""
     count = lookups(read)
     if count > MAX_LOOKUPS:  # over already: not worth building
-        return _shape_cost(bool(read.base), read.gates), count, MAX_DOCUMENT_BYTES + 1
+        return _shape(read), count, MAX_DOCUMENT_BYTES + 1
     size = document_bytes(observe_document([read])) + 6 * (count + 20)
-    return _shape_cost(bool(read.base), read.gates), count, size
+    return _shape(read), count, size
 
 
 def prefetchable(read: RepositoryRead) -> bool:
@@ -193,6 +200,7 @@ def read_of(request: ChangeRequest) -> RepositoryRead:
     return RepositoryRead(
         owner, name, request.base or "", request.branch,
         tuple(request.files), tuple(request.edited_paths), gates=request.automerge,
+        metadata=request.has_metadata, milestones=request.milestone is not None,
     )  # fmt: skip
 
 
@@ -249,9 +257,8 @@ class _RepoAnswer:
         return Branch(sha=str(target["oid"]), protected=protected is not None)
 
     def _pull_requests_from(self, head: str) -> list[PullRequestInfo]:
-        if head == self.read.branch:
-            open_nodes = self.data["openFromBranch"]["nodes"]
-            return with_arming(_all_pulls(self.data["fromBranch"]), open_nodes)
+        if head == self.read.branch:  # with who armed the open ones
+            return with_arming(_all_pulls(self.data["fromBranch"]), self.data)
         if self.read.base and head == self.read.base:
             return _all_pulls(self.data["fromBase"])
         raise _Uncovered
@@ -273,6 +280,19 @@ class _RepoAnswer:
         if not gated or not facts or "mergeStateStatus" not in gated[0]:
             raise _Uncovered
         return {**facts[0], **gated[0]}
+
+    def _pull_metadata(self, number: int) -> Mapping[str, Any]:
+        """``METADATA_FIELDS`` of the open pull request ``number`` from the branch."""
+        found = [n for n in self.data["openFromBranch"]["nodes"] if n["number"] == number]
+        if not found or "labels" not in found[0]:
+            raise _Uncovered
+        return dict(found[0])
+
+    def _milestones(self) -> list[Any]:
+        listed = self.data["milestones"]
+        if listed["totalCount"] > len(listed["nodes"]):
+            raise _Uncovered
+        return list(listed["nodes"])
 
     def _merge_queue_enabled(self, branch: str) -> bool:
         base = self.read.base or self.data["defaultBranchRef"]["name"]
@@ -423,8 +443,7 @@ class GraphQLReads:
         self._pending: dict[RepositoryRead, _RepoAnswer] = {}
         self._lock = threading.Lock()
         self._active = threading.local()
-        #: the login the token acts as, from the last observe query's ``viewer``
-        self.viewer: str | None = None
+        self.viewer: str | None = None  #: the login the token acts as (observe's ``viewer``)
         #: (repo, repository id, commit, listings): set by the client
         self.on_directories: Callable[[str, str, str, dict[str, Listing]], None] | None = None
 

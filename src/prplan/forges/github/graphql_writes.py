@@ -409,11 +409,13 @@ class GraphQLWrites:
                 f"meanwhile; {_message(problem)}); nothing was changed. Run prplan again.",
             )
 
-    def delete_branch(self, repo: str, branch: str) -> None:
-        """Deleted only from the head prplan last made or merged there (or,
-        not knowing one, the head read just before): a push made since is
-        never deleted with it."""
-        before = self._heads.get((repo, branch)) or self._rest.branch_sha(repo, branch)
+    def delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
+        """Deleted only from ``expected_sha``, else the head prplan last made
+        or merged there (or, knowing neither, the head read just before): a
+        push made since is never deleted with it."""
+        before = (
+            expected_sha or self._heads.get((repo, branch)) or self._rest.branch_sha(repo, branch)
+        )
         if before is None:
             return  # already gone
         problem = self._update_ref(repo, branch, before, documents.ZERO_OID)
@@ -432,12 +434,12 @@ class GraphQLWrites:
     # --- pull requests ---------------------------------------------------------------
 
     def create_pull_request(
-        self, repo: str, *, head: str, base: str, title: str, body: str
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequestInfo:
         self._rest._answered_by(None)
         variables = {
             "repositoryId": self._repository_id(repo), "base": base, "head": head,
-            "title": title, "body": body,
+            "title": title, "body": body, "draft": draft,
         }  # fmt: skip
         what = f"opening a pull request {head} -> {base} in {repo}"
         data, failed = self._post(what, documents.CREATE_PULL_REQUEST, variables, mutation=True)

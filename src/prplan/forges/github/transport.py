@@ -22,7 +22,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit
@@ -182,6 +182,12 @@ class Transport:
         self.shown_url = prplan_errors.mask_url_credentials(base_url)
         self._url_secrets = _url_secrets(base_url)
         self.token = token or ""
+        #: PyGithub's authentication instead of the token: a GitHub App's
+        #: installation tokens (``app_auth.py``); more secrets to scrub (the
+        #: installation tokens issued); what a 401 advises.
+        self.auth: Auth.Auth | None = None
+        self.secrets: Callable[[], Iterable[str]] = tuple
+        self.auth_hint: str | None = None
         # Where the token came from (or where none was found), for a 401's message.
         self.token_origin = (
             "the token given to GitHubClient" if token else "no token was given to GitHubClient"
@@ -226,7 +232,7 @@ class Transport:
     def _make_github(self) -> Github:
         github_ = Github(
             base_url=self.base_url,
-            auth=Auth.Token(self.token) if self.token else None,
+            auth=self.auth or (Auth.Token(self.token) if self.token else None),
             retry=self._retry(),
             timeout=self._settings["timeout"],
             per_page=100,
@@ -257,7 +263,7 @@ class Transport:
 
     def scrub(self, text: str) -> str:
         """``text`` without the token or the URL's password, in any encoding."""
-        for secret in self._url_secrets:
+        for secret in [*self._url_secrets, *self.secrets()]:
             text = prplan_errors.scrub_secret(text, secret)
         return prplan_errors.scrub_secret(text, self.token)
 
@@ -293,6 +299,11 @@ class Transport:
                 status=error.status,
             )
         if isinstance(error, github.BadCredentialsException):
+            if self.auth_hint:
+                return prplan_errors.ForgeError(
+                    f"{what}: GitHub rejected {self.token_origin} (401): {self.auth_hint}",
+                    status=error.status,
+                )
             if not self.token:
                 return prplan_errors.ForgeError(
                     f"{what}: GitHub requires a token (401) and {self.token_origin}. "

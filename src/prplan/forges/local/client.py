@@ -171,10 +171,12 @@ class ClientSide(GateSide):
 
     @counted("writes")
     def create_pull_request(
-        self, repo: str, *, head: str, base: str, title: str, body: str
+        self, repo: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequestInfo:
         return self._info(
-            self._open_pull(repo, head, base, title, body, duplicate_ok=False, author=self.login)
+            self._open_pull(
+                repo, head, base, title, body, duplicate_ok=False, author=self.login, draft=draft
+            )
         )
 
     @counted("writes")
@@ -184,8 +186,8 @@ class ClientSide(GateSide):
         return self._merge(repo, number, method, expected_head_sha, by=self.login)
 
     @counted("writes")
-    def delete_branch(self, repo: str, branch: str) -> None:
-        self._delete_branch(repo, branch)
+    def delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
+        self._delete_branch(repo, branch, expected_sha=expected_sha)
 
     # --- auto-merge and the merge queue --------------------------------------------
     # ``GateSide`` has these names for people and the servers (positional
@@ -245,10 +247,11 @@ _GATE_WORDS = ("status", "approving review", "Changes were requested")
 @contextlib.contextmanager
 def _gate_refusal(number: int) -> Iterator[None]:
     """A 422 refusal about the pull request's gate as ``MergeBlocked``
-    (the repository's settings stay ``ForgeError``)."""
+    (the repository's settings stay ``ForgeError``; "it can merge now"
+    stays ``MergeableNow``)."""
     try:
         yield
-    except errors.NotFoundError:
+    except (errors.NotFoundError, errors.MergeableNow):
         raise
     except errors.ForgeError as error:
         if error.status == 422 and any(word in str(error) for word in _GATE_WORDS):

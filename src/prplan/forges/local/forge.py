@@ -9,6 +9,7 @@ storage, each in its own module so that each reads as the job it does:
 * ``client``: prplan's ``ForgeClient`` calls, counted as requests;
 * ``gitdata``: the Git Data API and what the REST server needs;
 * ``human``: what a person does (tests, the demo);
+* ``metadata``: pull-request labels, assignees, review requests, milestones;
 * ``gate_side`` (with ``gates``): merge gates (branch protection, checks,
   reviews), native auto-merge and merge queues.
 
@@ -27,12 +28,13 @@ from prplan.forges.local.client import ClientSide
 from prplan.forges.local.gate_side import GateSide
 from prplan.forges.local.gitdata import GitData
 from prplan.forges.local.human import HumanSide
+from prplan.forges.local.metadata import MetadataSide
 from prplan.forges.local.store import HUMAN, LOCK_TIMEOUT
 
 __all__ = ["LocalForge", "HUMAN", "LOCK_TIMEOUT"]
 
 
-class LocalForge(ClientSide, GitData, HumanSide, GateSide):
+class LocalForge(ClientSide, GitData, HumanSide, MetadataSide, GateSide):
     """An in-process forge with GitHub's rules. Implements ``ForgeClient``.
 
     Build one with ``LocalForge.in_memory()`` or ``LocalForge.open(path)``.

@@ -61,12 +61,16 @@ class GateSide(ForgeRules):
         strict: bool = False,
         required_approvals: int = 0,
         merge_queue: bool = False,
+        enforce_admins: bool = False,
     ) -> None:
         """Protect ``branch`` (replacing its protection): these status check
         contexts (or check run names) must pass, ``strict``: the branch must
         contain its base's head, ``required_approvals`` approving reviews,
-        ``merge_queue``: merges go through the base's merge queue. A
-        protected branch can be neither deleted nor force-pushed."""
+        ``merge_queue``: merges go through the base's merge queue,
+        ``enforce_admins``: the rules hold for the repository's
+        administrators too (``set_admin``; off, as GitHub's default, an
+        administrator's merge passes them). A protected branch can be
+        neither deleted nor force-pushed."""
         self._default(repo)
         problems = branch_problems("branch", branch)
         checks = list(dict.fromkeys(required_checks))
@@ -84,10 +88,31 @@ class GateSide(ForgeRules):
         if problems:
             raise errors.InvalidRequestError(problems)
         self._db.execute(
-            "INSERT OR REPLACE INTO protections VALUES (?, ?, ?, ?, ?, ?)",
-            (repo, branch, json.dumps(checks), int(strict), required_approvals, int(merge_queue)),
-        )
+            "INSERT OR REPLACE INTO protections (repo, branch, required_checks, strict, "
+            "required_approvals, merge_queue, enforce_admins) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (repo, branch, json.dumps(checks), int(strict), required_approvals,
+             int(merge_queue), int(enforce_admins)),
+        )  # fmt: skip
         self._gates_dirty = True
+
+    @locked
+    def set_admin(self, repo: str, login: str, admin: bool = True) -> None:
+        """Make ``login`` an administrator of ``repo`` (``admin=False``: no
+        longer one). An administrator's merge passes branch protection that
+        does not enforce itself on administrators (``enforce_admins``)."""
+        self._default(repo)
+        if not login:
+            raise _invalid("login", "give the login of a user")
+        if admin:
+            self._db.execute("INSERT OR IGNORE INTO repo_admins VALUES (?, ?)", (repo, login))
+        else:
+            self._db.execute("DELETE FROM repo_admins WHERE repo = ? AND login = ?", (repo, login))
+
+    @locked
+    def is_admin(self, repo: str, login: str) -> bool:
+        """Is ``login`` an administrator of ``repo`` (``set_admin``)?"""
+        self._default(repo)
+        return self._is_admin(repo, login)
 
     @locked
     def unprotect_branch(self, repo: str, branch: str) -> None:
@@ -319,6 +344,8 @@ class GateSide(ForgeRules):
         gate = self._open_for(repo, number, expected_head)
         if gate.merge_state_status not in {"BLOCKED", "BEHIND"}:
             state = gate.merge_state_status.lower()
+            if gate.merge_state_status in _MERGEABLE:
+                raise errors.MergeableNow(number, f"Pull request is in {state} status")
             raise errors.ForgeError(f"Pull request is in {state} status", status=422)
         self._db.execute(
             "INSERT OR REPLACE INTO auto_merges VALUES (?, ?, ?, ?, ?)",
@@ -437,6 +464,8 @@ class GateSide(ForgeRules):
             self._gates_dirty = True
             return
         if gate.merge_state_status not in _MERGEABLE | {"BEHIND"}:
+            return
+        if gate.protection_blocks is not None:  # behind, and its checks still running
             return
         try:
             self._merge(repo, number, "merge", gate.head_sha, by=by, via_queue=True)

@@ -9,10 +9,11 @@ holds the public calls that change them and the native auto-merge and merge
 queue that act on them.
 
 Which state wins when several hold, as GitHub reports them: ``DRAFT``, then
-``DIRTY`` (the three-way merge of base and head conflicts), then ``BLOCKED``
-(a required check missing, pending or failed, approvals missing, changes
-requested), then ``BEHIND`` (strict checks and the base moved past the pull
-request's fork point), then ``UNSTABLE`` (a check that is not required
+``DIRTY`` (the three-way merge of base and head conflicts), then ``BEHIND``
+(strict checks and the base moved past the pull request's fork point: the
+branch must be brought up to date first, whatever its checks say, as GitHub
+reports it), then ``BLOCKED`` (a required check missing, pending or failed,
+approvals missing, changes requested), then ``UNSTABLE`` (a check that is not required
 failed), else ``CLEAN``. ``HAS_HOOKS`` and ``UNKNOWN`` are never produced.
 """
 
@@ -38,7 +39,13 @@ CREATE TABLE IF NOT EXISTS protections (
     strict INTEGER NOT NULL DEFAULT 0,
     required_approvals INTEGER NOT NULL DEFAULT 0,
     merge_queue INTEGER NOT NULL DEFAULT 0,
+    enforce_admins INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (repo, branch)
+);
+CREATE TABLE IF NOT EXISTS repo_admins (
+    repo TEXT NOT NULL,
+    login TEXT NOT NULL,
+    PRIMARY KEY (repo, login)
 );
 CREATE TABLE IF NOT EXISTS repo_settings (
     repo TEXT PRIMARY KEY,
@@ -106,6 +113,9 @@ class Protection:
     strict: bool = False
     required_approvals: int = 0
     merge_queue: bool = False
+    #: GitHub's "Do not allow bypassing the above settings" ("include
+    #: administrators"): off, an administrator's merge passes the gate
+    enforce_admins: bool = False
 
 
 @attrs.frozen
@@ -148,6 +158,10 @@ class GateView:
     queued: bool
     queue_position: int | None = None
     blocked_by: str | None = None
+    #: what protection asks beyond being up to date (checks, reviews), the
+    #: message ``BLOCKED`` would give; None when nothing (a merge queue merges
+    #: a ``BEHIND`` pull request onto base as it is once this is None)
+    protection_blocks: str | None = None
 
     @property
     def rollup_state(self) -> str | None:
@@ -192,6 +206,22 @@ class Gates(Merging):
             strict=bool(row["strict"]),
             required_approvals=int(row["required_approvals"]),
             merge_queue=bool(row["merge_queue"]),
+            enforce_admins=bool(row["enforce_admins"]),
+        )
+
+    def _is_admin(self, repo: str, login: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM repo_admins WHERE repo = ? AND login = ?", (repo, login)
+        ).fetchone()
+        return row is not None
+
+    def _admin_bypasses(self, repo: str, base: str, login: str) -> bool:
+        """Does ``login``'s merge into ``base`` pass its protection? As on
+        GitHub: an administrator of the repository, where the protection
+        does not enforce itself on administrators (``enforce_admins``)."""
+        protection = self._protection(repo, base)
+        return (
+            protection is not None and not protection.enforce_admins and self._is_admin(repo, login)
         )
 
     def _checks(self, repo: str, sha: str, required: Sequence[str]) -> tuple[CheckView, ...]:
@@ -259,7 +289,7 @@ class Gates(Merging):
         ).fetchone()
         position = self._queue_position(repo, number, base)
         draft = bool(row["draft"])
-        blocked = self._blocking(protection, checks, decision)
+        blocked = asks = self._blocking(protection, checks, decision)
         base_sha = self._head(repo, base)
         if row["state"] != "open" or base_sha is None:
             status = "UNKNOWN"
@@ -267,10 +297,10 @@ class Gates(Merging):
             status, blocked = "DRAFT", "Pull Request is still a draft"
         elif conflicts and self._conflicts(repo, base_sha, head_sha):
             status, blocked = "DIRTY", "Pull Request is not mergeable"
-        elif blocked is not None:
-            status = "BLOCKED"
         elif protection.strict and self._behind(repo, base_sha, head_sha):
             status, blocked = "BEHIND", "Head branch is out of date with the base branch."
+        elif blocked is not None:
+            status = "BLOCKED"
         elif any(c.state in {"failure", "error"} for c in checks):
             status = "UNSTABLE"
         else:
@@ -286,6 +316,7 @@ class Gates(Merging):
             queued=position is not None,
             queue_position=position,
             blocked_by=blocked,
+            protection_blocks=asks,
         )
 
     @staticmethod
@@ -335,7 +366,7 @@ class Gates(Merging):
             return "Changes must be made through the merge queue"
         gate = self._gate(repo, row, conflicts=False)
         if via_queue and gate.merge_state_status == "BEHIND":
-            return None  # the queue merges onto the base as it is
+            return gate.protection_blocks  # the queue merges onto the base as it is
         return gate.blocked_by
 
     def _set_branch(self, repo: str, branch: str, new: str, *, expected: str | None) -> None:

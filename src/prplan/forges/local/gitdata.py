@@ -198,9 +198,10 @@ class GitData(ForgeRules):
         author: str | None = None,
         author_date: tuple[int, int] | None = None,
         commit_date: tuple[int, int] | None = None,
+        committer: str | None = None,
     ) -> str:
         """A commit of ``tree``; dates are (epoch seconds, offset in seconds),
-        now when not given."""
+        now when not given; the committer is the forge's user unless given."""
         if not isinstance(self.git_object(repo, tree), Tree):
             raise errors.ForgeError(f"{repo}: {tree} is not a tree", status=422)
         for parent in parents:
@@ -214,6 +215,7 @@ class GitData(ForgeRules):
             who,
             author_date=author_date,
             commit_date=commit_date,
+            committer=committer.encode() if committer else None,
         )
 
     @locked
@@ -357,6 +359,7 @@ class GitData(ForgeRules):
         files: Mapping[str, bytes | None],
         message: str,
         author: str,
+        committer: str | None = None,
     ) -> str:
         """GraphQL's ``createCommitOnBranch``: one commit on the existing
         ``branch`` (NotFoundError if absent) only if its head is
@@ -374,7 +377,7 @@ class GitData(ForgeRules):
         entries = [TreeInput(path=path, content=content) for path, content in files.items()]
         tree = self.git_create_tree(repo, entries, self._commit(repo, head).tree.decode())
         sha = self.git_create_commit(
-            repo, message=message, tree=tree, parents=[head], author=author
+            repo, message=message, tree=tree, parents=[head], author=author, committer=committer
         )
         self._set_branch(repo, branch, sha, expected=head)
         self._verified_table()

@@ -137,7 +137,9 @@ class ForgeRules(Gates):
     ) -> str:
         """Merge an open pull request if its gate allows it (``via_queue``: the
         base's merge queue merges it; ``admin_bypass``: an administrator's
-        merge past protection, which only tests ask for)."""
+        merge past protection, which only tests ask for). ``by``, an
+        administrator of the repository (``set_admin``), merges past base's
+        protection unless it enforces itself on administrators, as on GitHub."""
         row = self._pull(repo, number)
         if row["state"] != "open":
             raise errors.MergeBlocked(number, "Pull Request is not mergeable (it is not open)")
@@ -150,7 +152,8 @@ class ForgeRules(Gates):
         block = self._merge_blocks.get((repo, base))
         if block:
             raise errors.MergeBlocked(number, block)
-        refusal = None if admin_bypass else self._merge_refusal(repo, row, via_queue=via_queue)
+        bypass = admin_bypass or (not via_queue and self._admin_bypasses(repo, base, by))
+        refusal = None if bypass else self._merge_refusal(repo, row, via_queue=via_queue)
         if refusal is not None:
             raise errors.MergeBlocked(number, refusal)
         base_sha = self._head(repo, base)
@@ -181,7 +184,7 @@ class ForgeRules(Gates):
         )
         return merge_sha
 
-    def _delete_branch(self, repo: str, branch: str) -> None:
+    def _delete_branch(self, repo: str, branch: str, *, expected_sha: str | None = None) -> None:
         if branch == self._default(repo):
             raise errors.ForgeError(
                 f"{repo}: the default branch {branch!r} cannot be deleted", status=422
@@ -194,6 +197,11 @@ class ForgeRules(Gates):
         if self._protection(repo, branch) is not None:
             raise errors.ForgeError(
                 f"{repo}: Cannot delete this protected branch ({branch!r})", status=422
+            )
+        if expected_sha is not None and head != expected_sha:
+            raise errors.ConflictError(
+                f"{repo}: branch {branch!r} is at {head[:7]}, not at {expected_sha[:7]} "
+                "(someone pushed since); it was not deleted."
             )
         try:
             removed = self._git(repo).refs.remove_if_equals(branch_ref(branch), head.encode())

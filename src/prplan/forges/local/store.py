@@ -85,9 +85,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_open_pull
 #: Columns added since the first forge.sqlite: a forge directory made by an
 #: older prplan gets them on open (its pull requests' author stays unknown, '').
 _ADDED_COLUMNS = {
-    "author": "ALTER TABLE pulls ADD COLUMN author TEXT NOT NULL DEFAULT ''",
-    "merged_by": "ALTER TABLE pulls ADD COLUMN merged_by TEXT",
-    "draft": "ALTER TABLE pulls ADD COLUMN draft INTEGER NOT NULL DEFAULT 0",
+    ("pulls", "author"): "ALTER TABLE pulls ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+    ("pulls", "merged_by"): "ALTER TABLE pulls ADD COLUMN merged_by TEXT",
+    ("pulls", "draft"): "ALTER TABLE pulls ADD COLUMN draft INTEGER NOT NULL DEFAULT 0",
+    ("protections", "enforce_admins"): (
+        "ALTER TABLE protections ADD COLUMN enforce_admins INTEGER NOT NULL DEFAULT 0"
+    ),
 }
 
 #: git's modes of a regular file and of an executable one.
@@ -280,9 +283,9 @@ class ForgeStore:
         self._db.row_factory = sqlite3.Row
         with self._lock:  # two processes opening a new directory create the schema once
             self._db.executescript(_SCHEMA + self._EXTRA_SCHEMA)
-            present = {row["name"] for row in self._db.execute("PRAGMA table_info(pulls)")}
-            for column, statement in _ADDED_COLUMNS.items():
-                if column not in present:
+            for (table, column), statement in _ADDED_COLUMNS.items():
+                present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+                if present and column not in present:  # table: fixed names
                     self._db.execute(statement)
         self._lock.db = self._db
         self._lock.before_release = self._before_release
@@ -384,14 +387,16 @@ class ForgeStore:
         *,
         author_date: tuple[int, int] | None = None,
         commit_date: tuple[int, int] | None = None,
+        committer: bytes | None = None,
     ) -> str:
         """A commit made now, unless dates are given: (epoch seconds, offset
-        in seconds east of UTC) for its author and its committer."""
+        in seconds east of UTC) for its author and its committer (the
+        forge's user unless given: a GitHub App's bot commits as itself)."""
         commit = GitCommit()
         commit.tree = tree
         commit.parents = [p.encode() for p in parents]
         commit.author = author
-        commit.committer = self._user if author != self._user else author
+        commit.committer = committer or (self._user if author != self._user else author)
         now = (int(self._clock()), 0)
         commit.author_time, commit.author_timezone = author_date or now
         commit.commit_time, commit.commit_timezone = commit_date or now

@@ -30,7 +30,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -43,11 +43,14 @@ from werkzeug.wrappers import Request, Response
 from prplan import errors
 from prplan.forges.local import LocalForge
 from prplan.forges.local.faults import Faults
+from prplan.forges.local.server.app_auth import AppAuthority, AppRoutes, GitHubApp, app_rules
 from prplan.forges.local.server.checks import CheckRoutes
 from prplan.forges.local.server.git import GitRoutes
 from prplan.forges.local.server.gitwire import BAD_GIT_STREAM, GIT_PATH, git_app
 from prplan.forges.local.server.graphql import GraphQLRoutes, graphql_operation
+from prplan.forges.local.server.metadata import METADATA_RULES, MetadataRoutes
 from prplan.forges.local.server.payloads import Urls
+from prplan.forges.local.server.protection import ProtectionRoutes
 from prplan.forges.local.server.pulls import PullRoutes
 from prplan.forges.local.server.repos import RepoRoutes
 from prplan.forges.local.server.routes import Answer, Fail
@@ -80,6 +83,12 @@ def _rules() -> Map:
     return Map(
         [
             r(f"{repo}", endpoint="repo", methods=["GET"]),
+            r(
+                f"{repo}/branches/<path:branch>/protection",
+                endpoint="branch_protection",
+                methods=["GET"],
+            ),
+            r(f"{repo}/rules/branches/<path:branch>", endpoint="branch_rules", methods=["GET"]),
             r(f"{repo}/branches/<path:branch>", endpoint="branch", methods=["GET"]),
             r(f"{repo}/git/ref/<path:ref>", endpoint="get_ref", methods=["GET"]),
             r(f"{repo}/git/matching-refs/<path:ref>", endpoint="matching_refs", methods=["GET"]),
@@ -112,8 +121,13 @@ def _rules() -> Map:
             r(f"{repo}/pulls/<int:number>/files", endpoint="pull_files", methods=["GET"]),
             r(f"{repo}/pulls/<int:number>/reviews", endpoint="reviews", methods=["GET"]),
             r(f"{repo}/pulls/<int:number>/reviews", endpoint="create_review", methods=["POST"]),
+            *(
+                r(f"{repo}{path}", endpoint=end, methods=[verb])
+                for path, end, verb in METADATA_RULES
+            ),
             r(f"{API}/rate_limit", endpoint="rate_limit", methods=["GET"]),
             r(f"{API}/user", endpoint="user", methods=["GET"]),
+            *app_rules(API),  # GitHub App authentication
             # GraphQL: Enterprise's path (PyGithub derives it from /api/v3) and github.com's.
             r("/api/graphql", endpoint="graphql", methods=["POST"]),
             r("/graphql", endpoint="graphql", methods=["POST"]),
@@ -121,14 +135,25 @@ def _rules() -> Map:
     )
 
 
-class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes):
+class ForgeApp(
+    RepoRoutes,
+    GitRoutes,
+    PullRoutes,
+    CheckRoutes,
+    ProtectionRoutes,
+    MetadataRoutes,
+    GraphQLRoutes,
+    AppRoutes,
+):
     """The WSGI application. ``token``: when set, every request must carry
     it (``Authorization: token T`` / ``Bearer T``, or HTTP basic auth with it
     as the password for git) or gets 401. ``login`` is the user that token
     (or, with no token at all, every request) acts as. ``users`` gives more
     tokens each their own login (login -> token): a request carrying one acts
     as that login, so the pull requests it opens and merges are recorded as
-    that login's, as on GitHub."""
+    that login's, as on GitHub. ``apps``: GitHub Apps whose JWTs and
+    installation tokens the server takes (``app_auth.py``); ``app_clock``
+    judges their expiry."""
 
     def __init__(
         self,
@@ -139,8 +164,11 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes):
         users: Mapping[str, str] | None = None,
         faults: Faults | None = None,
         rate_limit: int = 5000,
+        apps: Sequence[GitHubApp] = (),
+        app_clock: Callable[[], float] = time.time,
     ) -> None:
         self.forge = forge
+        self.authority = AppAuthority(forge, apps, app_clock) if apps else None
         self.faults = faults or Faults()
         self.log = RequestLog()
         self._login = login
@@ -225,24 +253,33 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes):
         return login is not None
 
     def _login_of(self, request: Request) -> str | None:
+        given = self._credential(request)
+        if given and self.is_app_credential(given):
+            return self.app_login(request, given)
         if not self._logins:
             return self._login
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() in {"token", "bearer"}:
-            given = value.strip()
-        elif scheme.lower() == "basic":
-            try:
-                _, _, given = base64.b64decode(value).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-        else:
+        if given is None:
             return None
         found = None
         for secret, login in self._logins.items():  # compare with every token, in constant time
             if hmac.compare_digest(given.encode(), secret.encode()):
                 found = login
         return found
+
+    @staticmethod
+    def _credential(request: Request) -> str | None:
+        """The token the request carries (``token``/``Bearer``, or the
+        password of HTTP basic auth), or None."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() in {"token", "bearer"}:
+            return value.strip()
+        if scheme.lower() == "basic":
+            try:
+                return base64.b64decode(value).decode().partition(":")[2]
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+        return None
 
     def _serve_git(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -265,6 +302,9 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes):
             self._count(method, path, 404)
             return Response("Repository not found\n", status=404)(environ, start_response)
         repo = f"{match['owner']}/{match['name']}"
+        if not self.may_see(request, repo):  # outside the App's installation
+            self._count(method, path, 404)
+            return Response("Repository not found\n", status=404)(environ, start_response)
         answer: list[Any] = []  # [status, headers]; dulwich writes the body through write()
         chunks: list[bytes] = []
 
@@ -308,7 +348,8 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes):
     def _dispatch(self, request: Request) -> Response:
         urls = self._urls(request)
         if not self._authorised(request):
-            return self._json(401, urls.error("Bad credentials"))
+            message = request.environ.get("prplan.jwt_error") or "Bad credentials"
+            return self._json(401, urls.error(message))
         adapter = self._routes.bind_to_environ(request.environ)
         try:
             endpoint, args = adapter.match()
@@ -318,6 +359,7 @@ class ForgeApp(RepoRoutes, GitRoutes, PullRoutes, CheckRoutes, GraphQLRoutes):
             return self._json(404, urls.error("Not Found"))
         handler = getattr(self, f"_h_{endpoint}")
         try:
+            self.check_app_scope(request, endpoint, args)
             status, body, headers = handler(request, urls, **args)
         except Fail as fail:
             return self._json(fail.status, urls.error(fail.message, fail.errors))

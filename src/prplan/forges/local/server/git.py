@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request
 from prplan import errors
 from prplan.forges.local.server import routes
 from prplan.forges.local.server.payloads import JSON, Urls
-from prplan.forges.local.server.routes import Answer, Fail, Routes, invalid
+from prplan.forges.local.server.routes import Answer, Fail, Routes, bot_identity, invalid
 from prplan.forges.local.trees import GIT_MODES, HEX_SHA, TreeInput, tree_input_problems
 
 __all__ = ["GitRoutes"]
@@ -160,7 +160,8 @@ class GitRoutes(Routes):
                 raise invalid(f"parents[{index}] must be a 40-hex commit sha", "Commit", "parents")
         self._sha(tree, "Commit", "tree")
         routes.check_message(message, "Commit")
-        who = _identity(body, "author")
+        bot = bot_identity(self._who(request))  # an App's bot commits as itself
+        who = _identity(body, "author") or bot
         _identity(body, "committer")  # checked as GitHub does; the forge commits as itself
         sha = self.forge.git_create_commit(
             repo,
@@ -170,6 +171,7 @@ class GitRoutes(Routes):
             author=who,
             author_date=_date(body, "author"),
             commit_date=_date(body, "committer"),
+            committer=bot,
         )
         return 201, urls.git_commit(repo, self._commit_obj(repo, sha)), None
 

@@ -136,7 +136,7 @@ class GraphQLRoutes(Routes):
         if operation is not None and operation.operation == graphql.OperationType.MUTATION:
             request.environ["prplan.graphql_write"] = True
         context = Context(
-            forge=self.forge,
+            forge=self._forge_for(request),
             login=self._who(request),
             web=urls.web,
             limit=self._limit,

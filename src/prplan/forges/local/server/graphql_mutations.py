@@ -30,6 +30,7 @@ from prplan.forges.local.server.graphql_objects import (
     ref,
 )
 from prplan.forges.local.server.payloads import node_id
+from prplan.forges.local.server.routes import bot_identity
 
 __all__ = ["mutations"]
 
@@ -118,6 +119,7 @@ def _create_commit_on_branch(ctx: Context, input: dict[str, Any]) -> Obj:
         files=_file_changes(input.get("fileChanges")),
         message=text,
         author=f"{ctx.login} <{ctx.login}@users.noreply.localforge.invalid>",
+        committer=bot_identity(ctx.login),
     )
     return {
         "clientMutationId": input.get("clientMutationId"),
@@ -202,6 +204,16 @@ def _refused(call: Any) -> Any:
         raise Problem("UNPROCESSABLE", str(error).split(": ", 1)[-1]) from None
 
 
+def _mark_ready_for_review(ctx: Context, input: dict[str, Any]) -> Obj:
+    repo, number = _pull_id(input)
+    _refused(lambda: ctx.forge.set_draft(repo, number, False))
+    row = ctx.forge.pull_row(repo, number)
+    return {
+        "clientMutationId": input.get("clientMutationId"),
+        "pullRequest": pull_request(ctx, repo, row),
+    }
+
+
 def _enable_auto_merge(ctx: Context, input: dict[str, Any]) -> Obj:
     repo, number = _pull_id(input)
     expected = _oid(input.get("expectedHeadOid"), "expectedHeadOid")
@@ -254,6 +266,7 @@ def mutations(ctx: Context) -> dict[str, Any]:
         "disablePullRequestAutoMerge": _disable_auto_merge,
         "enqueuePullRequest": _enqueue,
         "dequeuePullRequest": _dequeue,
+        "markPullRequestReadyForReview": _mark_ready_for_review,
     }
     return {
         field: (lambda info, input, handler=handler: handler(ctx, input))

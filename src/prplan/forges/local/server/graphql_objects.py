@@ -28,6 +28,7 @@ from prplan.forges.local.server.graphql_gates import (
     repository_gate,
     status_check_rollup,
 )
+from prplan.forges.local.server.graphql_metadata import pull_request_metadata, repository_metadata
 from prplan.forges.local.server.payloads import iso, node_id
 from prplan.forges.local.trees import HEX_SHA
 
@@ -223,6 +224,7 @@ def pull_request(ctx: Context, repo: str, row: dict[str, Any]) -> Obj:
             [functools.partial(lambda c: c, c) for c in _changed_files(ctx, repo, row)], page
         ),
         **pull_request_gate(ctx, repo, row, functools.partial(commit, ctx, repo)),
+        **pull_request_metadata(ctx, repo, row),
     }
 
 
@@ -340,6 +342,7 @@ def repository(ctx: Context, owner: str, name: str) -> Obj:
         "pullRequests": lambda info, **args: _pull_requests(ctx, repo, **args),
         "pullRequest": lambda info, number: _pull_request_numbered(ctx, repo, number),
         **repository_gate(ctx, repo),
+        **repository_metadata(ctx, repo),
         "object": lambda info, expression=None, oid=None: (
             _object(ctx, repo, oid)
             if oid

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Request
 
 from prplan import errors
 from prplan.forges.local.server.checks import gate_fields
+from prplan.forges.local.server.metadata import metadata_fields
 from prplan.forges.local.server.payloads import JSON, Urls
 from prplan.forges.local.server.routes import Answer, Fail, Routes, invalid
 
@@ -52,6 +53,7 @@ class PullRoutes(Routes):
             stats=stats,
         )
         out.update(gate_fields(self.forge, urls, repo, row, full=full))
+        out.update(metadata_fields(self.forge, urls, repo, row))
         return out
 
     def _h_pulls(self, request: Request, urls: Urls, owner: str, name: str) -> Answer:

@@ -23,7 +23,9 @@ from prplan.forges.local import LocalForge
 from prplan.forges.local.server.payloads import JSON, Urls
 from prplan.forges.local.trees import HEX_SHA
 
-__all__ = ["Answer", "Fail", "Routes", "base64_content", "check_message", "invalid"]
+__all__ = [
+    "Answer", "Fail", "Routes", "base64_content", "bot_identity", "check_message", "invalid",
+]  # fmt: skip
 
 #: What a handler returns: (status, body, extra headers).
 Answer = tuple[int, Any, dict[str, str] | None]
@@ -37,6 +39,14 @@ class Fail(Exception):
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors
+
+
+def bot_identity(login: str) -> str | None:
+    """A GitHub App's bot (``SLUG[bot]``: no user login has brackets) as git
+    writes it, the author and committer of what it commits; None for a user."""
+    if not login.endswith("[bot]"):
+        return None
+    return f"{login} <{login}@users.noreply.localforge.invalid>"
 
 
 def invalid(message: str, resource: str, field: str, code: str = "invalid") -> Fail:
@@ -61,6 +71,11 @@ class Routes:
             urls.diff_entry(repo, new, f.path, f.status, f.sha, f.additions, f.deletions)
             for f in self.forge.changed_files(repo, old, new)
         ]
+
+    def _forge_for(self, request: Request) -> LocalForge:
+        """The forge as the request's credential sees it (``app_auth``: an
+        App's installation token sees its installation's repositories only)."""
+        return self.forge
 
     def _who(self, request: Request) -> str:
         """The login the (authorised) request acts as."""
