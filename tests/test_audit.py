@@ -156,7 +156,7 @@ def test_the_schema_names_every_field_of_the_outcome_and_the_actions() -> None:
     assert set(defs["action_result"]["properties"]) == _fields(prplan.ActionResult)
     by_kind = {a["properties"]["kind"]["const"]: a for a in defs["action"]["oneOf"]}
     classes = [_plan.CreateBranch, _plan.ResetBranch, _plan.Commit, _plan.CreatePullRequest,
-               _plan.MergePullRequest, _plan.EnableAutoMerge, _plan.Enqueue, _plan.DeleteBranch]  # fmt: skip
+               _plan.MergePullRequest, _plan.EnableAutoMerge, _plan.Enqueue, _plan.DisarmMerge, _plan.DeleteBranch]  # fmt: skip
     assert set(by_kind) == {kind.value for kind in prplan.ActionKind}
     for cls in classes:
         kind = cls.__name__  # CreatePullRequest -> create_pull_request

@@ -9,6 +9,7 @@ from __future__ import annotations
 import graphql
 import pytest
 
+from prplan.forges.github import arming
 from prplan.forges.github import graphql_documents as documents
 from prplan.forges.github.graphql_documents import RepositoryRead
 
@@ -34,6 +35,9 @@ DOCUMENTS = {
     "COMMIT_ON_BRANCH": documents.COMMIT_ON_BRANCH,
     "CREATE_REF": documents.CREATE_REF,
     "BRANCH_HEAD": documents.BRANCH_HEAD,
+    "DISABLE_AUTO_MERGE": arming.DISABLE_AUTO_MERGE,
+    "DEQUEUE_PULL_REQUEST": arming.DEQUEUE_PULL_REQUEST,
+    "VIEWER": arming.VIEWER,
     "directories": documents.directories_document("acme", "app", "a" * 40, ["", "x", "x/y"]).text,
 }
 

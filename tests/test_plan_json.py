@@ -295,6 +295,8 @@ REQUEST_CHANGES: dict[str, dict[str, Any]] = {
     "milestone": {"milestone": "v1"},
     "update_pr": {"update_pr": True},
     "close_superseded": {"close_superseded": True},
+    "co_authors": {"co_authors": ["Ada Lovelace <ada@example.com>"]},
+    "author": {"author": "Grace Hopper <grace@example.com>"},
 }
 
 

@@ -212,6 +212,22 @@ class PrplanAmongHumans(RuleBasedStateMachine):
             return  # clean (merge it instead), a draft, a conflict: GitHub refuses too
         self.armed_by_humans.add(pr.number)
 
+    def _armed_by_prplan(self) -> list[prplan.PullRequestInfo]:
+        return [
+            p
+            for p in self._open()
+            if (self.forge.auto_merge_request(REPO, p.number) or {}).get("enabled_by") == "prplan"
+        ]
+
+    @precondition(lambda self: bool(self._armed_by_prplan()))
+    @rule(content=st.sampled_from([b"unreviewed: 1\n", b"unreviewed: 2\n"]))
+    def human_pushes_onto_prplans_armed_branch(self, content: bytes) -> None:
+        """A push with write access leaves prplan's auto-merge on (as on GitHub)."""
+        pr = self._armed_by_prplan()[0]
+        self.human_commits.add(
+            files_push(self.forge, pr.head_branch, {"notes/late.txt": content}, "Late push")
+        )
+
     @precondition(lambda self: bool(self._open()))
     @rule()
     def human_disables_auto_merge(self) -> None:
@@ -363,18 +379,24 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         before = {p.number for p in self._pulls() if p.merged}
         reachable = {sha for sha in self.human_commits if self.forge.reachable(REPO, sha)}
         armed_before = {
-            p.number for p in self._open() if self.forge.auto_merge_request(REPO, p.number)
+            p.number: (self.forge.auto_merge_request(REPO, p.number) or {}).get("enabled_by")
+            for p in self._open()
+            if self.forge.auto_merge_request(REPO, p.number)
         }
         outcome = prplan.apply(plan, self.client)
         after = self.forge.branches(REPO)
 
         # prplan arms a merge only when asked to merge, and never disarms
-        # one a human armed.
+        # one someone else armed.
         if outcome.status in {OutcomeStatus.AUTO_MERGE_ENABLED, OutcomeStatus.QUEUED}:
             assert automerge and merge_when != "now", f"{plan.rule} armed a merge unasked"
             self.armed_by_prplan |= {p.number for p in self._open()}
-        for number in armed_before & {p.number for p in self._open()}:
-            assert self.forge.auto_merge_request(REPO, number), f"{plan.rule} disarmed #{number}"
+        for number in armed_before.keys() & {p.number for p in self._open()}:
+            if armed_before[number] != "prplan":
+                assert self.forge.auto_merge_request(REPO, number), (
+                    f"{plan.rule} disarmed #{number}"
+                )
+        self._no_arming_of_prplans_over_foreign_commits(plan, outcome, base)
 
         # Nothing lost but prplan's own commits that a reset named.
         lost = {sha for sha in reachable if not self.forge.reachable(REPO, sha)}
@@ -417,7 +439,7 @@ class PrplanAmongHumans(RuleBasedStateMachine):
                     f"on {base!r}, not in brings_paths {merge.brings_paths}"
                 )
 
-        if outcome.status is OutcomeStatus.REFUSED:
+        if outcome.status in {OutcomeStatus.REFUSED, OutcomeStatus.DISARMED}:
             return
         if outcome.status is OutcomeStatus.FAILED:
             # Only a merge conflict, or a gate under merge_when=now, can stop
@@ -426,6 +448,28 @@ class PrplanAmongHumans(RuleBasedStateMachine):
             return
         replan = prplan.plan(prplan.observe(self.client, request), request)
         assert replan.is_empty, f"not converged: {replan.rule} after {plan.rule}"
+
+    #: refusals that every request shares, decided before prplan's arming is
+    #: looked at (they are about the request, and say so first)
+    _REQUEST_REFUSALS = frozenset(
+        {"multiple_open_prs", "path_not_a_file", "edit_failed", "modification_not_allowed"}
+    )
+
+    def _no_arming_of_prplans_over_foreign_commits(
+        self, plan: prplan.Plan, outcome: prplan.Outcome, base: str
+    ) -> None:
+        """After a run, no pull request into the run's base carries an
+        arming by prplan while its head holds commits that are not prplan's
+        (unless the request said merge_foreign_commits, or refused first)."""
+        if plan.request.merge_foreign_commits or outcome.error_type in self._REQUEST_REFUSALS:
+            return
+        for pr in self._armed_by_prplan():
+            if pr.head_branch != BRANCH or pr.base_branch != base:
+                continue
+            base_sha = self.forge.branches(REPO)[base]
+            commits = self.forge.compare(REPO, base_sha, pr.head_sha).commits
+            foreign = [c.sha[:7] for c in commits if not c.by_prplan]
+            assert not foreign, f"{plan.rule}: #{pr.number} armed by prplan over {foreign}"
 
     # --- invariants -------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from prplan import (
 )
 from prplan.core.lifecycle import walk
 from prplan.core.space import CONDITIONAL
+from prplan.core.states import ArmedBy
 from prplan.core.table import (
     DIMENSIONS,
     RULES,
@@ -77,12 +78,17 @@ def test_the_space_is_complete() -> None:
     # allow_modification: 12 of the 512) takes gate x armed (21) x the merge
     # settings (6) = 126; a has_change branch also protected or not where the
     # gate is behind or conflict (2 of 7 gates): 27 x 6 = 162.
+    # armed_by (nobody, prplan, someone else) triples every open point on
+    # an existing branch outside that region; inside it, only an armed
+    # point takes prplan or someone else: 7 x (1 + 2 + 2) x 6 = 210 and
+    # (5 + 2 x 2) x 5 x 6 = 270. merge_foreign_commits also doubles a
+    # foreign point that prplan armed with automerge off: 256 x (1 + 2 + 1).
     def open_unit(per_point: int) -> dict[str, float]:
-        return {"clean": 500 + 12 * per_point, "foreign": 256 + 2 * (244 + 12 * per_point)}
+        return {"clean": 3 * 500 + 12 * per_point, "foreign": 1024 + 2 * (3 * 244 + 12 * per_point)}
 
-    open_pr = 512 + count(open_unit(126), {k: v for k, v in no_pr_units.items() if k != "absent"})
-    open_pr += count(open_unit(162), {"has_change": (2, 2)}) - count(
-        open_unit(126), {"has_change": (2, 2)}
+    open_pr = 512 + count(open_unit(210), {k: v for k, v in no_pr_units.items() if k != "absent"})
+    open_pr += count(open_unit(270), {"has_change": (2, 2)}) - count(
+        open_unit(210), {"has_change": (2, 2)}
     )
     multiple = count({"clean": 512, "foreign": 256 + 2 * 256}, no_pr_units)
     # unmerged_on_branch doubles a merged pull request's disposable branch
@@ -99,16 +105,18 @@ def test_the_space_is_complete() -> None:
     # close_superseded doubles, and pr_own with it on again, the open pull
     # request's points that meet a base already holding the content (in_place,
     # none of edit_fails, not_a_file, modifies without allow_modification:
-    # 48 of the 512; the foreign half with automerge doubled by
-    # merge_foreign_commits: 24 + 2 x 24 = 72), on a branch that exists:
-    # 2 x (8 x 48 + 14 x 72) = 2,784 points more.
+    # 48 of the 512, half of them with automerge), on a branch that exists.
+    # There armed_by triples them; a foreign head's automerge half is also
+    # doubled by merge_foreign_commits (24 x 3 x 2), its other half by it
+    # where prplan armed (24 x (1 + 2 + 1)): 2 x (8 x 144 + 14 x 240) = 9,024.
     superseded = 2 * count(
-        {"clean": 48, "foreign": 72}, {k: v for k, v in no_pr_units.items() if k != "absent"}
+        {"clean": 3 * 48, "foreign": 24 * 6 + 24 * 4},
+        {k: v for k, v in no_pr_units.items() if k != "absent"},
     )
-    assert superseded == 2_784
+    assert superseded == 9_024
     expected += superseded
     assert unmerged == 2_920
-    assert len(SITUATIONS) == expected == 226_652
+    assert len(SITUATIONS) == expected == 303_324
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
@@ -126,6 +134,7 @@ _FLIPPED = (
     "merge_when",
     "gate",
     "armed",
+    "armed_by",
     "close_superseded",
     "pr_own",
 )
@@ -135,7 +144,7 @@ _FLIPPED = (
 _STEPS_READ = (
     *("pr", "branch", "head_is_base", "not_a_file", "edit_fails", "in_place", "modifies"),
     *("allow_modification", "automerge", "pr_behind", "create_pr", "on_closed"),
-    *("foreign_on_head", "gate", "delete_branch", "close_superseded"),
+    *("foreign_on_head", "gate", "delete_branch", "armed", "armed_by", "close_superseded"),
 )
 
 
@@ -147,7 +156,10 @@ def _impossible(name: str, point: dict[str, object]) -> bool:
         BranchSituation.ABSENT,
         BranchSituation.AT_BASE,
     }
-    return name == "unmerged_on_branch" and bool(no_commits)
+    # armed_by is held on an open pull request only where nothing is armed
+    # (armed is enumerated there): no one can have armed it then.
+    armed_held = name == "armed_by" and point["pr"] is PRState.OPEN
+    return (name == "unmerged_on_branch" and bool(no_commits)) or armed_held
 
 
 @functools.cache
@@ -231,6 +243,8 @@ def _expected_refusal(s: Situation) -> RefusalCode | None:
         return RefusalCode.BRANCH_IN_USE if s.branch_in_use and not s.in_place else None
     merges_foreign = s.automerge and s.foreign_on_head and not s.merge_foreign_commits
     if s.pr is PRState.OPEN:
+        if s.armed_by is ArmedBy.PRPLAN and s.foreign_on_head and not s.merge_foreign_commits:
+            return None  # prplan's own arming is turned off, whatever else holds
         if s.in_place:
             return None
         if s.pr_behind:
@@ -288,6 +302,8 @@ def _expected_open_refusal(s: Situation, merges_foreign: bool) -> RefusalCode | 
         return RefusalCode.BRANCH_PROTECTED if s.branch_protected else None
     if not carries and s.branch_in_use:
         return RefusalCode.BRANCH_IN_USE  # the next commit would land in another PR
+    if not s.automerge and not carries and s.armed_by is ArmedBy.SOMEONE_ELSE:
+        return RefusalCode.PR_ARMED_BY_SOMEONE_ELSE  # the commit would be merged unreviewed
     return None
 
 
@@ -322,6 +338,8 @@ def test_every_plan_is_a_legal_path_ending_where_the_flags_ask() -> None:
             failures.append((s, rule.name, f"illegal: {error}"))
             continue
         expected = frozenset({visited[0]}) if _skipped(s) else goal_stages(s)
+        if kinds == (ActionKind.DISARM_MERGE,):  # prplan's arming off; the run stops (exit 3)
+            expected = frozenset({Stage.PROPOSED, Stage.PROPOSED_OUTDATED, Stage.IN_PLACE})
         if visited[-1] not in expected:
             failures.append((s, rule.name, f"ends in {visited[-1]}, flags ask {expected}"))
     assert failures == []
@@ -467,10 +485,11 @@ def test_a_merge_someone_armed_is_left_alone() -> None:
 
 
 def test_a_failing_required_check_is_never_merged_past() -> None:
-    for s, rule, _ in CASES:
+    for s, rule, kinds in CASES:
         carries = s.pr is PRState.OPEN and s.branch is BranchSituation.HAS_CHANGE
         if carries and s.automerge and s.gate is Gate.FAILING and not s.in_place:
-            assert rule.refuse is not None, s
+            # refused, or (prplan's arming over foreign commits) only disarmed
+            assert rule.refuse is not None or kinds == (ActionKind.DISARM_MERGE,), s
 
 
 def test_an_open_pull_request_is_reset_only_to_make_prplans_commit_again() -> None:
@@ -493,3 +512,34 @@ def test_without_automerge_the_gate_changes_nothing() -> None:
                 False,
                 MergeWhen.AUTO,
             ), s
+
+
+def test_prplan_never_disarms_an_arming_by_someone_else() -> None:
+    """Issue 14's gaps A and B: only prplan's own arming is turned off."""
+    for s, _, kinds in CASES:
+        if ActionKind.DISARM_MERGE in kinds:
+            assert s.armed_by is ArmedBy.PRPLAN and s.pr is PRState.OPEN, s
+            assert kinds[0] is ActionKind.DISARM_MERGE, s
+
+
+def test_prplans_arming_never_outlives_foreign_commits() -> None:
+    """Gap A: armed by prplan, foreign commits on the head, and
+    merge_foreign_commits off: the plan disarms and does nothing else
+    (whatever automerge says), unless the request itself is refused first."""
+    for s, rule, kinds in CASES:
+        at_stake = s.armed_by is ArmedBy.PRPLAN and s.foreign_on_head
+        if at_stake and not s.merge_foreign_commits and rule.refuse is None:
+            assert kinds == (ActionKind.DISARM_MERGE,), (s, rule.name)
+
+
+def test_without_automerge_no_commit_lands_on_an_armed_pull_request() -> None:
+    """Gap B: automerge off and the plan commits onto the open pull
+    request's branch: someone else's arming refuses, prplan's goes first."""
+    for s, rule, kinds in CASES:
+        if s.pr is not PRState.OPEN or s.automerge or ActionKind.COMMIT not in kinds:
+            continue
+        assert s.armed_by is not ArmedBy.SOMEONE_ELSE, (s, rule.name)
+        if s.armed_by is ArmedBy.PRPLAN:
+            assert kinds[0] is ActionKind.DISARM_MERGE, (s, rule.name)
+        refused = s.armed_by is ArmedBy.SOMEONE_ELSE
+        assert not refused or rule.refuse is RefusalCode.PR_ARMED_BY_SOMEONE_ELSE

@@ -15,6 +15,7 @@ from prplan.core.actions import (
     CreateBranch,
     CreatePullRequest,
     DeleteBranch,
+    DisarmMerge,
     EnableAutoMerge,
     Enqueue,
     FileChange,
@@ -33,7 +34,7 @@ from prplan.core.snapshot import (
     RepoSnapshot,
     git_blob_sha,
 )
-from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
+from prplan.core.states import ActionKind, ArmedBy, BranchSituation, PRState, RefusalCode, Stage
 from prplan.edits import EditError, JsonDelete, JsonSet, Replace, YamlDelete, YamlSet
 from prplan.errors import (
     ApplyFailedError,
@@ -127,6 +128,7 @@ __all__ = [
     "BranchSituation",
     "Stage",
     "ActionKind",
+    "ArmedBy",
     "RefusalCode",
     # plans
     "Plan",
@@ -138,6 +140,7 @@ __all__ = [
     "CreatePullRequest",
     "MergePullRequest",
     "EnableAutoMerge",
+    "DisarmMerge",
     "Enqueue",
     "DeleteBranch",
     "Refusal",

@@ -212,8 +212,8 @@ def _execute(
 def _exit_code(outcome: Outcome) -> int:
     """0 for what was asked (merged, auto-merge enabled, queued, ...); a
     wait that ran out of time is 6, any other failure 5."""
-    if outcome.status is OutcomeStatus.REFUSED:
-        return EXIT["refused"]
+    if outcome.status in {OutcomeStatus.REFUSED, OutcomeStatus.DISARMED}:
+        return EXIT["refused"]  # disarmed: prplan's arming off, foreign commits to look at
     if outcome.status is not OutcomeStatus.FAILED:
         return EXIT["ok"]
     return EXIT["timed_out"] if outcome.error_type == WaitTimedOut.__name__ else EXIT["failed"]

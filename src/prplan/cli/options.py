@@ -51,7 +51,8 @@ EXIT = {"ok": 0, "error": 1, "changes": 2, "refused": 3, "stale": 4, "failed": 5
 EXIT_HELP = {
     "plan": "Exit codes: 0 nothing to do, 2 changes planned, 3 refused, 1 error.",
     "apply": "Exit codes: 0 applied or nothing to do (merged, or auto-merge enabled, or queued), "
-    "3 refused, 4 stale plan (nothing written), 5 failed part-way (a merge blocked, a required "
+    "3 refused (or disarmed: prplan turned off its own auto-merge because its branch holds "
+    "commits prplan did not make), 4 stale plan (nothing written), 5 failed part-way (a merge blocked, a required "
     "check failed), 6 timed out waiting for a merge (--merge-when wait, a change set's stage), "
     "1 error.",
 }

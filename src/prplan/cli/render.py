@@ -79,6 +79,13 @@ def action_summary(action: object) -> str:
         if isinstance(action, p.Enqueue):
             return f"enqueue {which} in the merge queue if its head is {head}"
         return f"enable auto-merge ({action.method}) on {which} if its head is {head}"
+    if isinstance(action, p.DisarmMerge):
+        what = (
+            "take #{n} out of the merge queue"
+            if action.armed == "queued"
+            else ("turn off auto-merge on #{n}")
+        )
+        return what.format(n=action.number) + f" (armed by {action.armed_by}: prplan)"
     if isinstance(action, p.ClosePullRequest):
         return f"comment on #{action.number} and close it: {action.comment!r}"
     if isinstance(action, p.UpdatePullRequest):

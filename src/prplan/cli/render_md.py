@@ -90,6 +90,7 @@ _SHORT_KIND = {
     ActionKind.MERGE_PULL_REQUEST: "merge",
     ActionKind.ENABLE_AUTO_MERGE: "auto-merge",
     ActionKind.ENQUEUE: "enqueue",
+    ActionKind.DISARM_MERGE: "disarm",
     ActionKind.DELETE_BRANCH: "delete branch",
     ActionKind.CLOSE_PULL_REQUEST: "close PR",
     ActionKind.UPDATE_PULL_REQUEST: "rewrite PR",

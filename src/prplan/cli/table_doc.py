@@ -183,6 +183,9 @@ _DIMENSION_MEANING = {
     "only where an open pull request is to be merged)",
     "armed": "a merge is on its way for the open pull request, whoever armed it: none; GitHub's "
     "auto-merge enabled; in the merge queue (enumerated where the gate is)",
+    "armed_by": "who armed the open pull request's merge, read whatever automerge says: nobody; "
+    "prplan (the login its token acts as); someone else, or a login the forge did not name "
+    "(enumerated where a pull request is open on an existing branch)",
     "merge_queue": "base merges through a merge queue (enumerated only where a merge can be planned)",
     "merge_when": "the request's choice of when automerge merges: now if the gate is clean, else "
     "by auto-merge or the queue (auto); now or refuse (now); as auto, then wait for the merge "

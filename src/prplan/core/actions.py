@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import attrs
 
-from prplan.core.snapshot import OMIT_IF_DEFAULT, CommitInfo
+from prplan.core.snapshot import OMIT_IF_DEFAULT, CommitInfo, MergeArmed
 from prplan.core.states import ActionKind, RefusalCode
 
 #: omitted from plan JSON at its default: plans without it keep their digest
@@ -26,6 +26,7 @@ __all__ = [
     "Enqueue",
     "MergeAction",
     "MERGE_ACTIONS",
+    "DisarmMerge",
     "DeleteBranch",
     "ClosePullRequest",
     "UpdatePullRequest",
@@ -169,6 +170,20 @@ class Enqueue:
 
 
 @attrs.frozen(kw_only=True)
+class DisarmMerge:
+    """Turn off the merge prplan armed on pull request ``number``: its
+    auto-merge (``armed`` ``auto_merge``) or its merge queue entry
+    (``queued``). Only ever prplan's own arming (``armed_by`` is the login
+    prplan acts as), never one someone else made."""
+
+    kind = ActionKind.DISARM_MERGE
+    number: int
+    armed: MergeArmed
+    armed_by: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class DeleteBranch:
     """Remove the branch once its pull request is merged, only while its head
     is ``expected_sha``: the head observed, for a branch whose pull request
@@ -269,6 +284,7 @@ Action = (
     | MergePullRequest
     | EnableAutoMerge
     | Enqueue
+    | DisarmMerge
     | DeleteBranch
     | ClosePullRequest
     | UpdatePullRequest

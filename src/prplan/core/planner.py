@@ -17,6 +17,7 @@ import attrs
 
 from prplan.core import actions as act
 from prplan.core import refusals
+from prplan.core.disarm import armed_by, disarm_action
 from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
 from prplan.core.pr_text import close_action, identity_notes, with_pr_text
@@ -26,6 +27,7 @@ from prplan.core.resolve import resolve, resolve_edits
 from prplan.core.snapshot import CommitInfo, Gate, MergeArmed, PathKind, RepoSnapshot
 from prplan.core.states import (
     ActionKind,
+    ArmedBy,
     BranchSituation,
     PRState,
     RefusalCode,
@@ -205,6 +207,7 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
     on_head = snapshot.branch_sha is not None and not head_is_base
     return Situation(
         **_gate_facts(snapshot, request, pr),
+        armed_by=armed_by(snapshot, pr) if on_head else ArmedBy.NOBODY,
         edit_fails=False,
         branch_protected=on_head
         and (request.branch == snapshot.default_branch or snapshot.branch_protected),
@@ -541,6 +544,10 @@ def _enqueue(steps: _Steps) -> act.Action:
     )
 
 
+def _disarm_merge(steps: _Steps) -> act.Action:
+    return disarm_action(steps.snapshot, steps.situation)
+
+
 def _open_gate(snapshot: RepoSnapshot) -> str:
     """The open pull request's gate in words: "pending: ci/lint"."""
     open_pr = next((pr for pr in snapshot.pull_requests if pr.is_open), None)
@@ -577,6 +584,7 @@ _STEP: Mapping[ActionKind, Callable[[_Steps], act.Action]] = {
     ActionKind.MERGE_PULL_REQUEST: _merge_pull_request,
     ActionKind.ENABLE_AUTO_MERGE: _enable_auto_merge,
     ActionKind.ENQUEUE: _enqueue,
+    ActionKind.DISARM_MERGE: _disarm_merge,
     ActionKind.DELETE_BRANCH: _delete_branch,
     ActionKind.CLOSE_PULL_REQUEST: lambda steps: close_action(steps.snapshot, steps.request),
 }

@@ -290,6 +290,26 @@ def _branch_foreign(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
     )
 
 
+def _armed_by_someone_else(snapshot: RepoSnapshot, request: ChangeRequest) -> Refusal:
+    open_pr = _open_pr(snapshot)
+    number = open_pr.number if open_pr is not None else 0
+    login = (open_pr.armed_by if open_pr is not None else None) or "someone"
+    who = "someone the forge did not name" if login == "someone" else login
+    how = (
+        "put it in the merge queue"
+        if open_pr is not None and open_pr.armed is MergeArmed.QUEUED
+        else "turned on its auto-merge"
+    )
+    return Refusal(
+        code=C.PR_ARMED_BY_SOMEONE_ELSE,
+        pull_requests=(number,),
+        message=f"pull request #{number} would get a new commit, but {who} {how}: GitHub "
+        f"would merge the new commit unreviewed by them, and automerge is off. Ask {login} "
+        "to turn auto-merge off (or take it out of the queue), or run with automerge "
+        "(--automerge) to have it merged.",
+    )
+
+
 _SAY: Mapping[RefusalCode, Callable[[RepoSnapshot, ChangeRequest], Refusal]] = {
     C.MULTIPLE_OPEN_PRS: _multiple_open,
     C.MODIFICATION_NOT_ALLOWED: _modification,
@@ -303,4 +323,5 @@ _SAY: Mapping[RefusalCode, Callable[[RepoSnapshot, ChangeRequest], Refusal]] = {
     C.BRANCH_HAS_FOREIGN_COMMITS: _branch_foreign,
     C.CHECKS_FAILING: _checks_failing,
     C.MERGE_BLOCKED: _merge_blocked,
+    C.PR_ARMED_BY_SOMEONE_ELSE: _armed_by_someone_else,
 }

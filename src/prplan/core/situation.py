@@ -13,7 +13,7 @@ import attrs
 
 from prplan.core.request import BranchPolicy, MergeWhen, OnClosed
 from prplan.core.snapshot import Gate, MergeArmed
-from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode
+from prplan.core.states import ActionKind, ArmedBy, BranchSituation, PRState, RefusalCode
 
 __all__ = ["Situation", "DIMENSIONS", "Mention", "Rule", "when_of"]
 
@@ -59,6 +59,9 @@ class Situation:
     gate: Gate = Gate.CLEAN
     #: a merge already on its way for the open pull request, by anyone
     armed: MergeArmed = MergeArmed.NONE
+    #: who armed the open pull request's merge (read whatever automerge says):
+    #: prplan's own login, someone else, or nobody
+    armed_by: ArmedBy = ArmedBy.NOBODY
     #: base is merged into through a merge queue
     merge_queue: bool = False
     merge_when: MergeWhen = MergeWhen.AUTO
@@ -93,6 +96,7 @@ DIMENSIONS: Mapping[str, tuple[object, ...]] = {
     "merge_foreign_commits": (False, True),
     "gate": tuple(Gate),
     "armed": tuple(MergeArmed),
+    "armed_by": tuple(ArmedBy),
     "merge_queue": (False, True),
     "merge_when": tuple(MergeWhen),
     "close_superseded": (False, True),

@@ -186,6 +186,10 @@ class PullRequestInfo:
     pending_checks: tuple[str, ...] = attrs.field(default=(), metadata=_OMITTED)
     #: auto-merge enabled or in the merge queue, by anyone
     armed: MergeArmed = attrs.field(default=MergeArmed.NONE, metadata=_OMITTED)
+    #: the login that armed it (GitHub's ``enabledBy`` of auto-merge, the
+    #: queue entry's ``enqueuer``); None when nothing is armed or the forge
+    #: named no one
+    armed_by: str | None = attrs.field(default=None, metadata=_OMITTED)
 
     @property
     def is_open(self) -> bool:
@@ -288,10 +292,15 @@ class RepoSnapshot:
     pr_metadata: PullMetadata | None = attrs.field(default=None, metadata=_OMITTED)
     #: the repository's open milestones: read only when the request names one
     milestones: tuple[Milestone, ...] | None = attrs.field(default=None, metadata=_OMITTED)
+    #: the login prplan's token acts as: read only when an open pull request
+    #: is armed (to tell prplan's own arming from someone else's), else None
+    viewer: str | None = attrs.field(default=None, metadata=_OMITTED)
     #: the open pull request's title and body (its marker tells whether it
     #: is prplan's own): read only when the request says ``update_pr`` or
     #: ``close_superseded``
     pr_text: PullText | None = attrs.field(default=None, metadata=_OMITTED)
     #: who the forge client's writes are attributed to and whether GitHub
     #: signs its commits, as the client states it (None: it states nothing)
-    writer: Writer | None = attrs.field(default=None, metadata=_OMITTED)
+    #: (a fact of the client, not of the repository: left out of equality,
+    #: so two transports' snapshots of one repository compare equal)
+    writer: Writer | None = attrs.field(default=None, eq=False, metadata=_OMITTED)

@@ -14,12 +14,17 @@ the others (``tests/test_table.py`` proves that by flipping them):
   disposable, is to be deleted (``delete_branch``): the only place a rule
   reads it. A branch at base or absent cannot hold it; elsewhere no rule can
   tell it apart;
-* ``merge_foreign_commits`` where foreign commits would be merged;
+* ``merge_foreign_commits`` where foreign commits would be merged, or sit
+  on a head whose merge prplan armed;
 * ``merge_queue`` and ``merge_when`` where a merge can be planned: automerge
   on, a pull request open or to be opened, and no earlier refusal that
   every merge setting shares;
 * ``gate`` and ``armed`` where an open pull request is to be merged and no
   earlier refusal that every gate shares applies;
+* ``armed_by`` where a pull request is open on an existing branch: nobody,
+  prplan or someone else; where ``armed`` is enumerated, only the values a
+  repository can give with it (nobody when nothing is armed, else prplan
+  or someone else);
 * ``close_superseded`` where an open pull request meets a base that already
   holds the content (``open_in_place``'s points), and ``pr_own`` there only
   with ``close_superseded`` on: no other rule reads them.
@@ -34,7 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 from prplan.core.request import BranchPolicy, OnClosed
 from prplan.core.situation import DIMENSIONS, Situation
 from prplan.core.snapshot import Gate, MergeArmed
-from prplan.core.states import BranchSituation, PRState
+from prplan.core.states import ArmedBy, BranchSituation, PRState
 
 __all__ = ["all_situations", "space_size", "CONDITIONAL"]
 
@@ -114,9 +119,6 @@ def _cleanup(point: _Point) -> dict[str, tuple[object, ...]]:
 def _merge_settings(point: _Point) -> dict[str, tuple[object, ...]]:
     merges = _open_to_merge(point) or _new_to_merge(point)
     return {
-        "merge_foreign_commits": (False, True)
-        if point["foreign_on_head"] and point["automerge"]
-        else (False,),
         "merge_queue": DIMENSIONS["merge_queue"] if merges else (False,),
         "merge_when": DIMENSIONS["merge_when"] if merges else (DIMENSIONS["merge_when"][0],),
     }
@@ -127,6 +129,29 @@ def _gate(point: _Point) -> dict[str, tuple[object, ...]]:
     return {
         "gate": tuple(Gate) if gated else (Gate.CLEAN,),
         "armed": tuple(MergeArmed) if gated else (MergeArmed.NONE,),
+    }
+
+
+def _arming(point: _Point) -> dict[str, tuple[object, ...]]:
+    # Who armed the open pull request's merge: read whatever automerge says.
+    branch = point["branch"]
+    open_pr = point["pr"] is PRState.OPEN and branch is not B.ABSENT and not point["head_is_base"]
+    if not open_pr:
+        return {"armed_by": (ArmedBy.NOBODY,)}
+    if not _open_to_merge(point):
+        return {"armed_by": tuple(ArmedBy)}
+    nobody = point["armed"] is MergeArmed.NONE
+    return {"armed_by": (ArmedBy.NOBODY,) if nobody else (ArmedBy.PRPLAN, ArmedBy.SOMEONE_ELSE)}
+
+
+def _foreign_merge(point: _Point) -> dict[str, tuple[object, ...]]:
+    # Foreign commits matter where they would be merged, or where prplan's
+    # own arming would merge them.
+    at_stake = point["automerge"] or point["armed_by"] is ArmedBy.PRPLAN
+    return {
+        "merge_foreign_commits": (False, True)
+        if point["foreign_on_head"] and at_stake
+        else (False,)
     }
 
 
@@ -166,6 +191,8 @@ CONDITIONAL: tuple[Callable[[_Point], dict[str, tuple[object, ...]]], ...] = (
     _cleanup,
     _merge_settings,
     _gate,
+    _arming,
+    _foreign_merge,
     _protection,
     _superseded,
     _ownership,
@@ -182,6 +209,7 @@ _HELD = {
     "merge_when",
     "gate",
     "armed",
+    "armed_by",
     "close_superseded",
     "pr_own",
 }

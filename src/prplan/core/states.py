@@ -19,6 +19,7 @@ __all__ = [
     "METADATA_KINDS",
     "OFF_LIFECYCLE_KINDS",
     "RefusalCode",
+    "ArmedBy",
     "classify_pr_state",
     "latest_pull_request",
 ]
@@ -74,6 +75,16 @@ class Stage(enum.StrEnum):
     IN_PLACE = "in_place"
 
 
+class ArmedBy(enum.StrEnum):
+    """Who armed the open pull request's merge (auto-merge, the queue), as
+    the planner compares it with the login prplan acts as."""
+
+    NOBODY = "nobody"  # nothing is armed
+    PRPLAN = "prplan"  # the login prplan's token acts as
+    #: anyone else, or a login the forge did not name
+    SOMEONE_ELSE = "someone_else"
+
+
 class ActionKind(enum.StrEnum):
     CREATE_BRANCH = "create_branch"
     RESET_BRANCH = "reset_branch"
@@ -84,6 +95,9 @@ class ActionKind(enum.StrEnum):
     ENABLE_AUTO_MERGE = "enable_auto_merge"
     #: add the pull request to base's merge queue
     ENQUEUE = "enqueue"
+    #: turn off the auto-merge prplan enabled, or take the pull request out
+    #: of the merge queue prplan put it in
+    DISARM_MERGE = "disarm_merge"
     DELETE_BRANCH = "delete_branch"
     #: close prplan's own open pull request, with a comment saying why
     #: (``close_superseded``: base already holds the change)
@@ -151,6 +165,10 @@ class RefusalCode(enum.StrEnum):
     #: merge_when is 'now' and the gate is known not to be clean at plan
     #: time (pending, needs_review, draft), or base merges through a queue
     MERGE_BLOCKED = "merge_blocked"
+    #: someone else armed the open pull request's merge (auto-merge, the
+    #: queue) and automerge is off: a commit by prplan would be merged by
+    #: that arming, unreviewed by whoever armed it
+    PR_ARMED_BY_SOMEONE_ELSE = "pr_armed_by_someone_else"
 
 
 def latest_pull_request(pulls: Iterable[PullRequestInfo]) -> PullRequestInfo | None:

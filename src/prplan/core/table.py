@@ -29,7 +29,14 @@ from prplan.core.request import BranchPolicy, MergeWhen, OnClosed
 from prplan.core.situation import DIMENSIONS, Mention, Rule, Situation, when_of
 from prplan.core.snapshot import Gate, MergeArmed
 from prplan.core.space import all_situations, space_size
-from prplan.core.states import ActionKind, BranchSituation, PRState, RefusalCode, Stage
+from prplan.core.states import (
+    ActionKind,
+    ArmedBy,
+    BranchSituation,
+    PRState,
+    RefusalCode,
+    Stage,
+)
 
 __all__ = [
     "Situation",
@@ -279,6 +286,23 @@ def _rules() -> tuple[Rule, ...]:
             actions=(A.COMMIT,),
             note="the branch is the base: the commit goes straight to base, without a pull request",
         ),
+        # prplan armed the merge (auto-merge, the queue) and someone pushed
+        # commits onto its branch since: a push with write access leaves the
+        # arming on, and GitHub would merge them unreviewed. Whatever the
+        # request, the arming goes and the run stops there (exit 3).
+        Rule(
+            name="open_disarm_foreign",
+            when=_when(
+                pr=PRState.OPEN,
+                armed_by=ArmedBy.PRPLAN,
+                foreign_on_head=True,
+                merge_foreign_commits=False,
+            ),
+            actions=(A.DISARM_MERGE,),
+            note="prplan armed the merge and the branch now holds commits prplan did not make: "
+            "the arming is turned off and nothing else is done",
+            mentions=Mention.OPEN,
+        ),
         *_superseded_rules(),
         Rule(
             name="open_in_place",
@@ -329,6 +353,20 @@ def _rules() -> tuple[Rule, ...]:
             when=_when(pr=PRState.OPEN, automerge=True),
             actions=(A.COMMIT, A.MERGE_PULL_REQUEST),
             then_delete=True,
+        ),
+        # automerge off and the open pull request armed: a new commit would
+        # be merged by that arming, unreviewed.
+        Rule(
+            name="open_update_armed_by_someone_else",
+            when=_when(pr=PRState.OPEN, automerge=False, armed_by=ArmedBy.SOMEONE_ELSE),
+            refuse=RefusalCode.PR_ARMED_BY_SOMEONE_ELSE,
+        ),
+        Rule(
+            name="open_update_disarm",
+            when=_when(pr=PRState.OPEN, automerge=False, armed_by=ArmedBy.PRPLAN),
+            actions=(A.DISARM_MERGE, A.COMMIT),
+            note="automerge is off: the merge prplan armed is turned off before the commit, "
+            "and the pull request stays open for review",
         ),
         Rule(
             name="open_update",
@@ -460,6 +498,14 @@ TRANSITIONS: tuple[tuple[ActionKind, Stage, Stage], ...] = (
     (A.RESET_BRANCH, Stage.PROPOSED_OUTDATED, Stage.PROPOSED_OUTDATED),
     (A.RESET_BRANCH, Stage.AUTO_MERGE_ENABLED, Stage.PROPOSED_OUTDATED),
     (A.RESET_BRANCH, Stage.QUEUED, Stage.PROPOSED_OUTDATED),
+    # prplan's own arming turned off (foreign commits on the head, or a new
+    # commit under automerge off). Without automerge the situation does not
+    # say how it is armed: the stage stays where it was.
+    (A.DISARM_MERGE, Stage.AUTO_MERGE_ENABLED, Stage.PROPOSED),
+    (A.DISARM_MERGE, Stage.QUEUED, Stage.PROPOSED),
+    (A.DISARM_MERGE, Stage.PROPOSED, Stage.PROPOSED),
+    (A.DISARM_MERGE, Stage.PROPOSED_OUTDATED, Stage.PROPOSED_OUTDATED),
+    (A.DISARM_MERGE, Stage.IN_PLACE, Stage.IN_PLACE),
     (A.DELETE_BRANCH, Stage.MERGED, Stage.BRANCH_DELETED),
     (A.DELETE_BRANCH, Stage.IN_PLACE, Stage.BRANCH_DELETED),
     # close_superseded: base holds the change; prplan's own pull request is

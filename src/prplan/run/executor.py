@@ -43,7 +43,7 @@ from prplan.core.integrity import check_plan
 from prplan.core.plan import Plan
 from prplan.core.states import ActionKind
 from prplan.errors import ConflictError, PrplanError, StalePlanError
-from prplan.run.gated import HELD_BACK, arm, merge_or_arm, waited
+from prplan.run.gated import HELD_BACK, arm, disarm, disarmed, merge_or_arm, waited
 from prplan.run.metadata import apply_metadata
 from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
@@ -140,7 +140,7 @@ def _apply_counted(
             # recheck), or "moments ago" for a plan made just before.
             run = _Run(plan, client, observed_at=None if recheck else observed_at)
             results, error = _run_steps(run, reporter)
-            outcome = _ran(run, results, error, spent())
+            outcome = disarmed(plan, _ran(run, results, error, spent()))
         else:
             outcome = _unchanged(plan, spent())
         outcome = waited(plan, client, outcome, waiter)  # merge_when='wait' only
@@ -271,10 +271,8 @@ def _status(
     if failed:
         return OutcomeStatus.FAILED
     done = {r.kind for r in results if r.status is ActionStatus.DONE}
-    if done == {ActionKind.DELETE_BRANCH}:
-        return (
-            OutcomeStatus.UNCHANGED
-        )  # finishing an earlier run's clean-up: the change was already merged
+    if done == {ActionKind.DELETE_BRANCH}:  # an earlier run's clean-up: merged already
+        return OutcomeStatus.UNCHANGED
     if armed is not None:
         return armed
     if ActionKind.MERGE_PULL_REQUEST in done:
@@ -432,6 +430,8 @@ class _Run:
             return apply_metadata(client, repo, index, action, self.pr_number)
         if isinstance(action, ClosePullRequest | UpdatePullRequest):
             return apply_pr_text(client, self.plan, index, action)
+        if action.kind is ActionKind.DISARM_MERGE:
+            return disarm(client, repo, index, action)
         assert isinstance(action, DeleteBranch)
         if self.armed is not None:  # never close the pull request GitHub is to merge
             return ActionResult(

@@ -15,6 +15,8 @@
 * ``arming_moved``: what a saved plan's recheck compares of the arming
   (base's protection, the merge queue, auto-merge or queued on the open
   pull request).
+* ``disarmed``: a plan that only turned prplan's own arming off (its
+  branch holds commits prplan did not make): the outcome ``disarmed``.
 * ``waited``: ``merge_when='wait'``: after the apply, poll until merged
   (the outcome becomes ``merged``), a required check fails (``failed``,
   ``MergeBlocked``), the head moves from the one armed (``failed``,
@@ -28,7 +30,13 @@ from __future__ import annotations
 
 import attrs
 
-from prplan.core.actions import DeleteBranch, EnableAutoMerge, Enqueue, MergePullRequest
+from prplan.core.actions import (
+    DeleteBranch,
+    DisarmMerge,
+    EnableAutoMerge,
+    Enqueue,
+    MergePullRequest,
+)
 from prplan.core.plan import Plan
 from prplan.core.request import MergeMethod, MergeWhen
 from prplan.core.snapshot import MergeArmed, PullRequestInfo, RepoSnapshot
@@ -40,7 +48,7 @@ from prplan.run.waiting import Waiter, wait_for_merges
 
 __all__ = [
     "merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "armed_head",
-    "arming_moved", "HELD_BACK",
+    "arming_moved", "disarm", "disarmed", "HELD_BACK",
 ]  # fmt: skip
 
 #: An action result's detail for a branch deletion held back because the
@@ -93,6 +101,30 @@ def merge_or_arm(
             number, f"{_reason(refused)}; nor could GitHub merge it later: {_reason(also)}"
         ) from None
     return None, OutcomeStatus.AUTO_MERGE_ENABLED, f"{refused}: GitHub's auto-merge enabled instead"
+
+
+def disarm(client: ForgeClient, repo: str, index: int, action: object) -> ActionResult:
+    """Carry out a ``DisarmMerge`` action: prplan's own arming turned off."""
+    assert isinstance(action, DisarmMerge)
+    client.disarm_merge(repo, action.number, armed=action.armed)
+    return ActionResult(
+        index=index, kind=action.kind, status=ActionStatus.DONE, pull_request=action.number
+    )
+
+
+def disarmed(plan: Plan, outcome: Outcome) -> Outcome:
+    """A plan whose one action turned off prplan's own arming, done: the
+    outcome ``disarmed`` (not ok), with the action's reason as the error, so
+    the run ends non-zero saying why."""
+    kinds = [action.kind for action in plan.actions]
+    if kinds != [ActionKind.DISARM_MERGE] or outcome.status is OutcomeStatus.FAILED:
+        return outcome
+    return attrs.evolve(
+        outcome,
+        status=OutcomeStatus.DISARMED,
+        error=plan.actions[0].reason,
+        error_type=OutcomeStatus.DISARMED.value,
+    )
 
 
 #: The repository setting GitHub's auto-merge needs, as GitHub's UI names it.

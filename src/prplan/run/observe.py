@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from prplan.core.request import ChangeRequest
-from prplan.core.snapshot import PathKind, PullRequestInfo, RepoSnapshot, git_blob_sha
+from prplan.core.snapshot import MergeArmed, PathKind, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.errors import NotFoundError
 from prplan.run.metadata import observe_metadata
 from prplan.run.port import Branch, ForgeClient, WriterClient
@@ -37,22 +37,31 @@ def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
 
 
 def _gated(client: ForgeClient, request: ChangeRequest, snapshot: RepoSnapshot) -> RepoSnapshot:
-    """With ``automerge`` only (without it nothing more is read): whether
-    base merges through a merge queue (a new pull request into such a base
-    is enqueued, never merged directly: the plan must know before it is
-    made), and the gate of an open pull request from the branch into base
-    (a new pull request's gate is not known yet). Over GraphQL both come
-    from the observe query; over REST the queue costs one small query."""
-    if not request.automerge:
+    """With ``automerge``: whether base merges through a merge queue (a new
+    pull request into such a base is enqueued, never merged directly: the
+    plan must know before it is made), and the gate of an open pull request
+    from the branch into base (a new pull request's gate is not known yet).
+    Over GraphQL both come from the observe query; over REST the queue
+    costs one small query. Whatever automerge says: who armed an open pull
+    request (its auto-merge is in the pull requests read already), and,
+    only when one is armed, the login prplan acts as (see ``_viewed``)."""
+    if request.automerge:
+        queue = client.merge_queue_enabled(request.repo, snapshot.base)
+        pulls = tuple(
+            client.pull_request_gate(request.repo, pr.number) if pr.is_open else pr
+            for pr in snapshot.pull_requests
+        )
+        snapshot = attrs.evolve(snapshot, merge_queue=queue, pull_requests=pulls)
+    return _viewed(client, snapshot)
+
+
+def _viewed(client: ForgeClient, snapshot: RepoSnapshot) -> RepoSnapshot:
+    """The login prplan's token acts as, read only when an open pull request
+    is armed (to tell prplan's own arming from someone else's): plans that
+    involve no arming do not carry it."""
+    if not any(pr.is_open and pr.armed is not MergeArmed.NONE for pr in snapshot.pull_requests):
         return snapshot
-    queue = client.merge_queue_enabled(request.repo, snapshot.base)
-    if not any(pr.is_open for pr in snapshot.pull_requests):
-        return attrs.evolve(snapshot, merge_queue=queue)
-    pulls = tuple(
-        client.pull_request_gate(request.repo, pr.number) if pr.is_open else pr
-        for pr in snapshot.pull_requests
-    )
-    return attrs.evolve(snapshot, merge_queue=queue, pull_requests=pulls)
+    return attrs.evolve(snapshot, viewer=client.viewer_login())
 
 
 def _prefetched(client: ForgeClient, request: ChangeRequest) -> AbstractContextManager[object]:

@@ -24,6 +24,9 @@ class OutcomeStatus(enum.StrEnum):
     #: GitHub's native auto-merge is on: GitHub merges once the gate is clean
     AUTO_MERGE_ENABLED = "auto_merge_enabled"
     QUEUED = "queued"  # the pull request is in base's merge queue
+    #: prplan turned off the merge it had armed (its branch holds commits
+    #: prplan did not make) and did nothing else: not ok (the command exits 3)
+    DISARMED = "disarmed"
     COMMITTED = "committed"  # a commit landed without a pull request
     #: prplan closed its own pull request: base already held the change
     #: (``close_superseded``)
@@ -71,15 +74,19 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status not in {OutcomeStatus.FAILED, OutcomeStatus.REFUSED}
+        return self.status not in {
+            OutcomeStatus.FAILED,
+            OutcomeStatus.REFUSED,
+            OutcomeStatus.DISARMED,
+        }
 
     def raise_for_status(self) -> None:
-        """For callers who prefer exceptions: raise if refused or failed."""
+        """For callers who prefer exceptions: raise if refused, failed or disarmed."""
         if self.status is OutcomeStatus.REFUSED:
             raise RefusedError(
                 self.refusal, f"{self.repo}: refused ({self.error_type}): {self.error}"
             )
-        if self.status is OutcomeStatus.FAILED:
+        if self.status in {OutcomeStatus.FAILED, OutcomeStatus.DISARMED}:
             message = f"{self.repo}: failed ({self.error_type}): {self.error}"
             raise ApplyFailedError(self, self.error_type, message)
 

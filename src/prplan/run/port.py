@@ -20,7 +20,7 @@ import attrs
 from prplan.core.pr_metadata import Milestone, PullMetadata
 from prplan.core.pull_text import PullText
 from prplan.core.request import MergeMethod
-from prplan.core.snapshot import CommitInfo, PathEntry, PullRequestInfo
+from prplan.core.snapshot import CommitInfo, MergeArmed, PathEntry, PullRequestInfo
 from prplan.core.writer import Writer
 
 __all__ = [
@@ -180,6 +180,13 @@ class ForgeClient(Protocol):
         such pull request. Cost: 1 request (GraphQL); none inside an
         observation over GraphQL (the observe query carries it)."""
 
+    def viewer_login(self) -> str | None:
+        """The login this client's token acts as (what GitHub names as the
+        one who enabled an auto-merge prplan enabled), or None when the forge
+        does not say. Cost: none over GraphQL inside an observation (the
+        observe query reads ``viewer``) and on the local forge; otherwise 1
+        request (REST ``GET /user``), once per client."""
+
     def merge_queue_enabled(self, repo: str, branch: str) -> bool:
         """Merges into ``branch`` go through a merge queue (GraphQL
         ``Repository.mergeQueue(branch:)``). Cost: 1 request; none inside an
@@ -254,6 +261,13 @@ class ForgeClient(Protocol):
         gate; ForgeError otherwise (e.g. the repository does not allow
         auto-merge: its setting "Allow auto-merge"). Cost: 1."""
 
+    def disarm_merge(self, repo: str, number: int, *, armed: MergeArmed) -> None:
+        """Turn off the pull request's merge: its native auto-merge
+        (``armed`` ``auto_merge``: GraphQL ``disablePullRequestAutoMerge``) or
+        its merge queue entry (``queued``: ``dequeuePullRequest``). Cost: 1
+        (plus a small query for the pull request's node id when the client
+        has not seen it)."""
+
     def enqueue(self, repo: str, number: int, *, expected_head_sha: str) -> object:
         """Add the pull request to its base's merge queue (the queue chooses
         the merge method), only while the head is ``expected_head_sha``
@@ -327,9 +341,10 @@ class WriterClient(Protocol):
     def writer(self) -> Writer:
         """Who this client's commits and pull requests are attributed to and
         whether GitHub signs its commits. Read once per client: over GraphQL
-        the observe query's ``viewer``; over REST ``GET /user`` (1 request,
-        the first time); an App's client its bot (``GET /app``, read once
-        already). A login that cannot be read is None, never a failure."""
+        the observe query's ``viewer``; over REST one ``viewer { login }``
+        query (1 request, the first time; shared with ``viewer_login``); an
+        App's client its bot (``GET /app``, read once already). A login that
+        cannot be read is None, never a failure."""
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ from github.PullRequest import PullRequest
 
 from prplan.core.snapshot import PullRequestInfo
 from prplan.errors import MergeBlocked
+from prplan.forges.github.arming import rest_arming
 
 
 def person(answer: object) -> str | None:
@@ -86,7 +87,7 @@ def pull_request_info(pr: PullRequest) -> PullRequestInfo:
     items lack ``merged``, so ``merged_at`` tells merged from closed)."""
     _remember(pr)
     merged = pr.merged_at is not None
-    return PullRequestInfo(
+    info = PullRequestInfo(
         number=pr.number,
         state=pr.state,
         merged=merged,
@@ -97,3 +98,6 @@ def pull_request_info(pr: PullRequest) -> PullRequestInfo:
         url=pr.html_url,
         merge_sha=pr.merge_commit_sha if merged else None,
     )
+    # The answer's own ``auto_merge`` (read as received: PyGithub's property
+    # would fetch the pull request again where a server left it out).
+    return rest_arming(info, pr._rawData)

@@ -34,6 +34,7 @@ from prplan.core.request import MergeMethod
 from prplan.core.snapshot import MergeArmed, PullRequestInfo
 from prplan.errors import ConflictError, ForgeError, MergeableNow, MergeBlocked, NotFoundError
 from prplan.forges.github import graphql_documents as documents
+from prplan.forges.github.arming import DEQUEUE_PULL_REQUEST, DISABLE_AUTO_MERGE, VIEWER, arming
 from prplan.forges.github.graphql_reads import GraphQLReads, prefetched_answer
 from prplan.forges.github.graphql_writes import GraphQLWrites
 from prplan.forges.github.transport import Transport
@@ -96,15 +97,9 @@ def gate_info(node: Mapping[str, Any]) -> PullRequestInfo:
         bool(node.get("isDraft")),
         _checks(node),
     )
-    armed = (
-        MergeArmed.QUEUED
-        if node.get("mergeQueueEntry")
-        else MergeArmed.AUTO_MERGE
-        if node.get("autoMergeRequest")
-        else MergeArmed.NONE
-    )
+    armed, by = arming(node)
     return attrs.evolve(
-        info, gate=gate, failing_checks=failing, pending_checks=pending, armed=armed
+        info, gate=gate, failing_checks=failing, pending_checks=pending, armed=armed, armed_by=by
     )
 
 
@@ -121,6 +116,7 @@ class GitHubGates:
     ) -> None:
         self._http, self._reads, self._known = http, reads, known_ids
         self._ids: dict[tuple[str, int], str] = {}
+        self._viewer: str | None = None
 
     def _query(self, what: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """A query's ``repository``; its errors as prplan's."""
@@ -202,6 +198,37 @@ class GitHubGates:
         problem = self._mutate(what, documents.ENABLE_AUTO_MERGE, variables)
         if problem is not None:
             raise refusal(problem, what, repo, number, expected_head_sha)
+
+    def viewer_login(self) -> str | None:
+        """From the observe query (``viewer``), else one ``VIEWER`` query,
+        once per client."""
+        if self._reads is not None and self._reads.viewer:
+            return self._reads.viewer
+        if self._viewer is None:
+            with self._http.errors("reading the login the token acts as"):
+                data, problems = self._http.graphql(VIEWER, {}, mutation=False)
+            if problems:
+                raise ForgeError(f"reading the login the token acts as: {problems[0]}")
+            self._viewer = str((data.get("viewer") or {}).get("login") or "") or None
+        return self._viewer
+
+    def disarm_merge(self, repo: str, number: int, *, armed: MergeArmed) -> None:
+        queued = armed is MergeArmed.QUEUED
+        what = (
+            f"taking #{number} of {repo} out of the merge queue"
+            if queued
+            else f"turning off auto-merge of #{number} of {repo}"
+        )
+        node = self._node_id(repo, number)
+        if queued:
+            problem = self._mutate(what, DEQUEUE_PULL_REQUEST, {"id": node})
+        else:
+            problem = self._mutate(what, DISABLE_AUTO_MERGE, {"pullRequestId": node})
+        if problem is not None:
+            kind, message = problem.get("type") or "error", problem.get("message") or ""
+            if kind == "NOT_FOUND":
+                raise NotFoundError(f"{what}: {message}")
+            raise ForgeError(f"{what}: {kind}: {message}")
 
     def enqueue(self, repo: str, number: int, *, expected_head_sha: str) -> None:
         variables = {
@@ -292,6 +319,16 @@ class GateMethods:
         self._gates.enable_auto_merge(
             repo, number, method=method, expected_head_sha=expected_head_sha
         )
+
+    def viewer_login(self) -> str | None:
+        """The login the token acts as (``ForgeClient.viewer_login``)."""
+        return self._gates.viewer_login()
+
+    def disarm_merge(self, repo: str, number: int, *, armed: MergeArmed) -> None:
+        """prplan's own auto-merge off (``disablePullRequestAutoMerge``), or
+        its queue entry out (``dequeuePullRequest``): GraphQL under both
+        transports (REST has neither)."""
+        self._gates.disarm_merge(repo, number, armed=armed)
 
     def enqueue(self, repo: str, number: int, *, expected_head_sha: str) -> None:
         """Into base's merge queue, only at that head."""

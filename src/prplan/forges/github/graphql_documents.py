@@ -55,6 +55,7 @@ __all__ = [
     "DELETE_REF",
     "ENABLE_AUTO_MERGE",
     "ENQUEUE_PULL_REQUEST",
+    "ARMING_FIELDS",
     "GATE_FIELDS",
     "GATE_RULE_FIELDS",
     "MARK_READY_FOR_REVIEW",
@@ -191,9 +192,14 @@ fragment DirectoryEntries on GitObject {
 #: pull request's number (``isRequired(pullRequestNumber:)``): they are read by
 #: ``PULL_REQUEST_GATE``, and only when the state is ``BLOCKED`` or ``UNKNOWN``.
 GATE_FIELDS = (
-    "id isDraft mergeStateStatus reviewDecision autoMergeRequest { enabledAt mergeMethod } "
-    "mergeQueueEntry { state }"
+    "id isDraft mergeStateStatus reviewDecision "
+    "autoMergeRequest { enabledAt mergeMethod enabledBy { login } } "
+    "mergeQueueEntry { state enqueuer { login } }"
 )
+
+#: Who armed an open pull request's auto-merge: read for every request (an
+#: object, no node cost), so that a commit under automerge off knows it.
+ARMING_FIELDS = "autoMergeRequest { enabledBy { login } }"
 
 
 #: What base's branch protection requires (``Ref.branchProtectionRule``): the
@@ -321,6 +327,7 @@ def _observe_one(index: int, read: RepositoryRead, variables: dict[str, Any]) ->
         f"    openFromBranch: pullRequests(headRefName: $headName{i}, states: [OPEN], "
         f"first: {OPEN_PULLS}) {{ nodes {{ number baseRefName headRefOid isCrossRepository "
         f"changedFiles files(first: {PAGE}) {{ totalCount nodes {{ path changeType }} }}"
+        + f" {ARMING_FIELDS}"
         + (f" {GATE_FIELDS}" if read.gates else "")
         + (f" {METADATA_FIELDS}" if read.metadata else "")
         + " } }\n"
@@ -350,7 +357,9 @@ def observe_document(reads: Sequence[RepositoryRead]) -> Document:
     and ``htK`` the ``K``-th of ``contents`` (null where no such object)."""
     variables: dict[str, Any] = {}
     bodies = [_observe_one(index, read, variables) for index, read in enumerate(reads)]
-    text = f"query Observe({_declarations(variables)}) {{\n{''.join(bodies)}}}\n"
+    text = (
+        f"query Observe({_declarations(variables)}) {{\n  viewer {{ login }}\n{''.join(bodies)}}}\n"
+    )
     return Document(_with_fragments(text), variables)
 
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import CommitInfo, PathEntry, PathKind, PullRequestInfo, entry_for
 from prplan.core.snapshot import git_blob_sha as blob_id
+from prplan.forges.github.arming import with_arming
 from prplan.forges.github.graphql_documents import (
     PAGE,
     Document,
@@ -256,8 +257,8 @@ class _RepoAnswer:
         return Branch(sha=str(target["oid"]), protected=protected is not None)
 
     def _pull_requests_from(self, head: str) -> list[PullRequestInfo]:
-        if head == self.read.branch:
-            return _all_pulls(self.data["fromBranch"])
+        if head == self.read.branch:  # with who armed the open ones
+            return with_arming(_all_pulls(self.data["fromBranch"]), self.data)
         if self.read.base and head == self.read.base:
             return _all_pulls(self.data["fromBase"])
         raise _Uncovered
@@ -445,6 +446,7 @@ class GraphQLReads:
         self._pending: dict[RepositoryRead, _RepoAnswer] = {}
         self._lock = threading.Lock()
         self._active = threading.local()
+        self.viewer: str | None = None  #: the login the token acts as (observe's ``viewer``)
         #: (repo, repository id, commit, listings): set by the client
         self.on_directories: Callable[[str, str, str, dict[str, Listing]], None] | None = None
 
@@ -515,6 +517,7 @@ class GraphQLReads:
             data = answer.get("data") or {}
             if not isinstance(data, dict):
                 raise TypeError(f"'data' is a {type(data).__name__}, not an object")
+            self.viewer = (data.get("viewer") or {}).get("login") or self.viewer
             failed = {str((e.get("path") or [None])[0]) for e in answer.get("errors") or ()}
             if "None" in failed:
                 # The document itself was refused (an Enterprise server whose

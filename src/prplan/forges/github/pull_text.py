@@ -14,7 +14,7 @@ the pull request's node id, which REST does not.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from github import InputGitAuthor
 
@@ -87,10 +87,12 @@ class WriterMethods:
     to and whether GitHub signs its commits (see ``prplan.core.writer``).
 
     The login is read once per client: an App's client answers its bot
-    (``SLUG[bot]``, from ``GET /app``, read once already); over GraphQL the
-    observe query's ``viewer`` answers; otherwise ``GET /user`` (1 request,
-    the first time). A login that cannot be read (a token without the
-    right) is None: "the token's identity (not read)", never a failure."""
+    (``SLUG[bot]``, from ``GET /app``, read once already); otherwise
+    ``viewer_login()``, the reading the arming check shares: over GraphQL
+    the observe query's ``viewer`` (no request), over REST one small
+    ``viewer { login }`` query (what ``GET /user`` answers) the first time.
+    A login that cannot be read (a token without the right) is None: "the
+    token's identity (not read)", never a failure."""
 
     _http: Transport
     _reads: GraphQLReads | None
@@ -106,19 +108,19 @@ class WriterMethods:
             signs, how = False, "REST with a user's token"
         return Writer(login=self._writer_login(app), signs=signs, how=how)
 
+    if TYPE_CHECKING:  # GateMethods' (the arming check's reading, shared)
+
+        def viewer_login(self) -> str | None: ...
+
     def _writer_login(self, app: bool) -> str | None:
         known = self.__dict__.get("_writer_login_read", _UNREAD)
         if known is not _UNREAD:
             return None if known is None else str(known)
-        viewer = getattr(self._reads, "viewer", None)  # the observe query's, when it reads it
-        login: str | None = viewer if isinstance(viewer, str) and viewer else None
         try:
             if app:
-                login = str(getattr(self, "app_login")())  # noqa: B009 (the App's class has it)
-            elif login is None:
-                with self._http.errors("reading the login the token acts as"):
-                    _, user = self._http.raw("GET", "/user")
-                login = str(user.get("login") or "") or None
+                login: str | None = str(getattr(self, "app_login")())  # noqa: B009
+            else:  # the observe query's viewer, else one query, cached per client
+                login = self.viewer_login()
         except PrplanError:
             login = None
         self.__dict__["_writer_login_read"] = login

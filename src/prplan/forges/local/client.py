@@ -50,7 +50,17 @@ class ClientSide(GateSide):
 
     @counted("reads")
     def pull_requests_from(self, repo: str, head: str) -> list[PullRequestInfo]:
-        return self._pull_infos(repo, "AND head = ?", head)
+        infos = self._pull_infos(repo, "AND head = ?", head)
+        return [self._with_auto_merge(repo, info) for info in infos]
+
+    def _with_auto_merge(self, repo: str, info: PullRequestInfo) -> PullRequestInfo:
+        """An open pull request with its auto-merge and who enabled it, as
+        GitHub's pulls answer carries them (``auto_merge.enabled_by``): no
+        request of its own. The merge queue: ``pull_request_gate``."""
+        auto = self.auto_merge_request(repo, info.number) if info.is_open else None
+        if auto is None:
+            return info
+        return attrs.evolve(info, armed=MergeArmed.AUTO_MERGE, armed_by=str(auto["enabled_by"]))
 
     @counted("reads")
     def open_pull_requests_into(self, repo: str, base: str) -> list[PullRequestInfo]:
@@ -101,19 +111,24 @@ class ClientSide(GateSide):
             view.is_draft,
             [Check(name=c.name, state=c.state.upper(), required=c.required) for c in view.checks],
         )
-        armed = (
-            MergeArmed.QUEUED
-            if view.queued
-            else MergeArmed.AUTO_MERGE
-            if view.auto_merge_method
-            else MergeArmed.NONE
-        )
+        armed, by = MergeArmed.NONE, None
+        if view.queued:
+            armed, by = MergeArmed.QUEUED, (self.queue_entry(repo, number) or {}).get("enqueued_by")
+        elif view.auto_merge_method:
+            auto = self.auto_merge_request(repo, number) or {}
+            armed, by = MergeArmed.AUTO_MERGE, auto.get("enabled_by")
         return attrs.evolve(
-            info, gate=gate, failing_checks=failing, pending_checks=pending, armed=armed
-        )
+            info, gate=gate, failing_checks=failing, pending_checks=pending, armed=armed,
+            armed_by=None if by is None else str(by),
+        )  # fmt: skip
 
     def request_count(self) -> RequestCount:
         return RequestCount(reads=self._counts["reads"], writes=self._counts["writes"])
+
+    def viewer_login(self) -> str | None:
+        """The login this forge's ``ForgeClient`` side acts as: its pull
+        requests, merges and armings are made as ``login``."""
+        return self.login
 
     def write_identity(self) -> str | None:
         """``WriteIdentity``: every write of this forge's ``ForgeClient``
@@ -200,6 +215,15 @@ class ClientSide(GateSide):
             return super().enable_auto_merge(
                 repo, number, str(method), expected_head_sha, by=self.login
             )
+
+    @counted("writes")
+    def disarm_merge(self, repo: str, number: int, *, armed: MergeArmed) -> None:
+        """``ForgeClient.disarm_merge``: GitHub's ``dequeuePullRequest`` for a
+        queued pull request, else ``disablePullRequestAutoMerge``."""
+        if armed is MergeArmed.QUEUED:
+            self.dequeue(repo, number)
+        else:
+            self.disable_auto_merge(repo, number)
 
     def enqueue(
         self,

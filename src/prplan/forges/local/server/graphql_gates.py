@@ -177,6 +177,11 @@ def queue_entry(ctx: Any, repo: str, number: int) -> Obj | None:
         "__typename": "MergeQueueEntry",
         "id": node_id("MergeQueueEntry", repo, number),
         "enqueuedAt": iso(entry["enqueued_at"]),
+        "enqueuer": {
+            "__typename": "User",
+            "login": entry["enqueued_by"],
+            "id": node_id("User", entry["enqueued_by"]),
+        },
         "position": entry["position"],
         "state": state,
         "pullRequest": None,
