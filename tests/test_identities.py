@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 import prplan
+from prplan.cli.render import plan_text
 from prplan.core.actions import Commit
 from prplan.forges.local.server.app import ForgeServer
 from test_app_auth_client import APP_ID, BOT, AppForge, key_pair  # noqa: F401 (a fixture)
@@ -57,9 +58,10 @@ def test_the_plan_says_who_writes_and_whether_the_commit_is_signed(
     client = served.new_client(transport=transport, retries=3, backoff=0.0)
     request = _request(co_authors=["Ada Lovelace <ada@example.com>"])
     plan = prplan.plan(prplan.observe(client, request), request)
-    assert (
+    assert plan.writes == (
         "commit and pull request by prplan, co-authored by Ada Lovelace <ada@example.com>; " + said
-    ) in plan.notes
+    )
+    assert f"  writes: {plan.writes}\n" in plan_text(plan)
     assert plan.observed.writer is not None and plan.observed.writer.login == "prplan"
     assert "signed by GitHub" in plan.to_json() if signed else "unsigned" in plan.to_json()
     outcome = prplan.apply(plan, client)
@@ -83,10 +85,8 @@ def test_a_custom_author_makes_an_unsigned_rest_commit_and_the_plan_says_so(
     plan = prplan.plan(prplan.observe(client, request), request)
     (commit,) = [a for a in plan.actions if isinstance(a, Commit)]
     assert commit.author == "Grace Hopper <grace@example.com>"
-    assert any(
-        "commit by Grace Hopper <grace@example.com> (custom author, committed by prplan): "
-        "unsigned" in note
-        for note in plan.notes
+    assert plan.writes.startswith(
+        "commit by Grace Hopper <grace@example.com> (custom author, committed by prplan): unsigned"
     )
     outcome = prplan.apply(plan, client)
     assert outcome.commit_sha is not None
@@ -103,10 +103,10 @@ def test_an_apps_plan_names_its_bot_and_its_rest_commit_is_signed(
     client = prplan.GitHubClient.from_app(APP_ID, key_pair[0], base_url=app.url, transport="rest")
     request = prplan.ChangeRequest(repo="acme/app", branch="prplan/b", files={"a.txt": "b\n"})
     plan = prplan.plan(prplan.observe(client, request), request)
-    assert (
+    assert plan.writes == (
         f"commit and pull request by {BOT}; the commit is signed by GitHub "
         "(REST, a GitHub App's installation token)"
-    ) in plan.notes
+    )
     outcome = prplan.apply(plan, client)
     assert outcome.commit_sha is not None and app.forge.is_verified("acme/app", outcome.commit_sha)
     assert not any(path.endswith("/user") for _, path, _ in app.app.log.entries)
@@ -117,11 +117,11 @@ def test_the_in_process_forge_states_nothing_unless_asked() -> None:
     forge = prplan.LocalForge.in_memory()
     forge.create_repo(REPO, {"values.yaml": "tag: 1\n"})
     plain = prplan.plan(prplan.observe(forge, _request()), _request())
-    assert plain.observed.writer is None
-    assert not any("pull request by" in note for note in plain.notes)
+    assert plain.observed.writer is None and plain.writes == ""
+    assert "writes" not in plain.to_dict()  # the document is as before
     request = _request(author="Grace Hopper <grace@example.com>")
     plan = prplan.plan(prplan.observe(forge, request), request)
-    assert any("unsigned" in note for note in plan.notes)
+    assert "unsigned" in plan.writes
     outcome = prplan.apply(plan, forge)
     assert outcome.commit_sha is not None
     assert forge.git_object(REPO, outcome.commit_sha).author.decode().startswith("Grace Hopper")

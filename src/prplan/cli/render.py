@@ -164,6 +164,7 @@ def plan_text(
         f"  branch: {short(seen.branch_sha) if seen.branch_sha else 'absent'}"
         f"   base: {seen.base} at {short(seen.base_sha)}",
         f"  stage: {plan.start.value}   rule: {plan.rule}",
+        *([f"  writes: {plan.writes}"] if plan.writes else []),  # who, signed or not
     ]
     lines = [lines[0], *(escape_controls(line) for line in lines[1:])]
     if plan.refusal is not None:

@@ -240,6 +240,7 @@ def _facts(plan: Plan) -> str:
         f"Seen: base at {code(short(seen.base_sha))}, branch {branch}, "
         f"pull requests {plan.pr_state.value}{f' ({prs})' if prs else ''}; "
         f"stage {code(plan.start.value)}; rule {code(plan.rule)}."
+        + (f" Writes: {prose(plan.writes)}." if plan.writes else "")
     )
 
 

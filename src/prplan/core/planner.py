@@ -20,7 +20,7 @@ from prplan.core import refusals
 from prplan.core.disarm import armed_by, disarm_action
 from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
-from prplan.core.pr_text import close_action, identity_notes, with_pr_text
+from prplan.core.pr_text import close_action, identity_line, with_pr_text
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
@@ -74,8 +74,8 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
         # Pull-request metadata: a step derived after the table (``metadata``).
         actions, more = with_metadata(snapshot, request, actions)
         actions, text = with_pr_text(snapshot, effective, actions)  # update_pr, the body's length
-        text += identity_notes(snapshot, request, actions)  # who writes, signed or not
-        return Plan(actions=actions, notes=(*notes, *more, *text), **common)
+        writes = identity_line(snapshot, request, actions)  # who writes, signed or not
+        return Plan(actions=actions, notes=(*notes, *more, *text), writes=writes, **common)
     if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
         refusal = refusals.not_a_file_refusal(not_files)
     elif rule.refuse is RefusalCode.EDIT_FAILED and resolution.failure is not None:

@@ -44,7 +44,7 @@ __all__ = [
     "with_pr_text",
     "close_action",
     "superseded_comment",
-    "identity_notes",
+    "identity_line",
 ]
 
 
@@ -169,17 +169,17 @@ def with_pr_text(
 _WRITES = (act.Commit, act.CreatePullRequest, act.UpdatePullRequest, act.ClosePullRequest)
 
 
-def identity_notes(
+def identity_line(
     snapshot: RepoSnapshot, request: ChangeRequest, actions: tuple[act.Action, ...]
-) -> list[str]:
+) -> str:
     """Who the plan's commit and pull request are attributed to, and whether
-    GitHub signs the commit: said when the plan writes one and the forge
-    client stated its writer, or the request names an author or co-authors
-    (a client that states nothing, such as the in-process forge, leaves
-    the plan as it was)."""
+    GitHub signs the commit (``Plan.writes``): said when the plan writes one
+    and the forge client stated its writer, or the request names an author
+    or co-authors; otherwise "" (a client that states nothing, such as the
+    in-process forge, leaves the plan as it was)."""
     if not any(isinstance(a, _WRITES) for a in actions):
-        return []
+        return ""
     if snapshot.writer is None and request.author is None and not request.co_authors:
-        return []
+        return ""
     commits = any(isinstance(a, act.Commit) for a in actions)
-    return [attribution(snapshot.writer, request.author, request.co_authors, commits=commits)]
+    return attribution(snapshot.writer, request.author, request.co_authors, commits=commits)

@@ -341,10 +341,10 @@ class WriterClient(Protocol):
     def writer(self) -> Writer:
         """Who this client's commits and pull requests are attributed to and
         whether GitHub signs its commits. Read once per client: over GraphQL
-        the observe query's ``viewer``; over REST one ``viewer { login }``
-        query (1 request, the first time; shared with ``viewer_login``); an
-        App's client its bot (``GET /app``, read once already). A login that
-        cannot be read is None, never a failure."""
+        the observe query's ``viewer`` (``viewer_login``'s reading); over
+        REST ``GET /user`` (1 request, the first time); an App's client its
+        bot (``GET /app``, read once already). A login that cannot be read
+        is None, never a failure."""
 
 
 @runtime_checkable

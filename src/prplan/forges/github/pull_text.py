@@ -87,10 +87,10 @@ class WriterMethods:
     to and whether GitHub signs its commits (see ``prplan.core.writer``).
 
     The login is read once per client: an App's client answers its bot
-    (``SLUG[bot]``, from ``GET /app``, read once already); otherwise
-    ``viewer_login()``, the reading the arming check shares: over GraphQL
-    the observe query's ``viewer`` (no request), over REST one small
-    ``viewer { login }`` query (what ``GET /user`` answers) the first time.
+    (``SLUG[bot]``, from ``GET /app``, read once already); over GraphQL
+    ``viewer_login()``, the arming check's reading: the observe query's
+    ``viewer`` (no request); over REST ``GET /user`` (1 request, the first
+    time: the REST transport sends no GraphQL for it).
     A login that cannot be read (a token without the right) is None: "the
     token's identity (not read)", never a failure."""
 
@@ -119,8 +119,12 @@ class WriterMethods:
         try:
             if app:
                 login: str | None = str(getattr(self, "app_login")())  # noqa: B009
-            else:  # the observe query's viewer, else one query, cached per client
+            elif self._graphql is not None:  # the observe query's viewer (no request)
                 login = self.viewer_login()
+            else:  # REST stays REST: GET /user (what viewer answers)
+                with self._http.errors("reading the login the token acts as"):
+                    _, user = self._http.raw("GET", "/user")
+                login = str(user.get("login") or "") or None
         except PrplanError:
             login = None
         self.__dict__["_writer_login_read"] = login
