@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from transitions import MachineError
 
 import prplan
 from prplan.cli import cli
 from prplan.core.actions import ClosePullRequest, UpdatePullRequest
+from prplan.core.lifecycle import walk
 from prplan.core.pull_text import HUMAN_LINE, marker
-from prplan.core.states import ActionKind
+from prplan.core.states import ActionKind, Stage
 from prplan.forges.local.server.app import ForgeServer
 from prplan.run.outcome import OutcomeStatus
 
@@ -238,3 +240,49 @@ def test_cli_author_is_the_commits_author_and_the_plan_says_unsigned(forge_dir: 
     assert head.author.decode() == "Grace Hopper <grace@example.com>"
     bad = CliRunner().invoke(cli, [str(a) for a in _change(forge_dir, "--author", "grace")])
     assert bad.exit_code == 1 and "error: --author: 'grace' is not 'Name <email>'" in bad.output
+
+
+# --- the lifecycle, the plan document, the served comments ------------------------------
+
+
+def test_the_lifecycle_closes_from_in_place_only() -> None:
+    assert walk(Stage.IN_PLACE, [ActionKind.CLOSE_PULL_REQUEST, ActionKind.DELETE_BRANCH]) == [
+        Stage.IN_PLACE, Stage.CLOSED, Stage.BRANCH_DELETED,
+    ]  # fmt: skip
+    with pytest.raises(MachineError):
+        walk(Stage.PROPOSED, [ActionKind.CLOSE_PULL_REQUEST])
+
+
+def test_plans_with_the_new_fields_round_trip_and_keep_their_digest() -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"values.yaml": "tag: 1\n"})
+    request = _request(update_pr=True, close_superseded=True, delete_branch=True)
+    setup = Setup(forge, forge)
+    setup.run(request)
+    forge.push(REPO, "main", {"values.yaml": "tag: 2\n"}, message="tag 2 on main")
+    plan = prplan.plan(prplan.observe(forge, request), request)
+    assert [a.kind for a in plan.actions] == [
+        ActionKind.CLOSE_PULL_REQUEST, ActionKind.DELETE_BRANCH,
+    ]  # fmt: skip
+    text = plan.to_json()
+    again = prplan.Plan.from_json(text)
+    assert again == plan and again.digest == plan.digest and again.to_json() == text
+    assert again.observed.pr_text is not None and again.observed.pr_text.request_id
+    assert prplan.apply(again, forge).status is OutcomeStatus.CLOSED  # checked and applied
+
+
+def test_the_served_comments_are_on_githubs_schemas(forge_server: ForgeServer) -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(REPO, {"values.yaml": "tag: 1\n"})
+    served = Served(forge_server, forge)
+    client = served.new_client(transport="rest", retries=0, backoff=0.0)
+    setup = Setup(forge, client)
+    number = setup.run(_request())[1].pull_request
+    assert number is not None
+    issue = client._http.github.get_repo(REPO).get_issue(number)
+    made = issue.create_comment("a human's comment")  # POST /issues/{n}/comments
+    assert [c.body for c in issue.get_comments()] == ["a human's comment"]  # GET
+    assert made.user.login == "prplan"
+    with pytest.raises(prplan.ForgeError, match="422"):
+        client.update_pull_request(REPO, number, title="t", body="x" * 65_537)
+    assert served.violations == [], "\n".join(served.violations)

@@ -37,6 +37,7 @@ from prplan.core.states import (
     RefusalCode,
     Stage,
 )
+from prplan.core.superseded import closes_superseded, superseded_rules
 
 __all__ = [
     "Situation",
@@ -210,37 +211,6 @@ def _rebase_rules() -> list[Rule]:
     ]
 
 
-def _superseded_rules() -> list[Rule]:
-    """``close_superseded``: base already holds the change an open pull
-    request proposes. prplan closes only its own (its marker names this
-    request), and never one whose branch holds commits prplan did not make."""
-    superseded = {"pr": PRState.OPEN, "in_place": True, "close_superseded": True}
-    return [
-        Rule(
-            name="open_superseded_not_own",
-            when=_when(pr_own=False, **superseded),
-            note="the requested content is already on base; close_superseded is on, but the "
-            "open pull request does not carry prplan's marker for this request: it is left open",
-            mentions=Mention.OPEN,
-        ),
-        Rule(
-            name="open_superseded_foreign",
-            when=_when(foreign_on_head=True, **superseded),
-            note="the requested content is already on base; close_superseded is on, but the "
-            "open pull request's branch holds commits prplan did not make: it is left open",
-            mentions=Mention.OPEN,
-        ),
-        Rule(
-            name="open_superseded_close",
-            when=_when(**superseded),
-            actions=(A.CLOSE_PULL_REQUEST,),
-            then_delete=True,
-            note="the requested content is already on base: prplan's own pull request is "
-            "superseded and closed",
-        ),
-    ]
-
-
 def _rules() -> tuple[Rule, ...]:
     rules = [
         Rule(
@@ -303,7 +273,7 @@ def _rules() -> tuple[Rule, ...]:
             "the arming is turned off and nothing else is done",
             mentions=Mention.OPEN,
         ),
-        *_superseded_rules(),
+        *superseded_rules(),
         Rule(
             name="open_in_place",
             when=_when(pr=PRState.OPEN, in_place=True),
@@ -572,7 +542,7 @@ def goal_stage(situation: Situation) -> Stage:
     other: ``create_pr`` governs opening a pull request, ``automerge`` merging
     the one that carries the change, ``delete_branch`` cleaning up after a
     merge."""
-    if situation.in_place and not situation.head_is_base and _closes(situation):
+    if situation.in_place and not situation.head_is_base and closes_superseded(situation):
         deletes = situation.delete_branch and not situation.branch_in_use
         return Stage.BRANCH_DELETED if deletes else Stage.CLOSED
     if situation.in_place and not situation.head_is_base:
@@ -594,15 +564,3 @@ def goal_stage(situation: Situation) -> Stage:
         return Stage.PROPOSED
     deletes = situation.delete_branch and not situation.branch_in_use
     return Stage.BRANCH_DELETED if deletes else Stage.MERGED
-
-
-def _closes(situation: Situation) -> bool:
-    """close_superseded asks for prplan's own open pull request (and no
-    commit on it that is not prplan's) to be closed once base holds the
-    change."""
-    return (
-        situation.close_superseded
-        and situation.pr is PRState.OPEN
-        and situation.pr_own
-        and not situation.foreign_on_head
-    )
