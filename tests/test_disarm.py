@@ -194,3 +194,32 @@ def test_the_command_exits_3_when_it_disarmed(forge_server: ForgeServer, tmp_pat
     assert done.exit_code == 3, done.output
     assert "disarmed" in done.output and "Sneak in" in done.output
     assert forge.auto_merge_request(REPO, _pr(forge).number) is None
+
+
+def test_a_change_set_exits_3_when_an_entry_was_disarmed(tmp_path: Path) -> None:
+    """A change set's entry that ended ``disarmed`` is a refusal for its
+    exit code (3), as for a single apply, not a failure (5)."""
+    data = tmp_path / "forge"
+    forge = prplan.LocalForge.open(data)
+    forge.create_repo(REPO, {"app.yaml": "tag: 1\n"})
+    forge.protect_branch(REPO, "main", required_checks=[CHECK])
+    _armed_by_prplan_then_pushed(forge, forge)
+    forge.close()
+    (tmp_path / "app.yaml").write_text("tag: 2\n")
+    document = {
+        "version": 1,
+        "defaults": {"branch": BRANCH, "create_pr": True, "automerge": True, "title": "app 2"},
+        "stages": [{"name": "one", "changes": [{"repo": REPO, "files": {"app.yaml": "app.yaml"}}]}],
+    }
+    path = tmp_path / "set.json"
+    path.write_text(__import__("json").dumps(document))
+    args = ["apply", "--changeset", str(path), "--local", str(data), "--yes", "--format", "json"]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 3, done.output
+    assert '"status": "disarmed"' in done.output
+    forge = prplan.LocalForge.open(data)
+    try:
+        assert forge.auto_merge_request(REPO, _pr(forge).number) is None
+        assert not _pr(forge).merged
+    finally:
+        forge.close()

@@ -106,7 +106,7 @@ def stage_seconds(text: str | None) -> float:
 def _changeset_exit(result: ChangeSetResult) -> int:
     """A failure first; a stale plan is exit 4 only when nothing was written
     (else the set failed part-way); then a stage that timed out waiting for
-    merges (6); then a refusal; then any entry short of its goal (its later
+    merges (6); then a refusal or a disarm (3); then any entry short of its goal (its later
     stages never started)."""
     statuses = {entry.status for entry in result.entries}
     if "failed" in statuses:
@@ -115,7 +115,9 @@ def _changeset_exit(result: ChangeSetResult) -> int:
         return EXIT["timed_out"]
     if "stale" in statuses:
         return EXIT["failed"] if result.wrote else EXIT["stale"]
-    if "refused" in statuses:
+    # Disarmed: prplan turned its own auto-merge off over someone's commits;
+    # like a refusal, known from the plan, and for a human to look at (3).
+    if statuses & {"refused", "disarmed"}:
         return EXIT["refused"]
     return EXIT["ok"] if result.ok else EXIT["failed"]
 

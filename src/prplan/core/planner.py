@@ -20,12 +20,13 @@ from prplan.core import refusals
 from prplan.core.disarm import armed_by, disarm_action
 from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
-from prplan.core.pr_text import close_action, identity_line, with_pr_text
+from prplan.core.pr_text import close_action, commit_message, pr_text_step
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
 from prplan.core.snapshot import CommitInfo, Gate, MergeArmed, PathKind, RepoSnapshot
 from prplan.core.states import (
+    MERGE_KINDS,
     ActionKind,
     ArmedBy,
     BranchSituation,
@@ -36,7 +37,6 @@ from prplan.core.states import (
 )
 from prplan.core.table import Mention, Rule, Situation, decide, start_stage
 from prplan.core.text import commits_listed, short
-from prplan.core.writer import co_author_trailers
 
 __all__ = ["plan", "classify", "commit_message", "short", "resolve_edits", "foreign_commits"]
 
@@ -73,8 +73,7 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
         actions = _materialise(rule, situation, snapshot, effective)
         # Pull-request metadata: a step derived after the table (``metadata``).
         actions, more = with_metadata(snapshot, request, actions)
-        actions, text = with_pr_text(snapshot, effective, actions)  # update_pr, the body's length
-        writes = identity_line(snapshot, request, actions)  # who writes, signed or not
+        actions, text, writes = pr_text_step(snapshot, request, effective, actions)  # issue 15
         return Plan(actions=actions, notes=(*notes, *more, *text), writes=writes, **common)
     if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
         refusal = refusals.not_a_file_refusal(not_files)
@@ -246,12 +245,22 @@ def _gate_facts(snapshot: RepoSnapshot, request: ChangeRequest, pr: PRState) -> 
     }
     open_pr = next((p for p in snapshot.pull_requests if p.is_open), None)
     if pr is PRState.OPEN and open_pr is not None:
-        facts.update(gate=open_pr.gate, armed=open_pr.armed)
+        facts.update(gate=_gate_after_ready(open_pr.gate, request), armed=open_pr.armed)
     return facts
 
 
-#: The action kinds that merge the pull request, now or once its gate clears.
-_MERGE_KINDS = {ActionKind.MERGE_PULL_REQUEST, ActionKind.ENABLE_AUTO_MERGE, ActionKind.ENQUEUE}
+def _gate_after_ready(gate: Gate, request: ChangeRequest) -> Gate:
+    """A draft the request marks ready (``draft=False``: the metadata step
+    plans ``MarkReadyForReview`` before any merge) has, under auto or wait,
+    a gate nobody knows yet: pending, so GitHub's auto-merge (or the queue)
+    merges it once its checks and reviews allow. Under ``now`` it stays a
+    draft (refused: a merge now cannot wait for a gate not known yet)."""
+    if gate is Gate.DRAFT and request.draft is False and request.merge_when is not MergeWhen.NOW:
+        return Gate.PENDING
+    return gate
+
+
+_MERGE_KINDS = MERGE_KINDS
 
 
 # --- 2. notes ------------------------------------------------------------------------
@@ -346,14 +355,6 @@ def _unmerged_note(snapshot: RepoSnapshot) -> str:
 
 
 # --- 3. materialisation -------------------------------------------------------------
-
-
-def commit_message(request: ChangeRequest) -> str:
-    """The message prplan writes: the caller's message (or the title), then
-    the trailer that marks the commit as prplan's."""
-    head = request.commit_message or request.pr_title
-    co = co_author_trailers(request.co_authors)  # none: the message of before
-    return f"{head.rstrip()}\n\nPrplan-Request: {request.request_id}\n{co}"
 
 
 @attrs.define(kw_only=True)

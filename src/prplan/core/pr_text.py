@@ -31,7 +31,7 @@ from prplan.core import actions as act
 from prplan.core.pull_text import HUMAN_LINE, PullText, marker, normal_text, split_body
 from prplan.core.request import MAX_BODY_CHARS, ChangeRequest
 from prplan.core.snapshot import RepoSnapshot
-from prplan.core.writer import attribution
+from prplan.core.writer import attribution, co_author_trailers
 
 __all__ = [
     "PullText",
@@ -45,7 +45,18 @@ __all__ = [
     "close_action",
     "superseded_comment",
     "identity_line",
+    "commit_message",
+    "pr_text_step",
 ]
+
+
+def commit_message(request: ChangeRequest) -> str:
+    """The message prplan writes: the caller's message (or the title), then
+    the trailer that marks the commit as prplan's (``Prplan-Request``, the id
+    the marker names too), then a ``Co-authored-by:`` trailer per co-author."""
+    head = request.commit_message or request.pr_title
+    co = co_author_trailers(request.co_authors)  # none: the message of before
+    return f"{head.rstrip()}\n\nPrplan-Request: {request.request_id}\n{co}"
 
 
 def _note(left_out: int) -> str:
@@ -183,3 +194,16 @@ def identity_line(
         return ""
     commits = any(isinstance(a, act.Commit) for a in actions)
     return attribution(snapshot.writer, request.author, request.co_authors, commits=commits)
+
+
+def pr_text_step(
+    snapshot: RepoSnapshot,
+    request: ChangeRequest,
+    effective: ChangeRequest,
+    actions: tuple[act.Action, ...],
+) -> tuple[tuple[act.Action, ...], list[str], str]:
+    """The planner's step after the table and the metadata: ``update_pr``'s
+    rewrite and the body's notes (``with_pr_text``, on the request with its
+    edits resolved), and ``Plan.writes`` (``identity_line``)."""
+    actions, notes = with_pr_text(snapshot, effective, actions)
+    return actions, notes, identity_line(snapshot, request, actions)

@@ -18,6 +18,7 @@ __all__ = [
     "ActionKind",
     "METADATA_KINDS",
     "OFF_LIFECYCLE_KINDS",
+    "MERGE_KINDS",
     "RefusalCode",
     "ArmedBy",
     "classify_pr_state",
@@ -128,6 +129,12 @@ METADATA_KINDS = frozenset(
 #: The action kinds that are no step of the lifecycle (a plan's walk
 #: through the machine leaves them out).
 OFF_LIFECYCLE_KINDS = METADATA_KINDS | {ActionKind.UPDATE_PULL_REQUEST}
+
+
+#: The action kinds that merge the pull request, now or once its gate clears.
+MERGE_KINDS = frozenset(
+    {ActionKind.MERGE_PULL_REQUEST, ActionKind.ENABLE_AUTO_MERGE, ActionKind.ENQUEUE}
+)
 
 
 class RefusalCode(enum.StrEnum):
