@@ -174,6 +174,22 @@ def test_a_saved_merge_now_plan_is_stale_when_the_check_failed_since() -> None:
     assert not forge.pull_requests(REPO)[0].merged
 
 
+def test_a_gate_that_cleared_since_the_plan_leaves_the_plan_good() -> None:
+    """Pending at plan time, green at apply: not stale (the plan's arming
+    finds the pull request mergeable now and merges it); only a gate that
+    moved against the plan is."""
+    forge = _forge()
+    forge.set_allow_auto_merge(REPO, True)
+    prplan.apply(_plan(forge, _request(automerge=False)), forge)
+    plan = _saved(_plan(forge, _request()))
+    assert plan.actions[-1].kind is ActionKind.ENABLE_AUTO_MERGE  # pending: arm
+    head = forge.pull_requests(REPO)[0].head_sha
+    forge.set_status(REPO, head, CHECK, "success")
+    outcome = prplan.apply(plan, forge)
+    assert outcome.status is OutcomeStatus.MERGED, outcome
+    assert forge.pull_requests(REPO)[0].merged
+
+
 def test_the_recheck_of_a_repository_that_held_still_finds_nothing_moved() -> None:
     """Gate, arming, its login and the viewer are read the same way twice:
     the in-process observe -> plan -> apply (recheck on) is not stale."""

@@ -21,7 +21,7 @@ same way and at once, so it sees the same gate.
 from __future__ import annotations
 
 from prplan.core.plan import Plan
-from prplan.core.snapshot import MergeArmed, PullRequestInfo, RepoSnapshot, git_blob_sha
+from prplan.core.snapshot import Gate, MergeArmed, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.errors import NotFoundError, StalePlanError
 from prplan.run.gated import arming_moved
 from prplan.run.metadata import metadata_moved
@@ -258,13 +258,20 @@ def _gate(pr: PullRequestInfo) -> str:
 
 
 def gates_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
-    """The gate of each open pull request at the same head: the gate and
-    the required checks failing and pending. It moves when CI reports or a
-    reviewer approves; a plan made on the old gate is then stale (plan
-    again), and an edited gate can never merge past a failing check."""
+    """The gate of each open pull request at the same head, where it moved
+    against the plan: a required check failing that the plan did not see
+    failing, or a gate the plan saw clean (it merges directly) that is not
+    clean any more. An edited gate can then never merge past a failing
+    check. A gate that moved the other way (checks reported green, a
+    reviewer approved: pending to clean) leaves the plan as good as it was:
+    its arming finds the pull request mergeable and merges it, and a later
+    change-set stage is not made stale by its CI reporting meanwhile."""
     moved = []
     for pr, seen in _open_pairs(planned, current):
-        was = (pr.gate, pr.failing_checks, pr.pending_checks)
-        if was != (seen.gate, seen.failing_checks, seen.pending_checks):
+        newly_failing = seen.gate is Gate.FAILING and (
+            pr.gate is not Gate.FAILING or set(seen.failing_checks) - set(pr.failing_checks)
+        )
+        no_longer_clean = pr.gate is Gate.CLEAN and seen.gate is not Gate.CLEAN
+        if newly_failing or no_longer_clean:
             moved.append((f"gate of pull request #{pr.number}", _gate(pr), _gate(seen)))
     return moved
