@@ -8,8 +8,9 @@ derives from its own request and snapshot, and the reviewed one when
 Before writing, the executor observes again and refuses the whole plan with
 ``StalePlanError`` if a fact the plan relied on moved: the branch head, the
 set and states of pull requests, the blob of any requested path on base or
-branch, or which branch is base. (Base merely moving ahead is not enough:
-a plan that creates a branch at the old base is still a correct plan.)
+branch, which branch is base, an open pull request's gate and who armed its
+merge (``prplan.run.recheck``). (Base merely moving ahead is not enough: a
+plan that creates a branch at the old base is still a correct plan.)
 
 Then it runs the actions in order. Every write is compare-and-swap (commits
 name their parent, resets their old sha, merges the expected head), so a
@@ -42,14 +43,14 @@ from prplan.core.actions import (
 from prplan.core.integrity import check_plan
 from prplan.core.plan import Plan
 from prplan.core.states import MERGE_KINDS, ActionKind
-from prplan.errors import ConflictError, PrplanError, StalePlanError
+from prplan.errors import ConflictError, PrplanError
 from prplan.run.gated import HELD_BACK, arm, disarm, disarmed, merge_or_arm, waited
 from prplan.run.metadata import apply_metadata
-from prplan.run.observe import observe
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, WriteIdentity, counting_requests
 from prplan.run.pr_text import apply_pr_text, body_to_write
-from prplan.run.recheck import base_rewound, moved_facts
+from prplan.run.recheck import moved_facts
+from prplan.run.recheck import recheck as rechecked
 from prplan.run.waiting import Waiter
 
 __all__ = ["apply", "moved_facts"]
@@ -134,7 +135,7 @@ def _apply_counted(
         # An empty plan is rechecked too: "nothing to do" is a claim about the
         # repository (base holds the content), and base may have been reverted.
         if recheck:
-            _recheck(plan, client)
+            rechecked(plan, client)  # see run.recheck
         if plan.actions:
             # The moment the facts were last known true: now (after the
             # recheck), or "moments ago" for a plan made just before.
@@ -146,14 +147,6 @@ def _apply_counted(
         outcome = waited(plan, client, outcome, waiter)  # merge_when='wait' only
     reporter.finished(outcome)
     return outcome
-
-
-def _recheck(plan: Plan, client: ForgeClient) -> None:
-    """Observe again; ``StalePlanError`` if a fact the plan relied on moved."""
-    current = observe(client, plan.request)
-    moved = moved_facts(plan.observed, current) + base_rewound(client, plan.observed, current)
-    if moved:
-        raise StalePlanError(moved)
 
 
 def _refused(plan: Plan, requests: RequestCount) -> Outcome:

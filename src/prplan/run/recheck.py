@@ -1,17 +1,35 @@
-"""The recheck before a plan is applied: which facts the plan relied on
-moved between two observations (``moved_facts``), and whether base lost the
-commit the plan saw (``base_rewound``). Split from ``executor``."""
+"""The recheck before a plan is applied: observe again and compare.
+
+``moved_facts`` lists the facts a plan relies on that differ between the
+plan's observation and the forge's answer now; ``recheck`` raises
+``StalePlanError`` (nothing written) when any did. Besides what the
+decision table reads directly (the branch head, the pull requests, the
+requested paths' blobs, which branch is base...), every other claim of the
+observation is held to the forge too (``_claims_moved``), so a plan
+re-derived offline from an edited observation cannot pass: that includes
+who armed an open pull request's merge and the login prplan acts as
+(``armers_moved``: the planner turns off only prplan's own arming), and
+each open pull request's gate (``gates_moved``: ``now`` merges only a
+clean gate, and an administrator's token would merge past any other).
+
+The gate legitimately moves between plan and apply (CI reports, a reviewer
+approves): a plan made on one gate is stale on another, as it is when the
+branch moved; the in-process ``observe -> plan -> apply`` reads both the
+same way and at once, so it sees the same gate.
+"""
 
 from __future__ import annotations
 
-from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
-from prplan.errors import NotFoundError
+from prplan.core.plan import Plan
+from prplan.core.snapshot import Gate, MergeArmed, PullRequestInfo, RepoSnapshot, git_blob_sha
+from prplan.errors import NotFoundError, StalePlanError
 from prplan.run.gated import arming_moved
 from prplan.run.metadata import metadata_moved
+from prplan.run.observe import observe
 from prplan.run.port import ForgeClient
 from prplan.run.pr_text import pr_text_moved
 
-__all__ = ["moved_facts", "base_rewound"]
+__all__ = ["recheck", "moved_facts", "armers_moved", "gates_moved"]
 
 
 def _pulls(snapshot: RepoSnapshot) -> str:
@@ -68,6 +86,7 @@ def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str,
     moved += pr_text_moved(planned, current)
     if planned.writer != current.writer:  # who writes, signed or not: what the plan said
         moved.append(("writer", str(planned.writer), str(current.writer)))
+    moved += armers_moved(planned, current) + gates_moved(planned, current)
     return moved
 
 
@@ -156,7 +175,7 @@ def _commits_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[s
     return moved
 
 
-def base_rewound(
+def _base_rewound(
     client: ForgeClient, planned: RepoSnapshot, current: RepoSnapshot
 ) -> list[tuple[str, str, str]]:
     """Base may move ahead after a plan (a plan that creates a branch at the
@@ -179,3 +198,84 @@ def base_rewound(
             f"at {current.base_sha[:7]}, which no longer contains it (rewound or force-pushed)",
         )
     ]
+
+
+def recheck(plan: Plan, client: ForgeClient) -> None:
+    """Observe again; ``StalePlanError`` if a fact the plan relied on moved."""
+    current = observe(client, plan.request)
+    moved = moved_facts(plan.observed, current) + _base_rewound(client, plan.observed, current)
+    if moved:
+        raise StalePlanError(moved)
+
+
+def _open_pairs(
+    planned: RepoSnapshot, current: RepoSnapshot
+) -> list[tuple[PullRequestInfo, PullRequestInfo]]:
+    """Each pull request open in both observations at the same head (a
+    moved head or state is said already, and the rest follows from it)."""
+    now = {pr.number: pr for pr in current.pull_requests if pr.is_open}
+    pairs = []
+    for pr in planned.pull_requests:
+        seen = now.get(pr.number)
+        if pr.is_open and seen is not None and seen.head_sha == pr.head_sha:
+            pairs.append((pr, seen))
+    return pairs
+
+
+def _armed_any(snapshot: RepoSnapshot) -> bool:
+    return any(pr.is_open and pr.armed is not MergeArmed.NONE for pr in snapshot.pull_requests)
+
+
+def armers_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """Who armed each open pull request's merge (``armed_by``) and the login
+    prplan acts as (``viewer``): together they tell prplan's own arming from
+    someone else's, and prplan turns off only its own. A human who turned
+    prplan's auto-merge off and on again as themselves between plan and
+    apply, or an observation edited to name another login, makes the plan
+    stale. Logins are compared as the forge spelled them."""
+    moved = []
+    if planned.viewer != current.viewer and not (
+        planned.viewer is None and not _armed_any(planned) and _armed_any(current)
+    ):  # a viewer read only now follows from an arming since: said already
+        moved.append(
+            ("login prplan acts as", planned.viewer or "not read", current.viewer or "not read")
+        )
+    for pr, seen in _open_pairs(planned, current):
+        if pr.armed is seen.armed and pr.armed_by != seen.armed_by:
+            moved.append(
+                (
+                    f"who armed the merge of pull request #{pr.number}",
+                    pr.armed_by or "nobody named",
+                    seen.armed_by or "nobody named",
+                )
+            )
+    return moved
+
+
+def _gate(pr: PullRequestInfo) -> str:
+    """``pending (ci/lint)``, ``failing (ci/test; pending: ci/lint)``, ``clean``."""
+    parts = [", ".join(pr.failing_checks) or "", ""]
+    if pr.pending_checks:
+        parts[1] = ("pending: " if pr.failing_checks else "") + ", ".join(pr.pending_checks)
+    checks = "; ".join(part for part in parts if part)
+    return pr.gate.value + (f" ({checks})" if checks else "")
+
+
+def gates_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
+    """The gate of each open pull request at the same head, where it moved
+    against the plan: a required check failing that the plan did not see
+    failing, or a gate the plan saw clean (it merges directly) that is not
+    clean any more. An edited gate can then never merge past a failing
+    check. A gate that moved the other way (checks reported green, a
+    reviewer approved: pending to clean) leaves the plan as good as it was:
+    its arming finds the pull request mergeable and merges it, and a later
+    change-set stage is not made stale by its CI reporting meanwhile."""
+    moved = []
+    for pr, seen in _open_pairs(planned, current):
+        newly_failing = seen.gate is Gate.FAILING and (
+            pr.gate is not Gate.FAILING or set(seen.failing_checks) - set(pr.failing_checks)
+        )
+        no_longer_clean = pr.gate is Gate.CLEAN and seen.gate is not Gate.CLEAN
+        if newly_failing or no_longer_clean:
+            moved.append((f"gate of pull request #{pr.number}", _gate(pr), _gate(seen)))
+    return moved
