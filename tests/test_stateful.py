@@ -22,12 +22,34 @@ and after every apply, on the real forge:
 * every apply that is not refused and not beaten by a race converges: the
   re-plan is empty;
 * plans round-trip through JSON and are byte-identical when made twice.
+
+Issue 15's pull-request metadata and text: some runs ask for labels,
+assignees, reviewers, a milestone, draft, ``update_pr``, ``close_superseded``,
+a title and body; humans add and remove labels, mark pull requests ready or
+convert them to drafts, review as requested reviewers, set a milestone, edit
+a body above and below prplan's human line, and copy prplan's marker into a
+pull request they open. After every apply, on every pull request there was:
+* no label, assignee, requested reviewer or team, or milestone is gone, and
+  what is new is only what the request named (a label a human removed comes
+  back only if asked; a reviewer who already reviewed is not re-requested);
+* an open pull request is never converted to a draft, and a draft is marked
+  ready only by ``draft=False``;
+* a title and body change only under ``update_pr``, on an open pull request
+  whose body carried the marker of this very request before the run;
+* a human's text below prplan's line is the same, byte for byte;
+* a pull request is closed only under ``close_superseded``, only prplan's
+  (its marker names the request), only one whose head holds nothing that is
+  not prplan's, and with a comment saying why;
+
+and after every step, no pull request merged was a draft.
 """
 
 from __future__ import annotations
 
 import atexit
 from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from dulwich.objects import Tree
@@ -43,6 +65,9 @@ from hypothesis.stateful import (
 
 import prplan
 from prplan import OutcomeStatus
+from prplan.core.actions import ClosePullRequest
+from prplan.core.pr_metadata import folded
+from prplan.core.pull_text import HUMAN_LINE, split_body
 from prplan.forges.local.server.app import ForgeApp, ForgeServer
 from prplan.forges.local.trees import TreeInput
 
@@ -58,6 +83,32 @@ GITLINK = 0o160000
 contents = st.sampled_from([b"tag: 1\n", b"tag: 2\n", b"tag: 3\n", None])
 file_maps = st.dictionaries(st.sampled_from(PATHS), contents, min_size=1, max_size=3)
 bases = st.sampled_from(["main", "main", OTHER_BASE])
+
+#: Issue 15: what a request may ask of its pull request (GitHub compares
+#: labels without case: "deploy" and "Deploy" are one label).
+LABELS = ("deploy", "Deploy", "team/sre")
+REVIEWERS = ("alice", "bob")
+MILESTONES = ("v1", "v2")
+MARKER_START = "<!-- prplan:request="
+pr_asks = st.fixed_dictionaries(
+    {
+        "labels": st.lists(st.sampled_from(LABELS), max_size=2, unique_by=str.casefold),
+        "reviewers": st.lists(st.sampled_from(REVIEWERS), max_size=2, unique=True),
+        "assignees": st.sampled_from([(), ("carol",)]),
+        "milestone": st.sampled_from([None, None, MILESTONES[0]]),
+        "draft": st.sampled_from([True, False, None]),
+        # what Hypothesis draws most is listed first: the new behaviour
+        "update_pr": st.sampled_from([True, False]),
+        "close_superseded": st.sampled_from([True, False]),
+        "title": st.sampled_from(["Release, reviewed", "Release"]),
+        "body": st.sampled_from(["Ships the release.\n", ""]),
+        "co_authors": st.sampled_from([(), ("Ada <ada@example.com>",)]),
+    }
+)
+#: Most runs ask for none of it, as before issue 15.
+pr_asks_sometimes = st.one_of(st.none(), st.none(), pr_asks)
+#: The metadata fields, dropped from a request without a pull request.
+METADATA_FIELDS = ("labels", "reviewers", "assignees", "milestone", "draft")
 
 
 def _parent(path: str) -> str:
@@ -119,6 +170,74 @@ def ancestors(forge: prplan.LocalForge, sha: str) -> set[str]:
     return {c.sha for c in forge.log(REPO, sha)}
 
 
+@dataclass(frozen=True)
+class PullFacts:
+    """What a pull request shows of issue 15 (names folded as GitHub
+    compares them), read on the forge as a human sees it."""
+
+    open: bool
+    merged: bool
+    base: str
+    labels: frozenset[str]
+    assignees: frozenset[str]
+    requested: frozenset[str]
+    teams: frozenset[str]
+    reviewed: frozenset[str]
+    milestone: str | None
+    draft: bool
+    title: str
+    body: str
+    #: the head holds commits (not on base) that prplan did not make
+    foreign: bool
+
+    @property
+    def owner(self) -> str | None:
+        """The request id in prplan's marker, or None."""
+        return split_body(self.body)[1]
+
+    @property
+    def human_notes(self) -> str:
+        """The raw text after prplan's human line ("" without one)."""
+        at = self.body.find(HUMAN_LINE)
+        return "" if at < 0 or self.owner is None else self.body[at + len(HUMAN_LINE) :]
+
+
+def pull_facts(forge: prplan.LocalForge, pr: prplan.PullRequestInfo) -> PullFacts:
+    meta = forge.pull_request_metadata(REPO, pr.number, reviews=True)
+    text = forge.pull_request_text(REPO, pr.number)
+    foreign = False
+    if pr.is_open:
+        base_sha = forge.branches(REPO)[pr.base_branch]
+        commits = forge.compare_commits(REPO, base_sha, pr.head_sha).commits
+        foreign = any(not c.by_prplan for c in commits)
+    return PullFacts(
+        open=pr.is_open,
+        merged=pr.merged,
+        base=pr.base_branch,
+        labels=frozenset(map(folded, meta.labels)),
+        assignees=frozenset(map(folded, meta.assignees)),
+        requested=frozenset(map(folded, meta.requested_reviewers)),
+        teams=frozenset(map(folded, meta.requested_teams)),
+        reviewed=frozenset(map(folded, meta.reviewed_by)),
+        milestone=meta.milestone,
+        draft=meta.draft,
+        title=text.title,
+        body=text.body,
+        foreign=foreign,
+    )
+
+
+def edited_body(body: str, where: str, text: str) -> str:
+    """``body`` as a human edits it: ``text`` in place of what is above
+    prplan's marker (the marker and below kept), or after its human line
+    (appended to a body without one)."""
+    if where == "above":
+        at = body.find(MARKER_START)
+        return text if at < 0 else f"{text}\n\n{body[at:]}"
+    at = body.find(HUMAN_LINE)
+    return f"{body}\n{text}" if at < 0 else body[: at + len(HUMAN_LINE)] + "\n" + text
+
+
 class PrplanAmongHumans(RuleBasedStateMachine):
     """prplan works through ``self.client``; humans act on ``self.forge``."""
 
@@ -142,6 +261,12 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         self.required_checks: tuple[str, ...] = ()
         self.required_approvals = 0
         self.gate_checked: set[int] = set()
+        self.draft_checked: set[int] = set()
+        self.last_request: prplan.ChangeRequest | None = None
+        #: every request run, by its id (the id prplan's marker names)
+        self.requests: dict[str, prplan.ChangeRequest] = {}
+        for title in MILESTONES:
+            self.forge.create_milestone(REPO, title)
 
     def connect(self, forge: prplan.LocalForge) -> prplan.ForgeClient:
         return forge
@@ -292,11 +417,13 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         self.human_commits.add(amended)
 
     @precondition(lambda self: self._has_branch())
-    @rule(base=bases)
-    def human_opens_a_pull_request(self, base: str) -> None:
-        """From the branch into some base, maybe not the one prplan uses."""
+    @rule(base=bases, copy_marker=st.sampled_from([False, False, True]))
+    def human_opens_a_pull_request(self, base: str, copy_marker: bool) -> None:
+        """From the branch into some base, maybe not the one prplan uses;
+        sometimes with prplan's marker copied from one of its bodies."""
+        body = self._a_marker() if copy_marker else ""
         try:
-            self.forge.open_pr(REPO, BRANCH, base)
+            self.forge.open_pr(REPO, BRANCH, base, body=body)
         except (prplan.ForgeError, prplan.ConflictError):
             return  # already open, or nothing to compare: GitHub refuses too
 
@@ -329,6 +456,73 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         except (prplan.ForgeError, prplan.ConflictError):
             return  # its branch is gone, or another is open: GitHub refuses too
 
+    # --- issue 15: what humans do to a pull request's metadata and text -------------
+
+    @precondition(lambda self: bool(self._open()))
+    @rule(
+        move=st.sampled_from(
+            ["add label", "remove label", "ready", "draft", "review", "milestone", "edit"]
+        ),
+        label=st.sampled_from((*LABELS, "hotfix")),
+        where=st.sampled_from(["above", "below"]),
+        text=st.sampled_from(["Ops: deploy after 18:00.\n", "Ops: ok\r\nsecond line"]),
+    )
+    def human_works_on_the_pull_request(self, move: str, label: str, where: str, text: str) -> None:
+        """One rule for all of them, so prplan runs as often as before:
+        adds a label, or removes one (even one prplan added: prplan adds it
+        again only if asked); marks it ready or converts it to a draft; a
+        requested reviewer reviews (GitHub then drops the request: prplan
+        must not ask again); sets a milestone; edits the body above prplan's
+        marker (update_pr may rewrite that) or below its human line (kept
+        byte for byte)."""
+        number = self._open()[0].number
+        if move == "add label":
+            self.forge.add_labels(REPO, number, [label])
+        elif move == "remove label" and folded(label) in self._labels(number):
+            self.forge.remove_label(REPO, number, label)
+        elif move in {"ready", "draft"}:
+            self.forge.set_draft(REPO, number, move == "draft")
+        elif move == "review":
+            for pr in self._open():
+                users, _ = self.forge.review_requests(REPO, pr.number)
+                if users:
+                    self.forge.review(REPO, pr.number, users[0], "APPROVE")
+                    return
+        elif move == "milestone":
+            self.forge.set_milestone(REPO, number, 1 + len(label) % 2)
+        elif move == "edit":
+            body = self.forge.pull_request_text(REPO, number).body
+            self.forge.edit_pull(REPO, number, body=edited_body(body, where, text))
+
+    def _labels(self, number: int) -> set[str]:
+        return {folded(label["name"]) for label in self.forge.pull_labels(REPO, number)}
+
+    @precondition(lambda self: self.last_request is not None)
+    @rule()
+    def human_lands_the_requested_content_on_base(self) -> None:
+        """Base then holds what the open pull request's request (or the last
+        one) asks: its pull request is superseded (close_superseded's case)."""
+        request = self._own_request(fallback=self.last_request)
+        assert request is not None and request.base is not None
+        files = {p: c for p, c in request.files.items() if not isinstance(c, tuple)}
+        self.human_commits.add(files_push(self.forge, request.base, files, "Landed it by hand"))
+
+    def _own_request(self, fallback: prplan.ChangeRequest | None) -> prplan.ChangeRequest | None:
+        """The request whose marker an open pull request carries, else ``fallback``."""
+        for pr in self._open():
+            owner = split_body(self.forge.pull_request_text(REPO, pr.number).body)[1]
+            if owner in self.requests:
+                return self.requests[owner]
+        return fallback
+
+    def _a_marker(self) -> str:
+        """prplan's marker and human line, as copied from its latest body ("" if none)."""
+        for pr in reversed(self._pulls()):
+            body = self.forge.pull_request_text(REPO, pr.number).body
+            if split_body(body)[1] is not None:
+                return body[body.find(MARKER_START) :]
+        return ""
+
     # --- what prplan does -------------------------------------------------------
 
     @rule(
@@ -343,6 +537,8 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         delete_branch=st.booleans(),
         method=st.sampled_from(["merge", "squash", "rebase"]),
         merge_when=st.sampled_from(["auto", "auto", "now"]),
+        asks=pr_asks_sometimes,
+        again=st.one_of(st.none(), pr_asks),
     )
     def prplan_runs(
         self,
@@ -357,14 +553,23 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         delete_branch: bool,
         method: str,
         merge_when: str,
+        asks: dict[str, Any] | None,
+        again: dict[str, Any] | None,
     ) -> None:
+        earlier = self._own_request(fallback=None) if again is not None else None
+        if earlier is not None:
+            # the request of prplan's open pull request again (its marker
+            # names it), asking for some metadata and text this time: the
+            # case of update_pr and close_superseded
+            files, base, asks = dict(earlier.files), earlier.base or base, again
+        extra = self._pr_asks(asks, create_pr=create_pr, automerge=automerge)
         request = prplan.ChangeRequest(
             repo=REPO, branch=BRANCH, base=base, files=files, create_pr=create_pr,
             automerge=automerge, allow_modification=allow_modification, on_closed=on_closed,
             branch_policy=branch_policy, merge_foreign_commits=merge_foreign_commits,
-            delete_branch=delete_branch, merge_method=method, title="Release",
-            merge_when=merge_when,
+            delete_branch=delete_branch, merge_method=method, merge_when=merge_when, **extra,
         )  # fmt: skip
+        self.last_request = self.requests[request.request_id] = request
         snapshot = prplan.observe(self.client, request)
         plan = prplan.plan(snapshot, request)
         # Plans are data: deterministic, lossless, and all they hold is
@@ -383,8 +588,10 @@ class PrplanAmongHumans(RuleBasedStateMachine):
             for p in self._open()
             if self.forge.auto_merge_request(REPO, p.number)
         }
+        seen = {p.number: pull_facts(self.forge, p) for p in self._pulls()}
         outcome = prplan.apply(plan, self.client)
         after = self.forge.branches(REPO)
+        self._pull_requests_kept(plan, seen)
 
         # prplan arms a merge only when asked to merge, and never disarms
         # one someone else armed.
@@ -449,6 +656,85 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         replan = prplan.plan(prplan.observe(self.client, request), request)
         assert replan.is_empty, f"not converged: {replan.rule} after {plan.rule}"
 
+    @staticmethod
+    def _pr_asks(
+        asks: dict[str, Any] | None, *, create_pr: bool, automerge: bool
+    ) -> dict[str, Any]:
+        """The request's issue-15 fields: as drawn, less what the request
+        cannot take (metadata without a pull request, a draft to merge)."""
+        if asks is None:
+            return {"title": "Release"}
+        extra = dict(asks)
+        if not create_pr:
+            for name in METADATA_FIELDS:
+                extra.pop(name)
+        elif automerge and extra["draft"] is True:
+            extra["draft"] = None
+        return extra
+
+    def _pull_requests_kept(self, plan: prplan.Plan, seen: dict[int, PullFacts]) -> None:
+        """Issue 15's promises on every pull request there was before the run."""
+        request = plan.request
+        asked = {
+            "labels": set(map(folded, request.labels)),
+            "assignees": set(map(folded, request.assignees)),
+            "requested": set(map(folded, request.reviewers)),
+            "teams": set(map(folded, request.team_reviewers)),
+        }
+        closes = {a.number for a in plan.actions if isinstance(a, ClosePullRequest)}
+        pulls = {p.number: p for p in self._pulls()}
+        for number, before in seen.items():
+            now = pulls[number]
+            after = pull_facts(self.forge, now)
+            where = f"{plan.rule}: #{number}"
+            for kind, wanted in asked.items():
+                was, is_ = getattr(before, kind), getattr(after, kind)
+                assert was <= is_, f"{where} lost {kind} {sorted(was - is_)}"
+                assert is_ - was <= wanted, f"{where} got {kind} {sorted(is_ - was)} unasked"
+            again = (after.requested - before.requested) & before.reviewed
+            assert not again, f"{where} re-requested {sorted(again)}, who already reviewed"
+            if before.milestone is not None:
+                assert after.milestone == before.milestone, f"{where} lost its milestone"
+            elif after.milestone is not None:
+                assert after.milestone == request.milestone, f"{where} got a milestone unasked"
+            if before.open and after.open:
+                assert after.draft or not before.draft or request.draft is False, (
+                    f"{where} marked ready without draft=False"
+                )
+                assert before.draft or not after.draft, f"{where} converted to a draft"
+            self._text_kept(where, request, before, after)
+            # closed in the run (a deleted head branch closes its pull requests too)
+            closed = before.open and not after.open and not after.merged
+            if closed and (number in closes or now.head_branch in self.forge.branches(REPO)):
+                self._closed_as_superseded(where, request, number, before)
+
+    @staticmethod
+    def _text_kept(
+        where: str, request: prplan.ChangeRequest, before: PullFacts, after: PullFacts
+    ) -> None:
+        if (after.title, after.body) != (before.title, before.body):
+            assert request.update_pr, f"{where}: title or body rewritten without update_pr"
+            assert before.open, f"{where}: a closed pull request's text rewritten"
+            assert before.owner == request.request_id, (
+                f"{where}: text rewritten, but its marker named {before.owner}, "
+                f"not {request.request_id}"
+            )
+        if before.owner is not None:
+            assert after.human_notes == before.human_notes, (
+                f"{where}: the human's notes {before.human_notes!r} became {after.human_notes!r}"
+            )
+
+    def _closed_as_superseded(
+        self, where: str, request: prplan.ChangeRequest, number: int, before: PullFacts
+    ) -> None:
+        assert request.close_superseded, f"{where} closed without close_superseded"
+        assert before.owner == request.request_id, (
+            f"{where} closed, but its marker named {before.owner}, not {request.request_id}"
+        )
+        assert not before.foreign, f"{where} closed while its head held commits not prplan's"
+        comments = self.forge.issue_comments(REPO, number)
+        assert comments and "prplan closes" in comments[-1]["body"], f"{where} closed unexplained"
+
     #: refusals that every request shares, decided before prplan's arming is
     #: looked at (they are about the request, and say so first)
     _REQUEST_REFUSALS = frozenset(
@@ -484,6 +770,15 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         asked = self.merged_by_prplan | self.merged_by_humans
         armed = self.armed_by_prplan | self.armed_by_humans
         assert merged <= asked | armed, merged - asked - armed
+
+    @invariant()
+    def no_draft_is_merged(self) -> None:
+        """Checked once per pull request, right after the step that merged it."""
+        for pr in self._pulls():
+            if pr.merged and pr.number not in self.draft_checked:
+                self.draft_checked.add(pr.number)
+                meta = self.forge.pull_request_metadata(REPO, pr.number, reviews=False)
+                assert not meta.draft, f"#{pr.number} was merged as a draft"
 
     @invariant()
     def nothing_merged_into_a_gated_base_without_its_checks_and_reviews(self) -> None:

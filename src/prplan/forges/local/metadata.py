@@ -159,6 +159,26 @@ class MetadataSide(GateSide):
         )
         return number
 
+    @locked
+    def remove_label(self, repo: str, number: int, name: str) -> None:
+        """Take a label off the pull request, as a human does (GitHub's
+        ``DELETE /issues/{number}/labels/{name}``): the name compares without
+        case, the label stays in the repository, 404 if the pull request
+        does not carry it. A human's act, not counted."""
+        self._pull(repo, number)
+        label = self._db.execute(
+            "SELECT l.id FROM labels l JOIN pull_labels p ON p.label = l.id "
+            "WHERE p.repo = ? AND p.number = ? AND l.name = ?",
+            (repo, number, name),
+        ).fetchone()
+        if label is None:
+            raise errors.ForgeError(f"{repo}: #{number} has no label {name!r}", status=404)
+        self._db.execute(
+            "DELETE FROM pull_labels WHERE repo = ? AND number = ? AND label = ?",
+            (repo, number, label["id"]),
+        )
+        self._touch(repo, number)
+
     # --- prplan's calls (MetadataClient) ------------------------------------------------
 
     @counted("reads")
