@@ -556,12 +556,13 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         asks: dict[str, Any] | None,
         again: dict[str, Any] | None,
     ) -> None:
-        earlier = self._own_request(fallback=None) if again is not None else None
-        if earlier is not None:
-            # the request of prplan's open pull request again (its marker
-            # names it), asking for some metadata and text this time: the
-            # case of update_pr and close_superseded
-            files, base, asks = dict(earlier.files), earlier.base or base, again
+        if again is not None and self._open():
+            # a pull request is open: ask for some metadata and text this
+            # time, and, if prplan's marker on it names a request, that
+            # request again (the case of update_pr and close_superseded)
+            asks, earlier = again, self._own_request(fallback=None)
+            if earlier is not None:
+                files, base = dict(earlier.files), earlier.base or base
         extra = self._pr_asks(asks, create_pr=create_pr, automerge=automerge)
         request = prplan.ChangeRequest(
             repo=REPO, branch=BRANCH, base=base, files=files, create_pr=create_pr,
