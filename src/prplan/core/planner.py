@@ -508,6 +508,12 @@ def _merge_pull_request(steps: _Steps) -> act.Action:
             f"{which} once its gate clears; merge it directly ({method}) only if GitHub answers "
             "that it can merge now, and only if its head is still the commit reviewed"
         )
+    elif snapshot.base_protected:
+        reason = (
+            f"automerge is on and {snapshot.base} is protected: its gate is read right before "
+            f"the merge, which happens only if the gate is clean: merge {which} ({method}) if "
+            "its head is still the commit reviewed"
+        )
     else:
         reason = (
             f"automerge is on: merge {which} ({method}) if its head is still the commit reviewed"
