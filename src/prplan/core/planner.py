@@ -25,6 +25,7 @@ from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
 from prplan.core.snapshot import CommitInfo, Gate, MergeArmed, PathKind, RepoSnapshot
 from prplan.core.states import (
+    MERGE_KINDS,
     ActionKind,
     ArmedBy,
     BranchSituation,
@@ -240,12 +241,22 @@ def _gate_facts(snapshot: RepoSnapshot, request: ChangeRequest, pr: PRState) -> 
     }
     open_pr = next((p for p in snapshot.pull_requests if p.is_open), None)
     if pr is PRState.OPEN and open_pr is not None:
-        facts.update(gate=open_pr.gate, armed=open_pr.armed)
+        facts.update(gate=_gate_after_ready(open_pr.gate, request), armed=open_pr.armed)
     return facts
 
 
-#: The action kinds that merge the pull request, now or once its gate clears.
-_MERGE_KINDS = {ActionKind.MERGE_PULL_REQUEST, ActionKind.ENABLE_AUTO_MERGE, ActionKind.ENQUEUE}
+def _gate_after_ready(gate: Gate, request: ChangeRequest) -> Gate:
+    """A draft the request marks ready (``draft=False``: the metadata step
+    plans ``MarkReadyForReview`` before any merge) has, under auto or wait,
+    a gate nobody knows yet: pending, so GitHub's auto-merge (or the queue)
+    merges it once its checks and reviews allow. Under ``now`` it stays a
+    draft (refused: a merge now cannot wait for a gate not known yet)."""
+    if gate is Gate.DRAFT and request.draft is False and request.merge_when is not MergeWhen.NOW:
+        return Gate.PENDING
+    return gate
+
+
+_MERGE_KINDS = MERGE_KINDS
 
 
 # --- 2. notes ------------------------------------------------------------------------

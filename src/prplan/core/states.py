@@ -17,6 +17,7 @@ __all__ = [
     "Stage",
     "ActionKind",
     "METADATA_KINDS",
+    "MERGE_KINDS",
     "RefusalCode",
     "ArmedBy",
     "classify_pr_state",
@@ -113,6 +114,12 @@ METADATA_KINDS = frozenset(
         ActionKind.SET_MILESTONE,
         ActionKind.MARK_READY_FOR_REVIEW,
     }
+)
+
+
+#: The action kinds that merge the pull request, now or once its gate clears.
+MERGE_KINDS = frozenset(
+    {ActionKind.MERGE_PULL_REQUEST, ActionKind.ENABLE_AUTO_MERGE, ActionKind.ENQUEUE}
 )
 
 

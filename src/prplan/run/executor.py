@@ -40,7 +40,7 @@ from prplan.core.actions import (
 from prplan.core.integrity import check_plan
 from prplan.core.plan import Plan
 from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
-from prplan.core.states import ActionKind
+from prplan.core.states import MERGE_KINDS, ActionKind
 from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
 from prplan.run.gated import HELD_BACK, arm, arming_moved, disarm, disarmed, merge_or_arm, waited
 from prplan.run.metadata import apply_metadata, metadata_moved
@@ -436,7 +436,7 @@ def _status(
         return OutcomeStatus.UNCHANGED
     if armed is not None:
         return armed
-    if ActionKind.MERGE_PULL_REQUEST in done:
+    if any(r.sha for r in results if r.kind in MERGE_KINDS):  # also an arming GitHub merged now
         return OutcomeStatus.MERGED
     if ActionKind.CREATE_PULL_REQUEST in done:
         return OutcomeStatus.CREATED
