@@ -65,6 +65,13 @@ def prplan_change(count: int, *, binary: int = 0, transport: str = "rest") -> di
     app = server.app
     try:
         client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url, transport=transport)
+        # The login the plans name (issue 15's identity line): read once per
+        # client (REST: GET /user; GraphQL: in the observe query),
+        # measured apart from the change (GraphQL: none to measure).
+        if transport == "rest":
+            client.writer()
+        login = {"reads": app.log.reads, "writes": app.log.writes}
+        app.log.reset()
         request = prplan.ChangeRequest(
             repo=REPO, branch="prplan/release-2.0", files=_files(count, "2.0", binary=binary),
             title="Release 2.0", automerge=True,
@@ -85,7 +92,7 @@ def prplan_change(count: int, *, binary: int = 0, transport: str = "rest") -> di
         again = prplan.plan(prplan.observe(client, request), request)
         assert again.is_empty
         rerun = {"reads": app.log.reads, "writes": app.log.writes}
-        return {"files": count, "binary": binary, "change": first, "rerun": rerun}
+        return {"files": count, "binary": binary, "change": first, "rerun": rerun, "login": login}
     finally:
         server.stop()
 
@@ -282,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         rerun = results[name]["rerun"]
         print(f"{name + ': re-run':38}{rerun['reads']:>7}{rerun['writes']:>8}{total(rerun):>7}")
+        login = results[name]["login"]
+        print(
+            f"{name + ': login, once per client':38}{login['reads']:>7}{login['writes']:>8}{total(login):>7}"
+        )
     for name in ("saved_rest_3", "saved_graphql_3"):
         row = results[name]
         print(

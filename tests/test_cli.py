@@ -122,7 +122,7 @@ def test_plan_markdown_matches_the_golden_file(forge_dir: Path, new_values: Path
     assert "```mermaid" in result.output and "class no_branch start" in result.output
     assert "class merged goal" in result.output
     assert "none (none)" not in result.output and "specs/" not in result.output
-    assert "| 50 | `absent_merge` | pr ∈ {none, merged, closed}; branch = absent;" in result.output
+    assert "| 53 | `absent_merge` | pr ∈ {none, merged, closed}; branch = absent;" in result.output
 
 
 def test_refusal_markdown_matches_the_golden_file(forge_dir: Path, new_values: Path) -> None:

@@ -125,7 +125,7 @@ def test_edits_over_http_read_the_file_once_and_classify_it_from_the_tree(
     if transport == "rest":
         assert sum("/git/trees/" in path for path in paths) == 1
         assert sum("/contents/values.yaml" in p for p in paths) == 1
-        assert served.app.log.reads == 6
+        assert served.app.log.reads == 6 + 1  # + GET /user: the plan's identity, once per client
     else:
         assert paths == ["/api/graphql"] and served.app.log.reads == 1
     direct = _plan(served.forge, request)  # the same forge, called directly

@@ -2,7 +2,7 @@
 no longer the merge that would happen (issue 14, hostile review):
 
 * someone pushed to the pull request after prplan armed it: merged at that
-  other head (auto-merge stays on at GitHub) or not yet -> failed,
+  other head or not yet (prplan then turns its own arming off) -> failed,
   ``HeadMovedAfterArming``, and a change set stops before the next stage;
 * nothing armed any more (auto-merge disabled, out of the queue) -> failed
   at once, ``MergeDisarmed``; never re-armed;
@@ -94,11 +94,11 @@ def test_a_head_moved_while_waiting_stops_at_once_before_github_merges() -> None
     outcome, time = _wait(forge, _human_pushes(forge))
     assert outcome.status is OutcomeStatus.FAILED
     assert outcome.error_type == "HeadMovedAfterArming"
-    assert "head moved to" in outcome.error and "does not un-arm" in outcome.error
+    assert "head moved to" in outcome.error and "turned off the auto-merge" in outcome.error
     assert len(time.slept) == 1  # the first read after the push stopped it
     info = forge.pull_request_gate(REPO, 1)
     assert info.is_open and "extra.txt" not in _main(forge)
-    assert info.armed is MergeArmed.AUTO_MERGE  # left as it was: prplan does not un-arm
+    assert info.armed is MergeArmed.NONE  # prplan's own arming of this run, turned off
 
 
 def test_a_change_set_stops_before_the_next_stage_when_merged_at_another_head(

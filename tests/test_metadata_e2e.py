@@ -113,6 +113,7 @@ def test_requests_a_metadata_run_costs(served: Served) -> None:
     """REST (docs/github.md): the four metadata writes one request each;
     the observation reads metadata only with a pull request open."""
     client = served.client
+    client.writer()  # the login the plans name: read once per client, before counting
     request = _request(draft=None)
     before = client.request_count()
     _, outcome = _run(client, request)

@@ -293,6 +293,10 @@ REQUEST_CHANGES: dict[str, dict[str, Any]] = {
     "team_reviewers": {"team_reviewers": ["acme/platform"]},
     "draft": {"draft": True},
     "milestone": {"milestone": "v1"},
+    "update_pr": {"update_pr": True},
+    "close_superseded": {"close_superseded": True},
+    "co_authors": {"co_authors": ["Ada Lovelace <ada@example.com>"]},
+    "author": {"author": "Grace Hopper <grace@example.com>"},
 }
 
 

@@ -39,8 +39,10 @@ def test_a_change_costs_ten_requests_over_rest_whatever_the_number_of_files(
     outcome = prplan.apply(plan, served.client, recheck=False)
     log = served.app.log
     assert outcome.status is prplan.OutcomeStatus.MERGED
-    # (an unprotected base has no merge queue: no query asks)
-    assert (log.reads, log.writes) == (5, 5), log.entries
+    # (an unprotected base has no merge queue: no query asks); one read more,
+    # the first time a client observes: the login its writes are attributed
+    # to (GET /user, once per client, for the plan's identity line)
+    assert (log.reads, log.writes) == (6, 5), log.entries
     assert outcome.requests == prplan.RequestCount(
         reads=0, writes=5
     )  # the client's own count agrees

@@ -102,8 +102,21 @@ def test_the_space_is_complete() -> None:
         + open_pr
         + multiple
     )
+    # close_superseded doubles, and pr_own with it on again, the open pull
+    # request's points that meet a base already holding the content (in_place,
+    # none of edit_fails, not_a_file, modifies without allow_modification:
+    # 48 of the 512, half of them with automerge), on a branch that exists.
+    # There armed_by triples them; a foreign head's automerge half is also
+    # doubled by merge_foreign_commits (24 x 3 x 2), its other half by it
+    # where prplan armed (24 x (1 + 2 + 1)): 2 x (8 x 144 + 14 x 240) = 9,024.
+    superseded = 2 * count(
+        {"clean": 3 * 48, "foreign": 24 * 6 + 24 * 4},
+        {k: v for k, v in no_pr_units.items() if k != "absent"},
+    )
+    assert superseded == 9_024
+    expected += superseded
     assert unmerged == 2_920
-    assert len(SITUATIONS) == expected == 294_300
+    assert len(SITUATIONS) == expected == 303_324
     assert len(set(SITUATIONS)) == len(SITUATIONS)
 
 
@@ -122,6 +135,8 @@ _FLIPPED = (
     "gate",
     "armed",
     "armed_by",
+    "close_superseded",
+    "pr_own",
 )
 
 
@@ -129,7 +144,7 @@ _FLIPPED = (
 _STEPS_READ = (
     *("pr", "branch", "head_is_base", "not_a_file", "edit_fails", "in_place", "modifies"),
     *("allow_modification", "automerge", "pr_behind", "create_pr", "on_closed"),
-    *("foreign_on_head", "gate", "delete_branch", "armed", "armed_by"),
+    *("foreign_on_head", "gate", "delete_branch", "armed", "armed_by", "close_superseded"),
 )
 
 
@@ -384,10 +399,11 @@ def test_delete_branch_only_after_a_merge_and_never_base() -> None:
     for s, _, kinds in CASES:
         if ActionKind.DELETE_BRANCH in kinds:
             assert s.delete_branch and not s.head_is_base
-            after_our_merge = kinds[-2:] == (
-                ActionKind.MERGE_PULL_REQUEST,
-                ActionKind.DELETE_BRANCH,
-            )
+            after_our_merge = kinds[-2:] in {
+                (ActionKind.MERGE_PULL_REQUEST, ActionKind.DELETE_BRANCH),
+                # close_superseded: prplan's own pull request, base holds its change
+                (ActionKind.CLOSE_PULL_REQUEST, ActionKind.DELETE_BRANCH),
+            }
             finishing_a_merged_run = kinds == (ActionKind.DELETE_BRANCH,) and s.pr is PRState.MERGED
             assert after_our_merge or finishing_a_merged_run, s
 
@@ -404,6 +420,9 @@ def test_a_branch_is_deleted_only_where_deleting_loses_nothing() -> None:
         if kinds == (A.DELETE_BRANCH,):
             assert not s.unmerged_on_branch and s.branch is not BranchSituation.FOREIGN, s
             alone += 1
+        elif kinds[-2] is A.CLOSE_PULL_REQUEST:
+            # only prplan's own pull request, without a commit that is not prplan's
+            assert s.pr_own and not s.foreign_on_head and s.in_place, s
         else:
             assert kinds[-2] is A.MERGE_PULL_REQUEST, s
     assert alone > 0

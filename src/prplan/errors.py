@@ -151,14 +151,26 @@ class HeadMovedAfterArming(MergeBlocked):
     (auto-merge, merge queue) at ``armed_sha``, the pull request's head
     moved to ``head_sha``: someone pushed. ``merged``: GitHub already merged
     that other head, so commits this plan never saw went in; otherwise the
-    wait stops before GitHub can. prplan does not un-arm it. Exit 5."""
+    wait stops before GitHub can, and prplan turns off the arming it made in
+    this very run (never one someone else made): ``disarmed`` says what it
+    did about it ("" when the arming was not this run's). Exit 5."""
 
-    def __init__(self, repo: str, number: int, armed_sha: str, head_sha: str, *, merged: bool):
+    def __init__(
+        self,
+        repo: str,
+        number: int,
+        armed_sha: str,
+        head_sha: str,
+        *,
+        merged: bool,
+        disarmed: str = "",
+    ):
         self.number = number
         self.repo = repo
         self.armed_sha = armed_sha
         self.head_sha = head_sha
         self.merged = merged
+        self.disarmed = disarmed
         at, armed = head_sha[:7], armed_sha[:7]
         if merged:
             text = (
@@ -169,8 +181,12 @@ class HeadMovedAfterArming(MergeBlocked):
         else:
             text = (
                 f"{repo}#{number}: its head moved to {at} after prplan armed the merge at the "
-                f"reviewed {armed}: GitHub would merge commits unreviewed by this plan. prplan "
-                "does not un-arm it: disable auto-merge (or dequeue it) or review those commits."
+                f"reviewed {armed}: GitHub would merge commits unreviewed by this plan. "
+                + (
+                    disarmed
+                    or "prplan did not arm it in this run and leaves it on: disable auto-merge "
+                    "(or dequeue it) or review those commits."
+                )
             )
         RepositoryDisagreesError.__init__(self, text)
 

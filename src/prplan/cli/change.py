@@ -58,6 +58,24 @@ _METADATA_OPTIONS = [
 ]  # fmt: skip
 
 
+#: Pull requests kept up to date and identities stated (docs/concepts.md).
+_TEXT_OPTIONS = [
+    click.option("--update-pr", is_flag=True,
+                 help="Rewrite the title and body of prplan's own open pull request (its marker names "
+                 "this request) when they differ; a human's text below prplan's line is kept."),
+    click.option("--close-superseded", is_flag=True,
+                 help="Close prplan's own open pull request, with a comment, once base already holds "
+                 "the content (and delete its branch with --delete-branch)."),
+    click.option("--co-author", "co_authors", multiple=True, metavar="'NAME <EMAIL>'",
+                 help="A Co-authored-by: trailer in the commit message (the commit stays signed). "
+                 "Repeatable."),
+    click.option("--author", default=None, metavar="'NAME <EMAIL>'",
+                 help="Make the commit with this author instead of the token's identity: GitHub "
+                 "then does not sign it (the plan says so)."),
+]  # fmt: skip
+_TEXT_KEYS = ("update_pr", "close_superseded", "co_authors", "author")
+
+
 def change_options(func: F) -> F:
     options = [
         click.option("--branch", help="The head branch the change goes through (the base itself: commit directly)."),
@@ -109,7 +127,7 @@ def change_options(func: F) -> F:
                      help="Merge even when the branch holds commits prplan did not make (the plan "
                      "lists them); without it such a merge is refused."),
     ]  # fmt: skip
-    for option in reversed([*options, *_METADATA_OPTIONS]):
+    for option in reversed([*options, *_METADATA_OPTIONS, *_TEXT_OPTIONS]):
         func = option(func)
     return func
 
@@ -119,7 +137,7 @@ CHANGE_KEYS = (
     "automerge", "allow_modification",
     "merge_method", "title", "body", "on_closed", "branch_policy", "delete_branch",
     "merge_foreign_commits", "merge_when", "wait_timeout",
-    "labels", "assignees", "reviewers", "team_reviewers", "draft", "milestone",
+    "labels", "assignees", "reviewers", "team_reviewers", "draft", "milestone", *_TEXT_KEYS,
 )  # fmt: skip
 
 _OPTION_OF = {
@@ -128,7 +146,8 @@ _OPTION_OF = {
     "on_closed": "--on-closed", "branch_policy": "--branch-policy",
     "title": "--title", "body": "--body", "commit_message": "--title",
     "labels": "--label", "assignees": "--assignee", "reviewers": "--reviewer",
-    "team_reviewers": "--team-reviewer", "draft": "--draft",
+    "team_reviewers": "--team-reviewer", "draft": "--draft", "update_pr": "--update-pr",
+    "close_superseded": "--close-superseded", "co_authors": "--co-author", "author": "--author",
 }  # fmt: skip
 
 
@@ -143,6 +162,7 @@ def _option(field: str) -> str:
         if match["rest"]:
             return f"--set/--replace {match['path']}"
         return f"--file/--delete {match['path']}"
+    field = "co_authors" if field.startswith("co_authors[") else field
     return _OPTION_OF.get(field, f"--{field.replace('_', '-')}")
 
 
@@ -346,6 +366,7 @@ def request_from(repo: str | None, change: dict[str, Any]) -> ChangeRequest:
             team_reviewers=change["team_reviewers"],
             draft=change["draft"],
             milestone=change["milestone"],
+            **{key: change[key] for key in _TEXT_KEYS if key in change},
         )
     except InvalidRequestError as error:
         problems += [Problem(_option(p.field), p.message) for p in error.problems]

@@ -86,6 +86,10 @@ def action_summary(action: object) -> str:
             else ("turn off auto-merge on #{n}")
         )
         return what.format(n=action.number) + f" (armed by {action.armed_by}: prplan)"
+    if isinstance(action, p.ClosePullRequest):
+        return f"comment on #{action.number} and close it: {action.comment!r}"
+    if isinstance(action, p.UpdatePullRequest):
+        return f"rewrite the title and body of #{action.number}: {action.title!r}"
     assert isinstance(action, p.DeleteBranch)
     return f"delete branch {action.branch}"
 
@@ -160,6 +164,7 @@ def plan_text(
         f"  branch: {short(seen.branch_sha) if seen.branch_sha else 'absent'}"
         f"   base: {seen.base} at {short(seen.base_sha)}",
         f"  stage: {plan.start.value}   rule: {plan.rule}",
+        *([f"  writes: {plan.writes}"] if plan.writes else []),  # who, signed or not
     ]
     lines = [lines[0], *(escape_controls(line) for line in lines[1:])]
     if plan.refusal is not None:

@@ -23,7 +23,7 @@ from prplan.cli.render import action_summary, escape_controls
 from prplan.cli.table_doc import rule_condition, rule_outcome
 from prplan.core.actions import MERGE_ACTIONS, CreatePullRequest, MergeAction, Review
 from prplan.core.plan import Plan
-from prplan.core.states import METADATA_KINDS, ActionKind, Stage
+from prplan.core.states import OFF_LIFECYCLE_KINDS, ActionKind, Stage
 from prplan.core.text import short
 
 __all__ = ["plan_markdown", "changeset_markdown", "lifecycle_diagram", "code", "prose"]
@@ -92,6 +92,8 @@ _SHORT_KIND = {
     ActionKind.ENQUEUE: "enqueue",
     ActionKind.DISARM_MERGE: "disarm",
     ActionKind.DELETE_BRANCH: "delete branch",
+    ActionKind.CLOSE_PULL_REQUEST: "close PR",
+    ActionKind.UPDATE_PULL_REQUEST: "rewrite PR",
     ActionKind.ADD_LABELS: "labels",
     ActionKind.ADD_ASSIGNEES: "assignees",
     ActionKind.REQUEST_REVIEWERS: "reviewers",
@@ -238,6 +240,7 @@ def _facts(plan: Plan) -> str:
         f"Seen: base at {code(short(seen.base_sha))}, branch {branch}, "
         f"pull requests {plan.pr_state.value}{f' ({prs})' if prs else ''}; "
         f"stage {code(plan.start.value)}; rule {code(plan.rule)}."
+        + (f" Writes: {prose(plan.writes)}." if plan.writes else "")
     )
 
 
@@ -320,7 +323,9 @@ def lifecycle_diagram(plans: Sequence[Plan]) -> list[str]:
     taken: set[Stage] = set()
     goals: set[Stage] = set()
     for plan in plans:
-        stages = walk(plan.start, [a.kind for a in plan.actions if a.kind not in METADATA_KINDS])
+        stages = walk(
+            plan.start, [a.kind for a in plan.actions if a.kind not in OFF_LIFECYCLE_KINDS]
+        )
         starts.add(stages[0])
         taken |= set(stages[1:-1])
         goals.add(stages[-1])

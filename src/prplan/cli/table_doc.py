@@ -190,6 +190,10 @@ _DIMENSION_MEANING = {
     "merge_when": "the request's choice of when automerge merges: now if the gate is clean, else "
     "by auto-merge or the queue (auto); now or refuse (now); as auto, then wait for the merge "
     "(wait; the waiting is the executor's) (enumerated only where a merge can be planned)",
+    "close_superseded": "the request says close_superseded: close prplan's own open pull request "
+    "once base holds the change (enumerated only where an open pull request meets such a base)",
+    "pr_own": "the open pull request's body carries prplan's marker with this request's id "
+    "(enumerated only where close_superseded is on)",
 }
 
 

@@ -28,6 +28,8 @@ __all__ = [
     "MERGE_ACTIONS",
     "DisarmMerge",
     "DeleteBranch",
+    "ClosePullRequest",
+    "UpdatePullRequest",
     "AddLabels",
     "AddAssignees",
     "RequestReviewers",
@@ -96,6 +98,9 @@ class Commit:
     files: tuple[FileChange, ...]
     message: str
     reason: str
+    #: ``Name <email>``: a custom author (the request's ``author``); None:
+    #: the token's identity. Left out of the document when None
+    author: str | None = attrs.field(default=None, metadata=_OMITTED)
 
 
 @attrs.frozen(kw_only=True)
@@ -193,6 +198,30 @@ class DeleteBranch:
 
 
 @attrs.frozen(kw_only=True)
+class ClosePullRequest:
+    """Close prplan's own open pull request ``number``, first commenting
+    ``comment`` on it (why it is closed): base already holds the change."""
+
+    kind = ActionKind.CLOSE_PULL_REQUEST
+    number: int
+    comment: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class UpdatePullRequest:
+    """Rewrite the title and body of prplan's own open pull request. ``body``
+    is the request's body: the executor adds prplan's marker and keeps a
+    human's text below prplan's line (neither is part of the plan)."""
+
+    kind = ActionKind.UPDATE_PULL_REQUEST
+    number: int
+    title: str
+    body: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class AddLabels:
     """Add labels to the pull request (``number`` None: the one this plan
     opens); GitHub creates a label the repository lacks. Nothing is removed."""
@@ -257,6 +286,8 @@ Action = (
     | Enqueue
     | DisarmMerge
     | DeleteBranch
+    | ClosePullRequest
+    | UpdatePullRequest
     | AddLabels
     | AddAssignees
     | RequestReviewers

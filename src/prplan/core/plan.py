@@ -70,6 +70,10 @@ class Plan:
     #: what a reviewer's diffs need (None: not read, or a version 3 plan;
     #: then left out of the document, so a version 3 plan keeps its digest)
     review: Review | None = attrs.field(default=None, metadata={pj.OMIT_IF_DEFAULT: True})
+    #: who the plan's commit and pull request are attributed to and whether
+    #: GitHub signs the commit (``core.writer.attribution``); "" when the
+    #: plan writes neither, or nothing states it (then left out of the document)
+    writes: str = attrs.field(default="", metadata={pj.OMIT_IF_DEFAULT: True})
 
     def content(self, path: str) -> bytes | None:
         """The content this plan writes at ``path`` (None: deleted)."""

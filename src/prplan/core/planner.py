@@ -20,6 +20,7 @@ from prplan.core import refusals
 from prplan.core.disarm import armed_by, disarm_action
 from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
+from prplan.core.pr_text import close_action, commit_message, pr_text_step
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
@@ -72,7 +73,8 @@ def plan(snapshot: RepoSnapshot, request: ChangeRequest) -> Plan:
         actions = _materialise(rule, situation, snapshot, effective)
         # Pull-request metadata: a step derived after the table (``metadata``).
         actions, more = with_metadata(snapshot, request, actions)
-        return Plan(actions=actions, notes=(*notes, *more), **common)
+        actions, text, writes = pr_text_step(snapshot, request, effective, actions)  # issue 15
+        return Plan(actions=actions, notes=(*notes, *more, *text), writes=writes, **common)
     if rule.refuse is RefusalCode.PATH_NOT_A_FILE:
         refusal = refusals.not_a_file_refusal(not_files)
     elif rule.refuse is RefusalCode.EDIT_FAILED and resolution.failure is not None:
@@ -225,6 +227,8 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
         on_closed=request.on_closed,
         branch_policy=request.branch_policy,
         delete_branch=request.delete_branch,
+        close_superseded=pr is PRState.OPEN and request.close_superseded,
+        pr_own=snapshot.pr_text is not None and snapshot.pr_text.request_id == request.request_id,
     )
 
 
@@ -353,13 +357,6 @@ def _unmerged_note(snapshot: RepoSnapshot) -> str:
 # --- 3. materialisation -------------------------------------------------------------
 
 
-def commit_message(request: ChangeRequest) -> str:
-    """The message prplan writes: the caller's message (or the title), then
-    the trailer that marks the commit as prplan's."""
-    head = request.commit_message or request.pr_title
-    return f"{head.rstrip()}\n\nPrplan-Request: {request.request_id}\n"
-
-
 @attrs.define(kw_only=True)
 class _Steps:
     """The actions made so far, and where the branch's head is before the next."""
@@ -462,6 +459,7 @@ def _commit(steps: _Steps) -> act.Action:
         parent_sha=head,
         files=files,
         message=commit_message(steps.request),
+        author=steps.request.author,
         reason=f"{len(files)} path(s) differ from the request on {target}: "
         f"commit them in one commit on {short(head)}",
     )
@@ -566,6 +564,8 @@ def _delete_branch(steps: _Steps) -> act.Action:
         latest = latest_pull_request(steps.snapshot.pull_requests)
         after = mention.words(latest.number if latest else 0)
         expected = steps.snapshot.branch_sha
+    elif ActionKind.CLOSE_PULL_REQUEST in steps.rule.actions:  # only the head observed
+        after, expected = "once its pull request is closed", steps.snapshot.branch_sha
     else:
         after = "after the merge"
     return act.DeleteBranch(
@@ -586,6 +586,7 @@ _STEP: Mapping[ActionKind, Callable[[_Steps], act.Action]] = {
     ActionKind.ENQUEUE: _enqueue,
     ActionKind.DISARM_MERGE: _disarm_merge,
     ActionKind.DELETE_BRANCH: _delete_branch,
+    ActionKind.CLOSE_PULL_REQUEST: lambda steps: close_action(steps.snapshot, steps.request),
 }
 
 

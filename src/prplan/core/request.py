@@ -25,6 +25,7 @@ from prplan.core.names import (
 )
 from prplan.core.pr_metadata import has_metadata, metadata_problems, names
 from prplan.core.snapshot import OMIT_IF_DEFAULT, git_blob_sha
+from prplan.core.writer import person_problems
 from prplan.edits import edit_problems, edit_to_dict, encodable, is_edit
 from prplan.errors import InvalidRequestError, Problem
 
@@ -122,6 +123,14 @@ def _branch_policy(value: object) -> Any:
     return _lenient(BranchPolicy, value)
 
 
+def _people(value: object) -> object:
+    """A list of ``Name <email>`` as a tuple (one string: a tuple of one);
+    anything else is kept for ``request_problems`` to report."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def _files(value: object) -> object:
     """Sort by path, encode text as UTF-8, and make edits a tuple (one edit
     or a list of them). Anything else is kept as it is for
@@ -196,6 +205,18 @@ class ChangeRequest:
     draft: bool | None = attrs.field(default=None, metadata=_OMIT)
     #: a milestone's title, looked up in the repository
     milestone: str | None = attrs.field(default=None, metadata=_OMIT)
+    #: rewrite the title and body of prplan's own open pull request (its
+    #: marker names this request) when they differ from the request's
+    update_pr: bool = attrs.field(default=False, metadata=_OMIT)
+    #: close prplan's own open pull request (and delete its branch with
+    #: ``delete_branch``) when base already holds the requested content
+    close_superseded: bool = attrs.field(default=False, metadata=_OMIT)
+    #: ``Name <email>`` each: ``Co-authored-by:`` trailers in the commit
+    #: message (the author and GitHub's signature are unchanged)
+    co_authors: tuple[str, ...] = attrs.field(default=(), converter=_people, metadata=_OMIT)
+    #: ``Name <email>``: the commit's author instead of the token's identity.
+    #: GitHub signs no commit with a custom author: the plan says so
+    author: str | None = attrs.field(default=None, metadata=_OMIT)
 
     def __attrs_post_init__(self) -> None:
         problems = request_problems(self)
@@ -255,6 +276,8 @@ _BOOL_FIELDS = (
     "allow_modification",
     "delete_branch",
     "merge_foreign_commits",
+    "update_pr",
+    "close_superseded",
 )
 _TEXT_FIELDS = ("title", "body", "commit_message")
 
@@ -316,6 +339,17 @@ def request_problems(request: ChangeRequest) -> list[Problem]:
     problems += _pull_request_text_problems(request)
     problems += _wait_timeout_problems(request.wait_timeout)
     problems += metadata_problems(request)
+    problems += _people_problems(request)
+    return problems
+
+
+def _people_problems(request: ChangeRequest) -> list[Problem]:
+    co_authors: object = request.co_authors
+    if not isinstance(co_authors, tuple):
+        return [Problem("co_authors", "must be a list of 'Name <email>'")]
+    problems = [p for i, c in enumerate(co_authors) for p in person_problems(f"co_authors[{i}]", c)]
+    if request.author is not None:
+        problems += person_problems("author", request.author)
     return problems
 
 

@@ -65,6 +65,12 @@ class Situation:
     #: base is merged into through a merge queue
     merge_queue: bool = False
     merge_when: MergeWhen = MergeWhen.AUTO
+    #: the request says close_superseded: close prplan's own open pull
+    #: request when base already holds the change
+    close_superseded: bool = False
+    #: the open pull request is prplan's own: its body carries prplan's
+    #: marker with this request's id
+    pr_own: bool = False
 
 
 #: Each dimension and its values, in the order the spec lists them.
@@ -93,6 +99,8 @@ DIMENSIONS: Mapping[str, tuple[object, ...]] = {
     "armed_by": tuple(ArmedBy),
     "merge_queue": (False, True),
     "merge_when": tuple(MergeWhen),
+    "close_superseded": (False, True),
+    "pr_own": (False, True),
 }
 
 

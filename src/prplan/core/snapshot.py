@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from prplan.core.pr_metadata import Milestone, PullMetadata
+from prplan.core.pull_text import PullText
+from prplan.core.writer import Writer
 
 #: The commit-message trailer prplan writes in every commit it makes. A branch
 #: whose commits beyond base all carry it holds nothing a human would lose if
@@ -293,3 +295,12 @@ class RepoSnapshot:
     #: the login prplan's token acts as: read only when an open pull request
     #: is armed (to tell prplan's own arming from someone else's), else None
     viewer: str | None = attrs.field(default=None, metadata=_OMITTED)
+    #: the open pull request's title and body (its marker tells whether it
+    #: is prplan's own): read only when the request says ``update_pr`` or
+    #: ``close_superseded``
+    pr_text: PullText | None = attrs.field(default=None, metadata=_OMITTED)
+    #: who the forge client's writes are attributed to and whether GitHub
+    #: signs its commits, as the client states it (None: it states nothing)
+    #: (a fact of the client, not of the repository: left out of equality,
+    #: so two transports' snapshots of one repository compare equal)
+    writer: Writer | None = attrs.field(default=None, eq=False, metadata=_OMITTED)

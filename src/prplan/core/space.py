@@ -24,7 +24,10 @@ the others (``tests/test_table.py`` proves that by flipping them):
 * ``armed_by`` where a pull request is open on an existing branch: nobody,
   prplan or someone else; where ``armed`` is enumerated, only the values a
   repository can give with it (nobody when nothing is armed, else prplan
-  or someone else).
+  or someone else);
+* ``close_superseded`` where an open pull request meets a base that already
+  holds the content (``open_in_place``'s points), and ``pr_own`` there only
+  with ``close_superseded`` on: no other rule reads them.
 """
 
 from __future__ import annotations
@@ -163,6 +166,23 @@ def _protection(point: _Point) -> dict[str, tuple[object, ...]]:
     }
 
 
+def _superseded(point: _Point) -> dict[str, tuple[object, ...]]:
+    # Where an open pull request meets a base that already holds the content
+    # and no refusal every plan shares applies: open_in_place's points.
+    superseded = (
+        point["pr"] is PRState.OPEN
+        and point["in_place"] is True
+        and point["branch"] is not B.ABSENT
+        and not (point["head_is_base"] or point["not_a_file"] or point["edit_fails"])
+        and not (point["modifies"] and not point["allow_modification"])
+    )
+    return {"close_superseded": (False, True) if superseded else (False,)}
+
+
+def _ownership(point: _Point) -> dict[str, tuple[object, ...]]:
+    return {"pr_own": (False, True) if point["close_superseded"] else (False,)}
+
+
 #: The conditional dimensions, in the order they are enumerated: each step
 #: gives the values worth enumerating from the dimensions fixed before it.
 CONDITIONAL: tuple[Callable[[_Point], dict[str, tuple[object, ...]]], ...] = (
@@ -174,6 +194,8 @@ CONDITIONAL: tuple[Callable[[_Point], dict[str, tuple[object, ...]]], ...] = (
     _arming,
     _foreign_merge,
     _protection,
+    _superseded,
+    _ownership,
 )
 _HELD = {
     "on_closed",
@@ -188,6 +210,8 @@ _HELD = {
     "gate",
     "armed",
     "armed_by",
+    "close_superseded",
+    "pr_own",
 }
 #: The dimensions enumerated everywhere.
 EVERYWHERE = tuple(name for name in DIMENSIONS if name not in _HELD)

@@ -17,6 +17,7 @@ __all__ = [
     "Stage",
     "ActionKind",
     "METADATA_KINDS",
+    "OFF_LIFECYCLE_KINDS",
     "MERGE_KINDS",
     "RefusalCode",
     "ArmedBy",
@@ -67,6 +68,9 @@ class Stage(enum.StrEnum):
     #: the pull request is in base's merge queue
     QUEUED = "queued"
     MERGED = "merged"
+    #: prplan closed its own pull request: base already held the change
+    #: (``close_superseded``)
+    CLOSED = "closed"
     BRANCH_DELETED = "branch_deleted"
     BASE_OUTDATED = "base_outdated"
     IN_PLACE = "in_place"
@@ -96,6 +100,12 @@ class ActionKind(enum.StrEnum):
     #: of the merge queue prplan put it in
     DISARM_MERGE = "disarm_merge"
     DELETE_BRANCH = "delete_branch"
+    #: close prplan's own open pull request, with a comment saying why
+    #: (``close_superseded``: base already holds the change)
+    CLOSE_PULL_REQUEST = "close_pull_request"
+    #: rewrite the title and body of prplan's own open pull request
+    #: (``update_pr``): derived after the table's actions, no lifecycle stage
+    UPDATE_PULL_REQUEST = "update_pull_request"
     # Pull-request metadata: derived after the table's actions (``metadata``),
     # not steps of the lifecycle.
     ADD_LABELS = "add_labels"
@@ -115,6 +125,10 @@ METADATA_KINDS = frozenset(
         ActionKind.MARK_READY_FOR_REVIEW,
     }
 )
+
+#: The action kinds that are no step of the lifecycle (a plan's walk
+#: through the machine leaves them out).
+OFF_LIFECYCLE_KINDS = METADATA_KINDS | {ActionKind.UPDATE_PULL_REQUEST}
 
 
 #: The action kinds that merge the pull request, now or once its gate clears.

@@ -37,6 +37,7 @@ from prplan.core.states import (
     RefusalCode,
     Stage,
 )
+from prplan.core.superseded import closes_superseded, superseded_rules
 
 __all__ = [
     "Situation",
@@ -272,6 +273,7 @@ def _rules() -> tuple[Rule, ...]:
             "the arming is turned off and nothing else is done",
             mentions=Mention.OPEN,
         ),
+        *superseded_rules(),
         Rule(
             name="open_in_place",
             when=_when(pr=PRState.OPEN, in_place=True),
@@ -476,6 +478,10 @@ TRANSITIONS: tuple[tuple[ActionKind, Stage, Stage], ...] = (
     (A.DISARM_MERGE, Stage.IN_PLACE, Stage.IN_PLACE),
     (A.DELETE_BRANCH, Stage.MERGED, Stage.BRANCH_DELETED),
     (A.DELETE_BRANCH, Stage.IN_PLACE, Stage.BRANCH_DELETED),
+    # close_superseded: base holds the change; prplan's own pull request is
+    # closed, its branch deleted with delete_branch.
+    (A.CLOSE_PULL_REQUEST, Stage.IN_PLACE, Stage.CLOSED),
+    (A.DELETE_BRANCH, Stage.CLOSED, Stage.BRANCH_DELETED),
 )
 
 
@@ -536,6 +542,9 @@ def goal_stage(situation: Situation) -> Stage:
     other: ``create_pr`` governs opening a pull request, ``automerge`` merging
     the one that carries the change, ``delete_branch`` cleaning up after a
     merge."""
+    if situation.in_place and not situation.head_is_base and closes_superseded(situation):
+        deletes = situation.delete_branch and not situation.branch_in_use
+        return Stage.BRANCH_DELETED if deletes else Stage.CLOSED
     if situation.in_place and not situation.head_is_base:
         # delete_branch asks for a merged pull request's branch to be gone,
         # unless that would lose commits no pull request and not base holds.

@@ -6,8 +6,9 @@ that is merely armed. One poller (``run.waiting``) for the whole stage.
 When a required check fails (or a pull request is closed unmerged, or is
 no longer armed, or its head moved from the one prplan armed, merged or
 not), the wait stops at once: that entry fails with ``MergeBlocked`` (or
-its subclasses ``MergeDisarmed``, ``HeadMovedAfterArming``), and the next
-stage does not start. When the
+its subclasses ``MergeDisarmed``, ``HeadMovedAfterArming``: an arming this
+run made is turned off first, see ``run.waiting``), and the next stage
+does not start. When the
 stage's timeout passes, every entry still waiting fails with
 ``WaitTimedOut``, naming the stage and its pull requests. Either way the
 entries keep their outcome (what apply did), so the record shows both.
@@ -23,7 +24,7 @@ import attrs
 from prplan.core.plan import Plan
 from prplan.errors import MergeBlocked, PrplanError
 from prplan.run.changeset_file import Goal
-from prplan.run.gated import armed_head, left_to_github, merged_later
+from prplan.run.gated import armed_head, armed_in_run, left_to_github, merged_later
 from prplan.run.port import ForgeClient
 from prplan.run.waiting import Waiter, wait_for_merges
 
@@ -52,16 +53,18 @@ def wait_for_stage(
     out = list(results)
     if not waiting:
         return out
-    pulls, heads = [], []
+    pulls, heads, ours = [], [], []
     for index in waiting:
         outcome = results[index].outcome
         assert outcome is not None and outcome.pull_request is not None
         pulls.append((outcome.repo, outcome.pull_request))
         heads.append(armed_head(plans[index], outcome))
+        ours.append(armed_in_run(outcome))
     try:
         infos = wait_for_merges(
-            client, pulls, timeout=timeout, waiter=waiter, what=f"stage {stage!r}", armed_at=heads
-        )
+            client, pulls, timeout=timeout, waiter=waiter, what=f"stage {stage!r}",
+            armed_at=heads, ours=ours,
+        )  # fmt: skip
     except PrplanError as error:
         return _stopped(out, waiting, pulls, error)
     for index, info in zip(waiting, infos, strict=True):

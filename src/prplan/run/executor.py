@@ -8,8 +8,9 @@ derives from its own request and snapshot, and the reviewed one when
 Before writing, the executor observes again and refuses the whole plan with
 ``StalePlanError`` if a fact the plan relied on moved: the branch head, the
 set and states of pull requests, the blob of any requested path on base or
-branch, or which branch is base. (Base merely moving ahead is not enough:
-a plan that creates a branch at the old base is still a correct plan.)
+branch, which branch is base, an open pull request's gate and who armed its
+merge (``prplan.run.recheck``). (Base merely moving ahead is not enough: a
+plan that creates a branch at the old base is still a correct plan.)
 
 Then it runs the actions in order. Every write is compare-and-swap (commits
 name their parent, resets their old sha, merges the expected head), so a
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from prplan.core.actions import (
     METADATA_ACTIONS,
     Action,
+    ClosePullRequest,
     Commit,
     CreateBranch,
     CreatePullRequest,
@@ -36,184 +38,22 @@ from prplan.core.actions import (
     Enqueue,
     MergePullRequest,
     ResetBranch,
+    UpdatePullRequest,
 )
 from prplan.core.integrity import check_plan
 from prplan.core.plan import Plan
-from prplan.core.snapshot import PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.core.states import MERGE_KINDS, ActionKind
-from prplan.errors import ConflictError, NotFoundError, PrplanError, StalePlanError
-from prplan.run.gated import HELD_BACK, arm, arming_moved, disarm, disarmed, merge_or_arm, waited
-from prplan.run.metadata import apply_metadata, metadata_moved
-from prplan.run.observe import observe
+from prplan.errors import ConflictError, PrplanError
+from prplan.run.gated import HELD_BACK, arm, disarm, disarmed, merge_or_arm, waited
+from prplan.run.metadata import apply_metadata
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus, Reporter
 from prplan.run.port import ForgeClient, RequestCount, WriteIdentity, counting_requests
+from prplan.run.pr_text import apply_pr_text, body_to_write
+from prplan.run.recheck import moved_facts
+from prplan.run.recheck import recheck as rechecked
 from prplan.run.waiting import Waiter
 
 __all__ = ["apply", "moved_facts"]
-
-
-def _pulls(snapshot: RepoSnapshot) -> str:
-    parts = [
-        f"#{pr.number} {'merged' if pr.merged else pr.state} at {pr.head_sha[:7]}"
-        for pr in snapshot.pull_requests
-    ]
-    return ", ".join(parts) or "none"
-
-
-def _blob(sha: str | None) -> str:
-    return "absent" if sha is None else sha[:10]
-
-
-def moved_facts(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
-    """The facts a plan relies on that differ between two observations, as
-    ``(fact, planned, now)``."""
-    moved: list[tuple[str, str, str]] = []
-    if planned.base != current.base:
-        moved.append(("base branch", planned.base, current.base))
-    if planned.branch_sha != current.branch_sha:
-        moved.append(
-            (f"branch {planned.branch}", _blob(planned.branch_sha), _blob(current.branch_sha))
-        )
-    if _pulls(planned) != _pulls(current):
-        moved.append(("pull requests", _pulls(planned), _pulls(current)))
-    for side, before, after in (
-        ("base", planned.base_blobs, current.base_blobs),
-        ("branch", planned.branch_blobs, current.branch_blobs),
-    ):
-        for path in sorted(set(before) | set(after)):
-            if before.get(path) != after.get(path):
-                moved.append((f"{path} on {side}", _blob(before.get(path)), _blob(after.get(path))))
-    for side, kinds_before, kinds_after in (
-        ("base", planned.base_kinds, current.base_kinds),
-        ("branch", planned.branch_kinds, current.branch_kinds),
-    ):
-        for path in sorted(set(kinds_before) | set(kinds_after)):
-            was, now = kinds_before.get(path, "absent"), kinds_after.get(path, "absent")
-            if was != now:
-                moved.append((f"what {path} is on {side}", str(was), str(now)))
-    for fact, was_prs, now_prs in (
-        ("pull requests from the branch into other bases", planned.other_pull_requests, current.other_pull_requests),
-        ("pull requests into the branch", planned.pull_requests_into_branch, current.pull_requests_into_branch),
-    ):  # fmt: skip
-        if _listed_pulls(was_prs) != _listed_pulls(now_prs):
-            moved.append((fact, _listed_pulls(was_prs), _listed_pulls(now_prs)))
-    if planned.branch_protected != current.branch_protected:
-        moved.append(
-            ("branch protection", str(planned.branch_protected), str(current.branch_protected))
-        )
-    moved += _commits_moved(planned, current) + arming_moved(planned, current)
-    moved += _claims_moved(planned, current) + metadata_moved(planned, current)
-    return moved
-
-
-def _claims_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
-    """Every other fact of the snapshot, so that a plan whose observation was
-    edited (and re-derived offline) cannot pass the recheck: with base where
-    it was, the whole observation must be what the forge says now; with base
-    moved ahead, what base's move cannot change must be the same, and what it
-    can change may only have moved the way a move ahead moves it."""
-    moved: list[tuple[str, str, str]] = []
-
-    def differs(fact: str, was: object, now: object) -> None:
-        if was != now:
-            moved.append((fact, str(was), str(now)))
-
-    differs("default branch", planned.default_branch, current.default_branch)
-    # Contents the edits applied to must be the blobs the plan relies on.
-    for side, contents, blobs in (
-        ("base", planned.base_contents, planned.base_blobs),
-        ("branch", planned.branch_contents, planned.branch_blobs),
-    ):
-        for path, content in sorted(contents.items()):
-            sha = None if content is None else git_blob_sha(content)
-            if sha != blobs.get(path):
-                moved.append((f"content of {path} on {side}", _blob(blobs.get(path)), _blob(sha)))
-    differs(
-        "branch contents read", sorted(planned.branch_contents), sorted(current.branch_contents)
-    )
-    if planned.branch_sha != current.branch_sha:
-        return moved  # the branch moved: said already, and what it holds follows
-    # What a merge brings from the branch: the branch's side must hold still.
-    for path, sha in sorted(planned.brought_on_branch.items()):
-        if path in current.brought_on_branch and current.brought_on_branch[path] != sha:
-            moved.append((f"{path} on branch", _blob(sha), _blob(current.brought_on_branch[path])))
-    if planned.base_sha == current.base_sha:
-        differs("paths brought, on base", planned.brought_on_base, current.brought_on_base)
-        differs("paths brought, on branch", planned.brought_on_branch, current.brought_on_branch)
-        differs("branch contains base", planned.branch_contains_base, current.branch_contains_base)
-        differs("branch is in base", planned.branch_in_base, current.branch_in_base)
-        differs("paths beyond base", planned.paths_beyond_base, current.paths_beyond_base)
-        differs("paths listed", planned.paths_complete, current.paths_complete)
-        differs("merge base blobs", planned.merge_base_blobs, current.merge_base_blobs)
-    else:
-        # Base moved ahead: it can take the branch in, never give it back.
-        if planned.branch_in_base and not current.branch_in_base:
-            moved.append(("branch is in base", "True", "False"))
-        extra = set(current.paths_beyond_base) - set(planned.paths_beyond_base)
-        if extra and planned.paths_complete:
-            moved.append(("paths beyond base", "as planned", f"also {', '.join(sorted(extra))}"))
-    return moved
-
-
-def _listed_pulls(pulls: tuple[PullRequestInfo, ...]) -> str:
-    return ", ".join(f"#{pr.number} into {pr.base_branch}" for pr in pulls) or "none"
-
-
-def _commits_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:
-    """The plan's claims about the head's commits must be what the forge
-    says now: a commit is the same commit by sha, so its evidence (tree and
-    seal) cannot differ unless the plan document was edited. A commit may
-    leave the list only because base took it in (base moved ahead)."""
-    if planned.branch_sha != current.branch_sha:
-        return []  # the branch moved: said already, and its commits follow
-    now = {c.sha: c for c in current.commits_beyond_base}
-    moved = []
-    for commit in planned.commits_beyond_base:
-        seen = now.get(commit.sha)
-        if seen is None:
-            if planned.base_sha == current.base_sha:
-                moved.append((f"commit {commit.sha[:7]} on the branch", "present", "gone"))
-        elif (seen.tree_sha, seen.sealed_tree) != (commit.tree_sha, commit.sealed_tree):
-            moved.append(
-                (
-                    f"commit {commit.sha[:7]}",
-                    "prplan's" if commit.by_prplan else "not prplan's",
-                    "prplan's" if seen.by_prplan else "not prplan's",
-                )
-            )
-    known = {c.sha for c in planned.commits_beyond_base}
-    for sha in now.keys() - known:
-        moved.append((f"commit {sha[:7]} on the branch", "absent", "present"))
-    if planned.commits_complete != current.commits_complete:
-        moved.append(
-            ("commits listed", str(planned.commits_complete), str(current.commits_complete))
-        )
-    return moved
-
-
-def _base_rewound(
-    client: ForgeClient, planned: RepoSnapshot, current: RepoSnapshot
-) -> list[tuple[str, str, str]]:
-    """Base may move ahead after a plan (a plan that creates a branch at the
-    old base is still right), but never lose the commit the plan saw: a
-    force-push back would make the merge bring the rewound work back."""
-    if planned.base_sha == current.base_sha:
-        return []
-    try:
-        comparison = client.compare(planned.repo, planned.base_sha, current.base_sha)
-    except NotFoundError:
-        contains = False
-    else:
-        contains = comparison.behind_by == 0
-    if contains:
-        return []
-    return [
-        (
-            f"base {current.base}",
-            f"contains {planned.base_sha[:7]}",
-            f"at {current.base_sha[:7]}, which no longer contains it (rewound or force-pushed)",
-        )
-    ]
 
 
 def apply(
@@ -295,7 +135,7 @@ def _apply_counted(
         # An empty plan is rechecked too: "nothing to do" is a claim about the
         # repository (base holds the content), and base may have been reverted.
         if recheck:
-            _recheck(plan, client)
+            rechecked(plan, client)  # see run.recheck
         if plan.actions:
             # The moment the facts were last known true: now (after the
             # recheck), or "moments ago" for a plan made just before.
@@ -307,14 +147,6 @@ def _apply_counted(
         outcome = waited(plan, client, outcome, waiter)  # merge_when='wait' only
     reporter.finished(outcome)
     return outcome
-
-
-def _recheck(plan: Plan, client: ForgeClient) -> None:
-    """Observe again; ``StalePlanError`` if a fact the plan relied on moved."""
-    current = observe(client, plan.request)
-    moved = moved_facts(plan.observed, current) + _base_rewound(client, plan.observed, current)
-    if moved:
-        raise StalePlanError(moved)
 
 
 def _refused(plan: Plan, requests: RequestCount) -> Outcome:
@@ -438,6 +270,8 @@ def _status(
         return armed
     if any(r.sha for r in results if r.kind in MERGE_KINDS):  # also an arming GitHub merged now
         return OutcomeStatus.MERGED
+    if ActionKind.CLOSE_PULL_REQUEST in done:
+        return OutcomeStatus.CLOSED
     if ActionKind.CREATE_PULL_REQUEST in done:
         return OutcomeStatus.CREATED
     if any(pr.is_open for pr in plan.observed.pull_requests):
@@ -501,6 +335,7 @@ class _Run:
             message=commit.message,
             create=create,
             reset_from=reset_from,
+            **({"author": commit.author} if commit.author else {}),  # clients without it work
         )
         return ActionResult(
             index=index,
@@ -571,8 +406,9 @@ class _Run:
             if time.monotonic() - self.observed_at > self.PR_RECHECK_AFTER:
                 self._no_new_pull_requests(action)
             draft = {"draft": True} if action.draft else {}  # clients without it still work
+            body = body_to_write(self.plan, action.body)  # with prplan's marker
             pr = client.create_pull_request(repo, head=action.head, base=action.base,
-                                            title=action.title, body=action.body, **draft)  # fmt: skip
+                                            title=action.title, body=body, **draft)  # fmt: skip
             self.pr_number, self.pr_url = pr.number, pr.url
             return ActionResult(
                 index=index,
@@ -585,6 +421,8 @@ class _Run:
             return self.merge(index, action)
         if isinstance(action, METADATA_ACTIONS):
             return apply_metadata(client, repo, index, action, self.pr_number)
+        if isinstance(action, ClosePullRequest | UpdatePullRequest):
+            return apply_pr_text(client, self.plan, index, action)
         if action.kind is ActionKind.DISARM_MERGE:
             return disarm(client, repo, index, action)
         assert isinstance(action, DeleteBranch)

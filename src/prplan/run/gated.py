@@ -22,7 +22,8 @@
 * ``waited``: ``merge_when='wait'``: after the apply, poll until merged
   (the outcome becomes ``merged``), a required check fails (``failed``,
   ``MergeBlocked``), the head moves from the one armed (``failed``,
-  ``HeadMovedAfterArming``, also when GitHub merged that other head),
+  ``HeadMovedAfterArming``, also when GitHub merged that other head; not
+  merged yet, prplan first turns off the arming this run made),
   nothing is armed any more (``failed``, ``MergeDisarmed``) or
   ``wait_timeout`` passes (``failed``, ``WaitTimedOut``); a branch deletion
   the plan held back runs only after a merge at the armed head.
@@ -50,7 +51,7 @@ from prplan.run.waiting import Waiter, wait_for_merges
 
 __all__ = [
     "merge_or_arm", "arm", "waited", "left_to_github", "merged_later", "armed_head",
-    "arming_moved", "disarm", "disarmed", "HELD_BACK",
+    "arming_moved", "disarm", "disarmed", "HELD_BACK", "armed_in_run",
 ]  # fmt: skip
 
 #: An action result's detail for a branch deletion held back because the
@@ -317,6 +318,12 @@ def left_to_github(plan: Plan, outcome: Outcome) -> bool:
     return armed or _armed_already(plan, outcome)
 
 
+def armed_in_run(outcome: Outcome) -> bool:
+    """This run armed the outcome's pull request (auto-merge, queue): the
+    one arming prplan turns off when the head moves while it waits."""
+    return outcome.status in {OutcomeStatus.AUTO_MERGE_ENABLED, OutcomeStatus.QUEUED}
+
+
 def armed_head(plan: Plan, outcome: Outcome) -> str | None:
     """The head the outcome's pull request was armed at (the merge action's
     expected head, as the executor sends it), or the head the plan saw when
@@ -353,6 +360,7 @@ def waited(plan: Plan, client: ForgeClient, outcome: Outcome, waiter: Waiter | N
         (info,) = wait_for_merges(
             client, [(request.repo, outcome.pull_request)], timeout=request.wait_timeout,
             waiter=waiter, what=request.repo, armed_at=[armed_head(plan, outcome)],
+            ours=[armed_in_run(outcome)],
         )  # fmt: skip
     except PrplanError as error:
         return attrs.evolve(

@@ -21,7 +21,8 @@ from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import MergeArmed, PathKind, PullRequestInfo, RepoSnapshot, git_blob_sha
 from prplan.errors import NotFoundError
 from prplan.run.metadata import observe_metadata
-from prplan.run.port import Branch, ForgeClient
+from prplan.run.port import Branch, ForgeClient, WriterClient
+from prplan.run.pr_text import observe_pr_text
 
 __all__ = ["observe"]
 
@@ -29,6 +30,9 @@ __all__ = ["observe"]
 def observe(client: ForgeClient, request: ChangeRequest) -> RepoSnapshot:
     with _held_still(client), _prefetched(client, request):
         snapshot = _gated(client, request, _observe(client, request))
+        snapshot = observe_pr_text(client, request, snapshot)  # update_pr, close_superseded
+        if isinstance(client, WriterClient):  # who writes, and whether GitHub signs
+            snapshot = attrs.evolve(snapshot, writer=client.writer())
         return observe_metadata(client, request, snapshot)  # only when the request names it
 
 

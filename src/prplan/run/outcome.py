@@ -28,6 +28,9 @@ class OutcomeStatus(enum.StrEnum):
     #: prplan did not make) and did nothing else: not ok (the command exits 3)
     DISARMED = "disarmed"
     COMMITTED = "committed"  # a commit landed without a pull request
+    #: prplan closed its own pull request: base already held the change
+    #: (``close_superseded``)
+    CLOSED = "closed"
     UNCHANGED = "unchanged"  # nothing to do
     REFUSED = "refused"  # the plan was a refusal; nothing was done
     FAILED = "failed"  # an action failed; see the action results

@@ -18,14 +18,18 @@ from typing import Literal, Protocol, runtime_checkable
 import attrs
 
 from prplan.core.pr_metadata import Milestone, PullMetadata
+from prplan.core.pull_text import PullText
 from prplan.core.request import MergeMethod
 from prplan.core.snapshot import CommitInfo, MergeArmed, PathEntry, PullRequestInfo
+from prplan.core.writer import Writer
 
 __all__ = [
     "Branch",
     "Comparison",
     "ForgeClient",
     "MetadataClient",
+    "PullTextClient",
+    "WriterClient",
     "RequestCount",
     "RequestTally",
     "WriteIdentity",
@@ -206,6 +210,7 @@ class ForgeClient(Protocol):
         message: str,
         create: bool = False,
         reset_from: str | None = None,
+        author: str | None = None,
     ) -> str:
         """One commit on ``parent_sha`` writing (bytes) or deleting (None)
         each path, then point ``branch`` at it, compare-and-swap:
@@ -216,6 +221,10 @@ class ForgeClient(Protocol):
           new commit (a plan's CreateBranch and Commit in one write);
         * ``reset_from=SHA``: the branch must still be at SHA; it is moved to
           the new commit (a plan's ResetBranch and Commit in one write).
+
+        ``author`` (``Name <email>``; the executor passes it only when a
+        plan names one): the commit's author instead of the token's identity
+        (a REST commit on GitHub, under both transports: GitHub signs none).
 
         Otherwise ConflictError, and the branch is unchanged. Returns the new
         commit's sha. Cost: 3 requests (tree, commit, ref; 4 with
@@ -302,6 +311,40 @@ class MetadataClient(Protocol):
     def mark_ready_for_review(self, repo: str, number: int) -> None:
         """Mark a draft ready for review (GitHub: GraphQL only). Cost: 1
         (2 over REST: the pull request's node id is read first)."""
+
+
+@runtime_checkable
+class PullTextClient(Protocol):
+    """A pull request's title and body, and closing one with a comment:
+    what a forge client implements for ``update_pr`` and
+    ``close_superseded`` (see ``prplan.core.pr_text``)."""
+
+    def pull_request_text(self, repo: str, number: int) -> PullText:
+        """The pull request's title and body. Cost: 1 request (REST
+        ``GET /pulls/{n}``; none when the listing of the pull requests just
+        read it)."""
+
+    def update_pull_request(self, repo: str, number: int, *, title: str, body: str) -> None:
+        """Rewrite the title and body (REST ``PATCH /pulls/{n}``). Cost: 1."""
+
+    def close_pull_request(self, repo: str, number: int, *, comment: str) -> None:
+        """Comment ``comment`` on the pull request (REST ``POST
+        /issues/{n}/comments``), then close it (``PATCH /pulls/{n}``,
+        ``state=closed``). Cost: 2."""
+
+
+@runtime_checkable
+class WriterClient(Protocol):
+    """What a forge client may state of its writes, for the plan (see
+    ``prplan.core.writer``). Optional: a client without it states nothing."""
+
+    def writer(self) -> Writer:
+        """Who this client's commits and pull requests are attributed to and
+        whether GitHub signs its commits. Read once per client: over GraphQL
+        the observe query's ``viewer`` (``viewer_login``'s reading); over
+        REST ``GET /user`` (1 request, the first time); an App's client its
+        bot (``GET /app``, read once already). A login that cannot be read
+        is None, never a failure."""
 
 
 @runtime_checkable

@@ -11,7 +11,12 @@ being merged stops it with ``MergeBlocked``; a head that moved after the
 arming (someone pushed; merged or not yet) with ``HeadMovedAfterArming``;
 nothing armed any more (auto-merge disabled, out of the queue: read twice
 to be sure) with ``MergeDisarmed``; the deadline passing with
-``WaitTimedOut``. All stop at once, none undoes or re-arms anything.
+``WaitTimedOut``. All stop at once and none re-arms anything; one undoes:
+a head that moved (not merged yet) under an arming this very run made
+(``ours``), still armed by prplan's login, has that arming turned off
+before the error is raised, so GitHub does not merge the unreviewed
+commits (the error says whether the disarm worked). An arming someone else
+made, or one prplan found already on, is left as it is.
 Sleep and clock are injected, so tests wait milliseconds.
 """
 
@@ -22,8 +27,15 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from prplan.core.disarm import _same_login
 from prplan.core.snapshot import Gate, MergeArmed, PullRequestInfo
-from prplan.errors import HeadMovedAfterArming, MergeBlocked, MergeDisarmed, WaitTimedOut
+from prplan.errors import (
+    HeadMovedAfterArming,
+    MergeBlocked,
+    MergeDisarmed,
+    PrplanError,
+    WaitTimedOut,
+)
 from prplan.run.port import ForgeClient
 
 __all__ = ["Waiter", "Waiting", "wait_for_merges", "waiting_for"]
@@ -40,6 +52,8 @@ class Waiting:
     armed_at: str | None = None
     #: how it was armed when last seen armed
     was: MergeArmed | None = None
+    #: this run armed it: prplan turns that arming off if the head moves
+    ours: bool = False
 
     @property
     def label(self) -> str:
@@ -93,6 +107,7 @@ def wait_for_merges(
     waiter: Waiter | None = None,
     what: str = "",
     armed_at: Sequence[str | None] = (),
+    ours: Sequence[bool] = (),
 ) -> list[PullRequestInfo]:
     """Poll until every ``(repo, number)`` is merged; returns them as last
     read, in order. ``MergeBlocked`` (naming the failed checks) as soon as
@@ -101,21 +116,24 @@ def wait_for_merges(
     when one's head is not ``armed_at`` (parallel to ``pulls``; a None or a
     missing entry is not checked), merged or not; ``WaitTimedOut`` (naming
     those still waiting) once ``timeout`` seconds passed. ``what`` opens
-    the timeout's message (e.g. ``stage 'fleet'``)."""
+    the timeout's message (e.g. ``stage 'fleet'``). ``ours`` (parallel to
+    ``pulls``, missing: False): the pull requests this run armed; on one
+    whose head moved, prplan turns its own arming off first."""
     waiter = waiter or Waiter()
     deadline = waiter.clock() + timeout
     delay = waiter.first
     heads = list(armed_at) + [None] * (len(pulls) - len(armed_at))
+    mine = list(ours) + [False] * (len(pulls) - len(ours))
     state = [
-        Waiting(repo=repo, number=number, armed_at=head)
-        for (repo, number), head in zip(pulls, heads, strict=False)
+        Waiting(repo=repo, number=number, armed_at=head, ours=own)
+        for (repo, number), head, own in zip(pulls, heads, mine, strict=False)
     ]
     while True:
         state = [w if w.info is not None and w.info.merged else _read(client, w) for w in state]
         now = waiter.clock()
         if waiter.progress is not None:
             waiter.progress(state, max(0.0, timeout - (deadline - now)))
-        _stop_on_failure(state)
+        _stop_on_failure(state, client)
         if all(w.info is not None and w.info.merged for w in state):
             return [w.info for w in state if w.info is not None]
         if now >= deadline:
@@ -135,15 +153,16 @@ def _read(client: ForgeClient, waiting: Waiting) -> Waiting:
     return attrs.evolve(waiting, info=info, was=was)
 
 
-def _stop_on_failure(state: Sequence[Waiting]) -> None:
+def _stop_on_failure(state: Sequence[Waiting], client: ForgeClient) -> None:
     for w in state:
         info = w.info
         if info is None:
             continue
         if w.armed_at is not None and info.head_sha != w.armed_at:
             merged = info.merged
+            done = _disarmed_own(client, w.repo, info) if w.ours and not merged else ""
             raise HeadMovedAfterArming(
-                w.repo, info.number, w.armed_at, info.head_sha, merged=merged
+                w.repo, info.number, w.armed_at, info.head_sha, merged=merged, disarmed=done
             )
         if info.merged:
             continue
@@ -158,3 +177,42 @@ def _stop_on_failure(state: Sequence[Waiting]) -> None:
             )
         if info.armed is MergeArmed.NONE:
             raise MergeDisarmed(w.repo, info.number, w.was.value if w.was else "")
+
+
+def _disarmed_own(client: ForgeClient, repo: str, info: PullRequestInfo) -> str:
+    """The head of a pull request this run armed moved (not merged yet):
+    turn prplan's arming off, only while it is still armed by prplan's
+    login (someone may have re-armed it as themselves meanwhile: theirs
+    stays). Returns what was done, for the error's message."""
+    review = (
+        "review those commits (to merge them too, run prplan again with "
+        "merge_foreign_commits=True), or remove them from the branch."
+    )
+    if info.armed is MergeArmed.NONE:
+        return f"Nothing is armed to merge it any more: {review}"
+    queued = info.armed is MergeArmed.QUEUED
+    how = "its merge queue entry" if queued else "its auto-merge"
+    try:
+        viewer = client.viewer_login()
+    except PrplanError as error:
+        viewer, why = None, f"the login prplan acts as could not be read ({error})"
+    else:
+        why = f"it is now armed by {info.armed_by or 'someone the forge does not name'}"
+    if info.armed_by is None or viewer is None or not _same_login(info.armed_by, viewer):
+        return (
+            f"prplan armed it in this run but leaves {how} on: {why}. Disable auto-merge "
+            "(or dequeue it) or review those commits."
+        )
+    try:
+        client.disarm_merge(repo, info.number, armed=info.armed)
+    except PrplanError as error:
+        return (
+            f"prplan armed it in this run and tried to turn {how} off, but could not: {error}. "
+            "GitHub may merge those commits: disable auto-merge (or dequeue it) by hand now."
+        )
+    done = (
+        "took it out of the merge queue it had put it in"
+        if queued
+        else "turned off the auto-merge it had enabled"
+    )
+    return f"prplan {done} in this run, so GitHub will not merge them: {review}"

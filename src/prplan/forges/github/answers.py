@@ -64,6 +64,13 @@ def listed_pull(repo: str, number: int) -> dict[str, Any] | None:
     return found
 
 
+def peeked_pull(repo: str, number: int) -> dict[str, Any] | None:
+    """As ``listed_pull``, but left for the next reader (a pull request's
+    title and body are read from the same JSON as its metadata)."""
+    found: dict[str, Any] | None = _LISTED.__dict__.get("pulls", {}).get((repo, number))
+    return found
+
+
 def _remember(pr: PullRequest) -> None:
     raw = getattr(pr, "_rawData", None)  # the answer as read: no request (raw_data may complete)
     if not isinstance(raw, dict) or raw.get("state") != "open" or "labels" not in raw:

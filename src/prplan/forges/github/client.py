@@ -76,6 +76,7 @@ from prplan.forges.github.gates import GateMethods
 from prplan.forges.github.graphql_reads import GraphQLObserving, GraphQLReads, prefetched
 from prplan.forges.github.graphql_writes import GraphQLWrites, transport_name
 from prplan.forges.github.metadata import MetadataMethods
+from prplan.forges.github.pull_text import PullTextMethods, WriterMethods, git_author
 from prplan.forges.github.transport import Transport, api_url, github_message
 from prplan.run.port import Branch, Comparison, RequestCount
 
@@ -88,7 +89,14 @@ _EXECUTABLE = "100755"
 _COMPARE_FILES_LIMIT = 300
 
 
-class GitHubClient(GraphQLObserving, GateMethods, ClientConstructors, MetadataMethods):
+class GitHubClient(
+    GraphQLObserving,
+    GateMethods,
+    ClientConstructors,
+    MetadataMethods,
+    PullTextMethods,
+    WriterMethods,
+):
     """A ``ForgeClient`` for GitHub through PyGithub.
 
     ``token``: a personal access token, app installation token or
@@ -408,8 +416,9 @@ class GitHubClient(GraphQLObserving, GateMethods, ClientConstructors, MetadataMe
         message: str,
         create: bool = False,
         reset_from: str | None = None,
-    ) -> str:
-        if self._graphql is not None and (made := self._graphql.commit_files(
+        author: str | None = None,
+    ) -> str:  # a custom author: REST (GraphQL's commit cannot name one)
+        if author is None and self._graphql is not None and (made := self._graphql.commit_files(
             repo, branch, parent_sha=parent_sha, files=files, message=message, create=create,
             reset_from=reset_from)) is not None:  # fmt: skip
             return made  # else GraphQL cannot make it as meant (a mode, a size): REST does
@@ -434,7 +443,7 @@ class GitHubClient(GraphQLObserving, GateMethods, ClientConstructors, MetadataMe
             self._http.space_writes()
             # The tree is known before the commit exists: seal the message with it.
             sealed = seal_message(message, str(tree.sha))
-            commit = github_repo.create_git_commit(sealed, tree, [parent])
+            commit = github_repo.create_git_commit(sealed, tree, [parent], **git_author(author))
             new_sha = str(commit.sha)
             self._answered_by(person(commit.raw_data.get("committer")))
         if create:

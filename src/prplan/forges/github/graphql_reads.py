@@ -1,13 +1,12 @@
 """Observe over GraphQL: one query for what ``observe`` will read, then the
 ``ForgeClient`` read methods answered from it.
 
-``GitHubClient(transport="graphql")`` holds a ``GraphQLReads``. ``observe``
-opens ``client.observing(request)`` around one observation (and
-``plan_changeset`` opens ``client.observing_many(requests)`` around many):
-that sends ``observe_document`` (one POST, counted as a read) and, while the
-block is open, each read method of the client first asks ``answer`` here.
-What the answer does not cover, or covers only in part, is read as before
-(REST), so correctness never depends on the prefetch:
+``GitHubClient(transport="graphql")`` holds a ``GraphQLReads``. ``observe`` opens
+``client.observing(request)`` around one observation (``plan_changeset``: ``observing_many``
+around many): that sends ``observe_document`` (one POST, counted as a read) and, while the
+block is open, each read method of the client first asks ``answer`` here. What the answer
+does not cover, or covers only in part, is read as before (REST), so correctness never
+depends on the prefetch:
 
 * a fact is served once per observation; asking again (observe's re-read of
   a branch that looked absent) goes to the forge;
@@ -25,11 +24,10 @@ What the answer does not cover, or covers only in part, is read as before
 * file contents: ``Blob.text`` when its git blob id, computed from the text,
   is the blob's (so binary, non-UTF-8 or truncated text falls back).
 
-Change sets: ``observing_many`` splits the repositories into queries within
-GitHub's limits (``node_cost``: at most 500,000 nodes, and at most
-``MAX_REPOSITORIES`` repositories, per query) and prplan's own bounds on a
-document's size (``MAX_LOOKUPS`` ``object(expression:)`` fields and
-``MAX_DOCUMENT_BYTES``). A repository whose read alone is over them is not
+Change sets: ``observing_many`` splits the repositories into queries within GitHub's limits
+(``node_cost``: at most 500,000 nodes, and at most ``MAX_REPOSITORIES`` repositories, per
+query) and prplan's own bounds on a document's size (``MAX_LOOKUPS`` ``object(expression:)``
+fields and ``MAX_DOCUMENT_BYTES``). A repository whose read alone is over them is not
 prefetched: every read of its observation goes to REST.
 """
 
@@ -287,6 +285,9 @@ class _RepoAnswer:
         if not found or "labels" not in found[0]:
             raise _Uncovered
         return dict(found[0])
+
+    def _pull_request_text(self, number: int) -> Mapping[str, Any]:
+        return dict({n["number"]: n for n in self.data["fromBranch"]["nodes"]}[number])
 
     def _milestones(self) -> list[Any]:
         listed = self.data["milestones"]

@@ -163,10 +163,12 @@ class ClientSide(GateSide):
         message: str,
         create: bool = False,
         reset_from: str | None = None,
+        author: str | None = None,
     ) -> str:
         expected = None if create else (reset_from or parent_sha)
+        who = self._user if author is None else author.encode()  # committed by ``user``
         return self._commit_files(
-            repo, branch, parent_sha, files, message, self._user, expected=expected, seal=True
+            repo, branch, parent_sha, files, message, who, expected=expected, seal=True
         )
 
     @counted("writes")

@@ -29,12 +29,13 @@ from prplan.forges.local.gate_side import GateSide
 from prplan.forges.local.gitdata import GitData
 from prplan.forges.local.human import HumanSide
 from prplan.forges.local.metadata import MetadataSide
+from prplan.forges.local.pull_text import PullTextSide
 from prplan.forges.local.store import HUMAN, LOCK_TIMEOUT
 
 __all__ = ["LocalForge", "HUMAN", "LOCK_TIMEOUT"]
 
 
-class LocalForge(ClientSide, GitData, HumanSide, MetadataSide, GateSide):
+class LocalForge(ClientSide, GitData, HumanSide, PullTextSide, MetadataSide, GateSide):
     """An in-process forge with GitHub's rules. Implements ``ForgeClient``.
 
     Build one with ``LocalForge.in_memory()`` or ``LocalForge.open(path)``.

@@ -45,6 +45,7 @@ from prplan.forges.local import LocalForge
 from prplan.forges.local.faults import Faults
 from prplan.forges.local.server.app_auth import AppAuthority, AppRoutes, GitHubApp, app_rules
 from prplan.forges.local.server.checks import CheckRoutes
+from prplan.forges.local.server.comments import COMMENT_RULES, CommentRoutes
 from prplan.forges.local.server.git import GitRoutes
 from prplan.forges.local.server.gitwire import BAD_GIT_STREAM, GIT_PATH, git_app
 from prplan.forges.local.server.graphql import GraphQLRoutes, graphql_operation
@@ -123,7 +124,7 @@ def _rules() -> Map:
             r(f"{repo}/pulls/<int:number>/reviews", endpoint="create_review", methods=["POST"]),
             *(
                 r(f"{repo}{path}", endpoint=end, methods=[verb])
-                for path, end, verb in METADATA_RULES
+                for path, end, verb in (*METADATA_RULES, *COMMENT_RULES)
             ),
             r(f"{API}/rate_limit", endpoint="rate_limit", methods=["GET"]),
             r(f"{API}/user", endpoint="user", methods=["GET"]),
@@ -142,6 +143,7 @@ class ForgeApp(
     CheckRoutes,
     ProtectionRoutes,
     MetadataRoutes,
+    CommentRoutes,
     GraphQLRoutes,
     AppRoutes,
 ):

@@ -173,7 +173,10 @@ class GitRoutes(Routes):
             commit_date=_date(body, "committer"),
             committer=bot,
         )
-        return 201, urls.git_commit(repo, self._commit_obj(repo, sha)), None
+        signed = bot is not None and who == bot  # an App's own commit: GitHub signs it
+        if signed:
+            self.forge.mark_verified(repo, sha)
+        return 201, urls.git_commit(repo, self._commit_obj(repo, sha), verified=signed), None
 
     def _h_git_commit(
         self, request: Request, urls: Urls, owner: str, name: str, sha: str

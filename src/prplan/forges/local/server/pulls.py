@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request
 
 from prplan import errors
+from prplan.core.request import MAX_BODY_CHARS
 from prplan.forges.local.server.checks import gate_fields
 from prplan.forges.local.server.metadata import metadata_fields
 from prplan.forges.local.server.payloads import JSON, Urls
@@ -138,6 +139,10 @@ class PullRoutes(Routes):
             raise invalid("state must be open or closed", "PullRequest", "state")
         title = self._optional_text(body, "title", "PullRequest")
         text = self._optional_text(body, "body", "PullRequest")
+        if text is not None and len(text) > MAX_BODY_CHARS:  # GitHub's limit
+            raise invalid(
+                f"body is too long (maximum is {MAX_BODY_CHARS} characters)", "PullRequest", "body"
+            )
         self.forge.edit_pull(repo, number, title=title, body=text, state=state)
         return self._h_pull(request, urls, owner, name, number)
 

@@ -1,0 +1,82 @@
+"""Who a plan's commit and pull request are attributed to, and whether
+GitHub signs the commit: the ``Writer`` a forge client states (a fact of the
+snapshot), the request's ``author`` and ``co_authors`` checked, and the
+plan's note that says it.
+
+GitHub's rules, as prplan relies on them (docs/github.md, "Identities"):
+
+* a GraphQL ``createCommitOnBranch`` commit is signed by GitHub for every
+  kind of token, and its author is the token's identity (it cannot be set);
+* a REST (Git Data API) commit without a custom author is signed when an
+  App's installation token makes it, unsigned with a user's token;
+* a commit with a custom author (``author=``) is never signed: prplan makes
+  it over REST under both transports;
+* ``Co-authored-by:`` trailers are part of the message: they change
+  neither the author nor the signature.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from prplan.core.names import CONTROL_RE, INVISIBLE_RE
+from prplan.errors import Problem
+
+__all__ = ["Writer", "PERSON_RE", "person_problems", "co_author_trailers", "attribution"]
+
+#: ``Name <email>``: a name, one space, an address in angle brackets.
+PERSON_RE = re.compile(r"^(?P<name>[^<>@]*[^<>@\s]) <(?P<email>[^<>\s@]+@[^<>\s@]+)>$")
+
+
+@attrs.frozen(kw_only=True)
+class Writer:
+    """What a forge client says of the writes it makes: the login they are
+    attributed to (None: the token's identity, not read), whether a commit
+    it makes without a custom author is signed by GitHub, and how it
+    commits (in words, for the plan)."""
+
+    login: str | None
+    signs: bool
+    how: str
+
+
+def person_problems(field: str, value: object) -> list[Problem]:
+    """``Name <email>``, one line."""
+    fix = "give it as 'Name <email>', e.g. 'Ada Lovelace <ada@example.com>'"
+    if not isinstance(value, str):
+        return [Problem(field, f"{value!r} is not text: {fix}")]
+    if CONTROL_RE.search(value) or INVISIBLE_RE.search(value):
+        return [Problem(field, f"{value!r} contains a control character: {fix}")]
+    if not PERSON_RE.match(value):
+        return [Problem(field, f"{value!r} is not 'Name <email>': {fix}")]
+    return []
+
+
+def co_author_trailers(co_authors: tuple[str, ...]) -> str:
+    """The ``Co-authored-by:`` trailer lines (each with its newline)."""
+    return "".join(f"Co-authored-by: {person}\n" for person in co_authors)
+
+
+def attribution(
+    writer: Writer | None, author: str | None, co_authors: tuple[str, ...], *, commits: bool
+) -> str:
+    """The plan's note: who its writes are attributed to, and whether the
+    commit is signed. ``commits``: the plan makes a commit (else it only
+    opens or changes a pull request)."""
+    who = "the token's identity (not read)" if writer is None or not writer.login else writer.login
+    if not commits:
+        return f"pull request by {who}"
+    if author is not None:
+        return (
+            f"commit by {author} (custom author, committed by {who}): unsigned, GitHub signs "
+            "no commit with a custom author; pull request by " + who
+        )
+    co = f", co-authored by {', '.join(co_authors)}" if co_authors else ""
+    if writer is None:
+        return f"commit and pull request by {who}{co}"
+    signed = "signed by GitHub" if writer.signs else "unsigned"
+    return f"commit and pull request by {who}{co}; the commit is {signed} ({writer.how})"
