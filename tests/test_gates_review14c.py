@@ -102,7 +102,11 @@ def test_saved_now_plan_stops_when_the_check_failed_since_even_with_an_admin_tok
     saved = prplan.Plan.from_json(_plan(forge, request).to_json())
     assert [a.kind for a in saved.actions] == [ActionKind.MERGE_PULL_REQUEST]
     forge.set_status(REPO, _pr(forge).head_sha, CHECK, "failure")  # a re-run fails
-    outcome = prplan.apply(saved, forge)
+    with pytest.raises(prplan.StalePlanError, match="now failing"):  # the recheck sees it
+        prplan.apply(saved, forge)
+    # Without the recheck (or in the window after it), the gate read right
+    # before the merge stops it.
+    outcome = prplan.apply(saved, forge, recheck=False)
     assert outcome.status is OutcomeStatus.FAILED and outcome.error_type == "MergeBlocked"
     assert f"its gate is failing (failing: {CHECK})" in str(outcome.error)
     assert not _pr(forge).merged and _main_tag(forge) == b"tag: 1\n"
@@ -123,7 +127,7 @@ def test_now_over_http_stops_at_a_failing_gate_with_an_admin_token(
     client = served.new_client(transport="rest", retries=0, timeout=5)
     plan = _plan(client, _request(merge_when="now"))
     forge.set_status(REPO, _pr(forge).head_sha, CHECK, "error")
-    outcome = prplan.apply(plan, client)
+    outcome = prplan.apply(plan, client, recheck=False)  # the gate read before the merge
     assert outcome.error_type == "MergeBlocked" and f"failing: {CHECK}" in str(outcome.error)
     assert not _pr(forge).merged
     assert served.violations == []
