@@ -100,6 +100,29 @@ def test_update_pr_rewrites_title_and_body_and_keeps_the_humans_text(setup: Setu
     assert setup.run(changed)[0].actions == ()  # the re-run compares equal
 
 
+def test_update_pr_keeps_prplans_pull_request_up_to_date_across_versions(setup: Setup) -> None:
+    """A new version of the change (tag 3 after tag 2: a new request id) on
+    the same branch: the pull request prplan opened for tag 2 is still its
+    own; update_pr rewrites its title and body and moves its marker to the
+    new request, and the re-run changes nothing."""
+    _, outcome = setup.run(_request())
+    number = outcome.pull_request
+    assert number is not None
+    tag3 = _request(files={"values.yaml": "tag: 3\n"}, title="tag 3", body="Deploys tag 3.")
+    without = setup.run(tag3)[0]  # without update_pr: the commit only
+    assert [a.kind for a in without.actions] == [ActionKind.COMMIT]
+    tag4 = _request(
+        files={"values.yaml": "tag: 4\n"}, title="tag 4", body="Deploys tag 4.", update_pr=True
+    )
+    plan, outcome = setup.run(tag4)
+    assert [a.kind for a in plan.actions] == [ActionKind.COMMIT, ActionKind.UPDATE_PULL_REQUEST]
+    assert outcome.status is OutcomeStatus.UPDATED
+    row = setup.forge.pull_row(REPO, number)
+    assert row["title"] == "tag 4"
+    assert row["body"] == f"Deploys tag 4.\n\n{marker(tag4.request_id)}\n{HUMAN_LINE}\n"
+    assert setup.run(tag4)[0].actions == ()
+
+
 def test_a_pull_request_without_prplans_marker_is_never_rewritten_or_closed(
     setup: Setup,
 ) -> None:

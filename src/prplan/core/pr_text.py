@@ -147,12 +147,14 @@ def with_pr_text(
         return actions, []
     which = f"#{seen.number}"
     above, owner, human = split_body(seen.body)
-    if owner != request.request_id:
-        whose = "no prplan marker" if owner is None else f"the marker of request {owner}"
+    if owner is None:
         return actions, [
-            f"update_pr is on, but {which} carries {whose}, not this request's "
-            f"({request.request_id}): its title and body are left as they are"
+            f"update_pr is on, but {which} carries no prplan marker (a human's pull request): "
+            "its title and body are left as they are"
         ]
+    # prplan's marker, of this request or of an earlier one on this branch
+    # (a new version of the change is a new request id): prplan's own to
+    # keep up to date, its marker moved to this request.
     wanted, left_out = compose(request.body, request.request_id, human)
     notes = [_left_out_note(left_out, which)] if left_out else []
     changed = [
@@ -160,6 +162,7 @@ def with_pr_text(
         for name, same in (
             ("title", seen.title == request.pr_title),
             ("body", above == split_body(wanted)[0]),
+            ("marker", owner == request.request_id),
         )
         if not same
     ]
@@ -170,7 +173,8 @@ def with_pr_text(
         title=request.pr_title,
         body=request.body,
         reason=f"update_pr is on and the {' and '.join(changed)} of {which} (prplan's own) "
-        "differ from the request: rewrite them (a human's text below prplan's line is kept)",
+        "differ from the request: rewrite title and body (a human's text below prplan's line "
+        "is kept)",
     )
     at = next((i for i, a in enumerate(actions) if isinstance(a, _AFTER)), len(actions))
     return (*actions[:at], update, *actions[at:]), notes
