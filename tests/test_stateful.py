@@ -109,6 +109,7 @@ pr_asks = st.fixed_dictionaries(
 pr_asks_sometimes = st.one_of(st.none(), st.none(), pr_asks)
 #: The metadata fields, dropped from a request without a pull request.
 METADATA_FIELDS = ("labels", "reviewers", "assignees", "milestone", "draft")
+HUMAN_MOVES = ("add label", "edit", "draft", "review", "remove label", "ready", "milestone")
 
 
 def _parent(path: str) -> str:
@@ -460,39 +461,45 @@ class PrplanAmongHumans(RuleBasedStateMachine):
 
     @precondition(lambda self: bool(self._open()))
     @rule(
-        move=st.sampled_from(
-            ["add label", "remove label", "ready", "draft", "review", "milestone", "edit"]
-        ),
-        label=st.sampled_from((*LABELS, "hotfix")),
-        where=st.sampled_from(["above", "below"]),
+        moves=st.lists(st.sampled_from(HUMAN_MOVES), min_size=1, max_size=3),
+        label=st.sampled_from(("hotfix", *LABELS)),
+        where=st.sampled_from(["below", "above"]),
         text=st.sampled_from(["Ops: deploy after 18:00.\n", "Ops: ok\r\nsecond line"]),
     )
-    def human_works_on_the_pull_request(self, move: str, label: str, where: str, text: str) -> None:
-        """One rule for all of them, so prplan runs as often as before:
-        adds a label, or removes one (even one prplan added: prplan adds it
-        again only if asked); marks it ready or converts it to a draft; a
-        requested reviewer reviews (GitHub then drops the request: prplan
-        must not ask again); sets a milestone; edits the body above prplan's
-        marker (update_pr may rewrite that) or below its human line (kept
-        byte for byte)."""
+    def human_works_on_the_pull_request(
+        self, moves: list[str], label: str, where: str, text: str
+    ) -> None:
+        """One rule for all of them (one to three at a time), so prplan runs
+        as often as before: adds a label, or removes one (even one prplan
+        added: prplan adds it again only if asked); marks it ready or
+        converts it to a draft; a requested reviewer reviews (GitHub then
+        drops the request: prplan must not ask again); sets a milestone;
+        edits the body above prplan's marker (update_pr may rewrite that)
+        or below its human line (kept byte for byte)."""
         number = self._open()[0].number
+        for move in moves:
+            self._human_move(number, move, label, where, text)
+
+    def _human_move(self, number: int, move: str, label: str, where: str, text: str) -> None:
         if move == "add label":
             self.forge.add_labels(REPO, number, [label])
         elif move == "remove label" and folded(label) in self._labels(number):
             self.forge.remove_label(REPO, number, label)
-        elif move in {"ready", "draft"}:
+        elif move in {"ready", "draft"} and self._still_open(number):
+            # (a review or a ready may have let an armed merge go through)
             self.forge.set_draft(REPO, number, move == "draft")
-        elif move == "review":
-            for pr in self._open():
-                users, _ = self.forge.review_requests(REPO, pr.number)
-                if users:
-                    self.forge.review(REPO, pr.number, users[0], "APPROVE")
-                    return
+        elif move == "review" and self._still_open(number):
+            users, _ = self.forge.review_requests(REPO, number)
+            if users:
+                self.forge.review(REPO, number, users[0], "APPROVE")
         elif move == "milestone":
             self.forge.set_milestone(REPO, number, 1 + len(label) % 2)
         elif move == "edit":
             body = self.forge.pull_request_text(REPO, number).body
             self.forge.edit_pull(REPO, number, body=edited_body(body, where, text))
+
+    def _still_open(self, number: int) -> bool:
+        return any(p.number == number for p in self._open())
 
     def _labels(self, number: int) -> set[str]:
         return {folded(label["name"]) for label in self.forge.pull_labels(REPO, number)}
