@@ -51,6 +51,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import attrs
 import pytest
 from dulwich.objects import Tree
 from hypothesis import settings
@@ -563,13 +564,6 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         asks: dict[str, Any] | None,
         again: dict[str, Any] | None,
     ) -> None:
-        if again is not None and self._open():
-            # a pull request is open: ask for some metadata and text this
-            # time, and, if prplan's marker on it names a request, that
-            # request again (the case of update_pr and close_superseded)
-            asks, earlier = again, self._own_request(fallback=None)
-            if earlier is not None:
-                files, base = dict(earlier.files), earlier.base or base
         extra = self._pr_asks(asks, create_pr=create_pr, automerge=automerge)
         request = prplan.ChangeRequest(
             repo=REPO, branch=BRANCH, base=base, files=files, create_pr=create_pr,
@@ -577,6 +571,21 @@ class PrplanAmongHumans(RuleBasedStateMachine):
             branch_policy=branch_policy, merge_foreign_commits=merge_foreign_commits,
             delete_branch=delete_branch, merge_method=method, merge_when=merge_when, **extra,
         )  # fmt: skip
+        earlier = self._own_request(fallback=None) if again is not None else None
+        if earlier is not None:
+            # the request of prplan's open pull request again (its marker
+            # names it), asking for other metadata and text this time: the
+            # case of update_pr and close_superseded
+            request = attrs.evolve(
+                earlier,
+                **self._pr_asks(again, create_pr=earlier.create_pr, automerge=earlier.automerge),
+            )
+            base, automerge, merge_when = (
+                request.base or base,
+                request.automerge,
+                request.merge_when,
+            )
+            branch_policy = request.branch_policy
         self.last_request = self.requests[request.request_id] = request
         snapshot = prplan.observe(self.client, request)
         plan = prplan.plan(snapshot, request)
