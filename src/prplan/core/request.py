@@ -25,7 +25,7 @@ from prplan.core.names import (
 )
 from prplan.core.pr_metadata import has_metadata, metadata_problems, names
 from prplan.core.snapshot import OMIT_IF_DEFAULT, git_blob_sha
-from prplan.core.writer import person_problems
+from prplan.core.writer import person_duplicates, person_problems
 from prplan.edits import edit_problems, edit_to_dict, encodable, is_edit
 from prplan.errors import InvalidRequestError, Problem
 
@@ -350,7 +350,7 @@ def _people_problems(request: ChangeRequest) -> list[Problem]:
     problems = [p for i, c in enumerate(co_authors) for p in person_problems(f"co_authors[{i}]", c)]
     if request.author is not None:
         problems += person_problems("author", request.author)
-    return problems
+    return problems or person_duplicates(co_authors, request.author)
 
 
 def _wait_timeout_problems(value: object) -> list[Problem]:

@@ -26,7 +26,14 @@ import attrs
 from prplan.core.names import CONTROL_RE, INVISIBLE_RE
 from prplan.errors import Problem
 
-__all__ = ["Writer", "PERSON_RE", "person_problems", "co_author_trailers", "attribution"]
+__all__ = [
+    "Writer",
+    "PERSON_RE",
+    "person_problems",
+    "person_duplicates",
+    "co_author_trailers",
+    "attribution",
+]
 
 #: ``Name <email>``: a name, one space, an address in angle brackets.
 PERSON_RE = re.compile(r"^(?P<name>[^<>@]*[^<>@\s]) <(?P<email>[^<>\s@]+@[^<>\s@]+)>$")
@@ -54,6 +61,42 @@ def person_problems(field: str, value: object) -> list[Problem]:
     if not PERSON_RE.match(value):
         return [Problem(field, f"{value!r} is not 'Name <email>': {fix}")]
     return []
+
+
+def _email(person: str) -> str:
+    match = PERSON_RE.match(person)
+    return match.group("email").casefold() if match else person.casefold()
+
+
+def person_duplicates(co_authors: tuple[str, ...], author: str | None) -> list[Problem]:
+    """A co-author named twice, or who is the commit's ``author``: the same
+    person (e-mail compared without case, as GitHub matches accounts by
+    address). Refused rather than dropped: the request means one of them,
+    and prplan does not guess which name to keep. Takes well-formed people
+    (``person_problems`` first)."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for index, person in enumerate(co_authors):
+        email = _email(person)
+        if author is not None and email == _email(author):
+            problems.append(
+                Problem(
+                    f"co_authors[{index}]",
+                    f"{person!r} is the commit's author ({author!r}, same e-mail): an author "
+                    "is not their own co-author. Drop it from co_authors",
+                )
+            )
+        elif email in seen:
+            problems.append(
+                Problem(
+                    f"co_authors[{index}]",
+                    f"{person!r} has the e-mail of co_authors[{seen[email]}] "
+                    f"({co_authors[seen[email]]!r}; compared without case): name each "
+                    "co-author once",
+                )
+            )
+        seen.setdefault(email, index)
+    return problems
 
 
 def co_author_trailers(co_authors: tuple[str, ...]) -> str:
