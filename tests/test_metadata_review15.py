@@ -188,3 +188,28 @@ def test_a_co_author_named_twice_or_who_is_the_author_is_refused(
         _req(author=author, co_authors=co_authors)
     assert "co_authors[" in _problems(raised) and said in _problems(raised)
     assert _req(co_authors=["Ada <a@b.c>", "Bob <b@b.c>"]).co_authors[1] == "Bob <b@b.c>"
+
+
+# --- 4: the plan's signing statement follows the transport the commit takes -----------
+
+
+@pytest.mark.parametrize(
+    ("files", "signed"),
+    [({"run.sh": b"echo 2\n"}, False), ({"values.yaml": b"tag: 2\n"}, True)],
+)
+def test_the_plans_signing_statement_matches_what_the_forge_records(
+    forge_server: object, files: dict[str, bytes], signed: bool
+) -> None:
+    forge = prplan.LocalForge.in_memory()
+    forge.create_repo(
+        REPO, {"run.sh": b"echo 1\n", "values.yaml": b"tag: 1\n"}, executable=["run.sh"]
+    )
+    served = Served(forge_server, forge)  # type: ignore[arg-type]
+    client = served.new_client(transport="graphql", retries=0, backoff=0.0)
+    plan, outcome = _run(client, _req(files=files))
+    assert outcome.ok, outcome  # type: ignore[attr-defined]
+    assert ("the commit is signed by GitHub" in plan.writes) is signed, plan.writes
+    assert (
+        "unsigned (over REST, not GraphQL: run.sh is an executable" in plan.writes
+    ) is not signed
+    assert forge.is_verified(REPO, outcome.commit_sha) is signed  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ from prplan.core import actions as act
 from prplan.core.pull_text import HUMAN_LINE, PullText, marker, normal_text, split_body
 from prplan.core.request import MAX_BODY_CHARS, ChangeRequest
 from prplan.core.snapshot import RepoSnapshot
-from prplan.core.writer import attribution, co_author_trailers
+from prplan.core.writer import attribution, co_author_trailers, graphql_fallback
 
 __all__ = [
     "PullText",
@@ -197,7 +197,10 @@ def identity_line(
     if snapshot.writer is None and request.author is None and not request.co_authors:
         return ""
     commits = any(isinstance(a, act.Commit) for a in actions)
-    return attribution(snapshot.writer, request.author, request.co_authors, commits=commits)
+    fallback = graphql_fallback(request.files, (snapshot.base_kinds, snapshot.branch_kinds))
+    return attribution(
+        snapshot.writer, request.author, request.co_authors, commits=commits, fallback=fallback
+    )
 
 
 def pr_text_step(

@@ -100,13 +100,18 @@ class WriterMethods:
 
     def writer(self) -> Writer:
         app = callable(getattr(self, "app_login", None))
+        rest = "REST, a GitHub App's installation token" if app else "REST with a user's token"
         if self._graphql is not None:
             signs, how = True, "GraphQL createCommitOnBranch"
-        elif app:
-            signs, how = True, "REST, a GitHub App's installation token"
         else:
-            signs, how = False, "REST with a user's token"
-        return Writer(login=self._writer_login(app), signs=signs, how=how)
+            signs, how = app, rest
+        return Writer(
+            login=self._writer_login(app),
+            signs=signs,
+            how=how,
+            falls_back=self._graphql is not None,
+            rest_signs=app,
+        )
 
     if TYPE_CHECKING:  # GateMethods' (the arming check's reading, shared)
 
