@@ -60,3 +60,34 @@ def test_a_real_path_and_a_negative_number_are_still_shown(key: str) -> None:
     )
     assert "'/no/app.pem'" in text
     assert "'-3' is not a positive integer" in _message(key, {"GITHUB_APP_ID": "-3"})
+
+
+# --- 12: an installation token GitHub dropped early is replaced once -------------------
+
+
+@pytest.mark.parametrize("transport", ["rest", "graphql"])
+def test_a_401_on_a_revoked_installation_token_is_retried_with_a_new_one(
+    forge_server: object, key: str, transport: str
+) -> None:
+    from test_app_auth_client import APP_ID, BOT, AppForge
+
+    public = (
+        serialization.load_pem_private_key(key.encode(), password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    served = AppForge(forge_server, public)  # type: ignore[arg-type]
+    client = prplan.GitHubClient.from_app(
+        APP_ID, key, base_url=served.url, transport=transport, retries=0
+    )
+    request = prplan.ChangeRequest(repo="acme/app", branch="prplan/b", files={"a.txt": "b\n"})
+    plan = prplan.plan(prplan.observe(client, request), request)
+    (first,) = served.issued()
+    assert served.app.authority is not None
+    served.app.authority.revoke(first)  # dropped before its hour is up
+    outcome = prplan.apply(plan, client)
+    assert outcome.status == "created", outcome
+    assert len(served.issued()) == 2  # the revoked one, and the one that replaced it
+    assert served.forge.pull_rows("acme/app")[0]["author"] == BOT
+    assert any(status == 401 for _, _, status in served.app.log.entries)

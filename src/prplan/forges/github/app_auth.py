@@ -255,6 +255,20 @@ class InstallationTokens(Auth.Auth):
             self._issued.add(token)
             return token
 
+    def renew(self, headers: dict[str, str]) -> bool:
+        """After a 401 to a request ``headers`` carried one of these tokens:
+        forget the current installation's token (GitHub dropped it before
+        its expiry: revoked, or the installation suspended) and put a new
+        one in ``headers``. False when the request carried no token of
+        these (nothing to renew)."""
+        sent = headers.get("Authorization", "").partition(" ")[2]
+        with self._lock:
+            if sent not in self._issued:
+                return False
+            self._tokens.pop(self._current(), None)
+        headers["Authorization"] = f"{self.token_type} {self.token}"
+        return True
+
     def secrets(self) -> list[str]:
         """Every installation token issued so far (for scrubbing messages)."""
         with self._lock:
