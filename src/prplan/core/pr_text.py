@@ -12,7 +12,9 @@ line, each alone on a line::
     <anything a human writes here is kept>
 
 The marker names the request's id (the ``Prplan-Request`` trailer of its
-commits) and tells prplan's own pull request from anyone else's. The
+commits) and, where prplan writes it (``pull_text``) and in a pull request
+the login prplan acts as opened, tells prplan's own pull request from
+anyone else's. The
 executor adds both lines when it writes a body: the plan's
 ``CreatePullRequest.body`` and ``UpdatePullRequest.body`` stay the request's
 body, so neither the marker nor a human's text is part of the plan's digest.
