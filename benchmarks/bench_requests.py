@@ -97,12 +97,14 @@ def prplan_change(count: int, *, binary: int = 0, transport: str = "rest") -> di
         server.stop()
 
 
-def prplan_protected(transport: str, *, gate: str) -> dict[str, Any]:
+def prplan_protected(transport: str, *, gate: str, when: str = "auto") -> dict[str, Any]:
     """A new change into a protected base under ``merge_when='auto'``: prplan
     arms GitHub's auto-merge first there (``run/gated.py``). ``gate``
     ``pending`` (a required check not reported yet): armed, GitHub merges
     later; ``clean`` (protected, nothing required): GitHub refuses to arm a
-    pull request that can merge now, and prplan merges it."""
+    pull request that can merge now, and prplan merges it. Under ``when``
+    ``now`` (gate clean): the gate is read right before the direct merge
+    (one query more), then merged."""
     server, forge = _serve(_files(3, "1.0"))
     forge.protect_branch(REPO, "main", required_checks=["ci"] if gate == "pending" else [])
     app = server.app
@@ -110,7 +112,7 @@ def prplan_protected(transport: str, *, gate: str) -> dict[str, Any]:
         client = prplan.GitHubClient(token=TOKEN, base_url=server.api_url, transport=transport)
         request = prplan.ChangeRequest(
             repo=REPO, branch="prplan/release-2.0", files=_files(3, "2.0"),
-            title="Release 2.0", automerge=True,
+            title="Release 2.0", automerge=True, merge_when=when,
         )  # fmt: skip
         plan = prplan.plan(prplan.observe(client, request), request)
         outcome = prplan.apply(plan, client, recheck=False)
@@ -259,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         "protected_graphql_clean": prplan_protected("graphql", gate="clean"),
         "protected_rest_pending": prplan_protected("rest", gate="pending"),
         "protected_rest_clean": prplan_protected("rest", gate="clean"),
+        "protected_graphql_now": prplan_protected("graphql", gate="clean", when="now"),
+        "protected_rest_now": prplan_protected("rest", gate="clean", when="now"),
         "naive_3": naive_change(3),
         "naive_100": naive_change(100),
         "git_push_3": git_push_change(3),
@@ -297,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in (
         "protected_graphql_pending", "protected_graphql_clean",
         "protected_rest_pending", "protected_rest_clean",
+        "protected_graphql_now", "protected_rest_now",
     ):  # fmt: skip
         row = results[name]
         label = f"{name}: {'armed' if row['status'] == 'auto_merge_enabled' else 'merged'}"
@@ -344,6 +349,16 @@ def main(argv: list[str] | None = None) -> int:
         (
             "GraphQL: apply a saved plan (recheck included) <= 4",
             total(results["saved_graphql_3"]) <= 4,
+        ),
+        (
+            # the gate read right before a direct merge into a protected base
+            "GraphQL, protected base, now, gate clean: merged PR <= 5 (2 reads, 3 writes)",
+            total(p := results["protected_graphql_now"]) <= 5 and p["writes"] <= 3,
+        ),
+        (
+            "GraphQL, protected base, auto: armed <= 4, clean and merged <= 5",
+            total(results["protected_graphql_pending"]) <= 4
+            and total(results["protected_graphql_clean"]) <= 5,
         ),
     ]
     print("\nGoals")

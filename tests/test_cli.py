@@ -266,14 +266,16 @@ def test_apply_failed_part_way_exits_5(forge_dir: Path, new_values: Path) -> Non
     forge = open_forge(forge_dir)
     forge.protect_branch(REPO, "main", required_checks=["ci"])
     forge.close()
-    # A new pull request's gate is not known at plan time: the forge refuses
-    # the merge, and --merge-when now forbids handing it to GitHub's
-    # auto-merge. The merge fails, the PR stays open.
+    # A new pull request's gate is not known at plan time: read right before
+    # the merge (a protected base), it is pending, and --merge-when now
+    # forbids handing it to GitHub's auto-merge. The merge fails, the PR
+    # stays open.
     result = run(
         "apply", *change(forge_dir, new_values, "--automerge", "--merge-when", "now"), "--yes"
     )
     assert result.exit_code == 5, result.output
-    assert "merge_pull_request: failed" in result.output and 'status check "ci"' in result.output
+    assert "merge_pull_request: failed" in result.output
+    assert "its gate is pending (pending: ci)" in result.output
     assert [p.is_open for p in open_forge(forge_dir).pull_requests(REPO)] == [True]
 
 

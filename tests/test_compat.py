@@ -424,3 +424,18 @@ def test_automerge_never_merges_a_humans_commit_on_the_open_pull_request() -> No
     )  # fmt: skip
     assert outcome.status is prplan.OutcomeStatus.MERGED
     assert read(forge, REPO.master_branch, "wip.txt") == "not yet\n"
+
+
+def test_on_a_protected_base_an_admin_token_does_not_merge_past_a_pending_check() -> None:
+    """The legacy call means ``merge_when='now'``: on a protected base the
+    gate is read right before the merge, and an administrator's token does
+    not bypass it (issue 14's review, finding 4)."""
+    forge = make_forge("none")
+    forge.protect_branch(REPO.name, REPO.master_branch, required_checks=["ci"])
+    forge.set_admin(REPO.name, forge.login)
+    with pytest.raises(prplan.PrplanError, match="gate is pending") as blocked:
+        call(forge, BY_NUMBER[1])
+    assert "ci" in str(blocked.value)
+    (pr,) = forge.pull_rows(REPO.name)
+    assert pr["state"] == "open" and not pr["merged"]
+    assert read(forge, REPO.master_branch) == OLD

@@ -3,7 +3,8 @@ lets an administrator merge past pending checks and missing reviews unless
 the protection enforces itself on administrators. Under ``merge_when``
 auto/wait prplan therefore arms GitHub's merge first on a protected base and
 merges directly only when GitHub answers that the pull request can merge
-now; under ``now`` it merges (the documented bypass). The local forge
+now; under ``now`` it reads the gate right before the direct merge and
+merges only through a clean one (never the bypass). The local forge
 models the bypass (``set_admin``, ``protect_branch(enforce_admins=...)``),
 so each case runs end to end: directly, and over HTTP with both transports
 (the served forge acts as ``prplan``, the login of its token)."""
@@ -90,17 +91,17 @@ def test_auto_arms_first_on_a_protected_base_even_with_an_admin_token(
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_now_merges_past_the_gate_with_an_admin_token_as_github_allows(
+def test_now_stops_at_the_gate_even_with_an_admin_token(
     way: str, forge_server: ForgeServer
 ) -> None:
     forge = _forge()
-    _, outcome = _run(_client(forge, way, forge_server), _request("now"))
-    assert outcome.status is prplan.OutcomeStatus.MERGED, outcome.error
-    assert _main(forge) == NEW
-    assert (
-        forge.commit_checks(REPO, forge.pull_requests(REPO)[0].head_sha, [CHECK])[0].state
-        == "expected"
-    )
+    plan, outcome = _run(_client(forge, way, forge_server), _request("now"))
+    assert "its gate is read right before the merge" in plan.actions[-1].reason
+    assert outcome.status is prplan.OutcomeStatus.FAILED
+    assert outcome.error_type == "MergeBlocked"
+    assert "gate is pending" in str(outcome.error) and CHECK in str(outcome.error)
+    assert _main(forge) == OLD  # not merged past the pending check
+    assert forge.pull_requests(REPO)[0].is_open
 
 
 @pytest.mark.parametrize("way", ["direct", "rest"])
@@ -172,7 +173,10 @@ def test_the_plan_says_auto_merge_is_armed_first_on_a_protected_base() -> None:
     assert "main is protected: first enable GitHub's auto-merge (merge)" in reason
     assert '"base_protected": true' in plan.to_json()
     now = prplan.plan(prplan.observe(forge, _request("now")), _request("now"))
-    assert "protected" not in now.actions[-1].reason
+    assert (
+        "main is protected: its gate is read right before the merge, which happens only if "
+        "the gate is clean" in now.actions[-1].reason
+    )
 
 
 def test_a_saved_plan_is_stale_once_base_protection_changed() -> None:

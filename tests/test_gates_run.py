@@ -99,7 +99,8 @@ def test_pending_under_now_is_merge_blocked_at_apply_for_a_new_pull_request() ->
     forge = _forge()
     outcome = _run(forge, _request(merge_when="now"))
     assert outcome.status is OutcomeStatus.FAILED and outcome.error_type == "MergeBlocked"
-    assert 'Required status check "ci/lint"' in outcome.error
+    # A protected base: the gate, read right before the merge, names the check.
+    assert "its gate is pending (pending: ci/lint)" in outcome.error
     assert forge.gate_view(REPO, 1).auto_merge_method is None
     # Known at plan time once the pull request exists: a refusal, exit 3.
     again = make_plan(observe(forge, _request(merge_when="now")), _request(merge_when="now"))

@@ -36,14 +36,11 @@ def armed_by(snapshot: RepoSnapshot, pr: PRState) -> ArmedBy:
 
 
 def _same_login(one: str, other: str) -> bool:
-    """GitHub's logins ignore case, and a GitHub App's bot is ``name[bot]``
-    over REST but ``name`` as GraphQL's ``Bot.login``."""
-
-    def plain(login: str) -> str:
-        login = login.casefold()
-        return login.removesuffix("[bot]")
-
-    return plain(one) == plain(other)
+    """GitHub's logins ignore case; otherwise they compare exactly: a GitHub
+    App's bot ``name[bot]`` is not the person ``name`` (the forge clients
+    report a bot with its ``[bot]`` suffix, as REST does, also where
+    GraphQL's ``Bot.login`` leaves it off)."""
+    return one.casefold() == other.casefold()
 
 
 def disarm_action(snapshot: RepoSnapshot, situation: Situation) -> DisarmMerge:

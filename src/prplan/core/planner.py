@@ -504,22 +504,21 @@ def _merge_facts(steps: _Steps) -> tuple[int | None, str, dict[str, Any]]:
 def _merge_pull_request(steps: _Steps) -> act.Action:
     method = steps.request.merge_method.value
     _, which, facts = _merge_facts(steps)
-    snapshot = steps.snapshot
+    snapshot, head = steps.snapshot, "if its head is still the commit reviewed"
+    reason = f"automerge is on: merge {which} ({method}) {head}"
     if snapshot.base_protected and steps.request.merge_when is not MergeWhen.NOW:
         # The executor arms first there (run/gated.py): say so.
-        arming = (
-            "enqueue it in the merge queue"
-            if snapshot.merge_queue
-            else f"enable GitHub's auto-merge ({method}) on it"
-        )
+        auto = f"enable GitHub's auto-merge ({method}) on it"
+        arming = "enqueue it in the merge queue" if snapshot.merge_queue else auto
         reason = (
             f"automerge is on and {snapshot.base} is protected: first {arming}, which merges "
             f"{which} once its gate clears; merge it directly ({method}) only if GitHub answers "
             "that it can merge now, and only if its head is still the commit reviewed"
         )
-    else:
+    elif snapshot.base_protected:  # the executor reads the gate first (run/gated.py)
         reason = (
-            f"automerge is on: merge {which} ({method}) if its head is still the commit reviewed"
+            f"automerge is on and {snapshot.base} is protected: its gate is read right before "
+            f"the merge, which happens only if the gate is clean: merge {which} ({method}) {head}"
         )
     return act.MergePullRequest(method=method, reason=reason, **facts)
 

@@ -8,9 +8,11 @@
   the order is the other way round: arm first, merge directly only when
   GitHub answers that the pull request can merge now (``MergeableNow``),
   because GitHub lets an administrator's token merge past pending checks
-  and missing reviews. Under ``now`` the merge is tried and a refusal stops
-  the apply, as before (an administrator's token then merges past the gate,
-  as GitHub allows).
+  and missing reviews. Under ``now`` on a protected base the gate is read
+  right before the merge (one query) and the merge happens only if it is
+  clean, else ``MergeBlocked`` names the gate (an administrator's token
+  never merges past it); on an unprotected base the merge is tried and a
+  refusal stops the apply.
 * ``arm``: a plan's ``EnableAutoMerge`` / ``Enqueue`` action.
 * ``arming_moved``: what a saved plan's recheck compares of the arming
   (base's protection, the merge queue, auto-merge or queued on the open
@@ -40,7 +42,7 @@ from prplan.core.actions import (
 )
 from prplan.core.plan import Plan
 from prplan.core.request import MergeMethod, MergeWhen
-from prplan.core.snapshot import MergeArmed, PullRequestInfo, RepoSnapshot
+from prplan.core.snapshot import Gate, MergeArmed, PullRequestInfo, RepoSnapshot
 from prplan.core.states import ActionKind
 from prplan.errors import ForgeError, MergeableNow, MergeBlocked, NotFoundError, PrplanError
 from prplan.run.outcome import ActionResult, ActionStatus, Outcome, OutcomeStatus
@@ -70,6 +72,8 @@ def merge_or_arm(
     repo = plan.request.repo
     if plan.request.merge_when is not MergeWhen.NOW and plan.observed.base_protected:
         return _arm_first(client, plan, number, method, expected)
+    if plan.observed.base_protected:
+        _gate_clean_now(client, plan, number)
     try:
         return (
             client.merge_pull_request(repo, number, method=method, expected_head_sha=expected),
@@ -102,6 +106,27 @@ def merge_or_arm(
             number, f"{_reason(refused)}; nor could GitHub merge it later: {_reason(also)}"
         ) from None
     return None, OutcomeStatus.AUTO_MERGE_ENABLED, f"{refused}: GitHub's auto-merge enabled instead"
+
+
+def _gate_clean_now(client: ForgeClient, plan: Plan, number: int) -> None:
+    """``merge_when='now'`` on a protected base: the pull request's gate,
+    read right before the direct merge (one query), must be clean; else
+    ``MergeBlocked`` naming it. GitHub lets an administrator's token merge
+    past a gate (protection without "include administrators", a ruleset
+    bypass); ``now`` means "merge if the gate allows it", never a bypass."""
+    info = client.pull_request_gate(plan.request.repo, number)
+    if info.gate is Gate.CLEAN:
+        return
+    named = [f"failing: {', '.join(info.failing_checks)}"] if info.failing_checks else []
+    named += [f"pending: {', '.join(info.pending_checks)}"] if info.pending_checks else []
+    checks = f" ({'; '.join(named)})" if named else ""
+    raise MergeBlocked(
+        number,
+        f"{plan.observed.base} is protected and its gate is {info.gate.value}{checks}; "
+        "merge_when='now' merges only through a clean gate (never past it with an "
+        "administrator's token). Run again once the gate is clean, or use merge_when='auto' "
+        "to let GitHub merge it when the gate clears",
+    )
 
 
 def disarm(client: ForgeClient, repo: str, index: int, action: object) -> ActionResult:

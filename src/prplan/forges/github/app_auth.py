@@ -374,6 +374,12 @@ def _app_class(cls: type) -> type:
         """The App's bot login, ``SLUG[bot]`` (``GET /app``, read once)."""
         return str(self._http.auth.login())
 
+    def viewer_login(self: Any) -> str:
+        """The login an App's installation token acts as is its bot's,
+        ``SLUG[bot]`` (``app_login``): no GraphQL ``viewer`` read, whose
+        answer could not tell the bot from a person of the same name."""
+        return app_login(self)
+
     def __repr__(self: Any) -> str:
         settings = self._http.auth.settings
         installation = settings.installation_id or "per repository"
@@ -383,7 +389,11 @@ def _app_class(cls: type) -> type:
         )
 
     namespace.update(
-        observing=observing, observing_many=observing_many, app_login=app_login, __repr__=__repr__
+        observing=observing,
+        observing_many=observing_many,
+        app_login=app_login,
+        viewer_login=viewer_login,
+        __repr__=__repr__,
     )
     return type(cls.__name__, (cls,), namespace)
 

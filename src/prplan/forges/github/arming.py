@@ -25,12 +25,23 @@ __all__ = [
     "DISABLE_AUTO_MERGE",
     "DEQUEUE_PULL_REQUEST",
     "VIEWER",
+    "actor_login",
 ]
 
 
 def _login(actor: object) -> str | None:
-    login = actor.get("login") if isinstance(actor, Mapping) else None
-    return str(login) if login else None
+    """An actor's login as REST spells it: GitHub's GraphQL names a GitHub
+    App's bot (``__typename`` ``Bot``) ``name``, REST ``name[bot]``; prplan
+    compares logins exactly, so the suffix is put back here."""
+    if not isinstance(actor, Mapping) or not actor.get("login"):
+        return None
+    login = str(actor["login"])
+    if actor.get("__typename") == "Bot" and not login.endswith("[bot]"):
+        login += "[bot]"
+    return login
+
+
+actor_login = _login
 
 
 def arming(node: Mapping[str, Any]) -> tuple[MergeArmed, str | None]:
@@ -86,5 +97,5 @@ mutation DequeuePullRequest($id: ID!) {
 
 #: The login the token acts as (outside an observation: REST, a change set).
 VIEWER = """
-query Viewer { viewer { login } }
+query Viewer { viewer { __typename login } }
 """

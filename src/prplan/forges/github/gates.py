@@ -34,7 +34,13 @@ from prplan.core.request import MergeMethod
 from prplan.core.snapshot import MergeArmed, PullRequestInfo
 from prplan.errors import ConflictError, ForgeError, MergeableNow, MergeBlocked, NotFoundError
 from prplan.forges.github import graphql_documents as documents
-from prplan.forges.github.arming import DEQUEUE_PULL_REQUEST, DISABLE_AUTO_MERGE, VIEWER, arming
+from prplan.forges.github.arming import (
+    DEQUEUE_PULL_REQUEST,
+    DISABLE_AUTO_MERGE,
+    VIEWER,
+    actor_login,
+    arming,
+)
 from prplan.forges.github.graphql_reads import GraphQLReads, prefetched_answer
 from prplan.forges.github.graphql_writes import GraphQLWrites
 from prplan.forges.github.transport import Transport
@@ -201,15 +207,22 @@ class GitHubGates:
 
     def viewer_login(self) -> str | None:
         """From the observe query (``viewer``), else one ``VIEWER`` query,
-        once per client."""
+        once per client; None when that query fails (the arming then counts
+        as someone else's: prplan never turns off what is not provably its
+        own)."""
         if self._reads is not None and self._reads.viewer:
             return self._reads.viewer
         if self._viewer is None:
-            with self._http.errors("reading the login the token acts as"):
-                data, problems = self._http.graphql(VIEWER, {}, mutation=False)
+            try:
+                with self._http.errors("reading the login the token acts as"):
+                    data, problems = self._http.graphql(VIEWER, {}, mutation=False)
+            except ForgeError:
+                # Not known: the arming counts as someone else's (never
+                # turned off), rather than failing the whole observation.
+                return None
             if problems:
-                raise ForgeError(f"reading the login the token acts as: {problems[0]}")
-            self._viewer = str((data.get("viewer") or {}).get("login") or "") or None
+                return None
+            self._viewer = actor_login(data.get("viewer"))
         return self._viewer
 
     def disarm_merge(self, repo: str, number: int, *, armed: MergeArmed) -> None:

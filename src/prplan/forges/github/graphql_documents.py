@@ -193,13 +193,13 @@ fragment DirectoryEntries on GitObject {
 #: ``PULL_REQUEST_GATE``, and only when the state is ``BLOCKED`` or ``UNKNOWN``.
 GATE_FIELDS = (
     "id isDraft mergeStateStatus reviewDecision "
-    "autoMergeRequest { enabledAt mergeMethod enabledBy { login } } "
-    "mergeQueueEntry { state enqueuer { login } }"
+    "autoMergeRequest { enabledAt mergeMethod enabledBy { __typename login } } "
+    "mergeQueueEntry { state enqueuer { __typename login } }"
 )
 
 #: Who armed an open pull request's auto-merge: read for every request (an
 #: object, no node cost), so that a commit under automerge off knows it.
-ARMING_FIELDS = "autoMergeRequest { enabledBy { login } }"
+ARMING_FIELDS = "autoMergeRequest { enabledBy { __typename login } }"
 
 
 #: What base's branch protection requires (``Ref.branchProtectionRule``): the
@@ -357,9 +357,7 @@ def observe_document(reads: Sequence[RepositoryRead]) -> Document:
     and ``htK`` the ``K``-th of ``contents`` (null where no such object)."""
     variables: dict[str, Any] = {}
     bodies = [_observe_one(index, read, variables) for index, read in enumerate(reads)]
-    text = (
-        f"query Observe({_declarations(variables)}) {{\n  viewer {{ login }}\n{''.join(bodies)}}}\n"
-    )
+    text = f"query Observe({_declarations(variables)}) {{\n  viewer {{ __typename login }}\n{''.join(bodies)}}}\n"
     return Document(_with_fragments(text), variables)
 
 

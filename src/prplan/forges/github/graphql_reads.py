@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import CommitInfo, PathEntry, PathKind, PullRequestInfo, entry_for
 from prplan.core.snapshot import git_blob_sha as blob_id
-from prplan.forges.github.arming import with_arming
+from prplan.forges.github.arming import actor_login, with_arming
 from prplan.forges.github.graphql_documents import (
     PAGE,
     Document,
@@ -515,7 +515,7 @@ class GraphQLReads:
             data = answer.get("data") or {}
             if not isinstance(data, dict):
                 raise TypeError(f"'data' is a {type(data).__name__}, not an object")
-            self.viewer = (data.get("viewer") or {}).get("login") or self.viewer
+            self.viewer = actor_login(data.get("viewer")) or self.viewer
             failed = {str((e.get("path") or [None])[0]) for e in answer.get("errors") or ()}
             if "None" in failed:
                 # The document itself was refused (an Enterprise server whose

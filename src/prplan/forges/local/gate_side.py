@@ -301,7 +301,9 @@ class GateSide(ForgeRules):
 
     @locked
     def queue_entry(self, repo: str, number: int) -> dict[str, Any] | None:
-        """{base, enqueued_by, enqueued_at, position} while queued, else None."""
+        """{base, enqueued_by, enqueued_at, head_sha, position} while queued,
+        else None. ``head_sha``: the head it was enqueued at; a push that
+        changes the head drops the entry, as GitHub does."""
         row = self._db.execute(
             "SELECT * FROM merge_queue WHERE repo = ? AND number = ?", (repo, number)
         ).fetchone()
@@ -384,9 +386,9 @@ class GateSide(ForgeRules):
         if gate.review_decision not in {None, "APPROVED"}:
             raise errors.ForgeError(str(gate.blocked_by), status=422)
         self._db.execute(
-            "INSERT INTO merge_queue (repo, number, base, enqueued_by, enqueued_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (repo, number, base, by or self.login, self._now()),
+            "INSERT INTO merge_queue (repo, number, base, enqueued_by, enqueued_at, head_sha) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (repo, number, base, by or self.login, self._now(), gate.head_sha),
         )
         self._gates_dirty = True
         return int(self._queue_position(repo, number, base) or 0)
@@ -426,6 +428,13 @@ class GateSide(ForgeRules):
                 f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM pulls p WHERE "  # table: fixed names
                 f"p.repo = {table}.repo AND p.number = {table}.number AND p.state = 'open')"
             )
+        # GitHub drops a queued pull request whose head changed (a push); its
+        # auto-merge, if any, stays on.
+        self._db.execute(
+            "DELETE FROM merge_queue WHERE head_sha IS NOT NULL AND EXISTS (SELECT 1 FROM "
+            "pulls p WHERE p.repo = merge_queue.repo AND p.number = merge_queue.number "
+            "AND p.head_sha != merge_queue.head_sha)"
+        )
         for auto in self._db.execute("SELECT * FROM auto_merges ORDER BY enabled_at").fetchall():
             self._auto_merge(auto["repo"], int(auto["number"]), auto["method"], auto["enabled_by"])
         heads = self._db.execute(
@@ -443,8 +452,8 @@ class GateSide(ForgeRules):
         if self.merge_queue_enabled(repo, str(row["base"])):
             self._db.execute(
                 "INSERT OR IGNORE INTO merge_queue (repo, number, base, enqueued_by, "
-                "enqueued_at) VALUES (?, ?, ?, ?, ?)",
-                (repo, number, row["base"], by, self._now()),
+                "enqueued_at, head_sha) VALUES (?, ?, ?, ?, ?, ?)",
+                (repo, number, row["base"], by, self._now(), gate.head_sha),
             )
             self._gates_dirty = True
             return

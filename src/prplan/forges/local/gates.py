@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS merge_queue (
     base TEXT NOT NULL,
     enqueued_by TEXT NOT NULL,
     enqueued_at REAL NOT NULL,
+    head_sha TEXT,
     UNIQUE (repo, number)
 );
 """

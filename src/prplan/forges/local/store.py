@@ -91,6 +91,8 @@ _ADDED_COLUMNS = {
     ("protections", "enforce_admins"): (
         "ALTER TABLE protections ADD COLUMN enforce_admins INTEGER NOT NULL DEFAULT 0"
     ),
+    # the head a queue entry was enqueued at (an older entry's is unknown: NULL)
+    ("merge_queue", "head_sha"): "ALTER TABLE merge_queue ADD COLUMN head_sha TEXT",
 }
 
 #: git's modes of a regular file and of an executable one.

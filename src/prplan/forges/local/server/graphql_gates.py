@@ -18,6 +18,7 @@ from prplan.forges.local.gates import CheckView, rollup
 from prplan.forges.local.server.payloads import iso, node_id
 
 __all__ = [
+    "actor",
     "branch_protection_rule",
     "pull_request_gate",
     "status_check_rollup",
@@ -126,7 +127,7 @@ def pull_request_gate(
         login = found["enabled_by"]
         return {
             "enabledAt": iso(found["enabled_at"]),
-            "enabledBy": {"__typename": "User", "login": login, "id": node_id("User", login)},
+            "enabledBy": actor(login),
             "mergeMethod": found["method"].upper(),
             "pullRequest": None,
         }
@@ -162,6 +163,15 @@ def _with_rollup(ctx: Any, repo: str, obj: Obj, sha: str, base: str) -> Obj:
     return {**obj, "statusCheckRollup": lambda info: status_check_rollup(ctx, repo, sha, base)}
 
 
+def actor(login: str) -> Obj:
+    """An ``Actor`` as GitHub's GraphQL answers it: a GitHub App's bot
+    (``name[bot]`` over REST) is a ``Bot`` whose ``login`` is ``name``."""
+    if login.endswith("[bot]"):
+        name = login.removesuffix("[bot]")
+        return {"__typename": "Bot", "login": name, "id": node_id("Bot", name)}
+    return {"__typename": "User", "login": login, "id": node_id("User", login)}
+
+
 def queue_entry(ctx: Any, repo: str, number: int) -> Obj | None:
     entry = ctx.forge.queue_entry(repo, number)
     if entry is None:
@@ -177,11 +187,7 @@ def queue_entry(ctx: Any, repo: str, number: int) -> Obj | None:
         "__typename": "MergeQueueEntry",
         "id": node_id("MergeQueueEntry", repo, number),
         "enqueuedAt": iso(entry["enqueued_at"]),
-        "enqueuer": {
-            "__typename": "User",
-            "login": entry["enqueued_by"],
-            "id": node_id("User", entry["enqueued_by"]),
-        },
+        "enqueuer": actor(entry["enqueued_by"]),
         "position": entry["position"],
         "state": state,
         "pullRequest": None,

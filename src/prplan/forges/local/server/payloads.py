@@ -131,7 +131,7 @@ class Urls:
             "gravatar_id": "",
             "url": f"{self.api}/users/{login}",
             "html_url": f"{self.web}{login}",
-            "type": "User",
+            "type": "Bot" if login.endswith("[bot]") else "User",  # a GitHub App's bot
             "site_admin": False,
         }
         for key, suffix in _USER_LINKS.items():

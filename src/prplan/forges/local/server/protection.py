@@ -2,13 +2,11 @@
 
 GitHub's ``GET branches/{branch}/protection`` (the classic protection: 404
 "Branch not protected" where there is none) and ``GET rules/branches/{branch}``
-(every rule that applies to the branch, as ``repository-rule-detailed``
-objects: ``required_status_checks``, ``pull_request``, ``merge_queue``, plus
-``deletion`` and ``non_fast_forward``, which every protected branch has on
-this forge). The local forge has one protection per branch and no rulesets,
-so the rules are that protection told as rules, from one ruleset named after
-the branch (``ruleset_source_type`` ``Repository``). GitHub asks for admin
-rights to read a protection; this forge answers any authorised request.
+(the rules of the rulesets that apply to the branch). GitHub lists only
+rulesets' rules there, never a classic protection; the local forge has
+classic protection only and no rulesets, so its answer is always ``[]``.
+GitHub asks for admin rights to read a protection; this forge answers any
+authorised request.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from urllib.parse import quote
 from werkzeug.wrappers import Request
 
 from prplan.forges.local.gates import Protection
-from prplan.forges.local.server.payloads import JSON, Urls, numeric_id
+from prplan.forges.local.server.payloads import JSON, Urls
 from prplan.forges.local.server.routes import Answer, Fail, Routes
 
 __all__ = ["ProtectionRoutes"]
@@ -66,43 +64,6 @@ def protection_json(urls: Urls, repo: str, branch: str, rule: Protection) -> JSO
     return out
 
 
-def rules_json(repo: str, branch: str, rule: Protection) -> list[JSON]:
-    """The rules that apply to a protected branch, as GitHub lists them."""
-    source: JSON = {
-        "ruleset_source_type": "Repository",
-        "ruleset_source": repo,
-        "ruleset_id": numeric_id("ruleset", repo, branch) % 2**31,
-    }
-    rules: list[JSON] = [{"type": "deletion"}, {"type": "non_fast_forward"}]
-    if rule.required_checks:
-        rules.append({
-            "type": "required_status_checks",
-            "parameters": {
-                "required_status_checks": [{"context": c} for c in rule.required_checks],
-                "strict_required_status_checks_policy": rule.strict,
-            },
-        })  # fmt: skip
-    if rule.required_approvals:
-        rules.append({
-            "type": "pull_request",
-            "parameters": {
-                "dismiss_stale_reviews_on_push": False, "require_code_owner_review": False,
-                "require_last_push_approval": False, "required_review_thread_resolution": False,
-                "required_approving_review_count": rule.required_approvals,
-            },
-        })  # fmt: skip
-    if rule.merge_queue:
-        rules.append({
-            "type": "merge_queue",
-            "parameters": {
-                "check_response_timeout_minutes": 60, "grouping_strategy": "ALLGREEN",
-                "max_entries_to_build": 5, "max_entries_to_merge": 5, "merge_method": "MERGE",
-                "min_entries_to_merge": 1, "min_entries_to_merge_wait_minutes": 5,
-            },
-        })  # fmt: skip
-    return [{**found, **source} for found in rules]
-
-
 class ProtectionRoutes(Routes):
     """A branch's protection, and the rules applying to it."""
 
@@ -120,6 +81,7 @@ class ProtectionRoutes(Routes):
     def _h_branch_rules(
         self, request: Request, urls: Urls, owner: str, name: str, branch: str
     ) -> Answer:
-        repo, _ = self._target(owner, name)
-        rule = self.forge.branch_protection(repo, branch)  # a branch yet to exist has rules too
-        return 200, [] if rule is None else rules_json(repo, branch, rule), None
+        self._target(owner, name)  # 404 for a repository that is not there
+        # GitHub lists only rulesets' rules here (classic protection is read
+        # from branches/{b}/protection); this forge has no rulesets.
+        return 200, [], None
