@@ -30,7 +30,13 @@ __all__ = ["PullTextMethods", "WriterMethods", "git_author"]
 
 
 def _text(number: int, node: Any) -> PullText:
-    return PullText(number=number, title=str(node["title"]), body=str(node.get("body") or ""))
+    """From GraphQL's ``PullRequest`` (``author { login }``) or REST's pull
+    request (``user.login``); a deleted account is null in both."""
+    who = node.get("author") if "author" in node else node.get("user")
+    login = str((who or {}).get("login") or "") or None
+    return PullText(
+        number=number, title=str(node["title"]), body=str(node.get("body") or ""), author=login
+    )
 
 
 class PullTextMethods:
