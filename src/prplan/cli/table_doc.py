@@ -192,8 +192,9 @@ _DIMENSION_MEANING = {
     "(wait; the waiting is the executor's) (enumerated only where a merge can be planned)",
     "close_superseded": "the request says close_superseded: close prplan's own open pull request "
     "once base holds the change (enumerated only where an open pull request meets such a base)",
-    "pr_own": "the open pull request's body carries prplan's marker with this request's id "
-    "(enumerated only where close_superseded is on)",
+    "pr_own": "the open pull request's body carries prplan's marker with this request's id, "
+    "on a line of its own outside code blocks, and the login prplan acts as (when known) "
+    "opened it (enumerated only where close_superseded is on)",
 }
 
 

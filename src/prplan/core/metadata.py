@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import attrs
 
 from prplan.core import actions as act
-from prplan.core.pr_metadata import PullMetadata, folded
+from prplan.core.pr_metadata import PullMetadata, count_limits, folded
 from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import RepoSnapshot
 
@@ -62,6 +62,23 @@ def _missing(wanted: Sequence[str], present: Sequence[str]) -> tuple[str, ...]:
     return tuple(name for name in wanted if folded(name) not in have)
 
 
+def _within(
+    field: str, added: tuple[str, ...], present: Sequence[str], which: str, notes: list[str]
+) -> tuple[str, ...]:
+    """``added`` when the pull request stays within GitHub's limit on
+    ``field`` with them, else nothing, said in a note: GitHub would refuse
+    the write (422) after the plan's commit (the request alone was checked
+    against the limit when it was made)."""
+    limit = dict(count_limits())[field]
+    if len(present) + len(added) <= limit:
+        return added
+    notes.append(
+        f"{which} has {len(present)} {field}; adding {_listed(added)} would pass GitHub's limit "
+        f"of {limit} per pull request: none is added (remove some of its {field} first)"
+    )
+    return ()
+
+
 def _team(name: str) -> str:
     return name.rpartition("/")[2]
 
@@ -89,19 +106,38 @@ def _for_new(snapshot: RepoSnapshot, request: ChangeRequest) -> tuple[list[act.A
                 reason=f"the request names assignee(s) {_listed(request.assignees)}: assign {which}",
             )
         )
-    if request.reviewers or request.team_reviewers:
+    notes: list[str] = []
+    me = {snapshot.writer.login if snapshot.writer else None, snapshot.viewer}
+    users = _not_author(request.reviewers, me - {None}, which, notes)
+    if users or request.team_reviewers:
         out.append(
             act.RequestReviewers(
                 number=None,
-                reviewers=request.reviewers,
+                reviewers=users,
                 team_reviewers=request.team_reviewers,
                 reason=f"the request names reviewer(s) "
-                f"{_listed((*request.reviewers, *request.team_reviewers))}: request their review "
-                f"of {which}",
+                f"{_listed((*users, *request.team_reviewers))}: request their review of {which}",
             )
         )
-    setting, notes = _milestone(snapshot, request, None, None)
-    return out + setting, notes
+    setting, more = _milestone(snapshot, request, None, None)
+    return out + setting, notes + more
+
+
+def _not_author(
+    reviewers: tuple[str, ...], authors: set[str | None], which: str, notes: list[str]
+) -> tuple[str, ...]:
+    """``reviewers`` without the pull request's author (the login prplan
+    acts as, for a new one): GitHub refuses to request an author's review
+    (422), and would refuse it again on every re-run."""
+    mine = {folded(login) for login in authors if login}
+    left = tuple(name for name in reviewers if folded(name) not in mine)
+    dropped = [name for name in reviewers if folded(name) in mine]
+    if dropped:
+        notes.append(
+            f"{_listed(dropped)} is the author of {which}: their review is not requested "
+            "(GitHub requests no review from a pull request's author)"
+        )
+    return left
 
 
 def _for_open(
@@ -110,7 +146,7 @@ def _for_open(
     number, which = seen.number, f"#{seen.number}"
     out: list[act.Action] = []
     notes: list[str] = []
-    labels = _missing(request.labels, seen.labels)
+    labels = _within("labels", _missing(request.labels, seen.labels), seen.labels, which, notes)
     if labels:
         out.append(
             act.AddLabels(
@@ -121,6 +157,7 @@ def _for_open(
             )
         )
     assignees = _missing(request.assignees, seen.assignees)
+    assignees = _within("assignees", assignees, seen.assignees, which, notes)
     if assignees:
         out.append(
             act.AddAssignees(
@@ -140,7 +177,8 @@ def _for_open(
 
 def _reviewers(request: ChangeRequest, seen: PullMetadata, notes: list[str]) -> list[act.Action]:
     which = f"#{seen.number}"
-    reviewed = _missing(request.reviewers, seen.requested_reviewers)
+    wanted = _not_author(request.reviewers, {seen.author}, which, notes)
+    reviewed = _missing(wanted, seen.requested_reviewers)
     users = _missing(reviewed, seen.reviewed_by)
     already = [name for name in reviewed if name not in users]
     if already:
@@ -175,7 +213,9 @@ def _milestone(
             f"{which} already has the milestone {current!r}: it is kept, {title!r} is not set "
             "(prplan never replaces what someone set)"
         ]
-    found = next((m for m in snapshot.milestones or () if m.title == title), None)
+    found = next(
+        (m for m in snapshot.milestones or () if m.title == title and m.state == "open"), None
+    )
     if found is None:
         return [], [f"no open milestone is titled {title!r}: the milestone is not set"]
     return [

@@ -20,7 +20,7 @@ from prplan.core import refusals
 from prplan.core.disarm import armed_by, disarm_action
 from prplan.core.metadata import with_metadata
 from prplan.core.plan import Plan
-from prplan.core.pr_text import close_action, commit_message, pr_text_step
+from prplan.core.pr_text import close_action, commit_message, own_request_id, pr_text_step
 from prplan.core.refusals import foreign_commits, modified_paths, open_pulls, undelivered_paths
 from prplan.core.request import ChangeRequest, MergeWhen
 from prplan.core.resolve import resolve, resolve_edits
@@ -228,7 +228,7 @@ def classify(snapshot: RepoSnapshot, request: ChangeRequest) -> Situation:
         branch_policy=request.branch_policy,
         delete_branch=request.delete_branch,
         close_superseded=pr is PRState.OPEN and request.close_superseded,
-        pr_own=snapshot.pr_text is not None and snapshot.pr_text.request_id == request.request_id,
+        pr_own=own_request_id(snapshot) == request.request_id,
     )
 
 

@@ -25,6 +25,9 @@ __all__ = [
     "has_metadata",
     "metadata_problems",
     "folded",
+    "MAX_LABELS",
+    "MAX_ASSIGNEES",
+    "count_limits",
 ]
 
 #: The request's list fields, in the order actions and documents name them.
@@ -54,14 +57,18 @@ class PullMetadata:
     reviewed_by: tuple[str, ...] = ()
     milestone: str | None = None
     draft: bool = False
+    #: the login that opened it (GitHub refuses to request its review)
+    author: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Milestone:
-    """A repository's milestone: its title and number (what GitHub sets)."""
+    """A repository's milestone: its title, number (what GitHub sets) and
+    state (``open`` or ``closed``: only an open one is set)."""
 
     title: str
     number: int
+    state: str = "open"
 
 
 def names(value: object) -> Any:
@@ -141,6 +148,8 @@ def metadata_problems(request: Any) -> list[Problem]:
     problems: list[Problem] = []
     for field in NAME_FIELDS:
         problems += _list_problems(field, getattr(request, field))
+    problems += _team_org_problems(request.team_reviewers, request.repo)
+    problems += _count_problems(request)
     draft, milestone = request.draft, request.milestone
     if draft is not None and not isinstance(draft, bool):
         problems.append(Problem("draft", "must be True, False or None (leave it as it is)"))
@@ -165,6 +174,55 @@ def metadata_problems(request: Any) -> list[Problem]:
                 "to set it on. Turn create_pr on or drop it",
             )
         )
+    return problems
+
+
+def _team_org_problems(teams: object, repo: object) -> list[Problem]:
+    """``org/slug`` must name the repository's owner: GitHub requests a
+    review only from the owner organisation's teams, by slug, so another
+    organisation's ``platform`` would silently be the owner's ``platform``."""
+    if not isinstance(teams, tuple) or not isinstance(repo, str) or "/" not in repo:
+        return []
+    owner = repo.partition("/")[0]
+    return [
+        Problem(
+            "team_reviewers",
+            f"{team!r} names the organisation {team.rpartition('/')[0]!r}, but {repo} belongs "
+            f"to {owner!r}: only {owner}'s teams can review it. Give the slug of one of "
+            f"{owner}'s teams ({team.rpartition('/')[2]} or {owner}/{team.rpartition('/')[2]})",
+        )
+        for team in teams
+        if isinstance(team, str)
+        and "/" in team
+        and _team_ok(team)
+        and folded(team.rpartition("/")[0]) != folded(owner)
+    ]
+
+
+#: GitHub's limits per issue or pull request (docs/github.md, "Metadata
+#: limits"): past them it answers 422 after prplan's commit and pull request
+#: are made, so a request over them is refused before any write.
+MAX_LABELS = 100
+MAX_ASSIGNEES = 10
+
+
+def count_limits() -> tuple[tuple[str, int], ...]:
+    """(field, GitHub's limit per pull request) for the limited lists."""
+    return (("labels", MAX_LABELS), ("assignees", MAX_ASSIGNEES))
+
+
+def _count_problems(request: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    for field, limit in count_limits():
+        value = getattr(request, field)
+        if isinstance(value, tuple) and len(value) > limit:
+            problems.append(
+                Problem(
+                    field,
+                    f"names {len(value)}; GitHub allows at most {limit} per pull request: "
+                    f"name at most {limit}",
+                )
+            )
     return problems
 
 

@@ -12,7 +12,9 @@ line, each alone on a line::
     <anything a human writes here is kept>
 
 The marker names the request's id (the ``Prplan-Request`` trailer of its
-commits) and tells prplan's own pull request from anyone else's. The
+commits) and, where prplan writes it (``pull_text``) and in a pull request
+the login prplan acts as opened, tells prplan's own pull request from
+anyone else's. The
 executor adds both lines when it writes a body: the plan's
 ``CreatePullRequest.body`` and ``UpdatePullRequest.body`` stay the request's
 body, so neither the marker nor a human's text is part of the plan's digest.
@@ -28,10 +30,12 @@ from __future__ import annotations
 import attrs
 
 from prplan.core import actions as act
+from prplan.core.disarm import _same_login
 from prplan.core.pull_text import HUMAN_LINE, PullText, marker, normal_text, split_body
+from prplan.core.refusals import foreign_commits
 from prplan.core.request import MAX_BODY_CHARS, ChangeRequest
 from prplan.core.snapshot import RepoSnapshot
-from prplan.core.writer import attribution, co_author_trailers
+from prplan.core.writer import attribution, co_author_trailers, graphql_fallback
 
 __all__ = [
     "PullText",
@@ -40,6 +44,9 @@ __all__ = [
     "compose",
     "split_body",
     "truncated",
+    "body_full",
+    "acting_login",
+    "own_request_id",
     "request_id_of",
     "with_pr_text",
     "close_action",
@@ -66,12 +73,16 @@ def _note(left_out: int) -> str:
 def truncated(text: str, budget: int) -> tuple[str, int]:
     """``text`` cut so that it and the note saying so fit in ``budget``
     characters: (the text, how many characters were left out). The same
-    input gives the same output: a re-run compares equal."""
+    input gives the same output: a re-run compares equal. A budget too small
+    even for the note leaves nothing."""
     if len(text) <= budget:
         return text, 0
     # The note's number has at most as many digits as len(text): a bound
     # that fits whatever is cut.
-    keep = max(0, budget - len(_note(len(text))))
+    keep = budget - len(_note(len(text)))
+    if keep <= 0:
+        note = _note(len(text)).lstrip()
+        return (note, len(text)) if len(note) <= budget else ("", len(text))
     left_out = len(text) - keep
     return text[:keep].rstrip() + _note(left_out), left_out
 
@@ -82,12 +93,21 @@ def _suffix(request_id: str) -> str:
 
 def compose(body: str, request_id: str, human: str = "") -> tuple[str, int]:
     """The body prplan writes: (text, characters left out to stay within
-    GitHub's 65,536). A human's text below the line is kept whole."""
+    GitHub's 65,536). A human's text below the line is kept whole: prplan's
+    text is cut first, to nothing if need be (``body_full`` says when even
+    that is not enough, and then nothing is written)."""
     suffix = _suffix(request_id)
     budget = MAX_BODY_CHARS - len(suffix) - len(human) - 2
     text, left_out = truncated(normal_text(body), max(0, budget))
     above = f"{text}\n\n" if text else ""
     return f"{above}{suffix}{human}", left_out
+
+
+def body_full(request_id: str, human: str) -> bool:
+    """A human's text below prplan's line is so long that, with prplan's
+    two lines alone, the body would be over GitHub's limit: prplan does not
+    rewrite it (a human's text is never cut)."""
+    return len(_suffix(request_id)) + len(human) > MAX_BODY_CHARS
 
 
 def request_id_of(request: ChangeRequest, resolved: tuple[act.ResolvedFile, ...]) -> str:
@@ -130,13 +150,62 @@ def _left_out_note(left_out: int, which: str) -> str:
 _AFTER = (*act.MERGE_ACTIONS, act.DeleteBranch)
 
 
+def acting_login(snapshot: RepoSnapshot) -> str | None:
+    """The login prplan's writes are made as, when the client said it
+    (``writer``) or it was read (``viewer``); None: not known."""
+    if snapshot.writer is not None and snapshot.writer.login:
+        return snapshot.writer.login
+    return snapshot.viewer
+
+
+def _opened_by_another(snapshot: RepoSnapshot, seen: PullText) -> str:
+    """Why a pull request with prplan's marker was not opened by prplan:
+    its author is not the login prplan acts as ("" when it is, or when that
+    login is not known)."""
+    login = acting_login(snapshot)
+    if login is None or (seen.author is not None and _same_login(seen.author, login)):
+        return ""
+    return f"it was opened by {seen.author or 'an account the forge does not name'}, not by {login}"
+
+
+def own_request_id(snapshot: RepoSnapshot) -> str | None:
+    """The request id prplan's marker names on the open pull request, when
+    the pull request is prplan's: the marker in prplan's place, and opened by
+    the login prplan acts as (when that is known). None otherwise."""
+    seen = snapshot.pr_text
+    if seen is None or _opened_by_another(snapshot, seen):
+        return None
+    return seen.request_id
+
+
+def _not_own(snapshot: RepoSnapshot, seen: PullText, owner: str | None) -> str:
+    """Why ``update_pr`` leaves the open pull request as it is, or ""."""
+    which = f"#{seen.number}"
+    if owner is None:
+        return f"{which} carries no prplan marker (a human's pull request)"
+    if by := _opened_by_another(snapshot, seen):
+        return f"{which} carries prplan's marker, but {by} (the login prplan acts as)"
+    on_head = snapshot.branch_sha is not None and snapshot.branch != snapshot.base
+    if on_head and (foreign_commits(snapshot) or not snapshot.commits_complete):
+        return f"the branch of {which} holds commits prplan did not make"
+    return ""
+
+
+def _full_note(which: str) -> str:
+    return (
+        f"update_pr is on, but the body of {which} is full: the human's text below prplan's "
+        f"line alone is over GitHub's {MAX_BODY_CHARS:,} characters with prplan's marker, and "
+        "prplan never cuts a human's text: its title and body are left as they are"
+    )
+
+
 def with_pr_text(
     snapshot: RepoSnapshot, request: ChangeRequest, actions: tuple[act.Action, ...]
 ) -> tuple[tuple[act.Action, ...], list[str]]:
     """The actions with ``update_pr``'s rewrite of prplan's own open pull
     request, and the notes: a body cut to GitHub's limit, a pull request
-    left as it is because it is not prplan's. ``request``: with its edits
-    resolved (its id is the trailer's)."""
+    left as it is because it is not prplan's or its body is full.
+    ``request``: with its edits resolved (its id is the trailer's)."""
     creates = next((a for a in actions if isinstance(a, act.CreatePullRequest)), None)
     if creates is not None:
         left_out = compose(creates.body, request.request_id)[1]
@@ -147,14 +216,13 @@ def with_pr_text(
         return actions, []
     which = f"#{seen.number}"
     above, owner, human = split_body(seen.body)
-    if owner is None:
-        return actions, [
-            f"update_pr is on, but {which} carries no prplan marker (a human's pull request): "
-            "its title and body are left as they are"
-        ]
+    if why := _not_own(snapshot, seen, owner):
+        return actions, [f"update_pr is on, but {why}: its title and body are left as they are"]
     # prplan's marker, of this request or of an earlier one on this branch
     # (a new version of the change is a new request id): prplan's own to
     # keep up to date, its marker moved to this request.
+    if body_full(request.request_id, human):
+        return actions, [_full_note(which)]
     wanted, left_out = compose(request.body, request.request_id, human)
     notes = [_left_out_note(left_out, which)] if left_out else []
     changed = [
@@ -173,7 +241,7 @@ def with_pr_text(
         title=request.pr_title,
         body=request.body,
         reason=f"update_pr is on and the {' and '.join(changed)} of {which} (prplan's own) "
-        "differ from the request: rewrite title and body (a human's text below prplan's line "
+        "differ from the request: rewrite title and body (a human's text below prplan's marker "
         "is kept)",
     )
     at = next((i for i, a in enumerate(actions) if isinstance(a, _AFTER)), len(actions))
@@ -197,7 +265,10 @@ def identity_line(
     if snapshot.writer is None and request.author is None and not request.co_authors:
         return ""
     commits = any(isinstance(a, act.Commit) for a in actions)
-    return attribution(snapshot.writer, request.author, request.co_authors, commits=commits)
+    fallback = graphql_fallback(request.files, (snapshot.base_kinds, snapshot.branch_kinds))
+    return attribution(
+        snapshot.writer, request.author, request.co_authors, commits=commits, fallback=fallback
+    )
 
 
 def pr_text_step(

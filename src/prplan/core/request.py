@@ -24,8 +24,9 @@ from prplan.core.names import (
     repo_problems,
 )
 from prplan.core.pr_metadata import has_metadata, metadata_problems, names
+from prplan.core.pull_text import HUMAN_LINE, MARKER_PREFIX
 from prplan.core.snapshot import OMIT_IF_DEFAULT, git_blob_sha
-from prplan.core.writer import person_problems
+from prplan.core.writer import person_duplicates, person_problems
 from prplan.edits import edit_problems, edit_to_dict, encodable, is_edit
 from prplan.errors import InvalidRequestError, Problem
 
@@ -350,7 +351,7 @@ def _people_problems(request: ChangeRequest) -> list[Problem]:
     problems = [p for i, c in enumerate(co_authors) for p in person_problems(f"co_authors[{i}]", c)]
     if request.author is not None:
         problems += person_problems("author", request.author)
-    return problems
+    return problems or person_duplicates(co_authors, request.author)
 
 
 def _wait_timeout_problems(value: object) -> list[Problem]:
@@ -396,6 +397,24 @@ def _pull_request_text_problems(request: ChangeRequest) -> list[Problem]:
         problems.append(
             Problem("body", f"is {len(body)} characters; GitHub allows at most {MAX_BODY_CHARS}")
         )
+    return problems + _marker_problems(request)
+
+
+def _marker_problems(request: ChangeRequest) -> list[Problem]:
+    """prplan's own hidden lines in a title or body would make prplan read
+    its pull request wrongly (a marker above its own, a human's line)."""
+    problems = []
+    for name in ("title", "body"):
+        value = getattr(request, name)
+        if not isinstance(value, str):
+            continue
+        for kind, text in (("marker", MARKER_PREFIX), ("human-notes line", HUMAN_LINE)):
+            if text in value:
+                problems.append(
+                    Problem(name, f"contains prplan's {kind} {text!r}, which prplan writes itself "
+                            "into the body of its pull request: remove it (to show it, write it "
+                            "differently, e.g. with '&lt;' for '<')")
+                )  # fmt: skip
     return problems
 
 

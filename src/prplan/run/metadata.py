@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 
 from prplan.core import actions as act
-from prplan.core.pr_metadata import PullMetadata
+from prplan.core.pr_metadata import Milestone, PullMetadata
 from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import RepoSnapshot
 from prplan.errors import ForgeError, InvalidRequestError, Problem, PrplanError
@@ -47,20 +47,33 @@ def observe_metadata(
         found["pr_metadata"] = _normal(seen, open_pr.number, wants_reviews)
     if request.milestone is not None:
         milestones = tuple(sorted(forge.milestones(request.repo), key=lambda m: m.number))
-        titles = [m.title for m in milestones]
-        if request.milestone not in titles:
-            raise InvalidRequestError(
-                [
-                    Problem(
-                        "milestone",
-                        f"{request.repo} has no milestone titled {request.milestone!r}; its "
-                        f"milestones: {', '.join(map(repr, titles)) or 'none'}. Give one of "
-                        "them, or create it first",
-                    )
-                ]
-            )
+        problem = _milestone_problem(request, milestones)
+        if problem is not None:
+            raise InvalidRequestError([problem])
         found["milestones"] = milestones
     return attrs.evolve(snapshot, **found)  # type: ignore[arg-type]
+
+
+def _milestone_problem(request: ChangeRequest, milestones: tuple[Milestone, ...]) -> Problem | None:
+    """The request's milestone must be one of the repository's open ones: a
+    closed milestone is named with the fix (GitHub would set it, but no one
+    plans with a closed milestone)."""
+    title = request.milestone
+    titles = [m.title for m in milestones if m.state == "open"]
+    if title in titles:
+        return None
+    closed = next((m for m in milestones if m.title == title), None)
+    if closed is not None:
+        return Problem(
+            "milestone",
+            f"the milestone {title!r} (#{closed.number}) of {request.repo} is closed: reopen it, "
+            f"or name an open one ({', '.join(map(repr, titles)) or 'there is none'})",
+        )
+    return Problem(
+        "milestone",
+        f"{request.repo} has no open milestone titled {title!r}; its open milestones: "
+        f"{', '.join(map(repr, titles)) or 'none'}. Give one of them, or create it first",
+    )
 
 
 def _normal(seen: PullMetadata, number: int, reviews: bool) -> PullMetadata:
@@ -75,6 +88,7 @@ def _normal(seen: PullMetadata, number: int, reviews: bool) -> PullMetadata:
         reviewed_by=tuple(sorted(set(seen.reviewed_by))) if reviews else (),
         milestone=seen.milestone,
         draft=seen.draft,
+        author=seen.author,
     )
 
 

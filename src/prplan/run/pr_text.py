@@ -15,7 +15,7 @@ from prplan.core.request import ChangeRequest
 from prplan.core.snapshot import RepoSnapshot
 from prplan.errors import ForgeError
 from prplan.run.outcome import ActionResult, ActionStatus
-from prplan.run.port import ForgeClient, PullTextClient
+from prplan.run.port import ForgeClient, PullTextClient, WriterClient
 
 __all__ = ["observe_pr_text", "pr_text_moved", "body_to_write", "apply_pr_text"]
 
@@ -41,7 +41,13 @@ def observe_pr_text(
     if open_pr is None:
         return snapshot
     seen = _client(client).pull_request_text(request.repo, open_pr.number)
-    return attrs.evolve(snapshot, pr_text=seen)
+    snapshot = attrs.evolve(snapshot, pr_text=seen)
+    if snapshot.viewer is None and not isinstance(client, WriterClient):
+        # Whose pull request it is compares its author with the login prplan
+        # acts as: a client that states no writer (the in-process forge)
+        # names it here, at no cost; a WriterClient states it as its writer.
+        snapshot = attrs.evolve(snapshot, viewer=client.viewer_login())
+    return snapshot
 
 
 def pr_text_moved(planned: RepoSnapshot, current: RepoSnapshot) -> list[tuple[str, str, str]]:

@@ -69,16 +69,38 @@ def _bad(field: str, message: str) -> errors.InvalidRequestError:
 
 def parse_app_id(value: object, field: str) -> int:
     """A positive integer (an App's or an installation's id), from an int or
-    its decimal text; InvalidRequestError naming ``field`` otherwise."""
+    its decimal text; InvalidRequestError naming ``field`` otherwise. A value
+    that is not a number is never shown (a token pasted into the wrong
+    variable would be): only its kind and length are."""
     text = str(value).strip() if isinstance(value, int | str) else ""
     if isinstance(value, bool) or not text.isdecimal() or int(text) <= 0:
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise _bad(
             field,
-            f"{shown} is not a positive integer: give the numeric ID (the App's settings "
-            "page shows 'App ID'; an installation's is the number at the end of its URL)",
+            f"{_kind_of(value, text)} is not a positive integer: give the numeric ID (the "
+            "App's settings page shows 'App ID'; an installation's is the number at the end "
+            "of its URL)",
         )
     return int(text)
+
+
+def _kind_of(value: object, text: str) -> str:
+    """What an id that is not one is, without its text."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return f"a {type(value).__name__}"
+    if text.isdecimal() or (text[:1] == "-" and text[1:].isdecimal()):
+        return repr(text)  # a number: zero or negative, safe to show
+    if not text:
+        return "an empty value"
+    return f"a text of {len(text)} characters (not shown: it may be a secret)"
+
+
+def _shown_path(path: str | Path) -> str:
+    """A key file's path as messages show it: only when it looks like a
+    path (a token pasted there is not echoed)."""
+    text = str(path)
+    if "/" in text or "\\" in text or text.lower().endswith((".pem", ".key")):
+        return repr(text)
+    return f"the path given ({len(text)} characters, not shown: it does not look like a path)"
 
 
 def check_private_key(pem: str | bytes, field: str) -> str:
@@ -103,7 +125,7 @@ def _read_key(path: str | Path, field: str) -> str:
         data = Path(path).read_bytes()
     except OSError as error:
         reason = error.strerror or type(error).__name__
-        raise _bad(field, f"cannot read {str(path)!r} ({reason}): {_KEY_HELP}") from None
+        raise _bad(field, f"cannot read {_shown_path(path)} ({reason}): {_KEY_HELP}") from None
     return check_private_key(data, field)
 
 
@@ -232,6 +254,20 @@ class InstallationTokens(Auth.Auth):
                 token = auth.token  # a new one 20 s before the last expires
             self._issued.add(token)
             return token
+
+    def renew(self, headers: dict[str, str]) -> bool:
+        """After a 401 to a request ``headers`` carried one of these tokens:
+        forget the current installation's token (GitHub dropped it before
+        its expiry: revoked, or the installation suspended) and put a new
+        one in ``headers``. False when the request carried no token of
+        these (nothing to renew)."""
+        sent = headers.get("Authorization", "").partition(" ")[2]
+        with self._lock:
+            if sent not in self._issued:
+                return False
+            self._tokens.pop(self._current(), None)
+        headers["Authorization"] = f"{self.token_type} {self.token}"
+        return True
 
     def secrets(self) -> list[str]:
         """Every installation token issued so far (for scrubbing messages)."""

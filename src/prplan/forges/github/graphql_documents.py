@@ -223,13 +223,13 @@ METADATA_FIELDS = (
     "reviewRequests(first: 100) { totalCount nodes { requestedReviewer { __typename "
     "... on User { login } ... on Team { slug } } } } "
     "latestReviews(first: 100) { totalCount nodes { author { login } } } "
-    "milestone { title }"
+    "milestone { title } author { login }"
 )
 
 #: The repository's milestones, open and closed (for a title's number).
 _MILESTONES_FIELD = (
     f"    milestones(first: {100}, states: [OPEN, CLOSED]) "
-    "{ totalCount nodes { title number } }\n"
+    "{ totalCount nodes { title number state } }\n"
 )
 
 

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from prplan.core.snapshot import PullRequestInfo, seal_message
+from prplan.core.writer import GRAPHQL_COMMIT_BYTES
 from prplan.errors import (
     ConflictError,
     ForgeError,
@@ -54,7 +55,7 @@ __all__ = ["GRAPHQL_COMMIT_LIMIT", "TRANSPORTS", "GraphQLWrites", "transport_nam
 #: A commit carrying more file content than this (bytes, before base64) goes
 #: through REST: base64 makes it a third larger, and GitHub refuses GraphQL
 #: requests past roughly 40 MB.
-GRAPHQL_COMMIT_LIMIT = 25 * 1024 * 1024
+GRAPHQL_COMMIT_LIMIT = GRAPHQL_COMMIT_BYTES  # the plan predicts with the same limit
 
 #: ``GitHubClient(transport=...)``.
 TRANSPORTS = ("rest", "graphql")

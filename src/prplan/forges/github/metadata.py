@@ -65,6 +65,7 @@ def metadata_from_rest(number: int, pull: Mapping[str, Any]) -> PullMetadata:
         requested_teams=_logins(pull.get("requested_teams"), "slug"),
         milestone=milestone.get("title"),
         draft=pull.get("draft") is True,
+        author=(pull.get("user") or {}).get("login"),
     )
 
 
@@ -87,6 +88,7 @@ def metadata_from_graphql(number: int, node: Mapping[str, Any]) -> PullMetadata:
         reviewed_by=_logins([n.get("author") for n in _nodes(node["latestReviews"])]),
         milestone=(node.get("milestone") or {}).get("title"),
         draft=node.get("isDraft") is True,
+        author=(node.get("author") or {}).get("login"),
     )
 
 
@@ -118,7 +120,10 @@ class MetadataMethods:
         nodes = prefetched_answer(self._reads, "milestones", repo)
         if nodes is None:
             nodes = self._pages(f"/repos/{repo}/milestones", {"state": "all"}, "milestones")
-        return [Milestone(title=str(n["title"]), number=int(n["number"])) for n in nodes]
+        return [
+            Milestone(title=str(n["title"]), number=int(n["number"]), state=str(n["state"]).lower())
+            for n in nodes
+        ]
 
     def _pages(self, path: str, query: dict[str, str], what: str) -> list[Any]:
         out: list[Any] = []

@@ -30,7 +30,13 @@ __all__ = ["PullTextMethods", "WriterMethods", "git_author"]
 
 
 def _text(number: int, node: Any) -> PullText:
-    return PullText(number=number, title=str(node["title"]), body=str(node.get("body") or ""))
+    """From GraphQL's ``PullRequest`` (``author { login }``) or REST's pull
+    request (``user.login``); a deleted account is null in both."""
+    who = node.get("author") if "author" in node else node.get("user")
+    login = str((who or {}).get("login") or "") or None
+    return PullText(
+        number=number, title=str(node["title"]), body=str(node.get("body") or ""), author=login
+    )
 
 
 class PullTextMethods:
@@ -100,13 +106,18 @@ class WriterMethods:
 
     def writer(self) -> Writer:
         app = callable(getattr(self, "app_login", None))
+        rest = "REST, a GitHub App's installation token" if app else "REST with a user's token"
         if self._graphql is not None:
             signs, how = True, "GraphQL createCommitOnBranch"
-        elif app:
-            signs, how = True, "REST, a GitHub App's installation token"
         else:
-            signs, how = False, "REST with a user's token"
-        return Writer(login=self._writer_login(app), signs=signs, how=how)
+            signs, how = app, rest
+        return Writer(
+            login=self._writer_login(app),
+            signs=signs,
+            how=how,
+            falls_back=self._graphql is not None,
+            rest_signs=app,
+        )
 
     if TYPE_CHECKING:  # GateMethods' (the arming check's reading, shared)
 

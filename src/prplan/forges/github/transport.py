@@ -246,6 +246,7 @@ class Transport:
         requester = github_.requester
         send = requester._Requester__requestRaw  # type: ignore[attr-defined]
         counter = self._counter
+        renew = getattr(self.auth, "renew", None)
 
         def counted(connection: Any, verb: str, url: str, *args: Any, **kw: Any) -> Any:
             counter.record(verb)
@@ -253,7 +254,13 @@ class Transport:
                 # GitHub may answer ref and pull-request reads from a cache up
                 # to 60 s old; a plan's facts (and their recheck) must be fresh.
                 args[0].setdefault("Cache-Control", "no-cache")
-            return send(connection, verb, url, *args, **kw)
+            answer = send(connection, verb, url, *args, **kw)
+            if answer[0] == 401 and renew is not None and args and renew(args[0]):
+                # An App's installation token GitHub dropped early: once more
+                # with a new one (nothing was done by the refused request).
+                counter.record(verb)
+                answer = send(connection, verb, url, *args, **kw)
+            return answer
 
         requester._Requester__requestRaw = counted  # type: ignore[attr-defined]
         return github_

@@ -197,13 +197,14 @@ class MetadataSide(GateSide):
             reviewed_by=tuple(sorted(reviewed)),
             milestone=None if milestone is None else milestone["title"],
             draft=bool(row["draft"]),
+            author=row["author"],
         )
 
     @counted("reads")
     @locked
     def milestones(self, repo: str) -> list[Milestone]:
         return [
-            Milestone(title=m["title"], number=m["number"])
+            Milestone(title=m["title"], number=m["number"], state=m["state"])
             for m in self.milestone_rows(repo, "all")
         ]
 

@@ -96,7 +96,12 @@ class PullTextSide(MetadataSide):
     @locked
     def pull_request_text(self, repo: str, number: int) -> PullText:
         row = self._pull(repo, number)
-        return PullText(number=number, title=str(row["title"]), body=str(row["body"] or ""))
+        return PullText(
+            number=number,
+            title=str(row["title"]),
+            body=str(row["body"] or ""),
+            author=str(row["author"]) if row["author"] else None,
+        )
 
     @counted("writes")
     @locked

@@ -277,6 +277,15 @@ class AppAuthority:
         with self._lock:
             return self._grants.get(token)
 
+    def revoke(self, token: str) -> None:
+        """Drop an installation token before it expires (GitHub does when
+        an App's installation is suspended or its token revoked): a request
+        with it then gets 401."""
+        with self._lock:
+            grant = self._grants.get(token)
+            if grant is not None:  # expired now: still known, so still refused
+                self._grants[token] = attrs.evolve(grant, expires=self._clock())
+
     def expired(self, grant: Grant) -> bool:
         return grant.expires <= self._clock()
 

@@ -36,6 +36,7 @@ def _milestone(repo: str, row: dict[str, Any]) -> Obj:
         "__typename": "Milestone",
         "id": node_id("Milestone", repo, row["number"]),
         "number": row["number"],
+        "state": str(row["state"]).upper(),
         "title": row["title"],
     }
 
