@@ -47,6 +47,10 @@ def with_metadata(
         return (*actions[:at], opened, *added, *actions[at + 1 :]), notes
     if open_pr is None:
         return actions, ["the pull-request metadata is ignored: no pull request is open or opened"]
+    if any(isinstance(a, act.ClosePullRequest) for a in actions):
+        # close_superseded closes it: nothing to label or ready (GitHub
+        # would refuse writes to a closed pull request after the close).
+        return actions, [f"the pull-request metadata is ignored: #{open_pr.number} is closed"]
     seen = snapshot.pr_metadata or PullMetadata(number=open_pr.number)
     added, notes = _for_open(snapshot, request, seen)
     at = next((i for i, a in enumerate(actions) if isinstance(a, _AFTER)), len(actions))
