@@ -732,10 +732,11 @@ class PrplanAmongHumans(RuleBasedStateMachine):
         if (after.title, after.body) != (before.title, before.body):
             assert request.update_pr, f"{where}: title or body rewritten without update_pr"
             assert before.open, f"{where}: a closed pull request's text rewritten"
-            assert before.owner == request.request_id, (
-                f"{where}: text rewritten, but its marker named {before.owner}, "
-                f"not {request.request_id}"
-            )
+            # prplan's marker of this request or of an earlier version of
+            # the change on the branch: prplan's own to keep up to date; never
+            # a body without one, nor a branch holding someone else's commit.
+            assert before.owner is not None, f"{where}: a body without prplan's marker rewritten"
+            assert not before.foreign, f"{where}: text rewritten over commits not prplan's"
         if before.owner is not None:
             assert after.human_notes == before.human_notes, (
                 f"{where}: the human's notes {before.human_notes!r} became {after.human_notes!r}"
@@ -850,10 +851,11 @@ class PrplanAmongHumansOverHTTP(PrplanAmongHumans):
 
 
 TestPrplanAmongHumansOverHTTP = PrplanAmongHumansOverHTTP.TestCase
-#: A sixth of the profile's examples (dev 5, CI 25), 25 steps each: REST is
-#: no longer the default transport.
+#: Half the profile's examples (dev 15, CI 75), 25 steps each: with issue
+#: 15's moves its examples got shorter (1.7 s for a sixth under CI, 9 s
+#: before), so it runs more of them for the same depth.
 TestPrplanAmongHumansOverHTTP.settings = settings(
-    stateful_step_count=25, max_examples=settings.default.max_examples // 6 or 1
+    stateful_step_count=25, max_examples=settings.default.max_examples // 2 or 1
 )
 
 
