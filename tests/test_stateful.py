@@ -870,11 +870,8 @@ class PrplanAmongHumansOverGraphQL(PrplanAmongHumansOverHTTP):
         return self.served.new_client(transport="graphql", retries=3, backoff=0.0, timeout=5)
 
 
-TestPrplanAmongHumansOverGraphQL = PrplanAmongHumansOverGraphQL.TestCase
-#: A third of the profile's examples (dev 10, CI 50), 25 steps each.
-TestPrplanAmongHumansOverGraphQL.settings = settings(
-    stateful_step_count=25, max_examples=settings.default.max_examples // 3 or 1
-)
+# Its TestCase is in test_stateful_graphql.py: a file of its own, so the
+# suite's workers (--dist loadfile) run it beside this file's machines.
 
 
 # --- bugs the moves above found -------------------------------------------------
