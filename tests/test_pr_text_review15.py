@@ -21,32 +21,16 @@ from prplan.core.request import MAX_BODY_CHARS
 from prplan.errors import InvalidRequestError
 from prplan.forges.local.server.app import ForgeServer
 from prplan.run.outcome import OutcomeStatus
+from test_pr_uptodate import BRANCH, REPO, _request
+from test_pr_uptodate import Setup as _Setup
 
 from served import Served
 
-REPO = "acme/app"
-BRANCH = "prplan/tag-2"
 RID = "0123456789abcdef"
 
 
-def _request(**changes: object) -> prplan.ChangeRequest:
-    fields: dict[str, object] = {
-        "repo": REPO,
-        "branch": BRANCH,
-        "files": {"values.yaml": "tag: 2\n"},
-        "title": "tag 2",
-        "body": "Deploys tag 2.",
-    }
-    return prplan.ChangeRequest(**{**fields, **changes})  # type: ignore[arg-type]
-
-
-class Setup:
-    def __init__(self, forge: prplan.LocalForge, client: prplan.ForgeClient) -> None:
-        self.forge, self.client = forge, client
-
-    def run(self, request: prplan.ChangeRequest) -> tuple[prplan.Plan, prplan.Outcome]:
-        plan = prplan.plan(prplan.observe(self.client, request), request)
-        return plan, prplan.apply(plan, self.client)
+class Setup(_Setup):
+    """test_pr_uptodate's runner, with this file's two shortcuts."""
 
     def row(self, number: int) -> dict[str, object]:
         return dict(self.forge.pull_row(REPO, number))
